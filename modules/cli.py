@@ -1,0 +1,67 @@
+"""Command-line flags (COMPAT §2). Flags may also come from COMMANDLINE_ARGS, as in A1111."""
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+from collections.abc import Sequence
+
+
+def _add_server_flags(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("--listen", action="store_true", help="bind 0.0.0.0 so other machines can reach Easel (needs auth)")
+    add("--server-name", default=None, help="host name or address to bind")
+    add("--port", type=int, default=None, help="port (7860; 7861 with --nowebui)")
+    add("--api", action="store_true", help="serve /sdapi/v1 beside the UI (always on in Easel; accepted for A1111)")
+    add("--nowebui", action="store_true", help="serve the API alone")
+    add("--api-auth", default=None, help="HTTP Basic credentials for the API, u:p[,u2:p2]")
+    add("--gradio-auth", default=None, help="credentials for the UI, u:p[,u2:p2]")
+    add("--insecure", action="store_true", help="allow listening on a network without any auth")
+    add("--enable-insecure-extension-access", action="store_true",
+        help="allow installing extensions even when reachable from other machines")
+    add("--cors-allow-origins", default=None, help="comma-separated origins allowed by CORS")
+    add("--share", action="store_true", help="accepted for A1111 compatibility; Easel never opens a public tunnel")
+
+
+def _add_model_flags(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("--data-dir", default=None, help="folder for all user data (settings, models, outputs)")
+    add("--ckpt", default=None, help="a checkpoint file to add and select")
+    add("--ckpt-dir", default=None, help="an extra folder of checkpoints")
+    add("--vae-dir", default=None, help="folder of VAE files")
+    add("--lora-dir", default=None, help="folder of LoRA files")
+    add("--embeddings-dir", default=None, help="folder of textual-inversion embeddings")
+    add("--disable-safe-unpickle", action="store_true", help="load .ckpt files with plain pickle (dangerous)")
+    add("--no-hashing", action="store_true", help="skip sha256 of checkpoints")
+    add("--disable-all-extensions", action="store_true")
+    add("--disable-extra-extensions", action="store_true")
+
+
+def _add_device_flags(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("--use-cpu", nargs="+", default=[], help="run these parts on the CPU ('all' for everything)")
+    add("--precision", choices=("full", "half", "autocast"), default=None)
+    add("--no-half", action="store_true", help="keep the model in float32")
+    add("--no-half-vae", action="store_true", help="keep the VAE in float32")
+    add("--xformers", action="store_true", help="use xformers attention where available (CUDA)")
+    add("--opt-sdp-attention", action="store_true", help="torch scaled-dot-product attention (the default)")
+    add("--medvram", action="store_true")
+    add("--lowvram", action="store_true")
+    add("--skip-torch-cuda-test", action="store_true")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="webui.py", description="Easel, a Stable Diffusion web UI")
+    _add_server_flags(parser)
+    _add_model_flags(parser)
+    _add_device_flags(parser)
+    return parser
+
+
+def parse_args(argv: Sequence[str] | None = None, env: dict | None = None,
+               parser: argparse.ArgumentParser | None = None) -> argparse.Namespace:
+    """Parse COMMANDLINE_ARGS first, then argv, so flags typed on the command line win."""
+    env = os.environ if env is None else env
+    parser = parser or build_parser()
+    words = shlex.split(env.get("COMMANDLINE_ARGS", ""))
+    return parser.parse_args([*words, *(argv or [])])

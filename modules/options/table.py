@@ -1,0 +1,59 @@
+"""The settings table: one row per setting, with A1111's keys so config.json files and API clients carry over."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting. `kind` is the Python type values are checked against; `choices` restricts strings."""
+
+    key: str
+    default: Any
+    label: str
+    section: str
+    kind: type = str
+    choices: tuple | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    restart: bool = False
+
+
+def _s(key, default, label, section, kind=None, choices=None, minimum=None, maximum=None, restart=False):
+    return Setting(key, default, label, section, kind or type(default), choices, minimum, maximum, restart)
+
+
+SAVING = "Saving images"
+SD = "Stable Diffusion"
+SAMPLER = "Sampler parameters"
+UI = "User interface"
+
+SETTINGS: tuple[Setting, ...] = (
+    _s("samples_save", True, "Always save all generated images", SAVING),
+    _s("samples_format", "png", "File format for images", SAVING, choices=("png", "jpg", "webp")),
+    _s("grid_save", True, "Always save all generated image grids", SAVING),
+    _s("grid_format", "png", "File format for grids", SAVING, choices=("png", "jpg", "webp")),
+    _s("enable_pnginfo", True, "Save text information about generation parameters as chunks to png files", SAVING),
+    _s("outdir_txt2img_samples", "outputs/txt2img-images", "Output directory for txt2img images", SAVING),
+    _s("outdir_img2img_samples", "outputs/img2img-images", "Output directory for img2img images", SAVING),
+    _s("outdir_extras_samples", "outputs/extras-images", "Output directory for images from extras tab", SAVING),
+    _s("outdir_txt2img_grids", "outputs/txt2img-grids", "Output directory for txt2img grids", SAVING),
+    _s("outdir_img2img_grids", "outputs/img2img-grids", "Output directory for img2img grids", SAVING),
+    _s("sd_model_checkpoint", "", "Stable Diffusion checkpoint", SD),
+    _s("sd_vae", "Automatic", "SD VAE", SD),
+    _s("CLIP_stop_at_last_layers", 1, "Clip skip", SD, int, minimum=1, maximum=12),
+    _s("randn_source", "GPU", "Random number generator source", SD, choices=("GPU", "CPU")),
+    _s("eta_noise_seed_delta", 0, "Eta noise seed delta (ENSD)", SAMPLER, int, minimum=0),
+    _s("eta_ancestral", 1.0, "Eta for k-diffusion samplers", SAMPLER, float, minimum=0.0),
+    _s("eta_ddim", 0.0, "Eta for DDIM", SAMPLER, float, minimum=0.0),
+    _s("s_churn", 0.0, "sigma churn", SAMPLER, float, minimum=0.0, maximum=100.0),
+    _s("s_tmin", 0.0, "sigma tmin", SAMPLER, float, minimum=0.0),
+    _s("s_tmax", 0.0, "sigma tmax (0 = infinity)", SAMPLER, float, minimum=0.0),
+    _s("s_noise", 1.0, "sigma noise", SAMPLER, float, minimum=0.0),
+    _s("sigma_min", 0.0, "sigma min (0 = model default)", SAMPLER, float, minimum=0.0),
+    _s("sigma_max", 0.0, "sigma max (0 = model default)", SAMPLER, float, minimum=0.0),
+    _s("rho", 0.0, "rho (0 = scheduler default)", SAMPLER, float, minimum=0.0),
+    _s("live_previews_enable", True, "Show live previews of the created image", UI),
+    _s("show_progress_every_n_steps", 10, "Live preview display period (steps)", UI, int, minimum=-1, maximum=32),
+)

@@ -1,0 +1,78 @@
+"""A running job's progress, preview and interrupt flags: written by the worker, read and flagged by UI/API."""
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+
+from modules.errors import Interrupted
+
+
+@dataclass
+class Progress:
+    """A copy of a job's progress at one moment (what /progress and the UI show)."""
+
+    job_no: int
+    job_count: int
+    sampling_step: int
+    sampling_steps: int
+    fraction: float
+    eta_seconds: float | None
+    textinfo: str
+    interrupted: bool
+    skipped: bool
+
+
+class Job:
+    """Progress of one request. `job_count` is the number of sampling passes (batches), each `sampling_steps` long."""
+
+    def __init__(self, job_id: str | None = None, job_count: int = 1):
+        self.id = job_id or uuid.uuid4().hex
+        self._lock = threading.Lock()
+        self.job_no = 0
+        self.job_count = job_count
+        self.sampling_step = 0
+        self.sampling_steps = 0
+        self.textinfo = ""
+        self.preview = None
+        self.preview_step = -1
+        self.interrupted = False
+        self.skipped = False
+        self.started = time.monotonic()
+
+    def interrupt(self) -> None:
+        self.interrupted = True
+
+    def skip(self) -> None:
+        self.skipped = True
+
+    def begin_pass(self, job_no: int, steps: int, textinfo: str = "") -> None:
+        """Start sampling pass `job_no` (0-based) of `steps` steps; a skip only ends the pass it was raised in."""
+        with self._lock:
+            self.job_no, self.sampling_step, self.sampling_steps = job_no, 0, steps
+            self.skipped = False
+            self.textinfo = textinfo
+
+    def on_step(self, step: int) -> None:
+        """Record that `step` steps of the current pass are done; stop the sampler if asked to."""
+        with self._lock:
+            self.sampling_step = min(step, self.sampling_steps)
+        if self.interrupted or self.skipped:
+            raise Interrupted()
+
+    def set_preview(self, image, step: int) -> None:
+        self.preview, self.preview_step = image, step
+
+    def fraction(self) -> float:
+        if self.sampling_steps <= 0:
+            return self.job_no / max(self.job_count, 1)
+        return (self.job_no + self.sampling_step / self.sampling_steps) / max(self.job_count, 1)
+
+    def progress(self) -> Progress:
+        with self._lock:
+            frac = min(self.fraction(), 1.0)
+            elapsed = time.monotonic() - self.started
+            eta = elapsed / frac - elapsed if frac > 0 else None
+            return Progress(self.job_no, self.job_count, self.sampling_step, self.sampling_steps, frac, eta,
+                            self.textinfo, self.interrupted, self.skipped)

@@ -1,0 +1,51 @@
+"""The generation parameters written into each image's infotext (A1111's create_infotext, COMPAT §5)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from modules.pipeline.request import GenerationRequest
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What the run resolved, beyond the request: names, hashes and sampler extras."""
+
+    sampler_label: str
+    model_name: str
+    model_hash: str | None
+    vae_name: str | None = None
+    vae_hash: str | None = None
+    clip_skip: int = 1
+    ensd: int | None = None
+    rng: str = "GPU"
+    version: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)  # Schedule type, Eta, Sigma churn, Hires …, in order
+
+
+def infotext_params(req: GenerationRequest, facts: RunFacts, seed: int, subseed: int) -> dict[str, Any]:
+    """Key/value pairs for one image; None values are left out when formatted."""
+    extra = dict(facts.extra)
+    varied = req.subseed_strength != 0
+    resized = req.seed_resize_from_w > 0 and req.seed_resize_from_h > 0
+    params = {
+        "Steps": req.steps,
+        "Sampler": facts.sampler_label,
+        "Schedule type": extra.pop("Schedule type", None),
+        "CFG scale": req.cfg_scale,
+        "Seed": seed,
+        "Size": f"{req.width}x{req.height}",
+        "Model hash": facts.model_hash or None,
+        "Model": facts.model_name,
+        "VAE hash": facts.vae_hash,
+        "VAE": facts.vae_name,
+        "Variation seed": subseed if varied else None,
+        "Variation seed strength": req.subseed_strength if varied else None,
+        "Seed resize from": f"{req.seed_resize_from_w}x{req.seed_resize_from_h}" if resized else None,
+        "Clip skip": facts.clip_skip if facts.clip_skip > 1 else None,
+        "ENSD": facts.ensd or None,
+        "RNG": facts.rng if facts.rng != "GPU" else None,
+        **extra,
+        "Version": facts.version or None,
+    }
+    return {k: v for k, v in params.items() if v is not None}

@@ -1,0 +1,93 @@
+"""The typed request every generation starts from; the UI, the API schema and the infotext derive from it."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from modules.errors import InvalidInput
+
+MIN_SIZE, MAX_SIZE = 64, 2048
+MAX_STEPS = 1000
+MAX_BATCH = 64
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One txt2img request, with A1111's field names and the API's defaults (COMPAT §6)."""
+
+    prompt: str = ""
+    negative_prompt: str = ""
+    styles: tuple[str, ...] = ()
+    seed: int = -1
+    subseed: int = -1
+    subseed_strength: float = 0.0
+    seed_resize_from_h: int = -1
+    seed_resize_from_w: int = -1
+    sampler_name: str = "Euler"
+    scheduler: str = "Automatic"
+    batch_size: int = 1
+    n_iter: int = 1
+    steps: int = 50
+    cfg_scale: float = 7.0
+    width: int = 512
+    height: int = 512
+    eta: float | None = None
+    s_churn: float | None = None
+    s_tmax: float | None = None
+    s_tmin: float | None = None
+    s_noise: float | None = None
+    override_settings: Mapping[str, Any] = field(default_factory=dict)
+    save_images: bool = False
+    do_not_save_grid: bool = False
+
+    def __post_init__(self):
+        object.__setattr__(self, "styles", tuple(self.styles))
+        object.__setattr__(self, "override_settings", MappingProxyType(dict(self.override_settings)))
+
+    def replace(self, **changes) -> "GenerationRequest":
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def total_images(self) -> int:
+        return self.batch_size * self.n_iter
+
+
+def _check_int(name: str, value, low: int, high: int, extra: str = "") -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(name, f"expected a whole number, got {value!r}")
+    if not low <= value <= high:
+        raise InvalidInput(name, f"{value} is out of range", f"{low} to {high}{extra}")
+
+
+def _check_number(name: str, value, low: float | None = None) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidInput(name, f"expected a number, got {value!r}")
+    if low is not None and value < low:
+        raise InvalidInput(name, f"{value} is too small", f"{low} or more")
+
+
+def validate_request(req: GenerationRequest) -> None:
+    """Reject values no generation can use, naming the field. Sampler names are checked by the registry."""
+    for name in ("width", "height"):
+        value = getattr(req, name)
+        _check_int(name, value, MIN_SIZE, MAX_SIZE, ", a multiple of 8")
+        if value % 8:
+            raise InvalidInput(name, f"{value} is not a multiple of 8",
+                               f"a multiple of 8 from {MIN_SIZE} to {MAX_SIZE}, e.g. {value // 8 * 8 or 8}")
+    _check_int("steps", req.steps, 1, MAX_STEPS)
+    _check_int("batch_size", req.batch_size, 1, MAX_BATCH)
+    _check_int("n_iter", req.n_iter, 1, 10_000)
+    _check_int("seed", req.seed, -1, 2**32 - 1)
+    _check_int("subseed", req.subseed, -1, 2**32 - 1)
+    _check_number("cfg_scale", req.cfg_scale, 1.0)
+    _check_number("subseed_strength", req.subseed_strength, 0.0)
+    if req.subseed_strength > 1:
+        raise InvalidInput("subseed_strength", f"{req.subseed_strength} is above 1", "0 to 1")
+    for name in ("eta", "s_churn", "s_tmax", "s_tmin", "s_noise"):
+        if getattr(req, name) is not None:
+            _check_number(name, getattr(req, name), 0.0)
+    for name in ("prompt", "negative_prompt", "sampler_name", "scheduler"):
+        if not isinstance(getattr(req, name), str):
+            raise InvalidInput(name, f"expected text, got {getattr(req, name)!r}")
