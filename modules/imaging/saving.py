@@ -1,0 +1,246 @@
+"""Saving outputs where A1111 users look for them: `outputs/<kind>-images/YYYY-MM-DD/NNNNN-SEED.png`.
+
+Names follow A1111 1.10's `save_image`: a running number (`NNNNN`, or `grid-NNNN` for grids), then `-` and a
+decoration (the seed now; a filename pattern such as `[seed]-[prompt_spaces]` produces it later, see
+`seed_decoration`), then a suffix. Each file is written to a temporary file in the same folder and then linked
+into place under its final name, so no reader ever sees half a file and two savers never take the same number.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from pathlib import Path
+
+from PIL import Image
+
+from modules.errors import EaselError, InvalidInput
+from modules.imaging.metadata import image_with_infotext_bytes, pil_format
+
+OUTPUT_KINDS: tuple[str, ...] = ("txt2img", "img2img", "extras")
+DATE_FORMAT = "%Y-%m-%d"  # A1111's `[date]`, the default `directories_filename_pattern`
+GRID_BASENAME = "grid"
+MAX_NAME_TRIES = 500  # A1111 tries this many numbers past the next one before giving up
+
+# A1111's `sanitize_filename_part`: characters no file name may hold, and what may not start or end one.
+INVALID_FILENAME_CHARS = '<>:"/\\|?*\n\r\t'
+INVALID_FILENAME_PREFIX = " "
+INVALID_FILENAME_POSTFIX = " ."
+MAX_FILENAME_PART_LENGTH = 128
+
+
+def output_dir(outputs_dir: Path, kind: str, grid: bool = False) -> Path:
+    """`outputs/txt2img-images`, `outputs/img2img-grids`, ... (COMPAT §1).
+
+    >>> output_dir(Path("outputs"), "txt2img").as_posix(), output_dir(Path("outputs"), "img2img", grid=True).name
+    ('outputs/txt2img-images', 'img2img-grids')
+    """
+    if kind not in OUTPUT_KINDS:
+        raise InvalidInput("output kind", f"{kind!r} is unknown", ", ".join(OUTPUT_KINDS))
+    return Path(outputs_dir) / f"{kind}-{'grids' if grid else 'images'}"
+
+
+def date_folder(folder: Path, now: datetime) -> Path:
+    """The day's subfolder, `YYYY-MM-DD`."""
+    return Path(folder) / now.strftime(DATE_FORMAT)
+
+
+def next_sequence_number(names: Iterable[str], basename: str = "") -> int:
+    """1 + the largest leading number among file names (after `basename-`), 0 when there is none.
+
+    A1111's `get_next_sequence_number`: the part before the first `-` of the name without extension, read by int().
+
+    >>> next_sequence_number([]), next_sequence_number(["00000-1.png", "00007-9.png", "notes.txt", "3.jpg"])
+    (0, 8)
+    >>> next_sequence_number(["grid-0004.png", "00009-1.png"], "grid")
+    5
+    """
+    prefix = f"{basename}-" if basename else ""
+    result = -1
+    for name in names:
+        if name.startswith(prefix):
+            first = os.path.splitext(name[len(prefix):])[0].split("-")[0]
+            try:
+                result = max(int(first), result)
+            except ValueError:
+                continue
+    return result + 1
+
+
+def sequence_name(number: int, basename: str = "") -> str:
+    """`00012` for images, `grid-0012` when a basename is given (A1111's widths).
+
+    >>> sequence_name(12), sequence_name(12, "grid"), sequence_name(123456)
+    ('00012', 'grid-0012', '123456')
+    """
+    return f"{number:05}" if not basename else f"{basename}-{number:04}"
+
+
+def sanitize_filename_part(text: str, replace_spaces: bool = False) -> str:
+    """A piece of text made safe for a file name, as A1111's `sanitize_filename_part`.
+
+    >>> sanitize_filename_part(' a/b: "c"?. ')
+    'a_b_ _c__'
+    """
+    if replace_spaces:
+        text = text.replace(" ", "_")
+    text = text.translate({ord(c): "_" for c in INVALID_FILENAME_CHARS})
+    text = text.lstrip(INVALID_FILENAME_PREFIX)[:MAX_FILENAME_PART_LENGTH]
+    return text.rstrip(INVALID_FILENAME_POSTFIX)
+
+
+def seed_decoration(seed: int | None) -> str:
+    """The decoration after the number: the seed, as A1111's default pattern `[seed]` when saving to date folders.
+
+    A filename-pattern function (`[seed]`, `[date]`, `[prompt_spaces]`, `[model_name]`...) replaces this later and
+    hands its result to `ImageSaver.save_bytes` as `decoration`.
+    """
+    return "" if seed is None else str(seed)
+
+
+def file_name(number: int, ext: str, basename: str = "", decoration: str = "") -> str:
+    """The full file name: number, `-decoration` when there is one, extension.
+
+    >>> file_name(3, "png", decoration="1234"), file_name(3, "png", basename="grid"), file_name(0, "jpg")
+    ('00003-1234.png', 'grid-0003.png', '00000.jpg')
+    """
+    decoration = sanitize_filename_part(decoration)
+    return f"{sequence_name(number, basename)}{'-' + decoration if decoration else ''}.{ext}"
+
+
+def write_temp(folder: Path, data: bytes) -> Path:
+    """`data` in a hidden temporary file of `folder`, flushed to disk (its name never looks like an output)."""
+    fd, name = tempfile.mkstemp(dir=folder, prefix=".easel-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        os.unlink(name)
+        raise
+    return Path(name)
+
+
+def place_without_overwrite(temp: Path, target: Path) -> bool:
+    """Give `temp` the name `target` unless that name exists; True when placed.
+
+    A hard link fails when the target exists, which makes the claim atomic even against other processes; where the
+    file system has no hard links, an existence check and `os.replace` are used (safe within one ImageSaver's lock).
+    """
+    try:
+        os.link(temp, target)
+    except FileExistsError:
+        return False
+    except OSError:
+        if target.exists():
+            return False
+        os.replace(temp, target)
+        return True
+    os.unlink(temp)
+    return True
+
+
+class ImageSaver:
+    """Saves images into output folders; owns the lock that makes number-picking safe across threads.
+
+    One saver is created by the App and shared by every job; tests make their own. No module state is involved.
+    """
+
+    def __init__(self, lock: threading.Lock | None = None):
+        self._lock = lock or threading.Lock()
+
+    def save_bytes(self, data: bytes, folder: Path, ext: str, *, basename: str = "", decoration: str = "") -> Path:
+        """Write an encoded file as the next free `NNNNN[-decoration].ext` in `folder` (created if missing)."""
+        folder = Path(folder)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            temp = write_temp(folder, data)
+        except OSError as exc:
+            raise EaselError(f"cannot write to output folder {folder}: {exc.strerror or exc}") from exc
+        try:
+            with self._lock:
+                return self._claim_name(temp, folder, ext, basename, decoration)
+        finally:
+            temp.unlink(missing_ok=True)
+
+    def _claim_name(self, temp: Path, folder: Path, ext: str, basename: str, decoration: str) -> Path:
+        first = next_sequence_number(os.listdir(folder), basename)
+        for number in range(first, first + MAX_NAME_TRIES):
+            target = folder / file_name(number, ext, basename, decoration)
+            if place_without_overwrite(temp, target):
+                return target
+        raise EaselError(f"no free file name in {folder} after {MAX_NAME_TRIES} tries from number {first}")
+
+    def save_image(
+        self,
+        image: Image.Image,
+        folder: Path,
+        seed: int | None,
+        infotext: str | None,
+        fmt: str = "png",
+        prefix_date: bool = True,
+        now: datetime | None = None,
+        *,
+        suffix: str = "",
+        decoration: str | None = None,
+        quality: int = 80,
+        lossless: bool = False,
+        text_key: str = "parameters",
+        extra_text: Mapping[str, object] | None = None,
+    ) -> Path:
+        """Save one output image as `folder/YYYY-MM-DD/NNNNN-SEED.<fmt>` with its infotext; returns the path.
+
+        `decoration` replaces the seed part (where a filename pattern's result goes); `suffix` is appended to it
+        (A1111's `-before-highres-fix` and the like). `seed=None` and no decoration gives `NNNNN.<fmt>`.
+        """
+        data = image_with_infotext_bytes(
+            image, infotext, fmt, quality=quality, lossless=lossless, text_key=text_key, extra_text=extra_text
+        )
+        target = date_folder(folder, now or datetime.now()) if prefix_date else Path(folder)
+        decoration = (seed_decoration(seed) if decoration is None else decoration) + suffix
+        return self.save_bytes(data, target, file_ext(fmt), decoration=decoration)
+
+    def save_grid(
+        self,
+        image: Image.Image,
+        folder: Path,
+        infotext: str | None,
+        fmt: str = "png",
+        prefix_date: bool = True,
+        now: datetime | None = None,
+        *,
+        quality: int = 80,
+        lossless: bool = False,
+    ) -> Path:
+        """Save a grid as `folder/YYYY-MM-DD/grid-NNNN.<fmt>` (A1111's short grid file name)."""
+        data = image_with_infotext_bytes(image, infotext, fmt, quality=quality, lossless=lossless)
+        target = date_folder(folder, now or datetime.now()) if prefix_date else Path(folder)
+        return self.save_bytes(data, target, file_ext(fmt), basename=GRID_BASENAME)
+
+
+def file_ext(fmt: str) -> str:
+    """The file extension for a format as the user wrote it (`jpg` stays `jpg`); unknown formats are refused."""
+    pil_format(fmt)
+    return fmt.lower().lstrip(".")
+
+
+def save_image(
+    image: Image.Image,
+    folder: Path,
+    seed: int | None,
+    infotext: str | None,
+    fmt: str = "png",
+    prefix_date: bool = True,
+    now: datetime | None = None,
+    *,
+    lock: threading.Lock | None = None,
+    suffix: str = "",
+) -> Path:
+    """Save one output image (see `ImageSaver.save_image`); pass the caller's `lock` to share it between threads.
+
+    Without a lock the hard-link claim still keeps two savers off one name on file systems that have hard links.
+    """
+    return ImageSaver(lock).save_image(image, folder, seed, infotext, fmt, prefix_date, now, suffix=suffix)
