@@ -1,0 +1,112 @@
+"""Device, precision and attention choice: a pure function of the flags and the hardware facts.
+
+A1111's rules (COMPAT §2): `--use-cpu all` forces the CPU; `--precision full` and `--no-half` keep the model in
+float32; `--no-half-vae` keeps the VAE in float32. Our default precision is fp16 on CUDA and MPS, bf16 on CPUs with
+fast bf16 (AMX or AVX512-BF16: about 3x faster than fp32 there), fp32 on other CPUs.
+"""
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass, field
+
+import torch
+
+FAST_BF16_CPU_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
+CPU_SD_PARTS = frozenset({"all", "sd"})
+
+
+@dataclass(frozen=True)
+class HardwareFacts:
+    """What the machine offers; `detect_hardware()` fills it, tests make it up."""
+
+    cuda: bool = False
+    mps: bool = False
+    cpu_capability: str = ""
+    cpu_flags: frozenset[str] = frozenset()
+    xformers_installed: bool = False
+
+    @property
+    def fast_cpu_bf16(self) -> bool:
+        return bool(self.cpu_flags & FAST_BF16_CPU_FLAGS) or "AMX" in self.cpu_capability.upper()
+
+
+@dataclass(frozen=True)
+class DeviceFlags:
+    """The command-line flags that decide devices (names as in A1111 / `modules.cli`)."""
+
+    use_cpu: tuple[str, ...] = ()
+    precision: str | None = None  # "full" | "half" | "autocast" | None
+    no_half: bool = False
+    no_half_vae: bool = False
+    xformers: bool = False
+
+    @classmethod
+    def from_namespace(cls, ns) -> DeviceFlags:
+        return cls(use_cpu=tuple(getattr(ns, "use_cpu", None) or ()), precision=getattr(ns, "precision", None),
+                   no_half=bool(getattr(ns, "no_half", False)), no_half_vae=bool(getattr(ns, "no_half_vae", False)),
+                   xformers=bool(getattr(ns, "xformers", False)))
+
+
+@dataclass(frozen=True)
+class DeviceConfig:
+    """Where and in which dtypes the model runs; `notes` say why, for the console."""
+
+    device: str = "cpu"
+    dtype: torch.dtype = torch.float32  # UNet and text encoder
+    vae_dtype: torch.dtype = torch.float32
+    attention: str = "sdpa"  # "sdpa" | "xformers"
+    notes: tuple[str, ...] = field(default=(), compare=False)
+
+
+def choose_device_config(flags: DeviceFlags, hw: HardwareFacts) -> DeviceConfig:
+    """Pure: the DeviceConfig for these flags on this hardware.
+
+    >>> choose_device_config(DeviceFlags(), HardwareFacts(cuda=True)).dtype
+    torch.float16
+    >>> choose_device_config(DeviceFlags(), HardwareFacts(cpu_flags=frozenset({"avx512_bf16"}))).dtype
+    torch.bfloat16
+    """
+    notes = []
+    if CPU_SD_PARTS & {p.lower() for p in flags.use_cpu}:
+        device = "cpu"
+    else:
+        device = "cuda" if hw.cuda else "mps" if hw.mps else "cpu"
+    if device == "cpu":
+        half = torch.bfloat16 if hw.fast_cpu_bf16 or flags.precision == "half" else torch.float32
+    else:
+        half = torch.float16
+    full = flags.precision == "full" or flags.no_half
+    dtype = torch.float32 if full else half
+    vae_dtype = torch.float32 if flags.no_half_vae or full else dtype
+    if device == "cpu" and dtype == torch.float32 and not full:
+        notes.append("this CPU has no fast bf16 (AMX / AVX512-BF16): running in float32")
+    attention = "sdpa"
+    if flags.xformers:
+        if device == "cuda" and hw.xformers_installed:
+            attention = "xformers"
+        else:
+            notes.append("--xformers ignored: it needs CUDA and the xformers package; using torch SDPA")
+    return DeviceConfig(device=device, dtype=dtype, vae_dtype=vae_dtype, attention=attention, notes=tuple(notes))
+
+
+def read_cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> frozenset[str]:
+    try:
+        with open(cpuinfo, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        return frozenset()  # not Linux: the capability string still tells about AMX
+    return frozenset()
+
+
+def detect_hardware() -> HardwareFacts:
+    """The facts of this machine (the only impure part of device selection)."""
+    mps = getattr(torch.backends, "mps", None)
+    return HardwareFacts(
+        cuda=torch.cuda.is_available(),
+        mps=bool(mps and mps.is_available()),
+        cpu_capability=str(torch.backends.cpu.get_cpu_capability()),
+        cpu_flags=read_cpu_flags(),
+        xformers_installed=importlib.util.find_spec("xformers") is not None,
+    )

@@ -1,0 +1,174 @@
+"""ModelManager: the sole owner of weights. Lists checkpoints and VAEs, loads, switches and frees models.
+
+One model is loaded at a time; switching drops the previous one (and collects it) before reading the next, so two
+never sit in memory together. All methods are thread-safe: loading holds `_load_lock`, listings `_list_lock`.
+"""
+from __future__ import annotations
+
+import gc
+import re
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from transformers import CLIPTokenizer
+
+from modules.errors import NotFound
+from modules.models.devices import DeviceConfig
+from modules.models.discovery import (VAE_AUTOMATIC, CheckpointInfo, VaeInfo, find_checkpoints_in, find_vaes_in,
+                                      resolve_vae)
+from modules.models.hashing import HashCache, short_hash
+from modules.models.loaded import LoadedModel
+from modules.models.loader import load_model, load_vae_file, reload_baked_vae
+from modules.paths import Paths
+
+SHOWN_NAMES = 8
+
+
+def default_tokenizer_loader(configs_dir: Path) -> CLIPTokenizer:
+    from modules.conditioning.tokenizer import load_clip_tokenizer
+
+    return load_clip_tokenizer(configs_dir)
+
+
+def _without_hash(text: str) -> str:
+    """`name [abcdef0123]` → `name` (a title whose hash went stale still finds its file)."""
+    return re.sub(r"\s*\[[0-9a-fA-F]{8,64}\]$", "", text)
+
+
+class ModelManager:
+    """Loads checkpoints by name and hands out the current LoadedModel."""
+
+    def __init__(self, paths: Paths, device_config: DeviceConfig, hash_cache: HashCache,
+                 disable_safe_unpickle: bool = False,
+                 tokenizer_loader: Callable[[Path], CLIPTokenizer] = default_tokenizer_loader):
+        self.paths = paths
+        self.device_config = device_config
+        self.hash_cache = hash_cache
+        self.disable_safe_unpickle = disable_safe_unpickle
+        self._tokenizer_loader = tokenizer_loader
+        self._tokenizer: CLIPTokenizer | None = None
+        self._checkpoints: list[CheckpointInfo] | None = None
+        self._vaes: list[VaeInfo] | None = None
+        self._current: LoadedModel | None = None
+        self._load_lock = threading.RLock()
+        self._list_lock = threading.RLock()
+
+    @property
+    def current(self) -> LoadedModel | None:
+        return self._current
+
+    def list_checkpoints(self, refresh: bool = False) -> list[CheckpointInfo]:
+        """Checkpoints on disk, with hashes where the cache already knows them (listing never hashes)."""
+        with self._list_lock:
+            if self._checkpoints is None or refresh:
+                found = find_checkpoints_in(self.paths)
+                self._checkpoints = [c.with_hash(self.hash_cache.cached(c.path, self._hash_key(c))) for c in found]
+            return list(self._checkpoints)
+
+    def list_vaes(self, refresh: bool = False) -> list[VaeInfo]:
+        with self._list_lock:
+            if self._vaes is None or refresh:
+                self._vaes = find_vaes_in(self.paths)
+            return list(self._vaes)
+
+    @staticmethod
+    def _hash_key(info: CheckpointInfo) -> str:
+        return f"checkpoint/{info.name}"
+
+    def _match(self, text: str, infos: list[CheckpointInfo]) -> CheckpointInfo | None:
+        bare = _without_hash(text)
+        tests = (lambda c: c.title == text, lambda c: c.name == text, lambda c: c.name == bare,
+                 lambda c: c.model_name == bare, lambda c: bool(c.shorthash) and c.shorthash == text,
+                 lambda c: bool(c.sha256) and c.sha256 == text)
+        for test in tests:
+            found = next((c for c in infos if test(c)), None)
+            if found is not None:
+                return found
+        return None
+
+    def find_checkpoint(self, name: str) -> CheckpointInfo:
+        """By title, name (relative path), model name, short hash or sha256; re-scans once before giving up."""
+        found = self._match(name, self.list_checkpoints())
+        if found is None:
+            found = self._match(name, self.list_checkpoints(refresh=True))
+        if found is None:
+            raise NotFound(self._not_found_message(name))
+        return found
+
+    def _not_found_message(self, name: str) -> str:
+        infos = self.list_checkpoints()
+        if not infos:
+            return f"checkpoint {name!r} not found: {self._no_checkpoints_hint()}"
+        shown = ", ".join(c.title for c in infos[:SHOWN_NAMES]) + (" …" if len(infos) > SHOWN_NAMES else "")
+        return f"checkpoint {name!r} not found (valid: {shown})"
+
+    def _no_checkpoints_hint(self) -> str:
+        return (f"no checkpoints found; put a .safetensors or .ckpt file in {self.paths.checkpoint_dir} "
+                "(or pass --ckpt FILE / --ckpt-dir DIR)")
+
+    def _tokenizer_for(self) -> CLIPTokenizer:
+        if self._tokenizer is None:
+            self._tokenizer = self._tokenizer_loader(self.paths.configs_dir)
+        return self._tokenizer
+
+    def _pick(self, checkpoint: str | None) -> CheckpointInfo:
+        if checkpoint:
+            return self.find_checkpoint(checkpoint)
+        if self._current is not None:
+            return self._current.checkpoint
+        infos = self.list_checkpoints() or self.list_checkpoints(refresh=True)
+        if not infos:
+            raise NotFound(self._no_checkpoints_hint())
+        return infos[0]
+
+    def get(self, checkpoint: str | None = None, vae: str = VAE_AUTOMATIC) -> LoadedModel:
+        """The loaded model for `checkpoint` (None: the current one, else the first listed) with the VAE `vae`."""
+        with self._load_lock:
+            info = self._pick(checkpoint)
+            if not info.path.is_file():
+                self.list_checkpoints(refresh=True)
+                raise NotFound(f"checkpoint file {info.path} no longer exists (the list was refreshed)")
+            vae_info = resolve_vae(vae, info, self.list_vaes())
+            current = self._current
+            if current is not None and current.checkpoint.path == info.path:
+                if current.vae_path != (vae_info.path if vae_info else None):
+                    self._current = self._swap_vae(current, vae_info)
+                return self._current
+            self.unload()
+            self._current = self._load(info, vae_info)
+            return self._current
+
+    def _load(self, info: CheckpointInfo, vae: VaeInfo | None) -> LoadedModel:
+        info = info.with_hash(self.hash_cache.sha256(info.path, self._hash_key(info)))
+        self._remember_hash(info)
+        vae_hash = self.hash_cache.sha256(vae.path, f"vae/{vae.name}") if vae else None
+        return load_model(info, self.device_config, self.paths.configs_dir, self._tokenizer_for(), vae=vae,
+                          vae_hash=vae_hash, disable_safe_unpickle=self.disable_safe_unpickle)
+
+    def _remember_hash(self, info: CheckpointInfo) -> None:
+        with self._list_lock:
+            if self._checkpoints is not None:
+                self._checkpoints = [info if c.path == info.path else c for c in self._checkpoints]
+
+    def _swap_vae(self, model: LoadedModel, vae: VaeInfo | None) -> LoadedModel:
+        """Replace only the VAE. The new one is read before the old one goes, so a bad VAE file changes nothing."""
+        if vae is None:
+            model.vae = reload_baked_vae(model, self.device_config, self.disable_safe_unpickle)
+            model.vae_name = model.vae_hash = model.vae_path = None
+        else:
+            new_vae = load_vae_file(vae, model.spec, self.device_config, self.disable_safe_unpickle)
+            sha = self.hash_cache.sha256(vae.path, f"vae/{vae.name}")
+            model.vae, model.vae_name, model.vae_path = new_vae, vae.name, vae.path
+            model.vae_hash = short_hash(sha) or None
+        gc.collect()
+        return model
+
+    def unload(self) -> None:
+        """Drop the current model and give its memory back."""
+        with self._load_lock:
+            self._current = None
+            gc.collect()
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()

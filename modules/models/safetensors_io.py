@@ -1,0 +1,169 @@
+"""A safetensors reader (and streaming writer) built on plain file reads, so we decide when memory is used.
+
+Format (https://github.com/huggingface/safetensors): 8-byte little-endian header length N, N bytes of JSON
+`{name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {...}}`, then the data; offsets count
+from the end of the header. A tensor is read only when asked for, with `readinto` straight into a torch buffer,
+and converted to the target dtype right away; memory-mapping would make every page read count as resident.
+"""
+from __future__ import annotations
+
+import json
+import math
+import struct
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from modules.errors import ModelLoadError
+
+DTYPES: dict[str, torch.dtype] = {
+    "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
+    "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
+    "BOOL": torch.bool, "F8_E4M3": torch.float8_e4m3fn, "F8_E5M2": torch.float8_e5m2,
+    "U16": torch.uint16, "U32": torch.uint32, "U64": torch.uint64,
+}
+DTYPE_NAMES = {v: k for k, v in DTYPES.items()}
+MAX_HEADER_BYTES = 100 * 1024 * 1024
+READ_CHUNK = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class TensorEntry:
+    """Where one tensor lies in the file: absolute byte offset, size, dtype and shape."""
+
+    dtype: torch.dtype
+    shape: tuple[int, ...]
+    offset: int
+    nbytes: int
+
+
+def parse_header(raw: bytes, data_start: int, file_size: int, path: str) -> tuple[dict[str, TensorEntry], dict]:
+    """Validate the JSON header and return (entries, metadata); every problem names the file."""
+    try:
+        header = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ModelLoadError(path, f"bad safetensors header (not JSON: {e})") from None
+    if not isinstance(header, dict):
+        raise ModelLoadError(path, "bad safetensors header (not a JSON object)")
+    metadata = header.pop("__metadata__", None) or {}
+    entries = {key: _parse_entry(key, info, data_start, file_size, path) for key, info in header.items()}
+    return entries, metadata
+
+
+def _parse_entry(key: str, info: object, data_start: int, file_size: int, path: str) -> TensorEntry:
+    if not isinstance(info, dict) or not {"dtype", "shape", "data_offsets"} <= info.keys():
+        raise ModelLoadError(path, f"bad safetensors header entry for {key!r}")
+    dtype = DTYPES.get(info["dtype"])
+    if dtype is None:
+        raise ModelLoadError(path, f"tensor {key!r} has unknown dtype {info['dtype']!r} "
+                                   f"(known: {', '.join(DTYPES)})")
+    shape, offsets = info["shape"], info["data_offsets"]
+    valid = (isinstance(shape, list) and all(isinstance(d, int) and d >= 0 for d in shape)
+             and isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(o, int) for o in offsets))
+    if not valid or offsets[0] < 0 or offsets[1] < offsets[0]:
+        raise ModelLoadError(path, f"bad shape or offsets for tensor {key!r}")
+    nbytes = math.prod(shape) * torch.empty((), dtype=dtype).element_size()
+    if offsets[1] - offsets[0] != nbytes:
+        raise ModelLoadError(path, f"tensor {key!r}: offsets span {offsets[1] - offsets[0]} bytes, "
+                                   f"shape {shape} needs {nbytes}")
+    if data_start + offsets[1] > file_size:
+        raise ModelLoadError(path, f"tensor {key!r} lies past the end of the file (truncated download?)")
+    return TensorEntry(dtype, tuple(shape), data_start + offsets[0], nbytes)
+
+
+class SafetensorsFile:
+    """An open .safetensors file: keys, shapes and dtypes at once; tensor data only on `read`."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        try:
+            self._file = open(self.path, "rb")
+        except FileNotFoundError:
+            raise ModelLoadError(str(self.path), "file not found") from None
+        except OSError as e:
+            raise ModelLoadError(str(self.path), f"cannot open ({e.strerror})") from None
+        try:
+            self.entries, self.metadata = self._read_header()
+        except BaseException:
+            self._file.close()
+            raise
+
+    def _read_header(self) -> tuple[dict[str, TensorEntry], dict]:
+        size = self.path.stat().st_size
+        first = self._file.read(8)
+        if len(first) < 8:
+            raise ModelLoadError(str(self.path), "file is too short to be safetensors (truncated?)")
+        (length,) = struct.unpack("<Q", first)
+        if length > MAX_HEADER_BYTES:
+            raise ModelLoadError(str(self.path), f"bad safetensors header (claims {length} bytes)")
+        if 8 + length > size:
+            raise ModelLoadError(str(self.path), "header runs past the end of the file (truncated?)")
+        return parse_header(self._file.read(length), 8 + length, size, str(self.path))
+
+    def keys(self) -> list[str]:
+        return list(self.entries)
+
+    def shape(self, key: str) -> tuple[int, ...]:
+        return self.entries[key].shape
+
+    def dtype(self, key: str) -> torch.dtype:
+        return self.entries[key].dtype
+
+    def read(self, key: str, dtype: torch.dtype | None = None, device: torch.device | str | None = None) -> torch.Tensor:
+        """Read one tensor into fresh memory and convert it (the raw buffer is dropped straight after)."""
+        entry = self.entries[key]
+        buffer = torch.empty(entry.nbytes, dtype=torch.uint8)
+        if entry.nbytes:
+            self._file.seek(entry.offset)
+            view = memoryview(buffer.numpy())
+            got = 0
+            while got < entry.nbytes:
+                n = self._file.readinto(view[got:got + READ_CHUNK])
+                if not n:
+                    raise ModelLoadError(str(self.path), f"tensor {key!r} ends early (truncated?)")
+                got += n
+        tensor = buffer.view(entry.dtype).reshape(entry.shape)
+        if dtype is not None and tensor.is_floating_point():
+            tensor = tensor.to(dtype)
+        return tensor if device is None else tensor.to(device)
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> SafetensorsFile:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def write_safetensors(path: Path | str, shapes: Mapping[str, tuple[tuple[int, ...], torch.dtype]],
+                      make_tensor: Callable[[str], torch.Tensor], metadata: Mapping[str, str] | None = None) -> None:
+    """Write a safetensors file one tensor at a time: the header is known from shapes, data is made on demand.
+
+    Only one tensor lives in memory at once, so files larger than RAM can be written.
+    """
+    header: dict[str, object] = {"__metadata__": dict(metadata)} if metadata else {}
+    offset = 0
+    for key, (shape, dtype) in shapes.items():
+        nbytes = math.prod(shape) * torch.empty((), dtype=dtype).element_size()
+        header[key] = {"dtype": DTYPE_NAMES[dtype], "shape": list(shape), "data_offsets": [offset, offset + nbytes]}
+        offset += nbytes
+    raw = json.dumps(header, separators=(",", ":")).encode()
+    raw += b" " * (-len(raw) % 8)  # data starts 8-byte aligned, as the reference writer does
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(raw)))
+        f.write(raw)
+        for key, (shape, dtype) in shapes.items():
+            tensor = make_tensor(key)
+            if tuple(tensor.shape) != tuple(shape) or tensor.dtype != dtype:
+                raise ValueError(f"{key}: made {tuple(tensor.shape)} {tensor.dtype}, header says {shape} {dtype}")
+            if tensor.numel():
+                f.write(memoryview(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy()))
+
+
+def tensor_shapes(tensors: Iterable[tuple[str, torch.Tensor]]) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
+    """Header shapes of (name, tensor) pairs (meta tensors welcome)."""
+    return {k: (tuple(t.shape), t.dtype) for k, t in tensors}
