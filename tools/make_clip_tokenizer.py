@@ -85,7 +85,8 @@ def write_files(out_dir: Path, bpe_path: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
     (out_dir / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n", encoding="utf-8")
-    for name, data in (("tokenizer_config.json", tokenizer_config()), ("special_tokens_map.json", special_tokens_map())):
+    for name, data in (("tokenizer_config.json", tokenizer_config()),
+                       ("special_tokens_map.json", special_tokens_map())):
         (out_dir / name).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 

@@ -1,8 +1,8 @@
 """Prompt text → CLIP conditioning [1, 77*k, C]: the seam between the prompt language and the text encoder.
 
-A text is tokenized with its weights, cut into 77-token chunks (`chunks.py`), each chunk is run through the text
-encoder, weighted by the emphasis mode (`emphasis.py`) and the chunks are concatenated along the token axis, as
-A1111's `FrozenCLIPEmbedderWithCustomWords.forward` does.
+A text is parsed for emphasis and BREAK (`modules.prompts.attention`), tokenized run by run, cut into 77-token
+chunks (`chunks.py`), each chunk is run through the text encoder, weighted by the emphasis mode (`emphasis.py`) and
+the chunks are concatenated along the token axis, as A1111's `FrozenCLIPEmbedderWithCustomWords.forward` does.
 
 `model` is any object with `text_hidden_states(input_ids, clip_skip) -> Tensor`: input_ids [N, 77] (int64, on the
 CPU; the model moves them to its device), clip skip 1 = last layer, N = N-th last layer followed by the final layer
@@ -26,9 +26,10 @@ from modules.conditioning.chunks import (
 from modules.conditioning.emphasis import DEFAULT_EMPHASIS, EmphasisMode, apply_emphasis, get_emphasis
 from modules.conditioning.tokenizer import tokenize_many
 from modules.errors import InvalidInput
+from modules.prompts.attention import BREAK_MARK, parse_prompt_attention
 
 __all__ = [
-    "PromptChunk", "TextEncoder", "chunk_tokens", "empty_chunk", "prompt_to_chunks", "encode_chunks",
+    "PromptChunk", "TextEncoder", "chunk_tokens", "empty_chunk", "weighted_tokens", "prompt_to_chunks", "encode_chunks",
     "encode_prompts", "encode_empty", "pad_to_same_length",
 ]
 
@@ -42,15 +43,49 @@ def _check_clip_skip(clip_skip: int) -> None:
         raise InvalidInput("clip_skip", f"must be a whole number of at least 1, got {clip_skip!r}", "1, 2, 3, …")
 
 
+def weighted_tokens(tokenizer, text: str, emphasis: str = DEFAULT_EMPHASIS) -> tuple[list[int], list[float], list[int]]:
+    """A prompt's token ids, their weights and the BREAK positions, as `emphasis` parses it.
+
+    Each `[text, weight]` run of `parse_prompt_attention` is tokenized on its own, as A1111 does, so a bracket
+    always ends a word. The "None" mode keeps brackets, weights and BREAK as plain text.
+    """
+    mode = get_emphasis(emphasis)
+    parsed = parse_prompt_attention(text) if mode.parse_attention else [[text, 1.0]]
+    pieces = [(t, w) for t, w in parsed if [t, w] != BREAK_MARK]
+    tokenized = iter(tokenize_many(tokenizer, [t for t, _ in pieces]))
+    ids: list[int] = []
+    weights: list[float] = []
+    breaks: list[int] = []
+    for run in parsed:
+        if run == BREAK_MARK:
+            breaks.append(len(ids))
+            continue
+        tokens = next(tokenized)
+        ids += tokens
+        weights += [float(run[1])] * len(tokens)
+    return ids, weights, breaks
+
+
 def prompt_to_chunks(
     tokenizer, text: str, emphasis: str = DEFAULT_EMPHASIS, comma_backtrack: int = DEFAULT_COMMA_BACKTRACK
 ) -> tuple[list[PromptChunk], int]:
-    """One prompt's chunks and A1111's token count for it (plain text, every weight 1)."""
-    get_emphasis(emphasis)
-    ids = tokenize_many(tokenizer, [text])[0]
+    """One prompt's chunks (emphasis, BREAK, comma backtrack applied) and A1111's token count for it.
+
+    >>> from modules.conditioning.tokenizer import load_clip_tokenizer
+    >>> from modules.paths import INSTALL_DIR
+    >>> tok = load_clip_tokenizer(INSTALL_DIR / "configs")
+    >>> chunks, count = prompt_to_chunks(tok, "a (cat:1.5) BREAK [dog]")
+    >>> count, len(chunks), chunks[0].tokens[:4], chunks[0].multipliers[:4]
+    (76, 2, [49406, 320, 2368, 49407], [1.0, 1.0, 1.5, 1.0])
+    >>> chunks[1].tokens[:3], round(chunks[1].multipliers[1], 4)
+    ([49406, 1929, 49407], 0.9091)
+    >>> prompt_to_chunks(tok, "a (cat:1.5)", emphasis="None")[0][0].multipliers[:3]
+    [1.0, 1.0, 1.0]
+    """
+    ids, weights, breaks = weighted_tokens(tokenizer, text, emphasis)
     return chunk_tokens_counted(
-        ids, [1.0] * len(ids), tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id,
-        comma_id=CLIP_COMMA_ID, comma_backtrack=comma_backtrack,
+        ids, weights, tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id,
+        breaks=breaks, comma_id=CLIP_COMMA_ID, comma_backtrack=comma_backtrack,
     )
 
 

@@ -1,4 +1,4 @@
-"""The shipped tokenizer files and `tokenize` agree with CLIP's own reference tokenizer (open_clip's SimpleTokenizer)."""
+"""The shipped tokenizer files and `tokenize` agree with CLIP's reference tokenizer (open_clip's SimpleTokenizer)."""
 from __future__ import annotations
 
 import importlib.util
@@ -85,7 +85,8 @@ def test_vocab_matches_reference(reference):
 
 
 def test_shipped_files_are_what_the_tool_makes(tmp_path):
-    spec = importlib.util.spec_from_file_location("_make_clip_tokenizer", INSTALL_DIR / "tools" / "make_clip_tokenizer.py")
+    tool_path = INSTALL_DIR / "tools" / "make_clip_tokenizer.py"
+    spec = importlib.util.spec_from_file_location("_make_clip_tokenizer", tool_path)
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
     tool.write_files(tmp_path, tool.find_bpe_file())

@@ -1,0 +1,94 @@
+"""Prompt schedules → conditionings per step, and the per-step batch the sampler's CFG needs (COMPAT §3).
+
+A prompt is split on AND; each part is scheduled over the steps; every distinct scheduled text is encoded once.
+At sampling step k each part uses the first schedule entry whose end step is ≥ k (A1111's
+`reconstruct_multicond_batch`); the parts of a batch are stacked, shorter ones padded by repeating their last
+token vector, as A1111's `stack_conds` does.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple, Sequence
+
+import torch
+
+from modules.conditioning.text import TextEncoder, encode_prompts
+from modules.prompts.multicond import get_multicond_prompt_list
+from modules.prompts.schedule import get_learned_conditioning_prompt_schedules
+
+
+class ScheduledPromptConditioning(NamedTuple):
+    end_at_step: int
+    cond: torch.Tensor  # [77*k, C]
+
+
+@dataclass(frozen=True)
+class ComposablePart:
+    """One AND part of a prompt: its schedule and its weight in CFG."""
+
+    schedule: list[ScheduledPromptConditioning]
+    weight: float
+
+
+def encode_schedules(
+    model: TextEncoder,
+    prompts: Sequence[str],
+    steps: int,
+    clip_skip: int,
+    *,
+    hires_steps: int | None = None,
+    use_old_scheduling: bool = False,
+    **encode_options,
+) -> list[list[ScheduledPromptConditioning]]:
+    """Each prompt's schedule with its texts encoded (A1111's `get_learned_conditioning`, without AND).
+
+    `encode_options` go to `encode_prompts` (tokenizer, emphasis, comma_backtrack, cache, model_hash).
+    """
+    schedules = get_learned_conditioning_prompt_schedules(prompts, steps, hires_steps, use_old_scheduling)
+    texts = list(dict.fromkeys(text for schedule in schedules for _, text in schedule))
+    conds = dict(zip(texts, encode_prompts(model, texts, clip_skip, **encode_options)))
+    return [
+        [ScheduledPromptConditioning(end, conds[text][0]) for end, text in schedule]  # [77*k, C]
+        for schedule in schedules
+    ]
+
+
+def encode_multicond(
+    model: TextEncoder, prompts: Sequence[str], steps: int, clip_skip: int, **schedule_options
+) -> list[list[ComposablePart]]:
+    """Per prompt, its AND parts with their encoded schedules (A1111's `get_multicond_learned_conditioning`)."""
+    indexes, flat, _ = get_multicond_prompt_list(prompts)
+    schedules = encode_schedules(model, flat, steps, clip_skip, **schedule_options)
+    return [[ComposablePart(schedules[i], weight) for i, weight in entry] for entry in indexes]
+
+
+def cond_at_step(schedule: Sequence[ScheduledPromptConditioning], step: int) -> torch.Tensor:
+    """The conditioning in force at `step`: the first entry ending at or after it (past the end: the first)."""
+    for entry in schedule:
+        if step <= entry.end_at_step:
+            return entry.cond
+    return schedule[0].cond
+
+
+def stack_conds(conds: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Stack [T_i, C] conditionings into [N, max T, C], repeating each one's last vector to fill it."""
+    longest = max(c.shape[0] for c in conds)
+    padded = [torch.cat([c, c[-1:].repeat(longest - c.shape[0], 1)]) if c.shape[0] < longest else c for c in conds]
+    return torch.stack(padded)  # [N, T, C]
+
+
+def cond_batch_at_step(schedules: Sequence[Sequence[ScheduledPromptConditioning]], step: int) -> torch.Tensor:
+    """A batch of plain schedules (e.g. negative prompts) at `step` → [B, T, C]."""
+    return stack_conds([cond_at_step(schedule, step) for schedule in schedules])
+
+
+def multicond_batch_at_step(
+    batch: Sequence[Sequence[ComposablePart]], step: int
+) -> tuple[list[list[tuple[int, float]]], torch.Tensor]:
+    """(per image its (row, weight) pairs, all parts stacked [ΣP, T, C]) — what CFG over AND parts needs."""
+    rows: list[torch.Tensor] = []
+    conds_list: list[list[tuple[int, float]]] = []
+    for parts in batch:
+        conds_list.append([(len(rows) + i, part.weight) for i, part in enumerate(parts)])
+        rows.extend(cond_at_step(part.schedule, step) for part in parts)
+    return conds_list, stack_conds(rows)
