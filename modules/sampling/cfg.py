@@ -1,0 +1,205 @@
+"""Classifier-free guidance (Ho & Salimans 2022) with composable diffusion (Liu et al. 2022) around a denoiser.
+
+    denoised = uncond + sum_i w_i * scale * (cond_i - uncond)
+
+All prompt parts of all images and the unconditional rows go through the model in one batched call. A plain prompt
+is the one-part case with weight 1; then scale == 1 makes the result independent of uncond, and its pass is
+skipped. Per-step hooks (A1111's on_cfg_denoiser / on_cfg_denoised / on_cfg_after_cfg) are plain callables handed
+in by the run; each receives a params object it may modify.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import torch
+
+
+@dataclass(frozen=True)
+class MultiCond:
+    """Every prompt part of every image: `tensor` rows, and per image the (row, weight) pairs of its parts.
+
+    Rows are laid out image after image, part after part, so part j of image i sits at row offset(i) + j.
+    """
+
+    tensor: Any  # [N, T, C], or a dict of such tensors (SDXL: {"crossattn": [N, T, C], "vector": [N, D]})
+    parts: tuple[tuple[tuple[int, float], ...], ...]
+
+    @classmethod
+    def single(cls, cond) -> "MultiCond":
+        """One part of weight 1 per image: cond row i belongs to image i."""
+        return cls(cond, tuple(((i, 1.0),) for i in range(_batch_len(cond))))
+
+    @classmethod
+    def from_parts(cls, per_image: Sequence[Sequence[tuple[Any, float]]]) -> "MultiCond":
+        """From `[[(cond [T, C] or dict, weight), ...] per image]`, as `AND`-split prompts produce."""
+        rows, parts = [], []
+        for image_parts in per_image:
+            parts.append(tuple((len(rows) + j, float(w)) for j, (_, w) in enumerate(image_parts)))
+            rows.extend(c for c, _ in image_parts)
+        return cls(_stack(rows), tuple(parts))
+
+    @property
+    def is_plain(self) -> bool:
+        """Each image has exactly one part with weight 1 (plain CFG)."""
+        return all(len(p) == 1 and p[0][1] == 1.0 for p in self.parts)
+
+
+@dataclass
+class DenoiserParams:
+    """Before the model call (A1111 CFGDenoiserParams); hooks may replace any field."""
+
+    x: torch.Tensor  # [N + B, C, H, W]
+    image_cond: torch.Tensor | None
+    sigma: torch.Tensor  # [N + B]
+    sampling_step: int
+    total_sampling_steps: int
+    text_cond: Any
+    text_uncond: Any
+    denoiser: Any = None
+
+
+@dataclass
+class DenoisedParams:
+    """After the model call, before combining (A1111 CFGDenoisedParams)."""
+
+    x: torch.Tensor  # [N + B, C, H, W]: cond rows then uncond rows
+    sampling_step: int
+    total_sampling_steps: int
+    inner_model: Any = None
+
+
+@dataclass
+class AfterCFGParams:
+    """After combining (A1111 AfterCFGCallbackParams)."""
+
+    x: torch.Tensor  # [B, C, H, W]
+    sampling_step: int
+    total_sampling_steps: int
+
+
+@dataclass(frozen=True)
+class CFGHooks:
+    """Per-step callables of one run, called in order; each gets the params object and may modify it."""
+
+    on_denoiser: tuple[Callable[[DenoiserParams], None], ...] = ()
+    on_denoised: tuple[Callable[[DenoisedParams], None], ...] = ()
+    on_after_cfg: tuple[Callable[[AfterCFGParams], None], ...] = ()
+
+
+@dataclass
+class CFGDenoiser:
+    """A denoiser with guidance: `__call__(x [B, C, H, W], sigma [B]) -> denoised [B, C, H, W]`.
+
+    cond: Tensor [B, T, C] / dict (one part per image), a `MultiCond`, or a callable `step -> either` for prompt
+    schedules (step counts model calls, as A1111's prompt editing does). uncond: Tensor [B, T', C] / dict, a
+    callable, or None (no guidance). T and T' must be equal (the caller pads). image_cond [B, C', H, W] is
+    concatenated by the model (inpainting); model_kwargs are passed to the denoiser unchanged.
+    keep_mask/init_latent: after guidance, denoised = init_latent * keep_mask + (1 - keep_mask) * denoised.
+    """
+
+    denoiser: Callable
+    cond: Any
+    uncond: Any
+    cfg_scale: float
+    image_cond: torch.Tensor | None = None
+    model_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    hooks: CFGHooks = field(default_factory=CFGHooks)
+    total_steps: int = 0
+    keep_mask: torch.Tensor | None = None
+    init_latent: torch.Tensor | None = None
+    step: int = 0
+    sampling_step: int = 0
+
+    def __call__(self, x: torch.Tensor, sigma: torch.Tensor, **kwargs) -> torch.Tensor:
+        return self.guided(x, sigma, **kwargs)[0]
+
+    def guided(self, x: torch.Tensor, sigma: torch.Tensor, scale_multiplier: float = 1.0,
+               need_uncond: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(guided denoised [B, ...], unconditional denoised [B, ...] or None when its pass was skipped)."""
+        cond = _at(self.cond, self.step)
+        cond = cond if isinstance(cond, MultiCond) else MultiCond.single(cond)
+        uncond = _at(self.uncond, self.step)
+        scale = self.cfg_scale * scale_multiplier
+        with_uncond = uncond is not None and (need_uncond or scale != 1.0 or not cond.is_plain)
+        params = self._inputs(x, sigma, cond, uncond if with_uncond else None)
+        for hook in self.hooks.on_denoiser:
+            hook(params)
+        conds = [params.text_cond, params.text_uncond] if with_uncond else [params.text_cond]
+        extra = dict(self.model_kwargs)
+        if params.image_cond is not None:
+            extra["concat"] = params.image_cond
+        out = self.denoiser(params.x, params.sigma, cond=_cat(conds), **extra)  # [N (+ B), C, H, W]
+        out_params = DenoisedParams(out, self.sampling_step, self.total_steps, self.denoiser)
+        for hook in self.hooks.on_denoised:
+            hook(out_params)
+        out = out_params.x
+        batch = x.shape[0]
+        denoised_uncond = out[-batch:] if with_uncond else None
+        denoised = _combine(out, cond, denoised_uncond, scale)  # [B, C, H, W]
+        if self.keep_mask is not None:
+            denoised = self.init_latent * self.keep_mask + (1 - self.keep_mask) * denoised
+        after = AfterCFGParams(denoised, self.sampling_step, self.total_steps)
+        for hook in self.hooks.on_after_cfg:
+            hook(after)
+        self.step += 1
+        return after.x, denoised_uncond
+
+    def step_callback(self, callback: Callable | None) -> Callable:
+        """Wrap a sampler callback so hooks see the sampler's step index as `sampling_step` (as A1111's state)."""
+        def on_step(info: dict) -> None:
+            self.sampling_step = int(info["i"])
+            if callback is not None:
+                callback(info)
+        return on_step
+
+    def _inputs(self, x, sigma, cond: MultiCond, uncond) -> DenoiserParams:
+        x_in, sigma_in, image_in = x, sigma, self.image_cond  # [N, C, H, W] with N == B for plain prompts
+        if any(len(p) != 1 for p in cond.parts):
+            counts = torch.tensor([len(p) for p in cond.parts], device=x.device)
+            x_in = x.repeat_interleave(counts, dim=0)  # [N, C, H, W]
+            sigma_in = sigma.repeat_interleave(counts, dim=0)  # [N]
+            image_in = None if image_in is None else image_in.repeat_interleave(counts, dim=0)
+        if uncond is not None:
+            x_in = torch.cat([x_in, x])  # [N + B, C, H, W]
+            sigma_in = torch.cat([sigma_in, sigma])
+            image_in = None if image_in is None else torch.cat([image_in, self.image_cond])
+        return DenoiserParams(x_in, image_in, sigma_in, self.sampling_step, self.total_steps,
+                              cond.tensor, uncond, self.denoiser)
+
+
+def _combine(out, cond: MultiCond, denoised_uncond, scale: float) -> torch.Tensor:
+    """uncond + sum_i w_i * scale * (cond_i - uncond), per image; without uncond, the cond rows themselves."""
+    batch = len(cond.parts)
+    if denoised_uncond is None:
+        return out[[p[0][0] for p in cond.parts]]
+    if cond.is_plain:
+        return denoised_uncond + scale * (out[:batch] - denoised_uncond)
+    denoised = denoised_uncond.clone()
+    for i, parts in enumerate(cond.parts):
+        for row, weight in parts:
+            denoised[i] += (out[row] - denoised_uncond[i]) * (weight * scale)
+    return denoised
+
+
+def _at(value, step: int):
+    """A conditioning value, or a schedule `step -> value`."""
+    return value(step) if callable(value) else value
+
+
+def _batch_len(cond) -> int:
+    return next(iter(cond.values())).shape[0] if isinstance(cond, dict) else cond.shape[0]
+
+
+def _stack(rows: list) -> Any:
+    if isinstance(rows[0], dict):
+        return {k: torch.stack([r[k] for r in rows]) for k in rows[0]}
+    return torch.stack(rows)
+
+
+def _cat(conds: list) -> Any:
+    if len(conds) == 1:
+        return conds[0]
+    if isinstance(conds[0], dict):
+        return {k: torch.cat([c[k] for c in conds]) for k in conds[0]}
+    return torch.cat(conds)
