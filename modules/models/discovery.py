@@ -44,7 +44,7 @@ class CheckpointInfo:
         """`<name> [<shorthash>]` once the hash is known, else `<name>` (A1111's title).
 
         >>> CheckpointInfo(Path("/m/sub/a.safetensors"), "sub/a.safetensors", sha256="ab" * 32).title
-        'sub/a.safetensors [abababab]'
+        'sub/a.safetensors [ababababab]'
         """
         return f"{self.name} [{self.shorthash}]" if self.shorthash else self.name
 

@@ -70,7 +70,7 @@ def detect_family(shapes: Shapes, path: str) -> Family:
 
 
 def supported_labels() -> str:
-    return ", ".join(f.label for f in FAMILIES if f.supported)
+    return ", ".join(sorted(f.label for f in FAMILIES if f.supported))
 
 
 def family_by_name(name: str) -> Family:

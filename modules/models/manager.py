@@ -168,6 +168,8 @@ class ModelManager:
     def unload(self) -> None:
         """Drop the current model and give its memory back."""
         with self._load_lock:
+            if self._current is None:
+                return
             self._current = None
             gc.collect()
             if torch.cuda.is_available():

@@ -90,9 +90,6 @@ def restricted_pickle_module(path: Path | str) -> types.ModuleType:
                                                   "it was run (--disable-safe-unpickle skips this check)")
             return found
 
-        def persistent_load(self, pid):
-            raise UnsafeCheckpoint(str(path), "unexpected persistent id outside torch's loader")
-
     module = types.ModuleType("easel_restricted_pickle")
     module.Unpickler = RestrictedUnpickler
     module.load = lambda file, **kwargs: RestrictedUnpickler(file, **kwargs).load()

@@ -1,0 +1,28 @@
+"""Shared test fixtures: tiny SD1 checkpoints built in well under a second, and the `slow` marker."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.tiny_model import make_tiny_checkpoint
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: takes more than 30 s (still run in CI)")
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """A tiny SD1 `.safetensors` (+ yaml) at `<data dir>/models/Stable-diffusion/`; data dir = `path.parents[2]`.
+
+    Shared by the whole session: copy it before changing anything around it.
+    """
+    return make_tiny_checkpoint(tmp_path_factory.mktemp("tiny-data") / "models" / "Stable-diffusion")
+
+
+@pytest.fixture(scope="session")
+def tiny_inpaint_checkpoint(tmp_path_factory) -> Path:
+    """A tiny 9-channel SD1 inpainting checkpoint, laid out like `tiny_checkpoint`."""
+    return make_tiny_checkpoint(tmp_path_factory.mktemp("tiny-inpaint-data") / "models" / "Stable-diffusion",
+                                inpaint=True)
