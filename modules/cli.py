@@ -65,3 +65,18 @@ def parse_args(argv: Sequence[str] | None = None, env: dict | None = None,
     parser = parser or build_parser()
     words = shlex.split(env.get("COMMANDLINE_ARGS", ""))
     return parser.parse_args([*words, *(argv or [])])
+
+
+def parse_credentials(text: str) -> list[tuple[str, str]]:
+    """`u:p[,u2:p2]` → [(u, p), ...]; a password may itself contain ':'.
+
+    >>> parse_credentials("ann:secret,bob:a:b")
+    [('ann', 'secret'), ('bob', 'a:b')]
+    """
+    pairs = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        user, sep, password = item.partition(":")
+        if not sep or not user:
+            raise ValueError(f"credentials must be USER:PASSWORD, got {item!r}")
+        pairs.append((user, password))
+    return pairs

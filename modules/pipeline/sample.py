@@ -1,0 +1,74 @@
+"""One sampling pass: CFG denoiser around the model, the sampler function, progress and interrupt."""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+
+from modules.errors import Interrupted
+from modules.pipeline.job import Job
+from modules.sampling.cfg import CFGDenoiser
+
+
+@dataclass(frozen=True)
+class SamplerChoice:
+    """A resolved sampler + scheduler and the per-sampler options (eta, s_churn, …) to pass to it."""
+
+    spec: Any  # modules.sampling.specs.SamplerSpec
+    scheduler: Any  # modules.sampling.specs.SchedulerSpec
+    options: dict[str, Any]
+
+
+def _row(value, i: int):
+    return None if value is None else value[i:i + 1] if value.ndim else value
+
+
+def model_denoiser(model, choice: SamplerChoice, exact_rows: bool):
+    """Wrap the UNet as the denoiser D(x, σ) the chosen sampler expects, for the model's prediction type.
+
+    With `exact_rows` every row (image × cond/uncond) goes through the UNet alone: matrix kernels pick different
+    blockings for different batch sizes, so only this makes image i of a batch equal a single run bit for bit.
+    """
+    def model_fn(x_in, t, cond, concat=None):
+        if not exact_rows or x_in.shape[0] == 1:
+            return model.unet_forward(x_in, t, cond, concat=concat)
+        rows = [model.unet_forward(x_in[i:i + 1], _row(t, i), cond[i:i + 1], concat=_row(concat, i))
+                for i in range(x_in.shape[0])]
+        return torch.cat(rows)  # [N, 4, h, w]
+
+    return choice.spec.denoiser(model_fn, model.alphas_cumprod, model.prediction_type)
+
+
+def decode_latents(model, latents: torch.Tensor, exact_rows: bool) -> torch.Tensor:
+    """Latents [B, 4, h, w] → images [B, 3, H, W]; one image at a time with `exact_rows` (see model_denoiser)."""
+    if not exact_rows:
+        return model.decode(latents)
+    return torch.cat([model.decode(latents[i:i + 1]) for i in range(latents.shape[0])])
+
+
+def sampler_kwargs(function: Callable, options: dict[str, Any]) -> dict[str, Any]:
+    """Pass only the options the sampler function declares (A1111 does the same with inspect)."""
+    accepted = inspect.signature(function).parameters
+    return {k: v for k, v in options.items() if k in accepted and v is not None}
+
+
+def run_sampler(choice: SamplerChoice, cfg: CFGDenoiser, x: torch.Tensor, sigmas: torch.Tensor,
+                noise_sampler: Callable, job: Job) -> torch.Tensor | None:
+    """Run the sampler; on interrupt or skip return the last denoised estimate, as A1111 does
+    (None when stopped before the first step finished: there is nothing to show)."""
+    last = {"denoised": None}
+
+    def callback(d):
+        last["denoised"] = d["denoised"]
+        job.on_step(d["i"] + 1)
+
+    spec = choice.spec
+    kwargs = {**spec.kwargs, **sampler_kwargs(spec.function, {**choice.options, "noise_sampler": noise_sampler})}
+    try:
+        with torch.inference_mode():
+            return spec.function(cfg, x, sigmas, extra_args={}, callback=cfg.step_callback(callback), disable=True,
+                                 **kwargs)
+    except Interrupted:
+        return last["denoised"]

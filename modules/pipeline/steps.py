@@ -1,0 +1,93 @@
+"""The small steps of a run, each a plain function of values: sampler choice, conditioning, noise, run facts."""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from modules.conditioning.text import encode_prompts, pad_to_same_length
+from modules.options import Snapshot
+from modules.pipeline.params import RunFacts
+from modules.pipeline.request import GenerationRequest
+from modules.pipeline.sample import SamplerChoice
+from modules.pipeline.seeds import ImagePlan
+from modules.sampling.noise import ImageRNG
+
+
+def _pick(value, default):
+    return default if value is None else value
+
+
+def choose_sampler(registry, req: GenerationRequest, opts: Snapshot) -> SamplerChoice:
+    """Resolve names (unknown → InvalidInput listing valid ones) and the sampler options of the request/settings."""
+    spec, implied_scheduler = registry.resolve_sampler(req.sampler_name)
+    scheduler = implied_scheduler or registry.resolve_scheduler(req.scheduler)
+    eta_default = opts.eta_ddim if spec.options.get("eta_ddim") else opts.eta_ancestral
+    s_tmax = _pick(req.s_tmax, opts.s_tmax)
+    options = {
+        "eta": _pick(req.eta, eta_default),
+        "s_churn": _pick(req.s_churn, opts.s_churn),
+        "s_tmin": _pick(req.s_tmin, opts.s_tmin),
+        "s_tmax": s_tmax if s_tmax else math.inf,
+        "s_noise": _pick(req.s_noise, opts.s_noise),
+    }
+    return SamplerChoice(spec, scheduler, options)
+
+
+def sampler_extras(choice: SamplerChoice) -> dict:
+    """Infotext entries for sampler options that differ from their defaults (A1111's Eta / Sigma … keys)."""
+    from modules.pipeline.sample import sampler_kwargs
+
+    used = sampler_kwargs(choice.spec.function, choice.options)
+    eta_default = 0.0 if choice.spec.options.get("eta_ddim") else 1.0
+    rows = (("Eta", "eta", eta_default), ("Sigma churn", "s_churn", 0.0), ("Sigma tmin", "s_tmin", 0.0),
+            ("Sigma tmax", "s_tmax", math.inf), ("Sigma noise", "s_noise", 1.0))
+    return {label: used[key] for label, key, default in rows if key in used and used[key] != default}
+
+
+def run_facts(services, model, choice: SamplerChoice, opts: Snapshot, sigma_extras: dict) -> RunFacts:
+    uses_ensd = bool(choice.spec.options.get("uses_ensd"))
+    return RunFacts(
+        sampler_label=choice.spec.name,
+        model_name=model.checkpoint.model_name,
+        model_hash=model.checkpoint.shorthash,
+        vae_name=model.vae_name,
+        vae_hash=model.vae_hash,
+        clip_skip=opts.CLIP_stop_at_last_layers,
+        ensd=opts.eta_noise_seed_delta if uses_ensd else None,
+        rng=opts.randn_source,
+        version=services.version,
+        extra={**sigma_extras, **sampler_extras(choice)},
+    )
+
+
+def conditioning_key(model) -> str:
+    """Identifies the text encoder's current weights for the conditioning cache."""
+    return f"{model.checkpoint.path}|{model.checkpoint.sha256 or ''}"
+
+
+def encode_batch(cache, model, batch: ImagePlan, clip_skip: int, exact_rows: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Prompts and negative prompts of one batch → cond [B, T, C], uncond [B, T, C] padded to one length.
+
+    With `exact_rows` each text is encoded alone, so a batch's conditioning equals single runs' bit for bit.
+    """
+    key = conditioning_key(model)
+
+    def encode(texts: list[str]) -> list[torch.Tensor]:
+        if exact_rows:
+            return [encode_prompts(model, [t], clip_skip, cache=cache, model_hash=key)[0] for t in texts]
+        return encode_prompts(model, texts, clip_skip, cache=cache, model_hash=key)
+
+    conds, unconds = encode(list(batch.prompts)), encode(list(batch.negative_prompts))
+    empty = encode([""])[0]  # [1, 77, C]
+    padded = pad_to_same_length([*conds, *unconds], empty)
+    n = len(conds)
+    return torch.cat(padded[:n]), torch.cat(padded[n:])
+
+
+def make_rng(shape: tuple[int, int, int], batch: ImagePlan, req: GenerationRequest, opts: Snapshot,
+             device: torch.device) -> ImageRNG:
+    return ImageRNG(shape, list(batch.seeds), subseeds=list(batch.subseeds), subseed_strength=req.subseed_strength,
+                    seed_resize_from_h=req.seed_resize_from_h, seed_resize_from_w=req.seed_resize_from_w,
+                    eta_noise_seed_delta=opts.eta_noise_seed_delta, source=opts.randn_source.lower(),
+                    device=device)

@@ -1,0 +1,42 @@
+"""txt2img: the request, as plain values, through conditioning, sampling, decoding, infotext and saving."""
+from __future__ import annotations
+
+from modules.options import Snapshot
+from modules.pipeline.job import Job
+from modules.pipeline.output import ImageOutputs
+from modules.pipeline.request import GenerationRequest, validate_request
+from modules.pipeline.result import GenerationResult
+from modules.pipeline.sample import decode_latents, model_denoiser, run_sampler
+from modules.pipeline.seeds import fix_seed, plan_images
+from modules.pipeline.steps import (choose_sampler, encode_batch, make_rng, run_facts)
+from modules.pipeline.services import PipelineServices
+from modules.sampling.cfg import CFGDenoiser
+from modules.sampling.registry import scale_initial_noise
+
+
+def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapshot, job: Job) -> GenerationResult:
+    validate_request(req)
+    choice = choose_sampler(services.samplers, req, opts)
+    model = services.models.get(opts.sd_model_checkpoint or None, opts.sd_vae)
+    plan = plan_images(req.prompt, req.negative_prompt, fix_seed(req.seed), fix_seed(req.subseed),
+                       req.subseed_strength, req.batch_size, req.n_iter)
+    exact = opts.exact_batches
+    denoiser = model_denoiser(model, choice, exact)
+    sigmas, sigma_extras = services.samplers.build_sigmas(choice.spec, choice.scheduler, req.steps, denoiser, opts)
+    facts = run_facts(services, model, choice, opts, sigma_extras)
+    outputs = ImageOutputs(services, req, opts, facts, kind="txt2img")
+    shape = (model.latent_channels, req.height // model.vae_scale_factor, req.width // model.vae_scale_factor)
+    for n in range(req.n_iter):
+        if job.interrupted:
+            break
+        batch = plan.batch(n)
+        job.begin_pass(n, len(sigmas) - 1, f"Batch {n + 1} out of {req.n_iter}")
+        cond, uncond = encode_batch(services.conditioning, model, batch, opts.CLIP_stop_at_last_layers, exact)
+        rng = make_rng(shape, batch, req, opts, model.device)
+        x = scale_initial_noise(choice.spec, rng.next(), sigmas)  # [B, 4, H/8, W/8]
+        cfg = CFGDenoiser(denoiser, cond, uncond, req.cfg_scale, total_steps=len(sigmas) - 1)
+        noise = services.samplers.noise_sampler(choice.spec, x, sigmas, rng)
+        latents = run_sampler(choice, cfg, x, sigmas, noise, job)
+        if latents is not None:
+            outputs.add(decode_latents(model, latents, exact), batch)
+    return outputs.result(plan, interrupted=job.interrupted)

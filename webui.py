@@ -1,0 +1,123 @@
+"""Easel's composition root: parse flags → build the App → mount API and UI → serve. The only wiring place."""
+from __future__ import annotations
+
+import os
+
+# Offline and private before any library is imported: no hub, no telemetry, no analytics.
+for _key, _value in (("HF_HUB_OFFLINE", "1"), ("HF_HUB_DISABLE_TELEMETRY", "1"), ("TRANSFORMERS_OFFLINE", "1"),
+                     ("DIFFUSERS_OFFLINE", "1"), ("GRADIO_ANALYTICS_ENABLED", "False"), ("DO_NOT_TRACK", "1")):
+    os.environ.setdefault(_key, _value)
+
+import argparse  # noqa: E402
+import ipaddress  # noqa: E402
+import logging  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from modules import cli  # noqa: E402
+from modules.paths import INSTALL_DIR, Paths  # noqa: E402
+
+log = logging.getLogger("easel")
+
+
+def build_paths(flags: argparse.Namespace) -> Paths:
+    def opt(value):
+        return Path(value).expanduser().resolve() if value else None
+
+    return Paths(
+        data_dir=opt(flags.data_dir) or INSTALL_DIR,
+        extra_checkpoint_dirs=tuple(p for p in [opt(flags.ckpt_dir)] if p),
+        extra_checkpoint_files=tuple(p for p in [opt(flags.ckpt)] if p),
+        vae_dir_override=opt(flags.vae_dir),
+        lora_dir_override=opt(flags.lora_dir),
+        embeddings_dir_override=opt(flags.embeddings_dir),
+    )
+
+
+def build_app(flags: argparse.Namespace):
+    """Create every long-lived object once and hand each its dependencies."""
+    from modules.app import VERSION, App
+    from modules.conditioning.text import ConditioningCache
+    from modules.imaging.saving import ImageSaver
+    from modules.models.devices import DeviceFlags, choose_device_config, detect_hardware
+    from modules.models.hashing import HashCache
+    from modules.models.manager import ModelManager
+    from modules.options import Options
+    from modules.pipeline.services import PipelineServices
+    from modules.sampling.registry import SamplerRegistry
+
+    paths = build_paths(flags)
+    paths.data_dir.mkdir(parents=True, exist_ok=True)
+    options = Options(paths.config_json)
+    hashes = HashCache(paths.cache_json, enabled=not flags.no_hashing)
+    device_config = choose_device_config(DeviceFlags.from_namespace(flags), detect_hardware())
+    for note in device_config.notes:
+        log.info(note)
+    models = ModelManager(paths, device_config, hashes,
+                          disable_safe_unpickle=flags.disable_safe_unpickle)
+    if flags.ckpt:
+        options.set("sd_model_checkpoint", models.find_checkpoint(str(Path(flags.ckpt).resolve())).title)
+    services = PipelineServices(models=models, samplers=SamplerRegistry(), conditioning=ConditioningCache(),
+                                saver=ImageSaver(), paths=paths, version=f"easel-{VERSION}")
+    return App(paths=paths, flags=flags, options=options, services=services)
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def server_host(flags: argparse.Namespace) -> str:
+    return flags.server_name or ("0.0.0.0" if flags.listen else "127.0.0.1")
+
+
+def check_exposure(flags: argparse.Namespace) -> str | None:
+    """Refuse to serve a network without authentication (a message), unless --insecure says so."""
+    if is_loopback(server_host(flags)) or flags.insecure:
+        return None
+    required = [("--api-auth", flags.api_auth)] + ([] if flags.nowebui else [("--gradio-auth", flags.gradio_auth)])
+    missing = [name for name, value in required if not value]
+    if not missing:
+        return None
+    return (f"Easel would be reachable from other machines ({server_host(flags)}) without authentication. "
+            f"Add {' and '.join(m + ' USER:PASSWORD' for m in missing)}, or pass --insecure if you really mean it.")
+
+
+def create_server(app):
+    from fastapi import FastAPI
+
+    server = FastAPI(title="Easel", version=app.services.version)
+    if not app.flags.nowebui:
+        import gradio as gr
+
+        from modules.ui.layout import build_ui, ui_css
+
+        blocks = build_ui(app)
+        auth = cli.parse_credentials(app.flags.gradio_auth) if app.flags.gradio_auth else None
+        server = gr.mount_gradio_app(server, blocks, path="/", auth=auth, css=ui_css(app.paths))
+    return server
+
+
+def main(argv=None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    flags = cli.parse_args(argv)
+    problem = check_exposure(flags)
+    if problem:
+        print(f"easel: {problem}", file=sys.stderr)
+        return 2
+    app = build_app(flags)
+    server = create_server(app)
+    import uvicorn
+
+    port = flags.port or (7861 if flags.nowebui else 7860)
+    log.info("Easel %s on http://%s:%d", app.services.version, server_host(flags), port)
+    uvicorn.run(server, host=server_host(flags), port=port, log_level="warning")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
