@@ -37,6 +37,12 @@ def _without_hash(text: str) -> str:
     return re.sub(r"\s*\[[0-9a-fA-F]{8,64}\]$", "", text)
 
 
+def _same_file(path: Path, text: str) -> bool:
+    """A checkpoint given by its file path (`--ckpt FILE`)."""
+    candidate = Path(text)
+    return candidate.is_absolute() and candidate.is_file() and candidate.resolve() == path.resolve()
+
+
 class ModelManager:
     """Loads checkpoints by name and hands out the current LoadedModel."""
 
@@ -81,7 +87,7 @@ class ModelManager:
         bare = _without_hash(text)
         tests = (lambda c: c.title == text, lambda c: c.name == text, lambda c: c.name == bare,
                  lambda c: c.model_name == bare, lambda c: bool(c.shorthash) and c.shorthash == text,
-                 lambda c: bool(c.sha256) and c.sha256 == text)
+                 lambda c: bool(c.sha256) and c.sha256 == text, lambda c: _same_file(c.path, text))
         for test in tests:
             found = next((c for c in infos if test(c)), None)
             if found is not None:
@@ -89,7 +95,10 @@ class ModelManager:
         return None
 
     def find_checkpoint(self, name: str) -> CheckpointInfo:
-        """By title, name (relative path), model name, short hash or sha256; re-scans once before giving up."""
+        """By title, name (relative path), model name, short hash, sha256 or absolute file path.
+
+        Re-scans the folders once before giving up, so a file dropped in since the last listing is found.
+        """
         found = self._match(name, self.list_checkpoints())
         if found is None:
             found = self._match(name, self.list_checkpoints(refresh=True))

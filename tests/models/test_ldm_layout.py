@@ -50,7 +50,9 @@ def test_tiny_text_encoder_round_trip_is_exact(tiny):
 def test_full_checkpoint_has_only_original_prefixes(tiny):
     state = ldm_state_dict(*tiny)
     prefixes = (UNET_PREFIX, VAE_PREFIX, TEXT_PREFIX)
-    assert all(k.startswith(prefixes) for k in state)
+    extras = {k for k in state if not k.startswith(prefixes)}
+    assert extras == {"betas", "alphas_cumprod", "alphas_cumprod_prev", "sqrt_alphas_cumprod",
+                      "sqrt_one_minus_alphas_cumprod", "model_ema.decay", "model_ema.num_updates"}
     assert state[TEXT_PREFIX + "embeddings.position_ids"].shape == (1, 77)
 
 

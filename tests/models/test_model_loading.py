@@ -170,7 +170,8 @@ def test_find_by_title_hash_and_deleted_file(own_copy):
     sha = model.checkpoint.sha256
     listed = manager.list_checkpoints()[0]
     assert listed.title == f"{own_copy.name} [{sha[:10]}]"
-    for name in (listed.title, own_copy.name, own_copy.stem, sha[:10], f"{own_copy.name} [0000000000]"):
+    for name in (listed.title, own_copy.name, own_copy.stem, sha[:10], f"{own_copy.name} [0000000000]",
+                 str(own_copy.resolve())):
         assert manager.find_checkpoint(name).path == own_copy
     manager.unload()
     own_copy.unlink()
