@@ -9,7 +9,7 @@ final size instead of file + fp32 copy + model.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from contextlib import closing
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import torch
@@ -50,12 +50,23 @@ def assign_weights(model: torch.nn.Module, state_dict: Mapping[str, torch.Tensor
     return model.eval().requires_grad_(False)
 
 
+@contextmanager
+def config_errors(spec: ModelSpec, what: str):
+    """A yaml whose fields diffusers cannot build from (or a file its converter cannot walk) is a load error."""
+    try:
+        yield
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as e:
+        raise ModelLoadError(str(spec.config_path), f"cannot build the {what} from this model config "
+                                                    f"({type(e).__name__}: {e})") from None
+
+
 def load_unet(source: TensorSource, spec: ModelSpec, dtype: torch.dtype, device) -> UNet2DConditionModel:
-    config = sfu.create_unet_diffusers_config_from_ldm(spec.original_config, NO_SHAPE_HINTS)
-    with init_empty_weights(include_buffers=False):
-        unet = UNet2DConditionModel(**config)
-    weights = LazyStateDict(source, dtype, device, prefix=UNET_PREFIX)
-    converted = sfu.convert_ldm_unet_checkpoint(weights, config)
+    with config_errors(spec, "UNet"):
+        config = sfu.create_unet_diffusers_config_from_ldm(spec.original_config, NO_SHAPE_HINTS)
+        with init_empty_weights(include_buffers=False):
+            unet = UNet2DConditionModel(**config)
+        weights = LazyStateDict(source, dtype, device, prefix=UNET_PREFIX)
+        converted = sfu.convert_ldm_unet_checkpoint(weights, config)
     return assign_weights(unet, converted, source.path, "UNet", spec)
 
 
@@ -72,17 +83,19 @@ def _is_training_only_vae_key(key: str) -> bool:
 
 def load_vae(source: TensorSource, spec: ModelSpec, dtype: torch.dtype, device, baked: bool) -> AutoencoderKL:
     """The checkpoint's own VAE (`baked`, keys under first_stage_model.) or a separate VAE file (bare keys)."""
-    config = vae_config(spec)
-    with init_empty_weights(include_buffers=False):
-        vae = AutoencoderKL(**config)
-    prefix = VAE_PREFIX if baked else ""
-    weights = LazyStateDict(source, dtype, device, prefix=prefix, exclude=_is_training_only_vae_key)
+    with config_errors(spec, "VAE"):
+        config = vae_config(spec)
+        with init_empty_weights(include_buffers=False):
+            vae = AutoencoderKL(**config)
+    weights = LazyStateDict(source, dtype, device, prefix=VAE_PREFIX if baked else "",
+                            exclude=_is_training_only_vae_key)
+    if not any(k.startswith(("encoder.", VAE_PREFIX + "encoder.")) for k in weights):
+        raise ModelLoadError(str(source.path), "not a VAE (no encoder/decoder weights)")
     if not baked and any(k.startswith("encoder.down_blocks.") for k in weights):
         converted = weights  # already in diffusers' layout
     else:
-        if not any(k.startswith(("encoder.", VAE_PREFIX + "encoder.")) for k in weights):
-            raise ModelLoadError(str(source.path), "not a VAE (no encoder/decoder weights)")
-        converted = sfu.convert_ldm_vae_checkpoint(weights, config)
+        with config_errors(spec, "VAE"):
+            converted = sfu.convert_ldm_vae_checkpoint(weights, config)
     return assign_weights(vae, converted, source.path, "VAE", spec)
 
 
@@ -107,7 +120,8 @@ def build_text_encoder(config: dict) -> CLIPTextModel:
 
 def load_text_encoder(source: TensorSource, spec: ModelSpec, configs_dir: Path, dtype: torch.dtype,
                       device) -> CLIPTextModel:
-    model = build_text_encoder(text_config_dict(spec, configs_dir))
+    with config_errors(spec, "text encoder"):
+        model = build_text_encoder(text_config_dict(spec, configs_dir))
     weights = LazyStateDict(source, dtype, device, prefix=CLIP_L_PREFIX, rename=clip_key_fix,
                             exclude=lambda k: k.endswith("position_ids"))  # a buffer transformers rebuilds itself
     converted = sfu.convert_ldm_clip_checkpoint(weights)

@@ -111,7 +111,8 @@ class SafetensorsFile:
     def dtype(self, key: str) -> torch.dtype:
         return self.entries[key].dtype
 
-    def read(self, key: str, dtype: torch.dtype | None = None, device: torch.device | str | None = None) -> torch.Tensor:
+    def read(self, key: str, dtype: torch.dtype | None = None,
+             device: torch.device | str | None = None) -> torch.Tensor:
         """Read one tensor into fresh memory and convert it (the raw buffer is dropped straight after)."""
         entry = self.entries[key]
         buffer = torch.empty(entry.nbytes, dtype=torch.uint8)

@@ -206,3 +206,35 @@ def test_concurrent_gets_load_once(own_copy, monkeypatch):
     for t in threads:
         t.join()
     assert len(calls) == 1 and len({id(r) for r in results}) == 1
+
+
+def test_no_hashing_leaves_titles_bare(tiny_checkpoint):
+    paths = Paths(data_dir=tiny_checkpoint.parents[2])
+    manager = ModelManager(paths, FP32, HashCache(paths.cache_json, enabled=False))
+    model = manager.get()
+    assert model.checkpoint.sha256 is None and model.checkpoint.title == tiny_checkpoint.name
+    assert manager.list_checkpoints()[0].title == tiny_checkpoint.name
+
+
+def test_broken_yaml_beside_is_a_load_error_naming_it(own_copy):
+    own_copy.with_suffix(".yaml").write_text("model:\n  params:\n    unet_config: {}\n    first_stage_config: {}\n")
+    with pytest.raises(ModelLoadError, match=r"cannot build the UNet from this model config") as err:
+        manager_for(own_copy).get()
+    assert own_copy.with_suffix(".yaml").name in str(err.value)
+    own_copy.with_suffix(".yaml").write_text("model: [unclosed\n")
+    with pytest.raises(ModelLoadError, match="cannot read the model config"):
+        manager_for(own_copy).get()
+
+
+def test_vae_file_that_is_not_a_vae(own_copy):
+    vae_dir = own_copy.parents[1] / "VAE"
+    vae_dir.mkdir()
+    save_file({"something.weight": torch.zeros(2)}, str(vae_dir / "junk.safetensors"))
+    manager = manager_for(own_copy)
+    with pytest.raises(ModelLoadError, match="junk.safetensors: not a VAE"):
+        manager.get(vae="junk.safetensors")
+    assert manager.current is None  # the checkpoint was not left half-loaded
+    manager.get(vae="None")
+    with pytest.raises(ModelLoadError, match="not a VAE"):
+        manager.get(vae="junk.safetensors")
+    assert manager.current.vae is not None and manager.current.vae_name is None  # a failed swap changes nothing
