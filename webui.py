@@ -59,7 +59,10 @@ def build_app(flags: argparse.Namespace):
         options.set("sd_model_checkpoint", models.find_checkpoint(str(Path(flags.ckpt).resolve())).title)
     services = PipelineServices(models=models, samplers=SamplerRegistry(), conditioning=ConditioningCache(),
                                 saver=ImageSaver(), paths=paths, version=f"easel-{VERSION}")
-    return App(paths=paths, flags=flags, options=options, services=services)
+    from modules.jobs import JobStore
+
+    return App(paths=paths, flags=flags, options=options, services=services,
+               job_store=JobStore(paths.data_dir / "jobs.sqlite"))
 
 
 def is_loopback(host: str) -> bool:
@@ -94,11 +97,11 @@ def create_server(app):
     if not app.flags.nowebui:
         import gradio as gr
 
-        from modules.ui.layout import build_ui, ui_css
+        from modules.ui.layout import build_ui, mount_kwargs
 
         blocks = build_ui(app)
         auth = cli.parse_credentials(app.flags.gradio_auth) if app.flags.gradio_auth else None
-        server = gr.mount_gradio_app(server, blocks, path="/", auth=auth, css=ui_css(app.paths))
+        server = gr.mount_gradio_app(server, blocks, path="/", auth=auth, **mount_kwargs(app, server))
     return server
 
 
@@ -110,6 +113,7 @@ def main(argv=None) -> int:
         print(f"easel: {problem}", file=sys.stderr)
         return 2
     app = build_app(flags)
+    app.jobs.start()  # resumes jobs a previous run (or a crash) left queued
     server = create_server(app)
     import uvicorn
 

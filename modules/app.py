@@ -5,6 +5,7 @@ import argparse
 import threading
 from dataclasses import dataclass
 
+from modules.jobs import JobQueue, JobStore
 from modules.options import Options
 from modules.paths import Paths
 from modules.pipeline.job import Job
@@ -16,6 +17,19 @@ from modules.pipeline.txt2img import run_txt2img
 VERSION = "0.1.0"
 
 
+@dataclass(frozen=True)
+class JobKind:
+    """A row of the job-kind table: the request type the queue stores and the pipeline function that runs it."""
+
+    request_type: type
+    run: object  # (services, request, options snapshot, job) → GenerationResult
+
+
+JOB_KINDS: dict[str, JobKind] = {
+    "txt2img": JobKind(GenerationRequest, run_txt2img),
+}
+
+
 @dataclass
 class App:
     """Everything a request needs, passed down explicitly; nothing here is global."""
@@ -24,10 +38,13 @@ class App:
     flags: argparse.Namespace
     options: Options
     services: PipelineServices
+    job_store: JobStore | None = None  # None: an in-memory queue (nothing survives a restart)
 
     def __post_init__(self):
         self._run_lock = threading.Lock()
         self._current_job: Job | None = None
+        self.jobs = JobQueue(self.job_store or JobStore(":memory:"), self._execute,
+                             {kind: row.request_type for kind, row in JOB_KINDS.items()})
 
     @property
     def models(self):
@@ -38,13 +55,16 @@ class App:
         return self._current_job
 
     def txt2img(self, request: GenerationRequest, job: Job | None = None) -> GenerationResult:
-        """Run one txt2img request; overlapping calls wait their turn (one worker per device)."""
-        job = job or Job(job_count=request.n_iter)
+        """Run one txt2img request through the job queue and wait for it (FIFO, one worker per device)."""
+        return self.jobs.run("txt2img", request, job)
+
+    def _execute(self, kind: str, request, job: Job) -> GenerationResult:
+        """The queue worker's work for one job: a frozen options snapshot with the request's overrides, then run."""
         with self._run_lock:
             self._current_job = job
             try:
                 snapshot = self.options.snapshot(request.override_settings)
-                return run_txt2img(self.services, request, snapshot, job)
+                return JOB_KINDS[kind].run(self.services, request, snapshot, job)
             finally:
                 self._current_job = None
 

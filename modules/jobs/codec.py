@@ -1,0 +1,70 @@
+"""Typed requests (frozen dataclasses) ⇄ JSON, so a queued job survives a restart. Images travel as PNG base64."""
+from __future__ import annotations
+
+import base64
+import dataclasses
+import io
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from PIL import Image
+
+IMAGE_KEY = "$png"
+
+
+def _encode_value(value: Any) -> Any:
+    if isinstance(value, Image.Image):
+        buffer = io.BytesIO()
+        value.save(buffer, format="PNG")
+        return {IMAGE_KEY: base64.b64encode(buffer.getvalue()).decode("ascii")}
+    if isinstance(value, Mapping):
+        return {str(k): _encode_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_encode_value(v) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _encode_value(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    return value
+
+
+def _decode_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {IMAGE_KEY}:
+            image = Image.open(io.BytesIO(base64.b64decode(value[IMAGE_KEY])))
+            image.load()
+            return image
+        return {k: _decode_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode_value(v) for v in value]
+    return value
+
+
+def encode_request(request: Any) -> str:
+    """A dataclass request as JSON text: every field, images as PNG.
+
+    >>> from modules.pipeline.request import GenerationRequest
+    >>> text = encode_request(GenerationRequest(prompt="cat", styles=("a",), override_settings={"k": 1}))
+    >>> decode_request(GenerationRequest, text) == GenerationRequest(prompt="cat", styles=("a",),
+    ...                                                              override_settings={"k": 1})
+    True
+    """
+    return json.dumps(_encode_value(request), ensure_ascii=False)
+
+
+def decode_request(request_type: type, text: str) -> Any:
+    """Rebuild a request of `request_type`; fields it no longer has are dropped (an upgrade between runs)."""
+    data = _decode_value(json.loads(text))
+    names = {f.name for f in dataclasses.fields(request_type)}
+    return request_type(**{k: v for k, v in data.items() if k in names})
+
+
+def png_bytes(image: Image.Image, infotext: str | None = None) -> bytes:
+    """The image as PNG with its infotext in the `parameters` chunk (what A1111's API sends)."""
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    if infotext:
+        info.add_text("parameters", infotext)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", pnginfo=info)
+    return buffer.getvalue()

@@ -1,0 +1,148 @@
+"""SQLite storage of jobs: request JSON, status, error and results (PNG bytes), kept until fetched.
+
+WAL mode with `synchronous=NORMAL` survives a killed process (only a power cut may drop the last commits). One
+connection guarded by a lock: the worker and the HTTP threads share it; every call is one short transaction.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
+FINISHED = (DONE, FAILED, CANCELLED)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT UNIQUE NOT NULL,
+    kind TEXT NOT NULL,
+    request TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created REAL NOT NULL,
+    started REAL,
+    finished REAL,
+    error TEXT,
+    error_status INTEGER,
+    result TEXT
+);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, seq);
+CREATE TABLE IF NOT EXISTS images (
+    job_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    png BLOB NOT NULL,
+    PRIMARY KEY (job_id, idx)
+);
+"""
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """One row of the jobs table. `result` is the A1111 `info` dict plus what the result route needs."""
+
+    id: str
+    seq: int
+    kind: str
+    request: str
+    status: str
+    created: float
+    started: float | None
+    finished: float | None
+    error: str | None
+    error_status: int | None
+    result: dict | None
+
+    @property
+    def finished_ok(self) -> bool:
+        return self.status in FINISHED
+
+
+class JobStore:
+    """The jobs table. `open` turns jobs left `running` by a crash back into `queued`, ahead of newer ones."""
+
+    def __init__(self, path: Path | str):
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+            self._db.execute("UPDATE jobs SET status=?, started=NULL WHERE status=?", (QUEUED, RUNNING))
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _row(self, row) -> JobRecord | None:
+        if row is None:
+            return None
+        seq, job_id, kind, request, status, created, started, finished, error, error_status, result = row
+        return JobRecord(job_id, seq, kind, request, status, created, started, finished, error, error_status,
+                         json.loads(result) if result else None)
+
+    def add(self, job_id: str, kind: str, request_json: str) -> None:
+        with self._lock:
+            self._db.execute("INSERT INTO jobs (id, kind, request, status, created) VALUES (?, ?, ?, ?, ?)",
+                             (job_id, kind, request_json, QUEUED, time.time()))
+
+    def get(self, job_id: str) -> JobRecord | None:
+        with self._lock:
+            return self._row(self._db.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone())
+
+    def next_queued(self) -> JobRecord | None:
+        """The oldest queued job (FIFO by insertion order)."""
+        with self._lock:
+            row = self._db.execute("SELECT * FROM jobs WHERE status=? ORDER BY seq LIMIT 1", (QUEUED,)).fetchone()
+            return self._row(row)
+
+    def queued_ids(self) -> list[str]:
+        with self._lock:
+            return [r[0] for r in self._db.execute("SELECT id FROM jobs WHERE status=? ORDER BY seq", (QUEUED,))]
+
+    def list(self, limit: int = 100) -> list[JobRecord]:
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM jobs ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
+            return [self._row(r) for r in rows]
+
+    def mark_running(self, job_id: str) -> bool:
+        """Claim a queued job; False when it was cancelled meanwhile."""
+        with self._lock:
+            cur = self._db.execute("UPDATE jobs SET status=?, started=? WHERE id=? AND status=?",
+                                   (RUNNING, time.time(), job_id, QUEUED))
+            return cur.rowcount == 1
+
+    def finish(self, job_id: str, status: str, result: dict, pngs: list[bytes]) -> None:
+        """Store the outcome and its images in one transaction."""
+        with self._lock, self._db:
+            self._db.execute("BEGIN")
+            self._db.execute("DELETE FROM images WHERE job_id=?", (job_id,))
+            self._db.executemany("INSERT INTO images (job_id, idx, png) VALUES (?, ?, ?)",
+                                 [(job_id, i, png) for i, png in enumerate(pngs)])
+            self._db.execute("UPDATE jobs SET status=?, finished=?, result=? WHERE id=?",
+                             (status, time.time(), json.dumps(result, ensure_ascii=False), job_id))
+
+    def fail(self, job_id: str, message: str, status_code: int) -> None:
+        with self._lock:
+            self._db.execute("UPDATE jobs SET status=?, finished=?, error=?, error_status=? WHERE id=?",
+                             (FAILED, time.time(), message, status_code, job_id))
+
+    def cancel_queued(self, job_id: str) -> bool:
+        with self._lock:
+            cur = self._db.execute("UPDATE jobs SET status=?, finished=? WHERE id=? AND status=?",
+                                   (CANCELLED, time.time(), job_id, QUEUED))
+            return cur.rowcount == 1
+
+    def images(self, job_id: str) -> list[bytes]:
+        with self._lock:
+            rows = self._db.execute("SELECT png FROM images WHERE job_id=? ORDER BY idx", (job_id,)).fetchall()
+            return [bytes(r[0]) for r in rows]
+
+    def delete(self, job_id: str) -> None:
+        with self._lock, self._db:
+            self._db.execute("BEGIN")
+            self._db.execute("DELETE FROM images WHERE job_id=?", (job_id,))
+            self._db.execute("DELETE FROM jobs WHERE id=?", (job_id,))
