@@ -21,8 +21,16 @@ class SamplerChoice:
     options: dict[str, Any]
 
 
-def _row(value, i: int):
-    return None if value is None else value[i:i + 1] if value.ndim else value
+def _rows(value, index: torch.Tensor):
+    return None if value is None else value[index] if value.ndim else value
+
+
+def _groups_by_length(lengths: torch.Tensor) -> list[list[int]]:
+    """Row indices grouped by conditioning length, in first-seen order (A1111 runs cond and uncond apart)."""
+    groups: dict[int, list[int]] = {}
+    for i, n in enumerate(lengths.tolist()):
+        groups.setdefault(n, []).append(i)
+    return list(groups.values())
 
 
 def model_denoiser(model, choice: SamplerChoice, exact_rows: bool):
@@ -32,11 +40,16 @@ def model_denoiser(model, choice: SamplerChoice, exact_rows: bool):
     blockings for different batch sizes, so only this makes image i of a batch equal a single run bit for bit.
     """
     def model_fn(x_in, t, cond, concat=None):
-        if not exact_rows or x_in.shape[0] == 1:
-            return model.unet_forward(x_in, t, cond, concat=concat)
-        rows = [model.unet_forward(x_in[i:i + 1], _row(t, i), cond[i:i + 1], concat=_row(concat, i))
-                for i in range(x_in.shape[0])]
-        return torch.cat(rows)  # [N, 4, h, w]
+        lengths = (~torch.isnan(cond[..., 0])).sum(dim=1)  # [N] tokens present (NaN rows: absent, see prompting)
+        groups = [[i] for i in range(x_in.shape[0])] if exact_rows else _groups_by_length(lengths)
+        if len(groups) == 1:
+            return model.unet_forward(x_in, t, cond[:, :int(lengths[0])], concat=concat)
+        out = torch.empty_like(x_in)  # [N, 4, h, w]
+        for rows in groups:
+            index = torch.tensor(rows)
+            n = int(lengths[rows[0]])
+            out[index] = model.unet_forward(x_in[index], _rows(t, index), cond[index, :n], concat=_rows(concat, index))
+        return out
 
     return choice.spec.denoiser(model_fn, model.alphas_cumprod, model.prediction_type)
 

@@ -5,7 +5,6 @@ import math
 
 import torch
 
-from modules.conditioning.text import encode_prompts, pad_to_same_length
 from modules.options import Snapshot
 from modules.pipeline.params import RunFacts
 from modules.pipeline.request import GenerationRequest
@@ -57,32 +56,9 @@ def run_facts(services, model, choice: SamplerChoice, opts: Snapshot, sigma_extr
         ensd=opts.eta_noise_seed_delta if uses_ensd else None,
         rng=opts.randn_source,
         version=services.version,
-        extra={**sigma_extras, **sampler_extras(choice)},
+        extra={**sigma_extras, **sampler_extras(choice),
+               **({"Emphasis": opts.emphasis} if opts.emphasis != "Original" else {})},
     )
-
-
-def conditioning_key(model) -> str:
-    """Identifies the text encoder's current weights for the conditioning cache."""
-    return f"{model.checkpoint.path}|{model.checkpoint.sha256 or ''}"
-
-
-def encode_batch(cache, model, batch: ImagePlan, clip_skip: int, exact_rows: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """Prompts and negative prompts of one batch → cond [B, T, C], uncond [B, T, C] padded to one length.
-
-    With `exact_rows` each text is encoded alone, so a batch's conditioning equals single runs' bit for bit.
-    """
-    key = conditioning_key(model)
-
-    def encode(texts: list[str]) -> list[torch.Tensor]:
-        if exact_rows:
-            return [encode_prompts(model, [t], clip_skip, cache=cache, model_hash=key)[0] for t in texts]
-        return encode_prompts(model, texts, clip_skip, cache=cache, model_hash=key)
-
-    conds, unconds = encode(list(batch.prompts)), encode(list(batch.negative_prompts))
-    empty = encode([""])[0]  # [1, 77, C]
-    padded = pad_to_same_length([*conds, *unconds], empty)
-    n = len(conds)
-    return torch.cat(padded[:n]), torch.cat(padded[n:])
 
 
 def make_rng(shape: tuple[int, int, int], batch: ImagePlan, req: GenerationRequest, opts: Snapshot,

@@ -8,7 +8,8 @@ from modules.pipeline.request import GenerationRequest, validate_request
 from modules.pipeline.result import GenerationResult
 from modules.pipeline.sample import decode_latents, model_denoiser, run_sampler
 from modules.pipeline.seeds import fix_seed, plan_images
-from modules.pipeline.steps import (choose_sampler, encode_batch, make_rng, run_facts)
+from modules.pipeline.prompting import step_conditioning
+from modules.pipeline.steps import choose_sampler, make_rng, run_facts
 from modules.pipeline.services import PipelineServices
 from modules.sampling.cfg import CFGDenoiser
 from modules.sampling.registry import scale_initial_noise
@@ -31,10 +32,11 @@ def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapsh
             break
         batch = plan.batch(n)
         job.begin_pass(n, len(sigmas) - 1, f"Batch {n + 1} out of {req.n_iter}")
-        cond, uncond = encode_batch(services.conditioning, model, batch, opts.CLIP_stop_at_last_layers, exact)
+        conds = step_conditioning(services.conditioning, model, batch, opts.CLIP_stop_at_last_layers,
+                                  choice.spec.total_steps(req.steps), opts, exact)
         rng = make_rng(shape, batch, req, opts, model.device)
         x = scale_initial_noise(choice.spec, rng.next(), sigmas)  # [B, 4, H/8, W/8]
-        cfg = CFGDenoiser(denoiser, cond, uncond, req.cfg_scale, total_steps=len(sigmas) - 1)
+        cfg = CFGDenoiser(denoiser, conds.cond, conds.uncond, req.cfg_scale, total_steps=len(sigmas) - 1)
         noise = services.samplers.noise_sampler(choice.spec, x, sigmas, rng)
         latents = run_sampler(choice, cfg, x, sigmas, noise, job)
         if latents is not None:

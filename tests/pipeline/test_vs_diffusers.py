@@ -3,7 +3,7 @@ import torch
 from diffusers import EulerDiscreteScheduler, StableDiffusionPipeline
 
 from modules.pipeline.request import GenerationRequest
-from modules.pipeline.steps import encode_batch
+from modules.pipeline.prompting import step_conditioning
 from modules.pipeline.seeds import plan_images
 
 
@@ -19,7 +19,8 @@ def test_euler_final_latent_matches_diffusers(app_fp32):
     ours = captured["latents"]  # [1, 4, 8, 8]
 
     plan = plan_images(req.prompt, req.negative_prompt, 42, 0, 0.0, 1, 1)
-    cond, uncond = encode_batch(app_fp32.services.conditioning, model, plan, 1, True)
+    conds = step_conditioning(app_fp32.services.conditioning, model, plan, 1, req.steps, app_fp32.options.snapshot(), True)
+    cond, uncond = conds.cond(0).tensor, conds.uncond(0)
     denoiser_sigmas = app_fp32.services.samplers.build_sigmas("Euler", "Automatic", req.steps,
                                                               _denoiser(app_fp32, model))[0]
     scheduler = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",

@@ -1,0 +1,78 @@
+"""Prompt schedules, AND and cond/uncond lengths through the whole txt2img path on the tiny model."""
+import numpy as np
+import torch
+
+from modules.conditioning.text import encode_prompts
+from modules.pipeline.request import GenerationRequest
+
+BASE = dict(negative_prompt="", steps=20, width=64, height=64, seed=5, sampler_name="Euler", cfg_scale=7.0)
+
+
+def record_contexts(model):
+    """Wrap the UNet call to record the conditioning rows [T, C] it receives, call by call."""
+    seen = []
+    forward = model.unet_forward
+
+    def spy(x, t, context, concat=None):
+        seen.extend(context)
+        return forward(x, t, context, concat=concat)
+
+    model.unet_forward = spy
+    return seen
+
+
+def which(context, named):
+    matches = [name for name, enc in named.items() if enc.shape == context.shape and torch.equal(enc, context)]
+    return matches[0] if matches else "?"
+
+
+def test_prompt_editing_switches_at_a1111s_step(app):
+    model = app.models.get(None)
+    named = {t: encode_prompts(model, [t], 1)[0][0] for t in ("cat", "dog", "")}  # [77, C] each
+    seen = record_contexts(model)
+    app.txt2img(GenerationRequest(prompt="[cat:dog:0.5]", **BASE))
+    labels = [which(c, named) for c in seen]
+    conds = labels[0::2]  # exact rows: per call the cond row, then the uncond row
+    assert labels[1::2] == [""] * 20
+    # A1111's CFGDenoiser counts model calls from 0 and uses an entry while step <= its end (10 = 0.5 * 20):
+    assert conds == ["cat"] * 11 + ["dog"] * 9
+
+
+def test_alternation_changes_every_step(app):
+    model = app.models.get(None)
+    named = {t: encode_prompts(model, [t], 1)[0][0] for t in ("a cat", "a dog")}
+    seen = record_contexts(model)
+    app.txt2img(GenerationRequest(prompt="a [cat|dog]", **{**BASE, "steps": 4}))
+    # Schedule entries end at steps 1, 2, 3, 4 (cat, dog, cat, dog); A1111 counts calls from 0 with `<=`:
+    assert [which(c, named) for c in seen[0::2]] == ["a cat", "a cat", "a dog", "a cat"]
+
+
+def test_and_weights_enter_cfg(app):
+    def image(prompt):
+        return np.asarray(app.txt2img(GenerationRequest(prompt=prompt, **{**BASE, "steps": 4})).images[0])
+
+    plain = image("a red circle")
+    assert np.array_equal(plain, image("a red circle AND a red circle:0"))
+    assert not np.array_equal(plain, image("a red circle AND a blue square:0.8"))
+
+
+def test_long_prompt_runs_cond_and_uncond_unpadded(app):
+    model = app.models.get(None)
+    seen = record_contexts(model)
+    long_prompt = ", ".join(["a red circle on a blue background"] * 15)  # > 75 tokens: two chunks
+    result = app.txt2img(GenerationRequest(prompt=long_prompt, **{**BASE, "steps": 2}))
+    assert [c.shape[0] for c in seen] == [154, 77, 154, 77]
+    assert np.isfinite(np.asarray(result.images[0], dtype=float)).all()
+    app.options.set("pad_cond_uncond", True)
+    seen.clear()
+    padded = app.txt2img(GenerationRequest(prompt=long_prompt, **{**BASE, "steps": 2}))
+    assert [c.shape[0] for c in seen] == [154, 154, 154, 154]
+    assert not np.array_equal(np.asarray(result.images[0]), np.asarray(padded.images[0]))
+
+
+def test_emphasis_mode_in_infotext(app):
+    result = app.txt2img(GenerationRequest(prompt="a (red:1.3) circle", **{**BASE, "steps": 2},
+                                           override_settings={"emphasis": "No norm"}))
+    assert "Emphasis: No norm" in result.infotexts[0]
+    default = app.txt2img(GenerationRequest(prompt="a (red:1.3) circle", **{**BASE, "steps": 2}))
+    assert "Emphasis" not in default.infotexts[0]
