@@ -113,6 +113,9 @@ def main(argv=None) -> int:
         print(f"easel: {problem}", file=sys.stderr)
         return 2
     app = build_app(flags)
+    if not app.models.list_checkpoints():
+        log.warning("no checkpoint found: put a Stable Diffusion 1.x .safetensors or .ckpt file in %s",
+                    app.paths.checkpoint_dir)
     app.jobs.start()  # resumes jobs a previous run (or a crash) left queued
     server = create_server(app)
     import uvicorn
