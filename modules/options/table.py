@@ -28,6 +28,7 @@ SAVING = "Saving images"
 SD = "Stable Diffusion"
 SAMPLER = "Sampler parameters"
 UI = "User interface"
+UPSCALING = "Upscaling"
 
 SETTINGS: tuple[Setting, ...] = (
     _s("samples_save", True, "Always save all generated images", SAVING),
@@ -59,6 +60,17 @@ SETTINGS: tuple[Setting, ...] = (
     _s("sigma_min", 0.0, "sigma min (0 = model default)", SAMPLER, float, minimum=0.0),
     _s("sigma_max", 0.0, "sigma max (0 = model default)", SAMPLER, float, minimum=0.0),
     _s("rho", 0.0, "rho (0 = scheduler default)", SAMPLER, float, minimum=0.0),
+    _s("img2img_fix_steps", False, "With img2img, do exactly the amount of steps the slider specifies", SD),
+    _s("initial_noise_multiplier", 1.0, "Noise multiplier for img2img", SD, float, minimum=0.0, maximum=1.5),
+    _s("inpainting_mask_weight", 1.0, "Inpainting conditioning mask strength", SD, float, minimum=0.0,
+       maximum=1.0),
+    _s("img2img_background_color", "#ffffff", "With img2img, fill transparent parts of the input image with this "
+       "color", SD),
+    _s("upscaler_for_img2img", "None", "Upscaler for img2img", UPSCALING),
+    _s("ESRGAN_tile", 192, "Tile size for upscaler models (0 = no tiling)", UPSCALING, int, minimum=0,
+       maximum=1024),
+    _s("ESRGAN_tile_overlap", 8, "Tile overlap for upscaler models, in pixels", UPSCALING, int, minimum=0,
+       maximum=64),
     _s("live_previews_enable", True, "Show live previews of the created image", UI),
     _s("show_progress_every_n_steps", 10, "Live preview display period (steps)", UI, int, minimum=-1, maximum=32),
 )
