@@ -17,7 +17,9 @@ _stamp_of() {
 }
 
 ensure_venv() {
-    local mode="${1:-run}" stamp_file="$VENV/.easel-$mode" want
+    local mode="${1:-run}"
+    local stamp_file="$VENV/.easel-$mode"
+    local want
     want="$(_stamp_of "$mode")"
     if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$want" ]; then
         return 0
