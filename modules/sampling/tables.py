@@ -3,17 +3,49 @@ from __future__ import annotations
 
 from modules.sampling import samplers as smp
 from modules.sampling import schedules as sch
+from modules.sampling.lcm import LCMDenoiser
 from modules.sampling.specs import SamplerSpec, SchedulerSpec
 
 NOISE = ("s_noise", "noise_sampler")
 CHURN = ("s_churn", "s_tmin", "s_tmax", "s_noise", "noise_sampler")
 ANCESTRAL = ("eta",) + NOISE
 
+KARRAS = "karras"
+EXP = "exponential"
+TIMESTEPS = {"eta_ddim": True, "vp_initial_noise": True}
+
 SAMPLERS: tuple[SamplerSpec, ...] = (
-    SamplerSpec("DPM++ 2M", smp.sample_dpmpp_2m, ("k_dpmpp_2m",), "karras"),
+    SamplerSpec("DPM++ 2M", smp.sample_dpmpp_2m, ("k_dpmpp_2m",), KARRAS),
+    SamplerSpec("DPM++ SDE", smp.sample_dpmpp_sde, ("k_dpmpp_sde",), KARRAS,
+                {"second_order": True, "brownian_noise": True}, params=ANCESTRAL),
+    SamplerSpec("DPM++ 2M SDE", smp.sample_dpmpp_2m_sde, ("k_dpmpp_2m_sde",), EXP, {"brownian_noise": True},
+                params=ANCESTRAL),
+    SamplerSpec("DPM++ 2M SDE Heun", smp.sample_dpmpp_2m_sde, ("k_dpmpp_2m_sde_heun",), EXP,
+                {"brownian_noise": True}, {"solver_type": "heun"}, params=ANCESTRAL),
+    SamplerSpec("DPM++ 2S a", smp.sample_dpmpp_2s_ancestral, ("k_dpmpp_2s_a",), KARRAS,
+                {"uses_ensd": True, "second_order": True}, params=ANCESTRAL),
+    SamplerSpec("DPM++ 3M SDE", smp.sample_dpmpp_3m_sde, ("k_dpmpp_3m_sde",), EXP,
+                {"discard_next_to_last_sigma": True, "brownian_noise": True}, params=ANCESTRAL),
     SamplerSpec("Euler a", smp.sample_euler_ancestral, ("k_euler_a", "k_euler_ancestral"), None,
                 {"uses_ensd": True}, params=ANCESTRAL),
     SamplerSpec("Euler", smp.sample_euler, ("k_euler",), None, params=CHURN),
+    SamplerSpec("LMS", smp.sample_lms, ("k_lms",)),
+    SamplerSpec("Heun", smp.sample_heun, ("k_heun",), None, {"second_order": True}, params=CHURN),
+    SamplerSpec("DPM2", smp.sample_dpm_2, ("k_dpm_2",), KARRAS,
+                {"discard_next_to_last_sigma": True, "second_order": True}, params=CHURN),
+    SamplerSpec("DPM2 a", smp.sample_dpm_2_ancestral, ("k_dpm_2_a",), KARRAS,
+                {"discard_next_to_last_sigma": True, "uses_ensd": True, "second_order": True}, params=ANCESTRAL),
+    SamplerSpec("DPM fast", smp.sample_dpm_fast, ("k_dpm_fast",), None, {"uses_ensd": True}, params=ANCESTRAL,
+                min_steps=2),
+    SamplerSpec("DPM adaptive", smp.sample_dpm_adaptive, ("k_dpm_ad",), None, {"uses_ensd": True},
+                params=ANCESTRAL, min_steps=2),
+    SamplerSpec("Restart", smp.sample_restart, ("restart",), KARRAS, {"second_order": True}, params=NOISE),
+    SamplerSpec("DDIM", smp.sample_ddim, ("ddim",), "ddim", TIMESTEPS, params=("eta", "noise_sampler")),
+    SamplerSpec("DDIM CFG++", smp.sample_ddim_cfgpp, ("ddim_cfgpp",), "ddim", TIMESTEPS,
+                params=("eta", "noise_sampler")),
+    SamplerSpec("PLMS", smp.sample_plms, ("plms",), "ddim", {"vp_initial_noise": True}),
+    SamplerSpec("UniPC", smp.sample_unipc, ("unipc",), None, {"vp_initial_noise": True}),
+    SamplerSpec("LCM", smp.sample_lcm, ("k_lcm",), None, params=("noise_sampler",), denoiser=LCMDenoiser),
 )
 
 SCHEDULERS: tuple[SchedulerSpec, ...] = (
