@@ -73,4 +73,7 @@ SETTINGS: tuple[Setting, ...] = (
        maximum=64),
     _s("live_previews_enable", True, "Show live previews of the created image", UI),
     _s("show_progress_every_n_steps", 10, "Live preview display period (steps)", UI, int, minimum=-1, maximum=32),
+    _s("api_enable_requests", False, "Allow http:// and https:// URLs for input images in the API", "API"),
+    _s("api_forbid_local_requests", True, "Forbid URLs to local and private network addresses", "API"),
+    _s("api_max_request_mb", 40.0, "Largest API request body, in MB", "API", float, minimum=1.0, maximum=1024.0),
 )
