@@ -20,6 +20,7 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
     add("--enable-insecure-extension-access", action="store_true",
         help="allow installing extensions even when reachable from other machines")
     add("--cors-allow-origins", default=None, help="comma-separated origins allowed by CORS")
+    add("--cors-allow-origins-regex", default=None, help="a regular expression of origins allowed by CORS")
     add("--share", action="store_true", help="accepted for A1111 compatibility; Easel never opens a public tunnel")
 
 
