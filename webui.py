@@ -93,7 +93,11 @@ def check_exposure(flags: argparse.Namespace) -> str | None:
 def create_server(app):
     from fastapi import FastAPI
 
-    server = FastAPI(title="Easel", version=app.services.version)
+    from modules.api.server import mount_api
+
+    # docs and schema are served by mount_api, behind --api-auth like every API route
+    server = FastAPI(title="Easel", version=app.services.version, docs_url=None, redoc_url=None, openapi_url=None)
+    mount_api(server, app)
     if not app.flags.nowebui:
         import gradio as gr
 

@@ -75,5 +75,16 @@ class App:
 
     def skip(self) -> None:
         job = self._current_job
+    def unload_checkpoint(self) -> None:
+        """Free the model's memory between jobs (waits for a running one to end)."""
+        with self._run_lock:
+            self.models.unload()
+
+    def reload_checkpoint(self) -> None:
+        """Load the selected checkpoint afresh from disk, between jobs."""
+        with self._run_lock:
+            self.models.unload()
+            self.models.get(self.options.get("sd_model_checkpoint") or None, self.options.get("sd_vae"))
+
         if job is not None:
             job.skip()

@@ -99,6 +99,9 @@ class JobQueue:
     def kinds(self) -> tuple[str, ...]:
         return tuple(self._types)
 
+    def request_type(self, kind: str) -> type:
+        return self._types[kind]
+
     # -- submitting -------------------------------------------------------------------------------------------
     def submit(self, kind: str, request: Any, job: Job | None = None, wait: bool = False) -> Job:
         """Queue `request`; returns its live Job (whose id is the job id). `wait`: the caller will `result()` it."""

@@ -1,0 +1,151 @@
+"""API payloads → typed requests: A1111's sampler_index, `infotext` filling unset fields, scripts, settings.
+
+Everything a user can get wrong is refused here with InvalidInput naming the field, before the job is queued.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from modules.api.schema import UNSUPPORTED
+from modules.errors import EaselError, InvalidInput
+from modules.imaging.infotext import parse_infotext
+
+# infotext key → (request field, type); A1111's `infotext` API field fills the fields the request left unset.
+INFOTEXT_FIELDS: tuple[tuple[str, str, type], ...] = (
+    ("Prompt", "prompt", str),
+    ("Negative prompt", "negative_prompt", str),
+    ("Steps", "steps", int),
+    ("Sampler", "sampler_name", str),
+    ("Schedule type", "scheduler", str),
+    ("CFG scale", "cfg_scale", float),
+    ("Seed", "seed", int),
+    ("Size-1", "width", int),
+    ("Size-2", "height", int),
+    ("Variation seed", "subseed", int),
+    ("Variation seed strength", "subseed_strength", float),
+    ("Seed resize from-1", "seed_resize_from_w", int),
+    ("Seed resize from-2", "seed_resize_from_h", int),
+    ("Denoising strength", "denoising_strength", float),
+)
+# infotext key → (setting, type): these become override_settings unless the request sets them.
+INFOTEXT_SETTINGS: tuple[tuple[str, str, type], ...] = (
+    ("Clip skip", "CLIP_stop_at_last_layers", int),
+    ("ENSD", "eta_noise_seed_delta", int),
+    ("RNG", "randn_source", str),
+)
+
+
+def _typed(key: str, text: str, kind: type):
+    try:
+        return kind(float(text)) if kind is int else kind(text)
+    except ValueError:
+        raise InvalidInput("infotext", f"{key}: {text!r} is not a {kind.__name__}") from None
+
+
+def fill_from_infotext(data: dict, explicitly_set: set[str], text: str, known_fields: set[str]) -> dict:
+    """Fields the request did not set take their values from the infotext (A1111 1.10's `infotext` field).
+
+    >>> out = fill_from_infotext({"steps": 50, "prompt": "mine", "override_settings": {}}, {"prompt"},
+    ...                          "a cat\\nSteps: 12, Sampler: Euler a, Seed: 5, Size: 64x96, Clip skip: 2",
+    ...                          {"steps", "prompt", "seed", "width", "height", "sampler_name"})
+    >>> out["prompt"], out["steps"], out["seed"], out["width"], out["height"], out["sampler_name"]
+    ('mine', 12, 5, 64, 96, 'Euler a')
+    >>> out["override_settings"]
+    {'CLIP_stop_at_last_layers': 2, 'randn_source': 'GPU'}
+    """
+    params = parse_infotext(text)
+    data = dict(data)
+    for key, name, kind in INFOTEXT_FIELDS:
+        if key in params and name in known_fields and name not in explicitly_set:
+            data[name] = _typed(key, params[key], kind)
+    overrides = dict(data.get("override_settings") or {})
+    for key, setting, kind in INFOTEXT_SETTINGS:
+        if key in params and setting not in overrides:
+            overrides[setting] = _typed(key, params[key], kind)
+    data["override_settings"] = overrides
+    return data
+
+
+def check_unsupported(data: Mapping[str, Any], request_type: type) -> None:
+    """Refuse features the engine does not have yet instead of silently dropping them (an A1111 weakness)."""
+    names = {f.name for f in dataclasses.fields(request_type)}
+    for name, feature in UNSUPPORTED.items():
+        if name not in names and data.get(name):
+            raise InvalidInput(name, f"{feature} is not available in this version of Easel", "false / null")
+
+
+def check_scripts(data: Mapping[str, Any], scripts: Mapping[str, Any]) -> None:
+    """`script_name` and `alwayson_scripts` must name installed scripts (A1111 answers 422 too)."""
+    valid = ", ".join(scripts) or "none installed"
+    name = data.get("script_name")
+    if name and name.lower() not in {s.lower() for s in scripts}:
+        raise InvalidInput("script_name", f"unknown script {name!r}", valid)
+    for key in data.get("alwayson_scripts") or {}:
+        if key.lower() not in {s.lower() for s in scripts}:
+            raise InvalidInput(f"alwayson_scripts.{key}", "unknown always-on script", valid)
+
+
+def check_inside(data_dir: Path, key: str, value: Any) -> None:
+    """Folder settings (outdir_*) may not point outside the data dir: requests never reach other files."""
+    if not isinstance(value, str):
+        return
+    root = data_dir.resolve()
+    target = (root / value).resolve()
+    if target != root and root not in target.parents:
+        raise InvalidInput(key, f"{value!r} is outside the data dir", f"a folder inside {root}")
+
+
+def check_settings(changes: Mapping[str, Any], options, data_dir: Path, field: str) -> None:
+    """Settings from a request: known keys, valid values, folders inside the data dir."""
+    from modules.options.store import coerce
+
+    if not isinstance(changes, Mapping):
+        raise InvalidInput(field, "expected an object of setting: value")
+    for key, value in changes.items():
+        if key not in options.table:
+            raise InvalidInput(f"{field}.{key}", "unknown setting", "the keys of GET /sdapi/v1/options")
+        coerce(options.table[key], value)
+        if key.startswith("outdir_"):
+            check_inside(data_dir, f"{field}.{key}", value)
+
+
+def to_request(payload: BaseModel, request_type: type, *, app, scripts: Mapping[str, Any],
+               images: Callable[[str, Any], Any] | None = None) -> Any:
+    """Build the typed request of an API payload and run the checks a job would fail on."""
+    names = {f.name for f in dataclasses.fields(request_type)}
+    data = payload.model_dump()
+    if data.get("infotext"):
+        data = fill_from_infotext(data, set(payload.model_fields_set), data["infotext"], names)
+    check_unsupported(data, request_type)
+    check_scripts(data, scripts)
+    data["sampler_name"] = data.get("sampler_name") or data.get("sampler_index") or "Euler"
+    data["scheduler"] = data.get("scheduler") or "Automatic"
+    if data.get("do_not_save_samples"):
+        data["save_images"] = False
+    check_settings(data.get("override_settings") or {}, app.options, app.paths.data_dir, "override_settings")
+    values = {k: v for k, v in data.items() if k in names}
+    if images is not None:
+        values = images(request_type, values)
+    request = request_type(**values)
+    precheck(app, request)
+    return request
+
+
+def precheck(app, request) -> None:
+    """Names and values a job would fail on, checked before it is queued (the job checks them again)."""
+    from modules.pipeline.request import validate_request
+
+    validate_request(request)
+    app.services.samplers.resolve_sampler(request.sampler_name)
+    app.services.samplers.resolve_scheduler(request.scheduler)
+    checkpoint = request.override_settings.get("sd_model_checkpoint")
+    if checkpoint:
+        try:
+            app.models.find_checkpoint(checkpoint)
+        except EaselError as e:
+            raise InvalidInput("override_settings.sd_model_checkpoint", e.message) from None

@@ -1,0 +1,114 @@
+"""A1111's generation routes: txt2img (and img2img when the engine has it), progress, interrupt, skip, png-info,
+extras. Generation goes through the one job queue: overlapping calls wait their turn and never mix."""
+from __future__ import annotations
+
+import base64
+import io
+import json
+
+from fastapi import APIRouter
+
+from modules.api import extras
+from modules.api.convert import to_request
+from modules.api.images import decode_image, encode_png
+from modules.api.schema import (GenerationResponse, PNGInfoRequest, PNGInfoResponse, ProgressResponse,
+                                Txt2ImgApiRequest)
+from modules.imaging.infotext import parse_infotext
+from modules.imaging.metadata import read_image_metadata
+from modules.jobs.codec import png_bytes
+from modules.pipeline.request import GenerationRequest
+
+
+def installed_scripts(app) -> dict:
+    """Scripts a request may name (script_name / alwayson_scripts): none until the extension system lands."""
+    return dict(getattr(app, "scripts", None) or {})
+
+
+def generation_response(result, parameters: dict, send_images: bool) -> dict:
+    """A1111's answer: bare base64 PNGs (with their infotext), the request echoed, `info` as a JSON string."""
+    images = [encode_png(png_bytes(i, t)) for i, t in zip(result.images, result.infotexts)] if send_images else []
+    return {"images": images, "parameters": parameters, "info": result.info_json()}
+
+
+def keep_overrides(app, payload) -> None:
+    """`override_settings_restore_afterwards: false` keeps the overrides as settings (A1111)."""
+    if not payload.override_settings_restore_afterwards and payload.override_settings:
+        app.options.update(dict(payload.override_settings))
+
+
+def image_preview(job) -> str | None:
+    preview = getattr(job, "preview", None) if job is not None else None
+    if preview is None or not hasattr(preview, "save"):
+        return None
+    buffer = io.BytesIO()
+    preview.save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def progress_body(app, skip_current_image: bool) -> dict:
+    job = app.jobs.current
+    queued = len(app.jobs.store.queued_ids())
+    if job is None:
+        state = {"skipped": False, "interrupted": False, "job": "", "job_count": 0, "job_timestamp": "0",
+                 "job_no": 0, "sampling_step": 0, "sampling_steps": 0, "queue_size": queued}
+        return {"progress": 0.0, "eta_relative": 0.0, "state": state, "current_image": None, "textinfo": None,
+                "current_task": None}
+    p = job.progress()
+    state = {"skipped": p.skipped, "interrupted": p.interrupted, "job": f"job {job.id}", "job_count": p.job_count,
+             "job_timestamp": str(int(job.started)), "job_no": p.job_no, "sampling_step": p.sampling_step,
+             "sampling_steps": p.sampling_steps, "queue_size": queued}
+    return {"progress": p.fraction, "eta_relative": p.eta_seconds or 0.0, "state": state,
+            "current_image": None if skip_current_image else image_preview(job), "textinfo": p.textinfo or None,
+            "current_task": job.id}
+
+
+def build_router(app) -> APIRouter:
+    router = APIRouter()
+
+    @router.post("/txt2img", response_model=GenerationResponse)
+    def txt2img(payload: Txt2ImgApiRequest):
+        request = to_request(payload, GenerationRequest, app=app, scripts=installed_scripts(app))
+        result = app.jobs.run("txt2img", request)
+        keep_overrides(app, payload)
+        return generation_response(result, payload.model_dump(), payload.send_images)
+
+    @router.get("/progress", response_model=ProgressResponse)
+    def progress(skip_current_image: bool = False):
+        return progress_body(app, skip_current_image)
+
+    @router.post("/interrupt")
+    def interrupt() -> dict:
+        app.interrupt()
+        return {}
+
+    @router.post("/skip")
+    def skip() -> dict:
+        app.skip()
+        return {}
+
+    @router.post("/png-info", response_model=PNGInfoResponse)
+    def png_info(payload: PNGInfoRequest):
+        if not payload.image.strip():
+            return {"info": "", "items": {}, "parameters": {}}
+        image = decode_image("image", payload.image, app.options.data())
+        infotext, items = read_image_metadata(image)
+        parameters = parse_infotext(infotext) if infotext else {}
+        return {"info": infotext or "", "items": json.loads(json.dumps(items, default=str)),
+                "parameters": parameters}
+
+    @router.post("/extra-single-image", response_model=extras.ExtrasSingleImageResponse)
+    def extra_single_image(payload: extras.ExtrasSingleImageRequest):
+        extras.check_options(app.services, payload)
+        image = decode_image("image", payload.image, app.options.data())
+        out = extras.process_image(app.services, image, payload)
+        return {"html_info": "", "image": encode_png(png_bytes(out))}
+
+    @router.post("/extra-batch-images", response_model=extras.ExtrasBatchImagesResponse)
+    def extra_batch_images(payload: extras.ExtrasBatchImagesRequest):
+        extras.check_options(app.services, payload)
+        opts = app.options.data()
+        images = [decode_image(f"imageList[{i}].data", f.data, opts) for i, f in enumerate(payload.imageList)]
+        outs = [extras.process_image(app.services, image, payload) for image in images]
+        return {"html_info": "", "images": [encode_png(png_bytes(o)) for o in outs]}
+
+    return router

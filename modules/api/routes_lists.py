@@ -1,0 +1,178 @@
+"""A1111's list, settings and refresh routes. Lists show what exists now (no placeholder entries)."""
+from __future__ import annotations
+
+from typing import Any
+
+import psutil
+import torch
+from fastapi import APIRouter
+
+from modules.api import extras
+from modules.api.convert import check_settings
+from modules.errors import EaselError, InvalidInput
+from modules.models.discovery import walk_files
+from modules.prompts.styles import load_styles
+
+LORA_SUFFIXES = (".safetensors", ".pt", ".ckpt")
+EMBEDDING_SUFFIXES = (".pt", ".bin", ".safetensors")
+
+
+def sd_model_entry(info) -> dict:
+    return {"title": info.title, "model_name": info.model_name, "hash": info.shorthash or None,
+            "sha256": info.sha256, "filename": str(info.path),
+            "config": str(info.config_path) if info.config_path else None}
+
+
+def memory_body() -> dict:
+    vm = psutil.virtual_memory()
+    body: dict[str, Any] = {"ram": {"free": vm.available, "used": vm.total - vm.available, "total": vm.total}}
+    if torch.cuda.is_available():
+        free, total = torch.cuda.mem_get_info()
+        stats = torch.cuda.memory_stats()
+        body["cuda"] = {"system": {"free": free, "used": total - free, "total": total},
+                        "active": {"current": stats.get("active_bytes.all.current", 0),
+                                   "peak": stats.get("active_bytes.all.peak", 0)},
+                        "allocated": {"current": stats.get("allocated_bytes.all.current", 0),
+                                      "peak": stats.get("allocated_bytes.all.peak", 0)},
+                        "reserved": {"current": stats.get("reserved_bytes.all.current", 0),
+                                     "peak": stats.get("reserved_bytes.all.peak", 0)}}
+    else:
+        body["cuda"] = {"error": "CUDA is not available"}
+    return body
+
+
+def set_options(app, changes: dict) -> list[str]:
+    """POST /options: all-or-nothing; `sd_model_checkpoint` must name a checkpoint and is stored as its title."""
+    check_settings(changes, app.options, app.paths.data_dir, "options")
+    changes = dict(changes)
+    if changes.get("sd_model_checkpoint"):
+        try:
+            changes["sd_model_checkpoint"] = app.models.find_checkpoint(changes["sd_model_checkpoint"]).title
+        except EaselError as e:
+            raise InvalidInput("sd_model_checkpoint", e.message) from None
+    return app.options.update(changes)
+
+
+def _files(root, suffixes) -> list:
+    return [p for p in walk_files(root) if p.suffix.lower() in suffixes]
+
+
+def build_router(app) -> APIRouter:  # noqa: C901 - one short function per route
+    router = APIRouter()
+    samplers = app.services.samplers
+
+    @router.get("/options")
+    def get_options() -> dict[str, Any]:
+        return app.options.data()
+
+    @router.post("/options")
+    def post_options(changes: dict[str, Any]) -> dict[str, Any]:
+        set_options(app, changes)
+        return {}
+
+    @router.get("/cmd-flags")
+    def cmd_flags() -> dict[str, Any]:
+        return {k: v for k, v in vars(app.flags).items() if not k.endswith("_auth")}
+
+    @router.get("/samplers")
+    def list_samplers() -> list[dict[str, Any]]:
+        return [{"name": s.name, "aliases": list(s.aliases), "options": s.api_options()} for s in samplers.samplers]
+
+    @router.get("/schedulers")
+    def list_schedulers() -> list[dict[str, Any]]:
+        return [s.api_entry() for s in samplers.schedulers]
+
+    @router.get("/upscalers")
+    def list_upscalers() -> list[dict[str, Any]]:
+        return [{"name": n, "model_name": None, "model_path": None, "model_url": None, "scale": 4}
+                for n in extras.upscaler_names(app.services)]
+
+    @router.get("/latent-upscale-modes")
+    def latent_upscale_modes() -> list[dict[str, Any]]:
+        return [{"name": n} for n in getattr(app.services, "latent_upscale_modes", ())]
+
+    @router.get("/sd-models")
+    def sd_models() -> list[dict[str, Any]]:
+        return [sd_model_entry(c) for c in app.models.list_checkpoints()]
+
+    @router.get("/sd-vae")
+    def sd_vae() -> list[dict[str, Any]]:
+        return [{"model_name": v.name, "filename": str(v.path)} for v in app.models.list_vaes()]
+
+    @router.get("/prompt-styles")
+    def prompt_styles() -> list[dict[str, Any]]:
+        styles = load_styles(app.paths.styles_csv) if app.paths.styles_csv.is_file() else {}
+        return [{"name": s.name, "prompt": s.prompt, "negative_prompt": s.negative_prompt} for s in styles.values()]
+
+    @router.get("/embeddings")
+    def embeddings() -> dict[str, Any]:
+        found = _files(app.paths.embeddings_dir, EMBEDDING_SUFFIXES)
+        return {"loaded": {}, "skipped": {p.stem: {"step": None, "sd_checkpoint": None, "sd_checkpoint_name": None,
+                                                   "shape": None, "vectors": 0} for p in found}}
+
+    @router.get("/loras")
+    def loras() -> list[dict[str, Any]]:
+        return [{"name": p.stem, "alias": p.stem, "path": str(p), "metadata": {}}
+                for p in _files(app.paths.lora_dir, LORA_SUFFIXES)]
+
+    @router.get("/hypernetworks")
+    def hypernetworks() -> list[dict[str, Any]]:
+        return []
+
+    @router.get("/face-restorers")
+    def face_restorers() -> list[dict[str, Any]]:
+        return []
+
+    @router.get("/realesrgan-models")
+    def realesrgan_models() -> list[dict[str, Any]]:
+        return []
+
+    @router.get("/memory")
+    def memory() -> dict[str, Any]:
+        return memory_body()
+
+    @router.get("/scripts")
+    def scripts() -> dict[str, list[str]]:
+        names = sorted(getattr(app, "scripts", None) or {})
+        return {"txt2img": names, "img2img": names}
+
+    @router.get("/script-info")
+    def script_info() -> list[dict[str, Any]]:
+        return []
+
+    @router.get("/extensions")
+    def extensions() -> list[dict[str, Any]]:
+        root = app.paths.extensions_dir
+        folders = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+        return [{"name": p.name, "remote": None, "branch": None, "commit_hash": None, "version": None,
+                 "commit_date": None, "enabled": True} for p in folders]
+
+    @router.post("/refresh-checkpoints")
+    def refresh_checkpoints() -> dict:
+        app.models.list_checkpoints(refresh=True)
+        return {}
+
+    @router.post("/refresh-vae")
+    def refresh_vae() -> dict:
+        app.models.list_vaes(refresh=True)
+        return {}
+
+    @router.post("/refresh-loras")
+    def refresh_loras() -> dict:
+        return {}  # the list route reads the folder each time
+
+    @router.post("/refresh-embeddings")
+    def refresh_embeddings() -> dict:
+        return {}
+
+    @router.post("/unload-checkpoint")
+    def unload_checkpoint() -> dict:
+        app.unload_checkpoint()
+        return {}
+
+    @router.post("/reload-checkpoint")
+    def reload_checkpoint() -> dict:
+        app.reload_checkpoint()
+        return {}
+
+    return router

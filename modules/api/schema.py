@@ -1,0 +1,201 @@
+"""Pydantic models of the API, derived from the typed requests so the API, the UI and the infotext never drift.
+
+A request model has one field per dataclass field (same name, same default, JSON-friendly type), then A1111's
+API-only fields. Unknown fields are ignored, as A1111 does.
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import Mapping
+from typing import Any, Optional, Union
+
+from PIL import Image
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from modules.pipeline.request import MAX_BATCH, MAX_SIZE, MAX_STEPS, MIN_SIZE, GenerationRequest
+
+# Bounds published in the schema (the pipeline checks them again with its own messages).
+CONSTRAINTS: dict[str, dict] = {
+    "width": {"ge": MIN_SIZE, "le": MAX_SIZE, "multiple_of": 8},
+    "height": {"ge": MIN_SIZE, "le": MAX_SIZE, "multiple_of": 8},
+    "steps": {"ge": 1, "le": MAX_STEPS},
+    "batch_size": {"ge": 1, "le": MAX_BATCH},
+    "n_iter": {"ge": 1, "le": 10_000},
+    "seed": {"ge": -1, "le": 2**32 - 1},
+    "subseed": {"ge": -1, "le": 2**32 - 1},
+    "subseed_strength": {"ge": 0.0, "le": 1.0},
+    "cfg_scale": {"ge": 1.0, "le": 100.0},
+}
+
+# A1111 fields the API accepts beside the dataclass's: (type, default). Fields with no machinery behind them yet
+# are listed in `UNSUPPORTED` and refused when set to anything but an off value, never silently ignored.
+API_ONLY_COMMON: dict[str, tuple[Any, Any]] = {
+    "sampler_index": (str, "Euler"),
+    "script_name": (Optional[str], None),
+    "script_args": (list[Any], []),
+    "alwayson_scripts": (dict[str, Any], {}),
+    "send_images": (bool, True),
+    "do_not_save_samples": (bool, False),
+    "override_settings_restore_afterwards": (bool, True),
+    "restore_faces": (Optional[bool], None),
+    "tiling": (Optional[bool], None),
+    "infotext": (Optional[str], None),
+    "force_task_id": (Optional[str], None),
+    "refiner_checkpoint": (Optional[str], None),
+    "refiner_switch_at": (Optional[float], None),
+    "disable_extra_networks": (bool, False),
+    "comments": (Optional[dict[str, Any]], None),
+    "denoising_strength": (Optional[float], None),
+}
+API_ONLY_TXT2IMG: dict[str, tuple[Any, Any]] = {
+    "enable_hr": (bool, False),
+    "hr_scale": (float, 2.0),
+    "hr_upscaler": (Optional[str], None),
+    "hr_second_pass_steps": (int, 0),
+    "hr_resize_x": (int, 0),
+    "hr_resize_y": (int, 0),
+    "hr_checkpoint_name": (Optional[str], None),
+    "hr_sampler_name": (Optional[str], None),
+    "hr_scheduler": (Optional[str], None),
+    "hr_prompt": (str, ""),
+    "hr_negative_prompt": (str, ""),
+    "firstphase_width": (int, 0),
+    "firstphase_height": (int, 0),
+}
+# field → what it needs; refused (422) when truthy and the request type has no such field yet.
+UNSUPPORTED: dict[str, str] = {
+    "enable_hr": "hires fix",
+    "restore_faces": "face restoration",
+    "tiling": "tiling",
+    "refiner_checkpoint": "a refiner model",
+}
+
+
+def api_type(tp: Any) -> Any:
+    """The JSON-friendly version of a dataclass field type: tuples → lists, mappings → dicts, images → base64.
+
+    >>> api_type(tuple[str, ...]), api_type(Mapping[str, Any]), api_type(Image.Image)
+    (list[str], dict[str, typing.Any], <class 'str'>)
+    """
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if tp is Image.Image:
+        return str
+    if origin in (tuple, list) and args:
+        return list[api_type(args[0])]
+    if origin in (Mapping, dict, typing.Mapping) or tp in (Mapping, dict):
+        return dict[str, Any]
+    if origin is Union or str(origin) == "<class 'types.UnionType'>":
+        return Optional[api_type(next(a for a in args if a is not type(None)))] if type(None) in args else tp
+    return tp
+
+
+def _field(name: str, tp: Any, default: Any):
+    default_arg = {"default_factory": lambda d=default: type(d)(d)} if isinstance(default, (list, dict)) else \
+        {"default": default}
+    return (tp, Field(**default_arg, **CONSTRAINTS.get(name, {})))
+
+
+def request_model(name: str, request_type: type, extra: Mapping[str, tuple[Any, Any]],
+                  api_defaults: Mapping[str, Any]) -> type[BaseModel]:
+    """A pydantic model with the dataclass's fields (A1111 names and defaults) followed by `extra`."""
+    hints = typing.get_type_hints(request_type)
+    fields: dict[str, Any] = {}
+    for f in dataclasses.fields(request_type):
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            default = None
+        if isinstance(default, tuple):
+            default = list(default)
+        if isinstance(default, Mapping):
+            default = dict(default)
+        default = api_defaults.get(f.name, default)
+        tp = api_type(hints[f.name])
+        fields[f.name] = _field(f.name, Optional[tp] if default is None else tp, default)
+    for key, (tp, default) in extra.items():
+        if key not in fields:
+            fields[key] = _field(key, tp, default)
+    return create_model(name, __config__=ConfigDict(extra="ignore"), **fields)
+
+
+# A1111: `sampler_name` unset means `sampler_index` (whose default is Euler).
+TXT2IMG_DEFAULTS = {"sampler_name": None}
+Txt2ImgApiRequest = request_model("StableDiffusionTxt2ImgProcessingAPI", GenerationRequest,
+                                  {**API_ONLY_COMMON, **API_ONLY_TXT2IMG}, TXT2IMG_DEFAULTS)
+
+
+class GenerationResponse(BaseModel):
+    images: Optional[list[str]] = Field(None, description="the generated images, bare base64 PNG")
+    parameters: dict[str, Any]
+    info: str = Field(description="a JSON string: prompt, all_seeds, infotexts, …")
+
+
+class ErrorResponse(BaseModel):
+    """A1111's error body; `detail` is a list of {loc, msg, type, field} for validation errors, else a string."""
+
+    error: str
+    detail: Any
+    body: Any = None
+    errors: Any = None
+
+
+class ProgressState(BaseModel):
+    skipped: bool
+    interrupted: bool
+    job: str
+    job_count: int
+    job_timestamp: str
+    job_no: int
+    sampling_step: int
+    sampling_steps: int
+    queue_size: int = 0
+
+
+class ProgressResponse(BaseModel):
+    progress: float
+    eta_relative: float
+    state: ProgressState
+    current_image: Optional[str] = None
+    textinfo: Optional[str] = None
+    current_task: Optional[str] = None
+
+
+class PNGInfoRequest(BaseModel):
+    image: str = Field(description="base64 image (a data: prefix is allowed)")
+
+
+class PNGInfoResponse(BaseModel):
+    info: str
+    items: dict[str, Any]
+    parameters: dict[str, Any]
+
+
+class JobSubmitted(BaseModel):
+    id: str
+    status: str
+    position: Optional[int] = None
+
+
+class JobStatus(BaseModel):
+    id: str
+    kind: str
+    status: str = Field(description="queued, running, done, failed or cancelled")
+    position: Optional[int] = None
+    progress: float
+    eta_relative: Optional[float] = None
+    sampling_step: Optional[int] = None
+    sampling_steps: Optional[int] = None
+    textinfo: Optional[str] = None
+    error: Optional[str] = None
+    error_status: Optional[int] = None
+    created: float
+    started: Optional[float] = None
+    finished: Optional[float] = None
+
+
+class JobResult(GenerationResponse):
+    id: str
+    status: str

@@ -1,0 +1,66 @@
+"""Mounts the API on the FastAPI app: /sdapi/v1 (A1111), /easel/v1 (jobs), docs; auth, CORS, body cap, errors.
+
+Every router gets the same auth dependency, so no route can be added outside it (an A1111 weakness).
+"""
+from __future__ import annotations
+
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from modules import cli
+from modules.api import routes_generate, routes_jobs, routes_lists
+from modules.api.auth import basic_auth
+from modules.api.convert import to_request
+from modules.api.errors import BodyLimit, install_error_handlers
+from modules.api.schema import ErrorResponse, Txt2ImgApiRequest
+from modules.pipeline.request import GenerationRequest
+
+API_PREFIXES = ("/sdapi/", "/easel/")
+DEFAULT_MAX_REQUEST_MB = 40
+ERROR_RESPONSES = {code: {"model": ErrorResponse} for code in (400, 401, 404, 409, 413, 422)}
+
+
+def submitters(app) -> dict:
+    """kind → (API model, payload → typed request) for the async job routes."""
+    scripts = routes_generate.installed_scripts(app)
+    return {"txt2img": (Txt2ImgApiRequest,
+                        lambda p: to_request(p, GenerationRequest, app=app, scripts=scripts))}
+
+
+def max_request_bytes(app) -> int:
+    mb = app.options.data().get("api_max_request_mb", DEFAULT_MAX_REQUEST_MB)
+    return int(float(mb) * 1024 * 1024)
+
+
+def mount_api(server: FastAPI, app) -> None:
+    """Add the API routes (before the UI is mounted at "/", which would otherwise shadow them)."""
+    flags = app.flags
+    deps = [Depends(basic_auth(cli.parse_credentials(flags.api_auth)))] if flags.api_auth else []
+    server.include_router(routes_generate.build_router(app), prefix="/sdapi/v1", dependencies=deps,
+                          responses=ERROR_RESPONSES, tags=["A1111 API"])
+    server.include_router(routes_lists.build_router(app), prefix="/sdapi/v1", dependencies=deps,
+                          responses=ERROR_RESPONSES, tags=["A1111 API"])
+    server.include_router(routes_jobs.build_router(app, submitters(app)), prefix="/easel/v1",
+                          dependencies=deps, responses=ERROR_RESPONSES, tags=["Jobs"])
+    install_error_handlers(server)
+    server.add_middleware(BodyLimit, limit=lambda: max_request_bytes(app), prefixes=API_PREFIXES)
+    origins = [o.strip() for o in (flags.cors_allow_origins or "").split(",") if o.strip()]
+    regex = getattr(flags, "cors_allow_origins_regex", None)
+    if origins or regex:
+        server.add_middleware(CORSMiddleware, allow_origins=origins, allow_origin_regex=regex,
+                              allow_methods=["*"], allow_headers=["*"], allow_credentials=True)
+    _mount_docs(server, deps)
+
+
+def _mount_docs(server: FastAPI, deps) -> None:
+    """OpenAPI at /openapi.json and Swagger UI at /docs, behind the same auth as the API."""
+
+    @server.get("/openapi.json", include_in_schema=False, dependencies=deps)
+    def openapi() -> JSONResponse:
+        return JSONResponse(server.openapi())
+
+    @server.get("/docs", include_in_schema=False, dependencies=deps)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{server.title} API")
