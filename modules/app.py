@@ -68,13 +68,6 @@ class App:
             finally:
                 self._current_job = None
 
-    def interrupt(self) -> None:
-        job = self._current_job
-        if job is not None:
-            job.interrupt()
-
-    def skip(self) -> None:
-        job = self._current_job
     def unload_checkpoint(self) -> None:
         """Free the model's memory between jobs (waits for a running one to end)."""
         with self._run_lock:
@@ -86,5 +79,12 @@ class App:
             self.models.unload()
             self.models.get(self.options.get("sd_model_checkpoint") or None, self.options.get("sd_vae"))
 
+    def interrupt(self) -> None:
+        job = self._current_job
+        if job is not None:
+            job.interrupt()
+
+    def skip(self) -> None:
+        job = self._current_job
         if job is not None:
             job.skip()
