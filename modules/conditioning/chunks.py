@@ -9,19 +9,31 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Mapping, NamedTuple, Sequence
 
 CHUNK_LENGTH = 75  # prompt tokens per chunk; with BOS and EOS a chunk is CLIP's 77 positions
 CLIP_COMMA_ID = 267  # "," in CLIP ViT-L/14's vocabulary
 DEFAULT_COMMA_BACKTRACK = 20  # A1111's `comma_padding_backtrack` default
 
 
+class PromptChunkFix(NamedTuple):
+    """A textual-inversion embedding placed at `offset` among a chunk's 75 prompt tokens (A1111's name; the
+    vectors land at positions offset+1 … of the 77, after BOS)."""
+
+    offset: int
+    embedding: Any  # modules.conditioning.embeddings.Embedding: .vec [n, C]
+
+
 @dataclass
 class PromptChunk:
-    """One CLIP input: `tokens` and `multipliers` both of length 77 (BOS, 75 tokens or padding, EOS)."""
+    """One CLIP input: `tokens` and `multipliers` both of length 77 (BOS, 75 tokens or padding, EOS).
+
+    `fixes` are the embeddings whose vectors replace placeholder tokens of this chunk at encoding time.
+    """
 
     tokens: list[int] = field(default_factory=list)
     multipliers: list[float] = field(default_factory=list)
+    fixes: list[PromptChunkFix] = field(default_factory=list)
 
 
 def empty_chunk(bos: int, eos: int) -> PromptChunk:
@@ -33,12 +45,14 @@ def empty_chunk(bos: int, eos: int) -> PromptChunk:
     return PromptChunk([bos] + [eos] * (CHUNK_LENGTH + 1), [1.0] * (CHUNK_LENGTH + 2))
 
 
-def _wrap(tokens: list[int], weights: list[float], bos: int, eos: int, pad: int) -> PromptChunk:
+def _wrap(tokens: list[int], weights: list[float], bos: int, eos: int, pad: int,
+          fixes: Sequence[PromptChunkFix] = ()) -> PromptChunk:
     """Pad a piece of ≤75 tokens to 75 and add BOS/EOS (multiplier 1.0 outside the prompt's own tokens)."""
     fill = CHUNK_LENGTH - len(tokens)
     return PromptChunk(
         [bos] + tokens + [pad] * fill + [eos],
         [1.0] + weights + [1.0] * fill + [1.0],
+        list(fixes),
     )
 
 
@@ -78,24 +92,37 @@ def chunk_tokens_counted(
     breaks: Sequence[int] = (),
     comma_id: int | None = CLIP_COMMA_ID,
     comma_backtrack: int = DEFAULT_COMMA_BACKTRACK,
+    embeddings: Mapping[int, tuple[int, Any]] | None = None,
 ) -> tuple[list[PromptChunk], int]:
-    """`chunk_tokens` plus A1111's token count: 75 for every chunk but the last, plus the last one's tokens."""
+    """`chunk_tokens` plus A1111's token count: 75 for every chunk but the last, plus the last one's tokens.
+
+    `embeddings` maps a position in `ids` to (n, embedding): the n placeholder tokens from there on stand for the
+    embedding's n vectors; they stay together in one chunk (a chunk closes early when they do not fit), and the
+    chunk records a `PromptChunkFix` for them (A1111's `tokenize_line`).
+
+    >>> chunks, count = chunk_tokens_counted([5] * 74 + [0, 0], [1.0] * 76, 8, 9, 9, embeddings={74: (2, "e")})
+    >>> count, chunks[0].tokens[74:], chunks[1].tokens[:4], chunks[1].fixes
+    (77, [5, 9, 9], [8, 0, 0, 9], [PromptChunkFix(offset=0, embedding='e')])
+    """
     if len(ids) != len(weights):
         raise ValueError(f"{len(ids)} token ids but {len(weights)} weights")
     break_count = Counter(breaks)
+    embeddings = embeddings or {}
     chunks: list[PromptChunk] = []
     tokens: list[int] = []
     mults: list[float] = []
+    fixes: list[PromptChunkFix] = []
     last_comma = -1
     count = 0
 
     def close(is_last: bool = False) -> None:
-        nonlocal tokens, mults, last_comma, count
+        nonlocal tokens, mults, fixes, last_comma, count
         count += len(tokens) if is_last else CHUNK_LENGTH
-        chunks.append(_wrap(tokens, mults, bos, eos, pad))
-        tokens, mults, last_comma = [], [], -1
+        chunks.append(_wrap(tokens, mults, bos, eos, pad, fixes))
+        tokens, mults, fixes, last_comma = [], [], [], -1
 
-    for position in range(len(ids) + 1):
+    position = 0
+    while position <= len(ids):
         for _ in range(break_count.get(position, 0)):
             close()
         if position == len(ids):
@@ -105,14 +132,22 @@ def chunk_tokens_counted(
             last_comma = len(tokens)
         elif (comma_backtrack > 0 and len(tokens) == CHUNK_LENGTH and last_comma != -1
               and len(tokens) - last_comma <= comma_backtrack):
-            moved_tokens, moved_mults = tokens[last_comma + 1:], mults[last_comma + 1:]
-            tokens, mults = tokens[:last_comma + 1], mults[:last_comma + 1]
+            cut = last_comma + 1
+            moved = (tokens[cut:], mults[cut:], [PromptChunkFix(f.offset - cut, f.embedding) for f in fixes
+                                                 if f.offset >= cut])
+            tokens, mults, fixes = tokens[:cut], mults[:cut], [f for f in fixes if f.offset < cut]
             close()
-            tokens, mults = moved_tokens, moved_mults
+            tokens, mults, fixes = moved
         if len(tokens) == CHUNK_LENGTH:
             close()
-        tokens.append(token)
-        mults.append(weight)
+        span, embedding = embeddings.get(position, (1, None))
+        if embedding is not None:
+            if len(tokens) + span > CHUNK_LENGTH:
+                close()
+            fixes.append(PromptChunkFix(len(tokens), embedding))
+        tokens += list(ids[position:position + span])
+        mults += [weight] * span
+        position += span
     if tokens or not chunks:
         close(is_last=True)
     return chunks, count

@@ -23,6 +23,7 @@ from modules.conditioning.chunks import (
     chunk_tokens_counted,
     empty_chunk,
 )
+from modules.conditioning.embeddings import embedding_fixes, token_embedding_of
 from modules.conditioning.emphasis import DEFAULT_EMPHASIS, EmphasisMode, apply_emphasis, get_emphasis
 from modules.conditioning.tokenizer import tokenize_many
 from modules.errors import InvalidInput
@@ -49,6 +50,12 @@ def weighted_tokens(tokenizer, text: str, emphasis: str = DEFAULT_EMPHASIS) -> t
     Each `[text, weight]` run of `parse_prompt_attention` is tokenized on its own, as A1111 does, so a bracket
     always ends a word. The "None" mode keeps brackets, weights and BREAK as plain text.
     """
+    return _weighted_tokens(tokenizer, text, emphasis, None)[:3]
+
+
+def _weighted_tokens(tokenizer, text: str, emphasis: str, embeddings) -> tuple[list, list, list, dict]:
+    """`weighted_tokens` plus textual inversion: with an EmbeddingDatabase, names inside each run become
+    placeholder positions; the 4th value maps their start to (vectors, embedding)."""
     mode = get_emphasis(emphasis)
     parsed = parse_prompt_attention(text) if mode.parse_attention else [[text, 1.0]]
     pieces = [(t, w) for t, w in parsed if [t, w] != BREAK_MARK]
@@ -56,20 +63,27 @@ def weighted_tokens(tokenizer, text: str, emphasis: str = DEFAULT_EMPHASIS) -> t
     ids: list[int] = []
     weights: list[float] = []
     breaks: list[int] = []
+    spans: dict = {}
     for run in parsed:
         if run == BREAK_MARK:
             breaks.append(len(ids))
             continue
         tokens = next(tokenized)
+        if embeddings is not None:
+            tokens, run_spans = embeddings.replace_names(tokens)
+            spans.update({len(ids) + start: span for start, span in run_spans.items()})
         ids += tokens
         weights += [float(run[1])] * len(tokens)
-    return ids, weights, breaks
+    return ids, weights, breaks, spans
 
 
 def prompt_to_chunks(
-    tokenizer, text: str, emphasis: str = DEFAULT_EMPHASIS, comma_backtrack: int = DEFAULT_COMMA_BACKTRACK
+    tokenizer, text: str, emphasis: str = DEFAULT_EMPHASIS, comma_backtrack: int = DEFAULT_COMMA_BACKTRACK,
+    embeddings=None,
 ) -> tuple[list[PromptChunk], int]:
     """One prompt's chunks (emphasis, BREAK, comma backtrack applied) and A1111's token count for it.
+
+    `embeddings` (an EmbeddingDatabase loaded for this tokenizer) turns embedding names into chunk fixes.
 
     >>> from modules.conditioning.tokenizer import load_clip_tokenizer
     >>> from modules.paths import INSTALL_DIR
@@ -82,17 +96,21 @@ def prompt_to_chunks(
     >>> prompt_to_chunks(tok, "a (cat:1.5)", emphasis="None")[0][0].multipliers[:3]
     [1.0, 1.0, 1.0]
     """
-    ids, weights, breaks = weighted_tokens(tokenizer, text, emphasis)
+    ids, weights, breaks, spans = _weighted_tokens(tokenizer, text, emphasis, embeddings)
     return chunk_tokens_counted(
         ids, weights, tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id,
-        breaks=breaks, comma_id=CLIP_COMMA_ID, comma_backtrack=comma_backtrack,
+        breaks=breaks, comma_id=CLIP_COMMA_ID, comma_backtrack=comma_backtrack, embeddings=spans,
     )
 
 
 def _hidden_states(model: TextEncoder, chunks: Sequence[PromptChunk], clip_skip: int, mode: EmphasisMode):
     """Encode chunks as one batch; returns [len(chunks), 77, C], each chunk weighted on its own."""
     ids = torch.tensor([c.tokens for c in chunks], dtype=torch.long)  # [N, 77]
-    z = model.text_hidden_states(ids, clip_skip)  # [N, 77, C]
+    if any(c.fixes for c in chunks):  # textual inversion: vectors written into the token embeddings
+        with embedding_fixes(token_embedding_of(model), [c.fixes for c in chunks]):
+            z = model.text_hidden_states(ids, clip_skip)  # [N, 77, C]
+    else:
+        z = model.text_hidden_states(ids, clip_skip)  # [N, 77, C]
     if z.ndim != 3 or z.shape[:2] != ids.shape:
         raise ValueError(f"text_hidden_states returned shape {tuple(z.shape)} for input ids {tuple(ids.shape)}")
     multipliers = torch.tensor([c.multipliers for c in chunks], dtype=torch.float32)  # [N, 77]
@@ -120,24 +138,28 @@ def encode_prompts(
     comma_backtrack: int = DEFAULT_COMMA_BACKTRACK,
     cache: ConditioningCache | None = None,
     model_hash: str = "",
+    embeddings=None,
 ) -> list[torch.Tensor]:
     """One conditioning [1, 77*k_i, C] per text; uncached texts are encoded together in one batch.
 
     `tokenizer` defaults to `model.tokenizer`. With a `cache`, `model_hash` must identify the text encoder's
-    current weights (include anything patched into them).
+    current weights (include anything patched into them). `embeddings`: an EmbeddingDatabase loaded for this
+    model (textual inversion); its `key` joins the cache key.
     """
     tokenizer = tokenizer if tokenizer is not None else model.tokenizer
     _check_clip_skip(clip_skip)
     mode = get_emphasis(emphasis)
     if cache is not None and not model_hash:
         raise ValueError("encode_prompts with a cache needs the model_hash of the text encoder")
+    if embeddings is not None:
+        model_hash = f"{model_hash}|ti:{embeddings.key}"
     keys = [ConditioningKey(model_hash, t, clip_skip, mode.name, comma_backtrack) for t in texts]
     results: dict[str, torch.Tensor] = {}
     if cache is not None:
         results = {k.text: hit for k in keys if (hit := cache.get(k)) is not None}
     todo = list(dict.fromkeys(t for t in texts if t not in results))
     if todo:
-        per_text = [prompt_to_chunks(tokenizer, t, mode.name, comma_backtrack)[0] for t in todo]
+        per_text = [prompt_to_chunks(tokenizer, t, mode.name, comma_backtrack, embeddings)[0] for t in todo]
         z = _hidden_states(model, [c for chunks in per_text for c in chunks], clip_skip, mode)  # [Σk, 77, C]
         start = 0
         for text, chunks in zip(todo, per_text):
