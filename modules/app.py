@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from modules.jobs import JobQueue, JobStore
 from modules.options import Options
 from modules.paths import Paths
+from modules.pipeline.img2img import run_img2img
+from modules.pipeline.img2img_request import Img2ImgRequest
+from modules.pipeline.img2img_request import decoded as img2img_decoded
 from modules.pipeline.job import Job
 from modules.pipeline.request import GenerationRequest
 from modules.pipeline.result import GenerationResult
@@ -27,6 +30,7 @@ class JobKind:
 
 JOB_KINDS: dict[str, JobKind] = {
     "txt2img": JobKind(GenerationRequest, run_txt2img),
+    "img2img": JobKind(Img2ImgRequest, run_img2img),
 }
 
 
@@ -57,6 +61,10 @@ class App:
     def txt2img(self, request: GenerationRequest, job: Job | None = None) -> GenerationResult:
         """Run one txt2img request through the job queue and wait for it (FIFO, one worker per device)."""
         return self.jobs.run("txt2img", request, job)
+
+    def img2img(self, request: Img2ImgRequest, job: Job | None = None) -> GenerationResult:
+        """Run one img2img / inpainting request through the same queue as txt2img."""
+        return self.jobs.run("img2img", img2img_decoded(request), job)
 
     def _execute(self, kind: str, request, job: Job) -> GenerationResult:
         """The queue worker's work for one job: a frozen options snapshot with the request's overrides, then run."""

@@ -31,7 +31,11 @@ class ImageOutputs:
 
     def add(self, decoded: torch.Tensor, batch: ImagePlan) -> None:
         """`decoded` [B, 3, H, W] in [0, 1], in the batch's seed order."""
-        for image, prompt, negative, seed, subseed in zip(tensor_to_pil(decoded), batch.prompts,
+        self.add_images(tensor_to_pil(decoded), batch)
+
+    def add_images(self, images: list, batch: ImagePlan) -> None:
+        """Finished PIL images (img2img pastes and overlays them first), in the batch's seed order."""
+        for image, prompt, negative, seed, subseed in zip(images, batch.prompts,
                                                           batch.negative_prompts, batch.seeds, batch.subseeds):
             text = self.infotext(prompt, negative, seed, subseed)
             image.info["parameters"] = text
@@ -54,10 +58,11 @@ class ImageOutputs:
             "sd_model_name": facts.model_name, "sd_model_hash": facts.model_hash,
             "sd_vae_name": facts.vae_name, "sd_vae_hash": facts.vae_hash,
             "seed_resize_from_w": req.seed_resize_from_w, "seed_resize_from_h": req.seed_resize_from_h,
-            "denoising_strength": None, "extra_generation_params": dict(facts.extra),
+            "denoising_strength": facts.extra.get("Denoising strength"),
+            "extra_generation_params": dict(facts.extra),
             "index_of_first_image": 0, "infotexts": list(self.infotexts), "styles": list(req.styles),
             "job_timestamp": self.job_timestamp, "clip_skip": facts.clip_skip,
-            "is_using_inpainting_conditioning": False, "version": facts.version,
+            "is_using_inpainting_conditioning": "Conditional mask weight" in facts.extra, "version": facts.version,
         }
         return GenerationResult(images=self.images, infotexts=self.infotexts, all_prompts=list(plan.prompts),
                                 all_negative_prompts=list(plan.negative_prompts), all_seeds=list(plan.seeds),

@@ -42,6 +42,8 @@ def infotext_params(req: GenerationRequest, facts: RunFacts, seed: int, subseed:
         "Variation seed": subseed if varied else None,
         "Variation seed strength": req.subseed_strength if varied else None,
         "Seed resize from": f"{req.seed_resize_from_w}x{req.seed_resize_from_h}" if resized else None,
+        "Denoising strength": extra.pop("Denoising strength", None),
+        "Conditional mask weight": extra.pop("Conditional mask weight", None),
         "Clip skip": facts.clip_skip if facts.clip_skip > 1 else None,
         "ENSD": facts.ensd or None,
         "RNG": facts.rng if facts.rng != "GPU" else None,

@@ -41,6 +41,20 @@ class GenerationRequest:
     override_settings: Mapping[str, Any] = field(default_factory=dict)
     save_images: bool = False
     do_not_save_grid: bool = False
+    # Hires fix (txt2img): checked and run by modules/pipeline/hires.py
+    enable_hr: bool = False
+    denoising_strength: float | None = None  # None: 0.7 for the hires pass (A1111's UI default)
+    firstphase_width: int = 0
+    firstphase_height: int = 0
+    hr_scale: float = 2.0
+    hr_upscaler: str | None = None  # None: "Latent"
+    hr_second_pass_steps: int = 0  # 0: the first pass's steps
+    hr_resize_x: int = 0
+    hr_resize_y: int = 0
+    hr_sampler_name: str | None = None  # None: the first pass's sampler
+    hr_scheduler: str | None = None
+    hr_prompt: str = ""  # "": the first pass's prompt
+    hr_negative_prompt: str = ""
 
     def __post_init__(self):
         object.__setattr__(self, "styles", tuple(self.styles))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from modules.options import Snapshot
+from modules.pipeline.inpaint import txt2img_conditioning
 from modules.pipeline.job import Job
 from modules.pipeline.output import ImageOutputs
 from modules.pipeline.request import GenerationRequest, validate_request
@@ -36,7 +37,9 @@ def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapsh
                                   choice.spec.total_steps(req.steps), opts, exact)
         rng = make_rng(shape, batch, req, opts, model.device)
         x = scale_initial_noise(choice.spec, rng.next(), sigmas)  # [B, 4, H/8, W/8]
-        cfg = CFGDenoiser(denoiser, conds.cond, conds.uncond, req.cfg_scale, total_steps=len(sigmas) - 1)
+        image_cond = txt2img_conditioning(model, x.shape[0], req.height, req.width)  # [B, 5, h, w] or None
+        cfg = CFGDenoiser(denoiser, conds.cond, conds.uncond, req.cfg_scale, image_cond=image_cond,
+                          total_steps=len(sigmas) - 1)
         noise = services.samplers.noise_sampler(choice.spec, x, sigmas, rng)
         latents = run_sampler(choice, cfg, x, sigmas, noise, job)
         if latents is not None:

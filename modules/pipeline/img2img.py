@@ -1,0 +1,178 @@
+"""img2img and inpainting (SDEdit, Meng et al. 2021): noise the init latent to a level set by the denoising
+strength, then run the rest of the sampler's schedule from there, keeping unmasked latents (RePaint-style blend).
+
+Step mapping (A1111 `setup_img2img_steps`): the last `int(min(strength, 0.999) * steps)` steps of a `steps`-step
+schedule run, plus one; with `img2img_fix_steps` exactly `steps` run, of a schedule `steps / strength` long.
+Strength 0 changes nothing (the input comes back, without a VAE round trip); strength 1 starts from pure noise,
+so the init image contributes only its size (and, when inpainting, the pixels kept outside the mask).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from modules.imaging.convert import tensor_to_pil
+from modules.options import Snapshot
+from modules.pipeline import inpaint
+from modules.pipeline.img2img_request import Img2ImgRequest, validate_img2img
+from modules.pipeline.job import Job
+from modules.pipeline.output import ImageOutputs
+from modules.pipeline.prompting import step_conditioning
+from modules.pipeline.result import GenerationResult
+from modules.pipeline.sample import SamplerChoice, decode_latents, model_denoiser, run_sampler
+from modules.pipeline.seeds import fix_seed, plan_images
+from modules.pipeline.services import PipelineServices
+from modules.pipeline.steps import choose_sampler, make_rng, run_facts
+from modules.errors import InvalidInput
+from modules.sampling.cfg import CFGDenoiser
+from modules.sampling.registry import scale_initial_noise
+
+
+def img2img_steps(steps: int, strength: float, fix_steps: bool) -> tuple[int, int]:
+    """(length of the schedule to build, t_enc): the last t_enc + 1 steps of that schedule run.
+
+    >>> img2img_steps(20, 0.75, False), img2img_steps(20, 1.0, False), img2img_steps(20, 0.5, True)
+    ((20, 15), (20, 19), (40, 19))
+    """
+    if fix_steps:
+        return int(steps / min(strength, 0.999)), steps - 1
+    return steps, int(min(strength, 0.999) * steps)
+
+
+def partial_schedule(sigmas: torch.Tensor, t_enc: int) -> torch.Tensor:
+    """The tail of a full schedule [n + 1] that img2img runs: t_enc + 1 steps, t_enc + 2 sigmas."""
+    total = len(sigmas) - 1
+    return sigmas[max(total - t_enc - 1, 0):]
+
+
+@dataclass
+class Pass:
+    """One denoising pass from an init latent: what txt2img's hires fix and img2img share."""
+
+    choice: SamplerChoice
+    denoiser: object
+    sigmas: torch.Tensor  # the full schedule [n + 1]; noise samplers span it, as in A1111
+    t_enc: int
+    cfg_scale: float
+    full_strength: bool = False
+    noise_multiplier: float = 1.0
+
+    def run(self, services, conds, init: torch.Tensor, rng, job: Job, image_cond=None,
+            repaint: torch.Tensor | None = None) -> torch.Tensor | None:
+        """init [B, 4, h, w] → sampled latents (None if stopped before a step finished)."""
+        sched = partial_schedule(self.sigmas, self.t_enc)
+        noise = rng.next() * self.noise_multiplier  # [B, 4, h, w]
+        x = scale_initial_noise(self.choice.spec, noise, sched) if self.full_strength else init + noise * sched[0]
+        keep = None if repaint is None else 1 - repaint  # [B, 1, h, w]
+        cfg = CFGDenoiser(self.denoiser, conds.cond, conds.uncond, self.cfg_scale, image_cond=image_cond,
+                          total_steps=len(sched) - 1, keep_mask=keep, init_latent=None if keep is None else init)
+        noise_sampler = services.samplers.noise_sampler(self.choice.spec, x, self.sigmas, rng)
+        latents = run_sampler(self.choice, cfg, x, sched, noise_sampler, job)
+        if latents is not None and keep is not None:
+            latents = latents * repaint + init * keep
+        return latents
+
+
+def _batch_items(items: list, n: int, batch_size: int, n_iter: int, name: str) -> list:
+    """The init images of batch n: one image for all, one per batch position, or one per generated image."""
+    count = len(items)
+    if count == 1:
+        return items * batch_size
+    if count == batch_size:
+        return list(items)
+    if count == batch_size * n_iter:
+        return items[n * batch_size:(n + 1) * batch_size]
+    raise InvalidInput(name, f"{count} images given for batch size {batch_size} × batch count {n_iter}",
+                       f"1, {batch_size} or {batch_size * n_iter} images")
+
+
+def encode_init(model, pixels: torch.Tensor, req: Img2ImgRequest, exact: bool) -> torch.Tensor:
+    """Working pixels [B, 3, H', W'] → init latent [B, 4, H/8, W/8] (the posterior mean: reproducible)."""
+    rows = [pixels[i:i + 1] for i in range(pixels.shape[0])] if exact else [pixels]
+    latent = torch.cat([model.encode(r, sample=False) for r in rows])  # [B, 4, h', w']
+    size = (req.height // model.vae_scale_factor, req.width // model.vae_scale_factor)
+    if latent.shape[-2:] != size:  # "Just resize (latent upscale)"
+        latent = F.interpolate(latent, size=size, mode="bilinear")  # [B, 4, h, w]
+    return latent
+
+
+def img2img_facts(req: Img2ImgRequest, opts: Snapshot, prepared, model) -> dict:
+    extra = {"Denoising strength": req.strength}
+    if inpaint.is_inpainting_model(model):
+        extra["Conditional mask weight"] = opts.inpainting_mask_weight
+    multiplier = noise_multiplier(req, opts)
+    if multiplier != 1.0:
+        extra["Noise multiplier"] = multiplier
+    return {**extra, **prepared.extra}
+
+
+def noise_multiplier(req: Img2ImgRequest, opts: Snapshot) -> float:
+    return opts.initial_noise_multiplier if req.initial_noise_multiplier is None else req.initial_noise_multiplier
+
+
+def run_img2img(services: PipelineServices, req: Img2ImgRequest, opts: Snapshot, job: Job) -> GenerationResult:
+    validate_img2img(req)
+    choice = choose_sampler(services.samplers, req, opts)
+    model = services.models.get(opts.sd_model_checkpoint or None, opts.sd_vae)
+    plan = plan_images(req.prompt, req.negative_prompt, fix_seed(req.seed), fix_seed(req.subseed),
+                       req.subseed_strength, req.batch_size, req.n_iter)
+    prepared = inpaint.prepare_inputs(req, opts.img2img_background_color, img2img_upscale(services, opts))
+    exact, strength = opts.exact_batches, req.strength
+    denoiser = model_denoiser(model, choice, exact)
+    total, t_enc = img2img_steps(req.steps, strength, opts.img2img_fix_steps) if strength > 0 else (req.steps, 0)
+    sigmas, sigma_extras = services.samplers.build_sigmas(choice.spec, choice.scheduler, total, denoiser, opts)
+    facts = run_facts(services, model, choice, opts, sigma_extras)
+    facts = dataclasses.replace(facts, extra={**facts.extra, **img2img_facts(req, opts, prepared, model)})
+    outputs = ImageOutputs(services, req, opts, facts, kind="img2img")
+    step = Pass(choice, denoiser, sigmas, t_enc, req.cfg_scale, strength >= 1.0, noise_multiplier(req, opts))
+    for n in range(req.n_iter):
+        if job.interrupted:
+            break
+        batch = plan.batch(n)
+        take = lambda items, name="init_images": _batch_items(items, n, req.batch_size, req.n_iter, name)  # noqa
+        if strength == 0:
+            outputs.add_images([im.copy() for im in take(prepared.unchanged)], batch)
+            continue
+        job.begin_pass(n, len(partial_schedule(sigmas, t_enc)) - 1, f"Batch {n + 1} out of {req.n_iter}")
+        latents = _sample_batch(services, model, req, opts, step, batch, take, prepared, job)
+        if latents is not None:
+            images = tensor_to_pil(decode_latents(model, latents, exact))
+            images = [inpaint.finish_image(im, ov, mp) for im, ov, mp in
+                      zip(images, take(prepared.overlays), take(prepared.masks))]
+            outputs.add_images(images, batch)
+    result = outputs.result(plan, interrupted=job.interrupted)
+    result.warnings.extend(prepared.notes)
+    return result
+
+
+def _sample_batch(services, model, req, opts, step: Pass, batch, take, prepared, job) -> torch.Tensor | None:
+    exact = opts.exact_batches
+    pixels = inpaint.pixels_tensor(take(prepared.pixels))  # [B, 3, H', W']
+    init = encode_init(model, pixels, req, exact)  # [B, 4, h, w]
+    shape = tuple(init.shape[1:])
+    conds = step_conditioning(services.conditioning, model, batch, opts.CLIP_stop_at_last_layers,
+                              step.choice.spec.total_steps(req.steps), opts, exact)
+    rng = make_rng(shape, batch, req, opts, model.device)
+    plans = take(prepared.masks) if prepared.has_mask else None
+    repaint = None
+    if plans is not None:
+        repaint = inpaint.latent_masks(plans, shape[1], shape[2], init.device)  # [B, 1, h, w]
+        init = inpaint.mask_latents(init, repaint, req.inpainting_fill, make_rng(shape, batch, req, opts,
+                                                                                 model.device).next())
+    image_cond = None
+    if inpaint.is_inpainting_model(model):
+        mask = inpaint.conditioning_mask(plans, pixels.shape[0], pixels.shape[2], pixels.shape[3])
+        image_cond = inpaint.image_conditioning(model, pixels, mask, shape[1:], opts.inpainting_mask_weight)
+    return step.run(services, conds, init, rng, job, image_cond=image_cond, repaint=repaint)
+
+
+def img2img_upscale(services, opts: Snapshot):
+    """The "Upscaler for img2img" setting as a function `(image, scale) -> image`, or None for Lanczos."""
+    upscalers = getattr(services, "upscalers", None)
+    name = opts.upscaler_for_img2img
+    if upscalers is None or not name or name == "None":
+        return None
+    return lambda image, scale: upscalers.upscale(image, name, scale)
