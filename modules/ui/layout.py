@@ -1,20 +1,54 @@
-"""The Gradio page: top bar and tabs. modules/ui is the only core package that imports gradio."""
+"""The Gradio page: top bar and tabs, the browser files, and the fields the browser keeps over a reload.
+modules/ui is the only core package that imports gradio."""
 from __future__ import annotations
 
 import gradio as gr
 
-from modules.ui import top_bar, txt2img_tab
+from modules.prompts.styles import StyleDatabase
+from modules.ui import (assets, browser_state, extensions_tab, extras_tab, img2img_tab, outpaint_tab, pnginfo_tab,
+                        send_to, settings_tab, top_bar, txt2img_tab)
+from modules.ui.context import UiConfig, UiContext
+
+# System fonts only: no font file is fetched from anywhere, not even from this server.
+SANS = ["system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "sans-serif"]
+MONO = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "Liberation Mono", "monospace"]
 
 
-def ui_css(paths) -> str:
-    css_file = paths.install_dir / "style.css"
-    return css_file.read_text(encoding="utf-8") if css_file.exists() else ""
+def theme() -> gr.themes.Base:
+    return gr.themes.Default(font=SANS, font_mono=MONO, primary_hue="orange", radius_size="sm")
 
 
 def build_ui(app) -> gr.Blocks:
+    ctx = UiContext(app=app, ui_config=UiConfig(app.paths.ui_config_json),
+                    styles=getattr(app, "styles", None) or StyleDatabase(app.paths.styles_csv))
     with gr.Blocks(title="Easel", analytics_enabled=False) as blocks:
-        top_bar.build(app)
-        with gr.Tabs(elem_id="tabs"):
+        top_bar.build(ctx)
+        with gr.Tabs(elem_id="tabs") as tabs:
+            ctx.shared["tabs"] = tabs
             with gr.Tab("txt2img", id="txt2img", elem_id="tab_txt2img"):
-                txt2img_tab.build(app)
+                txt2img_tab.build(ctx)
+            with gr.Tab("img2img", id="img2img", elem_id="tab_img2img"):
+                img2img_tab.build(ctx)
+            with gr.Tab("Outpaint", id="outpaint", elem_id="tab_outpaint"):
+                outpaint_tab.build(ctx)
+            with gr.Tab("Extras", id="extras", elem_id="tab_extras"):
+                extras_tab.build(ctx)
+            with gr.Tab("PNG Info", id="pnginfo", elem_id="tab_pnginfo"):
+                pnginfo_tab.build(ctx)
+            with gr.Tab("Settings", id="settings", elem_id="tab_settings"):
+                settings_tab.build(ctx)
+            with gr.Tab("Extensions", id="extensions", elem_id="tab_extensions"):
+                extensions_tab.build(ctx)
+        send_to.wire(ctx)
+        for wiring in ctx.after_build:
+            wiring()
+        browser_state.wire(ctx, blocks)
+    blocks.easel_context = ctx  # for tests and extensions that need to find a tab's fields
     return blocks
+
+
+def mount_kwargs(app, server) -> dict:
+    """What gr.mount_gradio_app needs besides the blocks: theme, the <head> with our scripts and styles."""
+    table = assets.asset_table(app.paths, disabled_extensions=app.flags.disable_all_extensions)
+    assets.mount(server, table)
+    return {"theme": theme(), "head": assets.head_html(table), "ssr_mode": False, "footer_links": ["settings"]}

@@ -1,12 +1,17 @@
-"""Quicksettings row: checkpoint selection with refresh, as in A1111's top bar."""
+"""Quicksettings row, as in A1111's top bar: checkpoint and VAE with refresh, clip skip, any setting the user lists
+in `quicksettings_list`."""
 from __future__ import annotations
 
 import gradio as gr
 
 from modules.errors import EaselError
+from modules.models.discovery import VAE_AUTOMATIC, VAE_NONE
+from modules.ui.context import UiContext
+from modules.ui.setting_components import component_for, setter
 
 NO_MODEL_HINT = ("No checkpoint found. Put a Stable Diffusion 1.x .safetensors or .ckpt file in "
                  "models/Stable-diffusion/ (in the data dir) and press 🔄.")
+DEFAULT_QUICKSETTINGS = ("sd_model_checkpoint", "sd_vae", "CLIP_stop_at_last_layers")
 
 
 def checkpoint_titles(app, refresh: bool = False) -> list[str]:
@@ -17,28 +22,69 @@ def current_title(app, titles: list[str]) -> str | None:
     wanted = app.options.get("sd_model_checkpoint")
     if wanted:
         try:
-            return app.models.find_checkpoint(wanted).title
+            title = app.models.find_checkpoint(wanted).title
+            if title in titles:
+                return title
         except EaselError:
             pass
     return titles[0] if titles else None
 
 
-def build(app) -> None:
+def vae_choices(app, refresh: bool = False) -> list[str]:
+    return [VAE_AUTOMATIC, VAE_NONE, *(v.name for v in app.models.list_vaes(refresh=refresh))]
+
+
+def quicksettings(app) -> list[str]:
+    keys = app.options.get("quicksettings_list") if "quicksettings_list" in app.options.table else None
+    return [k for k in (keys or DEFAULT_QUICKSETTINGS) if k in app.options.table]
+
+
+def _checkpoint(ctx: UiContext):
+    app = ctx.app
     titles = checkpoint_titles(app)
-    with gr.Row(elem_id="quicksettings"):
-        checkpoint = gr.Dropdown(titles, value=current_title(app, titles), label="Stable Diffusion checkpoint",
-                                 elem_id="setting_sd_model_checkpoint", scale=4)
-        refresh = gr.Button("🔄", elem_id="refresh_sd_model_checkpoint", scale=0, min_width=40)
-    notice = gr.Markdown(NO_MODEL_HINT if not titles else "", elem_id="model_notice")
+    checkpoint = gr.Dropdown(titles, value=current_title(app, titles), label="Stable Diffusion checkpoint",
+                             elem_id="setting_sd_model_checkpoint", scale=4, min_width=240)
+    refresh = gr.Button("🔄", elem_id="refresh_sd_model_checkpoint", elem_classes=["tool"], scale=0, min_width=40)
 
     def choose(title):
         if title:
             app.options.set("sd_model_checkpoint", title)
-        return gr.update()
 
     def do_refresh():
         fresh = checkpoint_titles(app, refresh=True)
         return gr.update(choices=fresh, value=current_title(app, fresh)), (NO_MODEL_HINT if not fresh else "")
 
-    checkpoint.change(choose, inputs=checkpoint, outputs=None)
-    refresh.click(do_refresh, inputs=None, outputs=[checkpoint, notice])
+    checkpoint.change(choose, inputs=checkpoint, outputs=None, queue=False, show_progress="hidden")
+    ctx.shared["refresh_checkpoints"] = (do_refresh, checkpoint)
+    return checkpoint, refresh, do_refresh, titles
+
+
+def _vae(ctx: UiContext):
+    app = ctx.app
+    choices = vae_choices(app)
+    value = app.options.get("sd_vae")
+    vae = gr.Dropdown(choices if value in choices else [*choices, value], value=value, label="SD VAE",
+                      elem_id="setting_sd_vae", scale=2, min_width=160)
+    refresh = gr.Button("🔄", elem_id="refresh_sd_vae", elem_classes=["tool"], scale=0, min_width=40)
+    vae.change(setter(app.options, "sd_vae"), inputs=vae, outputs=None, queue=False, show_progress="hidden")
+    refresh.click(lambda: gr.update(choices=vae_choices(app, refresh=True)), inputs=None, outputs=vae, queue=False)
+
+
+def build(ctx: UiContext) -> None:
+    app = ctx.app
+    notice_text = ""
+    with gr.Row(elem_id="quicksettings", equal_height=True):
+        for key in quicksettings(app):
+            if key == "sd_model_checkpoint":
+                checkpoint, refresh, do_refresh, titles = _checkpoint(ctx)
+                notice_text = NO_MODEL_HINT if not titles else ""
+            elif key == "sd_vae":
+                _vae(ctx)
+            else:
+                component = component_for(app.options.table[key], app.options.get(key), scale=1, min_width=160)
+                component.change(setter(app.options, key), inputs=component, outputs=None, queue=False,
+                                 show_progress="hidden")
+                ctx.shared[key] = component
+    notice = gr.Markdown(notice_text, elem_id="model_notice")
+    if "refresh_checkpoints" in ctx.shared:
+        refresh.click(do_refresh, inputs=None, outputs=[checkpoint, notice], queue=False)

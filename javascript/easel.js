@@ -1,0 +1,111 @@
+// Easel's page helpers, with A1111's names so users' scripts and extensions find what they expect:
+// gradioApp(), onUiLoaded/onUiUpdate/onAfterUiUpdate/onUiTabChange, get_uiCurrentTab(), Ctrl+Enter to
+// generate, and a PNG dropped on a prompt box pasting its parameters.
+"use strict";
+
+function gradioApp() {
+    const app = document.querySelector("gradio-app");
+    return app ? (app.shadowRoot || app) : document;
+}
+
+const easelCallbacks = {loaded: [], update: [], afterUpdate: [], tabChange: []};
+function onUiLoaded(callback) { easelCallbacks.loaded.push(callback); }
+function onUiUpdate(callback) { easelCallbacks.update.push(callback); }
+function onAfterUiUpdate(callback) { easelCallbacks.afterUpdate.push(callback); }
+function onUiTabChange(callback) { easelCallbacks.tabChange.push(callback); }
+
+function easelRun(list, argument) {
+    for (const callback of list) {
+        try { callback(argument); } catch (error) { console.error("Easel UI callback failed:", error); }
+    }
+}
+
+function get_uiCurrentTab() {
+    return gradioApp().querySelector("#tabs > .tab-nav button.selected, #tabs [role='tab'][aria-selected='true']");
+}
+
+function get_uiCurrentTabContent() {
+    const panels = gradioApp().querySelectorAll("#tabs > .tabitem, #tabs > div > .tabitem, [id^='tab_'].tabitem");
+    for (const panel of panels) {
+        if (panel.offsetParent !== null && getComputedStyle(panel).display !== "none") return panel;
+    }
+    return null;
+}
+
+function easelVisible(element) {
+    return element && element.offsetParent !== null;
+}
+
+// The Generate button of the tab the user is looking at (txt2img, img2img …).
+function easelVisibleButton(suffix) {
+    const buttons = gradioApp().querySelectorAll(`[id$='${suffix}']`);
+    for (const button of buttons) {
+        if (easelVisible(button)) return button.tagName === "BUTTON" ? button : button.querySelector("button");
+    }
+    return null;
+}
+
+function easelKeydown(event) {
+    const ctrl = event.ctrlKey || event.metaKey;
+    if (ctrl && event.key === "Enter") {
+        const button = easelVisibleButton("_generate");
+        if (button) {
+            event.preventDefault();
+            button.click();
+        }
+    }
+}
+
+// A PNG (or JPEG/WebP) dropped on a prompt box is read on the server: its parameters fill the tab's fields.
+function easelDropTarget(event) {
+    const box = event.target.closest ? event.target.closest("[id$='_prompt'], [id$='_neg_prompt']") : null;
+    if (!box || !event.dataTransfer || !event.dataTransfer.types.includes("Files")) return null;
+    return box;
+}
+
+function easelDrop(event) {
+    const box = easelDropTarget(event);
+    if (!box) return;
+    const file = event.dataTransfer.files[0];
+    if (!file || !file.type.startsWith("image/")) return;
+    event.preventDefault();
+    event.stopPropagation();
+    const tab = box.id.replace(/_(neg_)?prompt$/, "");
+    const input = gradioApp().querySelector(`#${tab}_png_drop input[type='file']`);
+    if (!input) return;
+    const transfer = new DataTransfer();
+    transfer.items.add(file);
+    input.files = transfer.files;
+    input.dispatchEvent(new Event("change", {bubbles: true}));
+}
+
+function easelDragOver(event) {
+    if (easelDropTarget(event)) {
+        event.preventDefault();
+        event.dataTransfer.dropEffect = "copy";
+    }
+}
+
+(function () {
+    let loaded = false;
+    let currentTab = null;
+    const observer = new MutationObserver(function (mutations) {
+        if (!loaded && gradioApp().querySelector("#txt2img_prompt")) {
+            loaded = true;
+            easelRun(easelCallbacks.loaded);
+        }
+        easelRun(easelCallbacks.update, mutations);
+        const tab = get_uiCurrentTab();
+        if (tab && tab !== currentTab) {
+            currentTab = tab;
+            easelRun(easelCallbacks.tabChange);
+        }
+        easelRun(easelCallbacks.afterUpdate);
+    });
+    document.addEventListener("DOMContentLoaded", function () {
+        observer.observe(gradioApp(), {childList: true, subtree: true});
+    });
+    document.addEventListener("keydown", easelKeydown);
+    document.addEventListener("dragover", easelDragOver, true);
+    document.addEventListener("drop", easelDrop, true);
+})();

@@ -1,0 +1,73 @@
+"""Extras: upscale an image (or a batch) with A1111's two upscaler slots, keeping its parameters chunk."""
+from __future__ import annotations
+
+import gradio as gr
+
+from modules.errors import EaselError
+from modules.imaging.metadata import read_image_metadata
+from modules.ui.context import UiContext
+from modules.ui.results import error_html, infotext_html
+
+
+def upscaler_choices(app) -> list[str]:
+    try:
+        from modules.api.extras import upscaler_names
+    except ImportError:
+        return ["None", "Lanczos", "Nearest"]
+    return upscaler_names(app.services)
+
+
+def build(ctx: UiContext) -> None:
+    choices = upscaler_choices(ctx.app)
+    with gr.Row(equal_height=False, elem_id="extras_row"):
+        with gr.Column(scale=1, elem_id="extras_settings"):
+            image = gr.Image(label="Source", type="pil", image_mode="RGBA", elem_id="extras_image",
+                             sources=["upload", "clipboard"], height=360)
+            with gr.Tabs(elem_id="extras_resize_mode"):
+                with gr.Tab("Scale by", id="scale_by", elem_id="extras_scale_by_tab") as by_tab:
+                    scale = gr.Slider(1.0, 8.0, value=2.0, step=0.05, label="Resize", elem_id="extras_upscaling_resize")
+                with gr.Tab("Scale to", id="scale_to", elem_id="extras_scale_to_tab") as to_tab:
+                    with gr.Row():
+                        width = gr.Slider(64, 8192, value=512, step=8, label="Width", elem_id="extras_upscaling_resize_w")
+                        height = gr.Slider(64, 8192, value=512, step=8, label="Height",
+                                           elem_id="extras_upscaling_resize_h")
+                        crop = gr.Checkbox(True, label="Crop to fit", elem_id="extras_upscaling_crop")
+            mode = gr.State(0)
+            by_tab.select(lambda: 0, outputs=mode, queue=False)
+            to_tab.select(lambda: 1, outputs=mode, queue=False)
+            with gr.Row():
+                first = gr.Dropdown(choices, value="Lanczos" if "Lanczos" in choices else choices[0],
+                                    label="Upscaler 1", elem_id="extras_upscaler_1")
+                second = gr.Dropdown(choices, value="None", label="Upscaler 2", elem_id="extras_upscaler_2")
+                visibility = gr.Slider(0.0, 1.0, value=0.0, step=0.001, label="Upscaler 2 visibility",
+                                       elem_id="extras_upscaler_2_visibility")
+            generate = gr.Button("Generate", variant="primary", elem_id="extras_generate")
+        with gr.Column(scale=1, elem_id="extras_output_column"):
+            gallery = gr.Gallery(label="Result", format="png", elem_id="extras_gallery", height=420,
+                                 object_fit="contain", interactive=False)
+            info = gr.HTML(elem_id="html_info_extras")
+
+    def run(picture, resize_mode, factor, w, h, crop_it, up1, up2, vis):
+        if picture is None:
+            return gr.update(), error_html("extras: no image uploaded (upload the image to upscale)")
+        try:
+            from modules.api.extras import ExtrasOptions, check_options, process_image
+
+            opts = ExtrasOptions(resize_mode=resize_mode, upscaling_resize=factor, upscaling_resize_w=int(w),
+                                 upscaling_resize_h=int(h), upscaling_crop=crop_it, upscaler_1=up1, upscaler_2=up2,
+                                 extras_upscaler_2_visibility=vis)
+            check_options(ctx.app.services, opts)
+            text, _ = read_image_metadata(picture)
+            result = process_image(ctx.app.services, picture, opts)
+        except EaselError as e:
+            return gr.update(), error_html(e.message)
+        if text:
+            result.info["parameters"] = text
+        if ctx.app.options.get("samples_save"):
+            folder = ctx.app.paths.data_dir / ctx.app.options.get("outdir_extras_samples")
+            ctx.app.services.saver.save_image(result, folder, seed=None, infotext=text)
+        return [(result, None)], infotext_html(f"{result.width}x{result.height}" + (f"\n{text}" if text else ""))
+
+    generate.click(run, inputs=[image, mode, scale, width, height, crop, first, second, visibility],
+                   outputs=[gallery, info])
+    ctx.shared["extras_image"] = image

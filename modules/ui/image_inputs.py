@@ -1,0 +1,112 @@
+"""Pure image helpers for the img2img/inpaint/outpaint tabs: the mask from the brush layers, the outpaint canvas.
+
+The inpaint mask comes from the alpha of the layers the user painted, never from the composite: the composite
+mixes the brush colour into the picture, so a white stroke over a white sky would be lost.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import numpy as np
+from PIL import Image
+
+from modules.errors import InvalidInput
+
+DIRECTIONS = ("left", "right", "up", "down")
+
+
+def _as_image(value: Any, field: str) -> Image.Image | None:
+    if value is None:
+        return None
+    if isinstance(value, Image.Image):
+        return value
+    if isinstance(value, np.ndarray):
+        return Image.fromarray(value)
+    if isinstance(value, str):
+        try:
+            return Image.open(value)
+        except (OSError, ValueError) as e:
+            raise InvalidInput(field, f"not an image ({e})", "a PNG, JPEG or WebP image") from None
+    raise InvalidInput(field, f"expected an image, got {type(value).__name__}")
+
+
+def mask_from_layers(layers: Iterable[Any], size: tuple[int, int]) -> Image.Image:
+    """White (255) wherever any layer has paint (alpha > 0), black elsewhere; `size` is the background's (w, h).
+
+    >>> layer = Image.new("RGBA", (4, 2)); layer.putpixel((1, 0), (255, 255, 255, 128))
+    >>> list(mask_from_layers([layer], (4, 2)).getdata())
+    [0, 255, 0, 0, 0, 0, 0, 0]
+    """
+    painted = np.zeros((size[1], size[0]), dtype=bool)  # [H, W]
+    for layer in layers or ():
+        image = _as_image(layer, "mask layer")
+        if image is None:
+            continue
+        if image.size != size:
+            image = image.resize(size, Image.NEAREST)
+        alpha = np.asarray(image.convert("RGBA"))[..., 3]  # [H, W]
+        painted |= alpha > 0
+    return Image.fromarray(painted.astype(np.uint8) * 255, mode="L")
+
+
+def editor_image_and_mask(value: dict | None, field: str) -> tuple[Image.Image, Image.Image]:
+    """An ImageMask value {background, layers, composite} → (RGB image, L mask). Refuses an empty canvas."""
+    if not value or value.get("background") is None:
+        raise InvalidInput(field, "no image uploaded", "upload an image, then paint over the part to change")
+    background = _as_image(value["background"], field)
+    mask = mask_from_layers(value.get("layers") or [], background.size)
+    if not mask.getbbox():
+        raise InvalidInput(field, "nothing painted", "paint over the part of the image to regenerate")
+    return background.convert("RGB"), mask
+
+
+def editor_composite(value: dict | None, field: str) -> Image.Image:
+    """A sketch: the picture with the strokes drawn on it."""
+    if not value or (value.get("composite") is None and value.get("background") is None):
+        raise InvalidInput(field, "no image", "upload or draw an image")
+    return _as_image(value.get("composite") or value["background"], field).convert("RGB")
+
+
+def uploaded_mask(value: Any, size: tuple[int, int]) -> Image.Image:
+    """A mask image the user uploaded: white = repaint; its alpha, when it has one, also hides."""
+    image = _as_image(value, "mask")
+    if image is None:
+        raise InvalidInput("mask", "no mask uploaded", "a black-and-white image, white where to repaint")
+    if image.mode in ("RGBA", "LA"):
+        rgba = np.asarray(image.convert("RGBA")).astype(np.float32)  # [H, W, 4]
+        grey = rgba[..., :3].mean(axis=2) * rgba[..., 3] / 255.0
+        image = Image.fromarray(grey.clip(0, 255).astype(np.uint8), mode="L")
+    image = image.convert("L")
+    return image.resize(size, Image.LANCZOS) if image.size != size else image
+
+
+def outpaint_canvas(image: Image.Image, directions: Iterable[str], pixels: int,
+                    overlap: int = 8) -> tuple[Image.Image, Image.Image]:
+    """Extend `image` by `pixels` on each chosen side; new area = stretched edge pixels (a starting point for
+    "original" fill), mask = the new area plus `overlap` pixels into the old one so the seam is repainted.
+
+    >>> canvas, mask = outpaint_canvas(Image.new("RGB", (64, 64), "red"), ["right"], 64)
+    >>> canvas.size, mask.getpixel((0, 0)), mask.getpixel((100, 10)), mask.getpixel((60, 10))
+    ((128, 64), 0, 255, 255)
+    """
+    chosen = [d for d in directions if d in DIRECTIONS]
+    if not chosen:
+        raise InvalidInput("directions", "no direction chosen", ", ".join(DIRECTIONS))
+    if pixels <= 0 or pixels % 8:
+        raise InvalidInput("pixels", f"{pixels} cannot be used", "a positive multiple of 8")
+    left, right = (pixels if "left" in chosen else 0), (pixels if "right" in chosen else 0)
+    top, bottom = (pixels if "up" in chosen else 0), (pixels if "down" in chosen else 0)
+    src = np.asarray(image.convert("RGB"))  # [H, W, 3]
+    padded = np.pad(src, ((top, bottom), (left, right), (0, 0)), mode="edge")  # [H+t+b, W+l+r, 3]
+    mask = np.full(padded.shape[:2], 255, dtype=np.uint8)  # [H', W']
+    h, w = src.shape[:2]
+    keep_top, keep_left = top + (overlap if top else 0), left + (overlap if left else 0)
+    keep_bottom, keep_right = top + h - (overlap if bottom else 0), left + w - (overlap if right else 0)
+    mask[keep_top:keep_bottom, keep_left:keep_right] = 0
+    return Image.fromarray(padded), Image.fromarray(mask, mode="L")
+
+
+def preview_canvas(canvas: Image.Image, mask: Image.Image) -> Image.Image:
+    """The extended canvas with the area to be generated tinted, for the Outpaint tab's preview."""
+    tint = Image.new("RGB", canvas.size, (255, 140, 0))
+    return Image.composite(Image.blend(canvas, tint, 0.5), canvas, mask)

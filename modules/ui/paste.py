@@ -1,0 +1,89 @@
+"""Infotext → UI field values: what the ↙ paste button, a PNG dropped on the prompt and "Send to" fill in.
+
+Field names are the request's A1111 names (`steps`, `cfg_scale`, …); the table maps infotext keys onto them as
+A1111's `infotext_utils` paste fields do. Pure functions: the tabs turn the result into component updates.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+# (infotext key, field name, converter); order matters only for readability.
+PASTE_FIELDS: tuple[tuple[str, str, Callable[[str], Any]], ...] = (
+    ("Prompt", "prompt", str),
+    ("Negative prompt", "negative_prompt", str),
+    ("Steps", "steps", int),
+    ("Sampler", "sampler_name", str),
+    ("Schedule type", "scheduler", str),
+    ("CFG scale", "cfg_scale", float),
+    ("Seed", "seed", int),
+    ("Size-1", "width", int),
+    ("Size-2", "height", int),
+    ("Variation seed", "subseed", int),
+    ("Variation seed strength", "subseed_strength", float),
+    ("Seed resize from-1", "seed_resize_from_w", int),
+    ("Seed resize from-2", "seed_resize_from_h", int),
+    ("Denoising strength", "denoising_strength", float),
+    ("Hires upscale", "hr_scale", float),
+    ("Hires steps", "hr_second_pass_steps", int),
+    ("Hires upscaler", "hr_upscaler", str),
+    ("Hires resize-1", "hr_resize_x", int),
+    ("Hires resize-2", "hr_resize_y", int),
+    ("Mask blur", "mask_blur", int),
+    ("Image CFG scale", "image_cfg_scale", float),
+    ("Clip skip", "CLIP_stop_at_last_layers", int),
+)
+
+
+def _number(convert: Callable[[str], Any], text: str) -> Any:
+    """`int` also accepts "20.0" (some writers add a decimal point); anything unreadable is None."""
+    try:
+        return convert(text) if convert is not int else int(float(text))
+    except (TypeError, ValueError):
+        return None
+
+
+def fields_from_params(params: Mapping[str, str], resolve_sampler: Callable[[str], tuple[str, str | None]] | None
+                       = None) -> dict[str, Any]:
+    """Parsed infotext (`parse_infotext`) → {field name: typed value} for the fields it names.
+
+    `resolve_sampler(name)` → (sampler name, scheduler label or None) splits old combined names such as
+    "DPM++ 2M Karras"; without it the sampler text is used as it is.
+
+    >>> fields_from_params({"Prompt": "a cat", "Steps": "20", "Size-1": "512", "Size-2": "768", "CFG scale": "7"})
+    {'prompt': 'a cat', 'steps': 20, 'cfg_scale': 7.0, 'width': 512, 'height': 768}
+    >>> split = lambda name: ("DPM++ 2M", "Karras")
+    >>> fields_from_params({"Sampler": "DPM++ 2M Karras", "Schedule type": "Automatic"}, split)
+    {'sampler_name': 'DPM++ 2M', 'scheduler': 'Karras'}
+    >>> fields_from_params({"Steps": "lots"})
+    {}
+    """
+    values: dict[str, Any] = {}
+    for key, name, convert in PASTE_FIELDS:
+        if key not in params:
+            continue
+        value = _number(convert, params[key]) if convert is not str else params[key]
+        if value is not None:
+            values[name] = value
+    sampler = values.get("sampler_name")
+    if sampler and resolve_sampler is not None:
+        name, scheduler = resolve_sampler(sampler)
+        values["sampler_name"] = name
+        if scheduler and values.get("scheduler", "Automatic") == "Automatic":
+            values["scheduler"] = scheduler
+    if values.get("hr_resize_x") == 0 and values.get("hr_resize_y") == 0:
+        values.pop("hr_resize_x"), values.pop("hr_resize_y")
+    return values
+
+
+def registry_sampler_resolver(registry) -> Callable[[str], tuple[str, str | None]]:
+    """A `resolve_sampler` for fields_from_params backed by the sampler registry (unknown names pass through)."""
+    from modules.errors import EaselError
+
+    def resolve(name: str) -> tuple[str, str | None]:
+        try:
+            spec, scheduler = registry.resolve_sampler(name)
+        except EaselError:
+            return name, None
+        return spec.name, scheduler.label if scheduler else None
+
+    return resolve

@@ -1,0 +1,62 @@
+"""Filling a tab's fields from an infotext: the ↙ button, a PNG dropped on the prompt, and "Send to"."""
+from __future__ import annotations
+
+import gradio as gr
+
+from modules.errors import EaselError
+from modules.imaging.infotext import parse_infotext
+from modules.imaging.metadata import read_image_metadata
+from modules.ui.context import UiContext
+from modules.ui.paste import fields_from_params, registry_sampler_resolver
+
+CLIP_SKIP = "CLIP_stop_at_last_layers"
+
+
+def paste_targets(ctx: UiContext, tab: str) -> tuple[list[str], list]:
+    """(field names, components) a paste may change on `tab`: its fields plus the top bar's clip skip."""
+    fields = dict(ctx.tab_fields(tab))
+    if CLIP_SKIP in ctx.shared:
+        fields[CLIP_SKIP] = ctx.shared[CLIP_SKIP]
+    return list(fields), list(fields.values())
+
+
+def updates_for(ctx: UiContext, names: list[str], infotext: str | None) -> list:
+    """One update per target: the pasted value where the infotext has one, else unchanged."""
+    if not infotext or not infotext.strip():
+        return [gr.update() for _ in names]
+    values = fields_from_params(parse_infotext(infotext), registry_sampler_resolver(ctx.app.services.samplers))
+    if "subseed" in values or "subseed_strength" in values:
+        values["seed_extras"] = values.get("subseed_strength", 0) > 0 or values.get("seed_resize_from_w", 0) > 0
+    return [gr.update(value=values[name]) if name in values else gr.update() for name in names]
+
+
+def infotext_of_image(data: bytes | None) -> str | None:
+    if not data:
+        return None
+    text, _ = read_image_metadata(bytes(data))
+    return text
+
+
+def wire(ctx: UiContext, tab: str, row, generation_info) -> None:
+    """↙ pastes the prompt box's infotext (or, with an empty box, the last generation's); a dropped PNG pastes
+    its own parameters."""
+    names, targets = paste_targets(ctx, tab)
+
+    def paste(text, info):
+        if not (text or "").strip():
+            text = ((info or {}).get("infotexts") or [""])[0]
+        return updates_for(ctx, names, text)
+
+    def dropped(data):
+        try:
+            text = infotext_of_image(data)
+        except EaselError as e:
+            raise gr.Error(f"dropped file: {e.message}", print_exception=False) from None
+        if not text:
+            gr.Warning("That image carries no generation parameters")
+        return [*updates_for(ctx, names, text), None]
+
+    row.paste.click(paste, inputs=[row.prompt, generation_info], outputs=targets, queue=False,
+                    show_progress="hidden")
+    row.png_drop.upload(dropped, inputs=row.png_drop, outputs=[*targets, row.png_drop], queue=False,
+                        show_progress="hidden")

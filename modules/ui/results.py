@@ -1,0 +1,151 @@
+"""The output column of a generating tab: gallery (PNG, so the `parameters` chunk survives), progress, infotext,
+Send to…, open folder; and the generator that runs a job and streams progress into it."""
+from __future__ import annotations
+
+import html
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import gradio as gr
+from PIL import Image
+
+from modules.errors import EaselError
+from modules.pipeline.job import Job
+from modules.ui.context import UiContext
+from modules.ui.progress import run_with_progress
+
+log = logging.getLogger(__name__)
+SEND_TARGETS = (("img2img", "Send to img2img"), ("inpaint", "Send to inpaint"), ("extras", "Send to extras"))
+
+
+@dataclass
+class Results:
+    gallery: Any
+    progress: Any
+    info: Any
+    log: Any
+    generation_info: Any  # gr.State: the last result's `info` dict (+ "selected": gallery index)
+    send: dict[str, Any]
+
+
+def infotext_html(text: str) -> str:
+    return f"<p class='infotext'>{html.escape(text).replace(chr(10), '<br>')}</p>" if text else ""
+
+
+def error_html(message: str) -> str:
+    return f"<div class='error'>{html.escape(message)}</div>"
+
+
+def build(tab: str, ctx: UiContext, kind: str, generation_info=None) -> Results:
+    """`kind`: the outputs folder setting's middle part (txt2img, img2img, extras)."""
+    with gr.Column(elem_id=f"{tab}_results", elem_classes=["results"]):
+        progress = gr.HTML("", elem_id=f"{tab}_progress", elem_classes=["progress-area"])
+        gallery = gr.Gallery(label="Output", show_label=False, format="png", elem_id=f"{tab}_gallery", columns=2,
+                             height=480, object_fit="contain", preview=True, interactive=False)
+        with gr.Row(elem_id=f"image_buttons_{tab}", elem_classes=["image-buttons"]):
+            folder = gr.Button("📂", elem_id=f"{tab}_open_folder", elem_classes=["tool"], scale=0, min_width=40)
+            send = {target: gr.Button(label, elem_id=f"{tab}_send_to_{target}", min_width=60)
+                    for target, label in SEND_TARGETS if target != tab}
+        generation_info = generation_info if generation_info is not None else gr.State({})
+        info = gr.HTML("", elem_id=f"html_info_{tab}", elem_classes=["infotext-box"])
+        log_box = gr.HTML("", elem_id=f"html_log_{tab}")
+    gallery.select(_remember_selection, inputs=generation_info, outputs=[generation_info, info], queue=False,
+                   show_progress="hidden")
+    folder.click(lambda: open_folder(ctx, kind), inputs=None, outputs=log_box, queue=False)
+    return Results(gallery, progress, info, log_box, generation_info, send)
+
+
+def _remember_selection(info: dict, event: gr.SelectData):
+    """Selecting an image shows its own infotext and makes ♻️ use its seed."""
+    info = {**(info or {}), "selected": event.index}
+    texts = info.get("infotexts") or []
+    return info, (infotext_html(texts[event.index]) if 0 <= event.index < len(texts) else gr.update())
+
+
+def open_folder(ctx: UiContext, kind: str) -> str:
+    """Open the outputs folder in the file manager when the browser runs on this machine; else show the path."""
+    folder = ctx.app.paths.data_dir / ctx.app.options.get(f"outdir_{kind}_samples")
+    folder.mkdir(parents=True, exist_ok=True)
+    opener = {"win32": None, "darwin": "open"}.get(sys.platform, "xdg-open")
+    local = not (ctx.app.flags.listen or ctx.app.flags.server_name)
+    if local and sys.platform == "win32":
+        os.startfile(folder)  # noqa: S606 (the user's own folder)
+    elif local and opener and shutil.which(opener):
+        subprocess.Popen([opener, str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return f"<div class='folder-path'>Output folder: <code>{html.escape(str(folder))}</code></div>"
+
+
+def gallery_images(value) -> list[Image.Image]:
+    """A gallery's value ([(path, caption)] or [path] or images) → PIL images with their text chunks."""
+    images = []
+    for item in value or []:
+        item = item[0] if isinstance(item, (tuple, list)) else item
+        if isinstance(item, dict):
+            item = item.get("image", {}).get("path") or item.get("path")
+        if isinstance(item, Image.Image):
+            images.append(item)
+        elif item:
+            images.append(Image.open(Path(item)))
+    return images
+
+
+def selected_image(value, info: dict | None) -> Image.Image | None:
+    images = gallery_images(value)
+    if not images:
+        return None
+    index = min(max(int((info or {}).get("selected", 0)), 0), len(images) - 1)
+    return images[index]
+
+
+def stream_job(ctx: UiContext, work: Callable[[Job], Any], job_count: int, results: Results):
+    """Generator for a Generate event: progress while `work(job)` runs, then (gallery, infotext, info, log).
+
+    Outputs, in order: gallery, progress, info html, generation_info, log html. User errors become a message.
+    """
+    app = ctx.app
+    job = Job(job_count=job_count)
+    try:
+        runner = run_with_progress(lambda: work(job), job, ctx.line, lambda: app.current_job is job,
+                                   lambda: queue_position(app, job))
+        while True:
+            try:
+                bar, preview = next(runner)
+            except StopIteration as stop:
+                result = stop.value
+                break
+            yield (gr.update(value=[preview]) if preview is not None else gr.update(), bar, gr.update(),
+                   gr.update(), "")
+    except EaselError as e:
+        yield gr.update(), "", gr.update(), gr.update(), error_html(e.message)
+        return
+    if result is None:
+        yield gr.update(), "", gr.update(), gr.update(), error_html("Nothing was generated.")
+        return
+    for image, text in zip(result.images, result.infotexts):
+        image.info["parameters"] = text
+    info = {**result.info, "selected": 0}
+    message = error_html("Interrupted: showing what was finished.") if result.interrupted else ""
+    notes = "".join(error_html(w) for w in getattr(result, "warnings", []))
+    captions = list(zip(result.images, [None] * len(result.images)))
+    yield captions, "", infotext_html(result.infotexts[0] if result.infotexts else ""), info, message + notes
+
+
+def queue_position(app, job) -> tuple[int, int] | None:
+    """(1-based place, jobs queued) from the App's job queue, when it has one (else None)."""
+    jobs = getattr(app, "jobs", None)
+    state = jobs.state(job.id) if jobs is not None and hasattr(jobs, "state") else None
+    if state is None or state.position is None:
+        return None
+    queued = len(jobs.store.queued_ids()) if hasattr(jobs, "store") else state.position + 1
+    running = 1 if app.current_job is not None else 0
+    return state.position + 1 + running, queued + running
+
+
+def outputs_of(results: Results) -> list:
+    return [results.gallery, results.progress, results.info, results.generation_info, results.log]

@@ -1,0 +1,93 @@
+"""Settings: every row of the settings table, grouped in its section; Apply writes config.json.
+The Defaults sub-tab writes the current values of the UI fields to ui-config.json (A1111's ui-config keys)."""
+from __future__ import annotations
+
+import html
+
+import gradio as gr
+
+from modules.errors import EaselError
+from modules.ui.context import UiContext
+from modules.ui.setting_components import component_for, typed
+
+
+def sections(table) -> dict[str, list]:
+    """Rows grouped by section, in table order.
+
+    >>> from modules.options.table import SETTINGS
+    >>> list(sections({s.key: s for s in SETTINGS}))[0]
+    'Saving images'
+    """
+    grouped: dict[str, list] = {}
+    for setting in table.values():
+        grouped.setdefault(setting.section, []).append(setting)
+    return grouped
+
+
+def apply_changes(options, keys: list[str], values) -> str:
+    """Store the values; the message names what changed (and what needs a restart)."""
+    changes = {key: typed(options.table[key], value) for key, value in zip(keys, values)}
+    changed = options.update(changes)
+    if not changed:
+        return "Nothing changed."
+    restart = [k for k in changed if options.table[k].restart]
+    text = f"{len(changed)} setting{'s' if len(changed) != 1 else ''} changed: {', '.join(changed)}."
+    return text + (f" Restart Easel for {', '.join(restart)}." if restart else "")
+
+
+def build(ctx: UiContext) -> None:
+    options = ctx.app.options
+    keys, components = [], []
+    with gr.Row(elem_id="settings_top"):
+        apply = gr.Button("Apply settings", variant="primary", elem_id="settings_submit")
+        reload_ui = gr.Button("Reload UI", elem_id="settings_restart_gradio")
+    result = gr.HTML(elem_id="settings_result")
+    with gr.Tabs(elem_id="settings"):
+        for section, rows in sections(options.table).items():
+            with gr.Tab(section, elem_id=f"settings_{section.lower().replace(' ', '_')}"):
+                for setting in rows:
+                    if setting.key == "sd_model_checkpoint":
+                        continue  # chosen in the top bar, from the list of files
+                    keys.append(setting.key)
+                    components.append(component_for(setting, options.get(setting.key)))
+        with gr.Tab("Defaults", elem_id="settings_tab_defaults"):
+            _build_defaults(ctx)
+
+    def submit(*values):
+        try:
+            return f"<div class='settings-result'>{html.escape(apply_changes(options, keys, values))}</div>"
+        except EaselError as e:
+            raise gr.Error(e.message, print_exception=False) from None
+
+    apply.click(submit, inputs=components, outputs=result)
+    reload_ui.click(None, js="() => { location.reload(); }")
+
+
+def _build_defaults(ctx: UiContext) -> None:
+    gr.Markdown("Saves the current values of the txt2img and img2img fields as the values the page starts with "
+                "(`ui-config.json`).")
+    with gr.Row():
+        view = gr.Button("View changes", elem_id="ui_defaults_view")
+        save = gr.Button("Apply", variant="primary", elem_id="ui_defaults_apply")
+    report = gr.HTML(elem_id="ui_defaults_review")
+    keys = list(ctx.keys)  # filled by the tabs built before Settings
+
+    def changes(values) -> dict:
+        return {key: value for key, value, comp in zip(keys, values, ctx.keys.values())
+                if value != getattr(comp, "value", None)}
+
+    def show(*values):
+        found = changes(values)
+        if not found:
+            return "No changes."
+        rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(repr(v))}</td></tr>" for k, v in found.items())
+        return f"<table class='defaults-review'><tr><th>Field</th><th>New default</th></tr>{rows}</table>"
+
+    def store(*values):
+        found = changes(values)
+        ctx.ui_config.save(found)
+        return f"{len(found)} default{'s' if len(found) != 1 else ''} written to ui-config.json."
+
+    components = list(ctx.keys.values())
+    view.click(show, inputs=components, outputs=report)
+    save.click(store, inputs=components, outputs=report)

@@ -1,0 +1,56 @@
+"""Small Playwright helpers for Easel's page (element ids are A1111's)."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from PIL import Image
+
+
+def set_number(page, elem_id: str, value) -> None:
+    """Type into a slider's or number box's input and leave it, as a user does."""
+    box = page.locator(f"#{elem_id} input[type=number]").first
+    box.fill(str(value))
+    box.press("Tab")
+    page.wait_for_function(
+        "([id, v]) => { const e = document.querySelector(`#${id} input[type=number]`); return e && e.value == v; }",
+        arg=[elem_id, str(value)])
+
+
+def number_value(page, elem_id: str) -> str:
+    return page.locator(f"#{elem_id} input[type=number]").first.input_value()
+
+
+def select_tab(page, label: str) -> None:
+    page.locator("#tabs button[role=tab]", has_text=label).first.click()
+
+
+def small_txt2img(page, prompt: str, seed: int, steps: int = 4) -> None:
+    """Fill txt2img for the tiny 64×64 model."""
+    page.locator("#txt2img_prompt textarea").fill(prompt)
+    set_number(page, "txt2img_steps", steps)
+    set_number(page, "txt2img_width", 64)
+    set_number(page, "txt2img_height", 64)
+    page.locator("#txt2img_seed input").fill(str(seed))
+    page.locator("#txt2img_seed input").press("Tab")
+
+
+def wait_for_infotext(page, elem_id: str, text: str, timeout: float = 90_000) -> str:
+    page.wait_for_function("([id, t]) => { const e = document.getElementById(id); return e && e.innerText.includes(t); }",
+                           arg=[elem_id, text], timeout=timeout)
+    return page.locator(f"#{elem_id}").inner_text()
+
+
+def newest_png(folder: Path, after: float = 0.0, timeout: float = 10.0) -> Path:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        files = [p for p in folder.rglob("*.png") if p.stat().st_mtime >= after]
+        if files:
+            return max(files, key=lambda p: p.stat().st_mtime)
+        time.sleep(0.2)
+    raise AssertionError(f"no PNG saved under {folder}")
+
+
+def png_parameters(path: Path) -> str | None:
+    with Image.open(path) as image:
+        return image.info.get("parameters")

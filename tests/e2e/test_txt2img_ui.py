@@ -1,0 +1,22 @@
+"""txt2img in the browser: Ctrl+Enter generates, the gallery shows the image, the infotext matches the PNG."""
+from __future__ import annotations
+
+import time
+
+from tests.e2e.conftest import screenshot
+from tests.e2e.helpers import newest_png, png_parameters, small_txt2img, wait_for_infotext
+
+
+def test_ctrl_enter_generates_and_infotext_matches_saved_png(page, server):
+    started = time.time() - 1
+    small_txt2img(page, "a red fox in the snow", seed=1234)
+    page.locator("#txt2img_prompt textarea").press("Control+Enter")
+    text = wait_for_infotext(page, "html_info_txt2img", "Seed: 1234")
+    assert "a red fox in the snow" in text
+    page.wait_for_selector("#txt2img_gallery img")
+    saved = newest_png(server.data_dir / "outputs" / "txt2img-images", after=started)
+    parameters = png_parameters(saved)
+    assert parameters is not None
+    assert [line.strip() for line in parameters.splitlines()] == [line.strip() for line in text.splitlines()]
+    assert "Steps: 4" in parameters and "Size: 64x64" in parameters
+    screenshot(page, "txt2img_result")
