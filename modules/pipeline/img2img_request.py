@@ -6,9 +6,10 @@ import binascii
 from dataclasses import dataclass
 from typing import Any
 
-from PIL import Image
+from PIL import Image, ImageOps
 
 from modules.errors import EaselError, InvalidInput
+from modules.imaging.masks import binary_mask, check_mask
 from modules.imaging.metadata import open_image
 from modules.imaging.resize import LATENT_RESIZE, resize_mode_index
 from modules.pipeline.request import GenerationRequest, validate_request
@@ -99,7 +100,8 @@ def validate_img2img(req: Img2ImgRequest) -> None:
     if req.initial_noise_multiplier is not None:
         _check_range("initial_noise_multiplier", req.initial_noise_multiplier, 0.0, 10.0)
     if req.mask is not None:
-        as_image(req.mask, "mask")
+        mask = binary_mask(as_image(req.mask, "mask"))
+        check_mask(ImageOps.invert(mask) if req.inpainting_mask_invert else mask)
 
 
 def decoded(req: Img2ImgRequest) -> Img2ImgRequest:
