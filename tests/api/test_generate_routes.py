@@ -1,0 +1,97 @@
+"""/sdapi/v1 generation routes in process: A1111 response shapes, one-request overrides, infotext, extras, png-info."""
+from __future__ import annotations
+
+import base64
+import io
+import json
+
+from PIL import Image
+
+from modules.jobs.codec import png_bytes
+from tests.api.conftest import TINY
+
+
+def b64_png(image: Image.Image, infotext: str | None = None) -> str:
+    return base64.b64encode(png_bytes(image, infotext)).decode()
+
+
+def decode(b64: str) -> Image.Image:
+    image = Image.open(io.BytesIO(base64.b64decode(b64)))
+    image.load()
+    return image
+
+
+def test_txt2img_answers_like_a1111(client):
+    r = client.post("/sdapi/v1/txt2img", json={**TINY, "batch_size": 2, "unknown_field": 1})
+    assert r.status_code == 200
+    body = r.json()
+    assert set(body) == {"images", "parameters", "info"}
+    assert len(body["images"]) == 2 and not body["images"][0].startswith("data:")
+    first = decode(body["images"][0])
+    assert first.size == (64, 64) and "Seed: 11" in first.info["parameters"]
+    info = json.loads(body["info"])
+    assert info["all_seeds"] == [11, 12] and info["prompt"] == "a red cube" and info["sampler_name"] == "Euler"
+    assert body["parameters"]["prompt"] == "a red cube" and body["parameters"]["steps"] == 2
+    assert "unknown_field" not in body["parameters"]
+
+
+def test_sampler_index_is_used_when_sampler_name_is_unset(client):
+    payload = {k: v for k, v in TINY.items() if k != "sampler_name"}
+    info = json.loads(client.post("/sdapi/v1/txt2img", json={**payload, "sampler_index": "Euler a"}).json()["info"])
+    assert info["sampler_name"] == "Euler a"
+    assert json.loads(client.post("/sdapi/v1/txt2img", json=payload).json()["info"])["sampler_name"] == "Euler"
+
+
+def test_override_settings_apply_to_one_request_only(client):
+    before = client.get("/sdapi/v1/options").json()["CLIP_stop_at_last_layers"]
+    body = client.post("/sdapi/v1/txt2img", json={**TINY, "override_settings": {"CLIP_stop_at_last_layers": 2}})
+    assert json.loads(body.json()["info"])["clip_skip"] == 2
+    assert client.get("/sdapi/v1/options").json()["CLIP_stop_at_last_layers"] == before
+    kept = {**TINY, "override_settings": {"CLIP_stop_at_last_layers": 2},
+            "override_settings_restore_afterwards": False}
+    assert client.post("/sdapi/v1/txt2img", json=kept).status_code == 200
+    assert client.get("/sdapi/v1/options").json()["CLIP_stop_at_last_layers"] == 2
+
+
+def test_infotext_fills_fields_the_request_left_unset(client):
+    infotext = "a blue ball\nNegative prompt: ugly\nSteps: 3, Sampler: Euler a, CFG scale: 5, Seed: 99, Size: 64x64"
+    r = client.post("/sdapi/v1/txt2img", json={"infotext": infotext, "steps": 2})
+    info = json.loads(r.json()["info"])
+    assert (info["prompt"], info["negative_prompt"], info["seed"]) == ("a blue ball", "ugly", 99)
+    assert (info["steps"], info["sampler_name"], info["cfg_scale"]) == (2, "Euler a", 5.0)
+
+
+def test_send_images_false_and_progress_when_idle(client):
+    body = client.post("/sdapi/v1/txt2img", json={**TINY, "send_images": False}).json()
+    assert body["images"] == []
+    progress = client.get("/sdapi/v1/progress").json()
+    assert progress["progress"] == 0 and progress["state"]["job_count"] == 0 and progress["current_image"] is None
+    assert client.post("/sdapi/v1/interrupt").json() == {} and client.post("/sdapi/v1/skip").json() == {}
+
+
+def test_png_info_reads_back_the_infotext(client):
+    text = "a cat\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 5, Size: 64x64"
+    image = Image.new("RGB", (8, 8))
+    r = client.post("/sdapi/v1/png-info", json={"image": "data:image/png;base64," + b64_png(image, text)})
+    assert r.status_code == 200
+    assert r.json()["info"] == text and r.json()["parameters"]["Seed"] == "5"
+    assert client.post("/sdapi/v1/png-info", json={"image": b64_png(image)}).json()["info"] == ""
+
+
+def test_extras_resize_with_builtin_upscalers(client):
+    image = Image.new("RGB", (20, 10), (200, 10, 10))
+    r = client.post("/sdapi/v1/extra-single-image",
+                    json={"image": b64_png(image), "upscaler_1": "Lanczos", "upscaling_resize": 2})
+    assert r.status_code == 200 and decode(r.json()["image"]).size == (40, 20)
+    r = client.post("/sdapi/v1/extra-single-image",
+                    json={"image": b64_png(image), "upscaler_1": "Nearest", "resize_mode": 1,
+                          "upscaling_resize_w": 30, "upscaling_resize_h": 30, "upscaling_crop": True})
+    assert decode(r.json()["image"]).size == (30, 30)
+    r = client.post("/sdapi/v1/extra-batch-images",
+                    json={"imageList": [{"data": b64_png(image), "name": "a"}] * 2, "upscaler_1": "Lanczos",
+                          "upscaler_2": "Nearest", "extras_upscaler_2_visibility": 0.5, "upscaling_resize": 1.5})
+    assert [decode(i).size for i in r.json()["images"]] == [(30, 15), (30, 15)]
+    r = client.post("/sdapi/v1/extra-single-image", json={"image": b64_png(image), "upscaler_1": "4x-Nope"})
+    assert r.status_code == 422 and "upscaler_1" in r.json()["errors"] and "Lanczos" in r.json()["errors"]
+    r = client.post("/sdapi/v1/extra-single-image", json={"image": b64_png(image), "gfpgan_visibility": 1})
+    assert r.status_code == 422 and "face restoration" in r.json()["errors"]

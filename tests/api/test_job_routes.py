@@ -1,0 +1,81 @@
+"""Async job routes in process: submit → status → result (deleted once fetched), cancel, the SSE stream."""
+from __future__ import annotations
+
+import json
+import time
+
+from tests.api.conftest import TINY
+
+
+def wait_status(client, job_id, wanted, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        status = client.get(f"/easel/v1/jobs/{job_id}").json()["status"]
+        if status in wanted:
+            return status
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} never reached {wanted}")
+
+
+def test_submit_status_result_then_gone(client):
+    r = client.post("/easel/v1/jobs/txt2img", json={**TINY, "seed": 5, "n_iter": 2})
+    assert r.status_code == 202 and r.json()["status"] in ("queued", "running")
+    job_id = r.json()["id"]
+    assert wait_status(client, job_id, {"done"}) == "done"
+    listed = client.get("/easel/v1/jobs").json()
+    assert any(j["id"] == job_id and j["progress"] == 1.0 for j in listed)
+    first = client.get(f"/easel/v1/jobs/{job_id}/result", params={"keep": True}).json()
+    assert first["status"] == "done" and len(first["images"]) == 2
+    assert json.loads(first["info"])["all_seeds"] == [5, 6] and first["parameters"]["seed"] == 5
+    assert client.get(f"/easel/v1/jobs/{job_id}/result").status_code == 200
+    assert client.get(f"/easel/v1/jobs/{job_id}/result").status_code == 404
+
+
+def test_result_before_the_end_is_409_and_cancel_stops_it(client):
+    slow = client.post("/easel/v1/jobs/txt2img", json={**TINY, "steps": 400, "n_iter": 3}).json()["id"]
+    queued = client.post("/easel/v1/jobs/txt2img", json=TINY).json()["id"]
+    wait_status(client, slow, {"running"})
+    r = client.get(f"/easel/v1/jobs/{slow}/result")
+    assert r.status_code == 409 and "running" in r.json()["detail"]
+    state = client.get(f"/easel/v1/jobs/{queued}").json()
+    assert state["status"] == "queued" and state["position"] == 0
+    assert client.delete(f"/easel/v1/jobs/{queued}").json()["status"] == "cancelled"
+    client.delete(f"/easel/v1/jobs/{slow}")
+    assert wait_status(client, slow, {"cancelled"}) == "cancelled"
+    result = client.get(f"/easel/v1/jobs/{slow}/result").json()
+    assert result["status"] == "cancelled" and len(result["images"]) <= 1
+
+
+def test_failed_jobs_report_their_user_error(client):
+    # a clip skip the tiny model cannot honour passes the checks at submit time and fails in the job
+    r = client.post("/easel/v1/jobs/txt2img", json={**TINY, "override_settings": {"CLIP_stop_at_last_layers": 12}})
+    job_id = r.json()["id"]
+    assert wait_status(client, job_id, {"failed", "done"}) == "failed"
+    state = client.get(f"/easel/v1/jobs/{job_id}").json()
+    assert 400 <= state["error_status"] < 500 and state["error"]
+    result = client.get(f"/easel/v1/jobs/{job_id}/result")
+    assert result.status_code == state["error_status"] and set(result.json()) >= {"error", "detail"}
+
+
+def test_submit_validates_like_the_sync_route(client):
+    r = client.post("/easel/v1/jobs/txt2img", json={**TINY, "width": 7})
+    assert r.status_code == 422 and "width" in r.json()["errors"]
+    assert client.get("/easel/v1/jobs").json() == []
+
+
+def test_event_stream_reports_progress_until_done(client):
+    job_id = client.post("/easel/v1/jobs/txt2img", json={**TINY, "steps": 6}).json()["id"]
+    events = []
+    with client.stream("GET", f"/easel/v1/jobs/{job_id}/events") as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        name = None
+        for line in stream.iter_lines():
+            if line.startswith("event: "):
+                name = line[7:]
+            elif line.startswith("data: "):
+                events.append((name, json.loads(line[6:])))
+                if name == "done":
+                    break
+    assert events[-1] == ("done", {"id": job_id, "status": "done"})
+    statuses = [data["status"] for name, data in events if name == "progress"]
+    assert statuses[-1] == "done" and set(statuses) <= {"queued", "running", "done"}
