@@ -114,8 +114,21 @@ def check_settings(changes: Mapping[str, Any], options, data_dir: Path, field: s
             check_inside(data_dir, f"{field}.{key}", value)
 
 
+def decode_images(values: dict, opts: Mapping[str, Any]) -> dict:
+    """img2img's base64 `init_images` and `mask` → PIL images, each error naming its field."""
+    from modules.api.images import decode_image
+
+    values = dict(values)
+    if "init_images" in values:
+        values["init_images"] = tuple(decode_image(f"init_images[{i}]", v, opts)
+                                      for i, v in enumerate(values["init_images"] or ()))
+    if "mask" in values:
+        values["mask"] = decode_image("mask", values["mask"], opts) if values["mask"] else None
+    return values
+
+
 def to_request(payload: BaseModel, request_type: type, *, app, scripts: Mapping[str, Any],
-               images: Callable[[str, Any], Any] | None = None) -> Any:
+               validate: Callable[[Any], None] | None = None) -> Any:
     """Build the typed request of an API payload and run the checks a job would fail on."""
     names = {f.name for f in dataclasses.fields(request_type)}
     data = payload.model_dump()
@@ -128,19 +141,17 @@ def to_request(payload: BaseModel, request_type: type, *, app, scripts: Mapping[
     if data.get("do_not_save_samples"):
         data["save_images"] = False
     check_settings(data.get("override_settings") or {}, app.options, app.paths.data_dir, "override_settings")
-    values = {k: v for k, v in data.items() if k in names}
-    if images is not None:
-        values = images(request_type, values)
+    values = decode_images({k: v for k, v in data.items() if k in names}, app.options.data())
     request = request_type(**values)
-    precheck(app, request)
+    precheck(app, request, validate)
     return request
 
 
-def precheck(app, request) -> None:
+def precheck(app, request, validate: Callable[[Any], None] | None = None) -> None:
     """Names and values a job would fail on, checked before it is queued (the job checks them again)."""
     from modules.pipeline.request import validate_request
 
-    validate_request(request)
+    (validate or validate_request)(request)
     app.services.samplers.resolve_sampler(request.sampler_name)
     app.services.samplers.resolve_scheduler(request.scheduler)
     checkpoint = request.override_settings.get("sd_model_checkpoint")

@@ -11,11 +11,12 @@ from fastapi import APIRouter
 from modules.api import extras
 from modules.api.convert import to_request
 from modules.api.images import decode_image, encode_png
-from modules.api.schema import (GenerationResponse, PNGInfoRequest, PNGInfoResponse, ProgressResponse,
-                                Txt2ImgApiRequest)
+from modules.api.schema import (GenerationResponse, Img2ImgApiRequest, PNGInfoRequest, PNGInfoResponse,
+                                ProgressResponse, Txt2ImgApiRequest)
 from modules.imaging.infotext import parse_infotext
 from modules.imaging.metadata import read_image_metadata
 from modules.jobs.codec import png_bytes
+from modules.pipeline.img2img_request import Img2ImgRequest, validate_img2img
 from modules.pipeline.request import GenerationRequest
 
 
@@ -71,6 +72,17 @@ def build_router(app) -> APIRouter:
         result = app.jobs.run("txt2img", request)
         keep_overrides(app, payload)
         return generation_response(result, payload.model_dump(), payload.send_images)
+
+    @router.post("/img2img", response_model=GenerationResponse)
+    def img2img(payload: Img2ImgApiRequest):
+        request = to_request(payload, Img2ImgRequest, app=app, scripts=installed_scripts(app),
+                             validate=validate_img2img)
+        result = app.jobs.run("img2img", request)
+        keep_overrides(app, payload)
+        parameters = payload.model_dump()
+        if not payload.include_init_images:  # A1111 leaves the (large) images out of the echo
+            parameters["init_images"], parameters["mask"] = None, None
+        return generation_response(result, parameters, payload.send_images)
 
     @router.get("/progress", response_model=ProgressResponse)
     def progress(skip_current_image: bool = False):

@@ -13,6 +13,7 @@ from typing import Any, Optional, Union
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from modules.pipeline.img2img_request import Img2ImgRequest
 from modules.pipeline.request import MAX_BATCH, MAX_SIZE, MAX_STEPS, MIN_SIZE, GenerationRequest
 
 # Bounds published in the schema (the pipeline checks them again with its own messages).
@@ -97,9 +98,12 @@ def _field(name: str, tp: Any, default: Any):
 
 
 def request_model(name: str, request_type: type, extra: Mapping[str, tuple[Any, Any]],
-                  api_defaults: Mapping[str, Any]) -> type[BaseModel]:
-    """A pydantic model with the dataclass's fields (A1111 names and defaults) followed by `extra`."""
-    hints = typing.get_type_hints(request_type)
+                  api_defaults: Mapping[str, Any], api_types: Mapping[str, Any] | None = None) -> type[BaseModel]:
+    """A pydantic model with the dataclass's fields (A1111 names and defaults) followed by `extra`.
+
+    `api_types` overrides the JSON type of fields the dataclass types loosely (images held as `Any`).
+    """
+    hints = {**typing.get_type_hints(request_type), **(api_types or {})}
     fields: dict[str, Any] = {}
     for f in dataclasses.fields(request_type):
         if f.default is not dataclasses.MISSING:
@@ -113,7 +117,7 @@ def request_model(name: str, request_type: type, extra: Mapping[str, tuple[Any, 
         if isinstance(default, Mapping):
             default = dict(default)
         default = api_defaults.get(f.name, default)
-        tp = api_type(hints[f.name])
+        tp = hints[f.name] if api_types and f.name in api_types else api_type(hints[f.name])
         fields[f.name] = _field(f.name, Optional[tp] if default is None else tp, default)
     for key, (tp, default) in extra.items():
         if key not in fields:
@@ -125,6 +129,11 @@ def request_model(name: str, request_type: type, extra: Mapping[str, tuple[Any, 
 TXT2IMG_DEFAULTS = {"sampler_name": None}
 Txt2ImgApiRequest = request_model("StableDiffusionTxt2ImgProcessingAPI", GenerationRequest,
                                   {**API_ONLY_COMMON, **API_ONLY_TXT2IMG}, TXT2IMG_DEFAULTS)
+
+# img2img: images arrive as base64 strings; the API layer decodes them into the request's PIL images.
+IMG2IMG_TYPES = {"init_images": list[str], "mask": Optional[str]}
+Img2ImgApiRequest = request_model("StableDiffusionImg2ImgProcessingAPI", Img2ImgRequest, API_ONLY_COMMON,
+                                  TXT2IMG_DEFAULTS, IMG2IMG_TYPES)
 
 
 class GenerationResponse(BaseModel):

@@ -14,7 +14,8 @@ from modules.api import routes_generate, routes_jobs, routes_lists
 from modules.api.auth import basic_auth
 from modules.api.convert import to_request
 from modules.api.errors import BodyLimit, install_error_handlers
-from modules.api.schema import ErrorResponse, Txt2ImgApiRequest
+from modules.api.schema import ErrorResponse, Img2ImgApiRequest, Txt2ImgApiRequest
+from modules.pipeline.img2img_request import Img2ImgRequest, validate_img2img
 from modules.pipeline.request import GenerationRequest
 
 API_PREFIXES = ("/sdapi/", "/easel/")
@@ -26,7 +27,9 @@ def submitters(app) -> dict:
     """kind → (API model, payload → typed request) for the async job routes."""
     scripts = routes_generate.installed_scripts(app)
     return {"txt2img": (Txt2ImgApiRequest,
-                        lambda p: to_request(p, GenerationRequest, app=app, scripts=scripts))}
+                        lambda p: to_request(p, GenerationRequest, app=app, scripts=scripts)),
+            "img2img": (Img2ImgApiRequest,
+                        lambda p: to_request(p, Img2ImgRequest, app=app, scripts=scripts, validate=validate_img2img))}
 
 
 def max_request_bytes(app) -> int:

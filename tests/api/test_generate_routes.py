@@ -95,3 +95,30 @@ def test_extras_resize_with_builtin_upscalers(client):
     assert r.status_code == 422 and "upscaler_1" in r.json()["errors"] and "Lanczos" in r.json()["errors"]
     r = client.post("/sdapi/v1/extra-single-image", json={"image": b64_png(image), "gfpgan_visibility": 1})
     assert r.status_code == 422 and "face restoration" in r.json()["errors"]
+
+
+def test_img2img_with_a_mask(client):
+    init = Image.new("RGB", (64, 64), (30, 120, 200))
+    mask = Image.new("L", (64, 64), 0)
+    mask.paste(255, (16, 16, 48, 48))
+    payload = {**TINY, "init_images": ["data:image/png;base64," + b64_png(init)], "mask": b64_png(mask),
+               "denoising_strength": 0.6, "inpaint_full_res": False}
+    r = client.post("/sdapi/v1/img2img", json=payload)
+    assert r.status_code == 200, r.text[:300]
+    body = r.json()
+    out = decode(body["images"][0]).convert("RGB")
+    assert out.size == (64, 64) and "Denoising strength: 0.6" in out.info["parameters"]
+    assert out.getpixel((2, 2)) == (30, 120, 200)  # outside the mask the init image is kept
+    assert body["parameters"]["init_images"] is None and json.loads(body["info"])["all_seeds"] == [11]
+
+
+def test_img2img_mistakes(client):
+    good = b64_png(Image.new("RGB", (64, 64)))
+    cases = [({}, "init_images", "no init image"),
+             ({"init_images": ["@@@"]}, "init_images[0]", "not valid base64"),
+             ({"init_images": [good], "mask": "aGVsbG8="}, "mask", "not an image"),
+             ({"init_images": [good], "denoising_strength": 3}, "denoising_strength", "out of range"),
+             ({"init_images": good}, "init_images", "list")]
+    for change, field, words in cases:
+        r = client.post("/sdapi/v1/img2img", json={**TINY, **change})
+        assert r.status_code == 422 and field in r.json()["errors"] and words in r.json()["errors"], r.text[:300]
