@@ -45,6 +45,7 @@ def build_app(flags: argparse.Namespace):
     from modules.options import Options
     from modules.pipeline.services import PipelineServices
     from modules.sampling.registry import SamplerRegistry
+    from modules.upscalers import Upscalers
 
     paths = build_paths(flags)
     paths.data_dir.mkdir(parents=True, exist_ok=True)
@@ -58,7 +59,9 @@ def build_app(flags: argparse.Namespace):
     if flags.ckpt:
         options.set("sd_model_checkpoint", models.find_checkpoint(str(Path(flags.ckpt).resolve())).title)
     services = PipelineServices(models=models, samplers=SamplerRegistry(), conditioning=ConditioningCache(),
-                                saver=ImageSaver(), paths=paths, version=f"easel-{VERSION}")
+                                saver=ImageSaver(), paths=paths, version=f"easel-{VERSION}",
+                                upscalers=Upscalers(paths.models_dir, device_config.device,
+                                                    flags.disable_safe_unpickle))
     from modules.jobs import JobStore
 
     return App(paths=paths, flags=flags, options=options, services=services,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from modules.jobs import JobQueue, JobStore
 from modules.options import Options
 from modules.paths import Paths
+from modules.pipeline.extras import ExtrasRequest, ExtrasResult, run_extras
 from modules.pipeline.img2img import run_img2img
 from modules.pipeline.img2img_request import Img2ImgRequest
 from modules.pipeline.img2img_request import decoded as img2img_decoded
@@ -65,6 +66,18 @@ class App:
     def img2img(self, request: Img2ImgRequest, job: Job | None = None) -> GenerationResult:
         """Run one img2img / inpainting request through the same queue as txt2img."""
         return self.jobs.run("img2img", img2img_decoded(request), job)
+
+    def extras(self, request: ExtrasRequest, job: Job | None = None) -> ExtrasResult:
+        """Upscale images (Extras tab, extra-single-image, extra-batch-images), serialised with generations."""
+        job = job or Job(job_count=max(len(request.images), 1))
+        with self._run_lock:
+            self._current_job = job
+            try:
+                opts = self.options.snapshot()
+                folder = self.paths.data_dir / opts.outdir_extras_samples
+                return run_extras(self.services.upscalers, self.services.saver, folder, opts, request, job)
+            finally:
+                self._current_job = None
 
     def _execute(self, kind: str, request, job: Job) -> GenerationResult:
         """The queue worker's work for one job: a frozen options snapshot with the request's overrides, then run."""

@@ -15,3 +15,4 @@ class PipelineServices:
     saver: Any  # modules.imaging.saving.ImageSaver
     paths: Paths
     version: str
+    upscalers: Any = None  # modules.upscalers.Upscalers (hires fix, img2img resize, Extras)

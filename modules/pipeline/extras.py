@@ -1,0 +1,155 @@
+"""The Extras tab / `extra-single-image` / `extra-batch-images`: upscale by or to a size with one or two blended
+upscalers, optionally save to outputs/extras-images with A1111's postprocessing infotext.
+
+Face restoration (GFPGAN/CodeFormer) needs face detection and alignment models that Easel does not ship, so
+non-zero visibilities are refused with that explanation rather than silently ignored.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from PIL import Image
+
+from modules.errors import InvalidInput
+from modules.imaging.metadata import read_image_metadata
+from modules.pipeline.img2img_request import as_image
+from modules.pipeline.job import Job
+
+SCALE_BY, SCALE_TO = 0, 1
+MAX_SCALE = 16.0
+MAX_SIDE = 16384
+
+
+@dataclass(frozen=True)
+class ExtrasRequest:
+    """A1111's extras fields and defaults (COMPAT §6). `images` are PIL images, bytes or base64 strings."""
+
+    images: tuple[Any, ...] = ()
+    resize_mode: int = SCALE_BY
+    upscaling_resize: float = 2.0
+    upscaling_resize_w: int = 512
+    upscaling_resize_h: int = 512
+    upscaling_crop: bool = True
+    upscaler_1: str | None = "None"
+    upscaler_2: str | None = "None"
+    extras_upscaler_2_visibility: float = 0.0
+    gfpgan_visibility: float = 0.0
+    codeformer_visibility: float = 0.0
+    codeformer_weight: float = 0.0
+    upscale_first: bool = False
+    save_images: bool = False
+
+    def __post_init__(self):
+        object.__setattr__(self, "images", tuple(self.images))
+
+
+@dataclass
+class ExtrasResult:
+    images: list[Image.Image]
+    infotexts: list[str]
+    saved_paths: list = field(default_factory=list)
+
+    @property
+    def html_info(self) -> str:
+        """A1111's `html_info`: the first image's postprocessing text as a paragraph."""
+        import html
+
+        return f"<p>{html.escape(self.infotexts[0])}</p>" if self.infotexts else ""
+
+
+def validate_extras(req: ExtrasRequest) -> list[Image.Image]:
+    """The images decoded, and every field checked, before any work."""
+    if not req.images:
+        raise InvalidInput("image", "no image given", "at least one image")
+    images = [as_image(v, "image" if len(req.images) == 1 else f"imageList[{i}]") for i, v in enumerate(req.images)]
+    if req.resize_mode not in (SCALE_BY, SCALE_TO):
+        raise InvalidInput("resize_mode", f"unknown mode {req.resize_mode!r}", "0 (scale by) or 1 (scale to)")
+    if req.resize_mode == SCALE_BY and not 0 < float(req.upscaling_resize) <= MAX_SCALE:
+        raise InvalidInput("upscaling_resize", f"{req.upscaling_resize} is out of range", f"above 0, up to {MAX_SCALE}")
+    if req.resize_mode == SCALE_TO:
+        for name in ("upscaling_resize_w", "upscaling_resize_h"):
+            if not 1 <= int(getattr(req, name)) <= MAX_SIDE:
+                raise InvalidInput(name, f"{getattr(req, name)} is out of range", f"1 to {MAX_SIDE}")
+    if not 0 <= req.extras_upscaler_2_visibility <= 1:
+        raise InvalidInput("extras_upscaler_2_visibility", f"{req.extras_upscaler_2_visibility} is out of range",
+                           "0 to 1")
+    if req.gfpgan_visibility or req.codeformer_visibility:
+        raise InvalidInput("gfpgan_visibility" if req.gfpgan_visibility else "codeformer_visibility",
+                           "face restoration is not available: it needs face detection and alignment models that "
+                           "Easel does not include", "0")
+    return images
+
+
+def _scale_for(req: ExtrasRequest, image: Image.Image) -> tuple[float, dict[str, Any]]:
+    if req.resize_mode == SCALE_BY:
+        return float(req.upscaling_resize), {"Postprocess upscale by": req.upscaling_resize}
+    w, h = int(req.upscaling_resize_w), int(req.upscaling_resize_h)
+    scale = max(w / image.width, h / image.height)
+    key = "Postprocess crop to" if req.upscaling_crop else "Postprocess upscale to"
+    return scale, {key: f"{w}x{h}"}
+
+
+def upscale_one(upscalers, image: Image.Image, req: ExtrasRequest, tile: int, overlap: int,
+                progress=None) -> tuple[Image.Image, dict[str, Any]]:
+    """One image through upscaler 1 (and 2, blended), then cropped to the target in scale-to mode."""
+    scale, info = _scale_for(req, image)
+    first = upscalers.find(req.upscaler_1, "upscaler_1")
+    result = upscalers.upscale(image, first.name, scale, tile, overlap, progress, "upscaler_1")
+    info["Postprocess upscaler"] = first.name
+    second = upscalers.find(req.upscaler_2, "upscaler_2")
+    if second.kind != "none" and req.extras_upscaler_2_visibility > 0:
+        other = upscalers.upscale(image, second.name, scale, tile, overlap, progress, "upscaler_2")
+        if other.size != result.size:
+            other = other.resize(result.size, resample=Image.LANCZOS)
+        result = Image.blend(result.convert("RGB"), other.convert("RGB"), req.extras_upscaler_2_visibility)
+        info["Postprocess upscaler 2"] = second.name
+        info["Postprocess upscaler 2 visibility"] = req.extras_upscaler_2_visibility
+    if req.resize_mode == SCALE_TO and req.upscaling_crop:
+        w, h = int(req.upscaling_resize_w), int(req.upscaling_resize_h)
+        canvas = Image.new("RGB", (w, h))
+        canvas.paste(result, box=(w // 2 - result.width // 2, h // 2 - result.height // 2))
+        result = canvas
+    return result, info
+
+
+def postprocess_infotext(info: dict[str, Any]) -> str:
+    """`Key: value` pairs joined by `, ` (values with `,` or `:` quoted, as in any infotext)."""
+    import json
+
+    def quote(v):
+        text = str(v)
+        return json.dumps(text, ensure_ascii=False) if any(c in text for c in ",:\n") else text
+
+    return ", ".join(f"{k}: {quote(v)}" for k, v in info.items() if v is not None)
+
+
+def run_extras(upscalers, saver, folder, opts, req: ExtrasRequest, job: Job | None = None) -> ExtrasResult:
+    """Upscale every image of the request; save each (keeping its generation infotext) when asked."""
+    images = validate_extras(req)
+    job = job or Job(job_count=len(images))
+    result = ExtrasResult([], [])
+    for i, image in enumerate(images):
+        if job.interrupted:
+            break
+        job.begin_pass(i, 1, f"Extras {i + 1} out of {len(images)}")
+        progress = _progress(job)
+        upscaled, info = upscale_one(upscalers, image, req, opts.ESRGAN_tile, opts.ESRGAN_tile_overlap, progress)
+        text = postprocess_infotext(info)
+        parameters, _ = read_image_metadata(image)
+        upscaled.info = {"parameters": parameters, "extras": text} if parameters else {"extras": text}
+        result.images.append(upscaled)
+        result.infotexts.append(text)
+        if req.save_images:
+            result.saved_paths.append(saver.save_image(upscaled, folder, seed=None, infotext=parameters,
+                                                       fmt=opts.samples_format, prefix_date=False,
+                                                       extra_text={"extras": text}))
+    return result
+
+
+def _progress(job: Job):
+    def on_tile(done: int, total: int) -> None:
+        if job.sampling_steps != total:
+            job.begin_pass(job.job_no, total, job.textinfo)
+        job.on_step(done)
+    return on_tile

@@ -1,0 +1,96 @@
+"""`Upscalers`: the one owner of upscaler models (created in webui.py, passed down). Lists, finds and runs them.
+
+Scaling follows A1111's `Upscaler.upscale`: a model is applied up to three times until the image reaches the
+target size, then Lanczos brings it to the exact size (here `round(w * scale)`, not A1111's multiple of 8).
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from PIL import Image
+
+from modules.errors import InvalidInput
+from modules.upscalers.models import load_descriptor
+from modules.upscalers.registry import BUILTIN, UpscalerInfo, find_upscaler_models
+from modules.upscalers.tiled import upscale_tiled
+
+MAX_MODEL_PASSES = 3
+Progress = Callable[[int, int], None]
+
+
+def target_size(width: int, height: int, scale: float) -> tuple[int, int]:
+    """The exact size an upscale by `scale` aims for.
+
+    >>> target_size(33, 10, 4), target_size(100, 60, 1.5)
+    ((132, 40), (150, 90))
+    """
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+class Upscalers:
+    """Upscaler rows by name, and the last loaded model (one at a time, like checkpoints)."""
+
+    def __init__(self, models_dir: Path, device: torch.device | str = "cpu", disable_safe_unpickle: bool = False):
+        self.models_dir = Path(models_dir)
+        self.device = torch.device(device)
+        self.disable_safe_unpickle = disable_safe_unpickle
+        self._rows: list[UpscalerInfo] | None = None
+        self._loaded: tuple[Path, object] | None = None
+        self._lock = threading.RLock()
+
+    def list(self, refresh: bool = False) -> list[UpscalerInfo]:
+        with self._lock:
+            if self._rows is None or refresh:
+                self._rows = [*BUILTIN, *find_upscaler_models(self.models_dir)]
+            return list(self._rows)
+
+    def find(self, name: str | None, field: str = "upscaler") -> UpscalerInfo:
+        """By name (case-insensitive); None or "" is "None". Re-scans the folders once before refusing."""
+        key = (name or "None").strip().lower()
+        for refresh in (False, True):
+            for row in self.list(refresh):
+                if row.name.lower() == key or (row.path is not None and row.path.name.lower() == key):
+                    return row
+        raise InvalidInput(field, f"unknown upscaler {name!r}", ", ".join(r.name for r in self.list()))
+
+    def model(self, info: UpscalerInfo):
+        """The spandrel descriptor for a model row, loading it (and dropping the previous one) if needed."""
+        with self._lock:
+            if self._loaded is None or self._loaded[0] != info.path:
+                self._loaded = None
+                self._loaded = (info.path, load_descriptor(info.path, self.device, self.disable_safe_unpickle))
+            return self._loaded[1]
+
+    def upscale(self, image: Image.Image, name: str | None, scale: float, tile: int = 192, overlap: int = 8,
+                progress: Progress | None = None, field: str = "upscaler") -> Image.Image:
+        """`image` scaled by `scale` with the named upscaler ("None" returns it unchanged)."""
+        info = self.find(name, field)
+        if info.kind == "none" or scale == 1:
+            return image
+        width, height = target_size(image.width, image.height, scale)
+        if info.kind == "model":
+            with self._lock:
+                descriptor = self.model(info)
+                for _ in range(MAX_MODEL_PASSES):
+                    if image.width >= width and image.height >= height:
+                        break
+                    image = run_model(descriptor, image, tile, overlap, progress)
+        if image.size != (width, height):
+            resample = Image.LANCZOS if info.resample is None else info.resample  # NEAREST is 0
+            image = image.resize((width, height), resample=resample)
+        return image
+
+
+def run_model(descriptor, image: Image.Image, tile: int, overlap: int, progress: Progress | None) -> Image.Image:
+    """One pass of a spandrel model over a PIL image (RGB in, RGB out), tiled."""
+    param = next(descriptor.model.parameters())
+    pixels = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0  # [H, W, 3]
+    x = torch.from_numpy(pixels).permute(2, 0, 1)[None].to(param.device, param.dtype)  # [1, 3, H, W]
+    with torch.inference_mode():
+        out = upscale_tiled(descriptor, x, descriptor.scale, tile, overlap, progress)  # [1, 3, H*s, W*s]
+    array = (out[0].float().clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255.0).round().astype(np.uint8)
+    return Image.fromarray(array, mode="RGB")
