@@ -21,6 +21,7 @@ from modules.models.discovery import (VAE_AUTOMATIC, CheckpointInfo, VaeInfo, fi
 from modules.models.hashing import HashCache, short_hash
 from modules.models.loaded import LoadedModel
 from modules.models.loader import load_model, load_vae_file, reload_baked_vae
+from modules.models.lora import AppliedLoras
 from modules.paths import Paths
 
 SHOWN_NAMES = 8
@@ -58,6 +59,7 @@ class ModelManager:
         self._checkpoints: list[CheckpointInfo] | None = None
         self._vaes: list[VaeInfo] | None = None
         self._current: LoadedModel | None = None
+        self._loras: AppliedLoras | None = None  # LoRA patches of the current model, with its original weights
         self._load_lock = threading.RLock()
         self._list_lock = threading.RLock()
 
@@ -174,9 +176,32 @@ class ModelManager:
         gc.collect()
         return model
 
+    def apply_loras(self, model: LoadedModel, loras: list) -> list[str]:
+        """Patch exactly `loras` [(LoraNetwork, te_weight, unet_weight)] into `model` (an empty list restores it).
+
+        Originals are kept, so `restore_weights` (or another set) brings every weight back bit for bit; the same
+        set again is a no-op. Returns warnings (layers that do not fit this model).
+        """
+        with self._load_lock:
+            if self._loras is None or self._loras.model is not model:
+                self._loras = AppliedLoras(model)
+            return self._loras.apply(loras)
+
+    def restore_weights(self, model: LoadedModel | None = None) -> None:
+        """Undo every LoRA patch of `model` (default: whichever model carries them)."""
+        with self._load_lock:
+            if self._loras is not None and (model is None or self._loras.model is model):
+                self._loras.restore()
+
+    def text_weights_key(self, model: LoadedModel) -> str:
+        """'' while `model`'s text encoder has its file weights; else a key naming the patches (cache keys)."""
+        state = self._loras
+        return state.text_key if state is not None and state.model is model else ""
+
     def unload(self) -> None:
         """Drop the current model and give its memory back."""
         with self._load_lock:
+            self._loras = None
             if self._current is None:
                 return
             self._current = None

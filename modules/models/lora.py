@@ -1,0 +1,379 @@
+"""LoRA (Hu et al. 2021, "Low-Rank Adaptation") files in kohya's layout, and patching them into a LoadedModel.
+
+A kohya file holds, per adapted layer `lora_{unet,te}_<module path with _>`, `.lora_down.weight` [r, in(, k, k)],
+`.lora_up.weight` [out, r(, 1, 1)] and `.alpha`; the layer's weight becomes W + m · (alpha / r) · up @ down with m
+the prompt's te/unet multiplier. UNet paths may be in the original LDM naming (`input_blocks_1_1_proj_in`) or in
+diffusers' (`down_blocks_0_attentions_0_proj_in`); both resolve to our diffusers modules. LyCORIS LoHa
+(Hyeon-Woo et al. 2022, Hadamard product of two low-rank pairs) and LoKr (Kronecker product) layers are read too.
+
+Patching belongs to the ModelManager (the sole owner of weights): `AppliedLoras` keeps a copy of every weight it
+changes and restores it bit for bit, so nothing drifts however many generations run.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from modules.errors import ModelLoadError
+from modules.models.ldm_layout import UNET_PREFIX, unet_key_to_ldm
+from modules.models.safe_load import load_pickle_state_dict
+from modules.models.safetensors_io import SafetensorsFile
+
+LORA_SUFFIXES = (".safetensors", ".pt", ".ckpt")
+SHORTHASH_LEN = 12  # A1111's `NetworkOnDisk.shorthash`
+_KEY = re.compile(r"^(lora_(?:unet|te)_[A-Za-z0-9_]+?)\.(.+)$")
+_LORA_PARTS = {"lora_up.weight": "up", "lora_down.weight": "down", "lora_mid.weight": "mid"}
+_LOHA_PARTS = ("hada_w1_a", "hada_w1_b", "hada_w2_a", "hada_w2_b")
+_LOKR_PARTS = ("lokr_w1", "lokr_w1_a", "lokr_w1_b", "lokr_w2", "lokr_w2_a", "lokr_w2_b")
+
+
+# ---- layers --------------------------------------------------------------------------------------------------
+
+@dataclass
+class LoraLayer:
+    """One adapted layer: `kind` lora | loha | lokr, its tensors by short name, and alpha (None: scale 1)."""
+
+    name: str
+    kind: str
+    tensors: dict[str, torch.Tensor]
+    alpha: float | None = None
+
+    @property
+    def rank(self) -> int:
+        t = self.tensors
+        if self.kind == "lora":
+            return int(t["down"].shape[0])
+        if self.kind == "loha":
+            return int(t["hada_w1_b"].shape[0])
+        factor = next((t[k] for k in ("lokr_w1_b", "lokr_w2_b") if k in t), None)
+        return int(factor.shape[0]) if factor is not None else 1
+
+    @property
+    def scale(self) -> float:
+        """alpha / rank (kohya); 1.0 without alpha, and for LoKr with full (not factored) matrices."""
+        full_lokr = self.kind == "lokr" and "lokr_w1_b" not in self.tensors and "lokr_w2_b" not in self.tensors
+        return 1.0 if self.alpha is None or full_lokr else self.alpha / self.rank
+
+    def delta(self, shape: torch.Size, device=None) -> torch.Tensor:
+        """The unscaled weight update ΔW, float32, reshaped to the target weight's `shape`."""
+        t = {k: v.to(device=device, dtype=torch.float32) for k, v in self.tensors.items()}
+        if self.kind == "lora":
+            if "mid" in t:
+                raise ValueError("LoCon with a Tucker 'lora_mid' is not supported")
+            up, down = t["up"].flatten(1), t["down"].flatten(1)  # [out, r], [r, in·k·k]
+            delta = up @ down  # [out, in·k·k]
+        elif self.kind == "loha":
+            delta = (t["hada_w1_a"] @ t["hada_w1_b"].flatten(1)) * (t["hada_w2_a"] @ t["hada_w2_b"].flatten(1))
+        else:
+            w1 = t["lokr_w1"] if "lokr_w1" in t else t["lokr_w1_a"] @ t["lokr_w1_b"]
+            w2 = t["lokr_w2"] if "lokr_w2" in t else t["lokr_w2_a"] @ t["lokr_w2_b"].flatten(1)
+            delta = torch.kron(w1, w2.flatten(1)) if w2.ndim > 2 else torch.kron(w1, w2)
+        if delta.numel() != torch.Size(shape).numel():
+            raise ValueError(f"update of shape {tuple(delta.shape)} does not fit weight {tuple(shape)}")
+        return delta.reshape(shape)
+
+
+def _layer_kind(parts: dict[str, torch.Tensor]) -> str | None:
+    if "up" in parts or "down" in parts:
+        return "lora"
+    if any(p in parts for p in _LOHA_PARTS):
+        return "loha"
+    if any(p in parts for p in _LOKR_PARTS):
+        return "lokr"
+    return None
+
+
+def _check_layer(layer: LoraLayer) -> str | None:
+    """What is wrong with a layer's tensors, or None."""
+    t = layer.tensors
+    needed = {"lora": ("up", "down"), "loha": _LOHA_PARTS}.get(layer.kind, ())
+    missing = [n for n in needed if n not in t]
+    if layer.kind == "lokr" and not (("lokr_w1" in t or {"lokr_w1_a", "lokr_w1_b"} <= set(t))
+                                     and ("lokr_w2" in t or {"lokr_w2_a", "lokr_w2_b"} <= set(t))):
+        missing = ["lokr_w1/lokr_w2 (or their _a/_b factors)"]
+    if missing:
+        return f"layer {layer.name} lacks {', '.join(missing)}"
+    if layer.kind == "lora" and t["up"].shape[1] != t["down"].shape[0]:
+        return (f"layer {layer.name}: lora_up {tuple(t['up'].shape)} and lora_down {tuple(t['down'].shape)} "
+                "have different ranks")
+    return None
+
+
+def parse_lora(state_dict: dict[str, torch.Tensor], path: Path | str) -> dict[str, LoraLayer]:
+    """Group a kohya/LyCORIS state dict into layers; a file we cannot read as one is a ModelLoadError."""
+    grouped: dict[str, dict[str, torch.Tensor]] = {}
+    for key, tensor in state_dict.items():
+        m = _KEY.match(key)
+        if m is None:
+            continue
+        module, part = m.groups()
+        part = _LORA_PARTS.get(part, part.removesuffix(".weight"))
+        grouped.setdefault(module, {})[part] = tensor
+    layers = {}
+    for module, parts in grouped.items():
+        alpha = parts.pop("alpha", None)
+        kind = _layer_kind(parts)
+        if kind is None:
+            continue  # e.g. a `dora_scale` or bias-only entry: nothing we apply
+        layer = LoraLayer(module, kind, parts, float(alpha.float().item()) if alpha is not None else None)
+        problem = _check_layer(layer)
+        if problem:
+            raise ModelLoadError(str(path), f"malformed LoRA: {problem}")
+        layers[module] = layer
+    if not layers:
+        sample = ", ".join(list(state_dict)[:3]) or "no tensors"
+        raise ModelLoadError(str(path), f"no LoRA layers found (expected kohya keys like "
+                                        f"lora_unet_….lora_up.weight; the file has {sample})")
+    return layers
+
+
+# ---- files ---------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LoraInfo:
+    """A LoRA file on disk: `name` is its stem (what `<lora:name:…>` uses), `alias` kohya's `ss_output_name`."""
+
+    name: str
+    path: Path
+    alias: str
+    metadata: dict = field(default_factory=dict, compare=False)
+
+    def api_info(self) -> dict:
+        return {"name": self.name, "alias": self.alias, "path": str(self.path), "metadata": dict(self.metadata)}
+
+
+@dataclass(eq=False)
+class LoraNetwork:
+    """A parsed LoRA file; `identity` changes when the file does (part of the conditioning cache key)."""
+
+    info: LoraInfo
+    layers: dict[str, LoraLayer]
+    identity: str
+
+
+def read_lora_info(path: Path) -> LoraInfo:
+    metadata: dict = {}
+    if path.suffix.lower() == ".safetensors":
+        try:
+            with SafetensorsFile(path) as source:
+                metadata = dict(source.metadata or {})
+        except ModelLoadError:
+            metadata = {}
+    alias = metadata.get("ss_output_name") or path.stem
+    return LoraInfo(path.stem, path, str(alias), metadata)
+
+
+def find_lora_files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    found = []
+    for root, _dirs, files in os.walk(folder, followlinks=True):
+        found += [Path(root) / f for f in files if Path(f).suffix.lower() in LORA_SUFFIXES]
+    return sorted(found, key=lambda p: str(p).lower())
+
+
+def read_lora_tensors(path: Path, disable_safe_unpickle: bool = False) -> dict[str, torch.Tensor]:
+    if path.suffix.lower() == ".safetensors":
+        with SafetensorsFile(path) as source:
+            return {k: source.read(k) for k in source.keys()}
+    return load_pickle_state_dict(path, disable_safe_unpickle)
+
+
+def addnet_hash(path: Path) -> str:
+    """kohya's hash of a safetensors file: sha256 of everything after the header (what A1111 and civitai use)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        header_len = int.from_bytes(f.read(8), "little")
+        f.seek(8 + header_len)
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _file_identity(path: Path) -> tuple[str, int, int]:
+    st = path.stat()
+    return str(path), st.st_mtime_ns, st.st_size
+
+
+class LoraLibrary:
+    """The LoRA files of `models/Lora` (App-owned): listing, lookup by name or alias, parsed files (a small LRU),
+    short hashes for the infotext. The weights themselves are patched by the ModelManager."""
+
+    def __init__(self, folder: Path, disable_safe_unpickle: bool = False, keep_in_memory: int = 2):
+        self.folder = Path(folder)
+        self.disable_safe_unpickle = disable_safe_unpickle
+        self.keep_in_memory = keep_in_memory
+        self._infos: list[LoraInfo] | None = None
+        self._parsed: OrderedDict[tuple, LoraNetwork] = OrderedDict()
+        self._hashes: dict[tuple, str] = {}
+
+    def list(self, refresh: bool = False) -> list[LoraInfo]:
+        if self._infos is None or refresh:
+            self._infos = [read_lora_info(p) for p in find_lora_files(self.folder)]
+        return list(self._infos)
+
+    def find(self, name: str) -> LoraInfo | None:
+        """By file stem, then alias; re-scans the folder once before giving up."""
+        for refresh in (False, True):
+            infos = self.list(refresh)
+            found = next((i for i in infos if i.name == name), None) or next((i for i in infos if i.alias == name),
+                                                                             None)
+            if found is not None:
+                return found
+        return None
+
+    def load(self, info: LoraInfo) -> LoraNetwork:
+        """The parsed file (ModelLoadError naming it when it is not a LoRA we can read)."""
+        if not info.path.is_file():
+            raise ModelLoadError(str(info.path), "file not found (was it moved? the list was refreshed)")
+        identity = _file_identity(info.path)
+        network = self._parsed.get(identity)
+        if network is None:
+            layers = parse_lora(read_lora_tensors(info.path, self.disable_safe_unpickle), info.path)
+            network = LoraNetwork(info, layers, f"{info.name}@{identity[1]}:{identity[2]}")
+            self._parsed[identity] = network
+            while len(self._parsed) > max(self.keep_in_memory, 1):
+                self._parsed.popitem(last=False)
+        self._parsed.move_to_end(identity)
+        return network
+
+    def shorthash(self, info: LoraInfo) -> str:
+        """12 hex characters: kohya's addnet hash for .safetensors, the file's sha256 otherwise (as A1111)."""
+        identity = _file_identity(info.path)
+        if identity not in self._hashes:
+            if info.path.suffix.lower() == ".safetensors":
+                self._hashes[identity] = addnet_hash(info.path)
+            else:
+                from modules.models.hashing import sha256_file
+
+                self._hashes[identity] = sha256_file(info.path)
+        return self._hashes[identity][:SHORTHASH_LEN]
+
+
+# ---- mapping kohya names onto our modules ---------------------------------------------------------------------
+
+def _flat(name: str) -> str:
+    return name.replace(".", "_")
+
+
+def module_map(model) -> dict[str, tuple[str, torch.nn.Module]]:
+    """kohya layer name → ("te" | "unet", module) for every Linear/Conv2d of the text encoder and UNet.
+
+    >>> from diffusers import UNet2DConditionModel
+    >>> class M: pass
+    >>> m = M(); m.text_encoder = torch.nn.Module(); m.unet = UNet2DConditionModel(block_out_channels=(32, 64),
+    ...     down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D",
+    ...     "CrossAttnUpBlock2D"), layers_per_block=1, cross_attention_dim=32, norm_num_groups=8, sample_size=8)
+    >>> table = module_map(m)
+    >>> table["lora_unet_input_blocks_1_1_proj_in"] == table["lora_unet_down_blocks_0_attentions_0_proj_in"]
+    True
+    """
+    table: dict[str, tuple[str, torch.nn.Module]] = {}
+    for name, module in model.text_encoder.named_modules():
+        if isinstance(module, torch.nn.Linear):
+            bare = name.removeprefix("text_model.")
+            for alias in (bare, "text_model." + bare):
+                table["lora_te_" + _flat(alias)] = ("te", module)
+    config = model.unet.config
+    for name, module in model.unet.named_modules():
+        if not isinstance(module, (torch.nn.Linear, torch.nn.Conv2d)):
+            continue
+        table["lora_unet_" + _flat(name)] = ("unet", module)
+        try:
+            ldm = unet_key_to_ldm(name + ".weight", config).removeprefix(UNET_PREFIX).removesuffix(".weight")
+        except KeyError:
+            continue
+        table["lora_unet_" + _flat(ldm)] = ("unet", module)
+    return table
+
+
+# ---- patching ------------------------------------------------------------------------------------------------
+
+def lora_deltas(model, loras: Sequence[tuple[LoraNetwork, float, float]], table=None):
+    """Σ over LoRAs of multiplier · scale · ΔW per module: ({module: delta fp32}, warnings)."""
+    table = table if table is not None else module_map(model)
+    deltas: dict[torch.nn.Module, torch.Tensor] = {}
+    warnings: list[str] = []
+    for network, te_weight, unet_weight in loras:
+        missed, misfit = [], []
+        for layer in network.layers.values():
+            target = table.get(layer.name)
+            if target is None:
+                missed.append(layer.name)
+                continue
+            part, module = target
+            weight = te_weight if part == "te" else unet_weight
+            if weight == 0:
+                continue
+            try:
+                delta = layer.delta(module.weight.shape, module.weight.device)
+            except ValueError:
+                misfit.append(layer.name)
+                continue
+            delta = delta * (weight * layer.scale)
+            deltas[module] = deltas[module] + delta if module in deltas else delta
+        warnings += _fit_warnings(network, missed, misfit)
+    return deltas, warnings
+
+
+def _fit_warnings(network: LoraNetwork, missed: list[str], misfit: list[str]) -> list[str]:
+    total, name = len(network.layers), network.info.name
+    if len(missed) + len(misfit) == total:
+        return [f"LoRA {name} does not fit this model: none of its {total} layers match (made for another "
+                f"model family?)"]
+    notes = []
+    if missed:
+        notes.append(f"LoRA {name}: {len(missed)} of {total} layers have no matching layer here, e.g. {missed[0]}")
+    if misfit:
+        notes.append(f"LoRA {name}: {len(misfit)} of {total} layers have other shapes here, e.g. {misfit[0]}")
+    return notes
+
+
+class AppliedLoras:
+    """The LoRAs patched into one model, with the original weight of every changed module."""
+
+    def __init__(self, model):
+        self.model = model
+        self.signature: tuple = ()
+        self.text_key = ""  # non-empty while the text encoder carries LoRA weights
+        self._backups: dict[torch.nn.Module, torch.Tensor] = {}
+        self._table = None
+
+    @torch.no_grad()
+    def apply(self, loras: Sequence[tuple[LoraNetwork, float, float]]) -> list[str]:
+        """Patch exactly `loras` in (restoring first when a different set is in); returns warnings."""
+        signature = tuple((n.identity, float(te), float(unet)) for n, te, unet in loras)
+        if signature == self.signature:
+            return []
+        self.restore()
+        if self._table is None:
+            self._table = module_map(self.model)
+        deltas, warnings = lora_deltas(self.model, loras, self._table)
+        te_modules = {m for part, m in self._table.values() if part == "te"}
+        for module, delta in deltas.items():
+            weight = module.weight
+            self._backups[module] = weight.detach().clone()
+            weight.copy_((weight.float() + delta.to(weight.device)).to(weight.dtype))
+        self.signature = signature
+        if any(m in te_modules for m in deltas):
+            self.text_key = "|lora:" + ",".join(f"{n.identity}*{te}" for n, te, _ in loras if te)
+        return warnings
+
+    @torch.no_grad()
+    def restore(self) -> None:
+        """Every patched weight back to its original bits."""
+        for module, original in self._backups.items():
+            module.weight.copy_(original)
+        self._backups.clear()
+        self.signature, self.text_key = (), ""
+
+    @property
+    def patched_modules(self) -> int:
+        return len(self._backups)
