@@ -4,18 +4,22 @@ A1111 recomputes the conditioning at every model call from the encoded schedules
 every scheduled text is encoded once, cached by model, text, clip skip, emphasis and comma backtrack).
 When cond and uncond differ in length, A1111 (pad_cond_uncond off) runs them through the UNet separately rather
 than padding; we mark the missing token rows with NaN so the model wrapper can run each length group unpadded.
+Extra-network tags (`<lora:…>`) are cut from the positive prompts here, so every pass encodes what A1111 encodes.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Callable
 
 import torch
 
+from modules.conditioning.cache import ConditioningCache
 from modules.conditioning.schedules import cond_batch_at_step, encode_multicond, encode_schedules, \
     multicond_batch_at_step
 from modules.options import Snapshot
 from modules.pipeline.seeds import ImagePlan
+from modules.prompts.extra_networks import parse_extra_networks
 from modules.sampling.cfg import MultiCond
 
 
@@ -27,10 +31,46 @@ class StepConditioning:
     uncond: Callable[[int], torch.Tensor]
 
 
+class PromptConditioning(ConditioningCache):
+    """The App's conditioning service: the cache plus what else decides what a text means, so that every caller
+    of `step_conditioning` gets textual inversion and a cache key that changes while LoRA patches the text encoder.
+
+    `embeddings`: an EmbeddingDatabase (or None); `models`: the ModelManager (`text_weights_key(model)`).
+    """
+
+    def __init__(self, embeddings=None, models=None, max_entries: int = 64):
+        super().__init__(max_entries)
+        self.embeddings = embeddings
+        self.models = models
+
+    def text_weights_key(self, model) -> str:
+        return self.models.text_weights_key(model) if self.models is not None else ""
+
+    def embeddings_for(self, model):
+        """The database loaded for this model's text encoder (re-read only when the folder changed)."""
+        if self.embeddings is None:
+            return None
+        return self.embeddings.load_for(model.text_encoder.config.hidden_size, model.tokenizer)
+
+
 def encode_options(cache, model, opts: Snapshot) -> dict:
     key = f"{model.checkpoint.path}|{model.checkpoint.sha256 or ''}"
-    return {"cache": cache, "model_hash": key, "emphasis": opts.emphasis,
-            "comma_backtrack": opts.comma_padding_backtrack}
+    options = {"cache": cache, "model_hash": key, "emphasis": opts.emphasis,
+               "comma_backtrack": opts.comma_padding_backtrack}
+    if isinstance(cache, PromptConditioning):
+        options["model_hash"] += cache.text_weights_key(model)
+        options["embeddings"] = cache.embeddings_for(model)
+    return options
+
+
+def without_network_tags(batch: ImagePlan) -> ImagePlan:
+    """The batch with `<kind:…>` tags cut from its positive prompts (A1111 leaves negative prompts as they are).
+
+    >>> plan = ImagePlan(("a <lora:x:1> cat",), ("<lora:y:1>",), (1,), (1,), 1)
+    >>> without_network_tags(plan).prompts, without_network_tags(plan).negative_prompts
+    (('a  cat',), ('<lora:y:1>',))
+    """
+    return dataclasses.replace(batch, prompts=tuple(parse_extra_networks(p)[0] for p in batch.prompts))
 
 
 def pad_tokens(a: torch.Tensor, b: torch.Tensor, filler: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -57,6 +97,7 @@ def step_conditioning(cache, model, batch: ImagePlan, clip_skip: int, steps: int
     With `exact_rows` each prompt is encoded on its own so a batch equals single runs bit for bit.
     """
     options = encode_options(cache, model, opts)
+    batch = without_network_tags(batch)
     schedule_kw = {"hires_steps": hires_steps, **options}
     if exact_rows:
         parts = [encode_multicond(model, [p], steps, clip_skip, **schedule_kw)[0] for p in batch.prompts]

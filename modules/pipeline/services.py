@@ -11,8 +11,11 @@ from modules.paths import Paths
 class PipelineServices:
     models: Any  # modules.models.manager.ModelManager
     samplers: Any  # modules.sampling.registry.SamplerRegistry
-    conditioning: Any  # modules.conditioning.text.ConditioningCache
+    conditioning: Any  # modules.pipeline.prompting.PromptConditioning (a ConditioningCache)
     saver: Any  # modules.imaging.saving.ImageSaver
     paths: Paths
     version: str
+    embeddings: Any = None  # modules.conditioning.embeddings.EmbeddingDatabase (also inside `conditioning`)
+    loras: Any = None  # modules.models.lora.LoraLibrary
+    styles: Any = None  # modules.prompts.styles.StyleDatabase
     upscalers: Any = None  # modules.upscalers.Upscalers (hires fix, img2img resize, Extras)
