@@ -1,7 +1,10 @@
 """txt2img: the request, as plain values, through conditioning, sampling, decoding, infotext and saving."""
 from __future__ import annotations
 
+import dataclasses
+
 from modules.options import Snapshot
+from modules.pipeline.hires import first_pass_request, plan_hires, prepare_second_pass
 from modules.pipeline.inpaint import txt2img_conditioning
 from modules.pipeline.job import Job
 from modules.pipeline.output import ImageOutputs
@@ -17,7 +20,9 @@ from modules.sampling.registry import scale_initial_noise
 
 
 def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapshot, job: Job) -> GenerationResult:
+    req = first_pass_request(req)
     validate_request(req)
+    hires = plan_hires(req, services.upscalers)
     choice = choose_sampler(services.samplers, req, opts)
     model = services.models.get(opts.sd_model_checkpoint or None, opts.sd_vae)
     plan = plan_images(req.prompt, req.negative_prompt, fix_seed(req.seed), fix_seed(req.subseed),
@@ -26,13 +31,16 @@ def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapsh
     denoiser = model_denoiser(model, choice, exact)
     sigmas, sigma_extras = services.samplers.build_sigmas(choice.spec, choice.scheduler, req.steps, denoiser, opts)
     facts = run_facts(services, model, choice, opts, sigma_extras)
+    second = prepare_second_pass(services, model, req, opts, hires, sigma_extras.get("Schedule type"))
+    facts = facts if second is None else dataclasses.replace(facts, extra={**facts.extra, **second.infotext})
+    passes = job.job_count = req.n_iter * (1 if second is None else 2)
     outputs = ImageOutputs(services, req, opts, facts, kind="txt2img")
     shape = (model.latent_channels, req.height // model.vae_scale_factor, req.width // model.vae_scale_factor)
     for n in range(req.n_iter):
         if job.interrupted:
             break
         batch = plan.batch(n)
-        job.begin_pass(n, len(sigmas) - 1, f"Batch {n + 1} out of {req.n_iter}")
+        job.begin_pass(n * passes // req.n_iter, len(sigmas) - 1, f"Batch {n + 1} out of {req.n_iter}")
         conds = step_conditioning(services.conditioning, model, batch, opts.CLIP_stop_at_last_layers,
                                   choice.spec.total_steps(req.steps), opts, exact)
         rng = make_rng(shape, batch, req, opts, model.device)
@@ -42,6 +50,8 @@ def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapsh
                           total_steps=len(sigmas) - 1)
         noise = services.samplers.noise_sampler(choice.spec, x, sigmas, rng)
         latents = run_sampler(choice, cfg, x, sigmas, noise, job)
+        if latents is not None and second is not None and not (job.interrupted or job.skipped):
+            latents = second.run(services, model, req, opts, batch, latents, job, 2 * n + 1)
         if latents is not None:
             outputs.add(decode_latents(model, latents, exact), batch)
     return outputs.result(plan, interrupted=job.interrupted)

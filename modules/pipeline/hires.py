@@ -1,0 +1,208 @@
+"""Hires fix (A1111 `StableDiffusionProcessingTxt2Img`): sample small, upscale (in latent space or through an image
+upscaler), then an img2img pass at the target size with its own steps, strength and optional sampler/prompts.
+
+The second pass always runs exactly its steps (A1111 passes them explicitly, as `img2img_fix_steps` does).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from modules.errors import InvalidInput
+from modules.imaging.convert import pil_to_tensor, tensor_to_pil
+from modules.imaging.resize import resize_image
+from modules.pipeline import inpaint
+from modules.pipeline.img2img import Pass, img2img_steps
+from modules.pipeline.prompting import step_conditioning
+from modules.pipeline.request import MAX_STEPS, GenerationRequest
+from modules.pipeline.sample import decode_latents, model_denoiser
+from modules.pipeline.steps import choose_sampler, make_rng
+from modules.upscalers.registry import LATENT_MODES
+
+DEFAULT_STRENGTH = 0.7
+DEFAULT_UPSCALER = "Latent"
+MAX_HIRES_SIDE = 8192
+OPT_F = 8
+
+
+@dataclass(frozen=True)
+class HiresPlan:
+    """Sizes and choices of the second pass, resolved from the request (all plain values)."""
+
+    target_w: int
+    target_h: int
+    truncate_x: int  # latent columns to cut (hr_resize_x and _y both given: crop to their aspect)
+    truncate_y: int
+    upscaler: str
+    latent_mode: tuple[str, bool] | None  # (interpolate mode, antialias) for latent upscalers, else None
+    steps: int
+    strength: float
+    infotext: dict[str, Any]
+
+
+def first_pass_request(req: GenerationRequest) -> GenerationRequest:
+    """Old API clients send firstphase_width/height: then width/height are the final size (A1111)."""
+    if not req.enable_hr or not (req.firstphase_width or req.firstphase_height):
+        return req
+    return req.replace(width=req.firstphase_width or req.width, height=req.firstphase_height or req.height,
+                       hr_resize_x=req.width, hr_resize_y=req.height, firstphase_width=0, firstphase_height=0)
+
+
+def target_size(width: int, height: int, scale: float, resize_x: int, resize_y: int) -> tuple[int, int, int, int]:
+    """(target w, target h, truncate x, truncate y) as A1111's `calculate_target_resolution`.
+
+    >>> target_size(64, 64, 2, 0, 0), target_size(64, 32, 2, 96, 0), target_size(64, 64, 2, 128, 64)
+    ((128, 128, 0, 0), (96, 48, 0, 0), (128, 128, 0, 8))
+    """
+    if not resize_x and not resize_y:
+        return int(width * scale), int(height * scale), 0, 0
+    if not resize_y:
+        return resize_x, resize_x * height // width, 0, 0
+    if not resize_x:
+        return resize_y * width // height, resize_y, 0, 0
+    if width / height < resize_x / resize_y:
+        w, h = resize_x, resize_x * height // width
+    else:
+        w, h = resize_y * width // height, resize_y
+    return w, h, (w - resize_x) // OPT_F, (h - resize_y) // OPT_F
+
+
+def _check(name: str, ok: bool, value, valid: str) -> None:
+    if not ok:
+        raise InvalidInput(name, f"{value!r} is out of range", valid)
+
+
+def plan_hires(req: GenerationRequest, upscalers) -> HiresPlan | None:
+    """Check the hires fields and resolve sizes and the upscaler; None when hires fix is off."""
+    if not req.enable_hr:
+        return None
+    strength = DEFAULT_STRENGTH if req.denoising_strength is None else req.denoising_strength
+    _check("denoising_strength", isinstance(strength, (int, float)) and 0 <= strength <= 1, strength, "0 to 1")
+    _check("hr_scale", isinstance(req.hr_scale, (int, float)) and 1 <= req.hr_scale <= 8, req.hr_scale, "1 to 8")
+    _check("hr_second_pass_steps", isinstance(req.hr_second_pass_steps, int) and
+           0 <= req.hr_second_pass_steps <= MAX_STEPS, req.hr_second_pass_steps, f"0 (same as steps) to {MAX_STEPS}")
+    for name in ("hr_resize_x", "hr_resize_y"):
+        value = getattr(req, name)
+        _check(name, isinstance(value, int) and 0 <= value <= MAX_HIRES_SIDE, value, f"0 to {MAX_HIRES_SIDE}")
+    w, h, tx, ty = target_size(req.width, req.height, req.hr_scale, req.hr_resize_x, req.hr_resize_y)
+    _check("hr_scale", OPT_F * 8 <= min(w, h) and max(w, h) <= MAX_HIRES_SIDE, f"{w}x{h}",
+           f"a target from 64 to {MAX_HIRES_SIDE} pixels a side")
+    name = req.hr_upscaler or DEFAULT_UPSCALER
+    latent = LATENT_MODES.get(name)
+    if latent is None and upscalers is None:
+        raise InvalidInput("hr_upscaler", f"unknown upscaler {name!r}", ", ".join(LATENT_MODES))
+    if latent is None:
+        try:
+            name = upscalers.find(name, "hr_upscaler").name
+        except InvalidInput:
+            valid = ", ".join([*LATENT_MODES, *(r.name for r in upscalers.list())])
+            raise InvalidInput("hr_upscaler", f"unknown upscaler {name!r}", valid) from None
+    steps = req.hr_second_pass_steps or req.steps
+    return HiresPlan(w, h, tx, ty, name, latent, steps, float(strength), hires_infotext(req, name))
+
+
+def hires_infotext(req: GenerationRequest, upscaler: str) -> dict[str, Any]:
+    """A1111's Hires keys, in the order it adds them."""
+    info: dict[str, Any] = {"Denoising strength": DEFAULT_STRENGTH if req.denoising_strength is None
+                            else req.denoising_strength}
+    if req.hr_resize_x or req.hr_resize_y:
+        info["Hires resize"] = f"{req.hr_resize_x}x{req.hr_resize_y}"
+    else:
+        info["Hires upscale"] = req.hr_scale
+    if req.hr_second_pass_steps:
+        info["Hires steps"] = req.hr_second_pass_steps
+    info["Hires upscaler"] = upscaler
+    if req.hr_sampler_name and req.hr_sampler_name != req.sampler_name:
+        info["Hires sampler"] = req.hr_sampler_name
+    if req.hr_prompt and req.hr_prompt != req.prompt:
+        info["Hires prompt"] = req.hr_prompt
+    if req.hr_negative_prompt and req.hr_negative_prompt != req.negative_prompt:
+        info["Hires negative prompt"] = req.hr_negative_prompt
+    return info
+
+
+def upscale_latents(model, latents: torch.Tensor, plan: HiresPlan, upscalers, exact: bool) -> torch.Tensor:
+    """First-pass latents [B, 4, h, w] → latents at the target size [B, 4, H/8, W/8] (truncated if asked)."""
+    size = (plan.target_h // OPT_F, plan.target_w // OPT_F)
+    if plan.latent_mode is not None:
+        mode, antialias = plan.latent_mode
+        out = F.interpolate(latents, size=size, mode=mode, antialias=antialias)  # [B, 4, H/8, W/8]
+    else:
+        upscale = None if upscalers is None else (lambda im, s: upscalers.upscale(im, plan.upscaler, s))
+        images = [resize_image(0, im, plan.target_w, plan.target_h, upscale)
+                  for im in tensor_to_pil(decode_latents(model, latents, exact))]
+        pixels = pil_to_tensor(images)  # [B, 3, H, W]
+        rows = [pixels[i:i + 1] for i in range(len(images))] if exact else [pixels]
+        out = torch.cat([model.encode(r, sample=False) for r in rows])  # [B, 4, H/8, W/8]
+    ty, tx = plan.truncate_y, plan.truncate_x
+    return out[:, :, ty // 2:out.shape[2] - (ty + 1) // 2, tx // 2:out.shape[3] - (tx + 1) // 2]
+
+
+def second_pass_conditioning(model, latents: torch.Tensor, weight: float, exact: bool) -> torch.Tensor | None:
+    """A 9-channel model's image conditioning for the second pass (None for other models)."""
+    if not inpaint.is_inpainting_model(model):
+        return None
+    height, width = latents.shape[2] * OPT_F, latents.shape[3] * OPT_F
+    if weight >= 1.0:  # the masked image is fully hidden: no need to decode (A1111 does the same)
+        return inpaint.txt2img_conditioning(model, latents.shape[0], height, width)
+    pixels = decode_latents(model, latents, exact)  # [B, 3, H, W]
+    mask = torch.ones(latents.shape[0], 1, height, width)
+    return inpaint.image_conditioning(model, pixels, mask, tuple(latents.shape[-2:]), weight)
+
+
+@dataclass
+class SecondPass:
+    """The second pass of one run, prepared once (sampler, schedule, infotext), run per batch."""
+
+    plan: HiresPlan
+    choice: Any
+    denoiser: Any
+    sigmas: torch.Tensor
+    t_enc: int
+    first_steps: int  # the first pass's steps as prompt schedules count them
+    infotext: dict[str, Any]
+
+    def run(self, services, model, req: GenerationRequest, opts, batch, latents: torch.Tensor, job,
+            pass_no: int) -> torch.Tensor | None:
+        """First-pass latents [B, 4, h, w] → upscaled and re-denoised latents [B, 4, H/8, W/8]."""
+        exact, plan = opts.exact_batches, self.plan
+        init = upscale_latents(model, latents, plan, services.upscalers, exact)  # [B, 4, H/8, W/8]
+        if plan.strength == 0:
+            return init
+        conds = step_conditioning(services.conditioning, model, hires_batch(req, batch), opts.CLIP_stop_at_last_layers,
+                                  self.first_steps, opts, exact, hires_steps=self.choice.spec.total_steps(plan.steps))
+        rng = make_rng(tuple(init.shape[1:]), batch, req, opts, model.device)
+        image_cond = second_pass_conditioning(model, init, opts.inpainting_mask_weight, exact)
+        step = Pass(self.choice, self.denoiser, self.sigmas, self.t_enc, req.cfg_scale, plan.strength >= 1.0)
+        job.begin_pass(pass_no, self.t_enc + 1, f"Hires fix {pass_no // 2 + 1}")
+        return step.run(services, conds, init, rng, job, image_cond=image_cond)
+
+
+def hires_batch(req: GenerationRequest, batch):
+    """The batch's prompts for the second pass: the hires prompts where given."""
+    n = len(batch.prompts)
+    return dataclasses.replace(
+        batch, prompts=(req.hr_prompt,) * n if req.hr_prompt else batch.prompts,
+        negative_prompts=(req.hr_negative_prompt,) * n if req.hr_negative_prompt else batch.negative_prompts)
+
+
+def prepare_second_pass(services, model, req: GenerationRequest, opts, plan: HiresPlan | None,
+                        first_schedule: str | None) -> SecondPass | None:
+    """Resolve the second pass's sampler and schedule; its infotext entries include "Hires schedule type" when
+    it differs from the first pass's `first_schedule` label."""
+    if plan is None:
+        return None
+    hr_req = req.replace(sampler_name=req.hr_sampler_name or req.sampler_name,
+                         scheduler=req.hr_scheduler or req.scheduler)
+    choice = choose_sampler(services.samplers, hr_req, opts)
+    first = choose_sampler(services.samplers, req, opts)
+    denoiser = model_denoiser(model, choice, opts.exact_batches)
+    total, t_enc = img2img_steps(plan.steps, plan.strength, True) if plan.strength > 0 else (plan.steps, 0)
+    sigmas, extras = services.samplers.build_sigmas(choice.spec, choice.scheduler, total, denoiser, opts,
+                                                    hires=True, first_pass_schedule=first_schedule)
+    return SecondPass(plan, choice, denoiser, sigmas, t_enc, first.spec.total_steps(req.steps),
+                      {**plan.infotext, **extras})

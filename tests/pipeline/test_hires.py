@@ -1,0 +1,81 @@
+"""Hires fix on the tiny models: sizes, infotext keys, latent and image upscalers, second-pass options, errors."""
+import numpy as np
+import pytest
+
+from modules.errors import InvalidInput
+from modules.imaging.infotext import parse_infotext
+from modules.pipeline.hires import plan_hires
+from modules.pipeline.job import Job
+from modules.pipeline.request import GenerationRequest
+from modules.upscalers.registry import LATENT_MODES
+from tests.pipeline.conftest import make_app
+
+BASE = dict(prompt="a red circle", negative_prompt="blue", steps=3, width=64, height=64, seed=99)
+
+
+def pixels(image):
+    return np.asarray(image.convert("RGB")).astype(np.int16)
+
+
+@pytest.fixture(params=["regular", "inpaint"])
+def any_app(request, tmp_path, tiny_checkpoint, tiny_inpaint_checkpoint):
+    checkpoint = tiny_checkpoint if request.param == "regular" else tiny_inpaint_checkpoint
+    return make_app(tmp_path, checkpoint)
+
+
+def test_hires_x2_gives_a_2x_image_and_the_hires_keys(any_app):
+    job = Job()
+    result = any_app.txt2img(GenerationRequest(**BASE, enable_hr=True, hr_scale=2, hr_second_pass_steps=2,
+                                               denoising_strength=0.6), job)
+    assert result.images[0].size == (128, 128)
+    fields = parse_infotext(result.infotexts[0])
+    assert (fields["Size-1"], fields["Size-2"]) == ("64", "64")
+    assert fields["Denoising strength"] == "0.6" and fields["Hires upscale"] == "2"
+    assert fields["Hires steps"] == "2" and fields["Hires upscaler"] == "Latent"
+    text = result.infotexts[0]
+    assert text.index("Denoising strength") < text.index("Hires upscale") < text.index("Hires steps") \
+        < text.index("Hires upscaler")
+    progress = job.progress()
+    assert (progress.job_count, progress.job_no, progress.sampling_steps) == (2, 1, 2)
+
+
+@pytest.mark.parametrize("upscaler", [*LATENT_MODES, "Lanczos", "Nearest", "None"])
+def test_every_latent_mode_and_image_upscaler(app, upscaler):
+    req = GenerationRequest(**BASE, enable_hr=True, hr_scale=1.5, hr_upscaler=upscaler, hr_second_pass_steps=1)
+    result = app.txt2img(req)
+    assert result.images[0].size == (96, 96)
+    assert parse_infotext(result.infotexts[0])["Hires upscaler"] == upscaler
+
+
+def test_resize_to_with_crop_and_second_pass_options(app):
+    req = GenerationRequest(**{**BASE, "width": 64, "height": 128}, enable_hr=True, hr_resize_x=128,
+                            hr_resize_y=128, hr_sampler_name="Euler a", hr_scheduler="Karras",
+                            hr_prompt="a blue square", hr_negative_prompt="red", hr_second_pass_steps=2)
+    result = app.txt2img(req)
+    assert result.images[0].size == (128, 128)
+    fields = parse_infotext(result.infotexts[0])
+    assert fields["Hires resize-1"] == "128" and fields["Hires resize-2"] == "128"
+    assert fields["Hires sampler"] == "Euler a" and fields["Hires schedule type"] == "Karras"
+    assert fields["Hires prompt"] == "a blue square" and fields["Hires negative prompt"] == "red"
+    assert "Hires upscale" not in fields
+
+
+def test_hires_changes_the_image_and_old_firstphase_fields(app):
+    plain = app.txt2img(GenerationRequest(**BASE, enable_hr=True, denoising_strength=0.0))
+    redone = app.txt2img(GenerationRequest(**BASE, enable_hr=True, denoising_strength=0.7))
+    assert plain.images[0].size == redone.images[0].size == (128, 128)
+    assert not np.array_equal(pixels(plain.images[0]), pixels(redone.images[0]))
+    old = app.txt2img(GenerationRequest(**{**BASE, "width": 128, "height": 128}, enable_hr=True,
+                                        firstphase_width=64, firstphase_height=64, denoising_strength=0.7))
+    assert old.images[0].size == (128, 128)
+    assert np.array_equal(pixels(old.images[0]), pixels(redone.images[0]))
+
+
+def test_bad_hires_fields_are_named(app):
+    with pytest.raises(InvalidInput, match="hr_upscaler.*Latent \\(bicubic\\)"):
+        app.txt2img(GenerationRequest(**BASE, enable_hr=True, hr_upscaler="Latent (magic)"))
+    with pytest.raises(InvalidInput, match="denoising_strength"):
+        plan_hires(GenerationRequest(**BASE, enable_hr=True, denoising_strength=2.0), None)
+    with pytest.raises(InvalidInput, match="hr_scale"):
+        plan_hires(GenerationRequest(**BASE, enable_hr=True, hr_scale=0.5), None)
+    assert plan_hires(GenerationRequest(**BASE), None) is None
