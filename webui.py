@@ -37,13 +37,16 @@ def build_paths(flags: argparse.Namespace) -> Paths:
 def build_app(flags: argparse.Namespace):
     """Create every long-lived object once and hand each its dependencies."""
     from modules.app import VERSION, App
-    from modules.conditioning.text import ConditioningCache
+    from modules.conditioning.embeddings import EmbeddingDatabase
     from modules.imaging.saving import ImageSaver
     from modules.models.devices import DeviceFlags, choose_device_config, detect_hardware
     from modules.models.hashing import HashCache
+    from modules.models.lora import LoraLibrary
     from modules.models.manager import ModelManager
     from modules.options import Options
+    from modules.pipeline.prompting import PromptConditioning
     from modules.pipeline.services import PipelineServices
+    from modules.prompts.styles import StyleDatabase
     from modules.sampling.registry import SamplerRegistry
     from modules.upscalers import Upscalers
 
@@ -58,8 +61,13 @@ def build_app(flags: argparse.Namespace):
                           disable_safe_unpickle=flags.disable_safe_unpickle)
     if flags.ckpt:
         options.set("sd_model_checkpoint", models.find_checkpoint(str(Path(flags.ckpt).resolve())).title)
-    services = PipelineServices(models=models, samplers=SamplerRegistry(), conditioning=ConditioningCache(),
-                                saver=ImageSaver(), paths=paths, version=f"easel-{VERSION}",
+    embeddings = EmbeddingDatabase([paths.embeddings_dir], hashes, flags.disable_safe_unpickle)
+    services = PipelineServices(models=models, samplers=SamplerRegistry(),
+                                conditioning=PromptConditioning(embeddings, models),
+                                saver=ImageSaver(), paths=paths, version=f"easel-{VERSION}", embeddings=embeddings,
+                                loras=LoraLibrary(paths.lora_dir, flags.disable_safe_unpickle,
+                                                  hashing=not flags.no_hashing),
+                                styles=StyleDatabase(paths.styles_csv),
                                 upscalers=Upscalers(paths.models_dir, device_config.device,
                                                     flags.disable_safe_unpickle))
     from modules.jobs import JobStore

@@ -206,9 +206,11 @@ class LoraLibrary:
     """The LoRA files of `models/Lora` (App-owned): listing, lookup by name or alias, parsed files (a small LRU),
     short hashes for the infotext. The weights themselves are patched by the ModelManager."""
 
-    def __init__(self, folder: Path, disable_safe_unpickle: bool = False, keep_in_memory: int = 2):
+    def __init__(self, folder: Path, disable_safe_unpickle: bool = False, keep_in_memory: int = 2,
+                 hashing: bool = True):
         self.folder = Path(folder)
         self.disable_safe_unpickle = disable_safe_unpickle
+        self.hashing = hashing  # False: --no-hashing, no `Lora hashes` in the infotext
         self.keep_in_memory = keep_in_memory
         self._infos: list[LoraInfo] | None = None
         self._parsed: OrderedDict[tuple, LoraNetwork] = OrderedDict()
@@ -244,8 +246,10 @@ class LoraLibrary:
         self._parsed.move_to_end(identity)
         return network
 
-    def shorthash(self, info: LoraInfo) -> str:
+    def shorthash(self, info: LoraInfo) -> str | None:
         """12 hex characters: kohya's addnet hash for .safetensors, the file's sha256 otherwise (as A1111)."""
+        if not self.hashing:
+            return None
         identity = _file_identity(info.path)
         if identity not in self._hashes:
             if info.path.suffix.lower() == ".safetensors":
