@@ -47,6 +47,8 @@ SETTINGS: tuple[Setting, ...] = (
     _s("emphasis", "Original", "Emphasis mode", SD, choices=("Original", "No norm", "Ignore", "None")),
     _s("comma_padding_backtrack", 20, "Prompt word wrap length limit (tokens)", SD, int, minimum=0, maximum=74),
     _s("pad_cond_uncond", False, "Pad prompt/negative prompt to be same length", SD),
+    _s("lora_add_hashes_to_infotext", True, "Add Lora hashes to infotext", "Extra Networks"),
+    _s("textual_inversion_add_hashes_to_infotext", True, "Add Textual Inversion hashes to infotext", SD),
     _s("randn_source", "GPU", "Random number generator source", SD, choices=("GPU", "CPU")),
     _s("eta_noise_seed_delta", 0, "Eta noise seed delta (ENSD)", SAMPLER, int, minimum=0),
     _s("eta_ancestral", 1.0, "Eta for k-diffusion samplers", SAMPLER, float, minimum=0.0),
