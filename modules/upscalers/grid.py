@@ -46,7 +46,8 @@ def split_grid(image: Image.Image, tile_w: int, tile_h: int, overlap: int) -> Gr
         raise InvalidInput("image", f"{image.width}x{image.height} is smaller than one {tile_w}x{tile_h} tile",
                            "an upscaled image at least the working size (raise the scale factor)")
     if not 0 <= overlap < min(tile_w, tile_h):
-        raise InvalidInput("overlap", f"{overlap} does not fit a {tile_w}x{tile_h} tile", f"0 to {min(tile_w, tile_h) - 1}")
+        raise InvalidInput("overlap", f"{overlap} does not fit a {tile_w}x{tile_h} tile",
+                           f"0 to {min(tile_w, tile_h) - 1}")
     grid = Grid(tile_w, tile_h, image.width, image.height, overlap)
     for y in _starts(image.height, tile_h, overlap):
         row = [[x, tile_w, image.crop((x, y, x + tile_w, y + tile_h))] for x in _starts(image.width, tile_w, overlap)]
