@@ -157,7 +157,8 @@ def image_conditioning(model, pixels: torch.Tensor, mask: torch.Tensor, latent_h
     source = pixels.to(model.device) * 2 - 1  # [B, 3, H, W] in [-1, 1]
     mask = mask.to(source)  # [B, 1, H, W]
     masked = torch.lerp(source, source * (1.0 - mask), weight)  # [B, 3, H, W]
-    latent = model.encode((masked + 1) / 2, sample=False)  # [B, 4, h', w']
+    rows = ((masked + 1) / 2).split(1)  # one at a time: a batch then equals single runs bit for bit
+    latent = torch.cat([model.encode(r, sample=False) for r in rows])  # [B, 4, h', w']
     if latent.shape[-2:] != latent_hw:  # "Just resize (latent upscale)": the init latent is resized the same way
         latent = F.interpolate(latent, size=latent_hw, mode="bilinear")  # [B, 4, h, w]
     small = F.interpolate(mask, size=latent_hw).expand(latent.shape[0], -1, -1, -1)  # [B, 1, h, w]

@@ -109,3 +109,10 @@ def test_one_pixel_image_and_base64_are_accepted(app):
     data = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
     result = app.img2img(Img2ImgRequest(**BASE, init_images=[data], denoising_strength=0.0))
     assert result.images[0].size == (64, 64) and result.images[0].getpixel((5, 5)) == (200, 10, 10)
+
+
+def test_an_interrupted_job_stops_before_the_next_batch(app):
+    job = Job()
+    job.interrupt()
+    result = app.img2img(Img2ImgRequest(**{**BASE, "n_iter": 2}, init_images=[noise_image()]), job)
+    assert result.images == [] and result.interrupted

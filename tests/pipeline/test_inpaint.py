@@ -100,3 +100,13 @@ def test_empty_mask_is_refused_before_any_work(app):
     with pytest.raises(InvalidInput, match="mask.*empty"):  # inverted all-white: the same
         app.img2img(Img2ImgRequest(**BASE, init_images=[noise_image()], mask=Image.new("L", (8, 8), 255),
                                    inpainting_mask_invert=1))
+
+
+def test_masked_batch_equals_single_runs(any_app):
+    source = noise_image((64, 64))
+    common = dict(init_images=[source], mask=box_mask((64, 64), (16, 16, 40, 40)), mask_blur=2,
+                  inpainting_fill=2, inpaint_full_res=False, denoising_strength=0.75)
+    batch = any_app.img2img(Img2ImgRequest(**{**BASE, "batch_size": 2}, **common))
+    for image, seed in zip(batch.images, batch.all_seeds):
+        single = any_app.img2img(Img2ImgRequest(**{**BASE, "seed": seed}, **common))
+        assert np.array_equal(pixels(image), pixels(single.images[0]))
