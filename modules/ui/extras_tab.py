@@ -5,6 +5,7 @@ import gradio as gr
 
 from modules.errors import EaselError
 from modules.imaging.metadata import read_image_metadata
+from modules.ui.components import SafeImage
 from modules.ui.context import UiContext
 from modules.ui.results import error_html, infotext_html
 
@@ -21,7 +22,7 @@ def build(ctx: UiContext) -> None:
     choices = upscaler_choices(ctx.app)
     with gr.Row(equal_height=False, elem_id="extras_row"):
         with gr.Column(scale=1, elem_id="extras_settings"):
-            image = gr.Image(label="Source", type="pil", image_mode="RGBA", elem_id="extras_image",
+            image = SafeImage(label="Source", type="pil", image_mode="RGBA", elem_id="extras_image",
                              sources=["upload", "clipboard"], height=360)
             with gr.Tabs(elem_id="extras_resize_mode"):
                 with gr.Tab("Scale by", id="scale_by", elem_id="extras_scale_by_tab") as by_tab:

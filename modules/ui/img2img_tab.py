@@ -7,6 +7,7 @@ import gradio as gr
 
 from modules.errors import EaselError, InvalidInput
 from modules.ui import params_panel, paste_wiring, prompt_row, results
+from modules.ui.components import SafeImage, SafeImageEditor, SafeImageMask
 from modules.ui.context import UiContext
 from modules.ui.image_inputs import editor_composite, editor_image_and_mask, uploaded_mask
 from modules.ui.requests import build_request
@@ -15,28 +16,29 @@ TAB = "img2img"
 MODES = (("img2img", "img2img"), ("sketch", "Sketch"), ("inpaint", "Inpaint"), ("inpaint_upload", "Inpaint upload"),
          ("batch", "Batch"))
 RESIZE_MODES = (("Just resize", 0), ("Crop and resize", 1), ("Resize and fill", 2), ("Just resize (latent upscale)", 3))
+INPAINT_MODES = ("inpaint", "inpaint_upload", "batch")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
 
 
-def _inputs_panel(ctx: UiContext, mode):
-    """The sub-tabs; each one's select event sets `mode`. Returns the image inputs in a fixed order."""
-    brush = gr.Brush(colors=["#ffffff"], color_mode="fixed", default_size=24)
+def _inputs_panel(ctx: UiContext):
+    """The sub-tabs: (image inputs in a fixed order, the sub-tab blocks in MODES order)."""
+    brush = gr.Brush(colors=["#ffffff"], color_mode="fixed", default_size=16)
     with gr.Tabs(elem_id="mode_img2img") as subtabs:
         with gr.Tab("img2img", id="img2img", elem_id="img2img_img2img_tab") as t0:
-            image = gr.Image(label="Image for img2img", type="pil", image_mode="RGBA", elem_id="img2img_image",
+            image = SafeImage(label="Image for img2img", type="pil", image_mode="RGBA", elem_id="img2img_image",
                              sources=["upload", "clipboard"], height=420)
         with gr.Tab("Sketch", id="sketch", elem_id="img2img_img2img_sketch_tab") as t1:
-            sketch = gr.ImageEditor(label="Sketch", type="pil", image_mode="RGBA", elem_id="img2img_sketch",
+            sketch = SafeImageEditor(label="Sketch", type="pil", image_mode="RGBA", elem_id="img2img_sketch",
                                     sources=["upload", "clipboard"], height=420)
         with gr.Tab("Inpaint", id="inpaint", elem_id="img2img_inpaint_tab") as t2:
-            inpaint = gr.ImageMask(label="Image for inpainting with mask", type="pil", image_mode="RGBA",
+            inpaint = SafeImageMask(label="Image for inpainting with mask", type="pil", image_mode="RGBA",
                                    elem_id="img2maskimg", sources=["upload", "clipboard"], brush=brush,
-                                   eraser=gr.Eraser(default_size=24), height=420, layers=False)
+                                   eraser=gr.Eraser(default_size=16), height=420, layers=False)
         with gr.Tab("Inpaint upload", id="inpaint_upload", elem_id="img2img_inpaint_upload_tab") as t3:
             with gr.Row():
-                base = gr.Image(label="Image for img2img", type="pil", image_mode="RGBA", elem_id="img_inpaint_base",
+                base = SafeImage(label="Image for img2img", type="pil", image_mode="RGBA", elem_id="img_inpaint_base",
                                 sources=["upload", "clipboard"], height=320)
-                mask = gr.Image(label="Mask", type="pil", image_mode="RGBA", elem_id="img_inpaint_mask",
+                mask = SafeImage(label="Mask", type="pil", image_mode="RGBA", elem_id="img_inpaint_mask",
                                 sources=["upload", "clipboard"], height=320)
         with gr.Tab("Batch", id="batch", elem_id="img2img_batch_tab") as t4:
             gr.Markdown("Process every image of a folder on the server; results go to the output folder, or to the "
@@ -45,14 +47,12 @@ def _inputs_panel(ctx: UiContext, mode):
             batch_out = gr.Textbox(label="Output directory", elem_id="img2img_batch_output_dir")
             batch_mask = gr.Textbox(label="Inpaint batch mask directory (optional)",
                                     elem_id="img2img_batch_inpaint_mask_dir")
-    for tab, (key, _) in zip((t0, t1, t2, t3, t4), MODES):
-        tab.select(lambda k=key: k, inputs=None, outputs=mode, queue=False, show_progress="hidden")
     ctx.shared.update(img2img_image=image, inpaint_image=inpaint, img2img_subtab=(subtabs, "img2img"),
                       inpaint_subtab=(subtabs, "inpaint"))
-    return [image, sketch, inpaint, base, mask, batch_in, batch_out, batch_mask]
+    return [image, sketch, inpaint, base, mask, batch_in, batch_out, batch_mask], (t0, t1, t2, t3, t4)
 
 
-def _inpaint_controls(ctx: UiContext, mode) -> None:
+def _inpaint_controls(ctx: UiContext):
     with gr.Group(visible=False, elem_id="img2img_inpaint_controls") as group:
         ctx.add(TAB, "mask_blur", gr.Slider, label="Mask blur", minimum=0, maximum=64, step=1, value=4,
                 elem_id="img2img_mask_blur")
@@ -67,8 +67,7 @@ def _inpaint_controls(ctx: UiContext, mode) -> None:
                     choices=[("Whole picture", False), ("Only masked", True)], elem_id="img2img_inpaint_full_res")
             ctx.add(TAB, "inpaint_full_res_padding", gr.Slider, label="Only masked padding, pixels", minimum=0,
                     maximum=256, step=4, value=32, elem_id="img2img_inpaint_full_res_padding")
-    mode.change(lambda m: gr.update(visible=m in ("inpaint", "inpaint_upload", "batch")), inputs=mode,
-                outputs=group, queue=False, show_progress="hidden")
+    return group
 
 
 def init_and_mask(mode: str, image, sketch, inpaint, base, mask):
@@ -104,10 +103,14 @@ def build(ctx: UiContext) -> None:
     mode = gr.State("img2img")
     with gr.Row(equal_height=False, elem_id=f"{TAB}_settings_row"):
         with gr.Column(scale=1, elem_id=f"{TAB}_settings"):
-            images = _inputs_panel(ctx, mode)
+            images, subtabs = _inputs_panel(ctx)
             ctx.add(TAB, "resize_mode", gr.Radio, label="Resize mode", choices=list(RESIZE_MODES), value=0,
                     elem_id="resize_mode")
-            _inpaint_controls(ctx, mode)
+            inpaint_group = _inpaint_controls(ctx)
+            ctx.shared["img2img_mode"] = (mode, inpaint_group)
+            for tab, (key, _) in zip(subtabs, MODES):
+                tab.select(lambda k=key: (k, gr.update(visible=k in INPAINT_MODES)), inputs=None,
+                           outputs=[mode, inpaint_group], queue=False, show_progress="hidden")
             params_panel.build_sampler_row(TAB, ctx)
             params_panel.build_size_rows(TAB, ctx)
             params_panel.build_cfg(TAB, ctx)
@@ -145,8 +148,9 @@ def _wire_generate(ctx: UiContext, row, out, mode, images) -> None:
             return
         yield from results.stream_job(ctx, work, count, out)
 
-    row.generate.click(generate, inputs=[mode, *images, *components], outputs=results.outputs_of(out),
-                       concurrency_limit=None, show_progress="hidden")
+    event = row.generate.click(generate, inputs=[mode, *images, *components], outputs=results.outputs_of(out),
+                               concurrency_limit=None, show_progress="hidden")
+    results.refresh_after(ctx, event)
 
 
 def _batch_work(ctx: UiContext, request_type, values: dict, folder: str, out_dir: str, mask_dir: str):

@@ -5,6 +5,7 @@ import gradio as gr
 
 from modules.errors import EaselError
 from modules.ui import results
+from modules.ui.components import SafeImage
 from modules.ui.context import UiContext
 from modules.ui.image_inputs import DIRECTIONS, outpaint_canvas, preview_canvas
 from modules.ui.requests import build_request
@@ -25,7 +26,7 @@ def _canvas(image, directions, pixels):
 def build(ctx: UiContext) -> None:
     with gr.Row(equal_height=False, elem_id="outpaint_settings_row"):
         with gr.Column(scale=1, elem_id="outpaint_settings"):
-            image = gr.Image(label="Image to extend", type="pil", image_mode="RGBA", elem_id="outpaint_image",
+            image = SafeImage(label="Image to extend", type="pil", image_mode="RGBA", elem_id="outpaint_image",
                              sources=["upload", "clipboard"], height=320)
             prompt = gr.Textbox(label="Prompt", lines=2, elem_id="outpaint_prompt", elem_classes=["prompt"],
                                 placeholder="What the new area shows (Ctrl+Enter to generate)")
@@ -47,7 +48,7 @@ def build(ctx: UiContext) -> None:
                 preview_button = gr.Button("Preview canvas", elem_id="outpaint_preview_button")
                 generate = gr.Button("Generate", variant="primary", elem_id="outpaint_generate")
                 interrupt = gr.Button("Interrupt", elem_id="outpaint_interrupt")
-            canvas_preview = gr.Image(label="Extended canvas (orange: to be generated)", interactive=False,
+            canvas_preview = SafeImage(label="Extended canvas (orange: to be generated)", interactive=False,
                                       elem_id="outpaint_canvas", height=240)
         with gr.Column(scale=1, elem_id="outpaint_output_column"):
             out = results.build(TAB, ctx, "img2img")

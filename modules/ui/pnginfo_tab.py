@@ -9,6 +9,7 @@ import gradio as gr
 from modules.errors import EaselError
 from modules.imaging.infotext import parse_infotext
 from modules.imaging.metadata import read_image_metadata
+from modules.ui.components import SafeImage
 from modules.ui.context import UiContext
 from modules.ui.results import error_html
 
@@ -52,9 +53,9 @@ def read_file(path: str | None) -> tuple[str, str, dict]:
 def build(ctx: UiContext) -> None:
     with gr.Row(equal_height=False, elem_id="pnginfo_row"):
         with gr.Column(variant="panel"):
-            image = gr.File(label="Source image", file_types=["image"], type="filepath", elem_id="pnginfo_image")
-            preview = gr.Image(label="Image", type="filepath", interactive=False, elem_id="pnginfo_preview",
-                               height=360)
+            # filepath + no image_mode: the handler reads the file as uploaded, text chunks and all
+            image = SafeImage(label="Source", type="filepath", image_mode=None, sources=["upload", "clipboard"],
+                             elem_id="pnginfo_image", height=420)
         with gr.Column(variant="panel"):
             info = gr.HTML(elem_id="pnginfo_html")
             infotext = gr.Textbox(visible=False, elem_id="pnginfo_generation_info")
@@ -64,8 +65,7 @@ def build(ctx: UiContext) -> None:
 
     def show(path):
         page, text, _ = read_file(path)
-        shown = path if path and not page.startswith("<div class='error'>") else None
-        return page, text, shown
+        return page, text
 
-    image.change(show, inputs=image, outputs=[info, infotext, preview], show_progress="hidden")
+    image.change(show, inputs=image, outputs=[info, infotext], show_progress="hidden")
     ctx.shared["pnginfo"] = (image, infotext, buttons)

@@ -53,7 +53,8 @@ def format_eta(seconds: float | None) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
 
 
-def progress_html(fraction: float, eta: float | None, text: str = "", waiting: tuple[int, int] | None = None) -> str:
+def progress_html(fraction: float, eta: float | None, text: str = "", waiting: tuple[int, int] | None = None,
+                  step: tuple[int, int] = (0, 0)) -> str:
     """The bar A1111 users know (`.progressDiv > .progress`), with percent, ETA and queue position.
 
     >>> "In queue: 2/3" in progress_html(0.0, None, waiting=(2, 3))
@@ -68,7 +69,8 @@ def progress_html(fraction: float, eta: float | None, text: str = "", waiting: t
         percent = int(max(0.0, min(fraction, 1.0)) * 100)
         label = f"{percent}%" + (f" ETA: {format_eta(eta)}" if eta is not None and percent > 0 else "")
     extra = f"<span class='progress-text'>{html.escape(text)}</span>" if text else ""
-    return (f"<div class='progressDiv' data-percent='{percent}'><div class='progress' style=\"width:{percent}%\">"
+    return (f"<div class='progressDiv' data-percent='{percent}' data-step='{step[0]}' data-steps='{step[1]}'>"
+            f"<div class='progress' style=\"width:{percent}%\">"
             f"<span class='progress-label'>{html.escape(label)}</span></div></div>{extra}")
 
 
@@ -123,7 +125,8 @@ def run_with_progress(work: Callable[[], Any], job, line: WaitLine, is_running: 
             preview = None
             if getattr(job, "preview_step", -1) != shown_step and getattr(job, "preview", None) is not None:
                 shown_step, preview = job.preview_step, preview_image(job.preview)
-            yield progress_html(progress.fraction, progress.eta_seconds, progress.textinfo), preview
+            yield progress_html(progress.fraction, progress.eta_seconds, progress.textinfo,
+                                step=(progress.sampling_step, progress.sampling_steps)), preview
         else:
             place = position() if position is not None else None
             yield progress_html(0.0, None, waiting=place or line.position(job)), None

@@ -130,7 +130,11 @@ def stream_job(ctx: UiContext, work: Callable[[Job], Any], job_count: int, resul
     for image, text in zip(result.images, result.infotexts):
         image.info["parameters"] = text
     info = {**result.info, "selected": 0}
-    message = error_html("Interrupted: showing what was finished.") if result.interrupted else ""
+    message = ""
+    if result.interrupted:
+        stopped = job.progress()
+        message = error_html(f"Interrupted at step {stopped.sampling_step} of {stopped.sampling_steps}: "
+                             "showing what was finished.")
     notes = "".join(error_html(w) for w in getattr(result, "warnings", []))
     captions = list(zip(result.images, [None] * len(result.images)))
     yield captions, "", infotext_html(result.infotexts[0] if result.infotexts else ""), info, message + notes
@@ -145,6 +149,13 @@ def queue_position(app, job) -> tuple[int, int] | None:
     queued = len(jobs.store.queued_ids()) if hasattr(jobs, "store") else state.position + 1
     running = 1 if app.current_job is not None else 0
     return state.position + 1 + running, queued + running
+
+
+def refresh_after(ctx: UiContext, event) -> None:
+    """After a generation, re-list the checkpoints: a file deleted meanwhile leaves the dropdown at once."""
+    if "refresh_checkpoints" in ctx.shared:
+        refresh, dropdown = ctx.shared["refresh_checkpoints"]
+        event.then(lambda: refresh()[0], inputs=None, outputs=dropdown, queue=False, show_progress="hidden")
 
 
 def outputs_of(results: Results) -> list:

@@ -23,15 +23,20 @@ def _sender(ctx: UiContext, target: str):
     names, targets = paste_targets(ctx, fields_tab) if fields_tab else ([], [])
     subtab = ctx.shared.get(f"{target}_subtab")  # (tabs, id) for img2img's sub-tabs
 
+    mode = ctx.shared.get("img2img_mode") if subtab is not None else None  # (State, inpaint controls)
+
     def send(picture, infotext):
         updates = [gr.Tabs(selected=tab_id)]
         if subtab is not None:
             updates.append(gr.Tabs(selected=subtab[1]))
+        if mode is not None:
+            updates += [subtab[1], gr.update(visible=subtab[1] == "inpaint")]
         if image is not None:
             updates.append(picture)
         return [*updates, *updates_for(ctx, names, infotext)]
 
-    outputs = [tabs, *([subtab[0]] if subtab else []), *([image] if image is not None else []), *targets]
+    outputs = [tabs, *([subtab[0]] if subtab else []), *(list(mode) if mode else []),
+               *([image] if image is not None else []), *targets]
     return send, outputs
 
 

@@ -43,6 +43,7 @@ def build(ctx: UiContext) -> None:
                 raise
             yield gr.update(), "", gr.update(), gr.update(), results.error_html(e.message)
 
-    row.generate.click(checked, inputs=components, outputs=results.outputs_of(out), concurrency_limit=None,
-                       show_progress="hidden")
+    event = row.generate.click(checked, inputs=components, outputs=results.outputs_of(out), concurrency_limit=None,
+                               show_progress="hidden")
+    results.refresh_after(ctx, event)
     paste_wiring.wire(ctx, TAB, row, generation_info)

@@ -131,11 +131,21 @@ def open_page(browser, server, width: int = 1280, height: int = 800):
     return context, page, guard
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"report_{report.when}", report)
+
+
 @pytest.fixture
-def page(browser, server):
+def page(request, browser, server):
     context, page, guard = open_page(browser, server)
     page.set_default_timeout(30_000)
     yield page
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        screenshot(page, f"FAILED-{request.node.name}")
     context.close()
     assert not guard.external, f"requests left the machine: {guard.external}"
 

@@ -1,0 +1,37 @@
+"""Settings persist in config.json over a server restart; fields persist in the browser over a reload."""
+from __future__ import annotations
+
+import json
+
+from tests.e2e.conftest import open_page
+from tests.e2e.helpers import number_value, select_tab, set_number
+
+
+def test_setting_survives_server_restart(page, browser, server):
+    select_tab(page, "Settings")
+    page.locator("#settings button[role=tab]", has_text="Sampler parameters").first.click()
+    box = page.locator("#setting_eta_ddim input[type=number]").first
+    box.fill("0.35")
+    box.press("Tab")
+    page.locator("#settings_submit").click()
+    page.wait_for_function("() => document.getElementById('settings_result').innerText.includes('eta_ddim')")
+    assert json.loads((server.data_dir / "config.json").read_text())["eta_ddim"] == 0.35
+
+    server.restart()
+    context, fresh, _ = open_page(browser, server)
+    try:
+        select_tab(fresh, "Settings")
+        fresh.locator("#settings button[role=tab]", has_text="Sampler parameters").first.click()
+        assert fresh.locator("#setting_eta_ddim input[type=number]").first.input_value() == "0.35"
+    finally:
+        context.close()
+
+
+def test_prompt_and_fields_survive_a_reload(page):
+    page.locator("#txt2img_prompt textarea").fill("kept over a reload")
+    set_number(page, "txt2img_steps", 33)
+    page.wait_for_timeout(800)  # the browser stores the fields on change
+    page.reload()
+    page.wait_for_function("() => document.querySelector('#txt2img_prompt textarea').value == 'kept over a reload'")
+    page.wait_for_function("() => document.querySelector('#txt2img_steps input[type=number]').value == '33'")
+    assert number_value(page, "txt2img_steps") == "33"
