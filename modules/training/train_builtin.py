@@ -1,0 +1,191 @@
+"""Train Easel's built-in model from scratch on the CPU: `python -m modules.training.train_builtin all`.
+
+Phases (each resumable: re-run the same command and it continues from the last checkpoint in the run folder):
+  vae      the whole VAE on 32×32 crops                         (--vae-minutes)
+  latents  encode the training pictures once with the frozen encoder
+  unet     UNet + text encoder on the cached latents, v-prediction (--unet-minutes), evaluated on held-out prompts
+  decoder  the decoder alone on whole pictures and frozen latents (--unet-minutes, run beside `unet`)
+  export   the single-file checkpoint + yaml into models/Stable-diffusion/
+`all` runs vae, latents, then unet and decoder side by side (two processes of one thread each), then export.
+One thread per process: on a 2-core machine shared with other work, a 2-thread process spends most of its time
+waiting at OpenMP barriers for a descheduled thread (measured 12× slower per step under load).
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from modules.paths import INSTALL_DIR
+
+DEFAULT_RUN_DIR = INSTALL_DIR / "training-runs" / "builtin"
+DATA_SEED = 1
+
+
+def logger(run_dir: Path):
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log_path = run_dir / "train.log"
+
+    def log(message: str) -> None:
+        line = f"{time.strftime('%H:%M:%S')} {message}"
+        print(line, flush=True)
+        with log_path.open("a") as f:
+            f.write(line + "\n")
+    return log
+
+
+def phase_vae(args, log) -> None:
+    from modules.training.configs import builtin_yaml
+    from modules.training.dataset import load_or_render
+    from modules.training.train_vae import VaeTrainer, build_vae, reconstruction_mse
+
+    images, scenes = load_or_render(args.run_dir, args.data_count, DATA_SEED)
+    held, _ = load_or_render(args.run_dir, 64, DATA_SEED + 1000)
+    vae = build_vae(builtin_yaml())
+    trainer = VaeTrainer(vae, images, scenes, args.run_dir / "vae.pt", batch=32, lr=1e-3, crop=32)
+    check = (300.0, lambda: log(f"vae held-out reconstruction mse {reconstruction_mse(vae, held):.5f}"))
+    trainer.train(args.vae_minutes * 60, hooks=(check,), log=log)
+    log(f"vae done: step {trainer.progress.step}, held-out mse {reconstruction_mse(vae, held):.5f}")
+
+
+def _tokenizer():
+    from modules.conditioning.tokenizer import load_clip_tokenizer
+
+    return load_clip_tokenizer(INSTALL_DIR / "configs")
+
+
+def _trained_vae(run_dir: Path, with_decoder: bool = True):
+    """The VAE of phase 1, with phase 3's decoder when there is one."""
+    from modules.training.configs import builtin_yaml
+    from modules.training.loop import load_checkpoint
+    from modules.training.train_vae import build_vae
+
+    vae = build_vae(builtin_yaml())
+    for name in ("vae.pt", "decoder.pt") if with_decoder else ("vae.pt",):
+        state = load_checkpoint(run_dir / name)
+        if state is not None:
+            vae.load_state_dict(state["model"])
+    return vae.eval()
+
+
+def phase_latents(args, log) -> None:
+    from modules.training.dataset import load_or_render
+    from modules.training.train_vae import encode_all
+
+    images, _ = load_or_render(args.run_dir, args.data_count, DATA_SEED)
+    mean, std = encode_all(_trained_vae(args.run_dir, with_decoder=False), images[:args.latent_count])
+    sample = mean.float() + std.float() * torch.randn(mean.shape, generator=torch.Generator().manual_seed(0))
+    scale = float(1 / sample.std())
+    torch.save({"mean": mean, "std": std, "scale": scale}, args.run_dir / "latents.pt")
+    log(f"latents: {tuple(mean.shape)} scale_factor {scale:.4f}")
+
+
+def _latents(args):
+    from modules.training.dataset import load_or_render
+
+    cached = torch.load(args.run_dir / "latents.pt")
+    images, scenes = load_or_render(args.run_dir, args.data_count, DATA_SEED)
+    n = len(cached["mean"])
+    return cached, images[:n], scenes[:n]
+
+
+def phase_decoder(args, log) -> None:
+    from modules.training.train_vae import VaeTrainer
+
+    cached, images, scenes = _latents(args)
+    trainer = VaeTrainer(_trained_vae(args.run_dir, with_decoder=False), images, scenes, args.run_dir / "decoder.pt",
+                         decoder_only=True, latents=(cached["mean"], cached["std"]), batch=12, lr=3e-4, seed=1)
+    trainer.train(args.unet_minutes * 60, log=log)
+    log(f"decoder done: step {trainer.progress.step}")
+
+
+def _evaluation(trainer, args, log):
+    from modules.training.evaluate import Networks, held_out_accuracy
+
+    def run() -> None:
+        vocab = trainer.vocab
+        net = Networks(trainer.ema_unet, trainer.ema_text, _trained_vae(args.run_dir),
+                       lambda caps: vocab.compact(vocab.full_chunks(caps)), trainer.abar, trainer.scale)
+        start = time.monotonic()
+        acc = held_out_accuracy(net, count=32)
+        log(f"held-out accuracy at step {trainer.progress.step}: " +
+            " ".join(f"{k} {v:.0%}" for k, v in acc.items()) + f" ({time.monotonic() - start:.0f}s)")
+    return run
+
+
+def phase_unet(args, log) -> None:
+    from modules.training.configs import builtin_yaml
+    from modules.training.train_unet import UnetTrainer
+    from modules.training.vocab import CompactVocab
+
+    cached, _, scenes = _latents(args)
+    trainer = UnetTrainer(builtin_yaml(cached["scale"]), CompactVocab(_tokenizer()), (cached["mean"], cached["std"]),
+                          cached["scale"], scenes, args.run_dir / "unet.pt")
+    evaluate = _evaluation(trainer, args, log)
+    trainer.train(args.unet_minutes * 60, hooks=((args.eval_minutes * 60, evaluate),), log=log)
+    evaluate()
+
+
+def phase_export(args, log) -> None:
+    from modules.training.configs import builtin_yaml
+    from modules.training.export import full_text_encoder, ldm_state, write_checkpoint
+    from modules.training.loop import load_checkpoint
+    from modules.training.train_unet import build_text_encoder, build_unet
+    from modules.training.vocab import CompactVocab
+
+    cached = torch.load(args.run_dir / "latents.pt")
+    config = builtin_yaml(cached["scale"])
+    vocab = CompactVocab(_tokenizer())
+    state = load_checkpoint(args.run_dir / "unet.pt")
+    unet, text = build_unet(config), build_text_encoder(config, vocab.size)
+    unet.load_state_dict(state["ema_unet"])
+    text.load_state_dict(state["ema_text"])
+    full = ldm_state(unet, _trained_vae(args.run_dir), full_text_encoder(text, vocab, config), config)
+    meta = {"easel_training_steps": str(state["progress"]["step"]),
+            "easel_training_seconds": str(round(state["progress"]["elapsed"]))}
+    path = write_checkpoint(args.out_dir, full, config, metadata=meta)
+    log(f"exported {path} ({path.stat().st_size / 2**20:.1f} MiB)")
+
+
+def phase_all(args, log) -> None:
+    phase_vae(args, log)
+    if not (args.run_dir / "latents.pt").is_file():
+        phase_latents(args, log)
+    command = [sys.executable, "-m", "modules.training.train_builtin", "decoder", "--run-dir", str(args.run_dir),
+               "--unet-minutes", str(args.unet_minutes), "--threads", str(args.threads),
+               "--data-count", str(args.data_count), "--latent-count", str(args.latent_count)]
+    decoder = subprocess.Popen(command)
+    phase_unet(args, log)
+    decoder.wait()
+    phase_export(args, log)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m modules.training.train_builtin", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("phase", choices=["vae", "latents", "unet", "decoder", "export", "all"])
+    parser.add_argument("--run-dir", type=Path, default=DEFAULT_RUN_DIR)
+    parser.add_argument("--vae-minutes", type=float, default=25)
+    parser.add_argument("--unet-minutes", type=float, default=90)
+    parser.add_argument("--data-count", type=int, default=20000, help="pictures rendered for training")
+    parser.add_argument("--latent-count", type=int, default=8000, help="of those, encoded for the UNet phase")
+    parser.add_argument("--eval-minutes", type=float, default=15)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out-dir", type=Path, default=INSTALL_DIR / "models" / "Stable-diffusion")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    log = logger(args.run_dir)
+    log(f"phase {args.phase} ({' '.join(argv or sys.argv[1:])})")
+    PHASES[args.phase](args, log)
+    return 0
+
+
+PHASES = {"vae": phase_vae, "latents": phase_latents, "unet": phase_unet, "decoder": phase_decoder,
+          "export": phase_export, "all": phase_all}
+
+if __name__ == "__main__":
+    sys.exit(main())

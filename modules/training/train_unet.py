@@ -1,0 +1,128 @@
+"""Phase 2 of the recipe: UNet and text encoder from scratch on cached VAE latents, with v-prediction.
+
+Per step: sample latents x0 from the cached posteriors (scaled to unit variance), a DDPM timestep t, noise ε;
+x_t = √ᾱ_t x0 + √(1-ᾱ_t) ε; the UNet, conditioned on the text encoder's last hidden states, predicts
+v = √ᾱ_t ε − √(1-ᾱ_t) x0 (Salimans & Ho 2022, "Progressive distillation", §4); loss MSE(v̂, v). Captions are redrawn
+every step (10 % empty for classifier-free guidance). An EMA of both networks is what gets evaluated and exported.
+"""
+from __future__ import annotations
+
+import copy
+import random
+from pathlib import Path
+
+import torch
+from diffusers import UNet2DConditionModel
+from diffusers.loaders import single_file_utils as sfu
+from transformers import CLIPTextConfig, CLIPTextModel
+
+from modules.models.model_config import alphas_cumprod
+from modules.training.dataset import CaptionSampler
+from modules.training.loop import Progress, load_checkpoint, lr_factor, run_for, save_atomic
+from modules.training.vocab import CompactVocab
+
+EMA_DECAY = 0.999
+
+
+def build_unet(config: dict, seed: int = 0) -> UNet2DConditionModel:
+    torch.manual_seed(seed)
+    return UNet2DConditionModel(**sfu.create_unet_diffusers_config_from_ldm(config, {}))
+
+
+def build_text_encoder(config: dict, vocab_size: int, seed: int = 0) -> CLIPTextModel:
+    """The CLIP text encoder of the yaml, with a compact token table of `vocab_size` rows for training."""
+    torch.manual_seed(seed + 1)
+    fields = dict(config["model"]["params"]["cond_stage_config"]["params"]["text_config"], vocab_size=vocab_size)
+    fields.update(bos_token_id=0, eos_token_id=2, pad_token_id=0)  # in range of the compact table (unused: no pooling)
+    return CLIPTextModel(CLIPTextConfig(**fields))
+
+
+def schedule(config: dict) -> torch.Tensor:
+    params = config["model"]["params"]
+    return alphas_cumprod(params["linear_start"], params["linear_end"], params["timesteps"])  # [T]
+
+
+def v_target(x0: torch.Tensor, noise: torch.Tensor, abar: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x_t, v) for clean latents x0 [B,4,h,w], noise like x0, ᾱ_t [B]."""
+    a = abar.sqrt()[:, None, None, None]  # [B, 1, 1, 1]
+    s = (1 - abar).sqrt()[:, None, None, None]
+    return a * x0 + s * noise, a * noise - s * x0
+
+
+class UnetTrainer:
+    """Trains UNet + text encoder on (latent mean, latent std, scenes); checkpoint at `path`."""
+
+    def __init__(self, config: dict, vocab: CompactVocab, latents: tuple[torch.Tensor, torch.Tensor], scale: float,
+                 scenes, path: Path, *, batch: int = 32, lr: float = 4e-4, seed: int = 0, bf16: bool = True):
+        self.config, self.vocab, self.scenes, self.path = config, vocab, scenes, Path(path)
+        self.mean, self.std, self.scale = latents[0], latents[1], scale
+        self.batch, self.lr, self.bf16 = batch, lr, bf16
+        self.unet = build_unet(config, seed)
+        self.text = build_text_encoder(config, vocab.size, seed)
+        self.ema_unet, self.ema_text = copy.deepcopy(self.unet).eval(), copy.deepcopy(self.text).eval()
+        self.ema_unet.requires_grad_(False)
+        self.ema_text.requires_grad_(False)
+        self.params = [*self.unet.parameters(), *self.text.parameters()]
+        self.opt = torch.optim.AdamW(self.params, lr=lr, weight_decay=0.01)
+        self.abar = schedule(config)
+        self.gen = torch.Generator().manual_seed(seed)
+        self.captions = CaptionSampler(seed)
+        self.rng = random.Random(seed)
+        self.progress = Progress()
+        self._resume()
+
+    def _resume(self) -> None:
+        state = load_checkpoint(self.path)
+        if state is None:
+            return
+        for name in ("unet", "text", "ema_unet", "ema_text", "opt"):
+            getattr(self, name).load_state_dict(state[name])
+        self.gen.set_state(state["gen"])
+        self.captions.set_state(state["captions"])
+        self.rng.setstate(state["rng"])
+        self.progress = Progress(**state["progress"])
+
+    def save(self) -> None:
+        save_atomic({"unet": self.unet.state_dict(), "text": self.text.state_dict(),
+                     "ema_unet": self.ema_unet.state_dict(), "ema_text": self.ema_text.state_dict(),
+                     "opt": self.opt.state_dict(), "gen": self.gen.get_state(), "captions": self.captions.state(),
+                     "rng": self.rng.getstate(), "progress": vars(self.progress)}, self.path)
+
+    def batch_inputs(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Compact token ids [B, 77] and scaled latents x0 [B, 4, h, w] for one step."""
+        idx = torch.randint(0, len(self.mean), (self.batch,), generator=self.gen)
+        captions = self.captions.captions([self.scenes[i] for i in idx.tolist()])
+        full = self.vocab.with_unknown_words(self.vocab.full_chunks(captions), self.rng)
+        mean, std = self.mean[idx].float(), self.std[idx].float()  # [B, 4, h, w]
+        x0 = (mean + std * torch.randn(mean.shape, generator=self.gen)) * self.scale
+        return self.vocab.compact(full), x0
+
+    def step(self, fraction: float) -> dict:
+        for group in self.opt.param_groups:
+            group["lr"] = self.lr * lr_factor(fraction)
+        ids, x0 = self.batch_inputs()
+        t = torch.randint(0, len(self.abar), (self.batch,), generator=self.gen)  # [B]
+        noise = torch.randn(x0.shape, generator=self.gen)
+        x_t, v = v_target(x0, noise, self.abar[t])
+        self.unet.train()
+        self.text.train()
+        with torch.autocast("cpu", torch.bfloat16, enabled=self.bf16):
+            context = self.text(input_ids=ids).last_hidden_state  # [B, 77, C]
+            pred = self.unet(x_t, t, encoder_hidden_states=context).sample  # [B, 4, h, w]
+        loss = (pred.float() - v).square().mean()
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.params, 1.0)
+        self.opt.step()
+        self._update_ema()
+        return {"loss": float(loss.detach())}
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        decay = min(EMA_DECAY, (1 + self.progress.step) / (10 + self.progress.step))
+        for ema, live in ((self.ema_unet, self.unet), (self.ema_text, self.text)):
+            for e, p in zip(ema.parameters(), live.parameters()):
+                e.lerp_(p.detach(), 1 - decay)
+
+    def train(self, budget_s: float, hooks=(), log=print) -> Progress:
+        return run_for(budget_s, self.progress, self.step, self.save, hooks=hooks, log=log, desc="unet")
