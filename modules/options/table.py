@@ -75,6 +75,8 @@ SETTINGS: tuple[Setting, ...] = (
        maximum=64),
     _s("live_previews_enable", True, "Show live previews of the created image", UI),
     _s("show_progress_every_n_steps", 10, "Live preview display period (steps)", UI, int, minimum=-1, maximum=32),
+    _s("quicksettings_list", ("sd_model_checkpoint", "sd_vae", "CLIP_stop_at_last_layers"),
+       "Quicksettings list (setting keys shown at the top of the page)", UI, tuple, restart=True),
     _s("api_enable_requests", False, "Allow http:// and https:// URLs for input images in the API", "API"),
     _s("api_forbid_local_requests", True, "Forbid URLs to local and private network addresses", "API"),
     _s("api_max_request_mb", 40.0, "Largest API request body, in MB", "API", float, minimum=1.0, maximum=1024.0),
