@@ -116,3 +116,17 @@ def test_an_interrupted_job_stops_before_the_next_batch(app):
     job.interrupt()
     result = app.img2img(Img2ImgRequest(**{**BASE, "n_iter": 2}, init_images=[noise_image()]), job)
     assert result.images == [] and result.interrupted
+
+
+def test_every_sampler_runs_a_partial_schedule(app):
+    source = noise_image()
+    failures = {}
+    for spec in app.services.samplers.samplers:
+        req = Img2ImgRequest(**{**BASE, "steps": 3}, init_images=[source], denoising_strength=0.6,
+                             sampler_name=spec.name)
+        try:
+            image = app.img2img(req).images[0]
+            assert image.size == (64, 64) and np.isfinite(pixels(image)).all()
+        except Exception as exc:  # collect, so one run names every sampler that fails
+            failures[spec.name] = repr(exc)
+    assert not failures
