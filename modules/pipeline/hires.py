@@ -105,6 +105,15 @@ def plan_hires(req: GenerationRequest, upscalers) -> HiresPlan | None:
     return HiresPlan(w, h, tx, ty, name, latent, steps, float(strength), hires_infotext(req, name))
 
 
+def same_as_first(name: str | None) -> str | None:
+    """A1111's UI sends "Use same sampler" / "Use same scheduler" for the first pass's choice: None here.
+
+    >>> same_as_first("Use same sampler"), same_as_first(""), same_as_first("Euler a")
+    (None, None, 'Euler a')
+    """
+    return None if not name or name.lower().startswith("use same") else name
+
+
 def hires_infotext(req: GenerationRequest, upscaler: str) -> dict[str, Any]:
     """A1111's Hires keys, in the order it adds them."""
     info: dict[str, Any] = {"Denoising strength": DEFAULT_STRENGTH if req.denoising_strength is None
@@ -116,7 +125,7 @@ def hires_infotext(req: GenerationRequest, upscaler: str) -> dict[str, Any]:
     if req.hr_second_pass_steps:
         info["Hires steps"] = req.hr_second_pass_steps
     info["Hires upscaler"] = upscaler
-    if req.hr_sampler_name and req.hr_sampler_name != req.sampler_name:
+    if same_as_first(req.hr_sampler_name) is not None and req.hr_sampler_name != req.sampler_name:
         info["Hires sampler"] = req.hr_sampler_name
     if req.hr_prompt and req.hr_prompt != req.prompt:
         info["Hires prompt"] = req.hr_prompt
@@ -196,8 +205,8 @@ def prepare_second_pass(services, model, req: GenerationRequest, opts, plan: Hir
     it differs from the first pass's `first_schedule` label."""
     if plan is None:
         return None
-    hr_req = req.replace(sampler_name=req.hr_sampler_name or req.sampler_name,
-                         scheduler=req.hr_scheduler or req.scheduler)
+    hr_req = req.replace(sampler_name=same_as_first(req.hr_sampler_name) or req.sampler_name,
+                         scheduler=same_as_first(req.hr_scheduler) or req.scheduler)
     choice = choose_sampler(services.samplers, hr_req, opts)
     first = choose_sampler(services.samplers, req, opts)
     denoiser = model_denoiser(model, choice, opts.exact_batches)

@@ -79,3 +79,10 @@ def test_bad_hires_fields_are_named(app):
     with pytest.raises(InvalidInput, match="hr_scale"):
         plan_hires(GenerationRequest(**BASE, enable_hr=True, hr_scale=0.5), None)
     assert plan_hires(GenerationRequest(**BASE), None) is None
+
+
+def test_use_same_sampler_labels_mean_the_first_pass(app):
+    req = GenerationRequest(**BASE, enable_hr=True, hr_second_pass_steps=1, hr_sampler_name="Use same sampler",
+                            hr_scheduler="Use same scheduler")
+    fields = parse_infotext(app.txt2img(req).infotexts[0])
+    assert "Hires sampler" not in fields and "Hires schedule type" not in fields
