@@ -80,8 +80,7 @@ def build(tab: str, ctx: UiContext) -> PromptRow:
                 save_style = gr.Button("💾", elem_id=f"{tab}_style_create", elem_classes=["tool"], min_width=36,
                                        scale=0)
             styles = ctx.add(tab, "styles", gr.Dropdown, label="Styles", choices=_style_choices(ctx), value=[],
-                             multiselect=True, elem_id=f"{tab}_styles", show_label=False,
-                             info="Styles (applied at generation; 📋 copies them into the prompts)")
+                             multiselect=True, elem_id=f"{tab}_styles", container=False)
             png_drop = gr.File(label="PNG with parameters", file_types=["image"], type="binary",
                                visible="hidden", elem_id=f"{tab}_png_drop")
     _wire_counters(ctx, prompt, counter, negative, neg_counter)

@@ -52,8 +52,19 @@ def typed(setting: Setting, value: Any) -> Any:
     if setting.kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if setting.kind in (list, tuple):
-        return list(value)
+        return setting.kind(value)
     return value
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Equal, counting a list read back from config.json as the tuple it was saved from.
+
+    >>> same_value(("a", "b"), ["a", "b"]), same_value(1, 1.0), same_value("x", "y")
+    (True, True, False)
+    """
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return list(a) == list(b)
+    return a == b
 
 
 def setter(options, key: str) -> Callable[[Any], Any]:

@@ -8,7 +8,7 @@ import gradio as gr
 
 from modules.errors import EaselError
 from modules.ui.context import UiContext
-from modules.ui.setting_components import component_for, typed
+from modules.ui.setting_components import component_for, same_value, typed
 
 
 def sections(table) -> dict[str, list]:
@@ -27,6 +27,7 @@ def sections(table) -> dict[str, list]:
 def apply_changes(options, keys: list[str], values) -> str:
     """Store the values; the message names what changed (and what needs a restart)."""
     changes = {key: typed(options.table[key], value) for key, value in zip(keys, values)}
+    changes = {key: value for key, value in changes.items() if not same_value(value, options.get(key))}
     changed = options.update(changes)
     if not changed:
         return "Nothing changed."
@@ -49,7 +50,8 @@ def build(ctx: UiContext) -> None:
                     if setting.key == "sd_model_checkpoint":
                         continue  # chosen in the top bar, from the list of files
                     keys.append(setting.key)
-                    components.append(component_for(setting, options.get(setting.key)))
+                    keys_as_choices = list(options.table) if setting.kind in (list, tuple) else None
+                    components.append(component_for(setting, options.get(setting.key), choices=keys_as_choices))
         with gr.Tab("Defaults", elem_id="settings_tab_defaults"):
             _build_defaults(ctx)
 

@@ -32,6 +32,7 @@ def test_prompt_and_fields_survive_a_reload(page):
     set_number(page, "txt2img_steps", 33)
     page.wait_for_timeout(800)  # the browser stores the fields on change
     page.reload()
+    page.wait_for_selector("#txt2img_prompt textarea")
     page.wait_for_function("() => document.querySelector('#txt2img_prompt textarea').value == 'kept over a reload'")
     page.wait_for_function("() => document.querySelector('#txt2img_steps input[type=number]').value == '33'")
     assert number_value(page, "txt2img_steps") == "33"

@@ -1,0 +1,125 @@
+"""The page as data: built over a tiny App, with A1111's element ids, registered fields, assets and settings."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from PIL import Image, PngImagePlugin
+
+from modules.ui import assets
+from modules.ui.browser_state import restore
+from modules.ui.context import UiConfig, UiContext
+from modules.ui.pnginfo_tab import read_file
+from modules.ui.prompt_row import token_counter
+from modules.ui.settings_tab import apply_changes, sections
+from tests.pipeline.conftest import make_app
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, tiny_checkpoint):
+    from modules.ui.layout import build_ui
+
+    data = tmp_path_factory.mktemp("ui-data")
+    (data / "ui-config.json").write_text(json.dumps({"txt2img/Sampling steps/value": 33,
+                                                     "txt2img/Sampling method/value": "No such sampler"}))
+    app = make_app(data, tiny_checkpoint)
+    return app, build_ui(app)
+
+
+def elem_ids(blocks) -> set[str]:
+    return {b.elem_id for b in blocks.blocks.values() if getattr(b, "elem_id", None)}
+
+
+def test_page_has_the_a1111_ids_extensions_look_for(built):
+    _, blocks = built
+    ids = elem_ids(blocks)
+    for tab in ("txt2img", "img2img"):
+        for name in ("prompt", "neg_prompt", "width", "height", "steps", "cfg_scale", "seed", "generate", "gallery",
+                     "sampling", "batch_count", "batch_size", "subseed", "interrupt", "skip", "styles"):
+            assert f"{tab}_{name}" in ids, f"{tab}_{name}"
+    for other in ("img2maskimg", "img_inpaint_base", "img_inpaint_mask", "quicksettings", "setting_sd_model_checkpoint",
+                  "setting_sd_vae", "html_info_txt2img", "pnginfo_image", "settings_submit", "extras_image",
+                  "outpaint_image", "txt2img_hr", "txt2img_paste"):
+        assert other in ids, other
+
+
+def test_fields_are_registered_under_request_names_with_ui_config_defaults(built):
+    _, blocks = built
+    ctx: UiContext = blocks.easel_context
+    fields = ctx.tab_fields("txt2img")
+    for name in ("prompt", "negative_prompt", "steps", "sampler_name", "scheduler", "cfg_scale", "seed", "width",
+                 "height", "enable_hr", "hr_scale", "subseed", "subseed_strength", "styles"):
+        assert name in fields, name
+    assert fields["steps"].value == 33  # from ui-config.json
+    assert fields["sampler_name"].value == "DPM++ 2M"  # an invalid stored default is ignored
+    assert {"mask_blur", "inpainting_fill", "inpaint_full_res", "denoising_strength"} <= set(ctx.tab_fields("img2img"))
+
+
+def test_ui_config_save_writes_a1111_keys(tmp_path):
+    config = UiConfig(tmp_path / "ui-config.json")
+    config.save({"txt2img/Sampling steps": 40})
+    assert json.loads((tmp_path / "ui-config.json").read_text()) == {"txt2img/Sampling steps/value": 40}
+    assert UiConfig(tmp_path / "ui-config.json").default("txt2img/Sampling steps", 20) == 40
+
+
+def test_settings_apply_reports_changes_and_refuses_bad_values(built):
+    app, _ = built
+    assert "Sampler parameters" in sections(app.options.table)
+    assert apply_changes(app.options, ["eta_ddim", "s_noise"], [0.25, 1.0]) == "1 setting changed: eta_ddim."
+    assert apply_changes(app.options, ["eta_ddim"], [0.25]) == "Nothing changed."
+    assert "Restart" in apply_changes(app.options, ["quicksettings_list"], [["sd_vae"]])
+    assert apply_changes(app.options, ["quicksettings_list"], [["sd_vae"]]) == "Nothing changed."
+    with pytest.raises(Exception, match="randn_source"):
+        apply_changes(app.options, ["randn_source"], ["Quantum"])
+    assert json.loads(app.paths.config_json.read_text())["eta_ddim"] == 0.25
+
+
+def test_token_counter_counts_like_a1111(built):
+    _, blocks = built
+    ctx = blocks.easel_context
+    assert ">2/75<" in token_counter(ctx, "a cat", 20, True)
+    assert "/150<" in token_counter(ctx, "word " * 80, 20, True)
+    assert ">0/75<" in token_counter(ctx, None, 20, False)
+
+
+def test_pnginfo_reads_chunks_and_refuses_non_images(tmp_path):
+    info = PngImagePlugin.PngInfo()
+    info.add_text("parameters", "a cat\nSteps: 20, Sampler: Euler, Seed: 3")
+    Image.new("RGB", (4, 4)).save(tmp_path / "cat.png", pnginfo=info)
+    page, text, _ = read_file(str(tmp_path / "cat.png"))
+    assert text.startswith("a cat") and "<td>Sampler</td><td>Euler</td>" in page
+    (tmp_path / "bad.png").write_bytes(b"nope")
+    page, text, _ = read_file(str(tmp_path / "bad.png"))
+    assert "class='error'" in page and "bad.png" in page and text == ""
+
+
+def test_browser_state_restores_only_what_was_saved():
+    updates = restore(["a", "b"], {"b": 5})
+    assert updates[0] == {"__type__": "update"} and updates[1]["value"] == 5
+
+
+def test_assets_serve_core_and_extension_files_only(tmp_path):
+    from modules.paths import Paths
+
+    install, data = tmp_path / "install", tmp_path / "data"
+    (install / "javascript").mkdir(parents=True)
+    (install / "javascript" / "core.js").write_text("// core")
+    (install / "style.css").write_text("body {}")
+    ext = data / "extensions" / "my-ext"
+    (ext / "javascript").mkdir(parents=True)
+    (ext / "javascript" / "ext.js").write_text("// ext")
+    (ext / "style.css").write_text(".x {}")
+    paths = Paths(data_dir=data, install_dir=install)
+    table = assets.asset_table(paths)
+    assert [f.name for f in table.values()] == ["core.js", "ext.js", "style.css", "style.css"]
+    assert assets.asset_table(paths, disabled_extensions=True).keys() == {"0/core.js", "1/style.css"}
+    server = FastAPI()
+    assets.mount(server, table)
+    client = TestClient(server)
+    head = assets.head_html(table)
+    first = head.split('src="')[1].split('"')[0]
+    assert client.get(first).text == "// core"
+    assert client.get(assets.ASSET_ROUTE + "/0/..%2F..%2Fetc%2Fpasswd").status_code == 404
+    assert client.get(assets.ASSET_ROUTE + "/9/core.js").status_code == 404
