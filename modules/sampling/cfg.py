@@ -110,13 +110,17 @@ class CFGDenoiser:
     init_latent: torch.Tensor | None = None
     step: int = 0
     sampling_step: int = 0
+    _cond_cache: Any = field(default=None, repr=False, compare=False)
 
     def __call__(self, x: torch.Tensor, sigma: torch.Tensor, **kwargs) -> torch.Tensor:
         return self.guided(x, sigma, **kwargs)[0]
 
     def guided(self, x: torch.Tensor, sigma: torch.Tensor, scale_multiplier: float = 1.0,
-               need_uncond: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(guided denoised [B, ...], unconditional denoised [B, ...] or None when its pass was skipped)."""
+               need_uncond: bool = False, **kwargs) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(guided denoised [B, ...], unconditional denoised [B, ...] or None when its pass was skipped).
+
+        kwargs (a sampler's extra_args) go to the denoiser with `model_kwargs`.
+        """
         cond = _at(self.cond, self.step)
         cond = cond if isinstance(cond, MultiCond) else MultiCond.single(cond)
         uncond = _at(self.uncond, self.step)
@@ -125,11 +129,11 @@ class CFGDenoiser:
         params = self._inputs(x, sigma, cond, uncond if with_uncond else None)
         for hook in self.hooks.on_denoiser:
             hook(params)
-        conds = [params.text_cond, params.text_uncond] if with_uncond else [params.text_cond]
-        extra = dict(self.model_kwargs)
+        conds = (params.text_cond, params.text_uncond) if with_uncond else (params.text_cond,)
+        extra = {**self.model_kwargs, **kwargs}
         if params.image_cond is not None:
             extra["concat"] = params.image_cond
-        out = self.denoiser(params.x, params.sigma, cond=_cat(conds), **extra)  # [N (+ B), C, H, W]
+        out = self.denoiser(params.x, params.sigma, cond=self._cond_batch(conds), **extra)  # [N (+ B), C, H, W]
         out_params = DenoisedParams(out, self.sampling_step, self.total_steps, self.denoiser)
         for hook in self.hooks.on_denoised:
             hook(out_params)
@@ -144,6 +148,18 @@ class CFGDenoiser:
             hook(after)
         self.step += 1
         return after.x, denoised_uncond
+
+    def _cond_batch(self, conds: tuple):
+        """cond and uncond rows in one batch; reused while they are the same objects (static prompts) and no hook
+        could have changed them in place."""
+        if self.hooks.on_denoiser:
+            return _cat(list(conds))
+        cached = self._cond_cache
+        if cached is not None and len(cached[0]) == len(conds) and all(a is b for a, b in zip(cached[0], conds)):
+            return cached[1]
+        batch = _cat(list(conds))
+        self._cond_cache = (conds, batch)
+        return batch
 
     def step_callback(self, callback: Callable | None) -> Callable:
         """Wrap a sampler callback so hooks see the sampler's step index as `sampling_step` (as A1111's state)."""
@@ -174,7 +190,7 @@ def _combine(out, cond: MultiCond, denoised_uncond, scale: float) -> torch.Tenso
     if denoised_uncond is None:
         return out[[p[0][0] for p in cond.parts]]
     if cond.is_plain:
-        return denoised_uncond + scale * (out[:batch] - denoised_uncond)
+        return torch.lerp(denoised_uncond, out[:batch], scale)  # uncond + scale * (cond - uncond)
     denoised = denoised_uncond.clone()
     for i, parts in enumerate(cond.parts):
         for row, weight in parts:

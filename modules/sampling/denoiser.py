@@ -25,7 +25,7 @@ def append_zero(x: torch.Tensor) -> torch.Tensor:
 
 def append_dims(x: torch.Tensor, ndim: int) -> torch.Tensor:
     """[B] -> [B, 1, 1, 1] so a per-sample scalar broadcasts over an image batch."""
-    return x[(...,) + (None,) * (ndim - x.ndim)]
+    return x.reshape(x.shape + (1,) * (ndim - x.ndim))
 
 
 def scaled_linear_alphas_cumprod(beta_start: float = 0.00085, beta_end: float = 0.012,
@@ -81,11 +81,12 @@ class DiscreteDenoiser:
     def sigma_to_t(self, sigma: torch.Tensor, quantize: bool | None = None) -> torch.Tensor:
         """Fractional timestep whose log-sigma interpolates linearly between the two nearest training sigmas."""
         quantize = self.quantize if quantize is None else quantize
-        log_sigma = sigma.log()
-        dists = log_sigma - self.log_sigmas[:, None]  # [T, N]
+        log_sigma = sigma.log().reshape(-1)  # [N]
         if quantize:
-            return dists.abs().argmin(dim=0).view(sigma.shape)
-        low_idx = dists.ge(0).cumsum(dim=0).argmax(dim=0).clamp(max=self.log_sigmas.shape[0] - 2)
+            return (log_sigma - self.log_sigmas[:, None]).abs().argmin(dim=0).view(sigma.shape)
+        # the last training sigma <= sigma (k-diffusion's ge/cumsum/argmax, as a binary search)
+        low_idx = torch.searchsorted(self.log_sigmas, log_sigma, right=True).sub_(1)
+        low_idx = low_idx.clamp_(0, self.log_sigmas.shape[0] - 2)
         high_idx = low_idx + 1
         low, high = self.log_sigmas[low_idx], self.log_sigmas[high_idx]
         w = ((low - log_sigma) / (low - high)).clamp(0, 1)
@@ -105,7 +106,7 @@ class DiscreteDenoiser:
         c_in = 1 / (sigma_b ** 2 + 1) ** 0.5
         out = self.model_fn(x * c_in, self.sigma_to_t(sigma), **kwargs)  # [B, C, H, W]
         if self.prediction_type == "eps":
-            return x + out * -sigma_b
+            return torch.addcmul(x, out, sigma_b, value=-1)  # x - sigma * eps
         c_skip = 1 / (sigma_b ** 2 + 1)
         c_out = -sigma_b / (sigma_b ** 2 + 1) ** 0.5
-        return out * c_out + x * c_skip
+        return torch.addcmul(x * c_skip, out, c_out)  # c_skip * x + c_out * v

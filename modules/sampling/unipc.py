@@ -17,20 +17,36 @@ from modules.errors import InvalidInput
 VARIANTS = ("bh1", "bh2")
 
 
+def _solve(a: list[list[float]], b: list[float]) -> list[float]:
+    """Gaussian elimination with partial pivoting for the tiny (order <= 3) UniPC systems."""
+    n = len(b)
+    m = [row[:] + [rhs] for row, rhs in zip(a, b)]
+    for col in range(n):
+        pivot = max(range(col, n), key=lambda r: abs(m[r][col]))
+        m[col], m[pivot] = m[pivot], m[col]
+        for r in range(col + 1, n):
+            f = m[r][col] / m[col][col]
+            m[r] = [v - f * p for v, p in zip(m[r], m[col])]
+    out = [0.0] * n
+    for r in reversed(range(n)):
+        out[r] = (m[r][n] - sum(m[r][c] * out[c] for c in range(r + 1, n))) / m[r][r]
+    return out
+
+
 def _coefficients(rks: list[float], h: float, order: int, variant: str):
-    """(R [order, order], b [order], h*phi_1, B(h)) of the UniPC linear system (paper Alg. 2 / 3)."""
+    """(R [order][order], b [order], h*phi_1, B(h)) of the UniPC linear system (paper Alg. 2 / 3)."""
     hh = -h
     h_phi_1 = math.expm1(hh)
     h_phi_k = h_phi_1 / hh - 1
     b_h = hh if variant == "bh1" else math.expm1(hh)
     factorial_i, rows, b = 1, [], []
-    ks = torch.tensor(rks + [1.0], dtype=torch.float64)
+    ks = rks + [1.0]
     for i in range(1, order + 1):
-        rows.append(ks ** (i - 1))
+        rows.append([k ** (i - 1) for k in ks])
         b.append(h_phi_k * factorial_i / b_h)
         factorial_i *= i + 1
         h_phi_k = h_phi_k / hh - 1 / factorial_i
-    return torch.stack(rows), torch.tensor(b, dtype=torch.float64), h_phi_1, b_h
+    return rows, b, h_phi_1, b_h
 
 
 def _differences(history, lambdas, lam0, h, order):
@@ -43,9 +59,9 @@ def _differences(history, lambdas, lam0, h, order):
     return rks, d1s
 
 
-def _weighted(rhos: torch.Tensor, d1s: list, like: torch.Tensor):
-    out = torch.zeros_like(like)
-    for rho, d1 in zip(rhos.tolist(), d1s):
+def _weighted(rhos: list[float], d1s: list):
+    out = d1s[0] * rhos[0]
+    for rho, d1 in zip(rhos[1:], d1s[1:]):
         out = out + rho * d1
     return out
 
@@ -58,20 +74,22 @@ def unipc_predict(x, history, lambdas, sigma, sigma_next, order, variant):
     r, b, h_phi_1, b_h = _coefficients(rks, h, order, variant)
     x_t = sigma_next / sigma * x - h_phi_1 * history[-1]
     if d1s:
-        rhos = torch.tensor([0.5], dtype=torch.float64) if order == 2 else torch.linalg.solve(r[:-1, :-1], b[:-1])
-        x_t = x_t - b_h * _weighted(rhos, d1s, x)
+        rhos = [0.5] if order == 2 else _solve([row[:-1] for row in r[:-1]], b[:-1])
+        x_t = x_t - b_h * _weighted(rhos, d1s)
     return x_t
 
 
-def unipc_correct(x_prev, x_t, model_t, history, lambdas, sigma_prev, sigma, order, variant):
-    """UniC-p: re-solve the last step from x_prev using the model output `model_t` at the predicted x_t."""
+def unipc_correct(x_prev, model_t, history, lambdas, sigma_prev, sigma, order, variant):
+    """UniC-p: re-solve the last step from x_prev using the model output `model_t` at the predicted point."""
     lam0, lam_t = lambdas[-1], -math.log(sigma)
     h = lam_t - lam0
     rks, d1s = _differences(history, lambdas, lam0, h, order)
     r, b, h_phi_1, b_h = _coefficients(rks, h, order, variant)
-    rhos = torch.tensor([0.5], dtype=torch.float64) if order == 1 else torch.linalg.solve(r, b)
+    rhos = [0.5] if order == 1 else _solve(r, b)
     x_c = sigma / sigma_prev * x_prev - h_phi_1 * history[-1]
-    corr = _weighted(rhos[:-1], d1s, x_t) + float(rhos[-1]) * (model_t - history[-1])
+    corr = rhos[-1] * (model_t - history[-1])
+    if d1s:
+        corr = corr + _weighted(rhos[:-1], d1s)
     return x_c - b_h * corr
 
 
@@ -92,7 +110,7 @@ def sample_unipc(model, x, sigmas, extra_args=None, callback=None, disable=None,
     for i in trange(n, disable=disable):
         denoised = model(x, sigmas[i] * s_in, **extra_args)
         if x_prev is not None:
-            x = unipc_correct(x_prev, x, denoised, history, lambdas, sig[i - 1], sig[i], prev_order, variant)
+            x = unipc_correct(x_prev, denoised, history, lambdas, sig[i - 1], sig[i], prev_order, variant)
         history, lambdas = (history + [denoised])[-order:], (lambdas + [-math.log(sig[i])])[-order:]
         this_order = min(order, n - i) if lower_order_final else order
         this_order = min(this_order, len(history))

@@ -1,0 +1,50 @@
+"""The user tunables of a sampler (eta, sigma churn/tmin/tmax/noise): validation, defaults and infotext.
+
+Only the tunables a sampler declares in `SamplerSpec.params` are passed to it, and a value is written to the
+infotext when it differs from the sampler's default, under A1111's keys ("Eta", "Eta DDIM", "Sigma churn", ...).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from modules.errors import InvalidInput
+from modules.sampling.specs import SamplerSpec
+
+DEFAULTS = {"s_churn": 0.0, "s_tmin": 0.0, "s_tmax": math.inf, "s_noise": 1.0}
+INFOTEXT = {"s_churn": "Sigma churn", "s_tmin": "Sigma tmin", "s_tmax": "Sigma tmax", "s_noise": "Sigma noise"}
+
+
+def _number(field: str, value, minimum: float = 0.0) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or value < minimum:
+        raise InvalidInput(field, f"{value!r} is not allowed", f"a number >= {minimum:g}")
+    return float(value)
+
+
+def sampler_params(spec: SamplerSpec, eta: float | None = None, s_churn: float | None = None,
+                   s_tmin: float | None = None, s_tmax: float | None = None, s_noise: float | None = None,
+                   eta_ancestral: float = 1.0, eta_ddim: float = 0.0) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(keyword arguments for `spec.function` including its fixed kwargs, infotext entries).
+
+    None means the default: eta from `eta_ddim` for DDIM-style samplers (option "eta_ddim") else from
+    `eta_ancestral` (A1111's settings); s_tmax 0 means infinity, as in A1111's settings.
+    """
+    uses_ddim_eta = bool(spec.options.get("eta_ddim", False))
+    eta_default = eta_ddim if uses_ddim_eta else eta_ancestral
+    values = {"s_churn": s_churn, "s_tmin": s_tmin, "s_tmax": s_tmax or None, "s_noise": s_noise}
+    kwargs: dict[str, Any] = dict(spec.kwargs)
+    infotext: dict[str, Any] = {}
+    if "eta" in spec.params:
+        kwargs["eta"] = _number("eta", eta_default if eta is None else eta)
+        if kwargs["eta"] != (0.0 if uses_ddim_eta else 1.0):
+            infotext["Eta DDIM" if uses_ddim_eta else "Eta"] = kwargs["eta"]
+    for name, value in values.items():
+        if name not in spec.params:
+            continue
+        kwargs[name] = _number(name, DEFAULTS[name] if value is None else value)
+        if kwargs[name] != DEFAULTS[name]:
+            infotext[INFOTEXT[name]] = kwargs[name]
+    if kwargs.get("s_tmax", math.inf) < kwargs.get("s_tmin", 0.0):
+        raise InvalidInput("s_tmax", f"{kwargs['s_tmax']!r} is below s_tmin {kwargs['s_tmin']!r}",
+                           "a number >= s_tmin, or 0 for no limit")
+    return kwargs, infotext
