@@ -134,14 +134,15 @@ def hires_infotext(req: GenerationRequest, upscaler: str) -> dict[str, Any]:
     return info
 
 
-def upscale_latents(model, latents: torch.Tensor, plan: HiresPlan, upscalers, exact: bool) -> torch.Tensor:
+def upscale_latents(model, latents: torch.Tensor, plan: HiresPlan, upscalers, exact: bool,
+                    tiling: tuple[int, int] = (192, 8)) -> torch.Tensor:
     """First-pass latents [B, 4, h, w] → latents at the target size [B, 4, H/8, W/8] (truncated if asked)."""
     size = (plan.target_h // OPT_F, plan.target_w // OPT_F)
     if plan.latent_mode is not None:
         mode, antialias = plan.latent_mode
         out = F.interpolate(latents, size=size, mode=mode, antialias=antialias)  # [B, 4, H/8, W/8]
     else:
-        upscale = None if upscalers is None else (lambda im, s: upscalers.upscale(im, plan.upscaler, s))
+        upscale = None if upscalers is None else (lambda im, s: upscalers.upscale(im, plan.upscaler, s, *tiling))
         images = [resize_image(0, im, plan.target_w, plan.target_h, upscale)
                   for im in tensor_to_pil(decode_latents(model, latents, exact))]
         pixels = pil_to_tensor(images)  # [B, 3, H, W]
@@ -179,7 +180,8 @@ class SecondPass:
             pass_no: int) -> torch.Tensor | None:
         """First-pass latents [B, 4, h, w] → upscaled and re-denoised latents [B, 4, H/8, W/8]."""
         exact, plan = opts.exact_batches, self.plan
-        init = upscale_latents(model, latents, plan, services.upscalers, exact)  # [B, 4, H/8, W/8]
+        init = upscale_latents(model, latents, plan, services.upscalers, exact,
+                               (opts.ESRGAN_tile, opts.ESRGAN_tile_overlap))  # [B, 4, H/8, W/8]
         if plan.strength == 0:
             return init
         conds = step_conditioning(services.conditioning, model, hires_batch(req, batch), opts.CLIP_stop_at_last_layers,

@@ -175,4 +175,5 @@ def img2img_upscale(services, opts: Snapshot):
     name = opts.upscaler_for_img2img
     if upscalers is None or not name or name == "None":
         return None
-    return lambda image, scale: upscalers.upscale(image, name, scale)
+    return lambda image, scale: upscalers.upscale(image, name, scale, opts.ESRGAN_tile, opts.ESRGAN_tile_overlap,
+                                                  field="upscaler_for_img2img")

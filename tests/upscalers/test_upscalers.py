@@ -119,3 +119,22 @@ def test_extras_bad_inputs(esrgan_app):
         esrgan_app.extras(ExtrasRequest(images=[noise_image()], gfpgan_visibility=1))
     with pytest.raises(InvalidInput, match="upscaling_resize"):
         esrgan_app.extras(ExtrasRequest(images=[noise_image()], upscaling_resize=0))
+
+
+def test_model_upscaler_in_hires_fix_and_img2img_resize(esrgan_app):
+    from modules.pipeline.img2img_request import Img2ImgRequest
+    from modules.pipeline.request import GenerationRequest
+
+    base = dict(prompt="x", steps=2, width=64, height=64, seed=1)
+    hires = esrgan_app.txt2img(GenerationRequest(**base, enable_hr=True, hr_upscaler="4x_tiny_esrgan",
+                                                 hr_second_pass_steps=1))
+    assert hires.images[0].size == (128, 128) and "Hires upscaler: 4x_tiny_esrgan" in hires.infotexts[0]
+    small = noise_image((16, 16))
+    plain = esrgan_app.img2img(Img2ImgRequest(**base, init_images=[small], denoising_strength=0.0))
+    modelled = esrgan_app.img2img(Img2ImgRequest(**base, init_images=[small], denoising_strength=0.0,
+                                                 override_settings={"upscaler_for_img2img": "4x_tiny_esrgan"}))
+    assert modelled.images[0].size == (64, 64)
+    assert not np.array_equal(np.asarray(plain.images[0]), np.asarray(modelled.images[0]))
+    with pytest.raises(InvalidInput, match="upscaler_for_img2img"):
+        esrgan_app.img2img(Img2ImgRequest(**base, init_images=[small], denoising_strength=0.0,
+                                          override_settings={"upscaler_for_img2img": "missing"}))
