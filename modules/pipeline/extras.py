@@ -6,7 +6,9 @@ non-zero visibilities are refused with that explanation rather than silently ign
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from PIL import Image
@@ -153,3 +155,22 @@ def _progress(job: Job):
             job.begin_pass(job.job_no, total, job.textinfo)
         job.on_step(done)
     return on_tile
+
+
+def extras_from_folder(run, req: ExtrasRequest, input_dir: str, output_dir: str = "",
+                       fmt: str = "png") -> ExtrasResult:
+    """Extras' "Batch from Directory": every image of `input_dir` through `run` (e.g. `app.extras`); with an
+    `output_dir`, results are written there under their input's name (else saved as the request says)."""
+    from modules.pipeline.img2img_batch import IMAGE_SUFFIXES, list_images, save_named
+
+    paths = list_images(input_dir, "input_dir")
+    if not paths:
+        raise InvalidInput("input_dir", f"no images in {input_dir}", ", ".join(IMAGE_SUFFIXES))
+    images = [as_image(p.read_bytes(), f"input_dir/{p.name}") for p in paths]
+    result = run(dataclasses.replace(req, images=tuple(images), save_images=req.save_images and not output_dir))
+    if output_dir:
+        for path, image, text in zip(paths, result.images, result.infotexts):
+            parameters = image.info.get("parameters")
+            result.saved_paths.append(save_named(image, Path(output_dir), path.stem, parameters, fmt,
+                                                 extra_text={"extras": text}))
+    return result

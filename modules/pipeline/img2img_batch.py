@@ -75,10 +75,11 @@ def _read(path: Path, field: str) -> Image.Image:
         raise InvalidInput(field, f"{path.name}: {exc}", "image files") from None
 
 
-def save_named(image: Image.Image, folder: Path, stem: str, infotext: str | None, fmt: str) -> Path:
-    """`folder/stem.fmt`, or `stem-N.fmt` when taken; written atomically (temp file, then exclusive link)."""
+def save_named(image: Image.Image, folder: Path, stem: str, infotext: str | None, fmt: str,
+               extra_text: dict | None = None) -> Path:
+    """`folder/stem.fmt`, or `stem-N.fmt` when taken (created exclusively, so nothing is overwritten)."""
     folder.mkdir(parents=True, exist_ok=True)
-    data = image_with_infotext_bytes(image, infotext, fmt)
+    data = image_with_infotext_bytes(image, infotext, fmt, extra_text=extra_text)
     for n in range(1, 10_000):
         target = folder / (f"{stem}.{fmt}" if n == 1 else f"{stem}-{n}.{fmt}")
         try:

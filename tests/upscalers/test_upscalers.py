@@ -138,3 +138,17 @@ def test_model_upscaler_in_hires_fix_and_img2img_resize(esrgan_app):
     with pytest.raises(InvalidInput, match="upscaler_for_img2img"):
         esrgan_app.img2img(Img2ImgRequest(**base, init_images=[small], denoising_strength=0.0,
                                           override_settings={"upscaler_for_img2img": "missing"}))
+
+
+def test_extras_batch_from_directory(esrgan_app, tmp_path):
+    from modules.pipeline.extras import extras_from_folder
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    noise_image((8, 6)).save(src / "one.png")
+    noise_image((10, 10), 1).save(src / "two.jpg")
+    result = extras_from_folder(esrgan_app.extras, ExtrasRequest(upscaler_1="Nearest", upscaling_resize=2),
+                                str(src), str(out))
+    assert [im.size for im in result.images] == [(16, 12), (20, 20)]
+    assert sorted(p.name for p in out.iterdir()) == ["one.png", "two.png"]
+    assert Image.open(out / "one.png").info["extras"].startswith("Postprocess upscale by: 2")
