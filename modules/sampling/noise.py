@@ -13,8 +13,9 @@ from typing import Sequence
 import torch
 
 from modules.errors import InvalidInput
+from modules.sampling.philox import PhiloxGenerator
 
-SOURCES = ("cpu", "gpu")
+SOURCES = ("cpu", "gpu", "nv")
 
 
 def fix_seed(seed) -> int:
@@ -41,7 +42,8 @@ def slerp(val: float, low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
 class ImageRNG:
     """Per-image noise for a batch. `shape` is one image's latent shape (C, H, W); results are [B, C, H, W].
 
-    source "cpu" draws on the CPU and moves to `device` (same numbers on every machine); "gpu" draws on `device`.
+    source "cpu" draws on the CPU and moves to `device` (same numbers on every machine); "gpu" draws on `device`;
+    "nv" computes NVIDIA's CUDA numbers on any device (A1111's "NV": remakes images made on such a GPU).
     """
 
     def __init__(self, shape: Sequence[int], seeds: Sequence[int], subseeds: Sequence[int] | None = None,
@@ -57,14 +59,19 @@ class ImageRNG:
         self.seed_resize_from_w = seed_resize_from_w
         self.eta_noise_seed_delta = int(eta_noise_seed_delta or 0)
         self.device = torch.device(device)
+        self.source = source
         self.gen_device = self.device if source == "gpu" else torch.device("cpu")
         self.generators = [self._generator(s) for s in self.seeds]
         self.is_first = True
 
-    def _generator(self, seed: int) -> torch.Generator:
+    def _generator(self, seed: int):
+        if self.source == "nv":
+            return PhiloxGenerator(seed)
         return torch.Generator(self.gen_device).manual_seed(int(seed))
 
-    def _randn(self, shape, generator: torch.Generator) -> torch.Tensor:
+    def _randn(self, shape, generator) -> torch.Tensor:
+        if isinstance(generator, PhiloxGenerator):
+            return torch.from_numpy(generator.randn(tuple(shape)))
         return torch.randn(shape, device=self.gen_device, generator=generator)
 
     def first(self) -> torch.Tensor:

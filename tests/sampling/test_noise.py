@@ -98,4 +98,17 @@ def test_fix_seed():
 
 def test_unknown_noise_source_is_a_user_error():
     with pytest.raises(InvalidInput, match="randn_source"):
-        ImageRNG((4, 4, 4), [1], source="nv")
+        ImageRNG((4, 4, 4), [1], source="philox")
+
+
+def test_nv_source_draws_cuda_numbers_per_image():
+    from modules.sampling.philox import PhiloxGenerator
+
+    rng = ImageRNG((2, 3, 4), [0, 7], source="nv")
+    first, second = rng.next(), rng.next()
+    # CUDA torch.randn(2, 3, 4) for seed 0 starts -0.9247, -0.4253, -2.6438, 0.1452 (A1111's rng_philox docs)
+    assert [round(v, 4) for v in first[0].flatten()[:4].tolist()] == [-0.9247, -0.4253, -2.6438, 0.1452]
+    g = PhiloxGenerator(7)
+    assert torch.equal(first[1], torch.from_numpy(g.randn((2, 3, 4))))
+    assert torch.equal(second[1], torch.from_numpy(g.randn((2, 3, 4))))
+    assert abs(float(first.std()) - 1) < 0.5
