@@ -26,7 +26,8 @@ TEXT = {"hidden_size": 128, "intermediate_size": 512, "num_hidden_layers": 3, "n
         "bos_token_id": 49406, "eos_token_id": 49407, "pad_token_id": 49407, "layer_norm_eps": 1e-5}
 
 
-def builtin_yaml(scale_factor: float = 1.0, inpaint: bool = False) -> dict:
+def builtin_yaml(scale_factor: float = 1.0, inpaint: bool = False, unet: dict | None = None, vae: dict | None = None,
+                 text: dict | None = None) -> dict:
     """The shipped v1 yaml with the built-in sizes, v-prediction, its schedule and Easel's extensions.
 
     >>> cfg = builtin_yaml(0.5)["model"]["params"]
@@ -36,9 +37,9 @@ def builtin_yaml(scale_factor: float = 1.0, inpaint: bool = False) -> dict:
     base = "v1-inpainting-inference.yaml" if inpaint else "v1-inference.yaml"
     config = copy.deepcopy(yaml.safe_load((INSTALL_DIR / "configs" / base).read_text()))
     params = config["model"]["params"]
-    params["unet_config"]["params"].update(UNET)
-    params["first_stage_config"]["params"]["ddconfig"].update(VAE)
-    params["cond_stage_config"]["params"] = {"text_config": dict(TEXT)}
+    params["unet_config"]["params"].update(UNET, **(unet or {}))
+    params["first_stage_config"]["params"]["ddconfig"].update(VAE, **(vae or {}))
+    params["cond_stage_config"]["params"] = {"text_config": dict(TEXT, **(text or {}))}
     params.update({"parameterization": "v", "linear_start": LINEAR_START, "linear_end": LINEAR_END,
                    "scale_factor": float(scale_factor), "easel_native_size": NATIVE_SIZE, "image_size": 8})
     return config

@@ -1,0 +1,90 @@
+"""The training loop on tiny networks: losses fall, checkpoints resume where they stopped, v-targets are right."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from modules.conditioning.tokenizer import load_clip_tokenizer
+from modules.paths import INSTALL_DIR
+from modules.training.dataset import load_or_render
+from modules.training.loop import Progress, run_for
+from modules.training.train_unet import UnetTrainer, v_target
+from modules.training.train_vae import VaeTrainer, build_vae, encode_all
+from modules.training.vocab import CompactVocab
+from tests.training.tiny import tiny_builtin_yaml
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return load_or_render(tmp_path_factory.mktemp("data"), 16, seed=3)
+
+
+@pytest.fixture(scope="module")
+def vocab():
+    return CompactVocab(load_clip_tokenizer(INSTALL_DIR / "configs"))
+
+
+def test_v_target_is_the_velocity_of_salimans_and_ho():
+    x0, noise = torch.randn(3, 4, 2, 2), torch.randn(3, 4, 2, 2)
+    abar = torch.tensor([0.9, 0.5, 0.01])
+    x_t, v = v_target(x0, noise, abar)
+    a, s = abar.sqrt()[:, None, None, None], (1 - abar).sqrt()[:, None, None, None]
+    torch.testing.assert_close(a * x_t - s * v, x0)  # x0 = √ᾱ x_t − √(1−ᾱ) v
+    torch.testing.assert_close(s * x_t + a * v, noise)
+
+
+def test_run_for_spends_the_budget_and_saves(tmp_path):
+    saves, calls = [], []
+    progress = run_for(0.05, Progress(), lambda f: calls.append(f) or {"loss": 1.0}, lambda: saves.append(1))
+    assert progress.step == len(calls) >= 1 and progress.elapsed >= 0.05 and saves
+    assert calls[0] == 0.0 and all(0 <= f < 1 for f in calls)
+    again = run_for(0.05, progress, lambda f: calls.append(f) or {}, lambda: None)
+    assert again.step == len(calls)  # budget already spent: no more steps
+
+
+def test_vae_learns_and_resumes(tmp_path, data):
+    images, scenes = data
+    path = tmp_path / "vae.pt"
+    trainer = VaeTrainer(build_vae(tiny_builtin_yaml()), images, scenes, path, batch=4, lr=2e-3, bf16=False)
+    first = [trainer.step(0.5)["rec"] for _ in range(3)]
+    later = [trainer.step(0.5)["rec"] for _ in range(25)]
+    assert sum(later[-3:]) < sum(first)
+    trainer.progress.step = 28
+    trainer.save()
+    resumed = VaeTrainer(build_vae(tiny_builtin_yaml(), seed=5), images, scenes, path, batch=4, bf16=False)
+    assert resumed.progress.step == 28
+    for a, b in zip(resumed.vae.parameters(), trainer.vae.parameters()):
+        assert torch.equal(a, b)
+    mean, std = encode_all(resumed.vae, images)
+    assert mean.shape == std.shape == (16, 4, 8, 8)
+
+
+def test_decoder_phase_leaves_the_encoder_alone(tmp_path, data):
+    images, scenes = data
+    vae = build_vae(tiny_builtin_yaml())
+    encoder_before = [p.clone() for p in vae.encoder.parameters()]
+    latents = encode_all(vae, images)
+    trainer = VaeTrainer(vae, images, scenes, tmp_path / "dec.pt", decoder_only=True, latents=latents, batch=4,
+                         bf16=False)
+    decoder_before = [p.clone() for p in vae.decoder.parameters()]
+    trainer.step(0.5)
+    assert all(torch.equal(a, b) for a, b in zip(encoder_before, vae.encoder.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(decoder_before, vae.decoder.parameters()))
+
+
+def test_unet_and_text_encoder_learn_and_resume(tmp_path, data, vocab):
+    _, scenes = data
+    latents = (torch.randn(16, 4, 8, 8).half(), torch.full((16, 4, 8, 8), 0.05).half())
+    path = tmp_path / "unet.pt"
+    trainer = UnetTrainer(tiny_builtin_yaml(), vocab, latents, 1.0, scenes, path, batch=8, lr=2e-3, bf16=False)
+    ids, x0 = trainer.batch_inputs()
+    assert ids.shape == (8, 77) and int(ids.max()) < vocab.size and x0.shape == (8, 4, 8, 8)
+    losses = [trainer.step(0.5)["loss"] for _ in range(30)]
+    assert sum(losses[-5:]) < sum(losses[:5])
+    trainer.progress.step = 30
+    trainer.save()
+    resumed = UnetTrainer(tiny_builtin_yaml(), vocab, latents, 1.0, scenes, path, batch=8, bf16=False, seed=9)
+    assert resumed.progress.step == 30
+    assert torch.equal(resumed.batch_inputs()[0], trainer.batch_inputs()[0])  # same data stream after resuming
+    live, ema = dict(trainer.unet.named_parameters()), dict(trainer.ema_unet.named_parameters())
+    assert any(not torch.equal(live[k], ema[k]) for k in live)
