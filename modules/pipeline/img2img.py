@@ -9,6 +9,7 @@ so the init image contributes only its size (and, when inpainting, the pixels ke
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -132,7 +133,7 @@ def run_img2img(services: PipelineServices, req: Img2ImgRequest, opts: Snapshot,
         if job.interrupted:
             break
         batch = plan.batch(n)
-        take = lambda items, name="init_images": _batch_items(items, n, req.batch_size, req.n_iter, name)  # noqa
+        take = functools.partial(_batch_items, n=n, batch_size=req.batch_size, n_iter=req.n_iter, name="init_images")
         if strength == 0:
             outputs.add_images([im.copy() for im in take(prepared.unchanged)], batch)
             continue
