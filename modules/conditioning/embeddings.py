@@ -263,16 +263,19 @@ class EmbeddingDatabase:
         return out, spans
 
     def names_in(self, tokenizer, texts: Sequence[str], table: str = "loaded") -> list[str]:
-        """Names from `self.<table>` (loaded, skipped, errors) whose tokens appear in any of `texts`."""
+        """Names from `self.<table>` (loaded, skipped, errors) whose tokens appear in `texts`, in order of first
+        appearance (texts in order, then position)."""
         with self._lock:
             names = list(getattr(self, table))
         found = []
         token_lists = [tokenize(tokenizer, t) for t in texts]
         for name in names:
             ids = tokenize(tokenizer, name)
-            if ids and any(_contains(tokens, ids) for tokens in token_lists):
-                found.append(name)
-        return found
+            where = [(i, _find(tokens, ids)) for i, tokens in enumerate(token_lists)] if ids else []
+            where = [w for w in where if w[1] >= 0]
+            if where:
+                found.append((where[0], name))
+        return [name for _, name in sorted(found)]
 
     def shorthash(self, name: str) -> str | None:
         """First 12 hex characters of the file's sha256 (A1111's TI hash); None with --no-hashing."""
@@ -285,14 +288,14 @@ class EmbeddingDatabase:
         return sha[:SHORTHASH_LEN] if sha else None
 
 
-def _contains(tokens: Sequence[int], ids: Sequence[int]) -> bool:
-    """Whether `ids` occurs contiguously in `tokens`.
+def _find(tokens: Sequence[int], ids: Sequence[int]) -> int:
+    """Where `ids` first occurs contiguously in `tokens`, or -1.
 
-    >>> _contains([1, 2, 3, 4], [2, 3]), _contains([1, 2, 3], [3, 2])
-    (True, False)
+    >>> _find([1, 2, 3, 4], [2, 3]), _find([1, 2, 3], [3, 2])
+    (1, -1)
     """
-    n = len(ids)
-    return any(list(tokens[i:i + n]) == list(ids) for i in range(len(tokens) - n + 1))
+    n, ids = len(ids), list(ids)
+    return next((i for i in range(len(tokens) - n + 1) if tokens[i] == ids[0] and list(tokens[i:i + n]) == ids), -1)
 
 
 @contextmanager

@@ -255,3 +255,47 @@ def test_a_10000_character_prompt_is_many_chunks_in_linear_time(clip, tokenizer)
     assert t_long < 10 * t_short + 0.05, (t_short, t_long)  # 4× the text; quadratic would be 16×
     (cond,) = encode_prompts(clip, [long], 1)
     assert cond.shape == (1, 77 * len(long_chunks), WIDTH) and torch.isfinite(cond).all()
+
+
+def _whole_parse_schedule(prompt, timing):
+    """The schedule as one Earley parse of the whole text gives it (the reference the fast path must equal)."""
+    import lark
+
+    from modules.prompts import schedule
+
+    try:
+        tree = schedule.SCHEDULE_PARSER.parse(prompt)
+    except lark.exceptions.LarkError:
+        return [[timing.steps, prompt]]
+    return [[step, schedule._text_at(tree, step, timing)] for step in schedule._change_steps(tree, timing)]
+
+
+def test_piecewise_schedule_parsing_equals_the_whole_parse():
+    import random
+
+    from modules.prompts import schedule
+
+    atoms = ["a", " ", ", ", ",", "(", ")", "[", "]", ":", "|", "2", "0.5", "\\(", "\\", "\n", "(k:1.2)",
+             "[x:y:2]", "[p|q]", "[a:[b:c:3]:5]", ":3]", "[[", "))"]
+    rng = random.Random(4)
+    timing = schedule._Timing(10)
+    for _ in range(200):
+        prompt = "".join(rng.choice(atoms) for _ in range(rng.randint(1, 10)))
+        assert schedule.prompt_schedule(prompt, timing) == _whole_parse_schedule(prompt, timing), prompt
+
+
+def test_schedule_parsing_of_long_prompts_is_linear():
+    from modules.prompts.schedule import get_learned_conditioning_prompt_schedules
+
+    phrase = "a [red:blue:5] (circle:1.2), [big|small] square, "
+
+    def timed(n):
+        prompt = phrase * n
+        start = time.perf_counter()
+        schedule = get_learned_conditioning_prompt_schedules([prompt], 20)[0]
+        return time.perf_counter() - start, prompt, schedule
+
+    t_short = min(timed(6)[0] for _ in range(2))
+    t_long, prompt, schedule = timed(24)
+    assert len(prompt) > 1_000 and len(schedule) == 20 and "blue" in schedule[-1][1]
+    assert t_long < 12 * t_short + 0.2, (t_short, t_long)  # 4× the text; the whole-text parse was ~60×
