@@ -27,6 +27,12 @@ CONSTRAINTS: dict[str, dict] = {
     "subseed": {"ge": -1, "le": 2**32 - 1},
     "subseed_strength": {"ge": 0.0, "le": 1.0},
     "cfg_scale": {"ge": 1.0, "le": 100.0},
+    "seed_resize_from_w": {"ge": -1, "le": MAX_SIZE},  # noise is drawn at this size: unbounded is a DoS
+    "seed_resize_from_h": {"ge": -1, "le": MAX_SIZE},
+    "hr_scale": {"ge": 1.0, "le": 8.0},
+    "hr_resize_x": {"ge": 0, "le": MAX_SIZE},
+    "hr_resize_y": {"ge": 0, "le": MAX_SIZE},
+    "hr_second_pass_steps": {"ge": 0, "le": MAX_STEPS},
 }
 
 # A1111 fields the API accepts beside the dataclass's: (type, default). Fields with no machinery behind them yet

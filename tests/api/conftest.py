@@ -1,6 +1,8 @@
 """In-process API clients (FastAPI TestClient) over an App with the tiny checkpoint; `--nowebui` keeps them fast."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -8,16 +10,21 @@ import webui
 from tests.pipeline.conftest import make_app
 
 
-def make_client(tmp_path, checkpoint, *flags) -> TestClient:
+@contextmanager
+def make_client(tmp_path, checkpoint, *flags):
+    """A TestClient over a fresh App; on exit the App's job worker is stopped (no thread left inside torch)."""
     app = make_app(tmp_path, checkpoint, "--nowebui", *flags)
-    return TestClient(webui.create_server(app), raise_server_exceptions=False)
+    try:
+        with TestClient(webui.create_server(app), raise_server_exceptions=False) as client:
+            yield client
+    finally:
+        app.jobs.close()
 
 
 @pytest.fixture
 def client(tmp_path, tiny_checkpoint):
     with make_client(tmp_path, tiny_checkpoint) as c:
         yield c
-    c.app_state = None
 
 
 TINY = {"prompt": "a red cube", "steps": 2, "width": 64, "height": 64, "sampler_name": "Euler", "seed": 11}
