@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 
 from modules.options import Snapshot
+from modules.pipeline.extra_networks import NetworkRun, styled_prompts
 from modules.pipeline.hires import first_pass_request, plan_hires, prepare_second_pass
 from modules.pipeline.inpaint import txt2img_conditioning
 from modules.pipeline.job import Job
@@ -25,7 +26,8 @@ def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapsh
     hires = plan_hires(req, services.upscalers)
     choice = choose_sampler(services.samplers, req, opts)
     model = services.models.get(opts.sd_model_checkpoint or None, opts.sd_vae)
-    plan = plan_images(req.prompt, req.negative_prompt, fix_seed(req.seed), fix_seed(req.subseed),
+    prompt, negative_prompt = styled_prompts(services.styles, req.prompt, req.negative_prompt, req.styles)
+    plan = plan_images(prompt, negative_prompt, fix_seed(req.seed), fix_seed(req.subseed),
                        req.subseed_strength, req.batch_size, req.n_iter)
     exact = opts.exact_batches
     denoiser = model_denoiser(model, choice, exact)
@@ -36,22 +38,27 @@ def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapsh
     passes = job.job_count = req.n_iter * (1 if second is None else 2)
     outputs = ImageOutputs(services, req, opts, facts, kind="txt2img")
     shape = (model.latent_channels, req.height // model.vae_scale_factor, req.width // model.vae_scale_factor)
-    for n in range(req.n_iter):
-        if job.interrupted:
-            break
-        batch = plan.batch(n)
-        job.begin_pass(n * passes // req.n_iter, len(sigmas) - 1, f"Batch {n + 1} out of {req.n_iter}")
-        conds = step_conditioning(services.conditioning, model, batch, opts.CLIP_stop_at_last_layers,
-                                  choice.spec.total_steps(req.steps), opts, exact)
-        rng = make_rng(shape, batch, req, opts, model.device)
-        x = scale_initial_noise(choice.spec, rng.next(), sigmas)  # [B, 4, H/8, W/8]
-        image_cond = txt2img_conditioning(model, x.shape[0], req.height, req.width)  # [B, 5, h, w] or None
-        cfg = CFGDenoiser(denoiser, conds.cond, conds.uncond, req.cfg_scale, image_cond=image_cond,
-                          total_steps=len(sigmas) - 1)
-        noise = services.samplers.noise_sampler(choice.spec, x, sigmas, rng)
-        latents = run_sampler(choice, cfg, x, sigmas, noise, job)
-        if latents is not None and second is not None and not (job.interrupted or job.skipped):
-            latents = second.run(services, model, req, opts, batch, latents, job, 2 * n + 1)
-        if latents is not None:
-            outputs.add(decode_latents(model, latents, exact), batch)
-    return outputs.result(plan, interrupted=job.interrupted)
+    with NetworkRun(services, model, opts) as nets:
+        for n in range(req.n_iter):
+            if job.interrupted:
+                break
+            batch = plan.batch(n)
+            nets.activate(batch)  # this batch's LoRAs patched in, until the run ends
+            outputs.facts = nets.facts(facts)
+            job.begin_pass(n * passes // req.n_iter, len(sigmas) - 1, f"Batch {n + 1} out of {req.n_iter}")
+            conds = step_conditioning(services.conditioning, model, batch, opts.CLIP_stop_at_last_layers,
+                                      choice.spec.total_steps(req.steps), opts, exact)
+            rng = make_rng(shape, batch, req, opts, model.device)
+            x = scale_initial_noise(choice.spec, rng.next(), sigmas)  # [B, 4, H/8, W/8]
+            image_cond = txt2img_conditioning(model, x.shape[0], req.height, req.width)  # [B, 5, h, w] or None
+            cfg = CFGDenoiser(denoiser, conds.cond, conds.uncond, req.cfg_scale, image_cond=image_cond,
+                              total_steps=len(sigmas) - 1)
+            noise = services.samplers.noise_sampler(choice.spec, x, sigmas, rng)
+            latents = run_sampler(choice, cfg, x, sigmas, noise, job)
+            if latents is not None and second is not None and not (job.interrupted or job.skipped):
+                latents = second.run(services, model, req, opts, batch, latents, job, 2 * n + 1)
+            if latents is not None:
+                outputs.add(decode_latents(model, latents, exact), batch)
+    result = outputs.result(plan, interrupted=job.interrupted)
+    result.warnings.extend(nets.warnings)
+    return result

@@ -1,0 +1,170 @@
+"""One run's prompt side before conditioning (COMPAT §3 order): styles, then extra-network tags — LoRAs patched
+into the model for each batch and restored when the run ends — and textual-inversion bookkeeping, with the
+warnings and infotext entries (`Lora hashes`, `TI hashes`) they produce.
+
+A LoRA or embedding that is missing or unusable never stops a generation (as in A1111): it becomes a warning in
+the result and in the infotext. A LoRA file that is there but malformed is an error naming the file.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+from typing import Sequence
+
+from modules.errors import InvalidInput, NotFound
+from modules.pipeline.params import RunFacts
+from modules.pipeline.seeds import ImagePlan
+from modules.prompts.extra_networks import ExtraNetworkParams, parse_extra_networks_batch
+
+log = logging.getLogger(__name__)
+
+LORA_KINDS = ("lora", "lyco")  # `<lyco:…>` is A1111's alias from the LyCORIS extension days
+UNSUPPORTED_KINDS = {"hypernet": "hypernetworks are not supported"}
+_INFOTEXT_UNSAFE = str.maketrans("", "", ":,")  # A1111 drops these from names in hash lists
+
+
+def styled_prompts(styles, prompt: str, negative_prompt: str, names: Sequence[str]) -> tuple[str, str]:
+    """The prompts with the request's styles applied, in order (the first one innermost).
+
+    The styles file is read again first, so a style edited elsewhere (UI, API, by hand) is what runs. An unknown
+    style is NotFound listing the valid names.
+    """
+    if not names:
+        return prompt, negative_prompt
+    if styles is None:
+        raise NotFound(f"style {names[0]!r} not found (no styles are available)")
+    if styles.path.is_file():
+        styles.reload()
+    return (styles.apply_styles_to_prompt(prompt, list(names)),
+            styles.apply_negative_styles_to_prompt(negative_prompt, list(names)))
+
+
+@dataclass(frozen=True)
+class LoraRequest:
+    """One `<lora:name:te:unet>` tag: the name as written and its two multipliers."""
+
+    name: str
+    te: float
+    unet: float
+
+
+def _number(text: str, tag: str, what: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise InvalidInput("prompt", f"{tag}: {what} {text!r} is not a number", "a number such as 0.8") from None
+
+
+def lora_request(params: ExtraNetworkParams, kind: str = "lora") -> LoraRequest:
+    """A1111's reading of a tag's arguments: te = 2nd positional or `te=` (default 1), unet = 3rd or `unet=`
+    (default te).
+
+    >>> from modules.prompts.extra_networks import parse_extra_networks
+    >>> [lora_request(p) for p in parse_extra_networks("<lora:a> <lora:b:0.5> <lora:c:1:0> <lora:d:te=0.2>")[1]["lora"]]
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [LoraRequest(name='a', te=1.0, unet=1.0), LoraRequest(name='b', te=0.5, unet=0.5),
+     LoraRequest(name='c', te=1.0, unet=0.0), LoraRequest(name='d', te=0.2, unet=0.2)]
+    """
+    tag = f"<{kind}:{':'.join(params.items)}>"
+    positional = params.positional
+    if not positional:
+        raise InvalidInput("prompt", f"{tag} names no LoRA", "<lora:NAME:WEIGHT>")
+    te = _number(positional[1], tag, "te weight") if len(positional) > 1 else 1.0
+    te = _number(params.named["te"], tag, "te weight") if "te" in params.named else te
+    unet = _number(positional[2], tag, "unet weight") if len(positional) > 2 else te
+    unet = _number(params.named["unet"], tag, "unet weight") if "unet" in params.named else unet
+    return LoraRequest(positional[0], te, unet)
+
+
+class NetworkRun:
+    """Owned by one run: activates each batch's LoRAs on the model, notes what the prompts used, and restores the
+    model's weights on exit (so nothing leaks into the next job, whatever its kind)."""
+
+    def __init__(self, services, model, opts):
+        self.models, self.library, self.model = services.models, services.loras, model
+        self.embeddings = services.embeddings
+        self.add_lora_hashes = bool(opts.get("lora_add_hashes_to_infotext", True))
+        self.add_ti_hashes = bool(opts.get("textual_inversion_add_hashes_to_infotext", True))
+        self.warnings: list[str] = []
+        self.lora_hashes: dict[str, str] = {}
+        self.ti_hashes: dict[str, str] = {}
+        self.not_found: dict[str, list[str]] = {}  # infotext key → names
+
+    def __enter__(self) -> "NetworkRun":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.models.restore_weights(self.model)
+
+    def _warn(self, message: str, key: str | None = None, name: str | None = None) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+            log.warning(message)
+        if key and name is not None and name not in self.not_found.setdefault(key, []):
+            self.not_found[key].append(name)
+
+    def activate(self, batch: ImagePlan) -> None:
+        """Patch in the LoRAs of the batch's first prompt (A1111: one set per batch) and note its embeddings."""
+        stripped, networks = parse_extra_networks_batch(batch.prompts)
+        loras = []
+        for kind, params_list in networks.items():
+            if kind in LORA_KINDS:
+                loras += [self._load(lora_request(p, kind)) for p in params_list]
+            else:
+                reason = UNSUPPORTED_KINDS.get(kind, "unknown extra network kind")
+                self._warn(f"<{kind}:…> ignored: {reason}", "Extra networks ignored", kind)
+        loras = [entry for entry in loras if entry is not None]
+        for message in self.models.apply_loras(self.model, [(net, r.te, r.unet) for net, r in loras]):
+            self._warn(message)
+        self._note_embeddings(list(stripped) + list(batch.negative_prompts))
+
+    def _load(self, request: LoraRequest):
+        info = self.library.find(request.name) if self.library is not None else None
+        if info is None:
+            folder = self.library.folder if self.library is not None else "models/Lora"
+            self._warn(f"Lora not found: {request.name} (looked in {folder})", "Lora not found", request.name)
+            return None
+        network = self.library.load(info)  # a malformed file stops the run: ModelLoadError naming it
+        if self.add_lora_hashes and (request.te or request.unet):
+            shorthash = self.library.shorthash(info)
+            if shorthash:
+                self.lora_hashes[request.name.translate(_INFOTEXT_UNSAFE)] = shorthash
+        return network, request
+
+    def _note_embeddings(self, texts: list[str]) -> None:
+        db = self.embeddings
+        if db is None:
+            return
+        db.load_for(self.model.text_encoder.config.hidden_size, self.model.tokenizer)
+        tokenizer = self.model.tokenizer
+        for name in db.names_in(tokenizer, texts):
+            shorthash = db.shorthash(name) if self.add_ti_hashes else None
+            if shorthash:
+                self.ti_hashes[name.translate(_INFOTEXT_UNSAFE)] = shorthash
+        for name in db.names_in(tokenizer, texts, "skipped"):
+            self._warn(f"embedding {name} not used: its vectors are {db.skipped[name].shape} wide, this model's "
+                       f"text encoder takes {self.model.text_encoder.config.hidden_size}",
+                       "Embeddings not loaded", name)
+        for name in db.names_in(tokenizer, texts, "errors"):
+            self._warn(f"embedding {name} not used: {db.errors[name]}", "Embeddings not loaded", name)
+
+    def infotext(self) -> dict[str, str]:
+        entries = {}
+        if self.lora_hashes:
+            entries["Lora hashes"] = ", ".join(f"{k}: {v}" for k, v in self.lora_hashes.items())
+        if self.ti_hashes:
+            entries["TI hashes"] = ", ".join(f"{k}: {v}" for k, v in self.ti_hashes.items())
+        entries.update({key: ", ".join(names) for key, names in self.not_found.items() if names})
+        return entries
+
+    def facts(self, facts: RunFacts) -> RunFacts:
+        """`facts` with this run's entries placed where A1111 puts them: after Hires…, before Emphasis."""
+        mine = self.infotext()
+        if not mine:
+            return facts
+        extra = {k: v for k, v in facts.extra.items() if k not in mine and k != "Emphasis"}
+        extra.update(mine)
+        if "Emphasis" in facts.extra:
+            extra["Emphasis"] = facts.extra["Emphasis"]
+        return dataclasses.replace(facts, extra=extra)
