@@ -50,7 +50,10 @@ def set_options(app, changes: dict) -> list[str]:
             changes["sd_model_checkpoint"] = app.models.find_checkpoint(changes["sd_model_checkpoint"]).title
         except EaselError as e:
             raise InvalidInput("sd_model_checkpoint", e.message) from None
-    return app.options.update(changes)
+    changed = app.options.update(changes)
+    if "sd_model_checkpoint" in changed:
+        app.reload_checkpoint()  # A1111 loads the new model at once; here between jobs, never under one
+    return changed
 
 
 def _files(root, suffixes) -> list:

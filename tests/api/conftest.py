@@ -16,6 +16,7 @@ def make_client(tmp_path, checkpoint, *flags):
     app = make_app(tmp_path, checkpoint, "--nowebui", *flags)
     try:
         with TestClient(webui.create_server(app), raise_server_exceptions=False) as client:
+            client.app_under_test = app
             yield client
     finally:
         app.jobs.close()

@@ -122,3 +122,11 @@ def test_img2img_mistakes(client):
     for change, field, words in cases:
         r = client.post("/sdapi/v1/img2img", json={**TINY, **change})
         assert r.status_code == 422 and field in r.json()["errors"] and words in r.json()["errors"], r.text[:300]
+
+
+def test_setting_the_checkpoint_loads_it(client):
+    title = client.get("/sdapi/v1/sd-models").json()[0]["title"]
+    client.post("/sdapi/v1/unload-checkpoint")
+    assert client.post("/sdapi/v1/options", json={"sd_model_checkpoint": "tiny-sd1-0"}).status_code == 200
+    assert client.get("/sdapi/v1/options").json()["sd_model_checkpoint"] == title
+    assert client.app_under_test.models.current.checkpoint.model_name == "tiny-sd1-0"
