@@ -86,13 +86,44 @@ function easelDragOver(event) {
     }
 }
 
+function easelWaitFor(test, timeout) {
+    return new Promise(function (resolve) {
+        const start = Date.now();
+        (function poll() {
+            if (test() || Date.now() - start > timeout) return resolve();
+            setTimeout(poll, 30);
+        })();
+    });
+}
+
+// Gradio mounts a tab's contents when it is first shown; A1111 scripts expect #img2img_prompt & co. at load.
+// Show each such tab once (then go back), so the elements exist before onUiLoaded callbacks run.
+const EASEL_MOUNT_AT_LOAD = ["img2img"];
+
+async function easelMountTabs() {
+    const app = gradioApp();
+    const selected = app.querySelector("#tabs button[role='tab'][aria-selected='true']");
+    let moved = false;
+    for (const tab of EASEL_MOUNT_AT_LOAD) {
+        const button = app.querySelector(`#tab_${tab}-button`);
+        if (!button || app.querySelector(`#${tab}_prompt`)) continue;
+        button.click();
+        moved = true;
+        await easelWaitFor(() => app.querySelector(`#${tab}_prompt`), 5000);
+    }
+    if (moved && selected) selected.click();
+}
+
 (function () {
     let loaded = false;
     let currentTab = null;
     const observer = new MutationObserver(function (mutations) {
         if (!loaded && gradioApp().querySelector("#txt2img_prompt")) {
             loaded = true;
-            easelRun(easelCallbacks.loaded);
+            easelMountTabs().then(function () {
+                document.body.classList.add("easel-loaded");
+                easelRun(easelCallbacks.loaded);
+            });
         }
         easelRun(easelCallbacks.update, mutations);
         const tab = get_uiCurrentTab();
@@ -102,9 +133,10 @@ function easelDragOver(event) {
         }
         easelRun(easelCallbacks.afterUpdate);
     });
-    document.addEventListener("DOMContentLoaded", function () {
-        observer.observe(gradioApp(), {childList: true, subtree: true});
-    });
+    // Gradio adds these scripts to <head> itself, often after DOMContentLoaded has already fired.
+    const start = function () { observer.observe(document.body, {childList: true, subtree: true}); };
+    if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+    else start();
     document.addEventListener("keydown", easelKeydown);
     document.addEventListener("dragover", easelDragOver, true);
     document.addEventListener("drop", easelDrop, true);

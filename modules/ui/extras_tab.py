@@ -4,18 +4,15 @@ from __future__ import annotations
 import gradio as gr
 
 from modules.errors import EaselError
-from modules.imaging.metadata import read_image_metadata
 from modules.ui.components import SafeImage
 from modules.ui.context import UiContext
 from modules.ui.results import error_html, infotext_html
 
 
 def upscaler_choices(app) -> list[str]:
-    try:
-        from modules.api.extras import upscaler_names
-    except ImportError:
-        return ["None", "Lanczos", "Nearest"]
-    return upscaler_names(app.services)
+    """The upscalers the App knows (built-in resamplers and model files), as A1111 lists them."""
+    upscalers = getattr(app.services, "upscalers", None)
+    return [u.name for u in upscalers.list()] if upscalers is not None else ["None", "Lanczos", "Nearest"]
 
 
 def build(ctx: UiContext) -> None:
@@ -49,25 +46,21 @@ def build(ctx: UiContext) -> None:
             info = gr.HTML(elem_id="html_info_extras")
 
     def run(picture, resize_mode, factor, w, h, crop_it, up1, up2, vis):
+        from modules.pipeline.extras import ExtrasRequest
+
         if picture is None:
             return gr.update(), error_html("extras: no image uploaded (upload the image to upscale)")
         try:
-            from modules.api.extras import ExtrasOptions, check_options, process_image
-
-            opts = ExtrasOptions(resize_mode=resize_mode, upscaling_resize=factor, upscaling_resize_w=int(w),
-                                 upscaling_resize_h=int(h), upscaling_crop=crop_it, upscaler_1=up1, upscaler_2=up2,
-                                 extras_upscaler_2_visibility=vis)
-            check_options(ctx.app.services, opts)
-            text, _ = read_image_metadata(picture)
-            result = process_image(ctx.app.services, picture, opts)
+            request = ExtrasRequest(images=(picture,), resize_mode=resize_mode, upscaling_resize=float(factor),
+                                    upscaling_resize_w=int(w), upscaling_resize_h=int(h), upscaling_crop=crop_it,
+                                    upscaler_1=up1, upscaler_2=up2, extras_upscaler_2_visibility=float(vis),
+                                    save_images=bool(ctx.app.options.get("samples_save")))
+            result = ctx.app.extras(request)
         except EaselError as e:
             return gr.update(), error_html(e.message)
-        if text:
-            result.info["parameters"] = text
-        if ctx.app.options.get("samples_save"):
-            folder = ctx.app.paths.data_dir / ctx.app.options.get("outdir_extras_samples")
-            ctx.app.services.saver.save_image(result, folder, seed=None, infotext=text)
-        return [(result, None)], infotext_html(f"{result.width}x{result.height}" + (f"\n{text}" if text else ""))
+        shown = [f"{image.width}x{image.height}" for image in result.images]
+        text = result.infotexts[0] if result.infotexts else ""
+        return [(image, None) for image in result.images], infotext_html("\n".join([*shown, text]).strip())
 
     generate.click(run, inputs=[image, mode, scale, width, height, crop, first, second, visibility],
                    outputs=[gallery, info])

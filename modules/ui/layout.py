@@ -25,10 +25,10 @@ def build_ui(app) -> gr.Blocks:
         top_bar.build(ctx)
         with gr.Tabs(elem_id="tabs") as tabs:
             ctx.shared["tabs"] = tabs
-            # render_children: A1111 scripts look up #img2img_prompt & co. at load, before anyone opens the tab
-            with gr.Tab("txt2img", id="txt2img", elem_id="tab_txt2img", render_children=True):
+            with gr.Tab("txt2img", id="txt2img", elem_id="tab_txt2img"):
                 txt2img_tab.build(ctx)
-            with gr.Tab("img2img", id="img2img", elem_id="tab_img2img", render_children=True):
+            # javascript/easel.js mounts img2img at load: A1111 scripts look up #img2img_prompt & co. then
+            with gr.Tab("img2img", id="img2img", elem_id="tab_img2img"):
                 img2img_tab.build(ctx)
             with gr.Tab("Outpaint", id="outpaint", elem_id="tab_outpaint"):
                 outpaint_tab.build(ctx)

@@ -10,8 +10,9 @@ import gradio as gr
 
 from modules.ui.context import UiContext
 
-HIRES_UPSCALERS = ("Latent", "Latent (antialiased)", "Latent (bicubic)", "Latent (bicubic antialiased)",
-                   "Latent (nearest)", "Latent (nearest-exact)", "None", "Lanczos", "Nearest")
+HIRES_LATENT = ("Latent", "Latent (antialiased)", "Latent (bicubic)", "Latent (bicubic antialiased)",
+                "Latent (nearest)", "Latent (nearest-exact)")
+HIRES_UPSCALERS = (*HIRES_LATENT, "None", "Lanczos", "Nearest")  # without an upscaler service
 UI_DEFAULT_SAMPLER = "DPM++ 2M"  # COMPAT §4: the UI default (the API's is Euler)
 
 
@@ -101,10 +102,12 @@ def _last_seed(info: dict | None, key: str):
 def build_hires(ctx: UiContext) -> None:
     """txt2img's Hires. fix: a first pass at the set size, upscaled, then refined (issue: img2img/hires)."""
     tab = "txt2img"
+    upscalers = getattr(ctx.app.services, "upscalers", None)
+    names = [*HIRES_LATENT, *(u.name for u in upscalers.list())] if upscalers is not None else list(HIRES_UPSCALERS)
     with gr.Accordion("Hires. fix", open=False, elem_id="txt2img_hr"):
         ctx.add(tab, "enable_hr", gr.Checkbox, label="Enable Hires. fix", value=False, elem_id="txt2img_enable_hr")
         with gr.Row():
-            ctx.add(tab, "hr_upscaler", gr.Dropdown, label="Upscaler", choices=list(HIRES_UPSCALERS), value="Latent",
+            ctx.add(tab, "hr_upscaler", gr.Dropdown, label="Upscaler", choices=names, value="Latent",
                     elem_id="txt2img_hr_upscaler")
             ctx.add(tab, "hr_second_pass_steps", gr.Slider, minimum=0, maximum=150, step=1, value=0,
                     label="Hires steps", elem_id="txt2img_hires_steps")

@@ -128,6 +128,7 @@ def open_page(browser, server, width: int = 1280, height: int = 800):
     guard = PageGuard(page)
     page.goto(server.url + "/")
     page.wait_for_selector("#txt2img_prompt textarea", timeout=60_000)
+    page.wait_for_selector("body.easel-loaded", state="attached", timeout=30_000)
     return context, page, guard
 
 

@@ -5,6 +5,7 @@ import re
 import time
 
 import numpy as np
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from PIL import Image
 
 from tests.e2e.conftest import screenshot
@@ -23,15 +24,29 @@ def pattern_image(path) -> Image.Image:
     return image
 
 
-def image_rect_on_canvas(page, selector: str, size: tuple[int, int], timeout: float = 30.0):
+def upload_to_editor(page, selector: str, path) -> None:
+    """Upload into an image editor and wait until it shows the picture (an upload made while the editor is still
+    mounting can be dropped, so try again)."""
+    for _ in range(3):
+        page.locator(f"{selector} input[type=file]").set_input_files(str(path))
+        try:
+            page.wait_for_function("s => !document.querySelector(s).innerText.includes('Upload an image')",
+                                   arg=selector, timeout=10_000)
+            return
+        except PlaywrightTimeout:
+            continue
+    raise AssertionError(f"{selector} never showed the uploaded image")
+
+
+def image_rect_on_canvas(page, selector: str, size: tuple[int, int]) -> tuple[float, float, float, float]:
     """(x, y, w, h) in page pixels of the uploaded picture: the editor centres it in its canvas at the zoom it
-    shows ("280%")."""
-    editor = page.locator(selector)
-    deadline = time.monotonic() + timeout
-    while True:
+    shows ("280%"), once that zoom has settled."""
+    editor, last = page.locator(selector), None
+    for _ in range(100):
         zoom = re.search(r"(\d+)%", editor.inner_text())
-        if zoom and int(zoom.group(1)) != 100 or time.monotonic() > deadline:
+        if zoom and zoom.group(1) == last:
             break
+        last = zoom.group(1) if zoom else None
         page.wait_for_timeout(300)
     assert zoom, "the editor shows no zoom level: was the image uploaded?"
     scale = int(zoom.group(1)) / 100
@@ -44,7 +59,7 @@ def test_inpaint_stroke_changes_only_near_the_stroke(page, server, tmp_path):
     source = pattern_image(tmp_path / "pattern.png")
     select_tab(page, "img2img")
     page.locator("#mode_img2img button[role=tab]", has_text="Inpaint").first.click()
-    page.locator("#img2maskimg input[type=file]").set_input_files(str(tmp_path / "pattern.png"))
+    upload_to_editor(page, "#img2maskimg", tmp_path / "pattern.png")
     page.locator("#img2maskimg").scroll_into_view_if_needed()  # mouse coordinates are the viewport's
     x, y, w, h = image_rect_on_canvas(page, "#img2maskimg", source.size)
     page.mouse.move(x + w * 0.15, y + h * 0.2)  # start on the image, top-left quadrant
@@ -83,3 +98,14 @@ def test_outpaint_right_makes_a_wider_image(page, server, tmp_path):
     screenshot(page, "outpaint")
     with Image.open(newest_png(server.data_dir / "outputs" / "img2img-images", started)) as result:
         assert result.size == (192, 128)
+
+
+def test_extras_upscales_by_two(page, tmp_path):
+    pattern_image(tmp_path / "pattern.png")
+    select_tab(page, "Extras")
+    page.locator("#extras_image input[type=file]").set_input_files(str(tmp_path / "pattern.png"))
+    page.wait_for_selector("#extras_image img")
+    page.locator("#extras_generate").click()
+    wait_for_infotext(page, "html_info_extras", "256x256")
+    page.wait_for_selector("#extras_gallery img")
+    screenshot(page, "extras")

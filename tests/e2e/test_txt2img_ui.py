@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import time
 
+from PIL import Image
+
 from tests.e2e.conftest import screenshot
 from tests.e2e.helpers import newest_png, png_parameters, small_txt2img, wait_for_infotext
 
@@ -20,3 +22,15 @@ def test_ctrl_enter_generates_and_infotext_matches_saved_png(page, server):
     assert [line.strip() for line in parameters.splitlines()] == [line.strip() for line in text.splitlines()]
     assert "Steps: 4" in parameters and "Size: 64x64" in parameters
     screenshot(page, "txt2img_result")
+
+
+def test_hires_fix_doubles_the_size(page, server):
+    started = time.time() - 1
+    small_txt2img(page, "a bigger fox", seed=77, steps=2)
+    page.locator("#txt2img_hr").click()  # open the accordion
+    page.locator("#txt2img_enable_hr input[type=checkbox]").check()
+    page.locator("#txt2img_generate").click()
+    text = wait_for_infotext(page, "html_info_txt2img", "Seed: 77")
+    assert "Hires upscale: 2" in text
+    with Image.open(newest_png(server.data_dir / "outputs" / "txt2img-images", after=started)) as saved:
+        assert saved.size == (128, 128)
