@@ -182,8 +182,12 @@ class EmbeddingDatabase:
                 stats.append((str(p), 0, 0))
         return tuple(stats)
 
-    def load_for(self, width: int, tokenizer, force: bool = False) -> "EmbeddingDatabase":
-        """Make the database match the folder for a text encoder of `width`; cheap when nothing changed."""
+    def load_for(self, width: int | None, tokenizer, force: bool = False) -> "EmbeddingDatabase":
+        """Make the database match the folder for a text encoder of `width`; cheap when nothing changed.
+
+        `width=None` (no model loaded yet) takes every width, as A1111 lists embeddings before a model loads;
+        without a tokenizer nothing can be matched in prompts.
+        """
         with self._lock:
             files = self._files()
             signature = (self._file_signature(files), width, id(tokenizer))
@@ -209,7 +213,7 @@ class EmbeddingDatabase:
                 continue
             for table in (loaded, skipped, errors):
                 table.pop(embedding.name, None)
-            if embedding.shape != width:
+            if width is not None and embedding.shape != width:
                 skipped[embedding.name] = embedding
             elif embedding.vectors > CHUNK_LENGTH:
                 errors[embedding.name] = (f"cannot load {path}: {embedding.vectors} vectors, more than the "
@@ -222,7 +226,7 @@ class EmbeddingDatabase:
     @staticmethod
     def _build_lookup(tokenizer, embeddings) -> dict[int, list[tuple[list[int], Embedding]]]:
         lookup: dict[int, list[tuple[list[int], Embedding]]] = {}
-        for embedding in embeddings:
+        for embedding in embeddings if tokenizer is not None else ():
             ids = tokenize(tokenizer, embedding.name)
             if ids:
                 lookup.setdefault(ids[0], []).append((ids, embedding))

@@ -168,3 +168,25 @@ class NetworkRun:
         if "Emphasis" in facts.extra:
             extra["Emphasis"] = facts.extra["Emphasis"]
         return dataclasses.replace(facts, extra=extra)
+
+
+def embeddings_listing(services, refresh: bool = False) -> dict:
+    """`/sdapi/v1/embeddings` ({loaded, skipped}), checked against the current model's text encoder when one is
+    loaded (listing never loads a model); `refresh` re-reads every file (`/refresh-embeddings`)."""
+    db, model = services.embeddings, services.models.current
+    if db is None:
+        return {"loaded": {}, "skipped": {}}
+    if refresh:
+        db.refresh()
+    if model is not None:
+        db.load_for(model.text_encoder.config.hidden_size, model.tokenizer)
+    else:
+        db.load_for(None, None)
+    return db.api_info()
+
+
+def loras_listing(services, refresh: bool = False) -> list[dict]:
+    """`/sdapi/v1/loras`: [{name, alias, path, metadata}]; `refresh` re-scans the folder (`/refresh-loras`)."""
+    if services.loras is None:
+        return []
+    return [info.api_info() for info in services.loras.list(refresh)]

@@ -171,3 +171,19 @@ def test_a_10000_character_prompt_generates(app):
     assert len(prompt) > 10_000
     result = run(app, prompt, steps=1)
     assert result.images and result.infotexts[0].startswith(prompt[:50])
+
+
+def test_listings_for_the_api(lora_app):
+    from modules.pipeline.extra_networks import embeddings_listing, loras_listing
+
+    services = lora_app.services
+    write_embedding(lora_app, "wide", 1, width=1024)
+    lora_app.models.unload()
+    assert embeddings_listing(services)["loaded"]["wide"]["shape"] == 1024  # no model yet: every width
+    lora_app.models.get(None)
+    listing = embeddings_listing(services)
+    assert "wide" in listing["skipped"] and listing["loaded"] == {}
+    names = {entry["name"]: entry for entry in loras_listing(services)}
+    assert set(names) == {"grain", "ink"} and names["grain"]["alias"] == "FilmGrain"
+    write_lora(services.loras.folder / "late.safetensors", lora_tensors(lora_app.models.get(None)))
+    assert "late" in {entry["name"] for entry in loras_listing(services, refresh=True)}
