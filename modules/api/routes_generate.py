@@ -1,23 +1,32 @@
-"""A1111's generation routes: txt2img (and img2img when the engine has it), progress, interrupt, skip, png-info,
-extras. Generation goes through the one job queue: overlapping calls wait their turn and never mix."""
+"""A1111's generation routes: txt2img, img2img, progress, interrupt, skip, png-info, extras.
+
+Generation goes through the one job queue: overlapping calls wait their turn and never mix."""
 from __future__ import annotations
 
 import base64
 import io
 import json
+import re
 
+import anyio
 from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
 
 from modules.api import extras
 from modules.api.convert import to_request
 from modules.api.images import decode_image, encode_png
 from modules.api.schema import (GenerationResponse, Img2ImgApiRequest, PNGInfoRequest, PNGInfoResponse,
                                 ProgressResponse, Txt2ImgApiRequest)
+from modules.errors import InvalidInput
 from modules.imaging.infotext import parse_infotext
 from modules.imaging.metadata import read_image_metadata
 from modules.jobs.codec import png_bytes
 from modules.pipeline.img2img_request import Img2ImgRequest, validate_img2img
+from modules.pipeline.job import Job
 from modules.pipeline.request import GenerationRequest
+
+WAITING_CALLS = 1000  # generation calls that may wait in the queue at once
+TASK_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def installed_scripts(app) -> dict:
@@ -29,6 +38,18 @@ def generation_response(result, parameters: dict, send_images: bool) -> dict:
     """A1111's answer: bare base64 PNGs (with their infotext), the request echoed, `info` as a JSON string."""
     images = [encode_png(png_bytes(i, t)) for i, t in zip(result.images, result.infotexts)] if send_images else []
     return {"images": images, "parameters": parameters, "info": result.info_json()}
+
+
+def job_for(app, payload, request) -> Job:
+    """The Job of a call; A1111's `force_task_id` names it (then /easel/v1/jobs/{id} finds it, even after a crash)."""
+    task_id = getattr(payload, "force_task_id", None)
+    if task_id is None:
+        return Job(job_count=getattr(request, "n_iter", 1))
+    if not TASK_ID.fullmatch(task_id):
+        raise InvalidInput("force_task_id", f"{task_id[:80]!r} is not a valid id", "1-64 letters, digits, - or _")
+    if app.jobs.state(task_id) is not None:
+        raise InvalidInput("force_task_id", f"a job {task_id!r} already exists", "a new id")
+    return Job(job_id=task_id, job_count=getattr(request, "n_iter", 1))
 
 
 def keep_overrides(app, payload) -> None:
@@ -66,23 +87,30 @@ def progress_body(app, skip_current_image: bool) -> dict:
 def build_router(app) -> APIRouter:
     router = APIRouter()
 
-    @router.post("/txt2img", response_model=GenerationResponse)
-    def txt2img(payload: Txt2ImgApiRequest):
-        request = to_request(payload, GenerationRequest, app=app, scripts=installed_scripts(app))
-        result = app.jobs.run("txt2img", request)
+    # Waiting for a queued job holds a thread; these come from their own pool so that /progress and the other
+    # routes are always answered, however many generation calls are waiting.
+    waiters = anyio.CapacityLimiter(WAITING_CALLS)
+
+    async def generate(kind: str, payload, request_type, validate=None):
+        request = await run_in_threadpool(to_request, payload, request_type, app=app,
+                                          scripts=installed_scripts(app), validate=validate)
+        job = await run_in_threadpool(job_for, app, payload, request)
+        result = await anyio.to_thread.run_sync(app.jobs.run, kind, request, job, limiter=waiters)
         keep_overrides(app, payload)
-        return generation_response(result, payload.model_dump(), payload.send_images)
+        return result
+
+    @router.post("/txt2img", response_model=GenerationResponse)
+    async def txt2img(payload: Txt2ImgApiRequest):
+        result = await generate("txt2img", payload, GenerationRequest)
+        return await run_in_threadpool(generation_response, result, payload.model_dump(), payload.send_images)
 
     @router.post("/img2img", response_model=GenerationResponse)
-    def img2img(payload: Img2ImgApiRequest):
-        request = to_request(payload, Img2ImgRequest, app=app, scripts=installed_scripts(app),
-                             validate=validate_img2img)
-        result = app.jobs.run("img2img", request)
-        keep_overrides(app, payload)
+    async def img2img(payload: Img2ImgApiRequest):
+        result = await generate("img2img", payload, Img2ImgRequest, validate_img2img)
         parameters = payload.model_dump()
         if not payload.include_init_images:  # A1111 leaves the (large) images out of the echo
             parameters["init_images"], parameters["mask"] = None, None
-        return generation_response(result, parameters, payload.send_images)
+        return await run_in_threadpool(generation_response, result, parameters, payload.send_images)
 
     @router.get("/progress", response_model=ProgressResponse)
     def progress(skip_current_image: bool = False):

@@ -13,6 +13,7 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from modules.api.images import encode_png
+from modules.api.routes_generate import image_preview, job_for
 from modules.api.schema import JobResult, JobStatus, JobSubmitted
 from modules.errors import NotFound
 from modules.jobs.codec import decode_request, encode_request
@@ -47,7 +48,8 @@ def build_router(app, submitters: dict) -> APIRouter:
 
     def add_submit(kind: str, model, convert):
         def submit(payload):
-            job = app.jobs.submit(kind, convert(payload))
+            request = convert(payload)
+            job = app.jobs.submit(kind, request, job_for(app, payload, request))
             state = app.jobs.state(job.id)
             return JSONResponse({"id": job.id, "status": state.status if state else "queued",
                                  "position": state.position if state else None}, status_code=202)
@@ -109,8 +111,6 @@ def build_router(app, submitters: dict) -> APIRouter:
 
 
 async def _stream(app, job_id: str):
-    from modules.api.routes_generate import image_preview
-
     started, last, preview_step = time.monotonic(), None, -1
     while time.monotonic() - started < SSE_MAX_S:
         state = app.jobs.state(job_id)

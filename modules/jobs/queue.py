@@ -19,6 +19,7 @@ from modules.pipeline.job import Job, Progress
 
 log = logging.getLogger(__name__)
 
+RESULT_RETENTION_S = 30 * 86400
 Execute = Callable[[str, Any, Job], Any]  # (kind, request, job) → GenerationResult
 
 
@@ -75,9 +76,15 @@ class JobQueue:
 
     # -- lifecycle --------------------------------------------------------------------------------------------
     def start(self) -> None:
-        """Start the worker (idempotent); it first resumes jobs a previous run left queued or running."""
+        """Start the worker (idempotent); it resumes jobs a previous run left queued or running, oldest first.
+
+        Results nobody fetched within RESULT_RETENTION_S are dropped then, so the file cannot grow without end.
+        """
         with self._cond:
             if self._thread is None or not self._thread.is_alive():
+                dropped = self.store.prune(RESULT_RETENTION_S)
+                if dropped:
+                    log.info("dropped %d job results unfetched for %d days", dropped, RESULT_RETENTION_S // 86400)
                 self._stopping = False
                 self._thread = threading.Thread(target=self._loop, name="easel-job-worker", daemon=True)
                 self._thread.start()

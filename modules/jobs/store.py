@@ -141,6 +141,18 @@ class JobStore:
             rows = self._db.execute("SELECT png FROM images WHERE job_id=? ORDER BY idx", (job_id,)).fetchall()
             return [bytes(r[0]) for r in rows]
 
+    def prune(self, older_than_s: float) -> int:
+        """Delete finished jobs nobody fetched for `older_than_s` seconds; returns how many."""
+        cutoff = time.time() - older_than_s
+        marks = ",".join("?" * len(FINISHED))
+        with self._lock, self._db:
+            self._db.execute("BEGIN")
+            ids = [r[0] for r in self._db.execute(f"SELECT id FROM jobs WHERE status IN ({marks}) AND finished < ?",
+                                                  (*FINISHED, cutoff))]
+            self._db.executemany("DELETE FROM images WHERE job_id=?", [(i,) for i in ids])
+            self._db.executemany("DELETE FROM jobs WHERE id=?", [(i,) for i in ids])
+        return len(ids)
+
     def delete(self, job_id: str) -> None:
         with self._lock, self._db:
             self._db.execute("BEGIN")

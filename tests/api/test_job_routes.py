@@ -79,3 +79,15 @@ def test_event_stream_reports_progress_until_done(client):
     assert events[-1] == ("done", {"id": job_id, "status": "done"})
     statuses = [data["status"] for name, data in events if name == "progress"]
     assert statuses[-1] == "done" and set(statuses) <= {"queued", "running", "done"}
+
+
+def test_force_task_id_names_the_job(client):
+    r = client.post("/sdapi/v1/txt2img", json={**TINY, "force_task_id": "my-task_1"})
+    assert r.status_code == 200
+    r = client.post("/easel/v1/jobs/txt2img", json={**TINY, "force_task_id": "kept-1"})
+    assert r.json()["id"] == "kept-1"
+    assert wait_status(client, "kept-1", {"done"}) == "done"
+    again = client.post("/sdapi/v1/txt2img", json={**TINY, "force_task_id": "kept-1"})
+    assert again.status_code == 422 and "already exists" in again.json()["errors"]
+    bad = client.post("/sdapi/v1/txt2img", json={**TINY, "force_task_id": "../../x"})
+    assert bad.status_code == 422 and "force_task_id" in bad.json()["errors"]

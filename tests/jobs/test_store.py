@@ -47,3 +47,16 @@ def test_results_and_errors_are_kept_until_deleted(tmp_path):
     again.delete("a")
     assert again.get("a") is None and again.images("a") == []
     assert RUNNING not in {r.status for r in again.list()}
+
+
+def test_prune_drops_only_old_finished_jobs(tmp_path):
+    store = JobStore(tmp_path / "jobs.sqlite")
+    for name in "abc":
+        store.add(name, "txt2img", "{}")
+    store.mark_running("a")
+    store.finish("a", DONE, {}, [b"png"])
+    store.mark_running("b")
+    assert store.prune(older_than_s=3600) == 0
+    assert store.prune(older_than_s=-1) == 1  # "a" finished before now + 1 s
+    assert store.get("a") is None and store.images("a") == []
+    assert store.get("b").status == RUNNING and store.get("c").status == QUEUED
