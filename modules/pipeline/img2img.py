@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from modules.imaging.convert import tensor_to_pil
 from modules.options import Snapshot
 from modules.pipeline import inpaint
+from modules.pipeline.extra_networks import NetworkRun, styled_prompts
 from modules.pipeline.img2img_request import Img2ImgRequest, validate_img2img
 from modules.pipeline.job import Job
 from modules.pipeline.output import ImageOutputs
@@ -118,7 +119,8 @@ def run_img2img(services: PipelineServices, req: Img2ImgRequest, opts: Snapshot,
     validate_img2img(req)
     choice = choose_sampler(services.samplers, req, opts)
     model = services.models.get(opts.sd_model_checkpoint or None, opts.sd_vae)
-    plan = plan_images(req.prompt, req.negative_prompt, fix_seed(req.seed), fix_seed(req.subseed),
+    prompt, negative_prompt = styled_prompts(services.styles, req.prompt, req.negative_prompt, req.styles)
+    plan = plan_images(prompt, negative_prompt, fix_seed(req.seed), fix_seed(req.subseed),
                        req.subseed_strength, req.batch_size, req.n_iter)
     prepared = inpaint.prepare_inputs(req, opts.img2img_background_color, img2img_upscale(services, opts))
     exact, strength = opts.exact_batches, req.strength
@@ -129,23 +131,27 @@ def run_img2img(services: PipelineServices, req: Img2ImgRequest, opts: Snapshot,
     facts = dataclasses.replace(facts, extra={**facts.extra, **img2img_facts(req, opts, prepared, model)})
     outputs = ImageOutputs(services, req, opts, facts, kind="img2img")
     step = Pass(choice, denoiser, sigmas, t_enc, req.cfg_scale, strength >= 1.0, noise_multiplier(req, opts))
-    for n in range(req.n_iter):
-        if job.interrupted:
-            break
-        batch = plan.batch(n)
-        take = functools.partial(_batch_items, n=n, batch_size=req.batch_size, n_iter=req.n_iter, name="init_images")
-        if strength == 0:
-            outputs.add_images([im.copy() for im in take(prepared.unchanged)], batch)
-            continue
-        job.begin_pass(n, len(partial_schedule(sigmas, t_enc)) - 1, f"Batch {n + 1} out of {req.n_iter}")
-        latents = _sample_batch(services, model, req, opts, step, batch, take, prepared, job)
-        if latents is not None:
-            images = tensor_to_pil(decode_latents(model, latents, exact))
-            images = [inpaint.finish_image(im, ov, mp) for im, ov, mp in
-                      zip(images, take(prepared.overlays), take(prepared.masks))]
-            outputs.add_images(images, batch)
+    with NetworkRun(services, model, opts) as nets:
+        for n in range(req.n_iter):
+            if job.interrupted:
+                break
+            batch = plan.batch(n)
+            take = functools.partial(_batch_items, n=n, batch_size=req.batch_size, n_iter=req.n_iter,
+                                     name="init_images")
+            nets.activate(batch)  # this batch's LoRAs patched in, until the run ends (as txt2img)
+            outputs.facts = nets.facts(facts)
+            if strength == 0:
+                outputs.add_images([im.copy() for im in take(prepared.unchanged)], batch)
+                continue
+            job.begin_pass(n, len(partial_schedule(sigmas, t_enc)) - 1, f"Batch {n + 1} out of {req.n_iter}")
+            latents = _sample_batch(services, model, req, opts, step, batch, take, prepared, job)
+            if latents is not None:
+                images = tensor_to_pil(decode_latents(model, latents, exact))
+                images = [inpaint.finish_image(im, ov, mp) for im, ov, mp in
+                          zip(images, take(prepared.overlays), take(prepared.masks))]
+                outputs.add_images(images, batch)
     result = outputs.result(plan, interrupted=job.interrupted)
-    result.warnings.extend(prepared.notes)
+    result.warnings.extend([*prepared.notes, *nets.warnings])
     return result
 
 

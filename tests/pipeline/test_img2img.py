@@ -130,3 +130,21 @@ def test_every_sampler_runs_a_partial_schedule(app):
         except Exception as exc:  # collect, so one run names every sampler that fails
             failures[spec.name] = repr(exc)
     assert not failures
+
+
+def test_styles_and_lora_tags_apply_to_img2img_too(app):
+    from modules.prompts.styles import PromptStyle, save_styles
+    from tests.fixtures.tiny_lora import lora_tensors, write_lora
+
+    model = app.models.get(None)
+    write_lora(app.services.loras.folder / "grain.safetensors", lora_tensors(model, seed=1, scale=0.5))
+    save_styles(app.paths.styles_csv, [PromptStyle("film", "film grain", "cartoon")])
+    common = dict(init_images=[noise_image()], denoising_strength=0.6)
+    plain = app.img2img(Img2ImgRequest(**BASE, **common))
+    styled = app.img2img(Img2ImgRequest(**BASE, **common, styles=("film",)))
+    assert styled.all_prompts == ["a red circle, film grain"]
+    lora = app.img2img(Img2ImgRequest(**{**BASE, "prompt": "a red circle <lora:grain:1>"}, **common))
+    assert "Lora hashes" in lora.infotexts[0]
+    assert not np.array_equal(pixels(plain.images[0]), pixels(lora.images[0]))
+    again = app.img2img(Img2ImgRequest(**BASE, **common))  # weights restored after the LoRA run
+    assert np.array_equal(pixels(plain.images[0]), pixels(again.images[0]))
