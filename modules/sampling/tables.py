@@ -6,9 +6,11 @@ from modules.sampling import schedules as sch
 from modules.sampling.lcm import LCMDenoiser
 from modules.sampling.specs import SamplerSpec, SchedulerSpec
 
-NOISE = ("s_noise", "noise_sampler")
+# The tunables each sampler takes from the request/settings, as A1111 1.10 passes them (`sampler_extra_params`
+# and eta); "noise_sampler" marks samplers that draw noise during sampling.
 CHURN = ("s_churn", "s_tmin", "s_tmax", "s_noise", "noise_sampler")
-ANCESTRAL = ("eta",) + NOISE
+ANCESTRAL = ("eta", "s_noise", "noise_sampler")
+ETA_ONLY = ("eta", "noise_sampler")
 
 KARRAS = "karras"
 EXP = "exponential"
@@ -27,7 +29,7 @@ SAMPLERS: tuple[SamplerSpec, ...] = (
     SamplerSpec("DPM++ 3M SDE", smp.sample_dpmpp_3m_sde, ("k_dpmpp_3m_sde",), EXP,
                 {"discard_next_to_last_sigma": True, "brownian_noise": True}, params=ANCESTRAL),
     SamplerSpec("Euler a", smp.sample_euler_ancestral, ("k_euler_a", "k_euler_ancestral"), None,
-                {"uses_ensd": True}, params=ANCESTRAL),
+                {"uses_ensd": True}, params=ETA_ONLY),
     SamplerSpec("Euler", smp.sample_euler, ("k_euler",), None, params=CHURN),
     SamplerSpec("LMS", smp.sample_lms, ("k_lms",)),
     SamplerSpec("Heun", smp.sample_heun, ("k_heun",), None, {"second_order": True}, params=CHURN),
@@ -38,11 +40,11 @@ SAMPLERS: tuple[SamplerSpec, ...] = (
     SamplerSpec("DPM fast", smp.sample_dpm_fast, ("k_dpm_fast",), None, {"uses_ensd": True}, params=ANCESTRAL,
                 min_steps=2),
     SamplerSpec("DPM adaptive", smp.sample_dpm_adaptive, ("k_dpm_ad",), None, {"uses_ensd": True},
-                params=ANCESTRAL, min_steps=2),
-    SamplerSpec("Restart", smp.sample_restart, ("restart",), KARRAS, {"second_order": True}, params=NOISE),
-    SamplerSpec("DDIM", smp.sample_ddim, ("ddim",), "ddim", TIMESTEPS, params=("eta", "noise_sampler")),
-    SamplerSpec("DDIM CFG++", smp.sample_ddim_cfgpp, ("ddim_cfgpp",), "ddim", TIMESTEPS,
-                params=("eta", "noise_sampler")),
+                params=ETA_ONLY, min_steps=2),
+    SamplerSpec("Restart", smp.sample_restart, ("restart",), KARRAS, {"second_order": True},
+                params=("noise_sampler",)),
+    SamplerSpec("DDIM", smp.sample_ddim, ("ddim",), "ddim", TIMESTEPS, params=ETA_ONLY),
+    SamplerSpec("DDIM CFG++", smp.sample_ddim_cfgpp, ("ddim_cfgpp",), "ddim", TIMESTEPS, params=ETA_ONLY),
     SamplerSpec("PLMS", smp.sample_plms, ("plms",), "ddim", {"vp_initial_noise": True}),
     SamplerSpec("UniPC", smp.sample_unipc, ("unipc",), None, {"vp_initial_noise": True}),
     SamplerSpec("LCM", smp.sample_lcm, ("k_lcm",), None, params=("noise_sampler",), denoiser=LCMDenoiser),
