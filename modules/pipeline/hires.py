@@ -16,6 +16,7 @@ from modules.errors import InvalidInput
 from modules.imaging.convert import pil_to_tensor, tensor_to_pil
 from modules.imaging.resize import resize_image
 from modules.pipeline import inpaint
+from modules.pipeline.extra_networks import styled_prompts
 from modules.pipeline.img2img import Pass, img2img_steps
 from modules.pipeline.prompting import step_conditioning
 from modules.pipeline.request import MAX_STEPS, GenerationRequest
@@ -184,7 +185,8 @@ class SecondPass:
                                (opts.ESRGAN_tile, opts.ESRGAN_tile_overlap))  # [B, 4, H/8, W/8]
         if plan.strength == 0:
             return init
-        conds = step_conditioning(services.conditioning, model, hires_batch(req, batch), opts.CLIP_stop_at_last_layers,
+        prompts = hires_batch(req, batch, services.styles)
+        conds = step_conditioning(services.conditioning, model, prompts, opts.CLIP_stop_at_last_layers,
                                   self.first_steps, opts, exact, hires_steps=self.choice.spec.total_steps(plan.steps))
         rng = make_rng(tuple(init.shape[1:]), batch, req, opts, model.device)
         image_cond = second_pass_conditioning(model, init, opts.inpainting_mask_weight, exact)
@@ -193,12 +195,15 @@ class SecondPass:
         return step.run(services, conds, init, rng, job, image_cond=image_cond)
 
 
-def hires_batch(req: GenerationRequest, batch):
-    """The batch's prompts for the second pass: the hires prompts where given."""
+def hires_batch(req: GenerationRequest, batch, styles=None):
+    """The batch's prompts for the second pass: the hires prompts where given, with the request's styles
+    (A1111 styles them too); otherwise the first pass's, already styled."""
     n = len(batch.prompts)
+    hr_prompt, hr_negative = styled_prompts(styles, req.hr_prompt, req.hr_negative_prompt, req.styles) \
+        if (req.hr_prompt or req.hr_negative_prompt) else ("", "")
     return dataclasses.replace(
-        batch, prompts=(req.hr_prompt,) * n if req.hr_prompt else batch.prompts,
-        negative_prompts=(req.hr_negative_prompt,) * n if req.hr_negative_prompt else batch.negative_prompts)
+        batch, prompts=(hr_prompt,) * n if req.hr_prompt else batch.prompts,
+        negative_prompts=(hr_negative,) * n if req.hr_negative_prompt else batch.negative_prompts)
 
 
 def prepare_second_pass(services, model, req: GenerationRequest, opts, plan: HiresPlan | None,

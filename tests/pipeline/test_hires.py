@@ -86,3 +86,14 @@ def test_use_same_sampler_labels_mean_the_first_pass(app):
                             hr_scheduler="Use same scheduler")
     text = app.txt2img(req).infotexts[0]  # (parse_infotext fills these keys with the "Use same" defaults)
     assert "Hires sampler" not in text and "Hires schedule type" not in text
+
+
+def test_hires_prompt_gets_the_request_styles(app):
+    from modules.prompts.styles import PromptStyle, save_styles
+
+    save_styles(app.paths.styles_csv, [PromptStyle("film", "film grain", "")])
+    common = dict(enable_hr=True, hr_second_pass_steps=1, hr_scale=1.5)
+    styled = app.txt2img(GenerationRequest(**BASE, **common, hr_prompt="a blue square", styles=("film",)))
+    written = app.txt2img(GenerationRequest(**{**BASE, "prompt": "a red circle, film grain"}, **common,
+                                            hr_prompt="a blue square, film grain"))
+    assert np.array_equal(pixels(styled.images[0]), pixels(written.images[0]))
