@@ -6,6 +6,7 @@ never sit in memory together. All methods are thread-safe: loading holds `_load_
 from __future__ import annotations
 
 import gc
+import logging
 import re
 import threading
 from collections.abc import Callable
@@ -21,10 +22,12 @@ from modules.models.discovery import (VAE_AUTOMATIC, CheckpointInfo, VaeInfo, fi
 from modules.models.hashing import HashCache, short_hash
 from modules.models.loaded import LoadedModel
 from modules.models.loader import load_model, load_vae_file, reload_baked_vae
+from modules.models.model_config import DEFAULT_NATIVE_SIZE, load_spec
 from modules.models.lora import AppliedLoras
 from modules.paths import Paths
 
 SHOWN_NAMES = 8
+log = logging.getLogger(__name__)
 
 
 def default_tokenizer_loader(configs_dir: Path) -> CLIPTokenizer:
@@ -71,7 +74,7 @@ class ModelManager:
         """Checkpoints on disk, with hashes where the cache already knows them (listing never hashes)."""
         with self._list_lock:
             if self._checkpoints is None or refresh:
-                found = find_checkpoints_in(self.paths)
+                found = sorted(find_checkpoints_in(self.paths), key=self.is_builtin)  # the user's own first
                 self._checkpoints = [c.with_hash(self.hash_cache.cached(c.path, self._hash_key(c))) for c in found]
             return list(self._checkpoints)
 
@@ -132,7 +135,37 @@ class ModelManager:
         infos = self.list_checkpoints() or self.list_checkpoints(refresh=True)
         if not infos:
             raise NotFound(self._no_checkpoints_hint())
+        return self._default(infos)
+
+    def is_builtin(self, info: CheckpointInfo) -> bool:
+        """A checkpoint shipped in the install folder (Easel's built-in model), not one of the user's."""
+        return info.path.resolve().parent == self.paths.builtin_checkpoint_dir.resolve()
+
+    def builtin_note(self) -> str | None:
+        """What the UI shows on first run: set when no checkpoint of the user's own exists (None otherwise)."""
+        infos = self.list_checkpoints()
+        if not infos or any(not self.is_builtin(c) for c in infos):
+            return None
+        return (f"No Stable Diffusion checkpoint found in {self.paths.checkpoint_dir}: using Easel's built-in model "
+                f"{infos[0].model_name} (64×64 coloured shapes on plain backgrounds; see its model card). Put a "
+                "checkpoint there or use \"Download Stable Diffusion 1.5\" in Settings.")
+
+    def _default(self, infos: list[CheckpointInfo]) -> CheckpointInfo:
+        """Nothing selected: the user's first checkpoint; the built-in model only when there is no other."""
+        own = next((c for c in infos if not self.is_builtin(c)), None)
+        if own is not None:
+            return own
+        log.info(self.builtin_note())
         return infos[0]
+
+    def native_size(self, checkpoint: str | None = None) -> int:
+        """The resolution a checkpoint was trained at (`easel_native_size` in its yaml; 512 for SD 1.x), read
+        without loading weights: the UI and API default width/height to it."""
+        current = self._current
+        if current is not None and checkpoint in (None, "", current.checkpoint.title, current.checkpoint.name):
+            return current.native_size
+        info = self._pick(checkpoint or None)
+        return load_spec(info.config_path).native_size if info.config_path else DEFAULT_NATIVE_SIZE
 
     def get(self, checkpoint: str | None = None, vae: str = VAE_AUTOMATIC) -> LoadedModel:
         """The loaded model for `checkpoint` (None: the current one, else the first listed) with the VAE `vae`."""
