@@ -90,6 +90,7 @@ class NetworkRun:
         self.lora_hashes: dict[str, str] = {}
         self.ti_hashes: dict[str, str] = {}
         self.not_found: dict[str, list[str]] = {}  # infotext key → names
+        self._found: dict[str, object] = {}  # name → LoraInfo | None, so a name is looked up once per run
 
     def __enter__(self) -> "NetworkRun":
         return self
@@ -120,7 +121,9 @@ class NetworkRun:
         self._note_embeddings(list(stripped) + list(batch.negative_prompts))
 
     def _load(self, request: LoraRequest):
-        info = self.library.find(request.name) if self.library is not None else None
+        if request.name not in self._found:
+            self._found[request.name] = self.library.find(request.name) if self.library is not None else None
+        info = self._found[request.name]
         if info is None:
             folder = self.library.folder if self.library is not None else "models/Lora"
             self._warn(f"Lora not found: {request.name} (looked in {folder})", "Lora not found", request.name)
