@@ -136,7 +136,8 @@ def run_extras(upscalers, saver, folder, opts, req: ExtrasRequest, job: Job | No
             break
         job.begin_pass(i, 1, f"Extras {i + 1} out of {len(images)}")
         progress = _progress(job)
-        upscaled, info = upscale_one(upscalers, image, req, opts.ESRGAN_tile, opts.ESRGAN_tile_overlap, progress)
+        rgb = image.convert("RGB")  # as A1111's postprocessing: alpha is dropped
+        upscaled, info = upscale_one(upscalers, rgb, req, opts.ESRGAN_tile, opts.ESRGAN_tile_overlap, progress)
         text = postprocess_infotext(info)
         parameters, _ = read_image_metadata(image)
         upscaled.info = {"parameters": parameters, "extras": text} if parameters else {"extras": text}
