@@ -1,7 +1,6 @@
 """One sampling pass: CFG denoiser around the model, the sampler function, progress and interrupt."""
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -14,11 +13,12 @@ from modules.sampling.cfg import CFGDenoiser
 
 @dataclass(frozen=True)
 class SamplerChoice:
-    """A resolved sampler + scheduler and the per-sampler options (eta, s_churn, …) to pass to it."""
+    """A resolved sampler + scheduler, the keyword arguments for its function and their infotext entries."""
 
     spec: Any  # modules.sampling.specs.SamplerSpec
     scheduler: Any  # modules.sampling.specs.SchedulerSpec
-    options: dict[str, Any]
+    kwargs: dict[str, Any]  # from modules.sampling.params.sampler_params: only what the sampler declares
+    infotext: dict[str, Any]
 
 
 def _rows(value, index: torch.Tensor):
@@ -61,12 +61,6 @@ def decode_latents(model, latents: torch.Tensor, exact_rows: bool) -> torch.Tens
     return torch.cat([model.decode(latents[i:i + 1]) for i in range(latents.shape[0])])
 
 
-def sampler_kwargs(function: Callable, options: dict[str, Any]) -> dict[str, Any]:
-    """Pass only the options the sampler function declares (A1111 does the same with inspect)."""
-    accepted = inspect.signature(function).parameters
-    return {k: v for k, v in options.items() if k in accepted and v is not None}
-
-
 def run_sampler(choice: SamplerChoice, cfg: CFGDenoiser, x: torch.Tensor, sigmas: torch.Tensor,
                 noise_sampler: Callable, job: Job) -> torch.Tensor | None:
     """Run the sampler; on interrupt or skip return the last denoised estimate, as A1111 does
@@ -78,7 +72,9 @@ def run_sampler(choice: SamplerChoice, cfg: CFGDenoiser, x: torch.Tensor, sigmas
         job.on_step(d["i"] + 1)
 
     spec = choice.spec
-    kwargs = {**spec.kwargs, **sampler_kwargs(spec.function, {**choice.options, "noise_sampler": noise_sampler})}
+    kwargs = dict(choice.kwargs)
+    if "noise_sampler" in spec.params:
+        kwargs["noise_sampler"] = noise_sampler
     try:
         with torch.inference_mode():
             return spec.function(cfg, x, sigmas, extra_args={}, callback=cfg.step_callback(callback), disable=True,

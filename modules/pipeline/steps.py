@@ -1,7 +1,6 @@
 """The small steps of a run, each a plain function of values: sampler choice, conditioning, noise, run facts."""
 from __future__ import annotations
 
-import math
 
 import torch
 
@@ -11,6 +10,7 @@ from modules.pipeline.request import GenerationRequest
 from modules.pipeline.sample import SamplerChoice
 from modules.pipeline.seeds import ImagePlan
 from modules.sampling.noise import ImageRNG
+from modules.sampling.params import sampler_params
 
 
 def _pick(value, default):
@@ -18,30 +18,14 @@ def _pick(value, default):
 
 
 def choose_sampler(registry, req: GenerationRequest, opts: Snapshot) -> SamplerChoice:
-    """Resolve names (unknown → InvalidInput listing valid ones) and the sampler options of the request/settings."""
+    """Resolve names (unknown → InvalidInput listing valid ones) and the sampler's tunables from request/settings."""
     spec, implied_scheduler = registry.resolve_sampler(req.sampler_name)
     scheduler = implied_scheduler or registry.resolve_scheduler(req.scheduler)
-    eta_default = opts.eta_ddim if spec.options.get("eta_ddim") else opts.eta_ancestral
-    s_tmax = _pick(req.s_tmax, opts.s_tmax)
-    options = {
-        "eta": _pick(req.eta, eta_default),
-        "s_churn": _pick(req.s_churn, opts.s_churn),
-        "s_tmin": _pick(req.s_tmin, opts.s_tmin),
-        "s_tmax": s_tmax if s_tmax else math.inf,
-        "s_noise": _pick(req.s_noise, opts.s_noise),
-    }
-    return SamplerChoice(spec, scheduler, options)
-
-
-def sampler_extras(choice: SamplerChoice) -> dict:
-    """Infotext entries for sampler options that differ from their defaults (A1111's Eta / Sigma … keys)."""
-    from modules.pipeline.sample import sampler_kwargs
-
-    used = sampler_kwargs(choice.spec.function, choice.options)
-    eta_default = 0.0 if choice.spec.options.get("eta_ddim") else 1.0
-    rows = (("Eta", "eta", eta_default), ("Sigma churn", "s_churn", 0.0), ("Sigma tmin", "s_tmin", 0.0),
-            ("Sigma tmax", "s_tmax", math.inf), ("Sigma noise", "s_noise", 1.0))
-    return {label: used[key] for label, key, default in rows if key in used and used[key] != default}
+    kwargs, infotext = sampler_params(
+        spec, eta=req.eta, s_churn=_pick(req.s_churn, opts.s_churn), s_tmin=_pick(req.s_tmin, opts.s_tmin),
+        s_tmax=_pick(req.s_tmax, opts.s_tmax), s_noise=_pick(req.s_noise, opts.s_noise),
+        eta_ancestral=opts.eta_ancestral, eta_ddim=opts.eta_ddim)
+    return SamplerChoice(spec, scheduler, kwargs, infotext)
 
 
 def run_facts(services, model, choice: SamplerChoice, opts: Snapshot, sigma_extras: dict) -> RunFacts:
@@ -56,7 +40,7 @@ def run_facts(services, model, choice: SamplerChoice, opts: Snapshot, sigma_extr
         ensd=opts.eta_noise_seed_delta if uses_ensd else None,
         rng=opts.randn_source,
         version=services.version,
-        extra={**sigma_extras, **sampler_extras(choice),
+        extra={**sigma_extras, **choice.infotext,
                **({"Emphasis": opts.emphasis} if opts.emphasis != "Original" else {})},
     )
 

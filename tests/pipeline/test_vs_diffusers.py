@@ -41,4 +41,4 @@ def _denoiser(app, model):
     from modules.pipeline.sample import SamplerChoice, model_denoiser
 
     spec, _ = app.services.samplers.resolve_sampler("Euler")
-    return model_denoiser(model, SamplerChoice(spec, None, {}), True)
+    return model_denoiser(model, SamplerChoice(spec, None, {}, {}), True)
