@@ -12,11 +12,12 @@ from typing import Callable
 import numpy as np
 import torch
 from PIL import Image
+from tqdm import tqdm
 
 from modules.errors import InvalidInput
 from modules.upscalers.models import load_descriptor
 from modules.upscalers.registry import BUILTIN, UpscalerInfo, find_upscaler_models
-from modules.upscalers.tiled import upscale_tiled
+from modules.upscalers.tiled import count_tiles, upscale_tiled
 
 MAX_MODEL_PASSES = 3
 Progress = Callable[[int, int], None]
@@ -90,7 +91,13 @@ def run_model(descriptor, image: Image.Image, tile: int, overlap: int, progress:
     param = next(descriptor.model.parameters())
     pixels = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0  # [H, W, 3]
     x = torch.from_numpy(pixels).permute(2, 0, 1)[None].to(param.device, param.dtype)  # [1, 3, H, W]
-    with torch.inference_mode():
-        out = upscale_tiled(descriptor, x, descriptor.scale, tile, overlap, progress)  # [1, 3, H*s, W*s]
+    total = count_tiles(x.shape[2], x.shape[3], tile, overlap)
+    with torch.inference_mode(), tqdm(total=total, desc="Upscaling", unit="tile", disable=total < 2) as bar:
+        def on_tile(done: int, count: int) -> None:
+            bar.update(done - bar.n)
+            if progress is not None:
+                progress(done, count)
+
+        out = upscale_tiled(descriptor, x, descriptor.scale, tile, overlap, on_tile)  # [1, 3, H*s, W*s]
     array = (out[0].float().clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255.0).round().astype(np.uint8)
     return Image.fromarray(array, mode="RGB")
