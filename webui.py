@@ -120,6 +120,21 @@ def create_server(app):
     return server
 
 
+def fetch_sd15(app) -> bool:
+    """`--download-sd15`: fetch SD 1.5 into the checkpoint folder from the URL in the settings (sha256-checked)."""
+    from modules.errors import EaselError
+    from modules.models.download import download_sd15
+
+    try:
+        download_sd15(app.paths.checkpoint_dir, app.options.get("sd15_download_url"),
+                      app.options.get("sd15_download_sha256") or None)
+    except EaselError as e:
+        print(f"easel: {e}", file=sys.stderr)
+        return False
+    app.models.list_checkpoints(refresh=True)
+    return True
+
+
 def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     flags = cli.parse_args(argv)
@@ -128,9 +143,13 @@ def main(argv=None) -> int:
         print(f"easel: {problem}", file=sys.stderr)
         return 2
     app = build_app(flags)
+    if flags.download_sd15 and not fetch_sd15(app):
+        return 1
     if not app.models.list_checkpoints():
         log.warning("no checkpoint found: put a Stable Diffusion 1.x .safetensors or .ckpt file in %s",
                     app.paths.checkpoint_dir)
+    elif note := app.models.builtin_note():
+        log.info(note)
     app.jobs.start()  # resumes jobs a previous run (or a crash) left queued
     server = create_server(app)
     import uvicorn

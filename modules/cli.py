@@ -34,6 +34,8 @@ def _add_model_flags(parser: argparse.ArgumentParser) -> None:
     add("--embeddings-dir", default=None, help="folder of textual-inversion embeddings")
     add("--disable-safe-unpickle", action="store_true", help="load .ckpt files with plain pickle (dangerous)")
     add("--no-hashing", action="store_true", help="skip sha256 of checkpoints")
+    add("--download-sd15", action="store_true",
+        help="download Stable Diffusion 1.5 (setting sd15_download_url, sha256-checked, resumable) before starting")
     add("--disable-all-extensions", action="store_true")
     add("--disable-extra-extensions", action="store_true")
 

@@ -43,6 +43,10 @@ SETTINGS: tuple[Setting, ...] = (
     _s("outdir_img2img_grids", "outputs/img2img-grids", "Output directory for img2img grids", SAVING),
     _s("sd_model_checkpoint", "", "Stable Diffusion checkpoint", SD),
     _s("sd_vae", "Automatic", "SD VAE", SD),
+    _s("sd15_download_url", "https://huggingface.co/stable-diffusion-v1-5/stable-diffusion-v1-5/resolve/main/"
+       "v1-5-pruned-emaonly.safetensors", "Download Stable Diffusion 1.5 from this URL", SD),
+    _s("sd15_download_sha256", "6ce0161689b3853acaa03779ec93eafe75a02f4ced659bee03f50797806fa2fa",
+       "Expected sha256 of that download (empty: do not check)", SD),
     _s("CLIP_stop_at_last_layers", 1, "Clip skip", SD, int, minimum=1, maximum=12),
     _s("emphasis", "Original", "Emphasis mode", SD, choices=("Original", "No norm", "Ignore", "None")),
     _s("comma_padding_backtrack", 20, "Prompt word wrap length limit (tokens)", SD, int, minimum=0, maximum=74),

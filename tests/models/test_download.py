@@ -114,3 +114,19 @@ def test_download_sd15_names_the_file_and_skips_an_existing_one(server, tmp_path
     count = len(Handler.requests)
     again = download_sd15(tmp_path, url=f"{server}/model.safetensors", sha256=SHA)
     assert again.path == result.path and len(Handler.requests) == count
+
+
+def test_download_sd15_flag_uses_the_url_and_checksum_settings(server, tmp_path):
+    import webui
+    from modules import cli
+
+    flags = cli.parse_args(["--data-dir", str(tmp_path), "--nowebui", "--download-sd15"], env={})
+    assert flags.download_sd15
+    app = webui.build_app(flags)
+    assert app.options.get("sd15_download_url").endswith("/v1-5-pruned-emaonly.safetensors")
+    app.options.set("sd15_download_sha256", "1" * 64)
+    app.options.set("sd15_download_url", f"{server}/model.safetensors")
+    assert not webui.fetch_sd15(app)  # wrong checksum: reported, nothing kept
+    app.options.set("sd15_download_sha256", SHA)
+    assert webui.fetch_sd15(app)
+    assert SD15_FILE in [c.name for c in app.models.list_checkpoints()]
