@@ -1,52 +1,17 @@
-"""The queue under load and across a crash, against a real server: 10 clients × 20 jobs, and kill -9 mid-queue."""
+"""The queue across a crash, against a real server: kill -9 with jobs queued, restart, all complete."""
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
 import requests
-import webuiapi
 
 from tests.api.server_process import REPO, ServerProcess, data_dir_with
 
 JOB = {"width": 64, "height": 64, "steps": 2, "sampler_name": "Euler"}
-
-
-@pytest.mark.slow
-def test_ten_clients_twenty_jobs_each_all_complete_with_their_own_result(tiny_checkpoint, tmp_path):
-    server = ServerProcess(data_dir_with(tiny_checkpoint, tmp_path))
-    results, errors = {}, []
-
-    def client(c: int):
-        api = webuiapi.WebUIApi(port=server.port, sampler="Euler", steps=2)
-        for j in range(20):
-            seed, prompt = 1000 * c + j, f"client {c} job {j}"
-            try:
-                r = api.txt2img(prompt=prompt, seed=seed, width=64, height=64, steps=2)
-                results[(c, j)] = (r.info["prompt"], r.info["all_seeds"], r.info["infotexts"][0], len(r.images))
-            except Exception as e:  # noqa: BLE001 - collected and reported below
-                errors.append(f"{c}/{j}: {e}")
-
-    start = time.time()
-    try:
-        threads = [threading.Thread(target=client, args=(c,)) for c in range(10)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(600)
-    finally:
-        server.stop()
-    elapsed = time.time() - start
-    assert not errors, errors[:3]
-    assert len(results) == 200
-    for (c, j), (prompt, seeds, infotext, n_images) in results.items():
-        assert prompt == f"client {c} job {j}" and seeds == [1000 * c + j] and n_images == 1
-        assert infotext.startswith(prompt + "\n") and f"Seed: {1000 * c + j}," in infotext
-    print(f"200 jobs from 10 clients in {elapsed:.1f} s ({200 / elapsed:.1f} jobs/s)")
 
 
 @pytest.mark.slow

@@ -1,4 +1,5 @@
-"""The registry client `webuiapi` (a real A1111 client) drives a real Easel server, with and without --api-auth."""
+"""The registry client `webuiapi` (a real A1111 client) drives a real Easel server, with and without --api-auth;
+ten of them at once get their own results."""
 from __future__ import annotations
 
 import threading
@@ -112,3 +113,32 @@ def test_bad_requests_leave_the_server_serving(server):
     r = requests.post(server.url + "/sdapi/v1/img2img", json={"init_images": ["garbage!"], **SMALL}, timeout=60)
     assert r.status_code == 422 and "init_images[0]" in r.json()["errors"]
     assert client_for(server).txt2img(prompt="still here", seed=3, **SMALL).info["all_seeds"] == [3]
+
+
+@pytest.mark.slow
+def test_ten_clients_twenty_jobs_each_all_complete_with_their_own_result(server):
+    results, errors = {}, []
+
+    def client(c: int):
+        api = webuiapi.WebUIApi(port=server.port, sampler="Euler", steps=2)
+        for j in range(20):
+            seed, prompt = 1000 * c + j, f"client {c} job {j}"
+            try:
+                r = api.txt2img(prompt=prompt, seed=seed, width=64, height=64, steps=2)
+                results[(c, j)] = (r.info["prompt"], r.info["all_seeds"], r.info["infotexts"][0], len(r.images))
+            except Exception as e:  # noqa: BLE001 - collected and reported below
+                errors.append(f"{c}/{j}: {e}")
+
+    start = time.time()
+    threads = [threading.Thread(target=client, args=(c,)) for c in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(600)
+    elapsed = time.time() - start
+    assert not errors, errors[:3]
+    assert len(results) == 200
+    for (c, j), (prompt, seeds, infotext, n_images) in results.items():
+        assert prompt == f"client {c} job {j}" and seeds == [1000 * c + j] and n_images == 1
+        assert infotext.startswith(prompt + "\n") and f"Seed: {1000 * c + j}," in infotext
+    print(f"200 jobs from 10 clients in {elapsed:.1f} s ({200 / elapsed:.1f} jobs/s)")
