@@ -61,12 +61,42 @@ class LoraLayer:
         full_lokr = self.kind == "lokr" and "lokr_w1_b" not in self.tensors and "lokr_w2_b" not in self.tensors
         return 1.0 if self.alpha is None or full_lokr else self.alpha / self.rank
 
+    def delta_2d(self) -> tuple[int, int]:
+        """The update's size as a matrix [out, in·k·k], from the tensor shapes alone (nothing computed)."""
+        t = {k: v.shape for k, v in self.tensors.items()}
+        if self.kind == "lora":
+            return t["up"][0], torch.Size(t["down"][1:]).numel()
+        if self.kind == "loha":
+            return t["hada_w1_a"][0], torch.Size(t["hada_w1_b"][1:]).numel()
+        w1 = t["lokr_w1"] if "lokr_w1" in t else (t["lokr_w1_a"][0], t["lokr_w1_b"][1])
+        w2 = (t["lokr_w2"][0], torch.Size(t["lokr_w2"][1:]).numel()) if "lokr_w2" in t else \
+            (t["lokr_w2_a"][0], torch.Size(t["lokr_w2_b"][1:]).numel())
+        return w1[0] * w2[0], w1[1] * w2[1]
+
+    def fits(self, shape: torch.Size) -> bool:
+        """Whether the update has the weight's size (a Tucker-factored `lora_mid` never does: unsupported)."""
+        if "mid" in self.tensors:
+            return False
+        out, inner = self.delta_2d()
+        return len(shape) >= 2 and shape[0] == out and torch.Size(shape[1:]).numel() == inner
+
+    @torch.no_grad()
+    def add_to(self, weight: torch.Tensor, factor: float) -> None:
+        """weight += factor · ΔW in place; a plain LoRA as one fused `addmm_` in the weight's dtype (fp32
+        accumulation inside the kernel), without materialising a float32 copy of the weight."""
+        if self.kind == "lora" and weight.is_contiguous():
+            up = (self.tensors["up"].flatten(1).to(weight.device, torch.float32) * factor).to(weight.dtype)
+            down = self.tensors["down"].flatten(1).to(weight.device, weight.dtype)  # [r, in·k·k]
+            weight.view(weight.shape[0], -1).addmm_(up, down)  # [out, in·k·k]
+            return
+        delta = self.delta(weight.shape, weight.device) * factor  # float32
+        weight.copy_((weight.float() + delta).to(weight.dtype))
+
     def delta(self, shape: torch.Size, device=None) -> torch.Tensor:
-        """The unscaled weight update ΔW, float32, reshaped to the target weight's `shape`."""
+        """The unscaled weight update ΔW, float32, reshaped to the target weight's `shape` (the reference form;
+        patching uses `add_to`)."""
         t = {k: v.to(device=device, dtype=torch.float32) for k, v in self.tensors.items()}
         if self.kind == "lora":
-            if "mid" in t:
-                raise ValueError("LoCon with a Tucker 'lora_mid' is not supported")
             up, down = t["up"].flatten(1), t["down"].flatten(1)  # [out, r], [r, in·k·k]
             delta = up @ down  # [out, in·k·k]
         elif self.kind == "loha":
@@ -300,10 +330,10 @@ def module_map(model) -> dict[str, tuple[str, torch.nn.Module]]:
 
 # ---- patching ------------------------------------------------------------------------------------------------
 
-def lora_deltas(model, loras: Sequence[tuple[LoraNetwork, float, float]], table=None):
-    """Σ over LoRAs of multiplier · scale · ΔW per module: ({module: delta fp32}, warnings)."""
-    table = table if table is not None else module_map(model)
-    deltas: dict[torch.nn.Module, torch.Tensor] = {}
+def plan_updates(loras: Sequence[tuple[LoraNetwork, float, float]], table):
+    """Which layer updates go into which module, with their factor (multiplier · scale), checked against the
+    module's weight shape without computing anything: ({module: [(layer, factor)]}, warnings)."""
+    updates: dict[torch.nn.Module, list[tuple[LoraLayer, float]]] = {}
     warnings: list[str] = []
     for network, te_weight, unet_weight in loras:
         missed, misfit = [], []
@@ -314,17 +344,12 @@ def lora_deltas(model, loras: Sequence[tuple[LoraNetwork, float, float]], table=
                 continue
             part, module = target
             weight = te_weight if part == "te" else unet_weight
-            if weight == 0:
-                continue
-            try:
-                delta = layer.delta(module.weight.shape, module.weight.device)
-            except ValueError:
+            if not layer.fits(module.weight.shape):
                 misfit.append(layer.name)
-                continue
-            delta = delta * (weight * layer.scale)
-            deltas[module] = deltas[module] + delta if module in deltas else delta
+            elif weight != 0:
+                updates.setdefault(module, []).append((layer, weight * layer.scale))
         warnings += _fit_warnings(network, missed, misfit)
-    return deltas, warnings
+    return updates, warnings
 
 
 def _fit_warnings(network: LoraNetwork, missed: list[str], misfit: list[str]) -> list[str]:
@@ -336,7 +361,8 @@ def _fit_warnings(network: LoraNetwork, missed: list[str], misfit: list[str]) ->
     if missed:
         notes.append(f"LoRA {name}: {len(missed)} of {total} layers have no matching layer here, e.g. {missed[0]}")
     if misfit:
-        notes.append(f"LoRA {name}: {len(misfit)} of {total} layers have other shapes here, e.g. {misfit[0]}")
+        notes.append(f"LoRA {name}: {len(misfit)} of {total} layers have other shapes here (or an unsupported "
+                     f"form), e.g. {misfit[0]}")
     return notes
 
 
@@ -359,14 +385,14 @@ class AppliedLoras:
         self.restore()
         if self._table is None:
             self._table = module_map(self.model)
-        deltas, warnings = lora_deltas(self.model, loras, self._table)
+        updates, warnings = plan_updates(loras, self._table)
         te_modules = {m for part, m in self._table.values() if part == "te"}
-        for module, delta in deltas.items():
-            weight = module.weight
-            self._backups[module] = weight.detach().clone()
-            weight.copy_((weight.float() + delta.to(weight.device)).to(weight.dtype))
+        for module, layers in updates.items():  # one module at a time: peak memory is one weight's copy
+            self._backups[module] = module.weight.detach().clone()
+            for layer, factor in layers:
+                layer.add_to(module.weight, factor)
         self.signature = signature
-        if any(m in te_modules for m in deltas):
+        if any(m in te_modules for m in updates):
             self.text_key = "|lora:" + ",".join(f"{n.identity}*{te}" for n, te, _ in loras if te)
         return warnings
 
@@ -377,7 +403,3 @@ class AppliedLoras:
             module.weight.copy_(original)
         self._backups.clear()
         self.signature, self.text_key = (), ""
-
-    @property
-    def patched_modules(self) -> int:
-        return len(self._backups)
