@@ -9,8 +9,11 @@ import asyncio
 import json
 import time
 
+from typing import Optional
+
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel
 
 from modules.api.images import encode_png
 from modules.api.routes_generate import image_preview, job_for
@@ -128,3 +131,45 @@ async def _stream(app, job_id: str):
             yield _event("done", {"id": job_id, "status": state.status})
             return
         await asyncio.sleep(SSE_INTERVAL_S)
+
+
+class InternalProgressRequest(BaseModel):
+    id_task: Optional[str] = None
+    id_live_preview: int = -1
+    live_preview: bool = True
+
+
+class InternalProgressResponse(BaseModel):
+    active: bool
+    queued: bool
+    completed: bool
+    progress: Optional[float] = None
+    eta: Optional[float] = None
+    live_preview: Optional[str] = None
+    id_live_preview: int = -1
+    textinfo: Optional[str] = None
+
+
+def build_internal_router(app) -> APIRouter:
+    """A1111's POST /internal/progress (its UI and some clients poll a `force_task_id` with it)."""
+    router = APIRouter()
+
+    @router.post("/progress", response_model=InternalProgressResponse)
+    def internal_progress(req: InternalProgressRequest):
+        state = app.jobs.state(req.id_task) if req.id_task else None
+        if state is None or state.status != "running":
+            queued = state is not None and state.status == "queued"
+            text = f"In queue: {state.position + 1}" if queued and state.position is not None else "Waiting..."
+            return {"active": False, "queued": queued, "completed": state is not None and state.status in FINISHED,
+                    "id_live_preview": -1, "textinfo": text}
+        body = state.as_dict()
+        job = app.jobs.live_job(state.id)
+        preview_id = job.preview_step if job is not None else -1
+        preview = image_preview(job) if req.live_preview and preview_id > req.id_live_preview else None
+        return {"active": True, "queued": False, "completed": False, "progress": body["progress"],
+                "eta": body["eta_relative"], "textinfo": body["textinfo"],
+                "live_preview": f"data:image/png;base64,{preview}" if preview else None,
+                "id_live_preview": preview_id if preview else req.id_live_preview}
+
+    return router
+

@@ -18,7 +18,7 @@ from modules.api.schema import ErrorResponse, Img2ImgApiRequest, Txt2ImgApiReque
 from modules.pipeline.img2img_request import Img2ImgRequest, validate_img2img
 from modules.pipeline.request import GenerationRequest
 
-API_PREFIXES = ("/sdapi/", "/easel/")
+API_PREFIXES = ("/sdapi/", "/easel/", "/internal/")
 DEFAULT_MAX_REQUEST_MB = 40
 ERROR_RESPONSES = {code: {"model": ErrorResponse} for code in (400, 401, 404, 409, 413, 422)}
 
@@ -47,6 +47,8 @@ def mount_api(server: FastAPI, app) -> None:
                           responses=ERROR_RESPONSES, tags=["A1111 API"])
     server.include_router(routes_jobs.build_router(app, submitters(app)), prefix="/easel/v1",
                           dependencies=deps, responses=ERROR_RESPONSES, tags=["Jobs"])
+    server.include_router(routes_jobs.build_internal_router(app), prefix="/internal", dependencies=deps,
+                          responses=ERROR_RESPONSES, tags=["A1111 internal"])
     install_error_handlers(server)
     server.add_middleware(BodyLimit, limit=lambda: max_request_bytes(app), prefixes=API_PREFIXES)
     origins = [o.strip() for o in (flags.cors_allow_origins or "").split(",") if o.strip()]

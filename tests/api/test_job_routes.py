@@ -91,3 +91,21 @@ def test_force_task_id_names_the_job(client):
     assert again.status_code == 422 and "already exists" in again.json()["errors"]
     bad = client.post("/sdapi/v1/txt2img", json={**TINY, "force_task_id": "../../x"})
     assert bad.status_code == 422 and "force_task_id" in bad.json()["errors"]
+
+
+def test_internal_progress_follows_a_forced_task_id(client):
+    assert client.post("/internal/progress", json={"id_task": "nope"}).json()["textinfo"] == "Waiting..."
+    slow = client.post("/easel/v1/jobs/txt2img", json={**TINY, "steps": 300, "force_task_id": "slow"}).json()["id"]
+    client.post("/easel/v1/jobs/txt2img", json={**TINY, "force_task_id": "next"})
+    wait_status(client, slow, {"running"})
+    waiting = client.post("/internal/progress", json={"id_task": "next"}).json()
+    assert waiting["queued"] and waiting["textinfo"] == "In queue: 1"
+    deadline = time.time() + 30
+    while (running := client.post("/internal/progress", json={"id_task": "slow"}).json())["progress"] == 0:
+        assert time.time() < deadline
+        time.sleep(0.05)
+    assert running["active"] and 0 < running["progress"] < 1
+    client.delete("/easel/v1/jobs/slow")
+    client.delete("/easel/v1/jobs/next")
+    assert wait_status(client, "slow", {"cancelled"})
+    assert client.post("/internal/progress", json={"id_task": "slow"}).json()["completed"]

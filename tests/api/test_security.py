@@ -7,7 +7,7 @@ from tests.api.conftest import make_client
 
 ROUTES = [("GET", "/sdapi/v1/options"), ("POST", "/sdapi/v1/txt2img"), ("GET", "/sdapi/v1/progress"),
           ("POST", "/sdapi/v1/interrupt"), ("GET", "/easel/v1/jobs"), ("POST", "/easel/v1/jobs/txt2img"),
-          ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/sdapi/v1/cmd-flags")]
+          ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/sdapi/v1/cmd-flags"), ("POST", "/internal/progress")]
 
 
 @pytest.fixture
