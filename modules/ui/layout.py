@@ -19,8 +19,8 @@ def theme() -> gr.themes.Base:
 
 
 def build_ui(app) -> gr.Blocks:
-    ctx = UiContext(app=app, ui_config=UiConfig(app.paths.ui_config_json),
-                    styles=getattr(app, "styles", None) or StyleDatabase(app.paths.styles_csv))
+    styles = getattr(app.services, "styles", None) or StyleDatabase(app.paths.styles_csv)  # one owner: the App's
+    ctx = UiContext(app=app, ui_config=UiConfig(app.paths.ui_config_json), styles=styles)
     with gr.Blocks(title="Easel", analytics_enabled=False) as blocks:
         top_bar.build(ctx)
         with gr.Tabs(elem_id="tabs") as tabs:

@@ -119,5 +119,5 @@ def _wire_styles(ctx, prompt, negative, styles, apply_style, save_style) -> None
 
     apply_style.click(apply, inputs=[prompt, negative, styles], outputs=[prompt, negative, styles], queue=False)
     name_box = gr.Textbox(visible=False)
-    save_style.click(save, inputs=[name_box, prompt, negative], outputs=styles, queue=False,
+    save_style.click(save, inputs=[name_box, prompt, negative], outputs=styles,  # queued: gr.Info needs it
                      js="(n, p, q) => [prompt('Name of the new style (the prompts become its text)') || '', p, q]")

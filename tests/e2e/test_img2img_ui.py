@@ -24,14 +24,18 @@ def pattern_image(path) -> Image.Image:
     return image
 
 
-def upload_to_editor(page, selector: str, path) -> None:
-    """Upload into an image editor and wait until it shows the picture (an upload made while the editor is still
-    mounting can be dropped, so try again)."""
-    for _ in range(3):
+def upload_to_editor(page, selector: str, path, open_editor) -> None:
+    """Open the editor and upload into it, waiting until it shows the picture. On a loaded machine an upload made
+    while the editor is still setting up its canvas is sometimes dropped: then reload the page and try again."""
+    for attempt in range(3):
+        if attempt:
+            page.reload()
+            page.wait_for_selector("body.easel-loaded", state="attached", timeout=60_000)
+        open_editor()
         page.locator(f"{selector} input[type=file]").set_input_files(str(path))
         try:
             page.wait_for_function("s => !document.querySelector(s).innerText.includes('Upload an image')",
-                                   arg=selector, timeout=10_000)
+                                   arg=selector, timeout=15_000)
             return
         except PlaywrightTimeout:
             continue
@@ -57,9 +61,13 @@ def image_rect_on_canvas(page, selector: str, size: tuple[int, int]) -> tuple[fl
 
 def test_inpaint_stroke_changes_only_near_the_stroke(page, server, tmp_path):
     source = pattern_image(tmp_path / "pattern.png")
-    select_tab(page, "img2img")
-    page.locator("#mode_img2img button[role=tab]", has_text="Inpaint").first.click()
-    upload_to_editor(page, "#img2maskimg", tmp_path / "pattern.png")
+
+    def open_inpaint():
+        select_tab(page, "img2img")
+        page.locator("#mode_img2img button[role=tab]", has_text="Inpaint").first.click()
+        page.wait_for_selector("#img2maskimg input[type=file]", state="attached")
+
+    upload_to_editor(page, "#img2maskimg", tmp_path / "pattern.png", open_inpaint)
     page.locator("#img2maskimg").scroll_into_view_if_needed()  # mouse coordinates are the viewport's
     x, y, w, h = image_rect_on_canvas(page, "#img2maskimg", source.size)
     page.mouse.move(x + w * 0.15, y + h * 0.2)  # start on the image, top-left quadrant

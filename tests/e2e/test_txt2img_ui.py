@@ -34,3 +34,22 @@ def test_hires_fix_doubles_the_size(page, server):
     assert "Hires upscale: 2" in text
     with Image.open(newest_png(server.data_dir / "outputs" / "txt2img-images", after=started)) as saved:
         assert saved.size == (128, 128)
+
+
+def test_style_saved_from_the_prompt_then_applied(page, server):
+    page.once("dialog", lambda dialog: dialog.accept("Moody"))
+    page.locator("#txt2img_prompt textarea").fill("dark, moody lighting")
+    page.locator("#txt2img_neg_prompt textarea").fill("sunny")
+    page.locator("#txt2img_style_create").click()
+    styles = server.data_dir / "styles.csv"
+    deadline = time.monotonic() + 30
+    while not (styles.exists() and "Moody" in styles.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert "dark, moody lighting" in styles.read_text()
+    page.locator("#txt2img_prompt textarea").fill("a castle")
+    page.locator("#txt2img_neg_prompt textarea").fill("")
+    page.locator("#txt2img_styles input").click()
+    page.get_by_role("option", name="Moody").click()
+    page.locator("#txt2img_style_apply").click()
+    page.wait_for_function("() => document.querySelector('#txt2img_prompt textarea').value == 'a castle, dark, moody lighting'")
+    assert page.locator("#txt2img_neg_prompt textarea").input_value() == "sunny"
