@@ -29,7 +29,8 @@ from modules.pipeline.seeds import fix_seed, plan_images
 from modules.pipeline.services import PipelineServices
 from modules.pipeline.steps import choose_sampler, make_rng, run_facts
 from modules.errors import InvalidInput
-from modules.sampling.cfg import CFGDenoiser
+from modules.pipeline.soft_inpaint import SoftSettings, blend_hooks, difference_masks, soft_overlay
+from modules.sampling.cfg import CFGDenoiser, CFGHooks
 from modules.sampling.registry import scale_initial_noise
 
 
@@ -63,14 +64,17 @@ class Pass:
     noise_multiplier: float = 1.0
 
     def run(self, services, conds, init: torch.Tensor, rng, job: Job, image_cond=None,
-            repaint: torch.Tensor | None = None) -> torch.Tensor | None:
-        """init [B, 4, h, w] → sampled latents (None if stopped before a step finished)."""
+            repaint: torch.Tensor | None = None, soft: SoftSettings | None = None) -> torch.Tensor | None:
+        """init [B, 4, h, w] → sampled latents (None if stopped before a step finished). With `repaint`
+        [B, 1, h, w], latents outside it are kept: exactly, or by the soft blend of `soft` (no final blend)."""
         sched = partial_schedule(self.sigmas, self.t_enc)
         noise = rng.next() * self.noise_multiplier  # [B, 4, h, w]
         x = scale_initial_noise(self.choice.spec, noise, sched) if self.full_strength else init + noise * sched[0]
-        keep = None if repaint is None else 1 - repaint  # [B, 1, h, w]
+        hooks = CFGHooks() if soft is None or repaint is None else blend_hooks(soft, init, repaint)
+        keep = None if repaint is None or soft is not None else 1 - repaint  # [B, 1, h, w]
         cfg = CFGDenoiser(self.denoiser, conds.cond, conds.uncond, self.cfg_scale, image_cond=image_cond,
-                          total_steps=len(sched) - 1, keep_mask=keep, init_latent=None if keep is None else init)
+                          hooks=hooks, total_steps=len(sched) - 1, keep_mask=keep,
+                          init_latent=None if keep is None else init)
         noise_sampler = services.samplers.noise_sampler(self.choice.spec, x, self.sigmas, rng)
         latents = run_sampler(self.choice, cfg, x, sched, noise_sampler, job)
         if latents is not None and keep is not None:
@@ -108,7 +112,8 @@ def img2img_facts(req: Img2ImgRequest, opts: Snapshot, prepared, model) -> dict:
     multiplier = noise_multiplier(req, opts)
     if multiplier != 1.0:
         extra["Noise multiplier"] = multiplier
-    return {**extra, **prepared.extra}
+    soft = req.soft_settings()
+    return {**extra, **prepared.extra, **(soft.infotext() if soft is not None else {})}
 
 
 def noise_multiplier(req: Img2ImgRequest, opts: Snapshot) -> float:
@@ -144,19 +149,29 @@ def run_img2img(services: PipelineServices, req: Img2ImgRequest, opts: Snapshot,
                 outputs.add_images([im.copy() for im in take(prepared.unchanged)], batch)
                 continue
             job.begin_pass(n, len(partial_schedule(sigmas, t_enc)) - 1, f"Batch {n + 1} out of {req.n_iter}")
-            latents = _sample_batch(services, model, req, opts, step, batch, take, prepared, job)
+            latents, init, repaint = _sample_batch(services, model, req, opts, step, batch, take, prepared, job)
             if latents is not None:
-                images = tensor_to_pil(decode_latents(model, latents, exact))
-                images = [inpaint.finish_image(im, ov, mp) for im, ov, mp in
-                          zip(images, take(prepared.overlays), take(prepared.masks))]
-                outputs.add_images(images, batch)
+                outputs.add_images(_finish_batch(model, req, latents, init, repaint, take, prepared, exact), batch)
     result = outputs.result(plan, interrupted=job.interrupted)
     result.warnings.extend([*prepared.notes, *nets.warnings])
     return result
 
 
-def _sample_batch(services, model, req, opts, step: Pass, batch, take, prepared, job) -> torch.Tensor | None:
+def _finish_batch(model, req: Img2ImgRequest, latents, init, repaint, take, prepared, exact: bool) -> list:
+    """Decode, then paste back and restore the original outside the mask (soft: where little changed)."""
+    images = tensor_to_pil(decode_latents(model, latents, exact))
+    plans, overlays, soft = take(prepared.masks), take(prepared.overlays), req.soft_settings()
+    if soft is not None and repaint is not None:
+        masks = difference_masks(soft, repaint, init, latents, req.width, req.height)
+        overlays = [soft_overlay(original, m, plan.paste_box)
+                    for original, m, plan in zip(take(prepared.unchanged), masks, plans)]
+    return [inpaint.finish_image(im, ov, mp) for im, ov, mp in zip(images, overlays, plans)]
+
+
+def _sample_batch(services, model, req, opts, step: Pass, batch, take, prepared, job):
+    """(sampled latents or None, the init latent, the latent repaint mask or None) of one batch."""
     exact = opts.exact_batches
+    soft = req.soft_settings() if prepared.has_mask else None
     pixels = inpaint.pixels_tensor(take(prepared.pixels))  # [B, 3, H', W']
     init = encode_init(model, pixels, req, exact)  # [B, 4, h, w]
     shape = tuple(init.shape[1:])
@@ -166,14 +181,14 @@ def _sample_batch(services, model, req, opts, step: Pass, batch, take, prepared,
     plans = take(prepared.masks) if prepared.has_mask else None
     repaint = None
     if plans is not None:
-        repaint = inpaint.latent_masks(plans, shape[1], shape[2], init.device)  # [B, 1, h, w]
+        repaint = inpaint.latent_masks(plans, shape[1], shape[2], init.device, soft is None)  # [B, 1, h, w]
         init = inpaint.mask_latents(init, repaint, req.inpainting_fill, make_rng(shape, batch, req, opts,
                                                                                  model.device).next())
     image_cond = None
     if inpaint.is_inpainting_model(model):
-        mask = inpaint.conditioning_mask(plans, pixels.shape[0], pixels.shape[2], pixels.shape[3])
+        mask = inpaint.conditioning_mask(plans, pixels.shape[0], pixels.shape[2], pixels.shape[3], soft is None)
         image_cond = inpaint.image_conditioning(model, pixels, mask, shape[1:], opts.inpainting_mask_weight)
-    return step.run(services, conds, init, rng, job, image_cond=image_cond, repaint=repaint)
+    return step.run(services, conds, init, rng, job, image_cond=image_cond, repaint=repaint, soft=soft), init, repaint
 
 
 def img2img_upscale(services, opts: Snapshot):

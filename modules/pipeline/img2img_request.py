@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import binascii
 from dataclasses import dataclass
 from typing import Any
@@ -13,9 +14,13 @@ from modules.imaging.masks import binary_mask, check_mask
 from modules.imaging.metadata import open_image
 from modules.imaging.resize import LATENT_RESIZE, resize_mode_index
 from modules.pipeline.request import GenerationRequest, validate_request
+from modules.pipeline.soft_inpaint import SoftSettings
 
 INPAINTING_FILL = ("fill", "original", "latent noise", "latent nothing")
 MIN_LATENT_SOURCE = 8  # a VAE needs at least one latent pixel
+SOFT_RANGES = (("mask_blend_power", 0, 8), ("mask_blend_scale", 0, 8), ("inpaint_detail_preservation", 1, 32),
+               ("composite_mask_influence", 0, 1), ("composite_difference_threshold", 0.01, 8),
+               ("composite_difference_contrast", 0, 8))  # A1111's slider ranges
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,14 @@ class Img2ImgRequest(GenerationRequest):
     inpainting_mask_invert: int = 0
     initial_noise_multiplier: float | None = None
     include_init_images: bool = False
+    # Soft inpainting (A1111's built-in script; its parameter names): off unless `soft_inpainting`
+    soft_inpainting: bool = False
+    mask_blend_power: float = 1.0
+    mask_blend_scale: float = 0.5
+    inpaint_detail_preservation: float = 4.0
+    composite_mask_influence: float = 0.0
+    composite_difference_threshold: float = 0.5
+    composite_difference_contrast: float = 2.0
 
     def __post_init__(self):
         super().__post_init__()
@@ -49,6 +62,12 @@ class Img2ImgRequest(GenerationRequest):
         if self.mask_blur is not None:
             object.__setattr__(self, "mask_blur_x", self.mask_blur)
             object.__setattr__(self, "mask_blur_y", self.mask_blur)
+
+    def soft_settings(self) -> SoftSettings | None:
+        """The soft inpainting parameters when enabled and there is a mask, else None."""
+        if not self.soft_inpainting or self.mask is None:
+            return None
+        return SoftSettings(*(getattr(self, f.name) for f in dataclasses.fields(SoftSettings)))
 
     @property
     def strength(self) -> float:
@@ -97,6 +116,8 @@ def validate_img2img(req: Img2ImgRequest) -> None:
     _check_range("inpainting_fill", req.inpainting_fill, 0, 3, whole=True)
     _check_range("inpaint_full_res_padding", req.inpaint_full_res_padding, 0, 2048)
     _check_range("inpainting_mask_invert", int(req.inpainting_mask_invert), 0, 1, whole=True)
+    for name, low, high in SOFT_RANGES:
+        _check_range(name, getattr(req, name), low, high)
     if req.initial_noise_multiplier is not None:
         _check_range("initial_noise_multiplier", req.initial_noise_multiplier, 0.0, 10.0)
     if req.mask is not None:

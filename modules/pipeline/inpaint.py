@@ -125,9 +125,10 @@ def pixels_tensor(images: list[Image.Image]) -> torch.Tensor:
     return pil_to_tensor(images)
 
 
-def latent_masks(plans: list[MaskPlan], latent_h: int, latent_w: int, device) -> torch.Tensor:
-    """Repaint masks at latent size, [B, 1, h, w] in {0, 1}; `1 - m` is the keep mask of CFGDenoiser."""
-    rows = [torch.from_numpy(mk.latent_mask(p.work, latent_w, latent_h)) for p in plans]
+def latent_masks(plans: list[MaskPlan], latent_h: int, latent_w: int, device, rounded: bool = True) -> torch.Tensor:
+    """Repaint masks at latent size, [B, 1, h, w] in {0, 1} (in [0, 1] unrounded, for soft inpainting);
+    `1 - m` is the keep mask of CFGDenoiser."""
+    rows = [torch.from_numpy(mk.latent_mask(p.work, latent_w, latent_h, rounded)) for p in plans]
     return torch.stack(rows)[:, None].to(device)  # [B, 1, h, w]
 
 
@@ -140,12 +141,15 @@ def mask_latents(init: torch.Tensor, repaint: torch.Tensor, fill: int, noise: to
     return init
 
 
-def conditioning_mask(plans: list[MaskPlan] | None, batch: int, height: int, width: int) -> torch.Tensor:
-    """The pixel mask a 9-channel model sees, [B, 1, H, W], rounded to 0/1; all ones without a mask."""
+def conditioning_mask(plans: list[MaskPlan] | None, batch: int, height: int, width: int,
+                      rounded: bool = True) -> torch.Tensor:
+    """The pixel mask a 9-channel model sees, [B, 1, H, W], rounded to 0/1 (unless soft inpainting);
+    all ones without a mask."""
     if plans is None:
         return torch.ones(batch, 1, height, width)
     rows = [torch.from_numpy(np.asarray(p.work, dtype=np.float32) / 255.0) for p in plans]
-    return torch.round(torch.stack(rows)[:, None])  # [B, 1, H, W]
+    mask = torch.stack(rows)[:, None]  # [B, 1, H, W]
+    return torch.round(mask) if rounded else mask
 
 
 def image_conditioning(model, pixels: torch.Tensor, mask: torch.Tensor, latent_hw: tuple[int, int],
