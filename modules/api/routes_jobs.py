@@ -8,15 +8,16 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-
 from typing import Optional
 
+import anyio
 from fastapi import APIRouter, HTTPException
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel
 
 from modules.api.images import encode_png
-from modules.api.routes_generate import image_preview, job_for
+from modules.api.routes_generate import WAITING_CALLS, image_preview, job_for
 from modules.api.schema import JobResult, JobStatus, JobSubmitted
 from modules.errors import NotFound
 from modules.jobs.codec import decode_request, encode_request
@@ -35,10 +36,10 @@ def _state_or_404(app, job_id: str):
 
 def stored_parameters(app, record) -> dict:
     """The request of a stored job as the `parameters` echo (images left out)."""
-    request = decode_request(app.jobs.request_type(record.kind), record.request) if record.kind in app.jobs.kinds() \
-        else None
-    data = json.loads(encode_request(request)) if request is not None else {}
-    return {k: v for k, v in data.items() if k not in ("init_images", "mask")}
+    if record.kind not in app.jobs.kinds():
+        return {}
+    request = decode_request(app.jobs.request_type(record.kind), record.request)
+    return {k: v for k, v in json.loads(encode_request(request)).items() if k not in ("init_images", "mask")}
 
 
 def _event(name: str, data: dict) -> str:
@@ -48,6 +49,7 @@ def _event(name: str, data: dict) -> str:
 def build_router(app, submitters: dict) -> APIRouter:
     """`submitters`: kind → (pydantic model, payload → typed request); one submit route per kind."""
     router = APIRouter()
+    waiters = anyio.CapacityLimiter(WAITING_CALLS)
 
     def add_submit(kind: str, model, convert):
         def submit(payload):
@@ -67,8 +69,8 @@ def build_router(app, submitters: dict) -> APIRouter:
 
     @router.get("/jobs", response_model=list[JobStatus])
     def list_jobs(limit: int = 100):
-        return [app.jobs.state(r.id).as_dict() for r in app.jobs.store.list(max(1, min(limit, 1000)))
-                if app.jobs.state(r.id) is not None]
+        states = (app.jobs.state(r.id) for r in app.jobs.store.list(max(1, min(limit, 1000))))
+        return [state.as_dict() for state in states if state is not None]  # None: fetched meanwhile
 
     @router.get("/jobs/{job_id}", response_model=JobStatus)
     def job_status(job_id: str):
@@ -77,14 +79,18 @@ def build_router(app, submitters: dict) -> APIRouter:
     @router.delete("/jobs/{job_id}", response_model=JobStatus)
     def cancel_job(job_id: str):
         _state_or_404(app, job_id)
-        return app.jobs.cancel(job_id).as_dict()
+        state = app.jobs.cancel(job_id)
+        return (state or _state_or_404(app, job_id)).as_dict()
 
     @router.get("/jobs/{job_id}/result", response_model=JobResult, responses={409: {"description": "not finished"}})
-    def job_result(job_id: str, keep: bool = False, wait: float = 0.0):
+    async def job_result(job_id: str, keep: bool = False, wait: float = 0.0):
         """The A1111-shaped result; 409 while queued or running (or wait up to `wait` seconds for it)."""
         _state_or_404(app, job_id)
-        if wait > 0:
-            app.jobs.wait(job_id, min(wait, 600.0))
+        if wait > 0:  # waiting threads come from their own pool: the default one keeps serving other routes
+            await anyio.to_thread.run_sync(app.jobs.wait, job_id, min(wait, 600.0), limiter=waiters)
+        return await run_in_threadpool(fetch_result, job_id, keep)
+
+    def fetch_result(job_id: str, keep: bool) -> dict:
         found = app.jobs.result(job_id)
         if found is None:
             raise NotFound(f"job {job_id!r} not found")
