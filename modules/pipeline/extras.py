@@ -140,13 +140,14 @@ def run_extras(upscalers, saver, folder, opts, req: ExtrasRequest, job: Job | No
         upscaled, info = upscale_one(upscalers, rgb, req, opts.ESRGAN_tile, opts.ESRGAN_tile_overlap, progress)
         text = postprocess_infotext(info)
         parameters, _ = read_image_metadata(image)
-        upscaled.info = {"parameters": parameters, "extras": text} if parameters else {"extras": text}
+        chunks = {"postprocessing": text, "extras": text}  # A1111 1.10 writes both
+        upscaled.info = {"parameters": parameters, **chunks} if parameters else dict(chunks)
         result.images.append(upscaled)
         result.infotexts.append(text)
         if req.save_images:
             result.saved_paths.append(saver.save_image(upscaled, folder, seed=None, infotext=parameters,
                                                        fmt=opts.samples_format, prefix_date=False,
-                                                       extra_text={"extras": text}))
+                                                       extra_text=chunks))
     return result
 
 
@@ -173,5 +174,5 @@ def extras_from_folder(run, req: ExtrasRequest, input_dir: str, output_dir: str 
         for path, image, text in zip(paths, result.images, result.infotexts):
             parameters = image.info.get("parameters")
             result.saved_paths.append(save_named(image, Path(output_dir), path.stem, parameters, fmt,
-                                                 extra_text={"extras": text}))
+                                                 extra_text={"postprocessing": text, "extras": text}))
     return result

@@ -91,7 +91,7 @@ def test_extras_upscales_4x_with_a_spandrel_model_and_saves(esrgan_app):
     assert result.images[0].size == (80, 64)
     assert result.infotexts[0] == "Postprocess upscale by: 4, Postprocess upscaler: 4x_tiny_esrgan"
     saved = Image.open(result.saved_paths[0])
-    assert saved.size == (80, 64) and saved.info["extras"] == result.infotexts[0]
+    assert saved.size == (80, 64) and saved.info["extras"] == saved.info["postprocessing"] == result.infotexts[0]
     assert saved.info["parameters"].startswith("cat")
     assert result.saved_paths[0].parent.name == "extras-images"
     assert job.progress().sampling_step == job.progress().sampling_steps >= 1
