@@ -187,3 +187,17 @@ def test_listings_for_the_api(lora_app):
     assert set(names) == {"grain", "ink"} and names["grain"]["alias"] == "FilmGrain"
     write_lora(services.loras.folder / "late.safetensors", lora_tensors(lora_app.models.get(None)))
     assert "late" in {entry["name"] for entry in loras_listing(services, refresh=True)}
+
+
+def test_hires_pass_runs_with_the_loras_and_embeddings_of_the_first(lora_app):
+    model = lora_app.models.get(None)
+    original = weights(model)
+    write_embedding(lora_app, "glowstyle", 2)
+    hires = dict(enable_hr=True, hr_scale=2.0, denoising_strength=0.5, hr_second_pass_steps=1, steps=1)
+    plain = run(lora_app, "a glowstyle circle", **hires)
+    with_lora = run(lora_app, "a glowstyle circle <lora:grain:1:0>", **hires)
+    assert with_lora.images[0].size == (128, 128)
+    assert not np.array_equal(pixels(plain), pixels(with_lora))
+    assert "Lora hashes" in with_lora.infotexts[0] and "TI hashes" in with_lora.infotexts[0]
+    assert_weights_are(model, original)
+    assert np.array_equal(pixels(plain), pixels(run(lora_app, "a glowstyle circle", **hires)))
