@@ -52,6 +52,7 @@ def build(ctx: UiContext) -> None:
                                       elem_id="outpaint_canvas", height=240)
         with gr.Column(scale=1, elem_id="outpaint_output_column"):
             out = results.build(TAB, ctx, "img2img")
+    ctx.shared[f"{TAB}_results"] = out
 
     def show_canvas(picture, chosen, amount):
         canvas, mask = _canvas(picture, chosen, amount)

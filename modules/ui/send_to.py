@@ -41,7 +41,7 @@ def _sender(ctx: UiContext, target: str):
 
 
 def wire(ctx: UiContext) -> None:
-    for tab in ("txt2img", "img2img"):
+    for tab in ("txt2img", "img2img", "outpaint"):
         out = ctx.shared.get(f"{tab}_results")
         if out is None:
             continue

@@ -6,6 +6,8 @@ import json
 import re
 import urllib.request
 
+import pytest
+
 from tests.e2e.conftest import open_page, screenshot
 from tests.e2e.helpers import set_number, small_txt2img, wait_for_infotext
 
@@ -17,6 +19,7 @@ def api_step(server) -> int:
         return int(json.load(response)["state"]["sampling_step"])
 
 
+@pytest.mark.slow  # a server restart / a long job: 30-60 s on a loaded 2-core machine
 def test_queue_position_interrupt_and_ready_again(page, browser, server):
     small_txt2img(page, "a very long job", seed=7, steps=LONG_STEPS)
     set_number(page, "txt2img_width", 512)

@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.e2e.conftest import open_page
 from tests.e2e.helpers import number_value, select_tab, set_number
 
 
+@pytest.mark.slow  # a server restart / a long job: 30-60 s on a loaded 2-core machine
 def test_setting_survives_server_restart(page, browser, server):
     select_tab(page, "Settings")
     page.locator("#settings button[role=tab]", has_text="Sampler parameters").first.click()

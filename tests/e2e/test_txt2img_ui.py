@@ -22,6 +22,10 @@ def test_ctrl_enter_generates_and_infotext_matches_saved_png(page, server):
     assert [line.strip() for line in parameters.splitlines()] == [line.strip() for line in text.splitlines()]
     assert "Steps: 4" in parameters and "Size: 64x64" in parameters
     screenshot(page, "txt2img_result")
+    page.locator("#txt2img_send_to_img2img").click()  # the image and its parameters move to img2img
+    page.wait_for_selector("#img2img_image img")
+    page.wait_for_function("() => document.querySelector('#img2img_prompt textarea').value == 'a red fox in the snow'")
+    assert page.locator("#img2img_seed input").input_value() == "1234"
 
 
 def test_hires_fix_doubles_the_size(page, server):
