@@ -32,6 +32,8 @@ _KEY = re.compile(r"^(lora_(?:unet|te)_[A-Za-z0-9_]+?)\.(.+)$")
 _LORA_PARTS = {"lora_up.weight": "up", "lora_down.weight": "down", "lora_mid.weight": "mid"}
 _LOHA_PARTS = ("hada_w1_a", "hada_w1_b", "hada_w2_a", "hada_w2_b")
 _LOKR_PARTS = ("lokr_w1", "lokr_w1_a", "lokr_w1_b", "lokr_w2", "lokr_w2_a", "lokr_w2_b")
+_DIFFUSERS_KEY = re.compile(r"^(unet|text_encoder)\.(.+?)(?:\.processor\.(to_q|to_k|to_v|to_out)_lora)?"
+                            r"\.(?:lora\.(down|up)|lora_([AB])|(down|up))\.weight$")
 
 
 # ---- layers --------------------------------------------------------------------------------------------------
@@ -136,11 +138,36 @@ def _check_layer(layer: LoraLayer) -> str | None:
     return None
 
 
+def kohya_key(key: str) -> str:
+    """A diffusers/PEFT LoRA key (`unet.….lora_A.weight`, `….lora.down.weight`, attention-processor
+    `….processor.to_q_lora.up.weight`) in kohya's spelling; other keys unchanged.
+
+    >>> kohya_key("unet.down_blocks.0.attentions.0.proj_in.lora_A.weight")
+    'lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight'
+    >>> kohya_key("unet.mid_block.attentions.0.transformer_blocks.0.attn1.processor.to_out_lora.up.weight")
+    'lora_unet_mid_block_attentions_0_transformer_blocks_0_attn1_to_out_0.lora_up.weight'
+    >>> kohya_key("text_encoder.text_model.encoder.layers.0.mlp.fc1.lora.up.weight")
+    'lora_te_text_model_encoder_layers_0_mlp_fc1.lora_up.weight'
+    """
+    m = _DIFFUSERS_KEY.match(key)
+    if m is None:
+        return key
+    root, module, processor, lora_dir, peft, bare = m.groups()
+    if processor:
+        module += "." + ("to_out.0" if processor == "to_out" else processor)
+    elif bare:
+        return key  # `….down.weight` without a LoRA marker is an ordinary layer, not ours to rename
+    direction = lora_dir or bare or ("down" if peft == "A" else "up")
+    prefix = "lora_unet_" if root == "unet" else "lora_te_"
+    return f"{prefix}{module.replace('.', '_')}.lora_{direction}.weight"
+
+
 def parse_lora(state_dict: dict[str, torch.Tensor], path: Path | str) -> dict[str, LoraLayer]:
-    """Group a kohya/LyCORIS state dict into layers; a file we cannot read as one is a ModelLoadError."""
+    """Group a kohya/LyCORIS (or diffusers/PEFT) state dict into layers; a file we cannot read as one is a
+    ModelLoadError."""
     grouped: dict[str, dict[str, torch.Tensor]] = {}
     for key, tensor in state_dict.items():
-        m = _KEY.match(key)
+        m = _KEY.match(kohya_key(key))
         if m is None:
             continue
         module, part = m.groups()

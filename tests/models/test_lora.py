@@ -249,3 +249,28 @@ def test_lokr_is_a_kronecker_product():
     torch.testing.assert_close(layer.delta(torch.Size([8, 15])), torch.kron(w1, w2a @ w2b))
     with pytest.raises(ValueError, match="does not fit"):
         layer.delta(torch.Size([8, 16]))
+
+
+def test_diffusers_and_peft_files_patch_like_kohya(tmp_path, fp32):
+    manager, model = fp32
+    tensors = lora_tensors(model, alpha=None, naming="diffusers")
+    peft = {}
+    for key, value in tensors.items():
+        module, part = key.split(".", 1)
+        root, dotted = ("text_encoder.text_model.", module.removeprefix("lora_te_text_model_")) \
+            if module.startswith("lora_te_") else ("unet.", module.removeprefix("lora_unet_"))
+        names = TE_LAYERS if root.startswith("text") else UNET_LAYERS
+        dotted = next(n for n in names if n.replace(".", "_") == dotted)
+        peft[f"{root}{dotted}.{'lora_A' if 'down' in part else 'lora_B'}.weight"] = value
+    kohya_net = network(tmp_path, model, name="kohya", alpha=None, naming="diffusers")
+    write_lora(tmp_path / "Lora" / "peft.safetensors", peft)
+    library = LoraLibrary(tmp_path / "Lora")
+    peft_net = library.load(library.find("peft"))
+    assert set(peft_net.layers) == set(kohya_net.layers)
+    try:
+        manager.apply_loras(model, [(kohya_net, 1.0, 1.0)])
+        patched = weights(model)
+        manager.apply_loras(model, [(peft_net, 1.0, 1.0)])
+        assert_same(model, patched)
+    finally:
+        manager.restore_weights(model)
