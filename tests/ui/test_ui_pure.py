@@ -158,3 +158,24 @@ def test_run_with_progress_raises_the_work_error():
 
     with pytest.raises(InvalidInput, match="too many"):
         list(run_with_progress(work, FakeJob(), WaitLine(), lambda: True, poll=0.01))
+
+
+def test_img2img_modes_pick_image_and_mask(tmp_path):
+    from modules.ui.img2img_tab import batch_files, init_and_mask
+
+    picture = Image.new("RGB", (8, 8), "red")
+    assert init_and_mask("img2img", picture, None, None, None, None) == (picture, None)
+    sketch = {"background": picture, "layers": [], "composite": Image.new("RGB", (8, 8), "blue")}
+    assert init_and_mask("sketch", None, sketch, None, None, None)[0].getpixel((0, 0)) == (0, 0, 255)
+    image, mask = init_and_mask("inpaint_upload", None, None, None, picture, Image.new("L", (4, 4), 255))
+    assert image is picture and mask.size == (8, 8)
+    with pytest.raises(InvalidInput, match="no image uploaded"):
+        init_and_mask("img2img", None, None, None, None, None)
+    with pytest.raises(InvalidInput, match="mode"):
+        init_and_mask("collage", picture, None, None, None, None)
+    (tmp_path / "b.png").write_bytes(b"x")
+    (tmp_path / "a.jpg").write_bytes(b"x")
+    (tmp_path / "notes.txt").write_text("x")
+    assert [p.name for p in batch_files(str(tmp_path))] == ["a.jpg", "b.png"]
+    with pytest.raises(InvalidInput, match="input directory"):
+        batch_files(str(tmp_path / "missing"))
