@@ -41,7 +41,7 @@ def build_app(flags: argparse.Namespace):
     from modules.imaging.saving import ImageSaver
     from modules.models.devices import DeviceFlags, choose_device_config, detect_hardware
     from modules.models.hashing import HashCache
-    from modules.models.lora import LoraLibrary
+    from modules.models.lora_library import LoraLibrary
     from modules.models.manager import ModelManager
     from modules.options import Options
     from modules.pipeline.prompting import PromptConditioning

@@ -7,14 +7,12 @@ diffusers' (`down_blocks_0_attentions_0_proj_in`); both resolve to our diffusers
 (Hyeon-Woo et al. 2022, Hadamard product of two low-rank pairs) and LoKr (Kronecker product) layers are read too.
 
 Patching belongs to the ModelManager (the sole owner of weights): `AppliedLoras` keeps a copy of every weight it
-changes and restores it bit for bit, so nothing drifts however many generations run.
+changes and restores it bit for bit, so nothing drifts however many generations run. Finding and reading the
+files is `lora_library.py`.
 """
 from __future__ import annotations
 
-import hashlib
-import os
 import re
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -23,11 +21,6 @@ import torch
 
 from modules.errors import ModelLoadError
 from modules.models.ldm_layout import UNET_PREFIX, unet_key_to_ldm
-from modules.models.safe_load import load_pickle_state_dict
-from modules.models.safetensors_io import SafetensorsFile
-
-LORA_SUFFIXES = (".safetensors", ".pt", ".ckpt")
-SHORTHASH_LEN = 12  # A1111's `NetworkOnDisk.shorthash`
 _KEY = re.compile(r"^(lora_(?:unet|te)_[A-Za-z0-9_]+?)\.(.+)$")
 _LORA_PARTS = {"lora_up.weight": "up", "lora_down.weight": "down", "lora_mid.weight": "mid"}
 _LOHA_PARTS = ("hada_w1_a", "hada_w1_b", "hada_w2_a", "hada_w2_b")
@@ -191,7 +184,7 @@ def parse_lora(state_dict: dict[str, torch.Tensor], path: Path | str) -> dict[st
     return layers
 
 
-# ---- files ---------------------------------------------------------------------------------------------------
+# ---- parsed files -------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class LoraInfo:
@@ -213,109 +206,6 @@ class LoraNetwork:
     info: LoraInfo
     layers: dict[str, LoraLayer]
     identity: str
-
-
-def read_lora_info(path: Path) -> LoraInfo:
-    metadata: dict = {}
-    if path.suffix.lower() == ".safetensors":
-        try:
-            with SafetensorsFile(path) as source:
-                metadata = dict(source.metadata or {})
-        except ModelLoadError:
-            metadata = {}
-    alias = metadata.get("ss_output_name") or path.stem
-    return LoraInfo(path.stem, path, str(alias), metadata)
-
-
-def find_lora_files(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        return []
-    found = []
-    for root, _dirs, files in os.walk(folder, followlinks=True):
-        found += [Path(root) / f for f in files if Path(f).suffix.lower() in LORA_SUFFIXES]
-    return sorted(found, key=lambda p: str(p).lower())
-
-
-def read_lora_tensors(path: Path, disable_safe_unpickle: bool = False) -> dict[str, torch.Tensor]:
-    if path.suffix.lower() == ".safetensors":
-        with SafetensorsFile(path) as source:
-            return {k: source.read(k) for k in source.keys()}
-    return load_pickle_state_dict(path, disable_safe_unpickle)
-
-
-def addnet_hash(path: Path) -> str:
-    """kohya's hash of a safetensors file: sha256 of everything after the header (what A1111 and civitai use)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        header_len = int.from_bytes(f.read(8), "little")
-        f.seek(8 + header_len)
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _file_identity(path: Path) -> tuple[str, int, int]:
-    st = path.stat()
-    return str(path), st.st_mtime_ns, st.st_size
-
-
-class LoraLibrary:
-    """The LoRA files of `models/Lora` (App-owned): listing, lookup by name or alias, parsed files (a small LRU),
-    short hashes for the infotext. The weights themselves are patched by the ModelManager."""
-
-    def __init__(self, folder: Path, disable_safe_unpickle: bool = False, keep_in_memory: int = 2,
-                 hashing: bool = True):
-        self.folder = Path(folder)
-        self.disable_safe_unpickle = disable_safe_unpickle
-        self.hashing = hashing  # False: --no-hashing, no `Lora hashes` in the infotext
-        self.keep_in_memory = keep_in_memory
-        self._infos: list[LoraInfo] | None = None
-        self._parsed: OrderedDict[tuple, LoraNetwork] = OrderedDict()
-        self._hashes: dict[tuple, str] = {}
-
-    def list(self, refresh: bool = False) -> list[LoraInfo]:
-        if self._infos is None or refresh:
-            self._infos = [read_lora_info(p) for p in find_lora_files(self.folder)]
-        return list(self._infos)
-
-    def find(self, name: str) -> LoraInfo | None:
-        """By file stem, then alias; re-scans the folder once before giving up."""
-        for refresh in (False, True):
-            infos = self.list(refresh)
-            found = next((i for i in infos if i.name == name), None) or next((i for i in infos if i.alias == name),
-                                                                             None)
-            if found is not None:
-                return found
-        return None
-
-    def load(self, info: LoraInfo) -> LoraNetwork:
-        """The parsed file (ModelLoadError naming it when it is not a LoRA we can read)."""
-        if not info.path.is_file():
-            raise ModelLoadError(str(info.path), "file not found (was it moved? the list was refreshed)")
-        identity = _file_identity(info.path)
-        network = self._parsed.get(identity)
-        if network is None:
-            layers = parse_lora(read_lora_tensors(info.path, self.disable_safe_unpickle), info.path)
-            network = LoraNetwork(info, layers, f"{info.name}@{identity[1]}:{identity[2]}")
-            self._parsed[identity] = network
-            while len(self._parsed) > max(self.keep_in_memory, 1):
-                self._parsed.popitem(last=False)
-        self._parsed.move_to_end(identity)
-        return network
-
-    def shorthash(self, info: LoraInfo) -> str | None:
-        """12 hex characters: kohya's addnet hash for .safetensors, the file's sha256 otherwise (as A1111)."""
-        if not self.hashing:
-            return None
-        identity = _file_identity(info.path)
-        if identity not in self._hashes:
-            if info.path.suffix.lower() == ".safetensors":
-                self._hashes[identity] = addnet_hash(info.path)
-            else:
-                from modules.models.hashing import sha256_file
-
-                self._hashes[identity] = sha256_file(info.path)
-        return self._hashes[identity][:SHORTHASH_LEN]
 
 
 # ---- mapping kohya names onto our modules ---------------------------------------------------------------------

@@ -10,7 +10,8 @@ import torch
 from modules.errors import ModelLoadError, UnsafeCheckpoint
 from modules.models.devices import DeviceConfig
 from modules.models.hashing import HashCache
-from modules.models.lora import LoraLayer, LoraLibrary, module_map, parse_lora
+from modules.models.lora import LoraLayer, module_map, parse_lora
+from modules.models.lora_library import LoraLibrary
 from modules.models.manager import ModelManager
 from modules.paths import Paths
 from tests.fixtures.tiny_lora import TE_LAYERS, UNET_LAYERS, kohya_name, lora_tensors, write_lora
