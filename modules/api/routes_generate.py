@@ -7,6 +7,7 @@ import base64
 import io
 import json
 import re
+from typing import Any
 
 import anyio
 from fastapi import APIRouter
@@ -50,6 +51,12 @@ def job_for(app, payload, request) -> Job:
     if app.jobs.state(task_id) is not None:
         raise InvalidInput("force_task_id", f"a job {task_id!r} already exists", "a new id")
     return Job(job_id=task_id, job_count=getattr(request, "n_iter", 1))
+
+
+def png_of(image) -> str:
+    """An image with its text chunks (infotext, postprocessing) as bare base64 PNG."""
+    chunks = {k: v for k, v in (image.info or {}).items() if isinstance(v, str)}
+    return encode_png(png_bytes(image, chunks.pop("parameters", None), chunks))
 
 
 def keep_overrides(app, payload) -> None:
@@ -136,19 +143,24 @@ def build_router(app) -> APIRouter:
         return {"info": infotext or "", "items": json.loads(json.dumps(items, default=str)),
                 "parameters": parameters}
 
+    async def run_extras(payload, images: list) -> Any:
+        for i, image in enumerate(images):
+            extras.check_size(payload, image, "image" if len(images) == 1 else f"imageList[{i}]")
+        request = extras.extras_request(payload, images)
+        return await anyio.to_thread.run_sync(app.extras, request, limiter=waiters)
+
     @router.post("/extra-single-image", response_model=extras.ExtrasSingleImageResponse)
-    def extra_single_image(payload: extras.ExtrasSingleImageRequest):
-        extras.check_options(app.services, payload)
-        image = decode_image("image", payload.image, app.options.data())
-        out = extras.process_image(app.services, image, payload)
-        return {"html_info": "", "image": encode_png(png_bytes(out))}
+    async def extra_single_image(payload: extras.ExtrasSingleImageRequest):
+        image = await run_in_threadpool(decode_image, "image", payload.image, app.options.data())
+        result = await run_extras(payload, [image])
+        return {"html_info": result.html_info, "image": await run_in_threadpool(png_of, result.images[0])}
 
     @router.post("/extra-batch-images", response_model=extras.ExtrasBatchImagesResponse)
-    def extra_batch_images(payload: extras.ExtrasBatchImagesRequest):
-        extras.check_options(app.services, payload)
+    async def extra_batch_images(payload: extras.ExtrasBatchImagesRequest):
         opts = app.options.data()
-        images = [decode_image(f"imageList[{i}].data", f.data, opts) for i, f in enumerate(payload.imageList)]
-        outs = [extras.process_image(app.services, image, payload) for image in images]
-        return {"html_info": "", "images": [encode_png(png_bytes(o)) for o in outs]}
+        images = [await run_in_threadpool(decode_image, f"imageList[{i}].data", f.data, opts)
+                  for i, f in enumerate(payload.imageList)]
+        result = await run_extras(payload, images)
+        return {"html_info": result.html_info, "images": [await run_in_threadpool(png_of, i) for i in result.images]}
 
     return router

@@ -7,11 +7,11 @@ import psutil
 import torch
 from fastapi import APIRouter
 
-from modules.api import extras
 from modules.api.convert import check_settings
 from modules.errors import EaselError, InvalidInput
 from modules.models.discovery import walk_files
 from modules.prompts.styles import load_styles
+from modules.upscalers.registry import LATENT_MODES
 
 LORA_SUFFIXES = (".safetensors", ".pt", ".ckpt")
 EMBEDDING_SUFFIXES = (".pt", ".bin", ".safetensors")
@@ -87,12 +87,11 @@ def build_router(app) -> APIRouter:  # noqa: C901 - one short function per route
 
     @router.get("/upscalers")
     def list_upscalers() -> list[dict[str, Any]]:
-        return [{"name": n, "model_name": None, "model_path": None, "model_url": None, "scale": 4}
-                for n in extras.upscaler_names(app.services)]
+        return [u.api_entry() for u in app.services.upscalers.list()]
 
     @router.get("/latent-upscale-modes")
     def latent_upscale_modes() -> list[dict[str, Any]]:
-        return [{"name": n} for n in getattr(app.services, "latent_upscale_modes", ())]
+        return [{"name": n} for n in LATENT_MODES]
 
     @router.get("/sd-models")
     def sd_models() -> list[dict[str, Any]]:
@@ -158,6 +157,11 @@ def build_router(app) -> APIRouter:  # noqa: C901 - one short function per route
     @router.post("/refresh-vae")
     def refresh_vae() -> dict:
         app.models.list_vaes(refresh=True)
+        return {}
+
+    @router.post("/refresh-upscalers")
+    def refresh_upscalers() -> dict:
+        app.services.upscalers.list(refresh=True)
         return {}
 
     @router.post("/refresh-loras")

@@ -58,13 +58,15 @@ def decode_request(request_type: type, text: str) -> Any:
     return request_type(**{k: v for k, v in data.items() if k in names})
 
 
-def png_bytes(image: Image.Image, infotext: str | None = None) -> bytes:
-    """The image as PNG with its infotext in the `parameters` chunk (what A1111's API sends)."""
+def png_bytes(image: Image.Image, infotext: str | None = None, extra_text: dict | None = None) -> bytes:
+    """The image as PNG with its infotext in the `parameters` chunk (what A1111's API sends), plus other chunks."""
     from PIL import PngImagePlugin
 
     info = PngImagePlugin.PngInfo()
     if infotext:
         info.add_text("parameters", infotext)
+    for key, text in (extra_text or {}).items():
+        info.add_text(key, text)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", pnginfo=info)
     return buffer.getvalue()
