@@ -9,12 +9,8 @@ from fastapi import APIRouter
 
 from modules.api.convert import check_settings
 from modules.errors import EaselError, InvalidInput
-from modules.models.discovery import walk_files
-from modules.prompts.styles import load_styles
 from modules.upscalers.registry import LATENT_MODES
 
-LORA_SUFFIXES = (".safetensors", ".pt", ".ckpt")
-EMBEDDING_SUFFIXES = (".pt", ".bin", ".safetensors")
 
 
 def sd_model_entry(info) -> dict:
@@ -54,10 +50,6 @@ def set_options(app, changes: dict) -> list[str]:
     if "sd_model_checkpoint" in changed:
         app.reload_checkpoint()  # A1111 loads the new model at once; here between jobs, never under one
     return changed
-
-
-def _files(root, suffixes) -> list:
-    return [p for p in walk_files(root) if p.suffix.lower() in suffixes]
 
 
 def build_router(app) -> APIRouter:  # noqa: C901 - one short function per route
@@ -103,19 +95,17 @@ def build_router(app) -> APIRouter:  # noqa: C901 - one short function per route
 
     @router.get("/prompt-styles")
     def prompt_styles() -> list[dict[str, Any]]:
-        styles = load_styles(app.paths.styles_csv) if app.paths.styles_csv.is_file() else {}
-        return [{"name": s.name, "prompt": s.prompt, "negative_prompt": s.negative_prompt} for s in styles.values()]
+        styles = app.services.styles
+        return [{"name": s.name, "prompt": s.prompt, "negative_prompt": s.negative_prompt}
+                for s in (styles.get(n) for n in styles.names())]
 
     @router.get("/embeddings")
     def embeddings() -> dict[str, Any]:
-        found = _files(app.paths.embeddings_dir, EMBEDDING_SUFFIXES)
-        return {"loaded": {}, "skipped": {p.stem: {"step": None, "sd_checkpoint": None, "sd_checkpoint_name": None,
-                                                   "shape": None, "vectors": 0} for p in found}}
+        return app.services.embeddings.api_info()
 
     @router.get("/loras")
     def loras() -> list[dict[str, Any]]:
-        return [{"name": p.stem, "alias": p.stem, "path": str(p), "metadata": {}}
-                for p in _files(app.paths.lora_dir, LORA_SUFFIXES)]
+        return [info.api_info() for info in app.services.loras.list()]
 
     @router.get("/hypernetworks")
     def hypernetworks() -> list[dict[str, Any]]:
@@ -166,10 +156,12 @@ def build_router(app) -> APIRouter:  # noqa: C901 - one short function per route
 
     @router.post("/refresh-loras")
     def refresh_loras() -> dict:
-        return {}  # the list route reads the folder each time
+        app.services.loras.list(refresh=True)
+        return {}
 
     @router.post("/refresh-embeddings")
     def refresh_embeddings() -> dict:
+        app.services.embeddings.refresh()
         return {}
 
     @router.post("/unload-checkpoint")

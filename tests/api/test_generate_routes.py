@@ -130,3 +130,24 @@ def test_setting_the_checkpoint_loads_it(client):
     assert client.post("/sdapi/v1/options", json={"sd_model_checkpoint": "tiny-sd1-0"}).status_code == 200
     assert client.get("/sdapi/v1/options").json()["sd_model_checkpoint"] == title
     assert client.app_under_test.models.current.checkpoint.model_name == "tiny-sd1-0"
+
+
+def test_list_routes_show_what_is_on_disk(client):
+    from safetensors.torch import save_file
+    import torch
+
+    app = client.app_under_test
+    app.paths.lora_dir.mkdir(parents=True, exist_ok=True)
+    save_file({"lora_unet_x.alpha": torch.tensor(1.0)}, str(app.paths.lora_dir / "shiny.safetensors"),
+              metadata={"ss_output_name": "shiny_v2"})
+    app.paths.styles_csv.write_text("name,prompt,negative_prompt\nfancy,{prompt} fancy,ugly\n", encoding="utf-8")
+    assert client.post("/sdapi/v1/refresh-loras").status_code == 200
+    loras = client.get("/sdapi/v1/loras").json()
+    assert [(x["name"], x["alias"]) for x in loras] == [("shiny", "shiny_v2")]
+    app.services.styles.reload()
+    assert client.get("/sdapi/v1/prompt-styles").json() == [
+        {"name": "fancy", "prompt": "{prompt} fancy", "negative_prompt": "ugly"}]
+    assert set(client.get("/sdapi/v1/embeddings").json()) == {"loaded", "skipped"}
+    assert "Latent" in [m["name"] for m in client.get("/sdapi/v1/latent-upscale-modes").json()]
+    memory = client.get("/sdapi/v1/memory").json()
+    assert memory["ram"]["total"] > 0 and "cuda" in memory
