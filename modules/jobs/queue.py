@@ -6,13 +6,14 @@ its own options snapshot. Accepted jobs are on disk first, so a restart resumes 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from modules.errors import EaselError, NotFound
+from modules.errors import EaselError, InvalidInput, NotFound
 from modules.jobs.codec import decode_request, encode_request, png_bytes
 from modules.jobs.store import CANCELLED, DONE, QUEUED, RUNNING, JobRecord, JobStore
 from modules.pipeline.job import Job, Progress
@@ -111,18 +112,22 @@ class JobQueue:
 
     # -- submitting -------------------------------------------------------------------------------------------
     def submit(self, kind: str, request: Any, job: Job | None = None, wait: bool = False) -> Job:
-        """Queue `request`; returns its live Job (whose id is the job id). `wait`: the caller will `result()` it."""
+        """Queue `request`; returns its live Job (whose id is the job id). `wait`: the caller waits in-process for
+        the result object (`run`), so it is handed over instead of stored."""
         if kind not in self._types:
             raise NotFound(f"job kind {kind!r} is not available (valid: {', '.join(self._types)})")
         job = job or Job(job_count=getattr(request, "n_iter", 1))
         text = encode_request(request)
         with self._cond:
+            try:
+                self.store.add(job.id, kind, text)
+            except sqlite3.IntegrityError:
+                raise InvalidInput("job id", f"a job {job.id!r} already exists", "a new id") from None
             self._live[job.id] = job
             self._requests[job.id] = request
             self._done[job.id] = threading.Event()
             if wait:
                 self._waited.add(job.id)
-            self.store.add(job.id, kind, text)
             self._cond.notify_all()
         self.start()
         return job

@@ -132,3 +132,17 @@ def test_restart_resumes_queued_jobs_in_order(tmp_path):
     assert worker.order == [f"p{n}" for n in range(5)]
     assert all(queue.result(f"job{n}")[0].result["info"]["seed"] == n for n in range(5))
     queue.close()
+
+
+def test_a_duplicate_job_id_is_refused_without_touching_the_first(tmp_path):
+    from modules.pipeline.job import Job
+
+    gate = threading.Event()
+    queue = make_queue(tmp_path / "jobs.sqlite", FakeWorker(gate=gate))
+    first = queue.submit("txt2img", GenerationRequest(prompt="one", steps=1), Job(job_id="same"))
+    with pytest.raises(InvalidInput, match="already exists"):
+        queue.submit("txt2img", GenerationRequest(prompt="two", steps=1), Job(job_id="same"))
+    assert queue.live_job("same") is first
+    gate.set()
+    assert queue.wait("same", 10) and queue.result("same")[0].result["info"]["prompt"] == "one"
+    queue.close()
