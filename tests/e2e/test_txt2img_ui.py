@@ -1,7 +1,10 @@
 """txt2img in the browser: Ctrl+Enter generates, the gallery shows the image, the infotext matches the PNG."""
 from __future__ import annotations
 
+import io
 import time
+import urllib.request
+from urllib.parse import urljoin
 
 from PIL import Image
 
@@ -21,6 +24,10 @@ def test_ctrl_enter_generates_and_infotext_matches_saved_png(page, server):
     assert parameters is not None
     assert [line.strip() for line in parameters.splitlines()] == [line.strip() for line in text.splitlines()]
     assert "Steps: 4" in parameters and "Size: 64x64" in parameters
+    src = page.locator("#txt2img_gallery img").first.get_attribute("src")  # what "Save image as…" downloads
+    with urllib.request.urlopen(urljoin(server.url + "/", src), timeout=10) as response:
+        served = Image.open(io.BytesIO(response.read()))
+        assert served.format == "PNG" and served.info.get("parameters") == parameters
     screenshot(page, "txt2img_result")
     page.locator("#txt2img_send_to_img2img").click()  # the image and its parameters move to img2img
     page.wait_for_selector("#img2img_image img")
