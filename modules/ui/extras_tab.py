@@ -26,7 +26,8 @@ def build(ctx: UiContext) -> None:
                     scale = gr.Slider(1.0, 8.0, value=2.0, step=0.05, label="Resize", elem_id="extras_upscaling_resize")
                 with gr.Tab("Scale to", id="scale_to", elem_id="extras_scale_to_tab") as to_tab:
                     with gr.Row():
-                        width = gr.Slider(64, 8192, value=512, step=8, label="Width", elem_id="extras_upscaling_resize_w")
+                        width = gr.Slider(64, 8192, value=512, step=8, label="Width",
+                                          elem_id="extras_upscaling_resize_w")
                         height = gr.Slider(64, 8192, value=512, step=8, label="Height",
                                            elem_id="extras_upscaling_resize_h")
                         crop = gr.Checkbox(True, label="Crop to fit", elem_id="extras_upscaling_crop")

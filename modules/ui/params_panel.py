@@ -77,8 +77,8 @@ def build_seed(tab: str, ctx: UiContext, generation_info) -> None:
             ctx.add(tab, "subseed_strength", gr.Slider, label="Variation strength", value=0.0, minimum=0, maximum=1,
                     step=0.01, elem_id=f"{tab}_subseed_strength", scale=4)
         with gr.Row():
-            ctx.add(tab, "seed_resize_from_w", gr.Slider, minimum=0, maximum=2048, step=8, label="Resize seed from width",
-                    value=0, elem_id=f"{tab}_seed_resize_from_w")
+            ctx.add(tab, "seed_resize_from_w", gr.Slider, minimum=0, maximum=2048, step=8,
+                    label="Resize seed from width", value=0, elem_id=f"{tab}_seed_resize_from_w")
             ctx.add(tab, "seed_resize_from_h", gr.Slider, minimum=0, maximum=2048, step=8,
                     label="Resize seed from height", value=0, elem_id=f"{tab}_seed_resize_from_h")
     extras.change(lambda show: gr.update(visible=bool(show)), inputs=extras, outputs=extra_box, queue=False,

@@ -74,13 +74,14 @@ def build(tab: str, ctx: UiContext) -> PromptRow:
             with gr.Row(elem_id=f"{tab}_tools", elem_classes=["tools"]):
                 paste = gr.Button("↙️", elem_id=f"{tab}_paste", elem_classes=["tool"], min_width=36,
                                   scale=0)
-                clear = gr.Button("🗑️", elem_id=f"{tab}_clear_prompt", elem_classes=["tool"], min_width=36, scale=0)
+                clear = gr.Button("🗑️", elem_id=f"{tab}_clear_prompt", elem_classes=["tool"], min_width=36,
+                                  scale=0)
                 apply_style = gr.Button("📋", elem_id=f"{tab}_style_apply", elem_classes=["tool"], min_width=36,
                                         scale=0)
                 save_style = gr.Button("💾", elem_id=f"{tab}_style_create", elem_classes=["tool"], min_width=36,
                                        scale=0)
             styles = ctx.add(tab, "styles", gr.Dropdown, label="Styles", choices=_style_choices(ctx), value=[],
-                             multiselect=True, elem_id=f"{tab}_styles", container=False)
+                             multiselect=True, elem_id=f"{tab}_styles")
             png_drop = gr.File(label="PNG with parameters", file_types=["image"], type="binary",
                                visible="hidden", elem_id=f"{tab}_png_drop")
     _wire_counters(ctx, prompt, counter, negative, neg_counter)

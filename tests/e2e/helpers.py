@@ -36,8 +36,8 @@ def small_txt2img(page, prompt: str, seed: int, steps: int = 4) -> None:
 
 
 def wait_for_infotext(page, elem_id: str, text: str, timeout: float = 90_000) -> str:
-    page.wait_for_function("([id, t]) => { const e = document.getElementById(id); return e && e.innerText.includes(t); }",
-                           arg=[elem_id, text], timeout=timeout)
+    page.wait_for_function("([id, t]) => { const e = document.getElementById(id); "
+                           "return e && e.innerText.includes(t); }", arg=[elem_id, text], timeout=timeout)
     return page.locator(f"#{elem_id}").inner_text()
 
 

@@ -41,6 +41,7 @@ def test_deleted_checkpoint_is_reported_and_list_refreshed(page, server, tiny_ch
     page.locator("#txt2img_generate").click()
     log = wait_for_infotext(page, "html_log_txt2img", "doomed")
     assert "no longer exists" in log or "not found" in log
-    page.wait_for_function("() => !document.querySelector('#setting_sd_model_checkpoint input').value.includes('doomed')")
+    page.wait_for_function("() => !document.querySelector('#setting_sd_model_checkpoint input')"
+                           ".value.includes('doomed')")
     page.locator("#setting_sd_model_checkpoint input").click()
     assert page.get_by_role("option", name="doomed.safetensors").count() == 0

@@ -62,5 +62,6 @@ def test_style_saved_from_the_prompt_then_applied(page, server):
     page.locator("#txt2img_styles input").click()
     page.get_by_role("option", name="Moody").click()
     page.locator("#txt2img_style_apply").click()
-    page.wait_for_function("() => document.querySelector('#txt2img_prompt textarea').value == 'a castle, dark, moody lighting'")
+    page.wait_for_function("() => document.querySelector('#txt2img_prompt textarea').value"
+                           " == 'a castle, dark, moody lighting'")
     assert page.locator("#txt2img_neg_prompt textarea").input_value() == "sunny"

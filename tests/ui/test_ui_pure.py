@@ -115,7 +115,8 @@ def test_outpaint_canvas_refuses_bad_choices(directions, pixels):
 
 
 def test_progress_bar_and_latent_preview():
-    assert "ETA: 00:10" in progress_html(0.5, 10.0, step=(10, 20)) and "data-step='10'" in progress_html(0.5, 1, step=(10, 20))
+    bar = progress_html(0.5, 10.0, step=(10, 20))
+    assert "ETA: 00:10" in bar and "data-step='10'" in bar
     assert latent_preview(torch.zeros(2, 4, 8, 16)).size == (16, 8)
     assert preview_image(torch.zeros(1, 3, 8, 8)) is None and preview_image(None) is None
 
