@@ -5,7 +5,6 @@ import gradio as gr
 
 from modules.ui.context import UiContext
 from modules.ui.paste_wiring import paste_targets, updates_for
-from modules.ui.pnginfo_tab import read_file
 from modules.ui.results import selected_image
 
 # target → (tab id to select, image component key in ctx.shared, tab whose fields get the parameters)
