@@ -39,3 +39,13 @@ def test_prompt_and_fields_survive_a_reload(page):
     page.wait_for_function("() => document.querySelector('#txt2img_prompt textarea').value == 'kept over a reload'")
     page.wait_for_function("() => document.querySelector('#txt2img_steps input[type=number]').value == '33'")
     assert number_value(page, "txt2img_steps") == "33"
+
+
+def test_defaults_tab_writes_ui_config(page, server):
+    set_number(page, "txt2img_steps", 28)
+    select_tab(page, "Settings")
+    page.locator("#settings button[role=tab]", has_text="Defaults").first.click()
+    page.locator("#ui_defaults_apply").click()
+    page.wait_for_function("() => document.getElementById('ui_defaults_review').innerText.includes('ui-config.json')")
+    stored = json.loads((server.data_dir / "ui-config.json").read_text())
+    assert stored["txt2img/Sampling steps/value"] == 28
