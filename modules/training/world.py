@@ -6,6 +6,7 @@ attributes still occurs in training.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import random
 
@@ -58,6 +59,7 @@ def _pairs_covered(train: set[tuple[str, str, str]]) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=4)  # pure and called per scene: compute the split once
 def held_out_triples(fraction: float = HOLDOUT_FRACTION, seed: int = HOLDOUT_SEED) -> frozenset:
     """The combinations the training set never renders (deterministic).
 
@@ -75,6 +77,11 @@ def held_out_triples(fraction: float = HOLDOUT_FRACTION, seed: int = HOLDOUT_SEE
     raise RuntimeError("no hold-out split keeps every attribute pair in training")  # pragma: no cover
 
 
-def training_triples() -> list[tuple[str, str, str]]:
+@functools.lru_cache(maxsize=1)
+def _training_triples() -> tuple[tuple[str, str, str], ...]:
     held = held_out_triples()
-    return [t for t in all_triples() if t not in held]
+    return tuple(t for t in all_triples() if t not in held)
+
+
+def training_triples() -> list[tuple[str, str, str]]:
+    return list(_training_triples())
