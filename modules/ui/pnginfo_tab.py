@@ -60,7 +60,7 @@ def build(ctx: UiContext) -> None:
             info = gr.HTML(elem_id="pnginfo_html")
             infotext = gr.Textbox(visible=False, elem_id="pnginfo_generation_info")
             with gr.Row(elem_id="pnginfo_send"):
-                buttons = {target: gr.Button(label, elem_id=f"pnginfo_send_to_{target}", min_width=80)
+                buttons = {target: gr.Button(label, elem_id=f"pnginfo_send_to_{target}", min_width=140)
                            for target, label in SEND_TO}
 
     def show(path):
