@@ -110,6 +110,7 @@ def stream_job(ctx: UiContext, work: Callable[[Job], Any], job_count: int, resul
     """
     app = ctx.app
     job = Job(job_count=job_count)
+    previews = bool(app.options.get("live_previews_enable"))  # the pipeline sets job.preview every N steps
     try:
         runner = run_with_progress(lambda: work(job), job, ctx.line, lambda: app.current_job is job,
                                    lambda: queue_position(app, job))
@@ -119,7 +120,7 @@ def stream_job(ctx: UiContext, work: Callable[[Job], Any], job_count: int, resul
             except StopIteration as stop:
                 result = stop.value
                 break
-            yield (gr.update(value=[preview]) if preview is not None else gr.update(), bar, gr.update(),
+            yield (gr.update(value=[preview]) if previews and preview is not None else gr.update(), bar, gr.update(),
                    gr.update(), "")
     except EaselError as e:
         yield gr.update(), "", gr.update(), gr.update(), error_html(e.message)

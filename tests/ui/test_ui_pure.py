@@ -180,3 +180,44 @@ def test_img2img_modes_pick_image_and_mask(tmp_path):
     assert [p.name for p in batch_files(str(tmp_path))] == ["a.jpg", "b.png"]
     with pytest.raises(InvalidInput, match="input directory"):
         batch_files(str(tmp_path / "missing"))
+
+
+class FakeApp:
+    """Just enough App for stream_job: options, the current job, no queue."""
+
+    def __init__(self, previews: bool):
+        from modules.options import Options
+
+        self.options = Options(None)
+        self.options.set("live_previews_enable", previews)
+        self.current_job = None
+
+
+@pytest.mark.parametrize("previews", [True, False])
+def test_stream_job_shows_the_live_preview_then_the_result(previews):
+    import time
+    from types import SimpleNamespace
+
+    from modules.ui.context import UiConfig, UiContext
+    from modules.ui.results import stream_job
+
+    app = FakeApp(previews)
+    ctx = UiContext(app=app, ui_config=UiConfig(None))
+    final = Image.new("RGB", (8, 8), "white")
+
+    def work(job):
+        app.current_job = job
+        job.begin_pass(0, 10)
+        job.on_step(3)
+        job.set_preview(torch.zeros(1, 4, 8, 8), 3)
+        time.sleep(1.0)
+        return SimpleNamespace(images=[final], infotexts=["a cat\nSteps: 10"], info={"all_seeds": [1]},
+                               interrupted=False, warnings=[])
+
+    updates = list(stream_job(ctx, work, 1, None))
+    shown = [u[0] for u in updates[:-1] if isinstance(u[0], dict) and "value" in u[0]]
+    assert bool(shown) == previews
+    gallery, bar, info, state, log = updates[-1]
+    assert gallery[0][0] is final and final.info["parameters"] == "a cat\nSteps: 10"
+    assert "Steps: 10" in info and state["selected"] == 0 and log == ""
+    assert any("30%" in u[1] for u in updates[:-1])
