@@ -109,3 +109,40 @@ def test_internal_progress_follows_a_forced_task_id(client):
     client.delete("/easel/v1/jobs/next")
     assert wait_status(client, "slow", {"cancelled"})
     assert client.post("/internal/progress", json={"id_task": "slow"}).json()["completed"]
+
+
+def test_progress_answers_while_more_calls_wait_than_the_default_thread_pool_holds(tmp_path, tiny_checkpoint):
+    """45 waiting txt2img calls (Starlette's default pool has 40 threads) must not starve /progress."""
+    import asyncio
+
+    import httpx
+
+    import webui
+    from tests.pipeline.conftest import make_app
+
+    app = make_app(tmp_path, tiny_checkpoint, "--nowebui")
+    server = webui.create_server(app)
+
+    async def scenario():
+        transport = httpx.ASGITransport(app=server)
+        async with httpx.AsyncClient(transport=transport, base_url="http://easel", timeout=300) as http:
+            blocker = (await http.post("/easel/v1/jobs/txt2img", json={**TINY, "steps": 1000})).json()["id"]
+            calls = [asyncio.create_task(http.post("/sdapi/v1/txt2img", json={**TINY, "steps": 1, "seed": n}))
+                     for n in range(45)]
+            deadline = time.monotonic() + 60
+            while len(app.jobs.store.queued_ids()) < 45:  # all 45 wait behind the blocker
+                assert time.monotonic() < deadline, "the waiting calls never all reached the queue"
+                await asyncio.sleep(0.05)
+            started = time.monotonic()
+            progress = await asyncio.wait_for(http.get("/sdapi/v1/progress"), timeout=10)
+            answered_in = time.monotonic() - started
+            await http.delete(f"/easel/v1/jobs/{blocker}")
+            done = await asyncio.gather(*calls)
+            return progress, answered_in, done
+
+    try:
+        progress, answered_in, done = asyncio.run(scenario())
+    finally:
+        app.jobs.close()
+    assert progress.status_code == 200 and progress.json()["state"]["queue_size"] == 45 and answered_in < 5
+    assert sorted(json.loads(r.json()["info"])["seed"] for r in done) == list(range(45))
