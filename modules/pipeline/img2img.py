@@ -24,7 +24,7 @@ from modules.pipeline.job import Job
 from modules.pipeline.output import ImageOutputs
 from modules.pipeline.prompting import step_conditioning
 from modules.pipeline.result import GenerationResult
-from modules.pipeline.sample import SamplerChoice, decode_latents, model_denoiser, run_sampler
+from modules.pipeline.sample import SamplerChoice, decode_latents, model_denoiser, preview_period, run_sampler
 from modules.pipeline.seeds import fix_seed, plan_images
 from modules.pipeline.services import PipelineServices
 from modules.pipeline.steps import choose_sampler, make_rng, run_facts
@@ -129,6 +129,7 @@ def run_img2img(services: PipelineServices, req: Img2ImgRequest, opts: Snapshot,
                        req.subseed_strength, req.batch_size, req.n_iter)
     prepared = inpaint.prepare_inputs(req, opts.img2img_background_color, img2img_upscale(services, opts))
     exact, strength = opts.exact_batches, req.strength
+    job.preview_every = preview_period(opts)
     denoiser = model_denoiser(model, choice, exact)
     total, t_enc = img2img_steps(req.steps, strength, opts.img2img_fix_steps) if strength > 0 else (req.steps, 0)
     sigmas, sigma_extras = services.samplers.build_sigmas(choice.spec, choice.scheduler, total, denoiser, opts)

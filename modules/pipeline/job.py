@@ -37,6 +37,7 @@ class Job:
         self.textinfo = ""
         self.preview = None
         self.preview_step = -1
+        self.preview_every = 0  # steps between live previews; 0: none (set by the pipeline from the settings)
         self.interrupted = False
         self.skipped = False
         self.started = time.monotonic()
@@ -63,6 +64,11 @@ class Job:
 
     def set_preview(self, image, step: int) -> None:
         self.preview, self.preview_step = image, step
+
+    def offer_preview(self, latents, step: int) -> None:
+        """Keep the first image's latents [1, C, h, w] every `preview_every` steps (the UI decodes them cheaply)."""
+        if self.preview_every > 0 and step % self.preview_every == 0:
+            self.set_preview(latents[:1].detach().float().cpu(), step)
 
     def fraction(self) -> float:
         if self.sampling_steps <= 0:

@@ -61,6 +61,11 @@ def decode_latents(model, latents: torch.Tensor, exact_rows: bool) -> torch.Tens
     return torch.cat([model.decode(latents[i:i + 1]) for i in range(latents.shape[0])])
 
 
+def preview_period(opts) -> int:
+    """Steps between live previews from the settings (0: no previews)."""
+    return max(opts.show_progress_every_n_steps, 0) if opts.live_previews_enable else 0
+
+
 def run_sampler(choice: SamplerChoice, cfg: CFGDenoiser, x: torch.Tensor, sigmas: torch.Tensor,
                 noise_sampler: Callable, job: Job) -> torch.Tensor | None:
     """Run the sampler; on interrupt or skip return the last denoised estimate, as A1111 does
@@ -69,6 +74,7 @@ def run_sampler(choice: SamplerChoice, cfg: CFGDenoiser, x: torch.Tensor, sigmas
 
     def callback(d):
         last["denoised"] = d["denoised"]
+        job.offer_preview(d["denoised"], d["i"] + 1)
         job.on_step(d["i"] + 1)
 
     spec = choice.spec

@@ -11,7 +11,7 @@ from modules.pipeline.job import Job
 from modules.pipeline.output import ImageOutputs
 from modules.pipeline.request import GenerationRequest, validate_request
 from modules.pipeline.result import GenerationResult
-from modules.pipeline.sample import decode_latents, model_denoiser, run_sampler
+from modules.pipeline.sample import decode_latents, model_denoiser, preview_period, run_sampler
 from modules.pipeline.seeds import fix_seed, plan_images
 from modules.pipeline.prompting import step_conditioning
 from modules.pipeline.steps import choose_sampler, make_rng, run_facts
@@ -36,6 +36,7 @@ def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapsh
     second = prepare_second_pass(services, model, req, opts, hires, sigma_extras.get("Schedule type"))
     facts = facts if second is None else dataclasses.replace(facts, extra={**facts.extra, **second.infotext})
     passes = job.job_count = req.n_iter * (1 if second is None else 2)
+    job.preview_every = preview_period(opts)
     outputs = ImageOutputs(services, req, opts, facts, kind="txt2img")
     shape = (model.latent_channels, req.height // model.vae_scale_factor, req.width // model.vae_scale_factor)
     with NetworkRun(services, model, opts) as nets:

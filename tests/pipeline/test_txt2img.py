@@ -109,3 +109,15 @@ def test_progress_reports_steps(app):
     job.on_step = lambda step: (steps.append((job.progress().job_no, step)), original(step))
     app.txt2img(GenerationRequest(**{**BASE, "steps": 3, "n_iter": 2}), job)
     assert steps == [(0, 1), (0, 2), (0, 3), (1, 1), (1, 2), (1, 3)]
+
+
+def test_live_preview_every_n_steps(app):
+    job = Job()
+    steps = []
+    original = job.set_preview
+    job.set_preview = lambda image, step: (steps.append((step, tuple(image.shape))), original(image, step))
+    app.txt2img(GenerationRequest(**{**BASE, "steps": 6}, override_settings={"show_progress_every_n_steps": 2}), job)
+    assert steps == [(2, (1, 4, 8, 8)), (4, (1, 4, 8, 8)), (6, (1, 4, 8, 8))]
+    job = Job()
+    app.txt2img(GenerationRequest(**BASE, override_settings={"live_previews_enable": False}), job)
+    assert job.preview is None
