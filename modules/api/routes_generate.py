@@ -19,6 +19,7 @@ from modules.api.images import decode_image, encode_png
 from modules.api.schema import (GenerationResponse, Img2ImgApiRequest, PNGInfoRequest, PNGInfoResponse,
                                 ProgressResponse, Txt2ImgApiRequest)
 from modules.errors import InvalidInput
+from modules.imaging.preview import preview_image
 from modules.imaging.infotext import parse_infotext
 from modules.imaging.metadata import read_image_metadata
 from modules.jobs.codec import png_bytes
@@ -66,8 +67,9 @@ def keep_overrides(app, payload) -> None:
 
 
 def image_preview(job) -> str | None:
-    preview = getattr(job, "preview", None) if job is not None else None
-    if preview is None or not hasattr(preview, "save"):
+    """The running job's live preview as bare base64 PNG (latents approximated without the VAE), or None."""
+    preview = preview_image(getattr(job, "preview", None)) if job is not None else None
+    if preview is None:
         return None
     buffer = io.BytesIO()
     preview.save(buffer, format="PNG")

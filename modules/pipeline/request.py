@@ -95,6 +95,8 @@ def validate_request(req: GenerationRequest) -> None:
     _check_int("n_iter", req.n_iter, 1, 10_000)
     _check_int("seed", req.seed, -1, 2**32 - 1)
     _check_int("subseed", req.subseed, -1, 2**32 - 1)
+    for name in ("seed_resize_from_w", "seed_resize_from_h"):  # ≤ 0: off; noise of that size is made, so bound it
+        _check_int(name, getattr(req, name), -1, MAX_SIZE)
     _check_number("cfg_scale", req.cfg_scale, 1.0)
     _check_number("subseed_strength", req.subseed_strength, 0.0)
     if req.subseed_strength > 1:

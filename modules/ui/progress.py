@@ -10,11 +10,9 @@ import html
 import threading
 from typing import Any, Callable, Iterator
 
-import torch
 from PIL import Image
 
-# A1111's "Approx cheap" latent → RGB factors for SD1 latents (sd_samplers_common.latent_to_preview_approx).
-APPROX_RGB = ((0.298, 0.207, 0.208), (0.187, 0.286, 0.173), (-0.158, 0.189, 0.264), (-0.184, -0.271, -0.473))
+from modules.imaging.preview import latent_preview, preview_image  # noqa: F401 - re-exported for the tabs
 
 
 class WaitLine:
@@ -72,25 +70,6 @@ def progress_html(fraction: float, eta: float | None, text: str = "", waiting: t
     return (f"<div class='progressDiv' data-percent='{percent}' data-step='{step[0]}' data-steps='{step[1]}'>"
             f"<div class='progress' style=\"width:{percent}%\">"
             f"<span class='progress-label'>{html.escape(label)}</span></div></div>{extra}")
-
-
-def latent_preview(latents: torch.Tensor) -> Image.Image:
-    """A cheap RGB approximation of the first latent of a batch, [B, 4, h, w] → PIL (h × w), no VAE needed."""
-    factors = torch.tensor(APPROX_RGB, dtype=torch.float32)  # [4, 3]
-    x = torch.einsum("lhw,lr->hwr", latents[0].float().cpu(), factors)  # [h, w, 3]
-    x = ((x + 1) / 2).clamp(0, 1).mul(255).to(torch.uint8)
-    return Image.fromarray(x.numpy())
-
-
-def preview_image(preview: Any) -> Image.Image | None:
-    """What a Job holds as preview (a PIL image or latents) → something the gallery can show."""
-    if preview is None:
-        return None
-    if isinstance(preview, Image.Image):
-        return preview
-    if isinstance(preview, torch.Tensor) and preview.ndim == 4 and preview.shape[1] == 4:
-        return latent_preview(preview)
-    return None
 
 
 def run_with_progress(work: Callable[[], Any], job, line: WaitLine, is_running: Callable[[], bool],

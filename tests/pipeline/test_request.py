@@ -14,6 +14,7 @@ from modules.pipeline.request import GenerationRequest, validate_request
     ({"prompt": 5}, "prompt", "expected text"),
     ({"subseed_strength": 2.0}, "subseed_strength", "above 1"),
     ({"eta": -1.0}, "eta", "too small"),
+    ({"seed_resize_from_w": 100_000}, "seed_resize_from_w", "out of range"),
 ])
 def test_bad_values_name_the_field(changes, field, text):
     with pytest.raises(InvalidInput) as err:
