@@ -110,13 +110,9 @@ def create_server(app):
     server = FastAPI(title="Easel", version=app.services.version, docs_url=None, redoc_url=None, openapi_url=None)
     mount_api(server, app)
     if not app.flags.nowebui:
-        import gradio as gr
+        from modules.ui.layout import mount_ui
 
-        from modules.ui.layout import build_ui, mount_kwargs
-
-        blocks = build_ui(app)
-        auth = cli.parse_credentials(app.flags.gradio_auth) if app.flags.gradio_auth else None
-        server = gr.mount_gradio_app(server, blocks, path="/", auth=auth, **mount_kwargs(app, server))
+        server = mount_ui(server, app)
     return server
 
 

@@ -14,24 +14,8 @@ from pydantic import BaseModel
 from modules.api.schema import UNSUPPORTED
 from modules.errors import EaselError, InvalidInput
 from modules.imaging.infotext import parse_infotext
+from modules.imaging.infotext_fields import INFOTEXT_FIELDS
 
-# infotext key → (request field, type); A1111's `infotext` API field fills the fields the request left unset.
-INFOTEXT_FIELDS: tuple[tuple[str, str, type], ...] = (
-    ("Prompt", "prompt", str),
-    ("Negative prompt", "negative_prompt", str),
-    ("Steps", "steps", int),
-    ("Sampler", "sampler_name", str),
-    ("Schedule type", "scheduler", str),
-    ("CFG scale", "cfg_scale", float),
-    ("Seed", "seed", int),
-    ("Size-1", "width", int),
-    ("Size-2", "height", int),
-    ("Variation seed", "subseed", int),
-    ("Variation seed strength", "subseed_strength", float),
-    ("Seed resize from-1", "seed_resize_from_w", int),
-    ("Seed resize from-2", "seed_resize_from_h", int),
-    ("Denoising strength", "denoising_strength", float),
-)
 # infotext key → (setting, type): these become override_settings unless the request sets them.
 INFOTEXT_SETTINGS: tuple[tuple[str, str, type], ...] = (
     ("Clip skip", "CLIP_stop_at_last_layers", int),

@@ -53,3 +53,11 @@ def mount_kwargs(app, server) -> dict:
     table = assets.asset_table(app.paths, disabled_extensions=app.flags.disable_all_extensions)
     assets.mount(server, table)
     return {"theme": theme(), "head": assets.head_html(table), "ssr_mode": False, "footer_links": ["settings"]}
+
+
+def mount_ui(server, app):
+    """Build the page and mount it at / on the FastAPI `server` (with --gradio-auth when given); returns the app."""
+    from modules.cli import parse_credentials
+
+    auth = parse_credentials(app.flags.gradio_auth) if app.flags.gradio_auth else None
+    return gr.mount_gradio_app(server, build_ui(app), path="/", auth=auth, **mount_kwargs(app, server))

@@ -7,31 +7,11 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
-# (infotext key, field name, converter); order matters only for readability.
+from modules.imaging.infotext_fields import INFOTEXT_FIELDS
+
+# (infotext key, field name, converter): the shared table, plus clip skip, which the UI shows in its top bar.
 PASTE_FIELDS: tuple[tuple[str, str, Callable[[str], Any]], ...] = (
-    ("Prompt", "prompt", str),
-    ("Negative prompt", "negative_prompt", str),
-    ("Steps", "steps", int),
-    ("Sampler", "sampler_name", str),
-    ("Schedule type", "scheduler", str),
-    ("CFG scale", "cfg_scale", float),
-    ("Seed", "seed", int),
-    ("Size-1", "width", int),
-    ("Size-2", "height", int),
-    ("Variation seed", "subseed", int),
-    ("Variation seed strength", "subseed_strength", float),
-    ("Seed resize from-1", "seed_resize_from_w", int),
-    ("Seed resize from-2", "seed_resize_from_h", int),
-    ("Denoising strength", "denoising_strength", float),
-    ("Hires upscale", "hr_scale", float),
-    ("Hires steps", "hr_second_pass_steps", int),
-    ("Hires upscaler", "hr_upscaler", str),
-    ("Hires resize-1", "hr_resize_x", int),
-    ("Hires resize-2", "hr_resize_y", int),
-    ("Mask blur", "mask_blur", int),
-    ("Image CFG scale", "image_cfg_scale", float),
-    ("Clip skip", "CLIP_stop_at_last_layers", int),
-)
+    *INFOTEXT_FIELDS, ("Clip skip", "CLIP_stop_at_last_layers", int))
 
 
 def _number(convert: Callable[[str], Any], text: str) -> Any:
