@@ -7,14 +7,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
-from diffusers import AutoencoderKL, UNet2DConditionModel
-from transformers import CLIPTextModel, CLIPTokenizer
 
 from modules.errors import InvalidInput
 from modules.models.discovery import CheckpointInfo
 from modules.models.model_config import ModelSpec
+
+if TYPE_CHECKING:  # diffusers takes seconds to import; start-up does not need it
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from transformers import CLIPTextModel, CLIPTokenizer
 
 
 @dataclass(eq=False)

@@ -21,13 +21,19 @@ from modules.models.discovery import (VAE_AUTOMATIC, CheckpointInfo, VaeInfo, fi
                                       resolve_vae)
 from modules.models.hashing import HashCache, short_hash
 from modules.models.loaded import LoadedModel
-from modules.models.loader import load_model, load_vae_file, reload_baked_vae
 from modules.models.model_config import DEFAULT_NATIVE_SIZE, load_spec
 from modules.models.lora import AppliedLoras
 from modules.paths import Paths
 
 SHOWN_NAMES = 8
 log = logging.getLogger(__name__)
+
+
+def loader():
+    """The loader module, imported on first load: it pulls in diffusers (about 5 s), which start-up does not need."""
+    from modules.models import loader as module
+
+    return module
 
 
 def default_tokenizer_loader(configs_dir: Path) -> CLIPTokenizer:
@@ -188,7 +194,7 @@ class ModelManager:
         info = info.with_hash(self.hash_cache.sha256(info.path, self._hash_key(info)))
         self._remember_hash(info)
         vae_hash = self.hash_cache.sha256(vae.path, f"vae/{vae.name}") if vae else None
-        return load_model(info, self.device_config, self.paths.configs_dir, self._tokenizer_for(), vae=vae,
+        return loader().load_model(info, self.device_config, self.paths.configs_dir, self._tokenizer_for(), vae=vae,
                           vae_hash=vae_hash, disable_safe_unpickle=self.disable_safe_unpickle)
 
     def _remember_hash(self, info: CheckpointInfo) -> None:
@@ -199,10 +205,10 @@ class ModelManager:
     def _swap_vae(self, model: LoadedModel, vae: VaeInfo | None) -> LoadedModel:
         """Replace only the VAE. The new one is read before the old one goes, so a bad VAE file changes nothing."""
         if vae is None:
-            model.vae = reload_baked_vae(model, self.device_config, self.disable_safe_unpickle)
+            model.vae = loader().reload_baked_vae(model, self.device_config, self.disable_safe_unpickle)
             model.vae_name = model.vae_hash = model.vae_path = None
         else:
-            new_vae = load_vae_file(vae, model.spec, self.device_config, self.disable_safe_unpickle)
+            new_vae = loader().load_vae_file(vae, model.spec, self.device_config, self.disable_safe_unpickle)
             sha = self.hash_cache.sha256(vae.path, f"vae/{vae.name}")
             model.vae, model.vae_name, model.vae_path = new_vae, vae.name, vae.path
             model.vae_hash = short_hash(sha) or None
