@@ -193,11 +193,11 @@ def test_switching_frees_the_previous_model(own_copy):
 
 
 def test_concurrent_gets_load_once(own_copy, monkeypatch):
-    import modules.models.manager as manager_module
+    import modules.models.loader as loader_module
 
     calls = []
-    real = manager_module.load_model
-    monkeypatch.setattr(manager_module, "load_model", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = loader_module.load_model
+    monkeypatch.setattr(loader_module, "load_model", lambda *a, **k: calls.append(1) or real(*a, **k))
     manager = manager_for(own_copy)
     results = []
     threads = [threading.Thread(target=lambda: results.append(manager.get(own_copy.name))) for _ in range(3)]
