@@ -4,10 +4,10 @@ Every router gets the same auth dependency, so no route can be added outside it 
 """
 from __future__ import annotations
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, HTTPException
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
 from modules import cli
 from modules.api import routes_generate, routes_jobs, routes_lists
@@ -20,6 +20,7 @@ from modules.pipeline.request import GenerationRequest
 
 API_PREFIXES = ("/sdapi/", "/easel/", "/internal/")
 DEFAULT_MAX_REQUEST_MB = 40
+DOCS_ASSETS = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css"}
 ERROR_RESPONSES = {code: {"model": ErrorResponse} for code in (400, 401, 404, 409, 413, 422)}
 
 
@@ -60,7 +61,17 @@ def mount_api(server: FastAPI, app) -> None:
 
 
 def _mount_docs(server: FastAPI, deps) -> None:
-    """OpenAPI at /openapi.json and Swagger UI at /docs, behind the same auth as the API."""
+    """OpenAPI at /openapi.json and Swagger UI at /docs, behind the same auth as the API.
+
+    Swagger UI's script and stylesheet come from the swagger-ui-bundle package, not a CDN: nothing leaves the machine.
+    """
+    from swagger_ui_bundle import swagger_ui_path
+
+    @server.get("/docs/assets/{name}", include_in_schema=False, dependencies=deps)
+    def docs_asset(name: str) -> FileResponse:
+        if name not in DOCS_ASSETS:
+            raise HTTPException(status_code=404, detail=f"no docs asset {name!r}")
+        return FileResponse(swagger_ui_path / name, media_type=DOCS_ASSETS[name])
 
     @server.get("/openapi.json", include_in_schema=False, dependencies=deps)
     def openapi() -> JSONResponse:
@@ -68,4 +79,6 @@ def _mount_docs(server: FastAPI, deps) -> None:
 
     @server.get("/docs", include_in_schema=False, dependencies=deps)
     def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{server.title} API")
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{server.title} API",
+                                   swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs/assets/swagger-ui.css", swagger_favicon_url="/favicon.ico")

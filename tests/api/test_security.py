@@ -43,6 +43,18 @@ def test_openapi_documents_the_a1111_routes(client):
     assert client.get("/docs").status_code == 200
 
 
+def test_docs_page_needs_nothing_from_the_internet(client):
+    import re
+
+    page = client.get("/docs").text
+    sources = re.findall(r'(?:src|href)=["\']([^"\']+)', page)
+    assert sources and all(s.startswith("/") for s in sources), sources
+    for asset in ("/docs/assets/swagger-ui-bundle.js", "/docs/assets/swagger-ui.css"):
+        r = client.get(asset)
+        assert r.status_code == 200 and len(r.content) > 10_000
+    assert client.get("/docs/assets/..%2Fsecrets").status_code == 404
+
+
 def test_no_cors_unless_configured(client, tmp_path, tiny_checkpoint):
     headers = {"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
     r = client.options("/sdapi/v1/txt2img", headers=headers)
