@@ -88,13 +88,14 @@ class Options:
         """Register a setting (extensions at start-up); a value already stored in config.json is kept."""
         with self._lock:
             self.table[setting.key] = setting
-            if setting.key in self._values:
-                try:
-                    self._values[setting.key] = coerce(setting, self._values[setting.key])
-                    return
-                except InvalidInput:
-                    pass
-            self._values[setting.key] = setting.default
+            if setting.key not in self._values:
+                self._values[setting.key] = setting.default
+                return
+            try:
+                self._values[setting.key] = coerce(setting, self._values[setting.key])
+            except InvalidInput as e:
+                log.warning("config.json: %s; using the default %r", e, setting.default)
+                self._values[setting.key] = setting.default
 
     def get(self, key: str) -> Any:
         with self._lock:

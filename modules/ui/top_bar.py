@@ -23,10 +23,10 @@ def current_title(app, titles: list[str]) -> str | None:
     if wanted:
         try:
             title = app.models.find_checkpoint(wanted).title
-            if title in titles:
-                return title
         except EaselError:
-            pass
+            title = None  # the selected file is gone: show the first one (the list says what exists)
+        if title in titles:
+            return title
     return titles[0] if titles else None
 
 
