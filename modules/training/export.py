@@ -62,6 +62,7 @@ def write_checkpoint(folder: Path, state: dict[str, torch.Tensor], config: dict,
     path = folder / f"{name}.safetensors"
     tmp = path.with_suffix(".tmp")
     save_file(state, str(tmp), metadata=metadata or {})
+    tmp.chmod(0o644)  # safetensors writes 0600; the shipped file is for everyone
     tmp.replace(path)
     path.with_suffix(".yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     return path
