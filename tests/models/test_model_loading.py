@@ -153,7 +153,8 @@ def test_wrong_architecture_and_unknown_names(tmp_path):
     with pytest.raises(ModelLoadError, match="not a Stable Diffusion checkpoint") as err:
         manager.get("lora.safetensors")
     assert "lora.safetensors" in str(err.value)
-    with pytest.raises(NotFound, match=r"checkpoint 'nope' not found \(valid: lora\.safetensors \[[0-9a-f]{10}\]\)"):
+    # the user's files are listed first; the install folder's built-in model follows
+    with pytest.raises(NotFound, match=r"checkpoint 'nope' not found \(valid: lora\.safetensors \[[0-9a-f]{10}\]"):
         manager.get("nope")
 
 
@@ -177,7 +178,7 @@ def test_find_by_title_hash_and_deleted_file(own_copy):
     own_copy.unlink()
     with pytest.raises(NotFound, match="no longer exists"):
         manager.get(own_copy.name)
-    assert manager.list_checkpoints() == []
+    assert [c for c in manager.list_checkpoints() if not manager.is_builtin(c)] == []
 
 
 def test_switching_frees_the_previous_model(own_copy):
