@@ -16,8 +16,10 @@ def test_setting_survives_server_restart(page, browser, server):
     box = page.locator("#setting_eta_ddim input[type=number]").first
     box.fill("0.35")
     box.press("Tab")
+    page.wait_for_timeout(500)  # let Gradio take the field's change before Apply reads it (slow under load)
     page.locator("#settings_submit").click()
-    page.wait_for_function("() => document.getElementById('settings_result').innerText.includes('eta_ddim')")
+    page.wait_for_function("() => document.getElementById('settings_result').innerText.includes('eta_ddim')",
+                           timeout=60_000)
     assert json.loads((server.data_dir / "config.json").read_text())["eta_ddim"] == 0.35
 
     server.restart()
