@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from modules.jobs import JobQueue, JobStore
 from modules.options import Options
@@ -12,6 +13,7 @@ from modules.pipeline.extras import ExtrasRequest, ExtrasResult, run_extras
 from modules.pipeline.img2img import run_img2img
 from modules.pipeline.img2img_request import Img2ImgRequest
 from modules.pipeline.img2img_request import decoded as img2img_decoded
+from modules.pipeline.hooks import NO_HOOKS, RunHooks
 from modules.pipeline.job import Job
 from modules.pipeline.request import GenerationRequest
 from modules.pipeline.result import GenerationResult
@@ -44,6 +46,8 @@ class App:
     options: Options
     services: PipelineServices
     job_store: JobStore | None = None  # None: an in-memory queue (nothing survives a restart)
+    extensions: Any = None  # modules.extensions.manager.ExtensionManager (installed folders, enable, install)
+    scripts: Any = None  # a ScriptHost (modules/pipeline/hooks.py): runs scripts and hooks around a job
 
     def __post_init__(self):
         self._run_lock = threading.Lock()
@@ -80,14 +84,21 @@ class App:
                 self._current_job = None
 
     def _execute(self, kind: str, request, job: Job) -> GenerationResult:
-        """The queue worker's work for one job: a frozen options snapshot with the request's overrides, then run."""
+        """The queue worker's work for one job: a frozen options snapshot with the request's overrides, then run
+        (through the script host when extensions are loaded: it runs a selected script and the always-on hooks)."""
         with self._run_lock:
             self._current_job = job
             try:
                 snapshot = self.options.snapshot(request.override_settings)
-                return JOB_KINDS[kind].run(self.services, request, snapshot, job)
+                if self.scripts is not None:
+                    return self.scripts.run_job(kind, request, snapshot, job)
+                return self.run_core(kind, request, snapshot, job)
             finally:
                 self._current_job = None
+
+    def run_core(self, kind: str, request, snapshot, job: Job, hooks: RunHooks = NO_HOOKS) -> GenerationResult:
+        """One pipeline run, for the worker and for scripts that run several (X/Y/Z plot): no queue, no lock."""
+        return JOB_KINDS[kind].run(self.services, request, snapshot, job, hooks)
 
     def unload_checkpoint(self) -> None:
         """Free the model's memory between jobs (waits for a running one to end)."""

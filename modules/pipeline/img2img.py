@@ -15,13 +15,13 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from modules.imaging.convert import tensor_to_pil
 from modules.options import Snapshot
 from modules.pipeline import inpaint
 from modules.pipeline.extra_networks import NetworkRun, styled_prompts
 from modules.pipeline.img2img_request import Img2ImgRequest, validate_img2img
+from modules.pipeline.hooks import NO_HOOKS, RunContext, RunHooks, begin_batch, decoded, sampled
 from modules.pipeline.job import Job
-from modules.pipeline.output import ImageOutputs
+from modules.pipeline.output import ImageOutputs, as_pil
 from modules.pipeline.prompting import step_conditioning
 from modules.pipeline.result import GenerationResult
 from modules.pipeline.sample import SamplerChoice, decode_latents, model_denoiser, preview_period, run_sampler
@@ -64,13 +64,15 @@ class Pass:
     noise_multiplier: float = 1.0
 
     def run(self, services, conds, init: torch.Tensor, rng, job: Job, image_cond=None,
-            repaint: torch.Tensor | None = None, soft: SoftSettings | None = None) -> torch.Tensor | None:
+            repaint: torch.Tensor | None = None, soft: SoftSettings | None = None,
+            extra_hooks: CFGHooks = CFGHooks()) -> torch.Tensor | None:
         """init [B, 4, h, w] → sampled latents (None if stopped before a step finished). With `repaint`
         [B, 1, h, w], latents outside it are kept: exactly, or by the soft blend of `soft` (no final blend)."""
         sched = partial_schedule(self.sigmas, self.t_enc)
         noise = rng.next() * self.noise_multiplier  # [B, 4, h, w]
         x = scale_initial_noise(self.choice.spec, noise, sched) if self.full_strength else init + noise * sched[0]
         hooks = CFGHooks() if soft is None or repaint is None else blend_hooks(soft, init, repaint)
+        hooks = hooks.plus(extra_hooks)
         keep = None if repaint is None or soft is not None else 1 - repaint  # [B, 1, h, w]
         cfg = CFGDenoiser(self.denoiser, conds.cond, conds.uncond, self.cfg_scale, image_cond=image_cond,
                           hooks=hooks, total_steps=len(sched) - 1, keep_mask=keep,
@@ -120,13 +122,21 @@ def noise_multiplier(req: Img2ImgRequest, opts: Snapshot) -> float:
     return opts.initial_noise_multiplier if req.initial_noise_multiplier is None else req.initial_noise_multiplier
 
 
-def run_img2img(services: PipelineServices, req: Img2ImgRequest, opts: Snapshot, job: Job) -> GenerationResult:
+def run_img2img(services: PipelineServices, req: Img2ImgRequest, opts: Snapshot, job: Job,
+                hooks: RunHooks = NO_HOOKS) -> GenerationResult:
+    ctx = RunContext("img2img", req, opts, job, services)
+    hooks.call("setup", ctx)
+    hooks.call("before_process", ctx)
+    req = ctx.request
+    validate_img2img(req)
+    ctx.model = model = services.models.get(opts.sd_model_checkpoint or None, opts.sd_vae)
+    prompt, negative_prompt = styled_prompts(services.styles, req.prompt, req.negative_prompt, req.styles)
+    ctx.plan = plan_images(prompt, negative_prompt, fix_seed(req.seed), fix_seed(req.subseed),
+                           req.subseed_strength, req.batch_size, req.n_iter)
+    hooks.call("process", ctx)
+    req = ctx.request
     validate_img2img(req)
     choice = choose_sampler(services.samplers, req, opts)
-    model = services.models.get(opts.sd_model_checkpoint or None, opts.sd_vae)
-    prompt, negative_prompt = styled_prompts(services.styles, req.prompt, req.negative_prompt, req.styles)
-    plan = plan_images(prompt, negative_prompt, fix_seed(req.seed), fix_seed(req.subseed),
-                       req.subseed_strength, req.batch_size, req.n_iter)
     prepared = inpaint.prepare_inputs(req, opts.img2img_background_color, img2img_upscale(services, opts))
     exact, strength = opts.exact_batches, req.strength
     job.preview_every = preview_period(opts)
@@ -135,61 +145,85 @@ def run_img2img(services: PipelineServices, req: Img2ImgRequest, opts: Snapshot,
     sigmas, sigma_extras = services.samplers.build_sigmas(choice.spec, choice.scheduler, total, denoiser, opts)
     facts = run_facts(services, model, choice, opts, sigma_extras)
     facts = dataclasses.replace(facts, extra={**facts.extra, **img2img_facts(req, opts, prepared, model)})
-    outputs = ImageOutputs(services, req, opts, facts, kind="img2img")
+    outputs = ImageOutputs(services, req, opts, facts, "img2img", hooks, ctx)
     step = Pass(choice, denoiser, sigmas, t_enc, req.cfg_scale, strength >= 1.0, noise_multiplier(req, opts))
     with NetworkRun(services, model, opts) as nets:
         for n in range(req.n_iter):
             if job.interrupted:
                 break
-            batch = plan.batch(n)
             take = functools.partial(_batch_items, n=n, batch_size=req.batch_size, n_iter=req.n_iter,
                                      name="init_images")
-            nets.activate(batch)  # this batch's LoRAs patched in, until the run ends (as txt2img)
+            batch = begin_batch(hooks, ctx, n, nets)
             outputs.facts = nets.facts(facts)
             if strength == 0:
                 outputs.add_images([im.copy() for im in take(prepared.unchanged)], batch)
                 continue
             job.begin_pass(n, len(partial_schedule(sigmas, t_enc)) - 1, f"Batch {n + 1} out of {req.n_iter}")
-            latents, init, repaint = _sample_batch(services, model, req, opts, step, batch, take, prepared, job)
+            run = BatchRun(services, model, req, opts, step, batch, take, prepared, job, hooks, ctx)
+            latents, init, repaint = run.sample()
             if latents is not None:
-                outputs.add_images(_finish_batch(model, req, latents, init, repaint, take, prepared, exact), batch)
-    result = outputs.result(plan, interrupted=job.interrupted)
-    result.warnings.extend([*prepared.notes, *nets.warnings])
-    return result
+                images = run.finish(sampled(hooks, ctx, latents), init, repaint)
+                outputs.add_images(images, ctx.batch)
+    ctx.result = outputs.result(ctx.plan, interrupted=job.interrupted)
+    ctx.result.warnings.extend([*prepared.notes, *nets.warnings])
+    hooks.call("postprocess", ctx)
+    return ctx.result
 
 
-def _finish_batch(model, req: Img2ImgRequest, latents, init, repaint, take, prepared, exact: bool) -> list:
-    """Decode, then paste back and restore the original outside the mask (soft: where little changed)."""
-    images = tensor_to_pil(decode_latents(model, latents, exact))
-    plans, overlays, soft = take(prepared.masks), take(prepared.overlays), req.soft_settings()
-    if soft is not None and repaint is not None:
-        masks = difference_masks(soft, repaint, init, latents, req.width, req.height)
-        overlays = [soft_overlay(original, m, plan.paste_box)
-                    for original, m, plan in zip(take(prepared.unchanged), masks, plans)]
-    return [inpaint.finish_image(im, ov, mp) for im, ov, mp in zip(images, overlays, plans)]
+@dataclass
+class BatchRun:
+    """One img2img batch: encode, sample from the noised init latent, decode and paste back."""
 
+    services: object
+    model: object
+    req: Img2ImgRequest
+    opts: Snapshot
+    step: Pass
+    batch: object
+    take: object
+    prepared: object
+    job: Job
+    hooks: RunHooks
+    ctx: RunContext
 
-def _sample_batch(services, model, req, opts, step: Pass, batch, take, prepared, job):
-    """(sampled latents or None, the init latent, the latent repaint mask or None) of one batch."""
-    exact = opts.exact_batches
-    soft = req.soft_settings() if prepared.has_mask else None
-    pixels = inpaint.pixels_tensor(take(prepared.pixels))  # [B, 3, H', W']
-    init = encode_init(model, pixels, req, exact)  # [B, 4, h, w]
-    shape = tuple(init.shape[1:])
-    conds = step_conditioning(services.conditioning, model, batch, opts.CLIP_stop_at_last_layers,
-                              step.choice.spec.total_steps(req.steps), opts, exact)
-    rng = make_rng(shape, batch, req, opts, model.device)
-    plans = take(prepared.masks) if prepared.has_mask else None
-    repaint = None
-    if plans is not None:
-        repaint = inpaint.latent_masks(plans, shape[1], shape[2], init.device, soft is None)  # [B, 1, h, w]
-        init = inpaint.mask_latents(init, repaint, req.inpainting_fill, make_rng(shape, batch, req, opts,
-                                                                                 model.device).next())
-    image_cond = None
-    if inpaint.is_inpainting_model(model):
-        mask = inpaint.conditioning_mask(plans, pixels.shape[0], pixels.shape[2], pixels.shape[3], soft is None)
-        image_cond = inpaint.image_conditioning(model, pixels, mask, shape[1:], opts.inpainting_mask_weight)
-    return step.run(services, conds, init, rng, job, image_cond=image_cond, repaint=repaint, soft=soft), init, repaint
+    def finish(self, latents, init, repaint) -> list:
+        """Decode, then paste back and restore the original outside the mask (soft: where little changed)."""
+        take, prepared, req = self.take, self.prepared, self.req
+        images = decoded(self.hooks, self.ctx, decode_latents(self.model, latents, self.opts.exact_batches))
+        images = [as_pil(im) for im in images]
+        plans, overlays, soft = take(prepared.masks), take(prepared.overlays), req.soft_settings()
+        if soft is not None and repaint is not None:
+            masks = difference_masks(soft, repaint, init, latents, req.width, req.height)
+            overlays = [soft_overlay(original, m, plan.paste_box)
+                        for original, m, plan in zip(take(prepared.unchanged), masks, plans)]
+        return [inpaint.finish_image(im, ov, mp) for im, ov, mp in zip(images, overlays, plans)]
+
+    def sample(self):
+        """(sampled latents or None, the init latent, the latent repaint mask or None)."""
+        services, model, req, opts, take, prepared, batch = (self.services, self.model, self.req, self.opts,
+                                                             self.take, self.prepared, self.batch)
+        soft = req.soft_settings() if prepared.has_mask else None
+        pixels = inpaint.pixels_tensor(take(prepared.pixels))  # [B, 3, H', W']
+        init = encode_init(model, pixels, req, opts.exact_batches)  # [B, 4, h, w]
+        shape = tuple(init.shape[1:])
+        conds = step_conditioning(services.conditioning, model, batch, opts.CLIP_stop_at_last_layers,
+                                  self.step.choice.spec.total_steps(req.steps), opts, opts.exact_batches)
+        rng = make_rng(shape, batch, req, opts, model.device)
+        plans = take(prepared.masks) if prepared.has_mask else None
+        repaint = None
+        if plans is not None:
+            repaint = inpaint.latent_masks(plans, shape[1], shape[2], init.device, soft is None)  # [B, 1, h, w]
+            init = inpaint.mask_latents(init, repaint, req.inpainting_fill,
+                                        make_rng(shape, batch, req, opts, model.device).next())
+        image_cond = None
+        if inpaint.is_inpainting_model(model):
+            mask = inpaint.conditioning_mask(plans, pixels.shape[0], pixels.shape[2], pixels.shape[3], soft is None)
+            image_cond = inpaint.image_conditioning(model, pixels, mask, shape[1:], opts.inpainting_mask_weight)
+        self.hooks.call("process_before_every_sampling", self.ctx, x=init, noise=None, c=conds.cond,
+                        uc=conds.uncond)
+        latents = self.step.run(services, conds, init, rng, self.job, image_cond=image_cond, repaint=repaint,
+                                soft=soft, extra_hooks=self.hooks.cfg_hooks(self.ctx))
+        return latents, init, repaint
 
 
 def img2img_upscale(services, opts: Snapshot):

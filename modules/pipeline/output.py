@@ -1,6 +1,7 @@
 """Collects a run's images: PIL conversion, infotext per image, saving, and A1111's `info` fields."""
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import torch
 from modules.imaging.convert import tensor_to_pil
 from modules.imaging.infotext import format_infotext
 from modules.options import Snapshot
+from modules.pipeline.hooks import NO_HOOKS, Holder, RunContext, RunHooks
 from modules.pipeline.params import RunFacts, infotext_params
 from modules.pipeline.request import GenerationRequest
 from modules.pipeline.result import GenerationResult
@@ -18,13 +20,18 @@ from modules.pipeline.seeds import ImagePlan
 class ImageOutputs:
     """Owned by one run: appends each decoded batch, saves it when asked, and builds the result."""
 
-    def __init__(self, services, req: GenerationRequest, opts: Snapshot, facts: RunFacts, kind: str):
+    def __init__(self, services, req: GenerationRequest, opts: Snapshot, facts: RunFacts, kind: str,
+                 hooks: RunHooks = NO_HOOKS, ctx: RunContext | None = None):
         self.services, self.req, self.opts, self.facts, self.kind = services, req, opts, facts, kind
+        self.hooks, self.ctx = hooks, ctx
         self.images, self.infotexts, self.saved = [], [], []
         self.job_timestamp = time.strftime("%Y%m%d%H%M%S")
 
     def infotext(self, prompt: str, negative: str, seed: int, subseed: int) -> str:
-        return format_infotext(prompt, negative, infotext_params(self.req, self.facts, seed, subseed))
+        facts = self.facts
+        if self.ctx is not None and self.ctx.extra:  # entries hooks added (A1111's extra_generation_params)
+            facts = dataclasses.replace(facts, extra={**facts.extra, **self.ctx.extra})
+        return format_infotext(prompt, negative, infotext_params(self.req, facts, seed, subseed))
 
     def folder(self) -> Path:
         return self.services.paths.data_dir / self.opts[f"outdir_{self.kind}_samples"]
@@ -34,16 +41,35 @@ class ImageOutputs:
         self.add_images(tensor_to_pil(decoded), batch)
 
     def add_images(self, images: list, batch: ImagePlan) -> None:
-        """Finished PIL images (img2img pastes and overlays them first), in the batch's seed order."""
-        for image, prompt, negative, seed, subseed in zip(images, batch.prompts,
-                                                          batch.negative_prompts, batch.seeds, batch.subseeds):
+        """Finished images (PIL, or [3, H, W] tensors in [0, 1]) in the batch's seed order; per image the hooks
+        `postprocess_image`, `postprocess_maskoverlay`, `before_image_saved` and `image_saved` run."""
+        for index, (image, prompt, negative, seed, subseed) in enumerate(zip(
+                images, batch.prompts, batch.negative_prompts, batch.seeds, batch.subseeds)):
+            image = self._postprocessed(as_pil(image), index)
             text = self.infotext(prompt, negative, seed, subseed)
             image.info["parameters"] = text
             self.images.append(image)
             self.infotexts.append(text)
             if self.req.save_images:
-                self.saved.append(self.services.saver.save_image(
-                    image, self.folder(), seed=seed, infotext=text, fmt=self.opts.samples_format))
+                self._save(image, seed, text)
+
+    def _postprocessed(self, image, index: int):
+        if self.ctx is None:
+            return image
+        holder = Holder(image)
+        self.hooks.call("postprocess_image", self.ctx, image=holder, index=index)
+        self.hooks.call("postprocess_maskoverlay", self.ctx, index=index, mask_for_overlay=None, overlay_image=None)
+        return holder.value
+
+    def _save(self, image, seed: int, text: str) -> None:
+        info = Holder({"parameters": text})
+        if self.ctx is not None:
+            self.hooks.call("before_image_saved", self.ctx, image=image, pnginfo=info)
+        path = self.services.saver.save_image(image, self.folder(), seed=seed,
+                                              infotext=info.value.get("parameters", text), fmt=self.opts.samples_format)
+        self.saved.append(path)
+        if self.ctx is not None:
+            self.hooks.call("image_saved", self.ctx, image=image, filename=path, pnginfo=info.value)
 
     def result(self, plan: ImagePlan, interrupted: bool) -> GenerationResult:
         req, facts = self.req, self.facts
@@ -68,3 +94,8 @@ class ImageOutputs:
                                 all_negative_prompts=list(plan.negative_prompts), all_seeds=list(plan.seeds),
                                 all_subseeds=list(plan.subseeds), info=info, saved_paths=self.saved,
                                 interrupted=interrupted)
+
+
+def as_pil(image):
+    """A PIL image, or a [3, H, W] tensor in [0, 1] (what batch hooks hand back) as one."""
+    return tensor_to_pil(image.unsqueeze(0))[0] if isinstance(image, torch.Tensor) else image

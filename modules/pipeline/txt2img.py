@@ -7,6 +7,7 @@ from modules.options import Snapshot
 from modules.pipeline.extra_networks import NetworkRun, styled_prompts
 from modules.pipeline.hires import first_pass_request, plan_hires, prepare_second_pass
 from modules.pipeline.inpaint import txt2img_conditioning
+from modules.pipeline.hooks import NO_HOOKS, RunContext, RunHooks, begin_batch, decoded, sampled
 from modules.pipeline.job import Job
 from modules.pipeline.output import ImageOutputs
 from modules.pipeline.request import GenerationRequest, validate_request
@@ -20,15 +21,22 @@ from modules.sampling.cfg import CFGDenoiser
 from modules.sampling.registry import scale_initial_noise
 
 
-def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapshot, job: Job) -> GenerationResult:
-    req = first_pass_request(req)
+def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapshot, job: Job,
+                hooks: RunHooks = NO_HOOKS) -> GenerationResult:
+    ctx = RunContext("txt2img", req, opts, job, services)
+    hooks.call("setup", ctx)
+    hooks.call("before_process", ctx)
+    req = first_pass_request(ctx.request)
+    validate_request(req)
+    ctx.model = model = services.models.get(opts.sd_model_checkpoint or None, opts.sd_vae)
+    prompt, negative_prompt = styled_prompts(services.styles, req.prompt, req.negative_prompt, req.styles)
+    ctx.request, ctx.plan = req, plan_images(prompt, negative_prompt, fix_seed(req.seed), fix_seed(req.subseed),
+                                             req.subseed_strength, req.batch_size, req.n_iter)
+    hooks.call("process", ctx)
+    req = ctx.request
     validate_request(req)
     hires = plan_hires(req, services.upscalers)
     choice = choose_sampler(services.samplers, req, opts)
-    model = services.models.get(opts.sd_model_checkpoint or None, opts.sd_vae)
-    prompt, negative_prompt = styled_prompts(services.styles, req.prompt, req.negative_prompt, req.styles)
-    plan = plan_images(prompt, negative_prompt, fix_seed(req.seed), fix_seed(req.subseed),
-                       req.subseed_strength, req.batch_size, req.n_iter)
     exact = opts.exact_batches
     denoiser = model_denoiser(model, choice, exact)
     sigmas, sigma_extras = services.samplers.build_sigmas(choice.spec, choice.scheduler, req.steps, denoiser, opts)
@@ -37,29 +45,32 @@ def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapsh
     facts = facts if second is None else dataclasses.replace(facts, extra={**facts.extra, **second.infotext})
     passes = job.job_count = req.n_iter * (1 if second is None else 2)
     job.preview_every = preview_period(opts)
-    outputs = ImageOutputs(services, req, opts, facts, kind="txt2img")
+    outputs = ImageOutputs(services, req, opts, facts, "txt2img", hooks, ctx)
     shape = (model.latent_channels, req.height // model.vae_scale_factor, req.width // model.vae_scale_factor)
     with NetworkRun(services, model, opts) as nets:
         for n in range(req.n_iter):
             if job.interrupted:
                 break
-            batch = plan.batch(n)
-            nets.activate(batch)  # this batch's LoRAs patched in, until the run ends
+            batch = begin_batch(hooks, ctx, n, nets)
             outputs.facts = nets.facts(facts)
             job.begin_pass(n * passes // req.n_iter, len(sigmas) - 1, f"Batch {n + 1} out of {req.n_iter}")
             conds = step_conditioning(services.conditioning, model, batch, opts.CLIP_stop_at_last_layers,
                                       choice.spec.total_steps(req.steps), opts, exact)
             rng = make_rng(shape, batch, req, opts, model.device)
             x = scale_initial_noise(choice.spec, rng.next(), sigmas)  # [B, 4, H/8, W/8]
+            hooks.call("process_before_every_sampling", ctx, x=x, noise=x, c=conds.cond, uc=conds.uncond)
             image_cond = txt2img_conditioning(model, x.shape[0], req.height, req.width)  # [B, 5, h, w] or None
             cfg = CFGDenoiser(denoiser, conds.cond, conds.uncond, req.cfg_scale, image_cond=image_cond,
-                              total_steps=len(sigmas) - 1)
+                              hooks=hooks.cfg_hooks(ctx), total_steps=len(sigmas) - 1)
             noise = services.samplers.noise_sampler(choice.spec, x, sigmas, rng)
             latents = run_sampler(choice, cfg, x, sigmas, noise, job)
             if latents is not None and second is not None and not (job.interrupted or job.skipped):
+                hooks.call("before_hr", ctx)
                 latents = second.run(services, model, req, opts, batch, latents, job, 2 * n + 1)
             if latents is not None:
-                outputs.add(decode_latents(model, latents, exact), batch)
-    result = outputs.result(plan, interrupted=job.interrupted)
-    result.warnings.extend(nets.warnings)
-    return result
+                latents = sampled(hooks, ctx, latents)
+                outputs.add_images(decoded(hooks, ctx, decode_latents(model, latents, exact)), ctx.batch)
+    ctx.result = outputs.result(ctx.plan, interrupted=job.interrupted)
+    ctx.result.warnings.extend(nets.warnings)
+    hooks.call("postprocess", ctx)
+    return ctx.result

@@ -86,6 +86,11 @@ class CFGHooks:
     on_denoised: tuple[Callable[[DenoisedParams], None], ...] = ()
     on_after_cfg: tuple[Callable[[AfterCFGParams], None], ...] = ()
 
+    def plus(self, other: "CFGHooks") -> "CFGHooks":
+        """These hooks, then `other`'s, at each point."""
+        return CFGHooks(self.on_denoiser + other.on_denoiser, self.on_denoised + other.on_denoised,
+                        self.on_after_cfg + other.on_after_cfg)
+
 
 @dataclass
 class CFGDenoiser:

@@ -1,0 +1,97 @@
+"""Named hook points of a run and the context hooks see (ARCHITECTURE §4: `RunContext`, house rule 6).
+
+A run calls `hooks.call(point, ctx, **kwargs)` at each point of `HOOK_POINTS`, in A1111's order (COMPAT §7):
+
+    setup → before_process → process → per batch (before_process_batch → after_extra_networks_activate →
+    process_batch → process_before_every_sampling → [before_hr] → post_sample → postprocess_batch →
+    postprocess_batch_list → per image (postprocess_image → postprocess_maskoverlay → before_image_saved →
+    image_saved)) → postprocess
+
+A hook may change what the run does next by changing `ctx`: the request (before `process`), the image plan (in
+`process`), the batch's prompts and seeds (before the batch's conditioning is made), `ctx.extra` (infotext entries)
+and the tensors or images handed to it in kwargs. The run reads `ctx` back after each call. Who runs the hooks and
+how a failing one is isolated is the host's business (the extension system); the core only calls them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from modules.sampling.cfg import CFGHooks
+
+HOOK_POINTS = (
+    "setup", "before_process", "process", "before_process_batch", "after_extra_networks_activate",
+    "process_batch", "process_before_every_sampling", "before_hr", "post_sample", "postprocess_batch",
+    "postprocess_batch_list", "postprocess_image", "postprocess_maskoverlay", "before_image_saved", "image_saved",
+    "postprocess",
+)
+
+
+@dataclass
+class RunContext:
+    """One run's working data, owned by that run; hooks read it and may change it."""
+
+    kind: str  # "txt2img" or "img2img"
+    request: Any  # GenerationRequest / Img2ImgRequest (frozen: hooks replace it)
+    opts: Any  # the run's options Snapshot
+    job: Any  # modules.pipeline.job.Job
+    services: Any = None
+    model: Any = None  # LoadedModel, once loaded
+    plan: Any = None  # ImagePlan of every image (all_prompts, all_seeds, …), from `process` on
+    batch_number: int = 0
+    batch: Any = None  # the current batch's ImagePlan
+    extra: dict[str, Any] = field(default_factory=dict)  # infotext entries hooks add (extra_generation_params)
+    result: Any = None  # GenerationResult, for `postprocess`
+    state: dict[str, Any] = field(default_factory=dict)  # anything a host keeps for the run (e.g. A1111's `p`)
+
+
+class RunHooks(Protocol):
+    def call(self, point: str, ctx: RunContext, **kwargs) -> None: ...
+
+    def cfg_hooks(self, ctx: RunContext) -> CFGHooks: ...
+
+
+class NoHooks:
+    """A run without extensions."""
+
+    def call(self, point: str, ctx: RunContext, **kwargs) -> None:
+        return None
+
+    def cfg_hooks(self, ctx: RunContext) -> CFGHooks:
+        return CFGHooks()
+
+
+NO_HOOKS = NoHooks()
+
+
+@dataclass
+class Holder:
+    """A value a hook may replace (A1111's PostSampleArgs, PostprocessImageArgs, … hold theirs the same way)."""
+
+    value: Any
+
+
+def begin_batch(hooks: RunHooks, ctx: RunContext, n: int, nets) -> Any:
+    """A batch's hooks up to its conditioning; returns the batch plan as the hooks left it."""
+    ctx.batch_number, ctx.batch = n, ctx.plan.batch(n)
+    hooks.call("before_process_batch", ctx)
+    nets.activate(ctx.batch)  # this batch's LoRAs patched in, until the run ends
+    hooks.call("after_extra_networks_activate", ctx)
+    hooks.call("process_batch", ctx)
+    return ctx.batch
+
+
+def sampled(hooks: RunHooks, ctx: RunContext, latents) -> Any:
+    """`post_sample`: hooks may replace the batch's latents [B, 4, h, w]."""
+    holder = Holder(latents)
+    hooks.call("post_sample", ctx, samples=holder)
+    return holder.value
+
+
+def decoded(hooks: RunHooks, ctx: RunContext, images) -> list:
+    """`postprocess_batch` (in place on [B, 3, H, W] in [0, 1]) then `postprocess_batch_list` (may replace the list
+    of [3, H, W] tensors or PIL images; the batch's prompts and seeds in ctx.batch go with them)."""
+    hooks.call("postprocess_batch", ctx, images=images)
+    holder = Holder(list(images))
+    hooks.call("postprocess_batch_list", ctx, images=holder)
+    return holder.value
