@@ -18,10 +18,12 @@ class Setting:
     minimum: float | None = None
     maximum: float | None = None
     restart: bool = False
+    hidden: bool = False  # kept in config.json and /options, changed elsewhere than the Settings tab (A1111's hidden)
 
 
-def _s(key, default, label, section, kind=None, choices=None, minimum=None, maximum=None, restart=False):
-    return Setting(key, default, label, section, kind or type(default), choices, minimum, maximum, restart)
+def _s(key, default, label, section, kind=None, choices=None, minimum=None, maximum=None, restart=False,
+       hidden=False):
+    return Setting(key, default, label, section, kind or type(default), choices, minimum, maximum, restart, hidden)
 
 
 SAVING = "Saving images"
@@ -29,6 +31,7 @@ SD = "Stable Diffusion"
 SAMPLER = "Sampler parameters"
 UI = "User interface"
 UPSCALING = "Upscaling"
+EXTENSIONS = "Extensions"
 
 SETTINGS: tuple[Setting, ...] = (
     _s("samples_save", True, "Always save all generated images", SAVING),
@@ -84,4 +87,9 @@ SETTINGS: tuple[Setting, ...] = (
     _s("api_enable_requests", False, "Allow http:// and https:// URLs for input images in the API", "API"),
     _s("api_forbid_local_requests", True, "Forbid URLs to local and private network addresses", "API"),
     _s("api_max_request_mb", 40.0, "Largest API request body, in MB", "API", float, minimum=1.0, maximum=1024.0),
+    _s("disabled_extensions", (), "Disable these extensions", EXTENSIONS, tuple, restart=True, hidden=True),
+    _s("disable_all_extensions", "none", "Disable all extensions (preserves the list of disabled extensions)",
+       EXTENSIONS, choices=("none", "extra", "all"), restart=True, hidden=True),
+    _s("extensions_index_url", "https://raw.githubusercontent.com/AUTOMATIC1111/stable-diffusion-webui-extensions/"
+       "master/index.json", "URL of the extension index (Extensions → Available)", EXTENSIONS),
 )
