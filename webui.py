@@ -38,6 +38,7 @@ def build_app(flags: argparse.Namespace):
     """Create every long-lived object once and hand each its dependencies."""
     from modules.app import VERSION, App
     from modules.conditioning.embeddings import EmbeddingDatabase
+    from modules.extensions.manager import ExtensionManager
     from modules.imaging.saving import ImageSaver
     from modules.models.devices import DeviceFlags, choose_device_config, detect_hardware
     from modules.models.hashing import HashCache
@@ -73,7 +74,8 @@ def build_app(flags: argparse.Namespace):
     from modules.jobs import JobStore
 
     return App(paths=paths, flags=flags, options=options, services=services,
-               job_store=JobStore(paths.data_dir / "jobs.sqlite"))
+               job_store=JobStore(paths.data_dir / "jobs.sqlite"),
+               extensions=ExtensionManager.start(paths, options, flags))
 
 
 def is_loopback(host: str) -> bool:
@@ -131,9 +133,24 @@ def fetch_sd15(app) -> bool:
     return True
 
 
+def parse_flags(argv=None) -> argparse.Namespace:
+    """The flags, after every loading extension's preload.py added its own (their failures go to the tab)."""
+    from modules.extensions.manager import PRELOAD_PROBLEMS
+    from modules.extensions.preload import preload_extensions
+
+    problems: dict[str, str] = {}
+
+    def preload(parser, first_pass):
+        problems.update(preload_extensions(parser, build_paths(first_pass), first_pass))
+
+    flags = cli.parse_args_with_preload(argv, preload=preload)
+    setattr(flags, PRELOAD_PROBLEMS, problems)
+    return flags
+
+
 def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    flags = cli.parse_args(argv)
+    flags = parse_flags(argv)
     problem = check_exposure(flags)
     if problem:
         print(f"easel: {problem}", file=sys.stderr)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 
 def _add_server_flags(parser: argparse.ArgumentParser) -> None:
@@ -53,8 +53,9 @@ def _add_device_flags(parser: argparse.ArgumentParser) -> None:
     add("--skip-torch-cuda-test", action="store_true")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="webui.py", description="Easel, a Stable Diffusion web UI")
+def build_parser(add_help: bool = True) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="webui.py", description="Easel, a Stable Diffusion web UI",
+                                     add_help=add_help)
     _add_server_flags(parser)
     _add_model_flags(parser)
     _add_device_flags(parser)
@@ -68,6 +69,21 @@ def parse_args(argv: Sequence[str] | None = None, env: dict | None = None,
     parser = parser or build_parser()
     words = shlex.split(env.get("COMMANDLINE_ARGS", ""))
     return parser.parse_args([*words, *(argv or [])])
+
+
+def parse_args_with_preload(argv: Sequence[str] | None = None, env: dict | None = None,
+                            preload: Callable[[argparse.ArgumentParser, argparse.Namespace], None] | None = None
+                            ) -> argparse.Namespace:
+    """A1111's start-up order: a first pass reads the flags that say where extensions are and which are off
+    (--data-dir, --disable-*-extensions); `preload(parser, first_pass)` lets extensions add their flags (their
+    preload.py); then the real parse, so `--help` lists extensions' flags and they are accepted."""
+    env = os.environ if env is None else env
+    parser = build_parser()
+    if preload is not None:
+        words = [*shlex.split(env.get("COMMANDLINE_ARGS", "")), *(argv or [])]
+        first, _ = build_parser(add_help=False).parse_known_args(words)
+        preload(parser, first)
+    return parse_args(argv, env, parser)
 
 
 def parse_credentials(text: str) -> list[tuple[str, str]]:

@@ -182,3 +182,17 @@ def test_preload_adds_flags_and_a_failing_preload_is_reported(paths):
     setattr(flags, PRELOAD_PROBLEMS, problems)
     manager = ExtensionManager.start(paths, make_options(paths), flags)
     assert manager.get("broken-preload").problem == "preload.py failed: KeyError: 'k'"
+
+
+def test_webui_flags_include_extension_flags_from_the_data_dir(tmp_path, monkeypatch):
+    import webui
+    from modules.extensions.manager import PRELOAD_PROBLEMS
+
+    monkeypatch.delenv("COMMANDLINE_ARGS", raising=False)
+    data = tmp_path / "data"
+    make_ext(data / "extensions", "adds-flag", {"preload.py": "def preload(parser):\n"
+                                                "    parser.add_argument('--adds-flag-level', type=int)\n"})
+    flags = webui.parse_flags(["--data-dir", str(data), "--adds-flag-level", "3"])
+    assert flags.adds_flag_level == 3 and getattr(flags, PRELOAD_PROBLEMS) == {}
+    with pytest.raises(SystemExit):  # with the extension disabled, its flag is unknown again
+        webui.parse_flags(["--data-dir", str(data), "--disable-extra-extensions", "--adds-flag-level", "3"])
