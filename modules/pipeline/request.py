@@ -55,10 +55,16 @@ class GenerationRequest:
     hr_scheduler: str | None = None
     hr_prompt: str = ""  # "": the first pass's prompt
     hr_negative_prompt: str = ""
+    # Scripts (A1111's API names), opaque to the core: the extension host runs them around the pipeline
+    script_name: str | None = None  # a selectable script's title; None: plain generation
+    script_args: tuple[Any, ...] = ()  # that script's arguments, in the order of its ui() components
+    alwayson_scripts: Mapping[str, Any] = field(default_factory=dict)  # title → {"args": [...]}
 
     def __post_init__(self):
         object.__setattr__(self, "styles", tuple(self.styles))
         object.__setattr__(self, "override_settings", MappingProxyType(dict(self.override_settings)))
+        object.__setattr__(self, "script_args", tuple(self.script_args or ()))
+        object.__setattr__(self, "alwayson_scripts", MappingProxyType(dict(self.alwayson_scripts or {})))
 
     def replace(self, **changes) -> "GenerationRequest":
         return dataclasses.replace(self, **changes)

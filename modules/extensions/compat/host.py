@@ -1,0 +1,300 @@
+"""The script host: runs a job's selected script (`run(p, *args)`) and the always-on scripts' hooks around the core
+pipeline, through A1111's `p`. The App calls `run_job` (see App._execute); `process_images(p)` comes back here."""
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import Any
+
+from modules.errors import InvalidInput
+from modules.extensions.compat import processing, run_sync, script_callbacks, scripts
+from modules.pipeline.hooks import NO_HOOKS
+from modules.pipeline.result import GenerationResult
+from modules.sampling.cfg import CFGHooks
+
+KINDS = ("txt2img", "img2img")
+
+
+class ScriptHost:
+    """One ScriptRunner per tab; the layout of each runner's args (A1111's flat `script_args`)."""
+
+    def __init__(self, app):
+        self.app = app
+        self.runners = {kind: scripts.ScriptRunner(kind) for kind in KINDS}
+        self.default_args: dict[str, list] = {}
+        self._last_model = None
+
+    def initialize(self) -> None:
+        for kind, runner in self.runners.items():
+            runner.initialize_scripts(kind == "img2img")
+        scripts.scripts_txt2img, scripts.scripts_img2img = self.runners["txt2img"], self.runners["img2img"]
+
+    # ---- what the API and UI ask
+    def titles(self, kind: str, alwayson: bool | None = None) -> list[str]:
+        runner = self.runners[kind]
+        chosen = runner.scripts if alwayson is None else runner.alwayson_scripts if alwayson else \
+            runner.selectable_scripts
+        return [scripts._title(s) for s in chosen]
+
+    def all_titles(self) -> list[str]:
+        return sorted({t for kind in KINDS for t in self.titles(kind)}, key=str.lower)
+
+    def find(self, kind: str, title: str):
+        return self.runners[kind].find(title)
+
+    def script_info(self) -> list[dict[str, Any]]:
+        """GET /sdapi/v1/script-info: every script with its args (labels, defaults, ranges) per tab."""
+        from modules.extensions.compat.script_layout import describe_args
+
+        self.ensure_layout()
+        rows = []
+        for kind, runner in self.runners.items():
+            for script in runner.scripts:
+                rows.append({"name": scripts._title(script).lower(), "is_alwayson": script.alwayson,
+                             "is_img2img": kind == "img2img", "args": describe_args(script)})
+        return rows
+
+    def ensure_layout(self) -> None:
+        """Give every script its args slice and defaults (built off-screen when no UI built them)."""
+        from modules.extensions.compat.script_layout import layout_offscreen
+
+        for kind, runner in self.runners.items():
+            if kind not in self.default_args:
+                self.default_args[kind] = layout_offscreen(runner)
+
+    # ---- the page
+    def build_ui(self, tab: str):
+        """Inside the tab's script container: the scripts' panels and the Script dropdown (a ScriptSection)."""
+        from modules.extensions.compat.script_layout import build_section
+
+        section = build_section(self.runners[tab], tab)
+        self.default_args[tab] = section.defaults()
+        return section
+
+    @contextlib.contextmanager
+    def building(self, tab: str):
+        """While a tab is built, its scripts see every component created (before_component/after_component)."""
+        scripts.scripts_current = self.runners.get(tab)
+        try:
+            yield
+        finally:
+            scripts.scripts_current = None
+
+    def before_ui(self) -> None:
+        script_callbacks.before_ui_callback()
+
+    def extra_tabs(self) -> list:
+        """on_ui_tabs: [(blocks, title, elem_id)], each to be rendered as a tab of the page."""
+        return [t for t in script_callbacks.ui_tabs_callback() if isinstance(t, (list, tuple)) and len(t) >= 2]
+
+    def infotext_pasted(self, infotext: str, params: dict) -> None:
+        script_callbacks.infotext_pasted_callback(infotext, params)
+
+    def app_started(self, demo, server) -> None:
+        from modules.extensions.compat import shared
+
+        shared.demo = demo
+        script_callbacks.app_started_callback(demo, server)
+
+    # ---- running
+    def run_job(self, kind: str, request, snapshot, job) -> GenerationResult:
+        """The queue worker's entry: A1111's `scripts.run(p, *args)` or else `process_images(p)`."""
+        runner = self.runners[kind]
+        self.ensure_layout()
+        p = processing.from_request(kind, request, job)
+        p.scripts, p.script_args = runner, self.flat_args(kind, request)
+        p.is_api = bool(getattr(request, "is_api", False))
+        runner.setup_scrips(p, is_ui=not p.is_api)  # once per job, before the script runs (A1111)
+        processed = None
+        if request.script_name:
+            script = runner.find(request.script_name)
+            if script is None or script not in runner.selectable_scripts:
+                raise InvalidInput("script_name", f"unknown script {request.script_name!r}",
+                                   ", ".join(runner.titles) or "none installed")
+            processed = script.run(p, *p.script_args[script.args_from:script.args_to])
+        if processed is None:
+            processed = self.process_images(p)
+        return to_result(processed, p, job)
+
+    def flat_args(self, kind: str, request) -> list:
+        """A1111's init_script_args: defaults, the selected script's args at its slice, always-on args by title."""
+        runner = self.runners[kind]
+        args = list(self.default_args.get(kind) or [None])
+        args[0] = runner.selectable_index(request.script_name)
+        if request.script_name:
+            script = runner.find(request.script_name)
+            if script is not None and script.args_from is not None:
+                args[script.args_from:script.args_to] = list(request.script_args)
+        for title, entry in (request.alwayson_scripts or {}).items():
+            script = runner.find(title)
+            if script is None or not script.alwayson:
+                raise InvalidInput(f"alwayson_scripts.{title}", "unknown always-on script",
+                                   ", ".join(self.titles(kind, alwayson=True)) or "none installed")
+            given = list((entry or {}).get("args") or []) if isinstance(entry, dict) else []
+            for i, value in enumerate(given[:script.args_to - script.args_from]):
+                args[script.args_from + i] = value
+        return args
+
+    def process_images(self, p) -> processing.Processed:
+        from modules.pipeline.job import Job
+
+        request = p.to_request()
+        snapshot = self.app.options.snapshot(request.override_settings)
+        job = p.easel_job or Job()
+        hooks = CompatHooks(self, p) if p.scripts is not None else NO_HOOKS
+        result = self.app.run_core(p.kind, request, snapshot, job, hooks)
+        p.easel_result = result
+        saved = getattr(p, "easel_saved", None)
+        p.easel_saved = (saved or []) + list(result.saved_paths)
+        p.easel_warnings = getattr(p, "easel_warnings", []) + list(result.warnings)
+        return processed_from_result(p, result)
+
+    def model_seen(self, model) -> None:
+        """A1111 fires on_model_loaded when a checkpoint is loaded; here when a run first meets a new one."""
+        if model is not None and model is not self._last_model:
+            self._last_model = model
+            from modules.extensions.compat.sd_model_view import ModelView
+
+            script_callbacks.model_loaded_callback(ModelView(model, model.checkpoint))
+
+
+def processed_from_result(p, result: GenerationResult) -> processing.Processed:
+    info = result.info
+    p.job_timestamp = info.get("job_timestamp", p.job_timestamp)
+    return processing.Processed(p, list(result.images), seed=info.get("seed", p.seed),
+                                info=result.infotexts[0] if result.infotexts else "", subseed=info.get("subseed"),
+                                all_prompts=list(result.all_prompts), all_negative_prompts=list(
+                                    result.all_negative_prompts), all_seeds=list(result.all_seeds),
+                                all_subseeds=list(result.all_subseeds), infotexts=list(result.infotexts))
+
+
+def to_result(processed: processing.Processed, p, job) -> GenerationResult:
+    """A script's Processed as the core's result (what the API and UI show)."""
+    images = list(processed.images or [])
+    infotexts = list(processed.infotexts or [])
+    infotexts += [processed.info] * (len(images) - len(infotexts))
+    for image, text in zip(images, infotexts):
+        if hasattr(image, "info") and text and "parameters" not in image.info:
+            image.info["parameters"] = text
+    info = json.loads(processed.js())
+    info["infotexts"] = infotexts[:len(images)]
+    return GenerationResult(images=images, infotexts=infotexts[:len(images)], all_prompts=list(processed.all_prompts),
+                            all_negative_prompts=list(processed.all_negative_prompts),
+                            all_seeds=list(processed.all_seeds), all_subseeds=list(processed.all_subseeds),
+                            info=info, saved_paths=list(getattr(p, "easel_saved", []) or []),
+                            warnings=list(getattr(p, "easel_warnings", []) or []),
+                            interrupted=bool(getattr(job, "interrupted", False)))
+
+
+class CompatHooks:
+    """The core's RunHooks for one `process_images(p)`: each hook point → A1111's ScriptRunner call on p."""
+
+    def __init__(self, host: ScriptHost, p):
+        self.host, self.p, self.runner = host, p, p.scripts
+
+    def call(self, point: str, ctx, **kwargs) -> None:
+        p = self.p
+        run_sync.pull(p, ctx)
+        if point == "process":
+            self.host.model_seen(ctx.model)
+            from modules.extensions.compat.sd_model_view import ModelView
+
+            p.sd_model = ModelView(ctx.model, ctx.model.checkpoint) if ctx.model is not None else None
+        getattr(self, f"_{point}")(p, ctx, **kwargs)
+        run_sync.push(p, ctx)
+
+    def _setup(self, p, ctx):
+        """Scripts' `setup` ran once for the job (run_job), not once per process_images (A1111's order)."""
+
+    def _before_process(self, p, ctx):
+        self.runner.before_process(p)
+
+    def _process(self, p, ctx):
+        self.runner.process(p)
+
+    def _batch_kwargs(self, p, ctx) -> dict:
+        return {"batch_number": ctx.batch_number, "prompts": p.prompts, "seeds": p.seeds, "subseeds": p.subseeds}
+
+    def _before_process_batch(self, p, ctx):
+        self.runner.before_process_batch(p, **self._batch_kwargs(p, ctx))
+
+    def _after_extra_networks_activate(self, p, ctx):
+        self.runner.after_extra_networks_activate(p, extra_network_data=p.extra_network_data,
+                                                  **self._batch_kwargs(p, ctx))
+
+    def _process_batch(self, p, ctx):
+        self.runner.process_batch(p, **self._batch_kwargs(p, ctx))
+
+    def _process_before_every_sampling(self, p, ctx, **kwargs):
+        self.runner.process_before_every_sampling(p, **kwargs)
+
+    def _before_hr(self, p, ctx):
+        self.runner.before_hr(p)
+
+    def _post_sample(self, p, ctx, samples):
+        args = scripts.PostSampleArgs(samples.value)
+        self.runner.post_sample(p, args)
+        samples.value = args.samples
+
+    def _postprocess_batch(self, p, ctx, images):
+        self.runner.postprocess_batch(p, images, batch_number=ctx.batch_number)
+
+    def _postprocess_batch_list(self, p, ctx, images):
+        args = scripts.PostprocessBatchListArgs(images.value)
+        self.runner.postprocess_batch_list(p, args, batch_number=ctx.batch_number)
+        images.value = args.images
+
+    def _postprocess_image(self, p, ctx, image, index):
+        args = scripts.PostprocessImageArgs(image.value)
+        p.batch_index = index
+        self.runner.postprocess_image(p, args)
+        image.value = args.image
+
+    def _postprocess_maskoverlay(self, p, ctx, index, mask_for_overlay, overlay_image):
+        self.runner.postprocess_maskoverlay(p, scripts.PostProcessMaskOverlayArgs(index, mask_for_overlay,
+                                                                                   overlay_image))
+
+    def _before_image_saved(self, p, ctx, image, pnginfo):
+        params = script_callbacks.ImageSaveParams(image, p, None, pnginfo.value)
+        script_callbacks.before_image_saved_callback(params)
+        pnginfo.value = params.pnginfo
+
+    def _image_saved(self, p, ctx, image, filename, pnginfo):
+        script_callbacks.image_saved_callback(script_callbacks.ImageSaveParams(image, p, str(filename), pnginfo))
+
+    def _postprocess(self, p, ctx):
+        processed = processed_from_result(p, ctx.result)
+        self.runner.postprocess(p, processed)
+        if processed.images is not ctx.result.images or len(processed.images) != len(ctx.result.images):
+            ctx.result.images = list(processed.images)
+        ctx.result.infotexts = list(processed.infotexts)
+
+    def cfg_hooks(self, ctx) -> CFGHooks:
+        """The cfg callbacks as the core's per-step hooks (only those registered: none costs nothing)."""
+        return cfg_hooks()
+
+
+def cfg_hooks() -> CFGHooks:
+    sc = script_callbacks
+
+    def on_denoiser(params):
+        a = sc.CFGDenoiserParams(params.x, params.image_cond, params.sigma, params.sampling_step,
+                                 params.total_sampling_steps, params.text_cond, params.text_uncond, params.denoiser)
+        sc.cfg_denoiser_callback(a)
+        params.x, params.image_cond, params.sigma = a.x, a.image_cond, a.sigma
+        params.text_cond, params.text_uncond = a.text_cond, a.text_uncond
+
+    def on_denoised(params):
+        a = sc.CFGDenoisedParams(params.x, params.sampling_step, params.total_sampling_steps, params.inner_model)
+        sc.cfg_denoised_callback(a)
+        params.x = a.x
+
+    def on_after_cfg(params):
+        a = sc.AfterCFGCallbackParams(params.x, params.sampling_step, params.total_sampling_steps)
+        sc.cfg_after_cfg_callback(a)
+        params.x = a.x
+
+    return CFGHooks(on_denoiser=(on_denoiser,) if sc.has("cfg_denoiser") else (),
+                    on_denoised=(on_denoised,) if sc.has("cfg_denoised") else (),
+                    on_after_cfg=(on_after_cfg,) if sc.has("cfg_after_cfg") else ())
+

@@ -1,0 +1,74 @@
+"""Keeps A1111's `p` and the core's RunContext in step around each hook: `pull` before (ctx → p), `push` after
+(p → ctx), so a script that sets `p.prompt`, `p.all_prompts`, `p.seeds` or `p.extra_generation_params` changes
+what the core does next."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from modules.pipeline.seeds import ImagePlan
+
+PLAN_FIELDS = (("all_prompts", "prompts"), ("all_negative_prompts", "negative_prompts"), ("all_seeds", "seeds"),
+               ("all_subseeds", "subseeds"))
+BATCH_FIELDS = (("prompts", "prompts"), ("negative_prompts", "negative_prompts"), ("seeds", "seeds"),
+                ("subseeds", "subseeds"))
+
+
+def _for_p(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
+    if hasattr(value, "items") and not isinstance(value, dict):
+        return dict(value)
+    return value
+
+
+def _for_request(name: str, value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(value)
+    if name in ("prompt", "negative_prompt") and isinstance(value, (list, tuple)):
+        return value[0] if value else ""
+    return value
+
+
+def pull(p, ctx) -> None:
+    """ctx → p: the request's fields, the image plan, the current batch, the model's names."""
+    for f in dataclasses.fields(ctx.request):
+        if f.name not in ("script_name", "script_args", "alwayson_scripts"):
+            setattr(p, f.name, _for_p(getattr(ctx.request, f.name)))
+    if ctx.plan is not None:
+        for p_name, plan_name in PLAN_FIELDS:
+            setattr(p, p_name, list(getattr(ctx.plan, plan_name)))
+    if ctx.batch is not None:
+        for p_name, plan_name in BATCH_FIELDS:
+            setattr(p, p_name, list(getattr(ctx.batch, plan_name)))
+        p.iteration = ctx.batch_number
+    if ctx.model is not None:
+        checkpoint = ctx.model.checkpoint
+        p.sd_model_name, p.sd_model_hash = checkpoint.model_name, checkpoint.shorthash
+        p.sd_vae_name, p.sd_vae_hash = ctx.model.vae_name, ctx.model.vae_hash
+    ctx.extra = p.extra_generation_params  # one dict: what a hook adds reaches the infotext
+
+
+def push(p, ctx) -> None:
+    """p → ctx: request fields a hook changed, then the plan and the batch when a hook replaced them."""
+    changes = {}
+    for f in dataclasses.fields(ctx.request):
+        if f.name in ("script_name", "script_args", "alwayson_scripts"):
+            continue
+        value = _for_request(f.name, getattr(p, f.name, None))
+        if value != getattr(ctx.request, f.name):
+            changes[f.name] = value
+    if changes:
+        ctx.request = dataclasses.replace(ctx.request, **changes)
+    ctx.extra = p.extra_generation_params
+    if ctx.plan is not None and p.all_prompts is not None:
+        ctx.plan = _plan_from(p, PLAN_FIELDS, ctx.plan)
+    if ctx.batch is not None and p.prompts is not None:
+        ctx.batch = _plan_from(p, BATCH_FIELDS, ctx.batch)
+
+
+def _plan_from(p, fields, plan: ImagePlan) -> ImagePlan:
+    values = {plan_name: tuple(getattr(p, p_name) or getattr(plan, plan_name)) for p_name, plan_name in fields}
+    if all(values[k] == getattr(plan, k) for k in values):
+        return plan
+    return ImagePlan(batch_size=plan.batch_size, **values)

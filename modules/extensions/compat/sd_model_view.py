@@ -1,0 +1,56 @@
+"""`shared.sd_model` as A1111 extensions read it: the loaded model, or the selected checkpoint when none is loaded
+(so `shared.sd_model.is_sdxl` in a script's `ui()` works before the first generation)."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from modules.extensions.compat import binding
+
+
+def checkpoint_info_view(info) -> SimpleNamespace:
+    """A1111's CheckpointInfo fields for a core CheckpointInfo."""
+    return SimpleNamespace(filename=str(info.path), title=info.title if hasattr(info, "title") else info.name,
+                           name=info.name, name_for_extra=info.model_name, model_name=info.model_name,
+                           hash=(info.sha256 or "")[:8] or None, sha256=info.sha256, shorthash=info.shorthash,
+                           short_title=info.model_name, ids=[info.name, info.model_name],
+                           metadata={}, is_safetensors=str(info.path).endswith(".safetensors"))
+
+
+class ModelView:
+    def __init__(self, loaded, info):
+        self._loaded, self._info = loaded, info
+
+    is_sdxl = is_sd2 = is_sd3 = is_ssd = False
+    is_sd1 = True
+    latent_channels = 4
+
+    @property
+    def sd_checkpoint_info(self):
+        return checkpoint_info_view(self._info)
+
+    @property
+    def sd_model_checkpoint(self) -> str:
+        return str(self._info.path)
+
+    @property
+    def sd_model_hash(self) -> str | None:
+        return self._info.shorthash
+
+    def __getattr__(self, key: str) -> Any:
+        if self._loaded is not None and not key.startswith("__"):
+            return getattr(self._loaded, key)
+        raise AttributeError(key)
+
+
+def current_model_view() -> ModelView | None:
+    app = binding.app()
+    models = app.services.models
+    loaded = models.current
+    if loaded is not None:
+        return ModelView(loaded, loaded.checkpoint)
+    try:
+        return ModelView(None, models.find_checkpoint(app.options.get("sd_model_checkpoint") or "")
+                         if app.options.get("sd_model_checkpoint") else models.list_checkpoints()[0])
+    except Exception:  # no checkpoint at all (or none found): A1111 would have no model either
+        return None

@@ -1,0 +1,97 @@
+"""A1111's `modules.shared` (and `modules.shared_state`): views onto the App, read when used (COMPAT §7)."""
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from modules.extensions.compat import binding
+from modules.extensions.compat.options_view import (OptionHTML, OptionInfo, OptionsView,  # noqa: F401
+                                                     options_section, options_templates)
+from modules.extensions.compat.state import StateView
+
+opts = OptionsView()
+state = StateView()
+demo = None  # the Gradio Blocks once built (set by the UI binding)
+parser = None  # argparse parser (preload adds flags to it)
+hide_dirs: dict = {}
+total_tqdm = None
+styles_filename = ["styles.csv"]
+natural_sort_key = None
+cmd_opts_defaults: dict[str, Any] = {}
+
+
+class FlagsView:
+    """`shared.cmd_opts`: Easel's parsed flags; flags Easel lacks read as None (A1111 has ~150 of them)."""
+
+    def __getattr__(self, key: str) -> Any:
+        if key.startswith("__"):
+            raise AttributeError(key)
+        flags = binding.app().flags if binding.is_bound() else None
+        if flags is not None and hasattr(flags, key):
+            return getattr(flags, key)
+        return cmd_opts_defaults.get(key)
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        setattr(binding.app().flags, key, value)
+
+
+cmd_opts = FlagsView()
+
+
+def _sd_model():
+    from modules.extensions.compat.sd_model_view import current_model_view
+
+    return current_model_view()
+
+
+def _upscalers():
+    from modules.extensions.compat.upscaler_view import upscaler_list
+
+    return upscaler_list()
+
+
+_DYNAMIC = {
+    "sd_model": _sd_model,
+    "sd_upscalers": _upscalers,
+    "device": lambda: binding.app().services.models.device_config.device,
+    "prompt_styles": lambda: binding.app().services.styles,
+    "data_path": lambda: str(binding.app().paths.data_dir),
+    "models_path": lambda: str(binding.app().paths.models_dir),
+    "script_path": lambda: str(binding.app().paths.install_dir),
+    "weight_load_location": lambda: None,
+    "hypernetworks": lambda: {},
+    "loaded_hypernetworks": lambda: [],
+    "face_restorers": lambda: [],
+    "interrogator": lambda: None,
+    "xformers_available": lambda: False,
+    "listfiles": lambda: _listfiles,
+    "walk_files": lambda: _walk_files,
+}
+
+
+def _listfiles(dirname):
+    import os
+
+    return [os.path.join(dirname, x) for x in sorted(os.listdir(dirname)) if not x.startswith(".")]
+
+
+def _walk_files(path, allowed_extensions=None):
+    import os
+
+    for root, _, files in os.walk(path, followlinks=True):
+        for filename in sorted(files):
+            if allowed_extensions is None or os.path.splitext(filename)[1].lower() in allowed_extensions:
+                yield os.path.join(root, filename)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _DYNAMIC:
+        return _DYNAMIC[name]()
+    raise AttributeError(f"module 'modules.shared' has no attribute {name!r}")
+
+
+def reload_gradio_theme(theme_name=None) -> None:
+    return None
+
+
+sys.modules.setdefault("modules.shared_state", sys.modules[__name__])

@@ -1,0 +1,40 @@
+"""Start-up of the extension layer, called by webui.py (the composition root): bind the App, make A1111's names
+importable, import the enabled extensions' scripts, register their settings; returns the ScriptHost."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from modules.extensions.compat import binding, install_aliases, script_callbacks
+from modules.extensions.compat.core_extras import extend_core_modules
+from modules.extensions.compat.host import ScriptHost
+from modules.extensions.compat.loader import ExtensionFolder, load_extension_scripts
+
+log = logging.getLogger("easel.extensions")
+
+
+def _install_shims() -> None:
+    from modules.extensions.compat import component_hooks
+
+    try:
+        from modules.extensions.compat.gradio3 import install_gradio3_shim
+    except ImportError:
+        install_gradio3_shim = None
+    if install_gradio3_shim is not None:
+        install_gradio3_shim()
+    component_hooks.install()
+
+
+def start_extensions(app, folders: list[tuple[str, Path]], on_problem=None) -> ScriptHost:
+    """Load the scripts of `folders` ((name, path) in load order) into a host bound to `app`."""
+    host = ScriptHost(app)
+    binding.bind(app, host)
+    install_aliases()
+    extend_core_modules(app)
+    _install_shims()
+    script_callbacks.clear_callbacks()
+    load_extension_scripts([ExtensionFolder(n, Path(p)) for n, p in folders], on_problem)
+    host.initialize()
+    script_callbacks.ui_settings_callback()  # settings exist before the Settings tab and config.json read them
+    log.info("extensions: %d scripts from %d extension folders", len(host.all_titles()), len(folders))
+    return host

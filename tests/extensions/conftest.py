@@ -1,0 +1,44 @@
+"""Apps with extensions loaded through the compatibility layer, on the tiny model."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.pipeline.conftest import make_app
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "extensions"
+
+
+def start(app, folders):
+    """Load `folders` [(name, path)] as the enabled extensions of `app` and attach the script host."""
+    from modules.extensions.compat.startup import start_extensions
+
+    app.scripts = start_extensions(app, [(n, Path(p)) for n, p in folders])
+    return app.scripts
+
+
+def module_of(host, title: str):
+    """The imported module of the script titled `title` (its module-level state, e.g. CALLS)."""
+    from modules.extensions.compat import scripts
+
+    for data in scripts.scripts_data:
+        script = data.script_class()
+        if script.title().lower() == title.lower():
+            return data.module
+    raise KeyError(title)
+
+
+@pytest.fixture
+def recorder_app(tmp_path, tiny_checkpoint):
+    app = make_app(tmp_path / "data", tiny_checkpoint)
+    folder = tmp_path / "data" / "extensions" / "hook_recorder"
+    shutil.copytree(FIXTURES / "hook_recorder", folder)
+    start(app, [("hook_recorder", folder)])
+    yield app
+    from modules.extensions.compat import binding, component_hooks, script_callbacks
+
+    script_callbacks.clear_callbacks()
+    component_hooks.remove()
+    binding.unbind()
