@@ -22,6 +22,7 @@ ALIASES = {
     "modules.sd_samplers": "sd_samplers",
     "modules.sd_models": "sd_models",
     "modules.sd_vae": "sd_vae",
+    "modules.sd_schedulers": "sd_schedulers",
     "modules.devices": "devices",
     "modules.paths_internal": "paths_internal",
     "modules.infotext_utils": "infotext_utils",

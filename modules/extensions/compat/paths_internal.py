@@ -1,0 +1,47 @@
+"""A1111's `modules.paths_internal`: where things live (script_path, data_path, models_path, extensions_dir, …),
+read from the App's Paths; before an App exists (an extension's preload.py) from the command line, as A1111."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from modules.extensions.compat import binding
+from modules.paths import INSTALL_DIR, Paths
+
+script_path = str(INSTALL_DIR)
+modules_path = str(INSTALL_DIR / "modules")
+sd_configs_path = str(INSTALL_DIR / "configs")
+sd_default_config = os.path.join(sd_configs_path, "v1-inference.yaml")
+sd_model_file = os.path.join(script_path, "model.ckpt")
+default_sd_model_file = sd_model_file
+extensions_builtin_dir = str(INSTALL_DIR / "extensions-builtin")
+cwd = os.getcwd()
+
+
+def _paths() -> Paths:
+    if binding.is_bound():
+        return binding.app().paths
+    from modules.extensions.compat import launch
+
+    return Paths(data_dir=Path(launch.data_path))
+
+
+_DYNAMIC = {
+    "data_path": lambda: str(_paths().data_dir),
+    "models_path": lambda: str(_paths().models_dir),
+    "extensions_dir": lambda: str(_paths().extensions_dir),
+    "config_states_dir": lambda: str(_paths().data_dir / "config_states"),
+    "default_output_dir": lambda: str(_paths().outputs_dir),
+    "config_json": lambda: str(_paths().config_json),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _DYNAMIC:
+        return _DYNAMIC[name]()
+    raise AttributeError(f"module 'modules.paths_internal' has no attribute {name!r}")
+
+
+def normalized_filepath(filepath) -> str:
+    return str(Path(filepath).absolute())

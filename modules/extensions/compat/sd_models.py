@@ -1,0 +1,144 @@
+"""A1111's `modules.sd_models`: the checkpoint list as CheckpointInfo rows (title, model_name, name, filename, hash,
+sha256, shorthash), name matching, selection and (re)loading — views onto the App's ModelManager."""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from typing import Any
+
+from modules.extensions.compat import binding
+from modules.extensions.compat.sd_model_view import checkpoint_info_view
+
+model_dir = "Stable-diffusion"
+RE_HASH_SUFFIX = re.compile(r"\s\[[^]]*]$")
+
+
+class CheckpointInfo:
+    """A1111's CheckpointInfo fields for one of Easel's checkpoints."""
+
+    def __init__(self, core):
+        self._core = core
+        self.__dict__.update(vars(checkpoint_info_view(core)))
+        self.name_for_extra = core.model_name
+
+    def calculate_shorthash(self) -> str | None:
+        """Hash the file if needed (cached by path, size and mtime) and return the short hash."""
+        models = binding.app().services.models
+        self.sha256 = models.hash_cache.sha256(self._core.path, f"checkpoint/{self._core.name}")
+        self.shorthash = (self.sha256 or "")[:10] or None
+        self.title = f"{self.name} [{self.shorthash}]" if self.shorthash else self.name
+        return self.shorthash
+
+    def __repr__(self) -> str:
+        return f"CheckpointInfo({self.title!r})"
+
+
+def _infos(refresh: bool = False) -> list[CheckpointInfo]:
+    return [CheckpointInfo(c) for c in binding.app().services.models.list_checkpoints(refresh)]
+
+
+def _aliases() -> dict[str, CheckpointInfo]:
+    out: dict[str, CheckpointInfo] = {}
+    for info in _infos():
+        for key in (info.name, info.model_name, info.shorthash, info.sha256, info.title, info.filename):
+            if key:
+                out.setdefault(key, info)
+    return out
+
+
+_DYNAMIC = {
+    "checkpoints_list": lambda: {info.title: info for info in _infos()},
+    "checkpoint_aliases": _aliases,
+    "checkpoint_alisases": _aliases,  # A1111 kept this misspelling for old extensions
+    "model_path": lambda: str(binding.app().paths.checkpoint_dir),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _DYNAMIC:
+        return _DYNAMIC[name]()
+    raise AttributeError(f"module 'modules.sd_models' has no attribute {name!r}")
+
+
+def list_models() -> None:
+    """Re-scan the checkpoint folders."""
+    binding.app().services.models.list_checkpoints(refresh=True)
+
+
+def checkpoint_tiles(use_short: bool = False) -> list[str]:
+    return [info.short_title if use_short else info.title for info in _infos()]
+
+
+def get_closet_checkpoint_match(search_string: str | None) -> CheckpointInfo | None:
+    """A1111's lookup: an exact alias, else the shortest title containing the text (then without its [hash])."""
+    if not search_string:
+        return None
+    found = _aliases().get(search_string)
+    if found is not None:
+        return found
+    infos = _infos()
+    for text in (search_string, RE_HASH_SUFFIX.sub("", search_string)):
+        matches = sorted((i for i in infos if text in i.title), key=lambda i: len(i.title))
+        if matches:
+            return matches[0]
+    return None
+
+
+def select_checkpoint() -> CheckpointInfo | None:
+    """The checkpoint the `sd_model_checkpoint` setting selects (the loaded or first one when it is empty)."""
+    app = binding.app()
+    models = app.services.models
+    chosen = app.options.get("sd_model_checkpoint")
+    if chosen:
+        match = get_closet_checkpoint_match(chosen)
+        if match is not None:
+            return match
+    current = models.current
+    if current is not None:
+        return CheckpointInfo(current.checkpoint)
+    infos = _infos()
+    return infos[0] if infos else None
+
+
+def model_hash(filename) -> str:
+    """A1111's old 8-character model hash: sha256 of 64 KiB at offset 1 MiB ("NOFILE" when unreadable)."""
+    try:
+        with open(filename, "rb") as file:
+            file.seek(0x100000)
+            return hashlib.sha256(file.read(0x10000)).hexdigest()[0:8]
+    except OSError:
+        return "NOFILE"
+
+
+def _loaded_view():
+    from modules.extensions.compat.sd_model_view import current_model_view
+
+    return current_model_view()
+
+
+def reload_model_weights(sd_model=None, info=None, forced_reload: bool = False):
+    """Load `info` (default: the selected checkpoint) and return `shared.sd_model`. Inside a generation, prefer
+    `p.override_settings['sd_model_checkpoint']`, as A1111's own scripts do."""
+    app = binding.app()
+    info = info or select_checkpoint()
+    if info is None:
+        return None
+    if forced_reload:
+        app.services.models.unload()
+    app.services.models.get(info.filename if os.path.isabs(str(info.filename)) else info.title,
+                            app.options.get("sd_vae"))
+    return _loaded_view()
+
+
+def load_model(checkpoint_info=None, already_loaded_state_dict=None):
+    return reload_model_weights(info=checkpoint_info)
+
+
+def unload_model_weights(sd_model=None, info=None):
+    binding.app().services.models.unload()
+    return None
+
+
+def get_checkpoint_state_dict(checkpoint_info, timer=None):
+    raise NotImplementedError("Easel's ModelManager is the only reader of checkpoint files")
