@@ -1,0 +1,50 @@
+"""A1111's `modules.ui_common`: the refresh button helper and the symbols extensions reuse.
+
+`create_refresh_button` is also A1111's `modules.ui.create_refresh_button` (aliased there by core_extras).
+"""
+from __future__ import annotations
+
+import html
+
+import gradio as gr
+
+from .ui_components import ToolButton
+
+refresh_symbol = "\U0001f504"  # 🔄
+folder_symbol = "\U0001f4c2"  # 📂
+save_style_symbol = "\U0001f4be"  # 💾
+apply_style_symbol = "\U0001f4cb"  # 📋
+clear_prompt_symbol = "\U0001f5d1\ufe0f"  # 🗑️
+random_symbol = "\U0001f3b2\ufe0f"  # 🎲️
+reuse_symbol = "\u267b\ufe0f"  # ♻️
+paste_symbol = "\u2199\ufe0f"  # ↙
+
+
+def plaintext_to_html(text: str, classname: str | None = None) -> str:
+    """Text as one HTML paragraph, lines joined with <br>, everything escaped (A1111's helper)."""
+    content = "<br>\n".join(html.escape(x) for x in text.split("\n"))
+    return f"<p class='{classname}'>{content}</p>" if classname else f"<p>{content}</p>"
+
+
+def create_refresh_button(refresh_component, refresh_method, refreshed_args, elem_id):
+    """A 🔄 ToolButton that calls `refresh_method()`, then sets `refreshed_args` (a dict, or a function returning
+    one, e.g. `lambda: {"choices": names()}`) on `refresh_component` (one component or a list) both on the
+    Python objects and in the page. Returns the button."""
+    components = refresh_component if isinstance(refresh_component, list) else [refresh_component]
+    label = next((c.label for c in components if getattr(c, "label", None) is not None), None)
+
+    def refresh():
+        refresh_method()
+        args = (refreshed_args() if callable(refreshed_args) else refreshed_args) or {}
+        for key, value in args.items():
+            for component in components:
+                setattr(component, key, value)
+        updates = [gr.update(**args) for _ in components]
+        return updates if len(components) > 1 else updates[0]
+
+    button = ToolButton(value=refresh_symbol, elem_id=elem_id, tooltip=f"{label}: refresh" if label else "Refresh")
+    button.click(fn=refresh, inputs=[], outputs=components)
+    return button
+
+
+__all__ = ["ToolButton", "create_refresh_button", "plaintext_to_html", "refresh_symbol", "folder_symbol"]
