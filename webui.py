@@ -73,9 +73,22 @@ def build_app(flags: argparse.Namespace):
                                                     flags.disable_safe_unpickle))
     from modules.jobs import JobStore
 
-    return App(paths=paths, flags=flags, options=options, services=services,
-               job_store=JobStore(paths.data_dir / "jobs.sqlite"),
-               extensions=ExtensionManager.start(paths, options, flags))
+    app = App(paths=paths, flags=flags, options=options, services=services,
+              job_store=JobStore(paths.data_dir / "jobs.sqlite"),
+              extensions=ExtensionManager.start(paths, options, flags))
+    app.scripts = start_scripts(app)
+    return app
+
+
+def start_scripts(app):
+    """Import the enabled extensions' scripts through the A1111 compatibility layer (the only place that wires it);
+    each failure of extension code goes to the Extensions tab's problem column."""
+    from modules.extensions.compat.reporting import FAILURES
+    from modules.extensions.compat.startup import start_extensions
+
+    manager = app.extensions
+    FAILURES.listeners[:] = [lambda f: manager.report_problem(f.extension, f"{f.hook}: {f.error}")]
+    return start_extensions(app, [(e.name, e.path) for e in manager.enabled()])
 
 
 def is_loopback(host: str) -> bool:

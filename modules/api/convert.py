@@ -63,15 +63,29 @@ def check_unsupported(data: Mapping[str, Any], request_type: type) -> None:
             raise InvalidInput(name, f"{feature} is not available in this version of Easel", "false / null")
 
 
-def check_scripts(data: Mapping[str, Any], scripts: Mapping[str, Any]) -> None:
-    """`script_name` and `alwayson_scripts` must name installed scripts (A1111 answers 422 too)."""
-    valid = ", ".join(scripts) or "none installed"
+def check_scripts(data: Mapping[str, Any], scripts: Mapping[str, bool]) -> None:
+    """`script_name` must name a selectable script and `alwayson_scripts` always-on ones (title → always-on),
+    case-insensitively; A1111 answers 422 too.
+
+    >>> check_scripts({"script_name": "X/Y/Z plot"}, {"X/Y/Z plot": False})
+    >>> check_scripts({"script_name": "nope"}, {"X/Y/Z plot": False})
+    Traceback (most recent call last):
+    modules.errors.InvalidInput: script_name: unknown script 'nope' (valid: X/Y/Z plot)
+    """
+    selectable = [t for t, alwayson in scripts.items() if not alwayson]
+    alwayson = [t for t, on in scripts.items() if on]
     name = data.get("script_name")
-    if name and name.lower() not in {s.lower() for s in scripts}:
-        raise InvalidInput("script_name", f"unknown script {name!r}", valid)
-    for key in data.get("alwayson_scripts") or {}:
-        if key.lower() not in {s.lower() for s in scripts}:
-            raise InvalidInput(f"alwayson_scripts.{key}", "unknown always-on script", valid)
+    if name and name.lower() not in {s.lower() for s in selectable}:
+        raise InvalidInput("script_name", f"unknown script {name!r}", ", ".join(selectable) or "none installed")
+    entries = data.get("alwayson_scripts") or {}
+    if not isinstance(entries, Mapping):
+        raise InvalidInput("alwayson_scripts", "expected an object of script title: {\"args\": [...]}")
+    for key, entry in entries.items():
+        if key.lower() not in {s.lower() for s in alwayson}:
+            raise InvalidInput(f"alwayson_scripts.{key}", "unknown always-on script", ", ".join(alwayson) or
+                               "none installed")
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("args", []), list):
+            raise InvalidInput(f"alwayson_scripts.{key}", "expected an object with a list \"args\"")
 
 
 def check_inside(data_dir: Path, key: str, value: Any) -> None:

@@ -31,9 +31,12 @@ WAITING_CALLS = 1000  # generation calls that may wait in the queue at once
 TASK_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
-def installed_scripts(app) -> dict:
-    """Scripts a request may name (script_name / alwayson_scripts): none until the extension system lands."""
-    return dict(getattr(app, "scripts", None) or {})
+def installed_scripts(app, kind: str) -> dict:
+    """Scripts a `kind` request may name in script_name / alwayson_scripts: title → always-on (bool)."""
+    host = getattr(app, "scripts", None)
+    if host is None:
+        return {}
+    return {**{t: False for t in host.titles(kind, alwayson=False)}, **{t: True for t in host.titles(kind, alwayson=True)}}
 
 
 def generation_response(result, parameters: dict, send_images: bool) -> dict:
@@ -102,7 +105,7 @@ def build_router(app) -> APIRouter:
 
     async def generate(kind: str, payload, request_type, validate=None):
         request = await run_in_threadpool(to_request, payload, request_type, app=app,
-                                          scripts=installed_scripts(app), validate=validate)
+                                          scripts=installed_scripts(app, kind), validate=validate)
         job = await run_in_threadpool(job_for, app, payload, request)
         result = await anyio.to_thread.run_sync(app.jobs.run, kind, request, job, limiter=waiters)
         keep_overrides(app, payload)

@@ -125,19 +125,21 @@ def build_router(app) -> APIRouter:  # noqa: C901 - one short function per route
 
     @router.get("/scripts")
     def scripts() -> dict[str, list[str]]:
-        names = sorted(getattr(app, "scripts", None) or {})
-        return {"txt2img": names, "img2img": names}
+        """A1111: the lower-case names of every script of each tab."""
+        host = getattr(app, "scripts", None)
+        if host is None:
+            return {"txt2img": [], "img2img": []}
+        return {kind: [t.lower() for t in host.titles(kind)] for kind in ("txt2img", "img2img")}
 
     @router.get("/script-info")
     def script_info() -> list[dict[str, Any]]:
-        return []
+        host = getattr(app, "scripts", None)
+        return host.script_info() if host is not None else []
 
     @router.get("/extensions")
     def extensions() -> list[dict[str, Any]]:
-        root = app.paths.extensions_dir
-        folders = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
-        return [{"name": p.name, "remote": None, "branch": None, "commit_hash": None, "version": None,
-                 "commit_date": None, "enabled": True} for p in folders]
+        manager = getattr(app, "extensions", None)
+        return [e.api_dict() for e in manager.all()] if manager is not None else []
 
     @router.post("/refresh-checkpoints")
     def refresh_checkpoints() -> dict:
@@ -175,3 +177,4 @@ def build_router(app) -> APIRouter:  # noqa: C901 - one short function per route
         return {}
 
     return router
+

@@ -26,11 +26,12 @@ ERROR_RESPONSES = {code: {"model": ErrorResponse} for code in (400, 401, 404, 40
 
 def submitters(app) -> dict:
     """kind → (API model, payload → typed request) for the async job routes."""
-    scripts = routes_generate.installed_scripts(app)
+    scripts = routes_generate.installed_scripts
     return {"txt2img": (Txt2ImgApiRequest,
-                        lambda p: to_request(p, GenerationRequest, app=app, scripts=scripts)),
+                        lambda p: to_request(p, GenerationRequest, app=app, scripts=scripts(app, "txt2img"))),
             "img2img": (Img2ImgApiRequest,
-                        lambda p: to_request(p, Img2ImgRequest, app=app, scripts=scripts, validate=validate_img2img))}
+                        lambda p: to_request(p, Img2ImgRequest, app=app, scripts=scripts(app, "img2img"),
+                                             validate=validate_img2img))}
 
 
 def max_request_bytes(app) -> int:

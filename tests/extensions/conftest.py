@@ -37,8 +37,14 @@ def recorder_app(tmp_path, tiny_checkpoint):
     shutil.copytree(FIXTURES / "hook_recorder", folder)
     start(app, [("hook_recorder", folder)])
     yield app
-    from modules.extensions.compat import binding, component_hooks, script_callbacks
+    stop(app)
+
+
+def stop(app) -> None:
+    """Undo what loading extensions did to process-wide state (callbacks, patches of Gradio, the binding)."""
+    from modules.extensions.compat import binding, component_hooks, gradio3, script_callbacks
 
     script_callbacks.clear_callbacks()
     component_hooks.remove()
+    gradio3.uninstall_gradio3_shim()
     binding.unbind()

@@ -3,12 +3,15 @@ component, with the component's keyword arguments (elem_id above all). This patc
 compatibility layer's to own; `remove()` undoes it (tests)."""
 from __future__ import annotations
 
+import functools
+
 from modules.extensions.compat import script_callbacks, scripts
 
 _saved: dict = {}
 
 
 def _wrap(original):
+    @functools.wraps(original)
     def init(self, *args, **kwargs):
         runner = scripts.scripts_current
         if runner is not None:

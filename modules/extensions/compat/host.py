@@ -113,7 +113,8 @@ class ScriptHost:
                                    ", ".join(runner.titles) or "none installed")
             processed = script.run(p, *p.script_args[script.args_from:script.args_to])
         if processed is None:
-            processed = self.process_images(p)
+            self.process_images(p)
+            return p.easel_result  # the core's own result, with what `postprocess` hooks changed
         return to_result(processed, p, job)
 
     def flat_args(self, kind: str, request) -> list:
@@ -161,11 +162,17 @@ class ScriptHost:
 def processed_from_result(p, result: GenerationResult) -> processing.Processed:
     info = result.info
     p.job_timestamp = info.get("job_timestamp", p.job_timestamp)
-    return processing.Processed(p, list(result.images), seed=info.get("seed", p.seed),
+    processed = processing.Processed(p, list(result.images), seed=info.get("seed", p.seed),
                                 info=result.infotexts[0] if result.infotexts else "", subseed=info.get("subseed"),
                                 all_prompts=list(result.all_prompts), all_negative_prompts=list(
                                     result.all_negative_prompts), all_seeds=list(result.all_seeds),
                                 all_subseeds=list(result.all_subseeds), infotexts=list(result.infotexts))
+    for key in ("sampler_name", "clip_skip", "version", "sd_model_name", "sd_model_hash", "sd_vae_name",
+                "sd_vae_hash", "denoising_strength", "is_using_inpainting_conditioning"):
+        if key in info:
+            setattr(processed, key, info[key])
+    processed.extra_generation_params = {**info.get("extra_generation_params", {}), **p.extra_generation_params}
+    return processed
 
 
 def to_result(processed: processing.Processed, p, job) -> GenerationResult:

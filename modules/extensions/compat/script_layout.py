@@ -70,7 +70,9 @@ def _slug(script) -> str:
 
 def layout_offscreen(runner) -> list:
     """Lay out and return the default args when no page was built (--nowebui, tests); the UI is thrown away."""
-    if all(s.args_from is not None for s in runner.scripts) and runner.scripts:
+    if not runner.scripts:
+        return [0]
+    if all(s.args_from is not None for s in runner.scripts):
         return defaults(runner)
     import gradio as gr
 

@@ -25,7 +25,7 @@ def _install_shims() -> None:
     component_hooks.install()
 
 
-def start_extensions(app, folders: list[tuple[str, Path]], on_problem=None) -> ScriptHost:
+def start_extensions(app, folders: list[tuple[str, Path]]) -> ScriptHost:
     """Load the scripts of `folders` ((name, path) in load order) into a host bound to `app`."""
     host = ScriptHost(app)
     binding.bind(app, host)
@@ -33,7 +33,7 @@ def start_extensions(app, folders: list[tuple[str, Path]], on_problem=None) -> S
     extend_core_modules(app)
     _install_shims()
     script_callbacks.clear_callbacks()
-    load_extension_scripts([ExtensionFolder(n, Path(p)) for n, p in folders], on_problem)
+    load_extension_scripts([ExtensionFolder(n, Path(p)) for n, p in folders])  # failures reach FAILURES' listeners
     host.initialize()
     script_callbacks.ui_settings_callback()  # settings exist before the Settings tab and config.json read them
     log.info("extensions: %d scripts from %d extension folders", len(host.all_titles()), len(folders))
