@@ -128,7 +128,22 @@ def create_server(app):
         from modules.ui.layout import mount_ui
 
         server = mount_ui(server, app)
+    if app.scripts is not None:  # extensions add routes now (on_app_started(demo, app))
+        known = len(server.router.routes)
+        app.scripts.app_started(getattr(server.state, "easel_blocks", None), server)
+        routes_before_page(server, known)
     return server
+
+
+def routes_before_page(server, known: int) -> None:
+    """Routes added after the page was mounted at "/" would never be reached: move them in front of the mount."""
+    from starlette.routing import Mount
+
+    routes = server.router.routes
+    added = routes[known:]
+    del routes[known:]
+    first_mount = next((i for i, r in enumerate(routes) if isinstance(r, Mount) and r.path in ("", "/")), len(routes))
+    routes[first_mount:first_mount] = added
 
 
 def fetch_sd15(app) -> bool:

@@ -128,6 +128,7 @@ def build(ctx: UiContext) -> None:
 def _wire_generate(ctx: UiContext, row, out, mode, images) -> None:
     fields = ctx.tab_fields(TAB)
     names, components = list(fields), list(fields.values())
+    components += params_panel.script_inputs(ctx, TAB)  # extension scripts' values ride after the fields
 
     def generate(mode_value, image, sketch, inpaint, base, mask, batch_in, batch_out, batch_mask, *values):
         from modules.pipeline.img2img_request import Img2ImgRequest
@@ -135,7 +136,8 @@ def _wire_generate(ctx: UiContext, row, out, mode, images) -> None:
         try:
             if not hasattr(ctx.app, "img2img"):
                 raise EaselError("img2img is not available in this version of Easel")
-            values = dict(zip(names, values))
+            scripts = params_panel.script_fields(ctx, TAB, values[len(names):])
+            values = {**dict(zip(names, values)), **scripts}
             if mode_value == "batch":
                 work, count = _batch_work(ctx, Img2ImgRequest, values, batch_in, batch_out, batch_mask)
             else:

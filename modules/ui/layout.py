@@ -2,6 +2,8 @@
 modules/ui is the only core package that imports gradio."""
 from __future__ import annotations
 
+import contextlib
+
 import gradio as gr
 
 from modules.prompts.styles import StyleDatabase
@@ -21,14 +23,18 @@ def theme() -> gr.themes.Base:
 def build_ui(app) -> gr.Blocks:
     styles = getattr(app.services, "styles", None) or StyleDatabase(app.paths.styles_csv)  # one owner: the App's
     ctx = UiContext(app=app, ui_config=UiConfig(app.paths.ui_config_json), styles=styles)
+    host = getattr(app, "scripts", None)
+    if host is not None:
+        host.before_ui()
+    extra_tabs = host.extra_tabs() if host is not None else []  # built outside the page's Blocks, as in A1111
     with gr.Blocks(title="Easel", analytics_enabled=False) as blocks:
         top_bar.build(ctx)
         with gr.Tabs(elem_id="tabs") as tabs:
             ctx.shared["tabs"] = tabs
-            with gr.Tab("txt2img", id="txt2img", elem_id="tab_txt2img"):
+            with gr.Tab("txt2img", id="txt2img", elem_id="tab_txt2img"), building(host, "txt2img"):
                 txt2img_tab.build(ctx)
             # javascript/easel.js mounts img2img at load: A1111 scripts look up #img2img_prompt & co. then
-            with gr.Tab("img2img", id="img2img", elem_id="tab_img2img"):
+            with gr.Tab("img2img", id="img2img", elem_id="tab_img2img"), building(host, "img2img"):
                 img2img_tab.build(ctx)
             with gr.Tab("Outpaint", id="outpaint", elem_id="tab_outpaint"):
                 outpaint_tab.build(ctx)
@@ -36,6 +42,7 @@ def build_ui(app) -> gr.Blocks:
                 extras_tab.build(ctx)
             with gr.Tab("PNG Info", id="pnginfo", elem_id="tab_pnginfo"):
                 pnginfo_tab.build(ctx)
+            extension_tabs(extra_tabs)
             with gr.Tab("Settings", id="settings", elem_id="tab_settings"):
                 settings_tab.build(ctx)
             with gr.Tab("Extensions", id="extensions", elem_id="tab_extensions"):
@@ -46,6 +53,19 @@ def build_ui(app) -> gr.Blocks:
         browser_state.wire(ctx, blocks)
     blocks.easel_context = ctx  # for tests and extensions that need to find a tab's fields
     return blocks
+
+
+def building(host, tab: str):
+    """While `tab` is built, the host's scripts see each component created (A1111's before/after_component)."""
+    return host.building(tab) if host is not None else contextlib.nullcontext()
+
+
+def extension_tabs(tabs: list) -> None:
+    """Tabs extensions add (on_ui_tabs), each rendered from its own Blocks, before Settings as in A1111."""
+    for blocks, title, *rest in tabs:
+        elem_id = rest[0] if rest else title.lower().replace(" ", "_")
+        with gr.Tab(title, id=elem_id, elem_id=f"tab_{elem_id}"):
+            blocks.render()
 
 
 def mount_kwargs(app, server) -> dict:
@@ -60,4 +80,6 @@ def mount_ui(server, app):
     from modules.cli import parse_credentials
 
     auth = parse_credentials(app.flags.gradio_auth) if app.flags.gradio_auth else None
-    return gr.mount_gradio_app(server, build_ui(app), path="/", auth=auth, **mount_kwargs(app, server))
+    blocks = build_ui(app)
+    server.state.easel_blocks = blocks  # on_app_started(demo, app) hands it to extensions
+    return gr.mount_gradio_app(server, blocks, path="/", auth=auth, **mount_kwargs(app, server))

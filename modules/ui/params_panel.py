@@ -123,7 +123,23 @@ def build_hires(ctx: UiContext) -> None:
 
 
 def build_script_area(tab: str, ctx: UiContext) -> None:
-    """The script dropdown; extensions add their scripts and always-visible panels here (extensions issue)."""
+    """Extensions' always-visible panels and the Script dropdown with the chosen script's panel (A1111's
+    layout). The App's script host builds them; the tab sends `section.inputs` with each generation."""
+    host = getattr(ctx.app, "scripts", None)
+    if host is None:
+        return
     with gr.Column(elem_id=f"{tab}_script_container"):
-        ctx.add(tab, "script_name", gr.Dropdown, label="Script", choices=["None"], value="None",
-                elem_id=f"{tab}_script_list" if tab == "img2img" else "script_list", keep=False)
+        section = host.build_ui(tab)
+    ctx.shared[f"{tab}_scripts"] = section
+    ctx.shared[f"{tab}_paste_extra"] = list(getattr(section.runner, "infotext_fields", None) or [])
+
+
+def script_inputs(ctx: UiContext, tab: str) -> list:
+    section = ctx.shared.get(f"{tab}_scripts")
+    return list(section.inputs) if section is not None else []
+
+
+def script_fields(ctx: UiContext, tab: str, values) -> dict:
+    """The request fields (script_name, script_args, alwayson_scripts) of the script inputs' values."""
+    section = ctx.shared.get(f"{tab}_scripts")
+    return section.request_fields(list(values)) if section is not None else {}

@@ -20,14 +20,35 @@ def paste_targets(ctx: UiContext, tab: str) -> tuple[list[str], list]:
     return list(fields), list(fields.values())
 
 
-def updates_for(ctx: UiContext, names: list[str], infotext: str | None) -> list:
+def extra_targets(ctx: UiContext, tab: str) -> list:
+    """Scripts' own paste fields: (component, infotext key or `params -> value`) pairs."""
+    return list(ctx.shared.get(f"{tab}_paste_extra") or [])
+
+
+def extra_updates(pairs: list, params: dict) -> list:
+    updates = []
+    for _, key in pairs:
+        try:
+            value = key(params) if callable(key) else params.get(key)
+        except Exception:  # noqa: BLE001 - a script's paste function must not break pasting
+            value = None
+        updates.append(gr.update(value=value) if value is not None else gr.update())
+    return updates
+
+
+def updates_for(ctx: UiContext, names: list[str], infotext: str | None, pairs: list = ()) -> list:
     """One update per target: the pasted value where the infotext has one, else unchanged."""
     if not infotext or not infotext.strip():
-        return [gr.update() for _ in names]
-    values = fields_from_params(parse_infotext(infotext), registry_sampler_resolver(ctx.app.services.samplers))
+        return [gr.update() for _ in [*names, *pairs]]
+    params = parse_infotext(infotext)
+    host = getattr(ctx.app, "scripts", None)
+    if host is not None:
+        host.infotext_pasted(infotext, params)  # extensions may add or change keys (on_infotext_pasted)
+    values = fields_from_params(params, registry_sampler_resolver(ctx.app.services.samplers))
     if "subseed" in values or "subseed_strength" in values:
         values["seed_extras"] = values.get("subseed_strength", 0) > 0 or values.get("seed_resize_from_w", 0) > 0
-    return [gr.update(value=values[name]) if name in values else gr.update() for name in names]
+    return [*(gr.update(value=values[name]) if name in values else gr.update() for name in names),
+            *extra_updates(list(pairs), params)]
 
 
 def infotext_of_image(data: bytes | None) -> str | None:
@@ -41,11 +62,13 @@ def wire(ctx: UiContext, tab: str, row, generation_info) -> None:
     """↙ pastes the prompt box's infotext (or, with an empty box, the last generation's); a dropped PNG pastes
     its own parameters."""
     names, targets = paste_targets(ctx, tab)
+    pairs = extra_targets(ctx, tab)
+    targets = [*targets, *(component for component, _ in pairs)]
 
     def paste(text, info):
         if not (text or "").strip():
             text = ((info or {}).get("infotexts") or [""])[0]
-        return updates_for(ctx, names, text)
+        return updates_for(ctx, names, text, pairs)
 
     def dropped(data):
         try:
@@ -54,7 +77,7 @@ def wire(ctx: UiContext, tab: str, row, generation_info) -> None:
             raise gr.Error(f"dropped file: {e.message}", print_exception=False) from None
         if not text:
             gr.Warning("That image carries no generation parameters")
-        return [*updates_for(ctx, names, text), None]
+        return [*updates_for(ctx, names, text, pairs), None]
 
     row.paste.click(paste, inputs=[row.prompt, generation_info], outputs=targets, queue=False,
                     show_progress="hidden")

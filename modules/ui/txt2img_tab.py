@@ -27,10 +27,12 @@ def build(ctx: UiContext) -> None:
     ctx.shared[f"{TAB}_results"] = out
     fields = ctx.tab_fields(TAB)
     names, components = list(fields), list(fields.values())
+    components += params_panel.script_inputs(ctx, TAB)  # extension scripts' values ride after the fields
 
     def generate(*values):
+        scripts = params_panel.script_fields(ctx, TAB, values[len(names):])
         request = build_request(GenerationRequest, dict(zip(names, values)),
-                                save_images=bool(ctx.app.options.get("samples_save")))
+                                save_images=bool(ctx.app.options.get("samples_save")), **scripts)
         yield from results.stream_job(ctx, lambda job: ctx.app.txt2img(request, job), request.n_iter, out)
 
     def checked(*values):
