@@ -172,6 +172,13 @@ def _write_at(path: Path, data: bytes) -> None:
     os.replace(temp, path)
 
 
+def _default_folder(p, grid: bool) -> Path:
+    """Where A1111 would have pointed `p.outpath_samples` / `p.outpath_grids`, for a script that passes None."""
+    kind = getattr(p, "kind", "txt2img")
+    folder = _opt(f"outdir_{kind}_{'grids' if grid else 'samples'}", f"outputs/{kind}-{'grids' if grid else 'images'}")
+    return binding.app().paths.data_dir / folder
+
+
 def save_image_with_geninfo(image, geninfo, filename, extension=None, existing_pnginfo=None,
                             pnginfo_section_name="parameters") -> None:
     """Write `image` to exactly `filename` with `geninfo` as its infotext."""
@@ -189,7 +196,7 @@ def save_image(image, path, basename, seed=None, prompt=None, extension="png", i
     `on_before_image_saved` / `on_image_saved` callbacks and the optional .txt file. Returns (file, txt file)."""
     now = datetime.now()
     values = _pattern_values(p, seed, prompt)
-    folder = Path(path)
+    folder = Path(path) if path else _default_folder(p, grid)
     if save_to_dirs is None:
         save_to_dirs = ((grid and _opt("grid_save_to_dirs", True))
                         or (not grid and _opt("save_to_dirs", True) and not no_prompt))

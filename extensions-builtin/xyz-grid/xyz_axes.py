@@ -1,0 +1,204 @@
+"""X/Y/Z plot's axes in A1111 1.10's order (API clients address them by index; other extensions append to
+`axis_options`): how each sets its value on `p`, formats its label and checks its values. Axes Easel cannot honour
+are listed, so indices stay A1111's, and refuse to run with a clear message."""
+from __future__ import annotations
+
+import os
+
+from modules import sd_models, sd_samplers, sd_schedulers, sd_vae, shared
+from xyz_values import reorder_tokens, replace_in_prompts
+
+
+def apply_field(field):
+    def apply(p, x, xs):
+        setattr(p, field, x)
+    return apply
+
+
+def apply_override(field, boolean: bool = False):
+    def apply(p, x, xs):
+        p.override_settings[field] = (str(x).lower() == "true") if boolean else x
+    return apply
+
+
+def apply_prompt(p, x, xs):
+    p.prompt, p.negative_prompt = replace_in_prompts(p.prompt, p.negative_prompt, xs[0], x)
+
+
+def apply_order(p, x, xs):
+    p.prompt = reorder_tokens(p.prompt, x)
+
+
+def apply_checkpoint(p, x, xs):
+    info = sd_models.get_closet_checkpoint_match(x)
+    if info is None:
+        raise RuntimeError(f"Unknown checkpoint: {x}")
+    p.override_settings["sd_model_checkpoint"] = info.name
+
+
+def apply_vae(p, x, xs):
+    name = x.strip().lower()
+    if name in ("auto", "automatic"):
+        p.override_settings["sd_vae"] = "Automatic"
+    elif name == "none":
+        p.override_settings["sd_vae"] = "None"
+    else:
+        p.override_settings["sd_vae"] = next((k for k in sd_vae.vae_dict if k.lower() == name), "Automatic")
+
+
+def apply_size(p, x, xs):
+    width, _, height = x.partition("x")
+    try:
+        p.width, p.height = int(width.strip()), int(height.strip())
+    except ValueError:
+        raise RuntimeError(f"Size {x!r} is not WIDTHxHEIGHT, e.g. 512x768") from None
+
+
+def apply_styles(p, x, xs):
+    p.styles.extend(s.strip() for s in x.split(","))
+
+
+def unsupported(p, x, xs):
+    raise RuntimeError("this axis is not available in Easel")
+
+
+def do_nothing(p, x, xs):
+    pass
+
+
+def confirm_samplers(p, xs):
+    for x in xs:
+        if x.lower() not in sd_samplers.samplers_map:
+            raise RuntimeError(f"Unknown sampler: {x}")
+
+
+def confirm_checkpoints(p, xs):
+    for x in xs:
+        if sd_models.get_closet_checkpoint_match(x) is None:
+            raise RuntimeError(f"Unknown checkpoint: {x}")
+
+
+def confirm_prompt_sr(p, xs):
+    replace_in_prompts(p.prompt, p.negative_prompt, xs[0], xs[0])
+
+
+def confirm_prompt_order(p, xs):
+    reorder_tokens(p.prompt, xs[0])
+
+
+def confirm_unsupported(p, xs):
+    raise RuntimeError("this axis is not available in Easel")
+
+
+def format_value_add_label(p, opt, x):
+    return f"{opt.label}: {round(x, 8) if isinstance(x, float) else x}"
+
+
+def format_value(p, opt, x):
+    return round(x, 8) if isinstance(x, float) else x
+
+
+def format_value_join_list(p, opt, x):
+    return ", ".join(x)
+
+
+def format_nothing(p, opt, x):
+    return ""
+
+
+def format_remove_path(p, opt, x):
+    return os.path.basename(x)
+
+
+def str_permutations(x):
+    """Marks the Prompt order axis, whose values are every ordering of the given tokens."""
+    return x
+
+
+def boolean_choice(reverse: bool = False):
+    return lambda: ["False", "True"] if reverse else ["True", "False"]
+
+
+class AxisOption:
+    def __init__(self, label, type, apply, format_value=format_value_add_label, confirm=None, cost=0.0,
+                 choices=None, prepare=None):
+        self.label, self.type, self.apply, self.format_value = label, type, apply, format_value
+        self.confirm, self.cost, self.choices, self.prepare = confirm, cost, choices, prepare
+        self.is_img2img = None  # both tabs
+
+
+class AxisOptionImg2Img(AxisOption):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.is_img2img = True
+
+
+class AxisOptionTxt2Img(AxisOption):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.is_img2img = False
+
+
+def _unsupported(label, type=float, **kwargs):
+    return AxisOption(label, type, unsupported, confirm=confirm_unsupported, **kwargs)
+
+
+def _sampler_names():
+    return sd_samplers.visible_sampler_names()
+
+
+axis_options = [
+    AxisOption("Nothing", str, do_nothing, format_value=format_nothing),
+    AxisOption("Seed", int, apply_field("seed")),
+    AxisOption("Var. seed", int, apply_field("subseed")),
+    AxisOption("Var. strength", float, apply_field("subseed_strength")),
+    AxisOption("Steps", int, apply_field("steps")),
+    AxisOptionTxt2Img("Hires steps", int, apply_field("hr_second_pass_steps")),
+    AxisOption("CFG Scale", float, apply_field("cfg_scale")),
+    AxisOptionImg2Img("Image CFG Scale", float, apply_field("image_cfg_scale")),
+    AxisOption("Prompt S/R", str, apply_prompt, format_value=format_value, confirm=confirm_prompt_sr),
+    AxisOption("Prompt order", str_permutations, apply_order, format_value=format_value_join_list,
+               confirm=confirm_prompt_order),
+    AxisOptionTxt2Img("Sampler", str, apply_field("sampler_name"), format_value=format_value,
+                      confirm=confirm_samplers, choices=_sampler_names),
+    AxisOptionTxt2Img("Hires sampler", str, apply_field("hr_sampler_name"), confirm=confirm_samplers,
+                      choices=_sampler_names),
+    AxisOptionImg2Img("Sampler", str, apply_field("sampler_name"), format_value=format_value,
+                      confirm=confirm_samplers, choices=_sampler_names),
+    AxisOption("Checkpoint name", str, apply_checkpoint, format_value=format_remove_path,
+               confirm=confirm_checkpoints, cost=1.0, choices=lambda: sorted(sd_models.checkpoints_list, key=str.casefold)),
+    _unsupported("Negative Guidance minimum sigma"),
+    AxisOption("Sigma Churn", float, apply_field("s_churn")),
+    AxisOption("Sigma min", float, apply_field("s_tmin")),
+    AxisOption("Sigma max", float, apply_field("s_tmax")),
+    AxisOption("Sigma noise", float, apply_field("s_noise")),
+    AxisOption("Schedule type", str, apply_field("scheduler"),
+               choices=lambda: [s.label for s in sd_schedulers.schedulers]),
+    AxisOption("Schedule min sigma", float, apply_override("sigma_min")),
+    AxisOption("Schedule max sigma", float, apply_override("sigma_max")),
+    AxisOption("Schedule rho", float, apply_override("rho")),
+    _unsupported("Skip Early CFG"),
+    _unsupported("Beta schedule alpha"),
+    _unsupported("Beta schedule beta"),
+    AxisOption("Eta", float, apply_field("eta")),
+    AxisOption("Clip skip", int, apply_override("CLIP_stop_at_last_layers")),
+    AxisOption("Denoising", float, apply_field("denoising_strength")),
+    AxisOption("Initial noise multiplier", float, apply_field("initial_noise_multiplier")),
+    _unsupported("Extra noise"),
+    AxisOptionTxt2Img("Hires upscaler", str, apply_field("hr_upscaler"),
+                      choices=lambda: [x.name for x in shared.sd_upscalers]),
+    AxisOptionImg2Img("Cond. Image Mask Weight", float, apply_override("inpainting_mask_weight")),
+    AxisOption("VAE", str, apply_vae, cost=0.7, choices=lambda: ["Automatic", "None"] + list(sd_vae.vae_dict)),
+    AxisOption("Styles", str, apply_styles, choices=lambda: list(shared.prompt_styles.styles)),
+    _unsupported("UniPC Order", int, cost=0.5),
+    _unsupported("Face restore", str),
+    _unsupported("Token merging ratio"),
+    _unsupported("Token merging ratio high-res"),
+    _unsupported("Always discard next-to-last sigma", str, choices=boolean_choice(reverse=True)),
+    _unsupported("SGM noise multiplier", str, choices=boolean_choice(reverse=True)),
+    _unsupported("Refiner checkpoint", str, cost=1.0),
+    _unsupported("Refiner switch at"),
+    AxisOption("RNG source", str, apply_override("randn_source"), choices=lambda: ["GPU", "CPU"]),
+    _unsupported("FP8 mode", str, cost=0.9),
+    AxisOption("Size", str, apply_size),
+]

@@ -1,0 +1,182 @@
+"""The built-in X/Y/Z plot (extensions-builtin/xyz-grid): its pure value parsing, A1111's axis indices, and Steps ×
+CFG on the tiny model through App.txt2img and through /sdapi/v1/txt2img, a labelled grid plus each image with its
+own infotext."""
+from __future__ import annotations
+
+import base64
+import doctest
+import importlib.util
+import io
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from modules.extensions.compat import binding, install_aliases
+from modules.imaging.metadata import read_image_metadata
+from modules.pipeline.request import GenerationRequest
+from tests.api.conftest import make_client
+from tests.pipeline.conftest import make_app
+
+XYZ = Path(__file__).resolve().parents[2] / "extensions-builtin" / "xyz-grid"
+BASE = dict(prompt="a red cube", steps=2, width=64, height=64, seed=5, sampler_name="Euler")
+# Draw legend, include sub-images, no sub-grids, fixed seeds, no margin, dropdowns, no raw lines (A1111's order)
+OPTIONS = [True, True, False, False, 0, False, False]
+STEPS, CFG = 4, 6  # A1111 1.10's txt2img axis indices
+
+
+def load(name: str):
+    """A module of the extension folder, imported as the script loader does (the folder on sys.path)."""
+    install_aliases()
+    sys.path.insert(0, str(XYZ))
+    try:
+        spec = importlib.util.spec_from_file_location(name, XYZ / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(XYZ))
+
+
+def xyz_args(x_type, x_values, y_type=0, y_values="", z_type=0, z_values="", options=OPTIONS):
+    return [x_type, x_values, [], y_type, y_values, [], z_type, z_values, [], *options]
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory, tiny_checkpoint):
+    app = make_app(tmp_path_factory.mktemp("xyz"), tiny_checkpoint)
+    yield app
+    app.jobs.close()
+    binding.unbind()
+
+
+@pytest.fixture(autouse=True)
+def bound(request):
+    if "app" in request.fixturenames:
+        app = request.getfixturevalue("app")
+        binding.bind(app, app.scripts)  # another App (the API test's) may have bound itself since
+
+
+def test_value_parsing_doctests():
+    assert doctest.testmod(load("xyz_values")).failed == 0
+
+
+def test_axes_keep_a1111_indices():
+    axes = load("xyz_axes")
+    script = load("scripts/xyz_grid")
+    txt2img = [o.label for o in script.options_for(False)]
+    assert txt2img[:12] == ["Nothing", "Seed", "Var. seed", "Var. strength", "Steps", "Hires steps", "CFG Scale",
+                            "Prompt S/R", "Prompt order", "Sampler", "Hires sampler", "Checkpoint name"]
+    assert txt2img[STEPS] == "Steps" and txt2img[CFG] == "CFG Scale" and txt2img[-1] == "Size"
+    img2img = [o.label for o in script.options_for(True)]
+    assert img2img[5:8] == ["CFG Scale", "Image CFG Scale", "Prompt S/R"] and "Hires steps" not in img2img
+    assert {"Schedule type", "Denoising", "Clip skip", "VAE", "Styles"} <= set(txt2img)
+    assert script.axis_options is axes.axis_options or [o.label for o in script.axis_options] == \
+        [o.label for o in axes.axis_options]
+
+
+def test_pick_axis_by_index_or_label():
+    script = load("scripts/xyz_grid")
+    options = script.options_for(False)
+    assert script.pick_axis(options, STEPS).label == "Steps"
+    assert script.pick_axis(options, "cfg scale").label == "CFG Scale"
+    assert script.pick_axis(options, "6").label == "CFG Scale"
+    with pytest.raises(RuntimeError, match="unknown axis 'Bogus'; valid: Nothing, Seed"):
+        script.pick_axis(options, "Bogus")
+    with pytest.raises(RuntimeError, match="out of range"):
+        script.pick_axis(options, 999)
+
+
+def cell_of(grid: Image.Image, col: int, row: int, size: int, cols: int, rows: int) -> np.ndarray:
+    """A cell of a labelled grid without margins: labels take the top band and (row labels) 3/4 of a cell on the left."""
+    pad_left, pad_top = grid.width - cols * size, grid.height - rows * size
+    box = (pad_left + col * size, pad_top + row * size, pad_left + (col + 1) * size, pad_top + (row + 1) * size)
+    return np.asarray(grid.crop(box))
+
+
+def test_steps_by_cfg_gives_a_labelled_grid_and_each_image_with_its_infotext(app):
+    result = app.txt2img(GenerationRequest(**BASE, script_name="X/Y/Z plot",
+                                           script_args=xyz_args(STEPS, "1-2", CFG, "5, 7.5")))
+    grid, cells = result.images[0], result.images[1:]
+    assert len(cells) == 4 and all(c.size == (64, 64) for c in cells)
+    assert grid.width == 2 * 64 + 64 * 3 // 4 and grid.height > 2 * 64  # row labels on the left, column labels on top
+    assert (np.asarray(grid.crop((0, 0, grid.width, grid.height - 128))) < 100).any(), "labels are drawn"
+    for i, image in enumerate(cells):  # x fastest: (1, 5), (2, 5), (1, 7.5), (2, 7.5)
+        assert np.array_equal(cell_of(grid, i % 2, i // 2, 64, 2, 2), np.asarray(image))
+    expected = [("Steps: 1", "CFG scale: 5,"), ("Steps: 2", "CFG scale: 5,"), ("Steps: 1", "CFG scale: 7.5"),
+                ("Steps: 2", "CFG scale: 7.5")]
+    for text, (steps, cfg) in zip(result.infotexts[1:], expected):
+        assert steps in text and cfg in text and "Seed: 5," in text and "X/Y/Z plot" not in text
+    grid_text = result.infotexts[0]
+    for part in ("Script: X/Y/Z plot", "X Type: Steps", "X Values: 1-2", "Y Type: CFG Scale", 'Y Values: "5, 7.5"'):
+        assert part in grid_text
+    assert result.all_seeds == [5, 5, 5, 5] and result.info["index_of_first_image"] == 1
+
+
+def test_seed_axis_fixes_random_seeds_and_records_them(app):
+    result = app.txt2img(GenerationRequest(**BASE, script_name="X/Y/Z plot",
+                                           script_args=xyz_args(1, "-1, 3", options=[False, True, False, False, 0,
+                                                                                     False, False])))
+    drawn = result.all_seeds[0]
+    assert result.all_seeds == [drawn, 3] and drawn != -1
+    assert f"Fixed X Values: \"{drawn}, 3\"" in result.infotexts[0]
+    assert result.images[0].size == (128, 64), "no legend: the bare grid"
+
+
+def test_prompt_sr_and_sampler_axes(app):
+    result = app.txt2img(GenerationRequest(**BASE, script_name="X/Y/Z plot",
+                                           script_args=[7, "red, blue", [], 9, "", ["Euler", "Euler a"], 0, "", [],
+                                                        *OPTIONS]))
+    assert result.all_prompts == ["a red cube", "a blue cube", "a red cube", "a blue cube"]
+    assert "Sampler: Euler a" in result.infotexts[3]
+
+
+def test_three_axes_with_sub_grids(app):
+    options = [True, False, True, False, 4, False, False]
+    result = app.txt2img(GenerationRequest(**BASE, script_name="X/Y/Z plot",
+                                           script_args=xyz_args(STEPS, "1, 2", 0, "", CFG, "5, 7", options)))
+    main, sub1, sub2 = result.images
+    assert sub1.size == sub2.size and main.width == 2 * sub1.width + 0 and main.height > sub1.height
+    assert "Z Type: CFG Scale" in result.infotexts[0] and "Z Type" not in result.infotexts[1]
+
+
+def test_bad_values_are_refused_with_the_axis_named(app):
+    cases = [(xyz_args(STEPS, "five"), "axis Steps: 'five' is not a whole number"),
+             (xyz_args(9, "Euler, Nope"), "Unknown sampler: Nope"),
+             (xyz_args(7, "dog, cat"), "Prompt S/R did not find 'dog'"),
+             (xyz_args(12, "1, 2"), "not available in Easel")]
+    for args, message in cases:
+        with pytest.raises(Exception, match=message):
+            app.txt2img(GenerationRequest(**BASE, script_name="X/Y/Z plot", script_args=args))
+
+
+def test_saved_grid_carries_the_grid_infotext(app):
+    app.txt2img(GenerationRequest(**BASE, save_images=True, script_name="X/Y/Z plot",
+                                  script_args=xyz_args(STEPS, "1, 2")))
+    grids = list((app.paths.data_dir / "outputs" / "txt2img-grids").rglob("xyz_grid-*.png"))
+    assert len(grids) == 1
+    assert "X Type: Steps" in read_image_metadata(Image.open(grids[0]))[0]
+
+
+def decode(b64: str) -> Image.Image:
+    image = Image.open(io.BytesIO(base64.b64decode(b64)))
+    image.load()
+    return image
+
+
+def test_api_runs_the_plot_by_script_name(tmp_path, tiny_checkpoint):
+    with make_client(tmp_path, tiny_checkpoint) as client:
+        assert "x/y/z plot" in client.get("/sdapi/v1/scripts").json()["txt2img"]
+        r = client.post("/sdapi/v1/txt2img", json={**BASE, "script_name": "x/y/z plot",
+                                                  "script_args": xyz_args(STEPS, "1-2", CFG, "5, 7")})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        info = json.loads(body["info"])
+        images = [decode(b) for b in body["images"]]
+        assert len(images) == 5 and images[0].width > 128 and all(im.size == (64, 64) for im in images[1:])
+        assert [im.info["parameters"] for im in images] == info["infotexts"]
+        assert "X Type: Steps" in info["infotexts"][0] and "Steps: 2, Sampler: Euler, CFG scale: 7" in \
+            info["infotexts"][4]
