@@ -93,8 +93,11 @@ class StableDiffusionProcessing:
         request_type = Img2ImgRequest if self.kind == "img2img" else GenerationRequest
         values = {name: getattr(self, name) for name in _request_fields(self.kind)}
         values.update(script_name=None, script_args=(), alwayson_scripts={})
-        values["prompt"] = _first(values["prompt"])
-        values["negative_prompt"] = _first(values["negative_prompt"])
+        lists = per_image_lists(self)
+        if lists:  # consumed by run_sync.pull once the run has its image plan
+            self.easel_pending_lists = lists
+        for name in ("prompt", "negative_prompt", "seed", "subseed"):
+            values[name] = _first(values[name])
         values["styles"] = tuple(values["styles"] or ())
         values["save_images"] = bool(values.get("save_images")) and not self.do_not_save_samples
         if self.kind == "img2img":
@@ -108,6 +111,17 @@ class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
 
 class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
     kind = "img2img"
+
+
+# A1111 lets a script give one value per image as a list (Prompt matrix: p.prompt = [...], p.seed = [...])
+PER_IMAGE = (("prompt", "all_prompts"), ("negative_prompt", "all_negative_prompts"), ("seed", "all_seeds"),
+             ("subseed", "all_subseeds"))
+
+
+def per_image_lists(p) -> dict[str, list]:
+    """{"all_prompts": [...], …} for the fields of p that hold a list instead of one value."""
+    return {target: list(getattr(p, name)) for name, target in PER_IMAGE
+            if isinstance(getattr(p, name, None), (list, tuple)) and getattr(p, name)}
 
 
 def _mutable(value):

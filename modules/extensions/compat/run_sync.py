@@ -38,6 +38,7 @@ def pull(p, ctx) -> None:
     if ctx.plan is not None:
         for p_name, plan_name in PLAN_FIELDS:
             setattr(p, p_name, list(getattr(ctx.plan, plan_name)))
+        _apply_pending_lists(p)
     if ctx.batch is not None:
         for p_name, plan_name in BATCH_FIELDS:
             setattr(p, p_name, list(getattr(ctx.batch, plan_name)))
@@ -47,6 +48,18 @@ def pull(p, ctx) -> None:
         p.sd_model_name, p.sd_model_hash = checkpoint.model_name, checkpoint.shorthash
         p.sd_vae_name, p.sd_vae_hash = ctx.model.vae_name, ctx.model.vae_hash
     ctx.extra = p.extra_generation_params  # one dict: what a hook adds reaches the infotext
+
+
+def _apply_pending_lists(p) -> None:
+    """Per-image lists a script gave as p.prompt / p.seed (see processing.per_image_lists) replace the plan's
+    values, once; a short list keeps the plan's values for the images it does not cover."""
+    pending = getattr(p, "easel_pending_lists", None)
+    if not pending:
+        return
+    p.easel_pending_lists = None
+    for p_name, values in pending.items():
+        current = getattr(p, p_name)
+        setattr(p, p_name, (list(values) + current[len(values):])[:len(current)])
 
 
 def push(p, ctx) -> None:
