@@ -86,11 +86,17 @@ def _data_dir(tmp_path_factory, checkpoint: Path) -> Path:
     return data
 
 
+RECORDER = ROOT / "tests" / "fixtures" / "extensions" / "hook_recorder"
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory, tiny_checkpoint):
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed (run_tests.sh installs it)")
-    srv = Server(_data_dir(tmp_path_factory, tiny_checkpoint))
+    data = _data_dir(tmp_path_factory, tiny_checkpoint)
+    # every browser test runs beside a user extension using every hook: the page must work as well with it
+    shutil.copytree(RECORDER, data / "extensions" / "sd-webui-hook-recorder")
+    srv = Server(data)
     srv.start()
     yield srv
     srv.stop()

@@ -1,0 +1,46 @@
+"""Extension scripts in a real browser (the session server has the hook-recorder extension installed): its
+JavaScript runs, its tab and setting appear, its always-on panel changes the generation, the Script dropdown shows
+the chosen script's panel and runs it."""
+from __future__ import annotations
+
+import json
+import urllib.request
+
+from tests.e2e.conftest import screenshot
+from tests.e2e.helpers import select_tab, set_number, small_txt2img, wait_for_infotext
+
+
+def test_extension_js_css_tab_and_setting_appear(page, server):
+    assert page.evaluate("() => window.hookRecorderLoaded === true")
+    assert page.evaluate("() => [...document.querySelectorAll('link[rel=stylesheet]')]"
+                         ".some(l => l.href.includes('style.css') && !l.href.endsWith('/0/style.css'))")
+    select_tab(page, "Hook recorder")
+    page.wait_for_selector("#hook_recorder_markdown", state="visible")
+    select_tab(page, "Settings")
+    page.locator("#tab_settings button[role=tab]", has_text="Hook recorder").first.click()
+    page.wait_for_selector("#setting_hook_recorder_flag", state="visible")
+    screenshot(page, "extension_setting")
+
+
+def test_alwayson_panel_and_selected_script_run_from_the_page(page, server):
+    small_txt2img(page, "a red circle", seed=5, steps=2)
+    page.locator("#txt2img_script_container button", has_text="Hook recorder").first.click()  # open its accordion
+    page.locator("#script_txt2img_hook_recorder_enabled input").check()
+    page.locator("#script_txt2img_hook_recorder_suffix textarea").fill("wearing a hat")
+    page.locator("#txt2img_generate").click()
+    text = wait_for_infotext(page, "html_info_txt2img", "Recorder suffix: wearing a hat")
+    assert "a red circle wearing a hat" in text
+    with urllib.request.urlopen(server.url + "/hook-recorder/calls", timeout=10) as response:
+        calls = json.load(response)["calls"]
+    assert calls[:2] == ["setup", "before_process"] and calls[-1] == "postprocess"
+    page.locator("#script_txt2img_hook_recorder_enabled input").uncheck()
+
+    page.locator("#script_list input").click()
+    page.locator("[role=option]", has_text="Recorder twice").first.click()
+    page.wait_for_selector("#txt2img_script_recorder_twice", state="visible")
+    set_number(page, "txt2img_script_recorder_twice", 2)
+    page.locator("#txt2img_generate").click()
+    wait_for_infotext(page, "html_info_txt2img", "Seed: 100")  # the script set seeds 100 and 101
+    page.wait_for_function("() => new Set([...document.querySelectorAll('#txt2img_gallery img')]"
+                           ".map(i => i.src)).size >= 2", timeout=30_000)
+    screenshot(page, "script_recorder_twice")
