@@ -180,3 +180,24 @@ def test_api_runs_the_plot_by_script_name(tmp_path, tiny_checkpoint):
         assert [im.info["parameters"] for im in images] == info["infotexts"]
         assert "X Type: Steps" in info["infotexts"][0] and "Steps: 2, Sampler: Euler, CFG scale: 7" in \
             info["infotexts"][4]
+
+
+def test_the_page_builds_the_plot_panel_and_its_values_run_it(app):
+    """Through the UI: the txt2img page's Script section turns the panel's values into the request."""
+    from modules.extensions.compat.reporting import FAILURES
+    from modules.ui.layout import build_ui
+
+    before = len(FAILURES.failures)
+    blocks = build_ui(app)
+    assert FAILURES.failures[before:] == [], "every built-in script's ui() builds"
+    ids = {b.elem_id: b for b in blocks.blocks.values() if getattr(b, "elem_id", None)}
+    assert ids["script_txt2img_xyz_plot_x_type"].choices[STEPS][0] == "Steps"
+    assert "script_txt2img_xyz_plot_include_lone_images" in ids and "xyz_grid_fill_x_tool_button" in ids
+    section = blocks.easel_context.shared["txt2img_scripts"]
+    script = app.scripts.runners["txt2img"].find("X/Y/Z plot")
+    values = [c.value for c in section.inputs]
+    values[0] = "X/Y/Z plot"
+    values[script.args_from:script.args_to] = xyz_args(STEPS, "1-2", CFG, "5, 7")  # as Gradio hands them over
+    result = app.txt2img(GenerationRequest(**BASE, **section.request_fields(values)))
+    assert len(result.images) == 5 and "X Type: Steps" in result.infotexts[0]
+    assert "Steps: 2, Sampler: Euler, CFG scale: 7" in result.infotexts[4]
