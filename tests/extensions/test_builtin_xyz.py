@@ -201,3 +201,40 @@ def test_the_page_builds_the_plot_panel_and_its_values_run_it(app):
     result = app.txt2img(GenerationRequest(**BASE, **section.request_fields(values)))
     assert len(result.images) == 5 and "X Type: Steps" in result.infotexts[0]
     assert "Steps: 2, Sampler: Euler, CFG scale: 7" in result.infotexts[4]
+
+
+AXIS_CASES = [  # (axis label, values, a fragment of each cell's infotext)
+    ("Var. strength", "0.25, 0.5", ["Variation seed strength: 0.25", "Variation seed strength: 0.5"]),
+    ("Schedule type", "Karras, Exponential", ["Schedule type: Karras", "Schedule type: Exponential"]),
+    ("Clip skip", "1, 2", ["Seed: 5, Size: 64x64", "Clip skip: 2"]),
+    ("Size", "64x64, 96x64", ["Size: 64x64", "Size: 96x64"]),
+    ("VAE", "Automatic, None", ["Model: ", "Model: "]),
+    ("Styles", "Hat", ["a red cube, wearing a hat"]),
+    ("Checkpoint name", "{checkpoint}", ["Model: {model}"]),
+]
+
+
+@pytest.mark.parametrize("label, values, fragments", AXIS_CASES, ids=[c[0] for c in AXIS_CASES])
+def test_axes_set_what_their_label_says(app, label, values, fragments):
+    from modules.prompts.styles import PromptStyle
+
+    app.services.styles.set(PromptStyle("Hat", "{prompt}, wearing a hat"))
+    checkpoint = app.models.list_checkpoints()[0]
+    values = values.format(checkpoint=checkpoint.name)
+    result = app.txt2img(GenerationRequest(**BASE, subseed=9, script_name="X/Y/Z plot",
+                                           script_args=xyz_args(label, values)))
+    assert len(result.infotexts) == len(fragments) + 1
+    for text, fragment in zip(result.infotexts[1:], fragments):
+        assert fragment.format(model=checkpoint.model_name) in text
+    assert f"X Type: {label}" in result.infotexts[0]
+
+
+def test_img2img_plot_over_denoising(app):
+    from modules.pipeline.img2img_request import Img2ImgRequest
+
+    init = Image.new("RGB", (64, 64), (200, 30, 30))
+    result = app.img2img(Img2ImgRequest(**BASE, init_images=(init,), script_name="X/Y/Z plot",
+                                        script_args=xyz_args("Denoising", "0.25, 0.75")))
+    assert [("Denoising strength: 0.25" in result.infotexts[1]), ("Denoising strength: 0.75" in result.infotexts[2])] \
+        == [True, True]
+    assert result.images[0].width == 2 * 64
