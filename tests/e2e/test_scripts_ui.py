@@ -44,3 +44,27 @@ def test_alwayson_panel_and_selected_script_run_from_the_page(page, server):
     page.wait_for_function("() => new Set([...document.querySelectorAll('#txt2img_gallery img')]"
                            ".map(i => i.src)).size >= 2", timeout=30_000)
     screenshot(page, "script_recorder_twice")
+
+
+def choose(page, elem_id: str, option: str) -> None:
+    """Pick `option` in the Gradio dropdown `#elem_id`."""
+    page.locator(f"#{elem_id} input").click()
+    page.locator("[role=option]", has_text=option).first.click()
+
+
+def test_xyz_plot_steps_by_cfg_from_the_page(page, server):
+    small_txt2img(page, "a blue square", seed=9, steps=2)
+    choose(page, "script_list", "X/Y/Z plot")
+    prefix = "script_txt2img_xyz_plot"
+    page.wait_for_selector(f"#{prefix}_x_type", state="visible")
+    choose(page, f"{prefix}_x_type", "Steps")
+    page.locator(f"#{prefix}_x_values textarea, #{prefix}_x_values input").first.fill("1,2")
+    choose(page, f"{prefix}_y_type", "CFG Scale")
+    page.locator(f"#{prefix}_y_values textarea, #{prefix}_y_values input").first.fill("5,7")
+    page.locator(f"#{prefix}_include_lone_images input").check()
+    page.locator("#txt2img_generate").click()
+    text = wait_for_infotext(page, "html_info_txt2img", "X/Y/Z plot")  # the grid comes first, with its own infotext
+    assert "X Type: Steps" in text and "Y Type: CFG Scale" in text
+    page.wait_for_function("() => new Set([...document.querySelectorAll('#txt2img_gallery img')]"
+                           ".map(i => i.src)).size >= 5", timeout=30_000)  # grid + 4 cells
+    screenshot(page, "xyz_plot")
