@@ -116,6 +116,7 @@ def _build_installed(ctx: UiContext, manager, is_locked: bool):
     table = gr.Dataframe(value=lambda: installed_rows(manager), headers=list(COLUMNS), datatype=list(TYPES),
                          type="array", interactive=True, wrap=True, elem_id="extensions_installed_table",
                          static_columns=[i for i in range(len(COLUMNS)) if i != ENABLED_COL],
+                         column_widths=["14%", "24%", "8%", "9%", "12%", "13%", "8%", "12%"],
                          label="Installed extensions (untick Enabled to disable)")
 
     def do_apply(rows, chosen_mode):

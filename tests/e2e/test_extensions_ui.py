@@ -1,0 +1,84 @@
+"""The Extensions tab in a real browser, on its own server whose data dir holds an extension cloned from a local
+git repository: its JavaScript runs in the page, file= serves its files, Install from URL installs another one
+from a file:// URL, and unticking Enabled + Apply stores the disabled list."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, PageGuard, Server, _data_dir, screenshot
+from tests.e2e.helpers import select_tab
+from tests.extensions import git, make_repo, url
+
+EXT_JS = "onUiLoaded(() => { document.body.dataset.e2eExtension = 'loaded'; });\n"  # A1111's idiom
+
+
+@pytest.fixture
+def ext_server(tmp_path_factory, tiny_checkpoint):
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (run_tests.sh installs it)")
+    data = _data_dir(tmp_path_factory, tiny_checkpoint)
+    sources = tmp_path_factory.mktemp("ext-sources")
+    seeded = make_repo(sources, "e2e-ext", {"javascript/e2e.js": EXT_JS, "img/dot.svg": "<svg/>"})
+    (data / "extensions").mkdir(exist_ok=True)
+    git(data / "extensions", "clone", "-q", url(seeded), "e2e-ext")
+    other = make_repo(sources, "second-ext", {"install.py": "import launch\nprint('ok', launch.is_installed('pip'))\n"})
+    server = Server(data)
+    server.start()
+    yield server, url(other)
+    server.stop()
+
+
+@pytest.mark.slow  # its own server start: 20-60 s on a loaded 2-core machine
+def test_extensions_tab_install_and_disable(ext_server):
+    from playwright.sync_api import sync_playwright
+
+    server, other_url = ext_server
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        page.set_default_timeout(60_000)
+        guard = PageGuard(page)
+        try:
+            _drive(page, server, other_url)
+        except Exception:
+            screenshot(page, "FAILED-test_extensions_tab_install_and_disable")
+            raise
+        finally:
+            browser.close()
+    assert not guard.external and not guard.errors, (guard.external, guard.errors)
+
+
+def _drive(page, server, other_url: str) -> None:
+    page.goto(server.url + "/")
+    page.wait_for_selector("body.easel-loaded", state="attached")
+    page.wait_for_function("() => document.body.dataset.e2eExtension === 'loaded'")  # the extension's JS ran
+    assert page.request.get(server.url + "/file=extensions/e2e-ext/img/dot.svg").text() == "<svg/>"
+    assert page.request.get(server.url + "/file=extensions/e2e-ext/.git/config").status == 404
+
+    select_tab(page, "Extensions")
+    _wait_for_row(page, "e2e-ext")
+
+    page.locator("#tabs_extensions button[role=tab]", has_text="Install from URL").click()
+    page.locator("#extensions_install_url textarea, #extensions_install_url input").first.fill(other_url)
+    page.locator("#extensions_install_button").click()
+    page.wait_for_function("() => document.getElementById('extensions_install_result').innerText"
+                           ".includes('Installed second-ext')")
+    assert (server.data_dir / "extensions" / "second-ext" / "install.py").is_file()
+
+    page.locator("#tabs_extensions button[role=tab]", has_text="Installed").click()
+    _wait_for_row(page, "second-ext")
+    row = page.locator("#extensions_installed_table [role=row]", has_text="e2e-ext").first
+    row.locator("input[type=checkbox]").first.click()
+    page.wait_for_timeout(500)  # let Gradio take the cell's change before Apply reads the table
+    page.locator("#extensions_apply").click()
+    page.wait_for_function("() => document.getElementById('extensions_installed_result').innerText"
+                           ".includes('Restart Easel')")
+    assert json.loads((server.data_dir / "config.json").read_text())["disabled_extensions"] == ["e2e-ext"]
+
+
+def _wait_for_row(page, name: str) -> None:
+    """Gradio's Dataframe draws its rows as [role=row] elements (a virtual table)."""
+    page.wait_for_function("(n) => [...document.querySelectorAll('#extensions_installed_table [role=row]')]"
+                           ".some(r => r.innerText.includes(n))", arg=name)
