@@ -154,8 +154,8 @@ class ExtensionManager:
             for ext in found:
                 ext.enabled = ext.name not in disabled
                 old = previous.get(ext.name)
-                if old is not None and old.path == ext.path:
-                    ext.update_status, ext.can_update = old.update_status, old.can_update
+                if old is not None and old.path == ext.path:  # keep what git said (read once per folder)
+                    ext.update_status, ext.can_update, ext._repo = old.update_status, old.can_update, old._repo
             if reorder:
                 order = load_order(found, self.is_active)
                 self._loaded = [e.name for e in order.loaded]

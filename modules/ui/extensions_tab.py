@@ -27,10 +27,10 @@ def _date(timestamp: int | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp)) if timestamp else ""
 
 
-def installed_rows(manager) -> list[list]:
-    """One row per extension folder, in COLUMNS order."""
+def installed_rows(manager, refresh: bool = False) -> list[list]:
+    """One row per extension folder, in COLUMNS order (`refresh`: look at the folders again first)."""
     rows = []
-    for ext in manager.all():
+    for ext in manager.refresh() if refresh else manager.all():
         url = "built-in" if ext.is_builtin else (ext.remote or "")
         rows.append([ext.name, url, ext.branch or "", ext.version or "", _date(ext.commit_date),
                      ext.update_status or "", bool(ext.enabled), ext.problem or ""])
@@ -113,8 +113,9 @@ def _build_installed(ctx: UiContext, manager, is_locked: bool):
     mode = gr.Radio(MODES, value=manager.mode(), label="Disable extensions", elem_id="extensions_disable_all")
     gr.Markdown(f"Changes here take effect at the next start. {RESTART_NOTE}")
     result = gr.HTML(message(LOCKED_NOTE) if is_locked else "", elem_id="extensions_installed_result")
-    table = gr.Dataframe(value=lambda: installed_rows(manager), headers=list(COLUMNS), datatype=list(TYPES),
-                         type="array", interactive=True, wrap=True, elem_id="extensions_installed_table",
+    table = gr.Dataframe(value=lambda: installed_rows(manager, refresh=True), headers=list(COLUMNS),
+                         datatype=list(TYPES), type="array", interactive=True, wrap=True,
+                         elem_id="extensions_installed_table",
                          static_columns=[i for i in range(len(COLUMNS)) if i != ENABLED_COL],
                          column_widths=["14%", "24%", "8%", "9%", "12%", "13%", "8%", "12%"],
                          label="Installed extensions (untick Enabled to disable)")
