@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from modules.errors import InvalidInput
 from modules.extensions.compat import binding, install_aliases
 from modules.imaging.metadata import read_image_metadata
 from modules.pipeline.request import GenerationRequest
@@ -84,9 +85,9 @@ def test_pick_axis_by_index_or_label():
     assert script.pick_axis(options, STEPS).label == "Steps"
     assert script.pick_axis(options, "cfg scale").label == "CFG Scale"
     assert script.pick_axis(options, "6").label == "CFG Scale"
-    with pytest.raises(RuntimeError, match="unknown axis 'Bogus'; valid: Nothing, Seed"):
+    with pytest.raises(InvalidInput, match="unknown axis 'Bogus'; valid: Nothing, Seed"):
         script.pick_axis(options, "Bogus")
-    with pytest.raises(RuntimeError, match="out of range"):
+    with pytest.raises(InvalidInput, match="out of range"):
         script.pick_axis(options, 999)
 
 

@@ -7,6 +7,7 @@ import math
 import gradio as gr
 
 import modules.scripts as scripts
+from modules.errors import InvalidInput  # a user's bad argument: 422, not an extension fault
 from modules import images, processing
 from modules.processing import Processed
 from modules.shared import opts, state
@@ -55,7 +56,7 @@ class Script(scripts.Script):
 
     def run(self, p, loops, final_denoising_strength, denoising_curve, append_interrogation):
         if append_interrogation not in (None, "None"):
-            raise RuntimeError(f"Loopback: {append_interrogation} interrogation is not available in Easel")
+            raise InvalidInput("script_args", f"Loopback: {append_interrogation} interrogation is not available in Easel")
         processing.fix_seed(p)
         loops, batch_count = int(loops), p.n_iter
         p.extra_generation_params = {"Final denoising strength": final_denoising_strength,

@@ -8,6 +8,7 @@ import gradio as gr
 from PIL import Image
 
 import modules.scripts as scripts
+from modules.errors import InvalidInput  # a user's bad argument: 422, not an extension fault
 from modules import devices, images, processing, shared
 from modules.processing import Processed
 from modules.shared import opts, state
@@ -27,11 +28,11 @@ def pick_upscaler(upscalers: list, choice):
     if isinstance(choice, str) and not choice.isdigit():
         found = [u for u in upscalers if u.name.lower() == choice.lower()]
         if not found:
-            raise RuntimeError(f"SD upscale: unknown upscaler {choice!r}; valid: {', '.join(u.name for u in upscalers)}")
+            raise InvalidInput("script_args", f"SD upscale: unknown upscaler {choice!r}; valid: {', '.join(u.name for u in upscalers)}")
         return found[0]
     index = int(choice or 0)
     if not 0 <= index < len(upscalers):
-        raise RuntimeError(f"SD upscale: upscaler index {index} is out of range 0 to {len(upscalers) - 1}")
+        raise InvalidInput("script_args", f"SD upscale: upscaler index {index} is out of range 0 to {len(upscalers) - 1}")
     return upscalers[index]
 
 

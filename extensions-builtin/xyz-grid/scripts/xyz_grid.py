@@ -16,6 +16,7 @@ import gradio as gr
 from PIL import Image
 
 import modules.scripts as scripts
+from modules.errors import InvalidInput  # a user's bad argument: 422, not an extension fault
 from modules import images, processing
 from modules.processing import Processed, process_images
 from modules.shared import opts, state
@@ -41,11 +42,11 @@ def pick_axis(options: list[AxisOption], value) -> AxisOption:
     if isinstance(value, str) and not value.strip().isdigit():
         found = [o for o in options if o.label.lower() == value.strip().lower()]
         if not found:
-            raise RuntimeError(f"X/Y/Z plot: unknown axis {value!r}; valid: {', '.join(o.label for o in options)}")
+            raise InvalidInput("script_args", f"X/Y/Z plot: unknown axis {value!r}; valid: {', '.join(o.label for o in options)}")
         return found[0]
     index = int(value)
     if not 0 <= index < len(options):
-        raise RuntimeError(f"X/Y/Z plot: axis index {index} is out of range 0 to {len(options) - 1}")
+        raise InvalidInput("script_args", f"X/Y/Z plot: axis index {index} is out of range 0 to {len(options) - 1}")
     return options[index]
 
 
@@ -72,7 +73,7 @@ def axis_values(p, opt: AxisOption, text: str, dropdown, csv_mode: bool, raw_mod
         if opt.confirm is not None:
             opt.confirm(p, values)
     except (ValueError, RuntimeError) as e:
-        raise RuntimeError(f"X/Y/Z plot, axis {opt.label}: {e}") from None
+        raise InvalidInput("script_args", f"X/Y/Z plot, axis {opt.label}: {e}") from None
     return values
 
 
@@ -196,7 +197,7 @@ class Script(scripts.Script):
         megapixels = round(nx * ny * nz * p.width * p.height / 1_000_000)
         limit = getattr(opts, "img_max_size_mp", 200)
         if megapixels >= limit:
-            raise RuntimeError(f"X/Y/Z plot: the grid would be {megapixels} megapixels (the limit is {limit})")
+            raise InvalidInput("script_args", f"X/Y/Z plot: the grid would be {megapixels} megapixels (the limit is {limit})")
         print(f"X/Y/Z plot will create {nx * ny * nz * p.n_iter * p.batch_size} images on {nz} {nx}x{ny} grid"
               f"{'s' if nz > 1 else ''}.")
         state.xyz_plot_x, state.xyz_plot_y, state.xyz_plot_z = (AxisInfo(opt[a], vals[a]) for a in "xyz")
