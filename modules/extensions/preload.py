@@ -70,7 +70,12 @@ def run_preload(ext, parser: argparse.ArgumentParser) -> str | None:
 def preload_extensions(parser: argparse.ArgumentParser, paths, flags) -> dict[str, str]:
     """Run every loading extension's preload.py on `parser`; returns {extension name: problem}."""
     problems = {}
-    for ext in loading_extensions(paths, flags):
-        if (ext.path / PRELOAD).is_file() and (problem := run_preload(ext, parser)):
+    extensions = [ext for ext in loading_extensions(paths, flags) if (ext.path / PRELOAD).is_file()]
+    if extensions:
+        from modules.extensions.compat import install_aliases
+
+        install_aliases()  # preload.py files import launch, modules.paths_internal, … like scripts do
+    for ext in extensions:
+        if problem := run_preload(ext, parser):
             problems[ext.name] = problem
     return problems

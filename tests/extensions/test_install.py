@@ -196,3 +196,17 @@ def test_webui_flags_include_extension_flags_from_the_data_dir(tmp_path, monkeyp
     assert flags.adds_flag_level == 3 and getattr(flags, PRELOAD_PROBLEMS) == {}
     with pytest.raises(SystemExit):  # with the extension disabled, its flag is unknown again
         webui.parse_flags(["--data-dir", str(data), "--disable-extra-extensions", "--adds-flag-level", "3"])
+
+
+def test_preload_may_import_a1111_modules(paths):
+    from modules import cli
+    from modules.extensions.preload import preload_extensions
+
+    make_ext(paths.extensions_dir, "a1111-style", {"preload.py": (
+        "import os\nimport launch\nfrom modules import paths_internal\n"
+        "def preload(parser):\n"
+        "    parser.add_argument('--a1111-style-dir', default=os.path.join(paths_internal.models_path, 'X'))\n")})
+    problems = {}
+    flags = cli.parse_args_with_preload([], env={}, preload=lambda parser, first: problems.update(
+        preload_extensions(parser, paths, first)))
+    assert problems == {} and flags.a1111_style_dir.endswith("X")
