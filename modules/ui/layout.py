@@ -70,7 +70,8 @@ def extension_tabs(tabs: list) -> None:
 
 def mount_kwargs(app, server) -> dict:
     """What gr.mount_gradio_app needs besides the blocks: theme, the <head> with our scripts and styles."""
-    table = assets.asset_table(app.paths, disabled_extensions=app.flags.disable_all_extensions)
+    table = assets.asset_table(app.paths, disabled_extensions=app.flags.disable_all_extensions,
+                               extensions=getattr(app, "extensions", None))
     assets.mount(server, table)
     return {"theme": theme(), "head": assets.head_html(table), "ssr_mode": False, "footer_links": ["settings"]}
 

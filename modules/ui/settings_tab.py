@@ -12,15 +12,18 @@ from modules.ui.setting_components import component_for, same_value, typed
 
 
 def sections(table) -> dict[str, list]:
-    """Rows grouped by section, in table order.
+    """Rows grouped by section, in table order; hidden rows (changed elsewhere, e.g. the Extensions tab) left out.
 
     >>> from modules.options.table import SETTINGS
     >>> list(sections({s.key: s for s in SETTINGS}))[0]
     'Saving images'
+    >>> any(s.key == "disabled_extensions" for rows in sections({s.key: s for s in SETTINGS}).values() for s in rows)
+    False
     """
     grouped: dict[str, list] = {}
     for setting in table.values():
-        grouped.setdefault(setting.section, []).append(setting)
+        if not setting.hidden:
+            grouped.setdefault(setting.section, []).append(setting)
     return grouped
 
 
