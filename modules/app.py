@@ -9,7 +9,7 @@ from typing import Any
 from modules.jobs import JobQueue, JobStore
 from modules.options import Options
 from modules.paths import Paths
-from modules.pipeline.extras import ExtrasRequest, ExtrasResult, run_extras
+from modules.pipeline.extras import NO_EXTRAS_HOOKS, ExtrasRequest, ExtrasResult, run_extras
 from modules.pipeline.img2img import run_img2img
 from modules.pipeline.img2img_request import Img2ImgRequest
 from modules.pipeline.img2img_request import decoded as img2img_decoded
@@ -72,14 +72,16 @@ class App:
         return self.jobs.run("img2img", img2img_decoded(request), job)
 
     def extras(self, request: ExtrasRequest, job: Job | None = None) -> ExtrasResult:
-        """Upscale images (Extras tab, extra-single-image, extra-batch-images), serialised with generations."""
+        """Upscale images (Extras tab, extra-single-image, extra-batch-images), serialised with generations; the
+        script host's Extras scripts postprocess each image when extensions are loaded."""
         job = job or Job(job_count=max(len(request.images), 1))
+        hooks = self.scripts.extras_hooks() if self.scripts is not None else NO_EXTRAS_HOOKS
         with self._run_lock:
             self._current_job = job
             try:
                 opts = self.options.snapshot()
                 folder = self.paths.data_dir / opts.outdir_extras_samples
-                return run_extras(self.services.upscalers, self.services.saver, folder, opts, request, job)
+                return run_extras(self.services.upscalers, self.services.saver, folder, opts, request, job, hooks)
             finally:
                 self._current_job = None
 

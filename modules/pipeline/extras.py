@@ -3,13 +3,16 @@ upscalers, optionally save to outputs/extras-images with A1111's postprocessing 
 
 Face restoration (GFPGAN/CodeFormer) needs face detection and alignment models that Easel does not ship, so
 non-zero visibilities are refused with that explanation rather than silently ignored.
+
+After Easel's own upscaling each image goes through `ExtrasHooks.postprocess` (the extension system's Extras
+scripts, A1111's `ScriptPostprocessing`), which may change it, add infotext entries and hand back extra images.
 """
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from PIL import Image
 
@@ -41,6 +44,9 @@ class ExtrasRequest:
     codeformer_weight: float = 0.0
     upscale_first: bool = False
     save_images: bool = False
+    # values of the Extras tab's postprocessing scripts: {script name: {control name: value}}; None (the API) gives
+    # each control None, as A1111 1.10's extras routes do
+    script_args: Any = None
 
     def __post_init__(self):
         object.__setattr__(self, "images", tuple(self.images))
@@ -58,6 +64,32 @@ class ExtrasResult:
         import html
 
         return f"<p>{html.escape(self.infotexts[0])}</p>" if self.infotexts else ""
+
+
+@dataclass
+class ExtrasOutput:
+    """One image Extras returns for an input: the image, its postprocessing infotext entries, the suffix of its
+    file name and a caption (saved beside it as .txt when set)."""
+
+    image: Image.Image
+    info: dict[str, Any]
+    suffix: str = ""
+    caption: str | None = None
+
+
+class ExtrasHooks(Protocol):
+    def postprocess(self, image: Image.Image, info: dict[str, Any], request: ExtrasRequest,
+                    job: Job) -> list[ExtrasOutput]: ...
+
+
+class NoExtrasHooks:
+    """Extras without extensions: the upscaled image as it is."""
+
+    def postprocess(self, image, info, request, job) -> list[ExtrasOutput]:
+        return [ExtrasOutput(image, info)]
+
+
+NO_EXTRAS_HOOKS = NoExtrasHooks()
 
 
 def validate_extras(req: ExtrasRequest) -> list[Image.Image]:
@@ -123,11 +155,13 @@ def postprocess_infotext(info: dict[str, Any]) -> str:
         text = str(v)
         return json.dumps(text, ensure_ascii=False) if any(c in text for c in ",:\n") else text
 
-    return ", ".join(f"{k}: {quote(v)}" for k, v in info.items() if v is not None)
+    return ", ".join(k if k == v else f"{k}: {quote(v)}" for k, v in info.items() if v is not None)
 
 
-def run_extras(upscalers, saver, folder, opts, req: ExtrasRequest, job: Job | None = None) -> ExtrasResult:
-    """Upscale every image of the request; save each (keeping its generation infotext) when asked."""
+def run_extras(upscalers, saver, folder, opts, req: ExtrasRequest, job: Job | None = None,
+               hooks: ExtrasHooks = NO_EXTRAS_HOOKS) -> ExtrasResult:
+    """Upscale every image of the request, then the hooks' postprocessing; save each output (keeping the input's
+    generation infotext) when asked."""
     images = validate_extras(req)
     job = job or Job(job_count=len(images))
     result = ExtrasResult([], [])
@@ -138,17 +172,27 @@ def run_extras(upscalers, saver, folder, opts, req: ExtrasRequest, job: Job | No
         progress = _progress(job)
         rgb = image.convert("RGB")  # as A1111's postprocessing: alpha is dropped
         upscaled, info = upscale_one(upscalers, rgb, req, opts.ESRGAN_tile, opts.ESRGAN_tile_overlap, progress)
-        text = postprocess_infotext(info)
         parameters, _ = read_image_metadata(image)
-        chunks = {"postprocessing": text, "extras": text}  # A1111 1.10 writes both
-        upscaled.info = {"parameters": parameters, **chunks} if parameters else dict(chunks)
-        result.images.append(upscaled)
-        result.infotexts.append(text)
-        if req.save_images:
-            result.saved_paths.append(saver.save_image(upscaled, folder, seed=None, infotext=parameters,
-                                                       fmt=opts.samples_format, prefix_date=False,
-                                                       extra_text=chunks))
+        for output in hooks.postprocess(upscaled, info, req, job):
+            _emit(result, output, parameters, saver, folder, opts, req.save_images)
     return result
+
+
+def _emit(result: ExtrasResult, output: ExtrasOutput, parameters: str | None, saver, folder, opts,
+          save: bool) -> None:
+    text = postprocess_infotext(output.info)
+    chunks = {"postprocessing": text, "extras": text}  # A1111 1.10 writes both
+    image = output.image
+    image.info = {"parameters": parameters, **chunks} if parameters else dict(chunks)
+    result.images.append(image)
+    result.infotexts.append(text)
+    if not save:
+        return
+    path = saver.save_image(image, folder, seed=None, infotext=parameters, fmt=opts.samples_format,
+                            prefix_date=False, decoration=output.suffix.lstrip("-"), extra_text=chunks)
+    result.saved_paths.append(path)
+    if output.caption:
+        Path(path).with_suffix(".txt").write_text(str(output.caption), encoding="utf-8")
 
 
 def _progress(job: Job):

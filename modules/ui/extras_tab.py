@@ -1,4 +1,5 @@
-"""Extras: upscale an image (or a batch) with A1111's two upscaler slots, keeping its parameters chunk."""
+"""Extras: upscale an image (or a batch) with A1111's two upscaler slots, keeping its parameters chunk; then the
+extensions' postprocessing scripts, whose controls the script host lays out below the upscalers."""
 from __future__ import annotations
 
 import gradio as gr
@@ -40,29 +41,44 @@ def build(ctx: UiContext) -> None:
                 second = gr.Dropdown(choices, value="None", label="Upscaler 2", elem_id="extras_upscaler_2")
                 visibility = gr.Slider(0.0, 1.0, value=0.0, step=0.001, label="Upscaler 2 visibility",
                                        elem_id="extras_upscaler_2_visibility")
+            section = None
+            host = getattr(ctx.app, "scripts", None)
+            if host is not None:
+                with gr.Column(elem_id="extras_scripts"):
+                    section = host.build_extras_ui()
+                if section.scripts:
+                    image.change(host.extras_image_changed, queue=False, show_progress="hidden")
             generate = gr.Button("Generate", variant="primary", elem_id="extras_generate")
         with gr.Column(scale=1, elem_id="extras_output_column"):
             gallery = gr.Gallery(label="Result", format="png", elem_id="extras_gallery", height=420,
                                  object_fit="contain", interactive=False)
             info = gr.HTML(elem_id="html_info_extras")
 
-    def run(picture, resize_mode, factor, w, h, crop_it, up1, up2, vis):
-        from modules.pipeline.extras import ExtrasRequest
+    def run(*values):
+        return run_extras(ctx.app, section, *values)
 
-        if picture is None:
-            return gr.update(), error_html("extras: no image uploaded (upload the image to upscale)")
-        try:
-            request = ExtrasRequest(images=(picture,), resize_mode=resize_mode, upscaling_resize=float(factor),
-                                    upscaling_resize_w=int(w), upscaling_resize_h=int(h), upscaling_crop=crop_it,
-                                    upscaler_1=up1, upscaler_2=up2, extras_upscaler_2_visibility=float(vis),
-                                    save_images=bool(ctx.app.options.get("samples_save")))
-            result = ctx.app.extras(request)
-        except EaselError as e:
-            return gr.update(), error_html(e.message)
-        shown = [f"{image.width}x{image.height}" for image in result.images]
-        text = result.infotexts[0] if result.infotexts else ""
-        return [(image, None) for image in result.images], infotext_html("\n".join([*shown, text]).strip())
-
-    generate.click(run, inputs=[image, mode, scale, width, height, crop, first, second, visibility],
-                   outputs=[gallery, info])
+    generate.click(run, inputs=[image, mode, scale, width, height, crop, first, second, visibility,
+                                *(section.inputs if section is not None else [])], outputs=[gallery, info])
     ctx.shared["extras_image"] = image
+    ctx.shared["extras_scripts"] = section
+
+
+def run_extras(app, section, picture, resize_mode, factor, w, h, crop_it, up1, up2, vis, *script_values):
+    """The Generate button: the tab's values (and the scripts' controls, in `section.inputs` order) → App.extras →
+    (gallery, info HTML)."""
+    from modules.pipeline.extras import ExtrasRequest
+
+    if picture is None:
+        return gr.update(), error_html("extras: no image uploaded (upload the image to upscale)")
+    try:
+        request = ExtrasRequest(images=(picture,), resize_mode=resize_mode, upscaling_resize=float(factor),
+                                upscaling_resize_w=int(w), upscaling_resize_h=int(h), upscaling_crop=crop_it,
+                                upscaler_1=up1, upscaler_2=up2, extras_upscaler_2_visibility=float(vis),
+                                save_images=bool(app.options.get("samples_save")),
+                                script_args=section.script_args(script_values) if section is not None else None)
+        result = app.extras(request)
+    except EaselError as e:
+        return gr.update(), error_html(e.message)
+    shown = [f"{image.width}x{image.height}" for image in result.images]
+    text = result.infotexts[0] if result.infotexts else ""
+    return [(image, None) for image in result.images], infotext_html("\n".join([*shown, text]).strip())

@@ -6,8 +6,9 @@ import contextlib
 import json
 from typing import Any
 
-from modules.errors import InvalidInput
+from modules.errors import EaselError, InvalidInput
 from modules.extensions.compat import processing, run_sync, script_callbacks, scripts
+from modules.extensions.compat.reporting import FAILURES, extension_of
 from modules.pipeline.hooks import NO_HOOKS
 from modules.pipeline.result import GenerationResult
 from modules.sampling.cfg import CFGHooks
@@ -23,11 +24,15 @@ class ScriptHost:
         self.runners = {kind: scripts.ScriptRunner(kind) for kind in KINDS}
         self.default_args: dict[str, list] = {}
         self._last_model = None
+        from modules.extensions.compat.postprocessing_host import ExtrasScripts
+
+        self.extras = ExtrasScripts()  # the Extras tab's postprocessing scripts
 
     def initialize(self) -> None:
         for kind, runner in self.runners.items():
             runner.initialize_scripts(kind == "img2img")
         scripts.scripts_txt2img, scripts.scripts_img2img = self.runners["txt2img"], self.runners["img2img"]
+        self.extras.initialize()
 
     # ---- what the API and UI ask
     def titles(self, kind: str, alwayson: bool | None = None) -> list[str]:
@@ -96,6 +101,18 @@ class ScriptHost:
         shared.demo = demo
         script_callbacks.app_started_callback(demo, server)
 
+    # ---- the Extras tab's postprocessing scripts (compat/postprocessing_host.py)
+    def build_extras_ui(self):
+        """Inside the Extras tab: the scripts' controls; an ExtrasSection (inputs, their values → script_args)."""
+        return self.extras.build_ui()
+
+    def extras_hooks(self):
+        """The core's ExtrasHooks for one App.extras call."""
+        return self.extras.hooks()
+
+    def extras_image_changed(self) -> None:
+        self.extras.image_changed()
+
     # ---- running
     def run_job(self, kind: str, request, snapshot, job) -> GenerationResult:
         """The queue worker's entry: A1111's `scripts.run(p, *args)` or else `process_images(p)`."""
@@ -111,7 +128,7 @@ class ScriptHost:
             if script is None or script not in runner.selectable_scripts:
                 raise InvalidInput("script_name", f"unknown script {request.script_name!r}",
                                    ", ".join(runner.titles) or "none installed")
-            processed = script.run(p, *p.script_args[script.args_from:script.args_to])
+            processed = run_selected(script, p)
         if processed is None:
             self.process_images(p)
             return p.easel_result  # the core's own result, with what `postprocess` hooks changed
@@ -157,6 +174,25 @@ class ScriptHost:
             from modules.extensions.compat.sd_model_view import ModelView
 
             script_callbacks.model_loaded_callback(ModelView(model, model.checkpoint))
+
+
+class ScriptFailed(EaselError):
+    """The script the user chose raised: the job fails with the extension named (and the failure is reported)."""
+
+    status_code = 500
+
+
+def run_selected(script, p):
+    """A1111's `script.run(p, *args)` for the selected script; its own failure (not bad input met inside
+    process_images) is recorded against its extension and ends the job with a message naming both."""
+    try:
+        return script.run(p, *p.script_args[script.args_from:script.args_to])
+    except EaselError:
+        raise
+    except Exception as e:  # noqa: BLE001 - extension code
+        owner, title = extension_of(script.filename), scripts._title(script)
+        FAILURES.record(owner, f"{title}.run", e)
+        raise ScriptFailed(f"script {title!r} of extension {owner} failed: {type(e).__name__}: {e}") from None
 
 
 def processed_from_result(p, result: GenerationResult) -> processing.Processed:

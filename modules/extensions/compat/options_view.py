@@ -105,6 +105,15 @@ class Templates(dict):
 options_templates = Templates()
 
 
+# A1111 1.10 settings Easel has no row for, with A1111's defaults: extensions read them (e.g. the common
+# `opts.outdir_samples or opts.outdir_txt2img_samples`), so they answer what an untouched A1111 would
+A1111_ONLY_DEFAULTS = {
+    "outdir_samples": "", "outdir_grids": "", "outdir_save": "log/images", "outdir_init_images": "outputs/init-images",
+    "save_to_dirs": True, "return_grid": True, "do_not_show_images": False, "use_original_name_batch": True,
+    "export_for_4chan": True, "sd_checkpoint_cache": 0, "save_images_before_face_restoration": False,
+}
+
+
 class OptionsView:
     """`shared.opts`: attribute access to the App's settings, and A1111's methods."""
 
@@ -116,6 +125,8 @@ class OptionsView:
             return options.get(key)
         if key in options_templates:
             return options_templates[key].default
+        if key in A1111_ONLY_DEFAULTS:
+            return A1111_ONLY_DEFAULTS[key]
         raise AttributeError(f"no setting named {key!r}")
 
     def __setattr__(self, key: str, value: Any) -> None:

@@ -142,8 +142,17 @@ def from_request(kind: str, request, job=None) -> StableDiffusionProcessing:
     for name in _request_fields(kind):
         setattr(p, name, _mutable(getattr(request, name)))
     p.do_not_save_samples = not request.save_images
+    p.outpath_samples, p.outpath_grids = _outpaths(kind)
     p.easel_job = job
     return p
+
+
+def _outpaths(kind: str) -> tuple[str | None, str | None]:
+    """A1111 sets `p.outpath_samples/grids` to the tab's output folders; scripts save extra images there."""
+    if not binding.is_bound():
+        return None, None
+    app = binding.app()
+    return tuple(str(app.paths.data_dir / app.options.get(f"outdir_{kind}_{what}")) for what in ("samples", "grids"))
 
 
 class Processed:

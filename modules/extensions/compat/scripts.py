@@ -206,12 +206,12 @@ class ScriptRunner:
         self.scripts, self.selectable_scripts, self.alwayson_scripts = [], [], []
         for data in scripts_data:  # in load order
             owner = extension_of(data.path)
-            script = guarded(owner, "__init__", data.script_class)
+            script = guarded(owner, f"{data.script_class.__name__}.__init__", data.script_class)
             if script is None:
                 continue
             script.filename, script.is_img2img, script.is_txt2img = data.path, is_img2img, not is_img2img
             script.tabname = "img2img" if is_img2img else "txt2img"
-            visibility = guarded(owner, "show", script.show, is_img2img, default=False)
+            visibility = guarded(owner, f"{_title(script)}.show", script.show, is_img2img, default=False)
             if visibility is AlwaysVisible:
                 script.alwayson = True
                 self.scripts.append(script)
@@ -290,7 +290,8 @@ class ScriptRunner:
                     component, **kwargs)
             for elem_id, callback in script.on_before_component_elem_id or []:
                 if elem_id == kwargs.get("elem_id"):
-                    guarded(extension_of(script.filename), "on_before_component", callback, OnComponent(component))
+                    guarded(extension_of(script.filename), f"{_title(script)}.on_before_component", callback,
+                            OnComponent(component))
 
     def after_component(self, component, **kwargs):
         for script in self.scripts:
@@ -298,7 +299,8 @@ class ScriptRunner:
                     component, **kwargs)
             for elem_id, callback in script.on_after_component_elem_id or []:
                 if elem_id == kwargs.get("elem_id"):
-                    guarded(extension_of(script.filename), "on_after_component", callback, OnComponent(component))
+                    guarded(extension_of(script.filename), f"{_title(script)}.on_after_component", callback,
+                            OnComponent(component))
 
     def run(self, p, *args):
         """A1111's selectable-script run: args[0] is the dropdown index; None when no script is selected."""
