@@ -35,7 +35,8 @@ def recorder_app(tmp_path, tiny_checkpoint):
     app = make_app(tmp_path / "data", tiny_checkpoint)
     folder = tmp_path / "data" / "extensions" / "hook_recorder"
     shutil.copytree(FIXTURES / "hook_recorder", folder)
-    start(app, [("hook_recorder", folder)])
+    app.extensions.refresh(reorder=True)  # the manager sees it (assets, tab) as if it was there at start
+    start(app, [("hook_recorder", folder)])  # scripts: only this extension's, so tests see its effects alone
     yield app
     stop(app)
 

@@ -46,3 +46,16 @@ def test_extension_settings_are_registered(recorder_app):
     assert shared.opts.hook_recorder_flag is False
     shared.opts.hook_recorder_flag = True
     assert recorder_app.options.get("hook_recorder_flag") is True
+
+
+def test_a1111_settings_easel_lacks_read_their_defaults_and_can_be_stored(recorder_app):
+    import json
+
+    from modules import shared
+    from modules.ui.settings_tab import sections
+
+    assert shared.opts.grid_background_color == "#ffffff" and shared.opts.return_grid is True
+    shared.opts.jpeg_quality = 90
+    assert shared.opts.jpeg_quality == 90
+    assert json.loads(recorder_app.paths.config_json.read_text())["jpeg_quality"] == 90
+    assert all(s.key != "jpeg_quality" for rows in sections(recorder_app.options.table).values() for s in rows)

@@ -8,6 +8,7 @@ from typing import Any
 
 from modules.errors import EaselError, InvalidInput
 from modules.extensions.compat import processing, run_sync, script_callbacks, scripts
+from modules.extensions.compat.nested_job import PassCounter
 from modules.extensions.compat.reporting import FAILURES, extension_of
 from modules.pipeline.hooks import NO_HOOKS
 from modules.pipeline.result import GenerationResult
@@ -24,6 +25,7 @@ class ScriptHost:
         self.runners = {kind: scripts.ScriptRunner(kind) for kind in KINDS}
         self.default_args: dict[str, list] = {}
         self._last_model = None
+        self.passes = PassCounter()  # a script's several process_images runs add up in its job's progress
         from modules.extensions.compat.postprocessing_host import ExtrasScripts
 
         self.extras = ExtrasScripts()  # the Extras tab's postprocessing scripts
@@ -122,17 +124,20 @@ class ScriptHost:
         p.scripts, p.script_args = runner, self.flat_args(kind, request)
         p.is_api = bool(getattr(request, "is_api", False))
         runner.setup_scrips(p, is_ui=not p.is_api)  # once per job, before the script runs (A1111)
-        processed = None
-        if request.script_name:
-            script = runner.find(request.script_name)
-            if script is None or script not in runner.selectable_scripts:
-                raise InvalidInput("script_name", f"unknown script {request.script_name!r}",
-                                   ", ".join(runner.titles) or "none installed")
-            processed = run_selected(script, p)
-        if processed is None:
-            self.process_images(p)
-            return p.easel_result  # the core's own result, with what `postprocess` hooks changed
-        return to_result(processed, p, job)
+        try:
+            processed = None
+            if request.script_name:
+                script = runner.find(request.script_name)
+                if script is None or script not in runner.selectable_scripts:
+                    raise InvalidInput("script_name", f"unknown script {request.script_name!r}",
+                                       ", ".join(runner.titles) or "none installed")
+                processed = run_selected(script, p)
+            if processed is None:
+                self.process_images(p)
+                return p.easel_result  # the core's own result, with what `postprocess` hooks changed
+            return to_result(processed, p, job)
+        finally:
+            self.passes.forget(job)
 
     def flat_args(self, kind: str, request) -> list:
         """A1111's init_script_args: defaults, the selected script's args at its slice, always-on args by title."""
@@ -158,9 +163,13 @@ class ScriptHost:
 
         request = p.to_request()
         snapshot = self.app.options.snapshot(request.override_settings)
-        job = p.easel_job or Job()
+        job = self.passes.wrap(p.easel_job) if p.easel_job is not None else Job()
         hooks = CompatHooks(self, p) if p.scripts is not None else NO_HOOKS
-        result = self.app.run_core(p.kind, request, snapshot, job, hooks)
+        try:
+            result = self.app.run_core(p.kind, request, snapshot, job, hooks)
+        finally:
+            if p.easel_job is not None:
+                self.passes.finished(job)
         p.easel_result = result
         saved = getattr(p, "easel_saved", None)
         p.easel_saved = (saved or []) + list(result.saved_paths)

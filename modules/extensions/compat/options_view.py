@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from modules.extensions.compat import binding
+from modules.extensions.compat.a1111_defaults import A1111_DEFAULTS
 from modules.options.table import Setting
 
 DEFAULT_SECTION = "Uncategorized"
@@ -107,11 +108,13 @@ options_templates = Templates()
 
 # A1111 1.10 settings Easel has no row for, with A1111's defaults: extensions read them (e.g. the common
 # `opts.outdir_samples or opts.outdir_txt2img_samples`), so they answer what an untouched A1111 would
-A1111_ONLY_DEFAULTS = {
-    "outdir_samples": "", "outdir_grids": "", "outdir_save": "log/images", "outdir_init_images": "outputs/init-images",
-    "save_to_dirs": True, "return_grid": True, "do_not_show_images": False, "use_original_name_batch": True,
-    "export_for_4chan": True, "sd_checkpoint_cache": 0, "save_images_before_face_restoration": False,
-}
+
+
+def a1111_row(key: str) -> Setting:
+    """A hidden settings row for an A1111 setting Easel has no use for, so an extension may store it."""
+    default = A1111_DEFAULTS[key]
+    kind = type(default) if isinstance(default, (bool, int, float, str)) else object
+    return Setting(key, default, key, "A1111 compatibility", kind, hidden=True)
 
 
 class OptionsView:
@@ -125,19 +128,22 @@ class OptionsView:
             return options.get(key)
         if key in options_templates:
             return options_templates[key].default
-        if key in A1111_ONLY_DEFAULTS:
-            return A1111_ONLY_DEFAULTS[key]
+        if key in A1111_DEFAULTS:
+            return A1111_DEFAULTS[key]
         raise AttributeError(f"no setting named {key!r}")
 
     def __setattr__(self, key: str, value: Any) -> None:
         self.set(key, value)
 
     def set(self, key: str, value: Any, is_api: bool = False, run_callbacks: bool = True) -> bool:
-        return binding.app().options.set(key, value)
+        options = binding.app().options
+        if key not in options.table and key in A1111_DEFAULTS:  # an A1111 setting Easel lacks: kept, not shown
+            options.add(a1111_row(key))
+        return options.set(key, value)
 
     def get_default(self, key: str) -> Any:
         table = binding.app().options.table
-        return table[key].default if key in table else None
+        return table[key].default if key in table else A1111_DEFAULTS.get(key)
 
     def add_option(self, key: str, info: OptionInfo) -> None:
         options_templates[key] = info
