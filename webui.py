@@ -132,6 +132,7 @@ def create_server(app):
         known = len(server.router.routes)
         app.scripts.app_started(getattr(server.state, "easel_blocks", None), server)
         routes_before_page(server, known)
+        server.router.on_shutdown.append(app.scripts.unloaded)
     return server
 
 

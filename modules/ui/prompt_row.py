@@ -36,8 +36,12 @@ def counter_html(used: int, limit: int) -> str:
 
 
 def token_counter(ctx: UiContext, text: str, steps, is_positive: bool) -> str:
+    host = getattr(ctx.app, "scripts", None)
+    steps = int(steps or 20)
+    if host is not None:  # extensions may rewrite the text first (A1111's on_before_token_counter)
+        text, steps = host.before_token_counter(text or "", steps, [], is_positive)
     try:
-        used, limit = count_tokens(ctx.tokenizer(), text or "", int(steps or 20), is_positive=is_positive)
+        used, limit = count_tokens(ctx.tokenizer(), text or "", int(steps), is_positive=is_positive)
     except EaselError as e:
         return f"<span class='token-count error' title='{html.escape(e.message)}'>?/75</span>"
     return counter_html(used, limit)

@@ -72,3 +72,22 @@ def test_api_runs_scripts_and_refuses_unknown_ones(recorder_app):
     assert bad.status_code == 422 and "Recorder twice" in bad.text
     bad = client.post("/sdapi/v1/txt2img", json={**body, "alwayson_scripts": {"recorder twice": {"args": []}}})
     assert bad.status_code == 422 and "always-on" in bad.text
+
+
+def test_token_counter_and_unload_callbacks(recorder_app):
+    import webui
+    from modules.extensions.compat import script_callbacks
+    from modules.ui.context import UiConfig, UiContext
+    from modules.ui.prompt_row import token_counter
+
+    def expand(params):
+        params.prompt = params.prompt.replace("__colour__", "red, green, blue, yellow")
+
+    script_callbacks.on_before_token_counter(expand)
+    ctx = UiContext(app=recorder_app, ui_config=UiConfig(None))
+    assert token_counter(ctx, "__colour__", 20, True).count("7/75") == 1  # 4 words and 3 commas
+    unloaded = []
+    script_callbacks.on_script_unloaded(lambda: unloaded.append(True))
+    with TestClient(webui.create_server(recorder_app)):
+        pass
+    assert unloaded == [True]

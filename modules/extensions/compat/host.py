@@ -97,6 +97,16 @@ class ScriptHost:
     def infotext_pasted(self, infotext: str, params: dict) -> None:
         script_callbacks.infotext_pasted_callback(infotext, params)
 
+    def before_token_counter(self, prompt: str, steps: int, styles, is_positive: bool) -> tuple[str, int]:
+        """on_before_token_counter: extensions may change the text and steps the counter sees (e.g. wildcards)."""
+        params = script_callbacks.BeforeTokenCounterParams(prompt, steps, list(styles or []), is_positive)
+        script_callbacks.before_token_counter_callback(params)
+        return params.prompt, params.steps
+
+    def unloaded(self) -> None:
+        """on_script_unloaded, when the server stops."""
+        script_callbacks.script_unloaded_callback()
+
     def app_started(self, demo, server) -> None:
         from modules.extensions.compat import shared
 
