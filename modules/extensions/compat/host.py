@@ -10,7 +10,6 @@ from modules.errors import EaselError, InvalidInput
 from modules.extensions.compat import processing, run_sync, script_callbacks, scripts
 from modules.extensions.compat.nested_job import PassCounter
 from modules.extensions.compat.reporting import FAILURES, extension_of
-from modules.pipeline.hooks import NO_HOOKS
 from modules.pipeline.result import GenerationResult
 from modules.sampling.cfg import CFGHooks
 
@@ -173,12 +172,12 @@ class ScriptHost:
 
         request = p.to_request()
         snapshot = self.app.options.snapshot(request.override_settings)
-        job = self.passes.wrap(p.easel_job) if p.easel_job is not None else Job()
-        hooks = CompatHooks(self, p) if p.scripts is not None else NO_HOOKS
-        try:
-            result = self.app.run_core(p.kind, request, snapshot, job, hooks)
+        parent = p.easel_job or self.app.current_job  # a p an extension built itself runs in the current job
+        job = self.passes.wrap(parent) if parent is not None else Job()
+        try:  # hooks even without scripts: they keep p in step with the run (all_prompts, seeds, per-image lists)
+            result = self.app.run_core(p.kind, request, snapshot, job, CompatHooks(self, p))
         finally:
-            if p.easel_job is not None:
+            if parent is not None:
                 self.passes.finished(job)
         p.easel_result = result
         saved = getattr(p, "easel_saved", None)
@@ -252,7 +251,8 @@ class CompatHooks:
     """The core's RunHooks for one `process_images(p)`: each hook point → A1111's ScriptRunner call on p."""
 
     def __init__(self, host: ScriptHost, p):
-        self.host, self.p, self.runner = host, p, p.scripts
+        self.host, self.p = host, p
+        self.runner = p.scripts if p.scripts is not None else scripts.ScriptRunner(p.kind)  # no scripts: none run
 
     def call(self, point: str, ctx, **kwargs) -> None:
         p = self.p
