@@ -15,6 +15,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from modules.errors import InvalidInput
+from modules.upscalers.faces import FaceRestorers
 from modules.upscalers.models import load_descriptor
 from modules.upscalers.registry import BUILTIN, UpscalerInfo, find_upscaler_models
 from modules.upscalers.tiled import count_tiles, upscale_tiled
@@ -33,7 +34,8 @@ def target_size(width: int, height: int, scale: float) -> tuple[int, int]:
 
 
 class Upscalers:
-    """Upscaler rows by name, and the last loaded model (one at a time, like checkpoints)."""
+    """Upscaler rows by name, and the last loaded model (one at a time, like checkpoints). `faces` is the face
+    restoration service (GFPGAN, CodeFormer, …), which shares the models folder and the device."""
 
     def __init__(self, models_dir: Path, device: torch.device | str = "cpu", disable_safe_unpickle: bool = False):
         self.models_dir = Path(models_dir)
@@ -42,6 +44,7 @@ class Upscalers:
         self._rows: list[UpscalerInfo] | None = None
         self._loaded: tuple[Path, object] | None = None
         self._lock = threading.RLock()
+        self.faces = FaceRestorers(self.models_dir, self.device, disable_safe_unpickle)
 
     def list(self, refresh: bool = False) -> list[UpscalerInfo]:
         with self._lock:
