@@ -113,7 +113,9 @@ def build_router(app) -> APIRouter:  # noqa: C901 - one short function per route
 
     @router.get("/face-restorers")
     def face_restorers() -> list[dict[str, Any]]:
-        return []
+        """A1111's rows ({name, cmd_dir}) for the restorers whose model file is in models/."""
+        upscalers = getattr(app.services, "upscalers", None)
+        return upscalers.faces.api_entries() if upscalers is not None else []
 
     @router.get("/realesrgan-models")
     def realesrgan_models() -> list[dict[str, Any]]:

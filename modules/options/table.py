@@ -32,6 +32,7 @@ SAMPLER = "Sampler parameters"
 UI = "User interface"
 UPSCALING = "Upscaling"
 EXTENSIONS = "Extensions"
+FACES = "Face restoration"
 
 SETTINGS: tuple[Setting, ...] = (
     _s("samples_save", True, "Always save all generated images", SAVING),
@@ -80,6 +81,14 @@ SETTINGS: tuple[Setting, ...] = (
        maximum=1024),
     _s("ESRGAN_tile_overlap", 8, "Tile overlap for upscaler models, in pixels", UPSCALING, int, minimum=0,
        maximum=64),
+    # the restorers Easel knows (modules/upscalers/faces); each works once its model files are in models/
+    _s("face_restoration", False, "Restore faces", FACES),
+    _s("face_restoration_model", "CodeFormer", "Face restoration model", FACES,
+       choices=("CodeFormer", "GFPGAN", "RestoreFormer")),
+    _s("code_former_weight", 0.5, "CodeFormer weight (0 = maximum effect, 1 = minimum effect)", FACES, float,
+       minimum=0.0, maximum=1.0),
+    _s("face_restoration_unload", False, "Unload the face restoration models after each use (frees memory, "
+       "reloads next time)", FACES),
     _s("live_previews_enable", True, "Show live previews of the created image", UI),
     _s("show_progress_every_n_steps", 10, "Live preview display period (steps)", UI, int, minimum=-1, maximum=32),
     _s("quicksettings_list", ("sd_model_checkpoint", "sd_vae", "CLIP_stop_at_last_layers"),

@@ -1,8 +1,9 @@
 """The Extras tab / `extra-single-image` / `extra-batch-images`: upscale by or to a size with one or two blended
 upscalers, optionally save to outputs/extras-images with A1111's postprocessing infotext.
 
-Face restoration (GFPGAN/CodeFormer) needs face detection and alignment models that Easel does not ship, so
-non-zero visibilities are refused with that explanation rather than silently ignored.
+Then, as A1111's postprocessing orders them, GFPGAN and CodeFormer face restoration (modules/upscalers/faces), each
+blended over the upscaled image by its visibility; without the user's model files a visibility above 0 is refused
+with a message naming the files and folders, never ignored.
 
 After Easel's own upscaling each image goes through `ExtrasHooks.postprocess` (the extension system's Extras
 scripts, A1111's `ScriptPostprocessing`), which may change it, add infotext entries and hand back extra images.
@@ -108,11 +109,40 @@ def validate_extras(req: ExtrasRequest) -> list[Image.Image]:
     if not 0 <= req.extras_upscaler_2_visibility <= 1:
         raise InvalidInput("extras_upscaler_2_visibility", f"{req.extras_upscaler_2_visibility} is out of range",
                            "0 to 1")
-    if req.gfpgan_visibility or req.codeformer_visibility:
-        raise InvalidInput("gfpgan_visibility" if req.gfpgan_visibility else "codeformer_visibility",
-                           "face restoration is not available: it needs face detection and alignment models that "
-                           "Easel does not include", "0")
+    for name in ("gfpgan_visibility", "codeformer_visibility", "codeformer_weight"):
+        value = getattr(req, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise InvalidInput(name, f"{value!r} is out of range", "0 to 1")
     return images
+
+
+# Extras' face restorers in A1111's order (after the upscaler): (request field, restorer name, infotext key)
+FACE_STEPS = (("gfpgan_visibility", "GFPGAN", "GFPGAN visibility"),
+              ("codeformer_visibility", "CodeFormer", "CodeFormer visibility"))
+
+
+def check_face_models(upscalers, req: ExtrasRequest) -> None:
+    """Refuse, before any work, a visibility whose restorer has no model files (the message says which)."""
+    for field_name, model, _ in FACE_STEPS:
+        if getattr(req, field_name) > 0:
+            faces = getattr(upscalers, "faces", None)
+            if faces is None:
+                raise InvalidInput(field_name, "face restoration is not available in this set-up", "0")
+            faces.require(model, field_name)
+
+
+def restore_faces_step(upscalers, image: Image.Image, req: ExtrasRequest, info: dict[str, Any]) -> Image.Image:
+    """GFPGAN then CodeFormer over `image`, each blended in by its visibility (A1111's Image.blend)."""
+    for field_name, model, key in FACE_STEPS:
+        visibility = float(getattr(req, field_name))
+        if visibility <= 0:
+            continue
+        restored = upscalers.faces.restore(image, model, float(req.codeformer_weight), field_name).image
+        image = restored if visibility >= 1 else Image.blend(image.convert("RGB"), restored, visibility)
+        info[key] = round(visibility, 3)
+        if model == "CodeFormer":
+            info["CodeFormer weight"] = round(float(req.codeformer_weight), 3)
+    return image
 
 
 def _scale_for(req: ExtrasRequest, image: Image.Image) -> tuple[float, dict[str, Any]]:
@@ -163,6 +193,7 @@ def run_extras(upscalers, saver, folder, opts, req: ExtrasRequest, job: Job | No
     """Upscale every image of the request, then the hooks' postprocessing; save each output (keeping the input's
     generation infotext) when asked."""
     images = validate_extras(req)
+    check_face_models(upscalers, req)
     job = job or Job(job_count=len(images))
     result = ExtrasResult([], [])
     for i, image in enumerate(images):
@@ -172,9 +203,12 @@ def run_extras(upscalers, saver, folder, opts, req: ExtrasRequest, job: Job | No
         progress = _progress(job)
         rgb = image.convert("RGB")  # as A1111's postprocessing: alpha is dropped
         upscaled, info = upscale_one(upscalers, rgb, req, opts.ESRGAN_tile, opts.ESRGAN_tile_overlap, progress)
+        upscaled = restore_faces_step(upscalers, upscaled, req, info)
         parameters, _ = read_image_metadata(image)
         for output in hooks.postprocess(upscaled, info, req, job):
             _emit(result, output, parameters, saver, folder, opts, req.save_images)
+    if (req.gfpgan_visibility or req.codeformer_visibility) and opts.face_restoration_unload:
+        upscalers.faces.unload()
     return result
 
 

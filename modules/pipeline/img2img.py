@@ -21,7 +21,7 @@ from modules.pipeline.extra_networks import NetworkRun, styled_prompts
 from modules.pipeline.img2img_request import Img2ImgRequest, validate_img2img
 from modules.pipeline.hooks import NO_HOOKS, RunContext, RunHooks, begin_batch, decoded, sampled
 from modules.pipeline.job import Job
-from modules.pipeline.output import ImageOutputs, as_pil
+from modules.pipeline.output import ImageOutputs, as_pil, face_restoration, restored
 from modules.pipeline.prompting import step_conditioning
 from modules.pipeline.result import GenerationResult
 from modules.pipeline.sample import SamplerChoice, decode_latents, model_denoiser, preview_period, run_sampler
@@ -145,7 +145,10 @@ def run_img2img(services: PipelineServices, req: Img2ImgRequest, opts: Snapshot,
     sigmas, sigma_extras = services.samplers.build_sigmas(choice.spec, choice.scheduler, total, denoiser, opts)
     facts = run_facts(services, model, choice, opts, sigma_extras)
     facts = dataclasses.replace(facts, extra={**facts.extra, **img2img_facts(req, opts, prepared, model)})
+    faces = face_restoration(services, req, opts) if strength > 0 else None  # strength 0: the input, untouched
+    facts = facts if faces is None else faces.add_to(facts)
     outputs = ImageOutputs(services, req, opts, facts, "img2img", hooks, ctx)
+    outputs.faces = faces
     step = Pass(choice, denoiser, sigmas, t_enc, req.cfg_scale, strength >= 1.0, noise_multiplier(req, opts))
     with NetworkRun(services, model, opts) as nets:
         for n in range(req.n_iter):
@@ -159,7 +162,7 @@ def run_img2img(services: PipelineServices, req: Img2ImgRequest, opts: Snapshot,
                 outputs.add_images([im.copy() for im in take(prepared.unchanged)], batch)
                 continue
             job.begin_pass(n, len(partial_schedule(sigmas, t_enc)) - 1, f"Batch {n + 1} out of {req.n_iter}")
-            run = BatchRun(services, model, req, opts, step, batch, take, prepared, job, hooks, ctx)
+            run = BatchRun(services, model, req, opts, step, batch, take, prepared, job, hooks, ctx, faces)
             latents, init, repaint = run.sample()
             if latents is not None:
                 images = run.finish(sampled(hooks, ctx, latents), init, repaint)
@@ -185,12 +188,14 @@ class BatchRun:
     job: Job
     hooks: RunHooks
     ctx: RunContext
+    faces: object = None  # the FaceRestoration step, or None
 
     def finish(self, latents, init, repaint) -> list:
-        """Decode, then paste back and restore the original outside the mask (soft: where little changed)."""
+        """Decode, restore faces if asked, then paste back and restore the original outside the mask (soft: where
+        little changed)."""
         take, prepared, req = self.take, self.prepared, self.req
         images = decoded(self.hooks, self.ctx, decode_latents(self.model, latents, self.opts.exact_batches))
-        images = [as_pil(im) for im in images]
+        images = [as_pil(im) for im in restored(self.faces, images)]
         plans, overlays, soft = take(prepared.masks), take(prepared.overlays), req.soft_settings()
         if soft is not None and repaint is not None:
             masks = difference_masks(soft, repaint, init, latents, req.width, req.height)

@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
+from modules.errors import InvalidInput
 from modules.imaging.convert import tensor_to_pil
 from modules.imaging.infotext import format_infotext
 from modules.options import Snapshot
@@ -25,6 +28,7 @@ class ImageOutputs:
         self.services, self.req, self.opts, self.facts, self.kind = services, req, opts, facts, kind
         self.hooks, self.ctx = hooks, ctx
         self.images, self.infotexts, self.saved = [], [], []
+        self.faces: FaceRestoration | None = None  # set by the run when it restores faces (for `info`)
         self.job_timestamp = time.strftime("%Y%m%d%H%M%S")
 
     def infotext(self, prompt: str, negative: str, seed: int, subseed: int) -> str:
@@ -80,7 +84,8 @@ class ImageOutputs:
             "subseed": plan.subseeds[0], "all_subseeds": list(plan.subseeds),
             "subseed_strength": req.subseed_strength, "width": req.width, "height": req.height,
             "sampler_name": facts.sampler_label, "cfg_scale": req.cfg_scale, "steps": req.steps,
-            "batch_size": req.batch_size, "restore_faces": False, "face_restoration_model": None,
+            "batch_size": req.batch_size, "restore_faces": self.faces is not None,
+            "face_restoration_model": self.faces.model if self.faces is not None else None,
             "sd_model_name": facts.model_name, "sd_model_hash": facts.model_hash,
             "sd_vae_name": facts.vae_name, "sd_vae_hash": facts.vae_hash,
             "seed_resize_from_w": req.seed_resize_from_w, "seed_resize_from_h": req.seed_resize_from_h,
@@ -99,3 +104,45 @@ class ImageOutputs:
 def as_pil(image):
     """A PIL image, or a [3, H, W] tensor in [0, 1] (what batch hooks hand back) as one."""
     return tensor_to_pil(image.unsqueeze(0))[0] if isinstance(image, torch.Tensor) else image
+
+
+@dataclass(frozen=True)
+class FaceRestoration:
+    """A run's restore-faces step (A1111: right after decoding, before the scripts' postprocess_image and the
+    inpainting overlay): every image through the chosen restorer of `restorers` (a FaceRestorers)."""
+
+    restorers: Any
+    model: str
+    weight: float
+    unload: bool = False
+
+    def add_to(self, facts: RunFacts) -> RunFacts:
+        return dataclasses.replace(facts, extra={**facts.extra, "Face restoration": self.model})
+
+    def __call__(self, images) -> list:
+        """PIL images or [3, H, W] tensors (a decoded batch) → restored PIL images."""
+        try:
+            return [self.restorers.restore(as_pil(image), self.model, self.weight).image for image in images]
+        finally:
+            if self.unload:
+                self.restorers.unload()
+
+
+def face_restoration(services, req: GenerationRequest, opts: Snapshot) -> FaceRestoration | None:
+    """The step when the request (or, with `restore_faces` None, the "face_restoration" setting) asks for it;
+    a missing model is refused here, before any sampling."""
+    wanted = opts.face_restoration if req.restore_faces is None else req.restore_faces
+    if not wanted:
+        return None
+    field = "restore_faces" if req.restore_faces is not None else "face_restoration"
+    upscalers = getattr(services, "upscalers", None)
+    if upscalers is None:
+        raise InvalidInput(field, "face restoration is not available in this set-up (no model service)")
+    kind = upscalers.faces.require(opts.face_restoration_model, field)
+    return FaceRestoration(upscalers.faces, kind.name, float(opts.code_former_weight),
+                           bool(opts.face_restoration_unload))
+
+
+def restored(faces: FaceRestoration | None, images):
+    """`images` through the face step, or as they are when there is none."""
+    return images if faces is None else faces(images)

@@ -55,6 +55,8 @@ class GenerationRequest:
     hr_scheduler: str | None = None
     hr_prompt: str = ""  # "": the first pass's prompt
     hr_negative_prompt: str = ""
+    # Face restoration right after decoding (A1111): None follows the "face_restoration" setting
+    restore_faces: bool | None = None
     # Scripts (A1111's API names), opaque to the core: the extension host runs them around the pipeline
     script_name: str | None = None  # a selectable script's title; None: plain generation
     script_args: tuple[Any, ...] = ()  # that script's arguments, in the order of its ui() components
@@ -110,6 +112,8 @@ def validate_request(req: GenerationRequest) -> None:
     for name in ("eta", "s_churn", "s_tmax", "s_tmin", "s_noise"):
         if getattr(req, name) is not None:
             _check_number(name, getattr(req, name), 0.0)
+    if req.restore_faces is not None and not isinstance(req.restore_faces, bool):
+        raise InvalidInput("restore_faces", f"expected true, false or null, got {req.restore_faces!r}")
     for name in ("prompt", "negative_prompt", "sampler_name", "scheduler"):
         if not isinstance(getattr(req, name), str):
             raise InvalidInput(name, f"expected text, got {getattr(req, name)!r}")

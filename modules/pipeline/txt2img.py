@@ -9,7 +9,7 @@ from modules.pipeline.hires import first_pass_request, plan_hires, prepare_secon
 from modules.pipeline.inpaint import txt2img_conditioning
 from modules.pipeline.hooks import NO_HOOKS, RunContext, RunHooks, begin_batch, decoded, sampled
 from modules.pipeline.job import Job
-from modules.pipeline.output import ImageOutputs
+from modules.pipeline.output import ImageOutputs, face_restoration, restored
 from modules.pipeline.request import GenerationRequest, validate_request
 from modules.pipeline.result import GenerationResult
 from modules.pipeline.sample import decode_latents, model_denoiser, preview_period, run_sampler
@@ -43,9 +43,12 @@ def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapsh
     facts = run_facts(services, model, choice, opts, sigma_extras)
     second = prepare_second_pass(services, model, req, opts, hires, sigma_extras.get("Schedule type"))
     facts = facts if second is None else dataclasses.replace(facts, extra={**facts.extra, **second.infotext})
+    faces = face_restoration(services, req, opts)
+    facts = facts if faces is None else faces.add_to(facts)
     passes = job.job_count = req.n_iter * (1 if second is None else 2)
     job.preview_every = preview_period(opts)
     outputs = ImageOutputs(services, req, opts, facts, "txt2img", hooks, ctx)
+    outputs.faces = faces
     shape = (model.latent_channels, req.height // model.vae_scale_factor, req.width // model.vae_scale_factor)
     with NetworkRun(services, model, opts) as nets:
         for n in range(req.n_iter):
@@ -69,7 +72,8 @@ def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapsh
                 latents = second.run(services, model, req, opts, batch, latents, job, 2 * n + 1)
             if latents is not None:
                 latents = sampled(hooks, ctx, latents)
-                outputs.add_images(decoded(hooks, ctx, decode_latents(model, latents, exact)), ctx.batch)
+                images = decoded(hooks, ctx, decode_latents(model, latents, exact))  # [B, 3, H, W]
+                outputs.add_images(restored(faces, images), ctx.batch)
     ctx.result = outputs.result(ctx.plan, interrupted=job.interrupted)
     ctx.result.warnings.extend(nets.warnings)
     hooks.call("postprocess", ctx)

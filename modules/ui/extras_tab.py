@@ -1,5 +1,6 @@
-"""Extras: upscale an image (or a batch) with A1111's two upscaler slots, keeping its parameters chunk; then the
-extensions' postprocessing scripts, whose controls the script host lays out below the upscalers."""
+"""Extras: upscale an image (or a batch) with A1111's two upscaler slots, keeping its parameters chunk; restore
+faces with GFPGAN / CodeFormer (A1111's sliders); then the extensions' postprocessing scripts, whose controls the
+script host lays out below."""
 from __future__ import annotations
 
 import gradio as gr
@@ -41,6 +42,14 @@ def build(ctx: UiContext) -> None:
                 second = gr.Dropdown(choices, value="None", label="Upscaler 2", elem_id="extras_upscaler_2")
                 visibility = gr.Slider(0.0, 1.0, value=0.0, step=0.001, label="Upscaler 2 visibility",
                                        elem_id="extras_upscaler_2_visibility")
+            with gr.Row(elem_id="extras_face_restoration"):
+                gfpgan = gr.Slider(0.0, 1.0, value=0.0, step=0.001, label="GFPGAN visibility",
+                                   elem_id="extras_gfpgan_visibility")
+                codeformer = gr.Slider(0.0, 1.0, value=0.0, step=0.001, label="CodeFormer visibility",
+                                       elem_id="extras_codeformer_visibility")
+                weight = gr.Slider(0.0, 1.0, value=0.0, step=0.001,
+                                   label="CodeFormer weight (0 = maximum effect, 1 = minimum effect)",
+                                   elem_id="extras_codeformer_weight")
             section = None
             host = getattr(ctx.app, "scripts", None)
             if host is not None:
@@ -55,17 +64,19 @@ def build(ctx: UiContext) -> None:
             info = gr.HTML(elem_id="html_info_extras")
 
     def run(*values):
-        return run_extras(ctx.app, section, *values)
+        return run_extras(ctx.app, section, *values[:-3], faces=values[-3:])
 
     generate.click(run, inputs=[image, mode, scale, width, height, crop, first, second, visibility,
-                                *(section.inputs if section is not None else [])], outputs=[gallery, info])
+                                *(section.inputs if section is not None else []), gfpgan, codeformer, weight],
+                   outputs=[gallery, info])
     ctx.shared["extras_image"] = image
     ctx.shared["extras_scripts"] = section
 
 
-def run_extras(app, section, picture, resize_mode, factor, w, h, crop_it, up1, up2, vis, *script_values):
-    """The Generate button: the tab's values (and the scripts' controls, in `section.inputs` order) → App.extras →
-    (gallery, info HTML)."""
+def run_extras(app, section, picture, resize_mode, factor, w, h, crop_it, up1, up2, vis, *script_values,
+               faces=(0.0, 0.0, 0.0)):
+    """The Generate button: the tab's values (and the scripts' controls, in `section.inputs` order; `faces`: GFPGAN
+    visibility, CodeFormer visibility and weight) → App.extras → (gallery, info HTML)."""
     from modules.pipeline.extras import ExtrasRequest
 
     if picture is None:
@@ -74,6 +85,8 @@ def run_extras(app, section, picture, resize_mode, factor, w, h, crop_it, up1, u
         request = ExtrasRequest(images=(picture,), resize_mode=resize_mode, upscaling_resize=float(factor),
                                 upscaling_resize_w=int(w), upscaling_resize_h=int(h), upscaling_crop=crop_it,
                                 upscaler_1=up1, upscaler_2=up2, extras_upscaler_2_visibility=float(vis),
+                                gfpgan_visibility=float(faces[0]), codeformer_visibility=float(faces[1]),
+                                codeformer_weight=float(faces[2]),
                                 save_images=bool(app.options.get("samples_save")),
                                 script_args=section.script_args(script_values) if section is not None else None)
         result = app.extras(request)
