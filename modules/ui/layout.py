@@ -29,7 +29,8 @@ def build_ui(app) -> gr.Blocks:
     extra_tabs = host.extra_tabs() if host is not None else []  # built outside the page's Blocks, as in A1111
     with gr.Blocks(title="Easel", analytics_enabled=False) as blocks:
         top_bar.build(ctx)
-        with gr.Tabs(elem_id="tabs") as tabs:
+        # wrap, as A1111's tab bar does: with extension tabs, a menu would hide some of them at 800 px
+        with gr.Tabs(elem_id="tabs", overflow_behavior="wrap") as tabs:
             ctx.shared["tabs"] = tabs
             with gr.Tab("txt2img", id="txt2img", elem_id="tab_txt2img"), building(host, "txt2img"):
                 txt2img_tab.build(ctx)

@@ -46,7 +46,7 @@ def build(ctx: UiContext) -> None:
         apply = gr.Button("Apply settings", variant="primary", elem_id="settings_submit")
         reload_ui = gr.Button("Reload UI", elem_id="settings_restart_gradio")
     result = gr.HTML(elem_id="settings_result")
-    with gr.Tabs(elem_id="settings"):
+    with gr.Tabs(elem_id="settings", overflow_behavior="wrap"):  # every section reachable, as in A1111
         for section, rows in sections(options.table).items():
             with gr.Tab(section, elem_id=f"settings_{section.lower().replace(' ', '_')}"):
                 for setting in rows:

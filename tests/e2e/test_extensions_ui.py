@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, PageGuard, Server, _data_dir, screenshot
+from tests.e2e.conftest import CHROMIUM, PageGuard, Server, _data_dir, screenshot
 from tests.e2e.helpers import select_tab
 from tests.extensions import git, make_repo, url
 
@@ -31,22 +31,19 @@ def ext_server(tmp_path_factory, tiny_checkpoint):
 
 
 @pytest.mark.slow  # its own server start: 20-60 s on a loaded 2-core machine
-def test_extensions_tab_install_and_disable(ext_server):
-    from playwright.sync_api import sync_playwright
-
+def test_extensions_tab_install_and_disable(ext_server, browser):
     server, other_url = ext_server
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-        page.set_default_timeout(60_000)
-        guard = PageGuard(page)
-        try:
-            _drive(page, server, other_url)
-        except Exception:
-            screenshot(page, "FAILED-test_extensions_tab_install_and_disable")
-            raise
-        finally:
-            browser.close()
+    context = browser.new_context(viewport={"width": 1280, "height": 900})  # the session's Chromium, own context
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    guard = PageGuard(page)
+    try:
+        _drive(page, server, other_url)
+    except Exception:
+        screenshot(page, "FAILED-test_extensions_tab_install_and_disable")
+        raise
+    finally:
+        context.close()
     assert not guard.external and not guard.errors, (guard.external, guard.errors)
 
 

@@ -11,6 +11,7 @@ def test_alwayson_hooks_run_in_a1111_order_and_change_the_generation(recorder_ap
     module = module_of(recorder_app.scripts, "Hook recorder")
     calls = module.CALLS
     calls.clear()
+    recorder_app.options.set("hook_recorder_flag", True)  # the extension's setting: it marks saved PNGs
     req = GenerationRequest(**BASE, n_iter=2, save_images=True,
                             alwayson_scripts={"Hook recorder": {"args": [True, "with a hat"]}})
     result = recorder_app.txt2img(req)

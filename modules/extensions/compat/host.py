@@ -149,14 +149,22 @@ class ScriptHost:
             self.passes.forget(job)
 
     def flat_args(self, kind: str, request) -> list:
-        """A1111's init_script_args: defaults, the selected script's args at its slice, always-on args by title."""
+        """A1111's init_script_args: defaults, the selected script's args at its slice, always-on args by title.
+        Args a request leaves out keep their UI defaults (A1111 would call `run` with too few and fail); extra
+        ones are refused, naming the script's arguments."""
         runner = self.runners[kind]
         args = list(self.default_args.get(kind) or [None])
         args[0] = runner.selectable_index(request.script_name)
         if request.script_name:
             script = runner.find(request.script_name)
             if script is not None and script.args_from is not None:
-                args[script.args_from:script.args_to] = list(request.script_args)
+                given = list(request.script_args)
+                size = script.args_to - script.args_from
+                if len(given) > size:
+                    raise InvalidInput("script_args", f"{len(given)} values for {scripts._title(script)}, which "
+                                       f"takes {size}", ", ".join(str(getattr(c, "label", None) or "?")
+                                                                 for c in script.controls or []))
+                args[script.args_from:script.args_from + len(given)] = given
         for title, entry in (request.alwayson_scripts or {}).items():
             script = runner.find(title)
             if script is None or not script.alwayson:
