@@ -230,7 +230,8 @@ def processed_from_result(p, result: GenerationResult) -> processing.Processed:
                                     result.all_negative_prompts), all_seeds=list(result.all_seeds),
                                 all_subseeds=list(result.all_subseeds), infotexts=list(result.infotexts))
     for key in ("sampler_name", "clip_skip", "version", "sd_model_name", "sd_model_hash", "sd_vae_name",
-                "sd_vae_hash", "denoising_strength", "is_using_inpainting_conditioning"):
+                "sd_vae_hash", "denoising_strength", "is_using_inpainting_conditioning", "restore_faces",
+                "face_restoration_model"):
         if key in info:
             setattr(processed, key, info[key])
     processed.extra_generation_params = {**info.get("extra_generation_params", {}), **p.extra_generation_params}

@@ -45,7 +45,7 @@ class StableDiffusionProcessing:
         self.do_not_save_samples = self.do_not_save_grid = False
         self.extra_generation_params: dict[str, Any] = {}
         self.overlay_images = None
-        self.restore_faces = self.tiling = False
+        self.tiling = False
         self.scripts = None
         self.script_args: list = []
         self.all_prompts = self.all_negative_prompts = self.all_seeds = self.all_subseeds = None
@@ -172,7 +172,7 @@ class Processed:
         self.sampler_name, self.cfg_scale, self.steps, self.batch_size = p.sampler_name, p.cfg_scale, p.steps, \
             p.batch_size
         self.image_cfg_scale = getattr(p, "image_cfg_scale", None)
-        self.restore_faces = False
+        self.restore_faces = getattr(p, "restore_faces", None)
         self.face_restoration_model = None
         self.sd_model_name, self.sd_model_hash = p.sd_model_name, p.sd_model_hash
         self.sd_vae_name, self.sd_vae_hash = p.sd_vae_name, p.sd_vae_hash

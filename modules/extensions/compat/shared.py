@@ -44,6 +44,12 @@ def _sd_model():
     return current_model_view()
 
 
+def _face_restorers():
+    from modules.extensions.compat.face_view import face_restorer_list
+
+    return face_restorer_list()
+
+
 def _upscalers():
     from modules.extensions.compat.upscaler_view import upscaler_list
 
@@ -61,7 +67,7 @@ _DYNAMIC = {
     "weight_load_location": lambda: None,
     "hypernetworks": lambda: {},
     "loaded_hypernetworks": lambda: [],
-    "face_restorers": lambda: [],
+    "face_restorers": lambda: _face_restorers(),
     "interrogator": lambda: None,
     "xformers_available": lambda: False,
     "listfiles": lambda: _listfiles,
