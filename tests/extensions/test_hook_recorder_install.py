@@ -43,7 +43,7 @@ def test_installed_from_git_url_and_loaded_at_next_start(tmp_path, tiny_checkpoi
         assert "Recorder: on" in result.infotexts[0]
         assert "hook_recorder_flag" in app.options.table
         client = TestClient(webui.create_server(app))
-        assert client.get("/hook-recorder/calls").json()["calls"][-1] == "postprocess"
+        assert "postprocess" in client.get("/hook-recorder/calls").json()["calls"]  # its route answers
         page = client.get("/").text
         assert "recorder.js" in page and "sd-webui-hook-recorder" in page
         assert "tab_hook_recorder_tab" in page  # its on_ui_tabs tab (in the page's config)
