@@ -87,6 +87,7 @@ def _data_dir(tmp_path_factory, checkpoint: Path) -> Path:
 
 
 RECORDER = ROOT / "tests" / "fixtures" / "extensions" / "hook_recorder"
+TYPICAL = ROOT / "tests" / "fixtures" / "extensions" / "typical_author"
 
 
 @pytest.fixture(scope="session")
@@ -96,6 +97,7 @@ def server(tmp_path_factory, tiny_checkpoint):
     data = _data_dir(tmp_path_factory, tiny_checkpoint)
     # every browser test runs beside a user extension using every hook: the page must work as well with it
     shutil.copytree(RECORDER, data / "extensions" / "sd-webui-hook-recorder")
+    shutil.copytree(TYPICAL, data / "extensions" / "sd-webui-simple-frame")  # Gradio-3 idioms, A1111 style
     srv = Server(data)
     srv.start()
     yield srv

@@ -69,3 +69,22 @@ def test_xyz_plot_steps_by_cfg_from_the_page(page, server):
     page.wait_for_function("() => new Set([...document.querySelectorAll('#txt2img_gallery img')]"
                            ".map(i => i.src)).size >= 5", timeout=30_000)  # grid + 4 cells
     screenshot(page, "xyz_plot")
+
+
+def test_typical_a1111_extension_works_unchanged_in_the_page(page, server):
+    """The "Simple frame" extension (tests/fixtures/extensions/typical_author): its JS ran, InputAccordion enables
+    it, `gr.Slider.update` from a preset change moves the slider, its frame shows in the infotext, its tab works."""
+    page.wait_for_function("() => document.querySelector('#script_txt2img_simple_frame_enabled')"
+                           "?.dataset.simpleFrame === 'loaded'")
+    small_txt2img(page, "a green star", seed=3, steps=2)
+    page.locator("#script_txt2img_simple_frame_enabled").get_by_text("Simple frame").first.click()  # opens = enables
+    choose(page, "script_txt2img_simple_frame_preset", "bold")
+    page.wait_for_function("() => document.querySelector('#script_txt2img_simple_frame_width input[type=number]')"
+                           ".value == '6'")  # the Gradio-3 style update reached the slider
+    page.locator("#txt2img_generate").click()
+    text = wait_for_infotext(page, "html_info_txt2img", "Frame width: 6")
+    assert "Frame: bold" in text
+    select_tab(page, "Simple frame")
+    page.locator("#simple_frame_show").click()
+    page.wait_for_selector("#simple_frame_preview img")
+    screenshot(page, "typical_extension_tab")
