@@ -88,6 +88,21 @@ def check_scripts(data: Mapping[str, Any], scripts: Mapping[str, bool]) -> None:
             raise InvalidInput(f"alwayson_scripts.{key}", "expected an object with a list \"args\"")
 
 
+def native_size_defaults(app, data: dict, explicitly_set: set[str]) -> dict:
+    """Width/height the request (and its infotext) left unset take the checkpoint's native size: 64 for the
+    built-in model, whose 512×512 pictures would be tiled nonsense (A1111's 512 stays for SD 1.x)."""
+    unset = [name for name in ("width", "height") if name not in explicitly_set]
+    if not unset or data.get("infotext"):
+        return data
+    checkpoint = (data.get("override_settings") or {}).get("sd_model_checkpoint") or \
+        app.options.get("sd_model_checkpoint") or None
+    try:
+        size = app.models.native_size(checkpoint)
+    except EaselError:
+        return data  # an unknown checkpoint is reported by precheck, naming the field
+    return {**data, **{name: size for name in unset}}
+
+
 def check_inside(data_dir: Path, key: str, value: Any) -> None:
     """Folder settings (outdir_*) may not point outside the data dir: requests never reach other files."""
     if not isinstance(value, str):
@@ -134,6 +149,7 @@ def to_request(payload: BaseModel, request_type: type, *, app, scripts: Mapping[
         data = fill_from_infotext(data, set(payload.model_fields_set), data["infotext"], names)
     check_unsupported(data, request_type)
     check_scripts(data, scripts)
+    data = native_size_defaults(app, data, set(payload.model_fields_set))
     data["sampler_name"] = data.get("sampler_name") or data.get("sampler_index") or "Euler"
     data["scheduler"] = data.get("scheduler") or "Automatic"
     if data.get("do_not_save_samples"):

@@ -8,6 +8,8 @@ import random
 
 import gradio as gr
 
+from modules.errors import EaselError
+
 from modules.ui.context import UiContext
 
 HIRES_LATENT = ("Latent", "Latent (antialiased)", "Latent (bicubic)", "Latent (bicubic antialiased)",
@@ -37,13 +39,22 @@ def build_sampler_row(tab: str, ctx: UiContext) -> None:
                 elem_id=f"{tab}_steps")
 
 
+def native_size(app) -> int:
+    """The selected checkpoint's native size (64 for the built-in model, 512 for SD 1.x); 512 without models."""
+    try:
+        return app.models.native_size(app.options.get("sd_model_checkpoint") or None)
+    except EaselError:
+        return 512
+
+
 def build_size_rows(tab: str, ctx: UiContext) -> None:
+    size = native_size(ctx.app)
     with gr.Row(elem_id=f"{tab}_dimensions_row"):
         with gr.Column(scale=4, elem_id=f"{tab}_column_size"):
-            width = ctx.add(tab, "width", gr.Slider, minimum=64, maximum=2048, step=8, value=512, label="Width",
+            width = ctx.add(tab, "width", gr.Slider, minimum=64, maximum=2048, step=8, value=size, label="Width",
                             elem_id=f"{tab}_width")
-            height = ctx.add(tab, "height", gr.Slider, minimum=64, maximum=2048, step=8, value=512, label="Height",
-                             elem_id=f"{tab}_height")
+            height = ctx.add(tab, "height", gr.Slider, minimum=64, maximum=2048, step=8, value=size,
+                             label="Height", elem_id=f"{tab}_height")
         swap = tool("⇅", f"{tab}_res_switch_btn")
         with gr.Column(scale=2, elem_id=f"{tab}_column_batch"):
             ctx.add(tab, "n_iter", gr.Slider, minimum=1, maximum=100, step=1, value=1, label="Batch count",
