@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 from modules.jobs import JobQueue, JobStore
 from modules.options import Options
 from modules.paths import Paths
-from modules.pipeline.extras import NO_EXTRAS_HOOKS, ExtrasRequest, ExtrasResult, run_extras
+from modules.pipeline.extras import NO_EXTRAS_HOOKS, ExtrasRequest, ExtrasResult, run_extras_job, validate_extras
 from modules.pipeline.img2img import run_img2img
 from modules.pipeline.img2img_request import Img2ImgRequest
 from modules.pipeline.img2img_request import decoded as img2img_decoded
@@ -34,6 +35,7 @@ class JobKind:
 JOB_KINDS: dict[str, JobKind] = {
     "txt2img": JobKind(GenerationRequest, run_txt2img),
     "img2img": JobKind(Img2ImgRequest, run_img2img),
+    "extras": JobKind(ExtrasRequest, run_extras_job),
 }
 
 
@@ -72,18 +74,11 @@ class App:
         return self.jobs.run("img2img", img2img_decoded(request), job)
 
     def extras(self, request: ExtrasRequest, job: Job | None = None) -> ExtrasResult:
-        """Upscale images (Extras tab, extra-single-image, extra-batch-images), serialised with generations; the
-        script host's Extras scripts postprocess each image when extensions are loaded."""
-        job = job or Job(job_count=max(len(request.images), 1))
-        hooks = self.scripts.extras_hooks() if self.scripts is not None else NO_EXTRAS_HOOKS
-        with self._run_lock:
-            self._current_job = job
-            try:
-                opts = self.options.snapshot()
-                folder = self.paths.data_dir / opts.outdir_extras_samples
-                return run_extras(self.services.upscalers, self.services.saver, folder, opts, request, job, hooks)
-            finally:
-                self._current_job = None
+        """Upscale images (Extras tab, extra-single-image, extra-batch-images) as a job of the same FIFO queue as
+        generations; the script host's Extras scripts postprocess each image when extensions are loaded."""
+        images = validate_extras(request)  # bad input is refused before it is queued; the job gets PIL images
+        request = dataclasses.replace(request, images=tuple(images))
+        return self.jobs.run("extras", request, job or Job(job_count=max(len(images), 1)))
 
     def _execute(self, kind: str, request, job: Job) -> GenerationResult:
         """The queue worker's work for one job: a frozen options snapshot with the request's overrides, then run
@@ -91,7 +86,10 @@ class App:
         with self._run_lock:
             self._current_job = job
             try:
-                snapshot = self.options.snapshot(request.override_settings)
+                snapshot = self.options.snapshot(getattr(request, "override_settings", None))
+                if kind == "extras":
+                    hooks = self.scripts.extras_hooks() if self.scripts is not None else NO_EXTRAS_HOOKS
+                    return self.run_core(kind, request, snapshot, job, hooks)
                 if self.scripts is not None:
                     return self.scripts.run_job(kind, request, snapshot, job)
                 return self.run_core(kind, request, snapshot, job)

@@ -58,6 +58,9 @@ class ExtrasResult:
     images: list[Image.Image]
     infotexts: list[str]
     saved_paths: list = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)  # what the job store keeps beside the images
+    warnings: list[str] = field(default_factory=list)
+    interrupted: bool = False
 
     @property
     def html_info(self) -> str:
@@ -209,7 +212,15 @@ def run_extras(upscalers, saver, folder, opts, req: ExtrasRequest, job: Job | No
             _emit(result, output, parameters, saver, folder, opts, req.save_images)
     if (req.gfpgan_visibility or req.codeformer_visibility) and opts.face_restoration_unload:
         upscalers.faces.unload()
+    result.interrupted = job.interrupted
     return result
+
+
+def run_extras_job(services, req: ExtrasRequest, opts, job: Job,
+                   hooks: ExtrasHooks = NO_EXTRAS_HOOKS) -> ExtrasResult:
+    """Extras as a job of the queue (the job-kind table's signature): the folder comes from the settings."""
+    folder = services.paths.data_dir / opts.outdir_extras_samples
+    return run_extras(services.upscalers, services.saver, folder, opts, req, job, hooks)
 
 
 def _emit(result: ExtrasResult, output: ExtrasOutput, parameters: str | None, saver, folder, opts,
