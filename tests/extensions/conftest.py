@@ -9,6 +9,41 @@ import pytest
 from tests.pipeline.conftest import make_app
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "extensions"
+BUILTIN = Path(__file__).resolve().parents[2] / "extensions-builtin"
+
+
+def load_builtin(path: str, folder: str | None = None):
+    """A file of extensions-builtin (`path` relative to it) imported as the script loader does: A1111's names
+    aliased and, with `folder`, that extension folder on sys.path while it imports."""
+    import importlib.util
+    import sys
+
+    from modules.extensions.compat import install_aliases
+
+    install_aliases()
+    root = str(BUILTIN / folder) if folder else None
+    if root:
+        sys.path.insert(0, root)
+    try:
+        spec = importlib.util.spec_from_file_location(Path(path).stem if folder else Path(path).name,
+                                                      BUILTIN / path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        if root:
+            sys.path.remove(root)
+
+
+@pytest.fixture(scope="module")
+def builtin_app(tmp_path_factory, tiny_checkpoint):
+    """One App (built-in extensions loaded) for a test module of the built-in scripts."""
+    from modules.extensions.compat import binding
+
+    app = make_app(tmp_path_factory.mktemp("builtin"), tiny_checkpoint)
+    yield app
+    app.jobs.close()
+    binding.unbind()
 
 
 def start(app, folders):

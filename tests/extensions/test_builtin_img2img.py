@@ -3,18 +3,15 @@ and runs on the tiny model through App.img2img."""
 from __future__ import annotations
 
 import doctest
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from modules.extensions.compat import binding, install_aliases
+from modules.extensions.compat import binding
 from modules.pipeline.img2img_request import Img2ImgRequest
-from tests.pipeline.conftest import make_app
+from tests.extensions.conftest import load_builtin
 
-BUILTIN = Path(__file__).resolve().parents[2] / "extensions-builtin"
 SCRIPTS = ["loopback/scripts/loopback.py", "sd-upscale/scripts/sd_upscale.py",
            "poor-mans-outpainting/scripts/poor_mans_outpainting.py", "outpainting-mk2/scripts/outpainting_mk_2.py"]
 INIT = Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8))
@@ -23,19 +20,12 @@ BASE = dict(prompt="a cube", steps=2, width=64, height=64, seed=5, sampler_name=
 
 
 def load(path: str):
-    install_aliases()
-    spec = importlib.util.spec_from_file_location(Path(path).name, BUILTIN / path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_builtin(path)
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory, tiny_checkpoint):
-    app = make_app(tmp_path_factory.mktemp("img2img-scripts"), tiny_checkpoint)
-    yield app
-    app.jobs.close()
-    binding.unbind()
+def app(builtin_app):
+    return builtin_app
 
 
 @pytest.fixture(autouse=True)

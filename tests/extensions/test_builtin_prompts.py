@@ -2,34 +2,24 @@
 from __future__ import annotations
 
 import doctest
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from modules.extensions.compat import binding, install_aliases
+from modules.extensions.compat import binding
 from modules.pipeline.request import GenerationRequest
-from tests.pipeline.conftest import make_app
+from tests.extensions.conftest import load_builtin
 
-BUILTIN = Path(__file__).resolve().parents[2] / "extensions-builtin"
 BASE = dict(steps=2, width=64, height=64, seed=5, sampler_name="Euler")
 
 
 def load(path: str):
-    install_aliases()
-    spec = importlib.util.spec_from_file_location(Path(path).name, BUILTIN / path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_builtin(path)
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory, tiny_checkpoint):
-    app = make_app(tmp_path_factory.mktemp("prompts"), tiny_checkpoint)
-    yield app
-    app.jobs.close()
-    binding.unbind()
+def app(builtin_app):
+    return builtin_app
 
 
 @pytest.fixture(autouse=True)

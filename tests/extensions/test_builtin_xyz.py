@@ -5,24 +5,20 @@ from __future__ import annotations
 
 import base64
 import doctest
-import importlib.util
 import io
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from modules.errors import InvalidInput
-from modules.extensions.compat import binding, install_aliases
+from modules.extensions.compat import binding
 from modules.imaging.metadata import read_image_metadata
 from modules.pipeline.request import GenerationRequest
 from tests.api.conftest import make_client
-from tests.pipeline.conftest import make_app
+from tests.extensions.conftest import load_builtin
 
-XYZ = Path(__file__).resolve().parents[2] / "extensions-builtin" / "xyz-grid"
 BASE = dict(prompt="a red cube", steps=2, width=64, height=64, seed=5, sampler_name="Euler")
 # Draw legend, include sub-images, no sub-grids, fixed seeds, no margin, dropdowns, no raw lines (A1111's order)
 OPTIONS = [True, True, False, False, 0, False, False]
@@ -31,15 +27,7 @@ STEPS, CFG = 4, 6  # A1111 1.10's txt2img axis indices
 
 def load(name: str):
     """A module of the extension folder, imported as the script loader does (the folder on sys.path)."""
-    install_aliases()
-    sys.path.insert(0, str(XYZ))
-    try:
-        spec = importlib.util.spec_from_file_location(name, XYZ / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(XYZ))
+    return load_builtin(f"xyz-grid/{name}.py", folder="xyz-grid")
 
 
 def xyz_args(x_type, x_values, y_type=0, y_values="", z_type=0, z_values="", options=OPTIONS):
@@ -47,11 +35,8 @@ def xyz_args(x_type, x_values, y_type=0, y_values="", z_type=0, z_values="", opt
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory, tiny_checkpoint):
-    app = make_app(tmp_path_factory.mktemp("xyz"), tiny_checkpoint)
-    yield app
-    app.jobs.close()
-    binding.unbind()
+def app(builtin_app):
+    return builtin_app
 
 
 @pytest.fixture(autouse=True)

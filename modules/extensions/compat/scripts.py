@@ -285,22 +285,19 @@ class ScriptRunner:
         self._each("postprocess", p, processed)
 
     def before_component(self, component, **kwargs):
-        for script in self.scripts:
-            guarded(extension_of(script.filename), f"{_title(script)}.before_component", script.before_component,
-                    component, **kwargs)
-            for elem_id, callback in script.on_before_component_elem_id or []:
-                if elem_id == kwargs.get("elem_id"):
-                    guarded(extension_of(script.filename), f"{_title(script)}.on_before_component", callback,
-                            OnComponent(component))
+        self._component_hooks("before", component, kwargs)
 
     def after_component(self, component, **kwargs):
+        self._component_hooks("after", component, kwargs)
+
+    def _component_hooks(self, when: str, component, kwargs: dict) -> None:
+        """Each script's `<when>_component(component, **kwargs)`, then its callbacks for this elem_id."""
         for script in self.scripts:
-            guarded(extension_of(script.filename), f"{_title(script)}.after_component", script.after_component,
-                    component, **kwargs)
-            for elem_id, callback in script.on_after_component_elem_id or []:
+            owner, title = extension_of(script.filename), _title(script)
+            guarded(owner, f"{title}.{when}_component", getattr(script, f"{when}_component"), component, **kwargs)
+            for elem_id, callback in getattr(script, f"on_{when}_component_elem_id") or []:
                 if elem_id == kwargs.get("elem_id"):
-                    guarded(extension_of(script.filename), f"{_title(script)}.on_after_component", callback,
-                            OnComponent(component))
+                    guarded(owner, f"{title}.on_{when}_component", callback, OnComponent(component))
 
     def run(self, p, *args):
         """A1111's selectable-script run: args[0] is the dropdown index; None when no script is selected."""
