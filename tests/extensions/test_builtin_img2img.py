@@ -81,13 +81,14 @@ def test_poor_mans_outpainting_grows_the_canvas_and_keeps_the_untouched_tiles(ap
     assert "Mask blur: 8" in result.infotexts[0]
 
 
-def test_outpainting_mk2_extends_each_chosen_side(app):
+@pytest.mark.parametrize("sides", [["left", "up"], ["right", "down"]])
+def test_outpainting_mk2_extends_each_chosen_side(app, sides):
     result = app.img2img(Img2ImgRequest(**BASE, script_name="Outpainting mk2",
-                                        script_args=[None, 32, 4, ["left", "up"], 1.0, 0.05]))
+                                        script_args=[None, 32, 4, sides, 1.0, 0.05]))
     (out,) = result.images
     assert out.size == (128, 128) and "Mask blur: 16" in result.infotexts[0]
-    new_area = np.asarray(out)[:32, :32]
-    assert new_area.std() > 0, "the new corner was painted, not left black"
+    corner = np.asarray(out)[:32, :32] if sides[0] == "left" else np.asarray(out)[-32:, -32:]
+    assert corner.std() > 0, "the new corner was painted, not left black"
 
 
 def test_matched_noise_keeps_the_known_pixels():
@@ -97,3 +98,22 @@ def test_matched_noise_keeps_the_known_pixels():
     mask[:, 48:] = 1.0
     noised = images.get_matched_noise(image, mask, 1.0, 0.05)
     assert np.allclose(noised[:, :48], image[:, :48]) and noised[:, 48:].std() > 0
+
+
+def test_outpainting_scripts_work_with_the_inpainting_variant(tmp_path, tiny_inpaint_checkpoint):
+    """Both outpainting scripts on the 9-channel tiny model (issue 5: every mode works with it too)."""
+    from tests.extensions.conftest import stop
+    from tests.pipeline.conftest import make_app
+
+    inpaint_app = make_app(tmp_path, tiny_inpaint_checkpoint)
+    try:
+        poor = inpaint_app.img2img(Img2ImgRequest(**BASE, script_name="Poor man's outpainting",
+                                                  script_args=[32, 4, 1, ["right"]]))
+        mk2 = inpaint_app.img2img(Img2ImgRequest(**BASE, script_name="Outpainting mk2",
+                                                 script_args=[None, 32, 4, ["down"], 1.0, 0.05]))
+    finally:
+        stop(inpaint_app)
+    # both round the new size up to a multiple of 64, as A1111's do
+    assert poor.images[0].size == (128, 64) and "Conditional mask weight" in poor.infotexts[0]
+    assert np.array_equal(np.asarray(poor.images[0])[:32, :32], np.asarray(INIT)[:32, :32])
+    assert mk2.images[0].size == (64, 128) and "Conditional mask weight" in mk2.infotexts[0]

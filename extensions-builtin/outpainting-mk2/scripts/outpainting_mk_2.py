@@ -41,12 +41,18 @@ def side_sizes(size: tuple[int, int], pixels: int, directions) -> tuple[int, int
     return left, right, up, down
 
 
-def strip_mask(size, res_w, res_h, pixels, blur, side: str) -> Image.Image:
-    """White (repaint) over the new strip on `side` and `blur` pixels into the image; black elsewhere."""
+def strip_mask(size, res_w, res_h, pixels, blur, side: str, extent=None) -> Image.Image:
+    """White (repaint) over the new strip on `side` and `blur` pixels into the image; black elsewhere. `extent` is
+    the canvas the far sides are measured from (A1111 draws the smaller latent mask with the canvas's sides).
+
+    >>> strip_mask((64, 64), 64, 128, 64, 8, "down", extent=(64, 128)).getpixel((0, 55))
+    (0, 0, 0)
+    """
+    far_w, far_h = extent or size
     mask = Image.new("RGB", size, "white")
     ImageDraw.Draw(mask).rectangle((pixels + blur if side == "left" else 0, pixels + blur if side == "up" else 0,
-                                    size[0] - pixels - blur if side == "right" else res_w,
-                                    size[1] - pixels - blur if side == "down" else res_h), fill="black")
+                                    far_w - pixels - blur if side == "right" else res_w,
+                                    far_h - pixels - blur if side == "down" else res_h), fill="black")
     return mask
 
 
@@ -95,7 +101,7 @@ class Script(scripts.Script):
             p.image_mask = mask.crop(crop)
             to_process.append(outputs[-1].crop(crop))
         p.init_images = to_process
-        p.latent_mask = strip_mask((p.width, p.height), res_w, res_h, pixels, mask_blur * 2, side)
+        p.latent_mask = strip_mask((p.width, p.height), res_w, res_h, pixels, mask_blur * 2, side, canvas.size)
         processed = process_images(p)
         if first[0] is None:
             first[:] = [processed.seed, processed.info]
