@@ -111,7 +111,7 @@ def _evaluation(trainer, args, log):
         net = Networks(trainer.ema_unet, trainer.ema_text, _trained_vae(args.run_dir),
                        lambda caps: vocab.compact(vocab.full_chunks(caps)), trainer.abar, trainer.scale)
         start = time.monotonic()
-        acc = held_out_accuracy(net, count=32)
+        acc = held_out_accuracy(net, count=args.eval_count)
         log(f"held-out accuracy at step {trainer.progress.step}: " +
             " ".join(f"{k} {v:.0%}" for k, v in acc.items()) + f" ({time.monotonic() - start:.0f}s)")
     return run
@@ -119,12 +119,15 @@ def _evaluation(trainer, args, log):
 
 def phase_unet(args, log) -> None:
     from modules.training.configs import builtin_yaml
-    from modules.training.train_unet import UnetTrainer
+    from modules.training.train_unet import UnetTrainer, latent_shape_cells
     from modules.training.vocab import CompactVocab
 
-    cached, _, scenes = _latents(args)
+    cached, images, scenes = _latents(args)
+    cells = latent_shape_cells(images, scenes) if args.shape_weight != 1.0 else None
+    log(f"unet recipe: peak lr {args.lr:g}, shape weight {args.shape_weight:g}, batch 32")
     trainer = UnetTrainer(builtin_yaml(cached["scale"]), CompactVocab(_tokenizer()), (cached["mean"], cached["std"]),
-                          cached["scale"], scenes, args.run_dir / "unet.pt")
+                          cached["scale"], scenes, args.run_dir / "unet.pt", lr=args.lr, shape_cells=cells,
+                          shape_weight=args.shape_weight)
     evaluate = _evaluation(trainer, args, log)
     trainer.train(args.unet_minutes * 60, hooks=((args.eval_minutes * 60, evaluate),), log=log)
     evaluate()
@@ -174,6 +177,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-count", type=int, default=20000, help="pictures rendered for training")
     parser.add_argument("--latent-count", type=int, default=8000, help="of those, encoded for the UNet phase")
     parser.add_argument("--eval-minutes", type=float, default=15)
+    parser.add_argument("--eval-count", type=int, default=48, help="held-out prompts per evaluation")
+    parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate of the unet phase")
+    parser.add_argument("--shape-weight", type=float, default=3.0,
+                        help="unet loss weight of the latent cells that hold the shape (1: unweighted)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out-dir", type=Path, default=INSTALL_DIR / "models" / "Stable-diffusion")
     args = parser.parse_args(argv)

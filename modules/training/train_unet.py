@@ -2,8 +2,10 @@
 
 Per step: sample latents x0 from the cached posteriors (scaled to unit variance), a DDPM timestep t, noise ε;
 x_t = √ᾱ_t x0 + √(1-ᾱ_t) ε; the UNet, conditioned on the text encoder's last hidden states, predicts
-v = √ᾱ_t ε − √(1-ᾱ_t) x0 (Salimans & Ho 2022, "Progressive distillation", §4); loss MSE(v̂, v). Captions are redrawn
-every step (10 % empty for classifier-free guidance). An EMA of both networks is what gets evaluated and exported.
+v = √ᾱ_t ε − √(1-ᾱ_t) x0 (Salimans & Ho 2022, "Progressive distillation", §4); loss MSE(v̂, v), optionally with the
+latent cells that hold part of the shape weighted ×`shape_weight` (most of an 8×8 latent is flat background, which the
+model learns early; the shape's few cells carry its colour, type and position). Captions are redrawn every step
+(10 % empty for classifier-free guidance). An EMA of both networks is what gets evaluated and exported.
 """
 from __future__ import annotations
 
@@ -12,12 +14,13 @@ import random
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from diffusers import UNet2DConditionModel
 from diffusers.loaders import single_file_utils as sfu
 from transformers import CLIPTextConfig, CLIPTextModel
 
 from modules.models.model_config import alphas_cumprod
-from modules.training.dataset import CaptionSampler
+from modules.training.dataset import CaptionSampler, shape_masks
 from modules.training.loop import Progress, load_checkpoint, lr_factor, run_for, save_atomic
 from modules.training.vocab import CompactVocab
 
@@ -42,6 +45,28 @@ def schedule(config: dict) -> torch.Tensor:
     return alphas_cumprod(params["linear_start"], params["linear_end"], params["timesteps"])  # [T]
 
 
+def latent_shape_cells(images, scenes, factor: int = 8, chunk: int = 1000) -> torch.Tensor:
+    """Bool [N, 1, H/f, W/f]: latent cells whose f×f pixel patch holds any of the shape (its edge included)."""
+    parts = []
+    for start in range(0, len(images), chunk):
+        mask = shape_masks(images[start:start + chunk], scenes[start:start + chunk])  # [n, 1, H, W]
+        parts.append(F.max_pool2d(mask, factor) > 0)  # [n, 1, H/f, W/f]
+    return torch.cat(parts)
+
+
+def weighted_mse(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
+    """Mean squared error, each cell weighted by `weight` [B, 1, h, w] and normalised by the mean weight.
+
+    >>> p, t = torch.zeros(1, 1, 1, 2), torch.tensor([[[[1.0, 0.0]]]])
+    >>> float(weighted_mse(p, t, None)), float(weighted_mse(p, t, torch.tensor([[[[3.0, 1.0]]]])))
+    (0.5, 0.75)
+    """
+    err = (pred.float() - target).square()  # [B, C, h, w]
+    if weight is None:
+        return err.mean()
+    return (err * weight).mean() / weight.mean()
+
+
 def v_target(x0: torch.Tensor, noise: torch.Tensor, abar: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(x_t, v) for clean latents x0 [B,4,h,w], noise like x0, ᾱ_t [B]."""
     a = abar.sqrt()[:, None, None, None]  # [B, 1, 1, 1]
@@ -53,12 +78,17 @@ class UnetTrainer:
     """Trains UNet + text encoder on (latent mean, latent std, scenes); checkpoint at `path`."""
 
     def __init__(self, config: dict, vocab: CompactVocab, latents: tuple[torch.Tensor, torch.Tensor], scale: float,
-                 scenes, path: Path, *, batch: int = 32, lr: float = 4e-4, seed: int = 0, bf16: bool = False):
+                 scenes, path: Path, *, batch: int = 32, lr: float = 4e-4, seed: int = 0, bf16: bool = False,
+                 shape_cells: torch.Tensor | None = None, shape_weight: float = 1.0):
         """bf16 autocast is off by default: on this CPU (AVX512-BF16, no AMX) it made the UNet's backward pass
-        slower than float32 (measured 4.9-5.4 s vs 4.2-5.0 s per batch of 32); it pays off for the VAE only."""
+        slower than float32 (measured 4.9-5.4 s vs 4.2-5.0 s per batch of 32); it pays off for the VAE only.
+        `shape_cells` (bool [N, 1, h, w], see `latent_shape_cells`) with `shape_weight` > 1 weights the loss there."""
         self.config, self.vocab, self.scenes, self.path = config, vocab, scenes, Path(path)
         self.mean, self.std, self.scale = latents[0], latents[1], scale
         self.batch, self.lr, self.bf16 = batch, lr, bf16
+        if shape_weight != 1.0 and shape_cells is None:
+            raise ValueError("shape_weight needs the latent shape cells")
+        self.shape_cells, self.shape_weight = shape_cells, shape_weight
         self.unet = build_unet(config, seed)
         self.text = build_text_encoder(config, vocab.size, seed)
         self.ema_unet, self.ema_text = copy.deepcopy(self.unet).eval(), copy.deepcopy(self.text).eval()
@@ -92,17 +122,25 @@ class UnetTrainer:
 
     def batch_inputs(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Compact token ids [B, 77] and scaled latents x0 [B, 4, h, w] for one step."""
+        ids, x0, _ = self._batch()
+        return ids, x0
+
+    def _batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Token ids [B, 77], latents x0 [B, 4, h, w] and the loss weight [B, 1, h, w] (None: unweighted)."""
         idx = torch.randint(0, len(self.mean), (self.batch,), generator=self.gen)
         captions = self.captions.captions([self.scenes[i] for i in idx.tolist()])
         full = self.vocab.with_unknown_words(self.vocab.full_chunks(captions), self.rng)
         mean, std = self.mean[idx].float(), self.std[idx].float()  # [B, 4, h, w]
         x0 = (mean + std * torch.randn(mean.shape, generator=self.gen)) * self.scale
-        return self.vocab.compact(full), x0
+        weight = None
+        if self.shape_weight != 1.0:
+            weight = 1.0 + (self.shape_weight - 1.0) * self.shape_cells[idx].float()  # [B, 1, h, w]
+        return self.vocab.compact(full), x0, weight
 
     def step(self, fraction: float) -> dict:
         for group in self.opt.param_groups:
             group["lr"] = self.lr * lr_factor(fraction)
-        ids, x0 = self.batch_inputs()
+        ids, x0, weight = self._batch()
         t = torch.randint(0, len(self.abar), (self.batch,), generator=self.gen)  # [B]
         noise = torch.randn(x0.shape, generator=self.gen)
         x_t, v = v_target(x0, noise, self.abar[t])
@@ -111,7 +149,7 @@ class UnetTrainer:
         with torch.autocast("cpu", torch.bfloat16, enabled=self.bf16):
             context = self.text(input_ids=ids).last_hidden_state  # [B, 77, C]
             pred = self.unet(x_t, t, encoder_hidden_states=context).sample  # [B, 4, h, w]
-        loss = (pred.float() - v).square().mean()
+        loss = weighted_mse(pred, v, weight)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.params, 1.0)

@@ -8,7 +8,7 @@ from modules.conditioning.tokenizer import load_clip_tokenizer
 from modules.paths import INSTALL_DIR
 from modules.training.dataset import load_or_render
 from modules.training.loop import Progress, run_for
-from modules.training.train_unet import UnetTrainer, v_target
+from modules.training.train_unet import UnetTrainer, latent_shape_cells, v_target
 from modules.training.train_vae import VaeTrainer, build_vae, encode_all
 from modules.training.vocab import CompactVocab
 from tests.training.tiny import tiny_builtin_yaml
@@ -88,3 +88,28 @@ def test_unet_and_text_encoder_learn_and_resume(tmp_path, data, vocab):
     assert torch.equal(resumed.batch_inputs()[0], trainer.batch_inputs()[0])  # same data stream after resuming
     live, ema = dict(trainer.unet.named_parameters()), dict(trainer.ema_unet.named_parameters())
     assert any(not torch.equal(live[k], ema[k]) for k in live)
+
+
+def test_latent_shape_cells_cover_the_shape_and_only_near_it():
+    from modules.training.render import render_many
+    from modules.training.scenes import Scene
+
+    scenes = [Scene("red", "square", "blue", "left", "small", 0.25, 0.5, 0.12),
+              Scene("red", "circle", "white", "centre", "large", 0.5, 0.5, 0.22)]
+    cells = latent_shape_cells(render_many(scenes), scenes)  # [2, 1, 8, 8]
+    assert cells.shape == (2, 1, 8, 8) and cells.dtype == torch.bool
+    assert cells[0, 0, 4, 2] and not cells[0, 0, 4, 6]  # the square sits at the left, not at the right
+    assert cells[1, 0, 4, 4] and not cells[1, 0, 0, 0]
+    assert 4 <= int(cells[0].sum()) < int(cells[1].sum()) <= 36
+
+
+def test_shape_weighted_unet_loss_trains(tmp_path, data, vocab):
+    images, scenes = data
+    latents = (torch.randn(16, 4, 8, 8).half(), torch.full((16, 4, 8, 8), 0.05).half())
+    cells = latent_shape_cells(images, scenes)
+    trainer = UnetTrainer(tiny_builtin_yaml(), vocab, latents, 1.0, scenes, tmp_path / "u.pt", batch=8, lr=2e-3,
+                          shape_cells=cells, shape_weight=3.0)
+    losses = [trainer.step(0.5)["loss"] for _ in range(20)]
+    assert sum(losses[-4:]) < sum(losses[:4])
+    with pytest.raises(ValueError, match="shape cells"):
+        UnetTrainer(tiny_builtin_yaml(), vocab, latents, 1.0, scenes, tmp_path / "v.pt", shape_weight=3.0)
