@@ -59,9 +59,16 @@ def test_xyz_plot_steps_by_cfg_from_the_page(page, server):
     prefix = "script_txt2img_xyz_plot"
     page.wait_for_selector(f"#{prefix}_x_type", state="visible")
     choose(page, f"{prefix}_x_type", "Steps")
-    page.locator(f"#{prefix}_x_values textarea, #{prefix}_x_values input").first.fill("1,2")
     choose(page, f"{prefix}_y_type", "CFG Scale")
-    page.locator(f"#{prefix}_y_values textarea, #{prefix}_y_values input").first.fill("5,7")
+    boxes = {axis: page.locator(f"#{prefix}_{axis}_values textarea, #{prefix}_{axis}_values input").first
+             for axis in ("x", "y")}
+    for _ in range(5):  # a type change clears its values box (as in A1111); under load that may land after a fill
+        boxes["x"].fill("1,2")
+        boxes["y"].fill("5,7")
+        page.wait_for_timeout(700)
+        if boxes["x"].input_value() == "1,2" and boxes["y"].input_value() == "5,7":
+            break
+    assert boxes["x"].input_value() == "1,2" and boxes["y"].input_value() == "5,7"
     page.locator(f"#{prefix}_include_lone_images input").check()
     page.locator("#txt2img_generate").click()
     text = wait_for_infotext(page, "html_info_txt2img", "X/Y/Z plot")  # the grid comes first, with its own infotext
