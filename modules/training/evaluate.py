@@ -43,7 +43,7 @@ def generate(net: Networks, prompts: list[str], negatives: list[str], seeds: lis
         cond, uncond = both[:n], both[n:]
         return uncond + cfg_scale * (cond - uncond)
 
-    h = size // 8
+    h = size // 2 ** (len(net.vae.config.block_out_channels) - 1)  # latent side (8 for f=8, 16 for f=4)
     noise = torch.stack([torch.randn(4, h, h, generator=torch.Generator().manual_seed(s)) for s in seeds])
     sigmas = get_sigmas_karras(steps, float(denoiser.sigma_min), float(denoiser.sigma_max))
     latents = sample_dpmpp_2m(cfg, noise * sigmas[0], sigmas, disable=True)  # [N, 4, h, w]

@@ -7,6 +7,8 @@ Phases (each resumable: re-run the same command and it continues from the last c
   decoder  the decoder alone on whole pictures and frozen latents (--unet-minutes, run beside `unet`)
   export   the single-file checkpoint + yaml into models/Stable-diffusion/
 `all` runs vae, latents, then unet and decoder side by side (two processes of one thread each), then export.
+The architecture (`--arch`, see configs.ARCHITECTURES) is written to the run folder by its first phase; later phases
+and resumes read it from there. A folder from before the table existed holds the "f8" model.
 One thread per process: on a 2-core machine shared with other work, a 2-thread process spends most of its time
 waiting at OpenMP barriers for a descheduled thread (measured 12× slower per step under load).
 """
@@ -38,14 +40,37 @@ def logger(run_dir: Path):
     return log
 
 
-def phase_vae(args, log) -> None:
+def run_arch(run_dir: Path, requested: str | None) -> str:
+    """The run folder's architecture: recorded by its first phase (`arch.txt`), "f8" for folders older than that."""
+    path = run_dir / "arch.txt"
+    if path.is_file():
+        recorded = path.read_text().strip()
+    elif (run_dir / "vae.pt").is_file():
+        recorded = "f8"
+    else:
+        from modules.training.configs import DEFAULT_ARCH
+
+        recorded = requested or DEFAULT_ARCH
+        run_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(recorded + "\n")
+    if requested and requested != recorded:
+        raise SystemExit(f"--arch {requested}: {run_dir} trains {recorded!r}; use another --run-dir")
+    return recorded
+
+
+def _yaml(args, scale_factor: float = 1.0) -> dict:
     from modules.training.configs import builtin_yaml
+
+    return builtin_yaml(scale_factor, arch=args.arch)
+
+
+def phase_vae(args, log) -> None:
     from modules.training.dataset import load_or_render
     from modules.training.train_vae import VaeTrainer, build_vae, reconstruction_mse
 
     images, scenes = load_or_render(args.run_dir, args.data_count, DATA_SEED)
     held, _ = load_or_render(args.run_dir, 64, DATA_SEED + 1000)
-    vae = build_vae(builtin_yaml())
+    vae = build_vae(_yaml(args))
     trainer = VaeTrainer(vae, images, scenes, args.run_dir / "vae.pt", batch=32, lr=1e-3, crop=32)
     check = (300.0, lambda: log(f"vae held-out reconstruction mse {reconstruction_mse(vae, held):.5f}"))
     trainer.train(args.vae_minutes * 60, hooks=(check,), log=log)
@@ -58,15 +83,14 @@ def _tokenizer():
     return load_clip_tokenizer(INSTALL_DIR / "configs")
 
 
-def _trained_vae(run_dir: Path, with_decoder: bool = True):
+def _trained_vae(args, with_decoder: bool = True):
     """The VAE of phase 1, with phase 3's decoder when there is one."""
-    from modules.training.configs import builtin_yaml
     from modules.training.loop import load_checkpoint
     from modules.training.train_vae import build_vae
 
-    vae = build_vae(builtin_yaml())
+    vae = build_vae(_yaml(args))
     for name in ("vae.pt", "decoder.pt") if with_decoder else ("vae.pt",):
-        state = load_checkpoint(run_dir / name)
+        state = load_checkpoint(args.run_dir / name)
         if state is not None:
             vae.load_state_dict(state["model"])
     return vae.eval()
@@ -77,7 +101,7 @@ def phase_latents(args, log) -> None:
     from modules.training.train_vae import encode_all
 
     images, _ = load_or_render(args.run_dir, args.data_count, DATA_SEED)
-    mean, std = encode_all(_trained_vae(args.run_dir, with_decoder=False), images[:args.latent_count])
+    mean, std = encode_all(_trained_vae(args, with_decoder=False), images[:args.latent_count])
     sample = mean.float() + std.float() * torch.randn(mean.shape, generator=torch.Generator().manual_seed(0))
     scale = float(1 / sample.std())
     torch.save({"mean": mean, "std": std, "scale": scale}, args.run_dir / "latents.pt")
@@ -97,7 +121,7 @@ def phase_decoder(args, log) -> None:
     from modules.training.train_vae import VaeTrainer
 
     cached, images, scenes = _latents(args)
-    trainer = VaeTrainer(_trained_vae(args.run_dir, with_decoder=False), images, scenes, args.run_dir / "decoder.pt",
+    trainer = VaeTrainer(_trained_vae(args, with_decoder=False), images, scenes, args.run_dir / "decoder.pt",
                          decoder_only=True, latents=(cached["mean"], cached["std"]), batch=12, lr=3e-4, seed=1)
     trainer.train(args.unet_minutes * 60, log=log)
     log(f"decoder done: step {trainer.progress.step}")
@@ -108,7 +132,7 @@ def _evaluation(trainer, args, log):
 
     def run() -> None:
         vocab = trainer.vocab
-        net = Networks(trainer.ema_unet, trainer.ema_text, _trained_vae(args.run_dir),
+        net = Networks(trainer.ema_unet, trainer.ema_text, _trained_vae(args),
                        lambda caps: vocab.compact(vocab.full_chunks(caps)), trainer.abar, trainer.scale)
         start = time.monotonic()
         acc = held_out_accuracy(net, count=args.eval_count)
@@ -118,14 +142,15 @@ def _evaluation(trainer, args, log):
 
 
 def phase_unet(args, log) -> None:
-    from modules.training.configs import builtin_yaml
+    from modules.training.configs import latent_factor
     from modules.training.train_unet import UnetTrainer, latent_shape_cells
     from modules.training.vocab import CompactVocab
 
     cached, images, scenes = _latents(args)
-    cells = latent_shape_cells(images, scenes) if args.shape_weight != 1.0 else None
-    log(f"unet recipe: peak lr {args.lr:g}, shape weight {args.shape_weight:g}, batch 32")
-    trainer = UnetTrainer(builtin_yaml(cached["scale"]), CompactVocab(_tokenizer()), (cached["mean"], cached["std"]),
+    config = _yaml(args, cached["scale"])
+    cells = latent_shape_cells(images, scenes, latent_factor(config)) if args.shape_weight != 1.0 else None
+    log(f"unet recipe: arch {args.arch}, peak lr {args.lr:g}, shape weight {args.shape_weight:g}, batch 32")
+    trainer = UnetTrainer(config, CompactVocab(_tokenizer()), (cached["mean"], cached["std"]),
                           cached["scale"], scenes, args.run_dir / "unet.pt", lr=args.lr, shape_cells=cells,
                           shape_weight=args.shape_weight)
     evaluate = _evaluation(trainer, args, log)
@@ -134,20 +159,19 @@ def phase_unet(args, log) -> None:
 
 
 def phase_export(args, log) -> None:
-    from modules.training.configs import builtin_yaml
     from modules.training.export import full_text_encoder, ldm_state, write_checkpoint
     from modules.training.loop import load_checkpoint
     from modules.training.train_unet import build_text_encoder, build_unet
     from modules.training.vocab import CompactVocab
 
     cached = torch.load(args.run_dir / "latents.pt")
-    config = builtin_yaml(cached["scale"])
+    config = _yaml(args, cached["scale"])
     vocab = CompactVocab(_tokenizer())
     state = load_checkpoint(args.run_dir / "unet.pt")
     unet, text = build_unet(config), build_text_encoder(config, vocab.size)
     unet.load_state_dict(state["ema_unet"])
     text.load_state_dict(state["ema_text"])
-    full = ldm_state(unet, _trained_vae(args.run_dir), full_text_encoder(text, vocab, config), config)
+    full = ldm_state(unet, _trained_vae(args), full_text_encoder(text, vocab, config), config)
     meta = {"easel_training_steps": str(state["progress"]["step"]),
             "easel_training_seconds": str(round(state["progress"]["elapsed"]))}
     path = write_checkpoint(args.out_dir, full, config, metadata=meta)
@@ -172,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("phase", choices=["vae", "latents", "unet", "decoder", "export", "all"])
     parser.add_argument("--run-dir", type=Path, default=DEFAULT_RUN_DIR)
+    parser.add_argument("--arch", default=None, help="architecture of a new run (configs.ARCHITECTURES; default "
+                        "f4); a run folder keeps the one it started with")
     parser.add_argument("--vae-minutes", type=float, default=25)
     parser.add_argument("--unet-minutes", type=float, default=90)
     parser.add_argument("--data-count", type=int, default=20000, help="pictures rendered for training")
@@ -186,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     log = logger(args.run_dir)
+    args.arch = run_arch(args.run_dir, args.arch)
     log(f"phase {args.phase} ({' '.join(argv or sys.argv[1:])})")
     PHASES[args.phase](args, log)
     return 0

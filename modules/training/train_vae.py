@@ -86,12 +86,12 @@ class VaeTrainer:
         self.vae.train()
         with torch.autocast("cpu", torch.bfloat16, enabled=self.bf16):
             if self.decoder_only:
-                mean, std = self.latents[0][idx].float(), self.latents[1][idx].float()  # [B, 4, 8, 8]
+                mean, std = self.latents[0][idx].float(), self.latents[1][idx].float()  # [B, 4, h, w]
                 z = mean + std * torch.randn(mean.shape, generator=self.gen)
                 kl = torch.zeros(())
             else:
                 posterior = self.vae.encode(target).latent_dist
-                z = posterior.sample(self.gen)  # [B, 4, 8, 8]
+                z = posterior.sample(self.gen)  # [B, 4, h, w]
                 kl = posterior.kl().mean() / z[0].numel()
             pred = self.vae.decode(z).sample  # [B, 3, 64, 64]
         rec = recon_loss(pred, target, mask)
@@ -109,7 +109,7 @@ class VaeTrainer:
 
 @torch.no_grad()
 def encode_all(vae: AutoencoderKL, images: np.ndarray, batch: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
-    """Posterior mean and std of every image, float16 [N, 4, 8, 8] each (the UNet phase samples from them)."""
+    """Posterior mean and std of every image, float16 [N, 4, h, w] each (the UNet phase samples from them)."""
     vae.eval()
     means, stds = [], []
     for start in range(0, len(images), batch):

@@ -7,7 +7,9 @@ import torch
 from modules.conditioning.tokenizer import load_clip_tokenizer
 from modules.paths import INSTALL_DIR
 from modules.training.dataset import load_or_render
+from modules.training.configs import builtin_yaml
 from modules.training.loop import Progress, run_for
+from modules.training.train_builtin import run_arch
 from modules.training.train_unet import UnetTrainer, latent_shape_cells, v_target
 from modules.training.train_vae import VaeTrainer, build_vae, encode_all
 from modules.training.vocab import CompactVocab
@@ -113,3 +115,24 @@ def test_shape_weighted_unet_loss_trains(tmp_path, data, vocab):
     assert sum(losses[-4:]) < sum(losses[:4])
     with pytest.raises(ValueError, match="shape cells"):
         UnetTrainer(tiny_builtin_yaml(), vocab, latents, 1.0, scenes, tmp_path / "v.pt", shape_weight=3.0)
+
+
+def test_latent_shape_cells_follow_the_latent_factor(data):
+    images, scenes = data
+    f8, f4 = latent_shape_cells(images, scenes, 8), latent_shape_cells(images, scenes, 4)
+    assert f8.shape == (len(images), 1, 8, 8) and f4.shape == (len(images), 1, 16, 16)
+    assert torch.equal(torch.nn.functional.max_pool2d(f4.float(), 2) > 0, f8)  # same shapes, finer cells
+
+
+def test_run_folder_keeps_the_architecture_it_started_with(tmp_path):
+    fresh = tmp_path / "fresh"
+    assert run_arch(fresh, None) == "f4" and (fresh / "arch.txt").read_text().strip() == "f4"
+    assert run_arch(fresh, None) == "f4" and run_arch(fresh, "f4") == "f4"
+    with pytest.raises(SystemExit, match="trains 'f4'"):
+        run_arch(fresh, "f8")
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    (legacy / "vae.pt").write_bytes(b"")
+    assert run_arch(legacy, None) == "f8"  # a folder from before the table: the first shipped architecture
+    with pytest.raises(ValueError, match="known: f8, f4"):
+        builtin_yaml(arch="f16")
