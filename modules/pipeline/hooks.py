@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from modules.sampling.cfg import CFGHooks
+from modules.sampling.cfg_hooks import CFGHooks
 
 HOOK_POINTS = (
     "setup", "before_process", "process", "before_process_batch", "after_extra_networks_activate",

@@ -14,6 +14,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
+from modules.sampling.cfg_hooks import AfterCFGParams, CFGHooks, DenoisedParams, DenoiserParams
+
 
 @dataclass(frozen=True)
 class MultiCond:
@@ -43,53 +45,6 @@ class MultiCond:
     def is_plain(self) -> bool:
         """Each image has exactly one part with weight 1 (plain CFG)."""
         return all(len(p) == 1 and p[0][1] == 1.0 for p in self.parts)
-
-
-@dataclass
-class DenoiserParams:
-    """Before the model call (A1111 CFGDenoiserParams); hooks may replace any field."""
-
-    x: torch.Tensor  # [N + B, C, H, W]
-    image_cond: torch.Tensor | None
-    sigma: torch.Tensor  # [N + B]
-    sampling_step: int
-    total_sampling_steps: int
-    text_cond: Any
-    text_uncond: Any
-    denoiser: Any = None
-
-
-@dataclass
-class DenoisedParams:
-    """After the model call, before combining (A1111 CFGDenoisedParams)."""
-
-    x: torch.Tensor  # [N + B, C, H, W]: cond rows then uncond rows
-    sampling_step: int
-    total_sampling_steps: int
-    inner_model: Any = None
-
-
-@dataclass
-class AfterCFGParams:
-    """After combining (A1111 AfterCFGCallbackParams)."""
-
-    x: torch.Tensor  # [B, C, H, W]
-    sampling_step: int
-    total_sampling_steps: int
-
-
-@dataclass(frozen=True)
-class CFGHooks:
-    """Per-step callables of one run, called in order; each gets the params object and may modify it."""
-
-    on_denoiser: tuple[Callable[[DenoiserParams], None], ...] = ()
-    on_denoised: tuple[Callable[[DenoisedParams], None], ...] = ()
-    on_after_cfg: tuple[Callable[[AfterCFGParams], None], ...] = ()
-
-    def plus(self, other: "CFGHooks") -> "CFGHooks":
-        """These hooks, then `other`'s, at each point."""
-        return CFGHooks(self.on_denoiser + other.on_denoiser, self.on_denoised + other.on_denoised,
-                        self.on_after_cfg + other.on_after_cfg)
 
 
 @dataclass

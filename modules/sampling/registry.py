@@ -1,19 +1,23 @@
 """The sampler/scheduler registry: name resolution, sigma schedules with their infotext, noise for a run.
 
 Built from the tables at start-up; extensions may add rows until `freeze()`. Unknown names raise `InvalidInput`
-listing the valid ones (A1111 silently falls back to a default instead).
+listing the valid ones (A1111 silently falls back to a default instead). Names are resolved without torch (the page
+lists them before torch loads); the methods that compute sigmas and noise import it.
 """
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
-
-import torch
+from typing import TYPE_CHECKING, Any, Iterable
 
 from modules.errors import InvalidInput
-from modules.sampling.noise import BrownianTreeNoise, ImageRNG
+from modules.lazy import Deferred
 from modules.sampling.specs import SamplerSpec, SchedulerSpec, SigmaOverrides
 from modules.sampling.tables import SAMPLERS, SCHEDULERS
+
+if TYPE_CHECKING:
+    import torch
+
+    from modules.sampling.noise import ImageRNG
 
 AUTOMATIC = "automatic"
 
@@ -49,6 +53,17 @@ class SamplerRegistry:
     def add_scheduler(self, spec: SchedulerSpec) -> None:
         """Add a row (start-up only); its name, label and aliases must be new."""
         self._add(spec, (spec.name, spec.label, *spec.aliases), self._schedulers, self._scheduler_names)
+
+    def load_code(self) -> None:
+        """Import every row's sampler, denoiser and schedule code now (the start-up warm-up; otherwise a row's code
+        is imported when it first runs)."""
+        for spec in self._samplers:
+            for code in (spec.function, spec.denoiser):
+                if isinstance(code, Deferred):
+                    code.resolve()
+        for scheduler in self._schedulers:
+            if isinstance(scheduler.function, Deferred):
+                scheduler.function.resolve()
 
     def freeze(self) -> None:
         """End of start-up: no more rows."""
@@ -124,6 +139,8 @@ class SamplerRegistry:
         else:
             sigmas = _scheduled(chosen, n, denoiser, ov, extras, hires, first_pass_schedule)
         if discard:
+            import torch
+
             sigmas = torch.cat([sigmas[:-2], sigmas[-1:]])
         return sigmas.float().cpu(), extras
 
@@ -133,6 +150,8 @@ class SamplerRegistry:
         Pass the full schedule (img2img too), as A1111 does, so the trees span the same interval.
         """
         if self._sampler(sampler).options.get("brownian_noise", False):
+            from modules.sampling.noise import BrownianTreeNoise
+
             positive = sigmas[sigmas > 0]
             return BrownianTreeNoise(x, positive.min(), sigmas.max(), rng.seeds)
         return rng.noise_sampler(x)
@@ -171,5 +190,5 @@ def scale_initial_noise(sampler: SamplerSpec, noise: torch.Tensor, sigmas: torch
     """txt2img start: noise * sigma_max, or * sqrt(1 + sigma_max^2) (the VP prior) for the timestep samplers and
     with A1111's "SGM noise multiplier" setting (infotext "SGM noise multiplier: True" is the caller's)."""
     if sgm_noise_multiplier or sampler.options.get("vp_initial_noise", False):
-        return noise * torch.sqrt(1.0 + sigmas[0] ** 2.0)
+        return noise * (1.0 + sigmas[0] ** 2.0).sqrt()
     return noise * sigmas[0]

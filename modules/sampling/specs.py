@@ -5,7 +5,7 @@ from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
-from modules.sampling.denoiser import DiscreteDenoiser
+from modules.lazy import Deferred
 
 
 def _frozen(mapping) -> Mapping:
@@ -22,7 +22,7 @@ class SamplerSpec:
     the VP prior, sqrt(1 + sigma_max^2), as A1111's timestep samplers start from unscaled noise).
     kwargs: fixed keyword arguments for `function`. params: the tunables it accepts (eta, s_churn, s_tmin,
     s_tmax, s_noise, noise_sampler). denoiser: builds the denoiser it needs from (model_fn, alphas_cumprod,
-    prediction_type).
+    prediction_type). `function` and `denoiser` may be `Deferred` (the built-in rows: imported on first use).
     """
 
     name: str
@@ -33,7 +33,7 @@ class SamplerSpec:
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     params: tuple[str, ...] = ()
     min_steps: int = 1
-    denoiser: Callable = DiscreteDenoiser
+    denoiser: Callable = Deferred("modules.sampling.denoiser", "DiscreteDenoiser")
 
     def __post_init__(self):
         object.__setattr__(self, "aliases", tuple(self.aliases))

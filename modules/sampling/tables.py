@@ -1,10 +1,29 @@
-"""The built-in samplers and schedulers, as data (names, labels and aliases as A1111 1.10 spells them)."""
+"""The built-in samplers and schedulers, as data (names, labels and aliases as A1111 1.10 spells them).
+
+Rows name their functions (`Deferred`): the sampler code and torch are imported when a row first runs, not when the
+page lists the names (issue 6: the page is served before torch loads).
+"""
 from __future__ import annotations
 
-from modules.sampling import samplers as smp
-from modules.sampling import schedules as sch
-from modules.sampling.lcm import LCMDenoiser
+from modules.lazy import Deferred
 from modules.sampling.specs import SamplerSpec, SchedulerSpec
+
+
+class _Names:
+    """`smp.sample_euler` → `Deferred("modules.sampling.samplers", "sample_euler")`: the table reads as before."""
+
+    def __init__(self, module: str):
+        self.module = module
+
+    def __getattr__(self, name: str) -> Deferred:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return Deferred(self.module, name)
+
+
+smp = _Names("modules.sampling.samplers")
+sch = _Names("modules.sampling.schedules")
+LCMDenoiser = Deferred("modules.sampling.lcm", "LCMDenoiser")
 
 # The tunables each sampler takes from the request/settings, as A1111 1.10 passes them (`sampler_extra_params`
 # and eta); "noise_sampler" marks samplers that draw noise during sampling.

@@ -136,3 +136,20 @@ def test_noise_sampler_for_a_run(reg):
     x = rng.next()
     ns = reg.noise_sampler("Euler a", x, torch.tensor([3.0, 1.0, 0.0]), rng)
     assert not isinstance(ns, BrownianTreeNoise) and ns(3.0, 1.0).shape == x.shape
+
+
+def test_every_row_names_code_that_exists(reg):
+    """The built-in rows hold `Deferred` references (imported on first use, issue 6): a misspelt name would only
+    fail when that sampler first ran, so each is resolved here, as the start-up warm-up does."""
+    from modules.lazy import Deferred
+    from modules.sampling import lcm, samplers
+
+    reg.load_code()
+    for spec in reg.samplers:
+        assert isinstance(spec.function, Deferred) and callable(spec.function.resolve()), spec.name
+        assert spec.function.resolve() is getattr(samplers, spec.function.name)
+    assert reg.resolve_sampler("LCM")[0].denoiser.resolve() is lcm.LCMDenoiser
+    assert reg.resolve_sampler("Euler")[0].denoiser.resolve() is DiscreteDenoiser
+    for scheduler in reg.schedulers:
+        if scheduler.function is not None:
+            assert scheduler.function.resolve() is getattr(sch, scheduler.function.name), scheduler.name

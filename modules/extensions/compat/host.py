@@ -11,7 +11,7 @@ from modules.extensions.compat import processing, run_sync, script_callbacks, sc
 from modules.extensions.compat.nested_job import PassCounter
 from modules.extensions.compat.reporting import FAILURES, extension_of
 from modules.pipeline.result import GenerationResult
-from modules.sampling.cfg import CFGHooks
+from modules.sampling.cfg_hooks import CFGHooks
 
 KINDS = ("txt2img", "img2img")
 

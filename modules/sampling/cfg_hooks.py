@@ -1,0 +1,60 @@
+"""The per-step hook points of classifier-free guidance and the params objects they receive (A1111's
+on_cfg_denoiser / on_cfg_denoised / on_cfg_after_cfg).
+
+Kept apart from `cfg` (the guidance maths) and free of torch so that run hooks, script hosts and requests can name
+them without importing torch: the page is served before torch loads (issue 6).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    import torch
+
+
+@dataclass
+class DenoiserParams:
+    """Before the model call (A1111 CFGDenoiserParams); hooks may replace any field."""
+
+    x: torch.Tensor  # [N + B, C, H, W]
+    image_cond: torch.Tensor | None
+    sigma: torch.Tensor  # [N + B]
+    sampling_step: int
+    total_sampling_steps: int
+    text_cond: Any
+    text_uncond: Any
+    denoiser: Any = None
+
+
+@dataclass
+class DenoisedParams:
+    """After the model call, before combining (A1111 CFGDenoisedParams)."""
+
+    x: torch.Tensor  # [N + B, C, H, W]: cond rows then uncond rows
+    sampling_step: int
+    total_sampling_steps: int
+    inner_model: Any = None
+
+
+@dataclass
+class AfterCFGParams:
+    """After combining (A1111 AfterCFGCallbackParams)."""
+
+    x: torch.Tensor  # [B, C, H, W]
+    sampling_step: int
+    total_sampling_steps: int
+
+
+@dataclass(frozen=True)
+class CFGHooks:
+    """Per-step callables of one run, called in order; each gets the params object and may modify it."""
+
+    on_denoiser: tuple[Callable[[DenoiserParams], None], ...] = ()
+    on_denoised: tuple[Callable[[DenoisedParams], None], ...] = ()
+    on_after_cfg: tuple[Callable[[AfterCFGParams], None], ...] = ()
+
+    def plus(self, other: "CFGHooks") -> "CFGHooks":
+        """These hooks, then `other`'s, at each point."""
+        return CFGHooks(self.on_denoiser + other.on_denoiser, self.on_denoised + other.on_denoised,
+                        self.on_after_cfg + other.on_after_cfg)
