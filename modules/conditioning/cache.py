@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-import torch
+if TYPE_CHECKING:  # stores tensors but computes none: the App builds it before torch loads (issue 6)
+    import torch
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,12 @@ to prevent artifacts"); "No norm" skips the rescale; "Ignore" parses the bracket
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import torch
+from typing import TYPE_CHECKING
 
 from modules.errors import InvalidInput
+
+if TYPE_CHECKING:  # the mode table is read by the page's token counters before torch loads (issue 6)
+    import torch
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,8 @@ def get_emphasis(name: str) -> EmphasisMode:
 
 def apply_emphasis(z: torch.Tensor, multipliers: torch.Tensor, mode: EmphasisMode) -> torch.Tensor:
     """Weight hidden states `z` [N, 77, C] by `multipliers` [N, 77] as `mode` says; each chunk n on its own."""
+    import torch
+
     if not mode.scale or bool((multipliers == 1).all()):
         return z
     z32 = z.float()  # [N, 77, C]; the means in fp32, bf16 sums drift

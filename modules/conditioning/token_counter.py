@@ -11,7 +11,7 @@ import math
 
 from modules.conditioning.chunks import CHUNK_LENGTH, DEFAULT_COMMA_BACKTRACK
 from modules.conditioning.emphasis import DEFAULT_EMPHASIS
-from modules.conditioning.text import prompt_to_chunks
+from modules.conditioning.prompt_tokens import prompt_to_chunks
 from modules.prompts.extra_networks import parse_extra_networks
 from modules.prompts.multicond import get_multicond_prompt_list
 from modules.prompts.schedule import get_learned_conditioning_prompt_schedules

@@ -8,19 +8,25 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import ftfy
-from transformers import CLIPTokenizer
 
 from modules.errors import ModelLoadError
+
+if TYPE_CHECKING:
+    from transformers import CLIPTokenizer
 
 TOKENIZER_SUBDIR = "clip-tokenizer"
 REQUIRED_FILES = ("vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json")
 
 
 def load_clip_tokenizer(configs_dir: Path) -> CLIPTokenizer:
-    """Load the tokenizer from `configs_dir/clip-tokenizer` (or `configs_dir` itself if it holds the files)."""
+    """Load the tokenizer from `configs_dir/clip-tokenizer` (or `configs_dir` itself if it holds the files).
+
+    transformers is imported here, not at the top: the page is built before any prompt is tokenized (issue 6)."""
+    from transformers import CLIPTokenizer
+
     configs_dir = Path(configs_dir)
     folder = configs_dir / TOKENIZER_SUBDIR if (configs_dir / TOKENIZER_SUBDIR).is_dir() else configs_dir
     missing = [name for name in REQUIRED_FILES if not (folder / name).is_file()]

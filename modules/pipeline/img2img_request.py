@@ -14,7 +14,7 @@ from modules.imaging.masks import binary_mask, check_mask
 from modules.imaging.metadata import open_image
 from modules.imaging.resize import LATENT_RESIZE, resize_mode_index
 from modules.pipeline.request import GenerationRequest, validate_request
-from modules.pipeline.soft_inpaint import SoftSettings
+from modules.pipeline.soft_settings import SoftSettings
 
 INPAINTING_FILL = ("fill", "original", "latent noise", "latent nothing")
 MIN_LATENT_SOURCE = 8  # a VAE needs at least one latent pixel

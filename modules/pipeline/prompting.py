@@ -14,10 +14,10 @@ from typing import Callable
 
 import torch
 
-from modules.conditioning.cache import ConditioningCache
 from modules.conditioning.schedules import cond_batch_at_step, encode_multicond, encode_schedules, \
     multicond_batch_at_step
 from modules.options import Snapshot
+from modules.pipeline.conditioning_service import PromptConditioning
 from modules.pipeline.seeds import ImagePlan
 from modules.prompts.extra_networks import parse_extra_networks
 from modules.sampling.cfg import MultiCond
@@ -29,28 +29,6 @@ class StepConditioning:
 
     cond: Callable[[int], MultiCond]
     uncond: Callable[[int], torch.Tensor]
-
-
-class PromptConditioning(ConditioningCache):
-    """The App's conditioning service: the cache plus what else decides what a text means, so that every caller
-    of `step_conditioning` gets textual inversion and a cache key that changes while LoRA patches the text encoder.
-
-    `embeddings`: an EmbeddingDatabase (or None); `models`: the ModelManager (`text_weights_key(model)`).
-    """
-
-    def __init__(self, embeddings=None, models=None, max_entries: int = 64):
-        super().__init__(max_entries)
-        self.embeddings = embeddings
-        self.models = models
-
-    def text_weights_key(self, model) -> str:
-        return self.models.text_weights_key(model) if self.models is not None else ""
-
-    def embeddings_for(self, model):
-        """The database loaded for this model's text encoder (re-read only when the folder changed)."""
-        if self.embeddings is None:
-            return None
-        return self.embeddings.load_for(model.text_encoder.config.hidden_size, model.tokenizer)
 
 
 def encode_options(cache, model, opts: Snapshot) -> dict:

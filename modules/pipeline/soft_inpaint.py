@@ -8,38 +8,14 @@ by weighted percentile filters), instead of by the mask alone.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 from PIL import Image, ImageFilter
 
 from modules.imaging import masks as mk
 from modules.imaging.resize import RESIZE_AND_FILL, resize_image
-from modules.sampling.cfg import AfterCFGParams, CFGHooks, DenoiserParams
-
-
-@dataclass(frozen=True)
-class SoftSettings:
-    """A1111's six parameters with its defaults (UI: schedule bias, preservation strength, transition contrast
-    boost, mask influence, difference threshold, difference contrast)."""
-
-    mask_blend_power: float = 1.0
-    mask_blend_scale: float = 0.5
-    inpaint_detail_preservation: float = 4.0
-    composite_mask_influence: float = 0.0
-    composite_difference_threshold: float = 0.5
-    composite_difference_contrast: float = 2.0
-
-    def infotext(self) -> dict:
-        """The infotext keys A1111 writes for an enabled soft inpainting."""
-        return {"Soft inpainting enabled": True,
-                "Soft inpainting schedule bias": self.mask_blend_power,
-                "Soft inpainting preservation strength": self.mask_blend_scale,
-                "Soft inpainting transition contrast boost": self.inpaint_detail_preservation,
-                "Soft inpainting mask influence": self.composite_mask_influence,
-                "Soft inpainting difference threshold": self.composite_difference_threshold,
-                "Soft inpainting difference contrast": self.composite_difference_contrast}
+from modules.pipeline.soft_settings import SoftSettings
+from modules.sampling.cfg_hooks import AfterCFGParams, CFGHooks, DenoiserParams
 
 
 def latent_blend(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor, detail: float) -> torch.Tensor:
