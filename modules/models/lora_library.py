@@ -1,5 +1,6 @@
 """The LoRA files of `models/Lora/**/*.{safetensors,pt,ckpt}` (COMPAT §1): listing, lookup by name or alias,
 reading (safetensors, or pickles through the restricted unpickler) and A1111's short hashes for the infotext.
+The readers (torch) are imported when a file is first read: the App is built before torch loads (issue 6).
 """
 from __future__ import annotations
 
@@ -7,20 +8,24 @@ import hashlib
 import os
 from collections import OrderedDict
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from modules.errors import ModelLoadError
 from modules.models.hashing import sha256_file
-from modules.models.lora import LoraInfo, LoraNetwork, parse_lora
-from modules.models.safe_load import load_pickle_state_dict
-from modules.models.safetensors_io import SafetensorsFile
+
+if TYPE_CHECKING:
+    import torch
+
+    from modules.models.lora import LoraInfo, LoraNetwork
 
 LORA_SUFFIXES = (".safetensors", ".pt", ".ckpt")
 SHORTHASH_LEN = 12  # A1111's `NetworkOnDisk.shorthash`
 
 
 def read_lora_info(path: Path) -> LoraInfo:
+    from modules.models.lora import LoraInfo
+    from modules.models.safetensors_io import SafetensorsFile
+
     metadata: dict = {}
     if path.suffix.lower() == ".safetensors":
         try:
@@ -42,6 +47,9 @@ def find_lora_files(folder: Path) -> list[Path]:
 
 
 def read_lora_tensors(path: Path, disable_safe_unpickle: bool = False) -> dict[str, torch.Tensor]:
+    from modules.models.safe_load import load_pickle_state_dict
+    from modules.models.safetensors_io import SafetensorsFile
+
     if path.suffix.lower() == ".safetensors":
         with SafetensorsFile(path) as source:
             return {k: source.read(k) for k in source.keys()}
@@ -100,6 +108,8 @@ class LoraLibrary:
         identity = _file_identity(info.path)
         network = self._parsed.get(identity)
         if network is None:
+            from modules.models.lora import LoraNetwork, parse_lora
+
             layers = parse_lora(read_lora_tensors(info.path, self.disable_safe_unpickle), info.path)
             network = LoraNetwork(info, layers, f"{info.name}@{identity[1]}:{identity[2]}")
             self._parsed[identity] = network

@@ -2,6 +2,8 @@
 
 One model is loaded at a time; switching drops the previous one (and collects it) before reading the next, so two
 never sit in memory together. All methods are thread-safe: loading holds `_load_lock`, listings `_list_lock`.
+Listing, finding and native sizes need no torch; it is imported with the first load (the page is served before
+torch loads, issue 6).
 """
 from __future__ import annotations
 
@@ -11,19 +13,21 @@ import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
-
-import torch
-from transformers import CLIPTokenizer
+from typing import TYPE_CHECKING
 
 from modules.errors import NotFound
-from modules.models.devices import DeviceConfig
 from modules.models.discovery import (VAE_AUTOMATIC, CheckpointInfo, VaeInfo, find_checkpoints_in, find_vaes_in,
                                       resolve_vae)
 from modules.models.hashing import HashCache, short_hash
-from modules.models.loaded import LoadedModel
 from modules.models.model_config import DEFAULT_NATIVE_SIZE, load_spec
-from modules.models.lora import AppliedLoras
 from modules.paths import Paths
+
+if TYPE_CHECKING:
+    from transformers import CLIPTokenizer
+
+    from modules.models.devices import DeviceConfig
+    from modules.models.loaded import LoadedModel
+    from modules.models.lora import AppliedLoras
 
 SHOWN_NAMES = 8
 log = logging.getLogger(__name__)
@@ -56,11 +60,13 @@ def _same_file(path: Path, text: str) -> bool:
 class ModelManager:
     """Loads checkpoints by name and hands out the current LoadedModel."""
 
-    def __init__(self, paths: Paths, device_config: DeviceConfig, hash_cache: HashCache,
+    def __init__(self, paths: Paths, device_config: DeviceConfig | Callable[[], DeviceConfig], hash_cache: HashCache,
                  disable_safe_unpickle: bool = False,
                  tokenizer_loader: Callable[[Path], CLIPTokenizer] = default_tokenizer_loader):
+        """`device_config` may be a function giving it, called once when first needed: detecting the hardware
+        imports torch, which start-up leaves to the first load (or the background warm-up)."""
         self.paths = paths
-        self.device_config = device_config
+        self._device_config = device_config
         self.hash_cache = hash_cache
         self.disable_safe_unpickle = disable_safe_unpickle
         self._tokenizer_loader = tokenizer_loader
@@ -71,6 +77,20 @@ class ModelManager:
         self._loras: AppliedLoras | None = None  # LoRA patches of the current model, with its original weights
         self._load_lock = threading.RLock()
         self._list_lock = threading.RLock()
+        self._device_lock = threading.Lock()
+
+    @property
+    def device_config(self) -> DeviceConfig:
+        with self._device_lock:
+            if callable(self._device_config):
+                self._device_config = self._device_config()
+            return self._device_config
+
+    def prepare(self) -> None:
+        """Everything a first load needs but the weights: the device choice and the loader's imports (torch,
+        diffusers). For the start-up warm-up; `get` does the same when it runs first."""
+        _ = self.device_config
+        loader()
 
     @property
     def current(self) -> LoadedModel | None:
@@ -221,6 +241,8 @@ class ModelManager:
         Originals are kept, so `restore_weights` (or another set) brings every weight back bit for bit; the same
         set again is a no-op. Returns warnings (layers that do not fit this model).
         """
+        from modules.models.lora import AppliedLoras
+
         with self._load_lock:
             if self._loras is None or self._loras.model is not model:
                 self._loras = AppliedLoras(model)
@@ -245,5 +267,7 @@ class ModelManager:
                 return
             self._current = None
             gc.collect()
+            import torch  # a model was loaded, so torch already is
+
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()

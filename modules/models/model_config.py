@@ -10,11 +10,14 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
 import yaml
 
 from modules.errors import ModelLoadError
+
+if TYPE_CHECKING:  # only `alphas_cumprod` computes; the page reads native sizes before torch loads (issue 6)
+    import torch
 
 DEFAULT_SCALE_FACTOR = 0.18215
 DEFAULT_NATIVE_SIZE = 512
@@ -89,6 +92,8 @@ def alphas_cumprod(linear_start: float, linear_end: float, timesteps: int) -> to
     >>> a.shape, round(float(a[0]), 5), round(float(a[-1]), 5)
     (torch.Size([1000]), 0.99915, 0.00466)
     """
+    import torch
+
     betas = torch.linspace(linear_start ** 0.5, linear_end ** 0.5, timesteps, dtype=torch.float64) ** 2
     return torch.cumprod(1.0 - betas, dim=0).to(torch.float32)  # [T]
 

@@ -2,23 +2,24 @@
 
 Scaling follows A1111's `Upscaler.upscale`: a model is applied up to three times until the image reaches the
 target size, then Lanczos brings it to the exact size (here `round(w * scale)`, not A1111's multiple of 8).
+Listing and finding need no torch; torch and spandrel are imported when a model first runs (the page is served
+before torch loads, issue 6).
 """
 from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
-import torch
 from PIL import Image
-from tqdm import tqdm
 
 from modules.errors import InvalidInput
-from modules.upscalers.faces import FaceRestorers
-from modules.upscalers.models import load_descriptor
+from modules.upscalers.faces.restorers import FaceRestorers, as_device
 from modules.upscalers.registry import BUILTIN, UpscalerInfo, find_upscaler_models
-from modules.upscalers.tiled import count_tiles, upscale_tiled
+
+if TYPE_CHECKING:
+    import torch
 
 MAX_MODEL_PASSES = 3
 Progress = Callable[[int, int], None]
@@ -37,14 +38,19 @@ class Upscalers:
     """Upscaler rows by name, and the last loaded model (one at a time, like checkpoints). `faces` is the face
     restoration service (GFPGAN, CodeFormer, …), which shares the models folder and the device."""
 
-    def __init__(self, models_dir: Path, device: torch.device | str = "cpu", disable_safe_unpickle: bool = False):
+    def __init__(self, models_dir: Path, device: torch.device | str | Callable[[], str] = "cpu",
+                 disable_safe_unpickle: bool = False):
         self.models_dir = Path(models_dir)
-        self.device = torch.device(device)
+        self._device = device  # or a function giving it: the App's device choice is made at the first model load
         self.disable_safe_unpickle = disable_safe_unpickle
         self._rows: list[UpscalerInfo] | None = None
         self._loaded: tuple[Path, object] | None = None
         self._lock = threading.RLock()
-        self.faces = FaceRestorers(self.models_dir, self.device, disable_safe_unpickle)
+        self.faces = FaceRestorers(self.models_dir, device, disable_safe_unpickle)
+
+    @property
+    def device(self) -> torch.device:
+        return as_device(self._device)
 
     def list(self, refresh: bool = False) -> list[UpscalerInfo]:
         with self._lock:
@@ -65,6 +71,8 @@ class Upscalers:
         """The spandrel descriptor for a model row, loading it (and dropping the previous one) if needed."""
         with self._lock:
             if self._loaded is None or self._loaded[0] != info.path:
+                from modules.upscalers.models import load_descriptor
+
                 self._loaded = None
                 self._loaded = (info.path, load_descriptor(info.path, self.device, self.disable_safe_unpickle))
             return self._loaded[1]
@@ -91,6 +99,11 @@ class Upscalers:
 
 def run_model(descriptor, image: Image.Image, tile: int, overlap: int, progress: Progress | None) -> Image.Image:
     """One pass of a spandrel model over a PIL image (RGB in, RGB out), tiled."""
+    import torch
+    from tqdm import tqdm
+
+    from modules.upscalers.tiled import count_tiles, upscale_tiled
+
     param = next(descriptor.model.parameters())
     pixels = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0  # [H, W, 3]
     x = torch.from_numpy(pixels).permute(2, 0, 1)[None].to(param.device, param.dtype)  # [1, 3, H, W]

@@ -10,17 +10,17 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
-import torch
 from PIL import Image
 
 from modules.errors import InvalidInput, ModelLoadError
-from modules.upscalers.faces.align import FACE_SIZE, restore_faces
-from modules.upscalers.faces.detect import Face, detect_faces
-from modules.upscalers.faces.retinaface import load_retinaface
-from modules.upscalers.models import read_weights
+
+if TYPE_CHECKING:  # the networks' modules need torch: imported when a restorer first runs (issue 6)
+    import torch
+
+    from modules.upscalers.faces.detect import Face
 
 SUFFIXES = (".pth", ".pt", ".safetensors", ".ckpt", ".bin")
 DETECTOR_FILES = ("detection_Resnet50_Final", "detection_mobilenet0.25_Final")  # stems, preferred first
@@ -80,8 +80,16 @@ def extra_registry():
     return registry
 
 
+def as_device(device: torch.device | str | Callable[[], str]) -> torch.device:
+    """A torch device from a device, its name, or a function giving either (called only now)."""
+    import torch
+
+    return torch.device(device() if callable(device) else device)
+
+
 def load_restorer_state(state: dict, kind: RestorerKind, source: str, device: torch.device | str = "cpu"):
     """The restorer network (spandrel descriptor's model, eval mode) for a state dict, checked to be `kind`."""
+    import torch
     from spandrel import MAIN_REGISTRY, ModelLoader, UnsupportedModelError
 
     registry = extra_registry() if kind.needs_extra_arches else MAIN_REGISTRY
@@ -105,6 +113,8 @@ def load_restorer_state(state: dict, kind: RestorerKind, source: str, device: to
 
 def run_restorer(net, kind: RestorerKind, crop: Image.Image, weight: float) -> Image.Image:
     """One aligned 512×512 RGB crop through the network: [-1, 1] in, [-1, 1] out (A1111's normalisation)."""
+    import torch
+
     param = next(net.parameters())
     pixels = np.asarray(crop.convert("RGB"), dtype=np.float32) / 127.5 - 1.0  # [512, 512, 3]
     x = torch.from_numpy(pixels).permute(2, 0, 1)[None].to(param.device, param.dtype)  # [1, 3, 512, 512]
@@ -117,13 +127,18 @@ def run_restorer(net, kind: RestorerKind, crop: Image.Image, weight: float) -> I
 class FaceRestorers:
     """Face restorers by name, the detector, and the last restorer loaded (one at a time, like upscalers)."""
 
-    def __init__(self, models_dir: Path, device: torch.device | str = "cpu", disable_safe_unpickle: bool = False):
+    def __init__(self, models_dir: Path, device: torch.device | str | Callable[[], str] = "cpu",
+                 disable_safe_unpickle: bool = False):
         self.models_dir = Path(models_dir)
-        self.device = torch.device(device)
+        self._device = device  # or a function giving it, called at the first load
         self.disable_safe_unpickle = disable_safe_unpickle
         self._detector: tuple[Path, Any] | None = None
         self._restorer: tuple[Path, Any] | None = None
         self._lock = threading.RLock()
+
+    @property
+    def device(self) -> torch.device:
+        return as_device(self._device)
 
     def kind(self, name: str | None, field: str) -> RestorerKind:
         for kind in KINDS:
@@ -173,6 +188,8 @@ class FaceRestorers:
         return kind
 
     def _load(self, slot: str, path: Path, build: Callable[[dict], Any]):
+        from modules.upscalers.models import read_weights
+
         loaded = getattr(self, slot)
         if loaded is None or loaded[0] != path:
             setattr(self, slot, None)
@@ -183,6 +200,8 @@ class FaceRestorers:
         path = self.detector_file()
         if path is None:
             raise ModelLoadError(str(self.models_dir / DETECTOR_FOLDERS[0]), "no face detector file")
+        from modules.upscalers.faces.retinaface import load_retinaface
+
         return self._load("_detector", path, lambda state: load_retinaface(state, str(path), self.device))
 
     def restorer(self, kind: RestorerKind):
@@ -192,11 +211,15 @@ class FaceRestorers:
         return self._load("_restorer", path, lambda state: load_restorer_state(state, kind, str(path), self.device))
 
     def detect(self, image: Image.Image) -> list[Face]:
+        from modules.upscalers.faces.detect import detect_faces
+
         return detect_faces(self.detector(), image)
 
     def restore(self, image: Image.Image, name: str | None, weight: float = 0.5,
                 field: str = "face_restoration_model") -> Restored:
         """Every face found in `image` restored by the named restorer and pasted back (no faces: unchanged)."""
+        from modules.upscalers.faces.align import FACE_SIZE, restore_faces
+
         kind = self.require(name, field)
         with self._lock:
             faces = self.detect(image)
