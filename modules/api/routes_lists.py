@@ -4,13 +4,11 @@ from __future__ import annotations
 from typing import Any
 
 import psutil
-import torch
 from fastapi import APIRouter
 
 from modules.api.convert import check_settings
 from modules.errors import EaselError, InvalidInput
 from modules.upscalers.registry import LATENT_MODES
-
 
 
 def sd_model_entry(info) -> dict:
@@ -20,6 +18,8 @@ def sd_model_entry(info) -> dict:
 
 
 def memory_body() -> dict:
+    import torch  # here, not at the top: the API is mounted before torch loads (issue 6)
+
     vm = psutil.virtual_memory()
     body: dict[str, Any] = {"ram": {"free": vm.available, "used": vm.total - vm.available, "total": vm.total}}
     if torch.cuda.is_available():

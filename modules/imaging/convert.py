@@ -10,17 +10,16 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from PIL import Image, ImageColor
+from PIL import Image
 
 from modules.errors import InvalidInput
+from modules.imaging.background import DEFAULT_BACKGROUND, flatten, parse_background
 
 # Channel count of a tensor → PIL mode.
 MODES_BY_CHANNELS: dict[int, str] = {1: "L", 3: "RGB", 4: "RGBA"}
 
 # 16-bit and 32-bit integer single-channel modes, scaled from 0..65535 instead of being clipped at 255.
 WIDE_GRAY_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
-
-DEFAULT_BACKGROUND = "#ffffff"  # A1111's `img2img_background_color`
 
 
 def tensor_to_pil(images: torch.Tensor) -> list[Image.Image]:
@@ -39,24 +38,6 @@ def tensor_to_pil(images: torch.Tensor) -> list[Image.Image]:
     if mode == "L":
         pixels = pixels[..., 0]  # [B, H, W]
     return [Image.fromarray(p, mode=mode) for p in pixels]
-
-
-def parse_background(color: str) -> tuple[int, int, int]:
-    """A colour name or `#rrggbb` as an RGB triple; anything else is refused with what is valid."""
-    try:
-        return ImageColor.getrgb(color)[:3]
-    except (ValueError, AttributeError) as exc:
-        raise InvalidInput("background color", f"{color!r} is not a colour", "a name or #rrggbb") from exc
-
-
-def flatten(image: Image.Image, background: tuple[int, int, int]) -> Image.Image:
-    """RGB image with any transparency painted over `background` (A1111's `images.flatten`, for every alpha mode)."""
-    if not image.has_transparency_data:
-        return image.convert("RGB")
-    rgba = image.convert("RGBA")
-    canvas = Image.new("RGBA", rgba.size, (*background, 255))
-    canvas.paste(rgba, mask=rgba)
-    return canvas.convert("RGB")
 
 
 def image_array(image: Image.Image, background: tuple[int, int, int]) -> np.ndarray:

@@ -16,8 +16,8 @@ from PIL import Image
 from modules.extensions.compat import binding
 from modules.imaging import grids
 from modules.imaging import saving as core_saving
-from modules.imaging.convert import flatten as _flatten
-from modules.imaging.convert import parse_background
+from modules.imaging.background import flatten as _flatten
+from modules.imaging.background import parse_background
 from modules.imaging.filename_pattern import apply_pattern
 from modules.imaging.grids import GridAnnotation  # noqa: F401  (A1111 name)
 from modules.imaging.metadata import image_with_infotext_bytes, read_image_metadata
