@@ -55,17 +55,27 @@ FAILURES = FailureLog()
 
 # folder of an extension → its name; filled by the loader, read to name the owner of a script or callback
 _EXTENSION_OF_FOLDER: dict[Path, str] = {}
+# file as given → `extension_of`'s answer: asked for every script around every component of the page (thousands of
+# times), and resolving paths each time cost a few tenths of a second of the start-up (issue 6)
+_OWNER_OF_FILE: dict[str, str] = {}
 
 
 def register_extension_folder(folder: Path, name: str) -> None:
     _EXTENSION_OF_FOLDER[Path(folder).resolve()] = name
+    _OWNER_OF_FILE.clear()
 
 
 def extension_of(path) -> str:
     """The extension a file belongs to (its folder's name), or the file name when it is not in one."""
     if not path:
         return "unknown"
-    file = Path(path).resolve()
+    owner = _OWNER_OF_FILE.get(str(path))
+    if owner is None:
+        owner = _OWNER_OF_FILE[str(path)] = _owner_of(Path(path).resolve())
+    return owner
+
+
+def _owner_of(file: Path) -> str:
     for folder, name in _EXTENSION_OF_FOLDER.items():
         if folder == file or folder in file.parents:
             return name
