@@ -3,7 +3,10 @@
 Prints load time, peak RSS while loading, and per-run times with their ratios, all measured in this one process
 on the same weights, dtype and threads. Usage:
 
-    .venv/bin/python bench/txt2img.py [--ckpt FILE] [--steps 20] [--skip-fp32]
+    .venv/bin/python bench/txt2img.py [--ckpt FILE] [--steps 20] [--repeat 2] [--skip-fp32]
+
+Easel and diffusers run alternately (--repeat rounds of one each) and the ratio is taken of the medians, so a change
+of load on the shared machine during the run falls on both sides.
 
 Without --ckpt a random fp16 checkpoint (2.1 GB) is written once to bench/results/ (ignored by git) and reused.
 """
@@ -12,6 +15,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -77,10 +81,17 @@ def time_diffusers(model, steps: int) -> float:
                                    feature_extractor=None, requires_safety_checker=False)
     pipe.set_progress_bar_config(disable=True)
     generator = torch.Generator().manual_seed(1)
-    start = time.perf_counter()
-    with torch.inference_mode():
-        pipe(PROMPT, num_inference_steps=steps, guidance_scale=7.0, height=512, width=512, generator=generator)
-    return time.perf_counter() - start
+    layout = model.unet.conv_in.weight.is_contiguous(memory_format=torch.channels_last)
+    for part in (model.unet, model.vae):  # diffusers as it comes: contiguous (NCHW) weights
+        part.to(memory_format=torch.contiguous_format)
+    try:
+        start = time.perf_counter()
+        with torch.inference_mode():
+            pipe(PROMPT, num_inference_steps=steps, guidance_scale=7.0, height=512, width=512, generator=generator)
+        return time.perf_counter() - start
+    finally:
+        for part in (model.unet, model.vae):  # back to Easel's layout
+            part.to(memory_format=torch.channels_last if layout else torch.contiguous_format)
 
 
 def load_measured(ckpt: Path, data_dir: Path, precision: str | None):
@@ -100,6 +111,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--ckpt", type=Path)
     parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--repeat", type=int, default=2, help="rounds of Easel then diffusers (medians compared)")
     parser.add_argument("--skip-fp32", action="store_true")
     parser.add_argument("--skip-diffusers", action="store_true")
     args = parser.parse_args()
@@ -111,11 +123,20 @@ def main() -> None:
     print(f"load (default precision {model.dtype}): {seconds:.1f} s, peak RSS growth {peak:.0f} MiB, "
           f"model in memory {size:.0f} MiB, ratio {peak / size:.2f} (target <= 1.30)")
     time_easel(app, 2)  # warm-up: first-call allocations, kernels
-    easel = time_easel(app, args.steps)
-    print(f"{args.steps} steps 512x512 {model.dtype}: easel {easel:.1f} s")
     if not args.skip_diffusers:
-        diffusers_s = time_diffusers(model, args.steps)
-        print(f"{args.steps} steps 512x512 {model.dtype}: diffusers {diffusers_s:.1f} s, "
+        time_diffusers(model, 2)
+    easel_runs, diffusers_runs = [], []
+    for round_no in range(1, args.repeat + 1):
+        easel_runs.append(time_easel(app, args.steps))
+        line = f"round {round_no}: {args.steps} steps 512x512 {model.dtype}: easel {easel_runs[-1]:.1f} s"
+        if not args.skip_diffusers:
+            diffusers_runs.append(time_diffusers(model, args.steps))
+            line += f", diffusers {diffusers_runs[-1]:.1f} s"
+        print(line, flush=True)
+    easel = statistics.median(easel_runs)
+    if diffusers_runs:
+        diffusers_s = statistics.median(diffusers_runs)
+        print(f"median of {args.repeat}: easel {easel:.1f} s, diffusers {diffusers_s:.1f} s, "
               f"easel/diffusers {easel / diffusers_s:.3f} (target <= 1.0)")
     if args.skip_fp32:
         return

@@ -48,6 +48,8 @@ def _add_device_flags(parser: argparse.ArgumentParser) -> None:
     add("--no-half-vae", action="store_true", help="keep the VAE in float32")
     add("--xformers", action="store_true", help="use xformers attention where available (CUDA)")
     add("--opt-sdp-attention", action="store_true", help="torch scaled-dot-product attention (the default)")
+    add("--opt-channelslast", action="store_true",
+        help="channels-last memory format for the UNet and VAE (always on for the CPU, where it is faster)")
     add("--medvram", action="store_true")
     add("--lowvram", action="store_true")
     add("--skip-torch-cuda-test", action="store_true")

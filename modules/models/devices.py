@@ -39,12 +39,14 @@ class DeviceFlags:
     no_half: bool = False
     no_half_vae: bool = False
     xformers: bool = False
+    channels_last: bool = False  # --opt-channelslast
 
     @classmethod
     def from_namespace(cls, ns) -> DeviceFlags:
         return cls(use_cpu=tuple(getattr(ns, "use_cpu", None) or ()), precision=getattr(ns, "precision", None),
                    no_half=bool(getattr(ns, "no_half", False)), no_half_vae=bool(getattr(ns, "no_half_vae", False)),
-                   xformers=bool(getattr(ns, "xformers", False)))
+                   xformers=bool(getattr(ns, "xformers", False)),
+                   channels_last=bool(getattr(ns, "opt_channelslast", False)))
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class DeviceConfig:
     dtype: torch.dtype = torch.float32  # UNet and text encoder
     vae_dtype: torch.dtype = torch.float32
     attention: str = "sdpa"  # "sdpa" | "xformers"
+    channels_last: bool = False  # UNet and VAE convolution weights in NHWC
     notes: tuple[str, ...] = field(default=(), compare=False)
 
 
@@ -65,6 +68,8 @@ def choose_device_config(flags: DeviceFlags, hw: HardwareFacts) -> DeviceConfig:
     torch.float16
     >>> choose_device_config(DeviceFlags(), HardwareFacts(cpu_flags=frozenset({"avx512_bf16"}))).dtype
     torch.bfloat16
+    >>> [choose_device_config(DeviceFlags(channels_last=f), HardwareFacts(cuda=True)).channels_last for f in (False, True)]
+    [False, True]
     """
     notes = []
     if CPU_SD_PARTS & {p.lower() for p in flags.use_cpu}:
@@ -86,7 +91,11 @@ def choose_device_config(flags: DeviceFlags, hw: HardwareFacts) -> DeviceConfig:
             attention = "xformers"
         else:
             notes.append("--xformers ignored: it needs CUDA and the xformers package; using torch SDPA")
-    return DeviceConfig(device=device, dtype=dtype, vae_dtype=vae_dtype, attention=attention, notes=tuple(notes))
+    # CPU: channels-last always (oneDNN convolutions are NHWC-native; faster in bf16 and fp32 alike); elsewhere
+    # A1111's opt-in --opt-channelslast.
+    channels_last = device == "cpu" or bool(flags.channels_last)
+    return DeviceConfig(device=device, dtype=dtype, vae_dtype=vae_dtype, attention=attention,
+                        channels_last=channels_last, notes=tuple(notes))
 
 
 def read_cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> frozenset[str]:

@@ -129,12 +129,18 @@ def load_text_encoder(source: TensorSource, spec: ModelSpec, configs_dir: Path, 
     return assign_weights(model, flat, source.path, "text encoder", spec)
 
 
-def use_attention(unet: UNet2DConditionModel | None, vae: AutoencoderKL | None, attention: str) -> None:
-    """SDPA is diffusers' default (AttnProcessor2_0); xformers only when the device config chose it."""
-    if attention == "xformers":
-        for model in (unet, vae):
-            if model is not None:
-                model.enable_xformers_memory_efficient_attention()
+def prepare_for_inference(unet: UNet2DConditionModel | None, vae: AutoencoderKL | None,
+                          device_config: DeviceConfig) -> None:
+    """Attention: SDPA is diffusers' default (AttnProcessor2_0); xformers only when the device config chose it.
+    Memory format: channels-last convolution weights when the device config asks (on the CPU oneDNN's kernels run
+    NHWC: UNet step 7.6 s vs 8.6 s, VAE decode 7.8 s vs 10.2 s at 512×512 bf16, one thread)."""
+    for model in (unet, vae):
+        if model is None:
+            continue
+        if device_config.attention == "xformers":
+            model.enable_xformers_memory_efficient_attention()
+        if device_config.channels_last:
+            model.to(memory_format=torch.channels_last)  # only 4-D (conv) weights change; one tensor at a time
 
 
 def spec_for(info: CheckpointInfo, family: Family, configs_dir: Path) -> ModelSpec:
@@ -148,7 +154,7 @@ def load_vae_file(vae: VaeInfo, spec: ModelSpec, device_config: DeviceConfig,
     with closing(open_checkpoint(vae.path, disable_safe_unpickle)) as source:
         baked = any(k.startswith(VAE_PREFIX) for k in source.keys())
         vae_model = load_vae(source, spec, device_config.vae_dtype, torch.device(device_config.device), baked)
-    use_attention(None, vae_model, device_config.attention)
+    prepare_for_inference(None, vae_model, device_config)
     return vae_model
 
 
@@ -163,7 +169,7 @@ def load_model(info: CheckpointInfo, device_config: DeviceConfig, configs_dir: P
         unet = load_unet(source, spec, device_config.dtype, device)
         text_encoder = load_text_encoder(source, spec, configs_dir, device_config.dtype, device)
         vae_model = None if vae else load_vae(source, spec, device_config.vae_dtype, device, baked=True)
-    use_attention(unet, vae_model, device_config.attention)
+    prepare_for_inference(unet, vae_model, device_config)
     if vae is not None:
         vae_model = load_vae_file(vae, spec, device_config, disable_safe_unpickle)
     return LoadedModel(
@@ -184,5 +190,5 @@ def reload_baked_vae(model: LoadedModel, device_config: DeviceConfig,
     """The checkpoint's own VAE again, after a VAE file had replaced it."""
     with closing(open_checkpoint(model.checkpoint.path, disable_safe_unpickle)) as source:
         vae_model = load_vae(source, model.spec, device_config.vae_dtype, torch.device(device_config.device), True)
-    use_attention(None, vae_model, device_config.attention)
+    prepare_for_inference(None, vae_model, device_config)
     return vae_model

@@ -53,3 +53,11 @@ def test_cpu_flags_parsing_and_detection(tmp_path):
     assert read_cpu_flags(str(info)) == {"fpu", "avx512_bf16", "amx_tile"}
     assert read_cpu_flags(str(tmp_path / "missing")) == frozenset()
     assert isinstance(detect_hardware().cpu_capability, str)
+
+
+def test_channels_last_on_the_cpu_and_opt_in_elsewhere():
+    assert choose_device_config(DeviceFlags(), BF16_CPU).channels_last
+    assert choose_device_config(DeviceFlags(), OLD_CPU).channels_last
+    assert not choose_device_config(DeviceFlags(), CUDA).channels_last
+    assert choose_device_config(DeviceFlags(channels_last=True), CUDA).channels_last
+    assert DeviceFlags.from_namespace(argparse.Namespace(opt_channelslast=True)).channels_last

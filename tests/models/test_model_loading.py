@@ -1,4 +1,5 @@
 """Loading tiny checkpoints through ModelManager: weights land exactly, the family maths works, errors are clear."""
+import dataclasses
 import gc
 import shutil
 import threading
@@ -47,6 +48,18 @@ def test_tiny_loads_with_exact_weights_and_metadata(tiny_checkpoint):
     assert model.tokenizer("a cat")["input_ids"] == [49406, 320, 2368, 49407]
     assert type(model.unet.attn_processors["mid_block.attentions.0.transformer_blocks.0.attn1.processor"]).__name__ \
         == "AttnProcessor2_0"
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_convolution_weights_take_the_device_configs_memory_format(tiny_checkpoint, channels_last):
+    config = dataclasses.replace(FP32, channels_last=channels_last)
+    model = manager_for(tiny_checkpoint, config).get()
+    for conv in (model.unet.conv_in.weight, model.unet.down_blocks[0].resnets[0].conv1.weight,
+                 model.vae.decoder.conv_out.weight, model.vae.encoder.conv_in.weight):
+        assert conv.is_contiguous(memory_format=torch.channels_last) == channels_last
+    z = torch.randn(1, 4, 8, 8)
+    reference = manager_for(tiny_checkpoint, dataclasses.replace(FP32, channels_last=not channels_last)).get()
+    torch.testing.assert_close(model.decode(z), reference.decode(z), atol=1e-5, rtol=1e-5)  # same numbers either way
 
 
 def test_family_maths_shapes_and_dtypes(tiny_checkpoint):
