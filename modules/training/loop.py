@@ -45,15 +45,17 @@ def load_checkpoint(path: Path) -> dict | None:
 
 def run_for(budget_s: float, progress: Progress, step_fn: Callable[[float], dict], save_fn: Callable[[], None],
             save_every_s: float = 180.0, hooks: tuple[tuple[float, Callable[[], None]], ...] = (),
-            log: Callable[[str], None] = print, desc: str = "train") -> Progress:
+            log: Callable[[str], None] = print, desc: str = "train",
+            stop_requested: Callable[[], bool] = lambda: False) -> Progress:
     """Call `step_fn(fraction_of_budget)` until `budget_s` seconds of training are spent (resuming from
-    `progress.elapsed`); save every `save_every_s`, run each hook `(every_s, fn)` on its interval, save at the end."""
+    `progress.elapsed`); save every `save_every_s`, run each hook `(every_s, fn)` on its interval, save at the end.
+    `stop_requested()` true (SIGTERM, see `train_builtin`) ends the run early after a save, so a pause loses nothing."""
     last_save = last_log = time.monotonic()
     hook_due = [progress.elapsed + every for every, _ in hooks]
     bar = tqdm(total=int(budget_s), initial=int(min(progress.elapsed, budget_s)), desc=desc, unit="s",
                mininterval=30, dynamic_ncols=False, ncols=100)
     stats: dict = {}
-    while progress.elapsed < budget_s:
+    while progress.elapsed < budget_s and not stop_requested():
         start = time.monotonic()
         stats = step_fn(progress.elapsed / budget_s)
         took = time.monotonic() - start
@@ -75,4 +77,6 @@ def run_for(budget_s: float, progress: Progress, step_fn: Callable[[float], dict
             last_save = time.monotonic()
     bar.close()
     save_fn()
+    if progress.elapsed < budget_s:
+        log(f"{desc} paused at step {progress.step} ({progress.elapsed:.0f}s of {budget_s:.0f}s); run again to resume")
     return progress

@@ -9,14 +9,17 @@ Phases (each resumable: re-run the same command and it continues from the last c
 `all` runs vae, latents, then unet and decoder side by side (two processes of one thread each), then export.
 The architecture (`--arch`, see configs.ARCHITECTURES) is written to the run folder by its first phase; later phases
 and resumes read it from there. A folder from before the table existed holds the "f8" model.
+SIGTERM pauses a phase: it saves after the current step and exits; the same command resumes it.
 One thread per process: on a 2-core machine shared with other work, a 2-thread process spends most of its time
 waiting at OpenMP barriers for a descheduled thread (measured 12× slower per step under load).
 """
 from __future__ import annotations
 
 import argparse
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -73,7 +76,7 @@ def phase_vae(args, log) -> None:
     vae = build_vae(_yaml(args))
     trainer = VaeTrainer(vae, images, scenes, args.run_dir / "vae.pt", batch=32, lr=1e-3, crop=32)
     check = (300.0, lambda: log(f"vae held-out reconstruction mse {reconstruction_mse(vae, held):.5f}"))
-    trainer.train(args.vae_minutes * 60, hooks=(check,), log=log)
+    trainer.train(args.vae_minutes * 60, hooks=(check,), log=log, stop_requested=args.stop.is_set)
     log(f"vae done: step {trainer.progress.step}, held-out mse {reconstruction_mse(vae, held):.5f}")
 
 
@@ -123,7 +126,7 @@ def phase_decoder(args, log) -> None:
     cached, images, scenes = _latents(args)
     trainer = VaeTrainer(_trained_vae(args, with_decoder=False), images, scenes, args.run_dir / "decoder.pt",
                          decoder_only=True, latents=(cached["mean"], cached["std"]), batch=12, lr=3e-4, seed=1)
-    trainer.train(args.unet_minutes * 60, log=log)
+    trainer.train(args.unet_minutes * 60, log=log, stop_requested=args.stop.is_set)
     log(f"decoder done: step {trainer.progress.step}")
 
 
@@ -154,8 +157,10 @@ def phase_unet(args, log) -> None:
                           cached["scale"], scenes, args.run_dir / "unet.pt", lr=args.lr, shape_cells=cells,
                           shape_weight=args.shape_weight)
     evaluate = _evaluation(trainer, args, log)
-    trainer.train(args.unet_minutes * 60, hooks=((args.eval_minutes * 60, evaluate),), log=log)
-    evaluate()
+    trainer.train(args.unet_minutes * 60, hooks=((args.eval_minutes * 60, evaluate),), log=log,
+                  stop_requested=args.stop.is_set)
+    if not args.stop.is_set():
+        evaluate()
 
 
 def phase_export(args, log) -> None:
@@ -180,6 +185,8 @@ def phase_export(args, log) -> None:
 
 def phase_all(args, log) -> None:
     phase_vae(args, log)
+    if args.stop.is_set():
+        return
     if not (args.run_dir / "latents.pt").is_file():
         phase_latents(args, log)
     command = [sys.executable, "-m", "modules.training.train_builtin", "decoder", "--run-dir", str(args.run_dir),
@@ -187,8 +194,11 @@ def phase_all(args, log) -> None:
                "--data-count", str(args.data_count), "--latent-count", str(args.latent_count)]
     decoder = subprocess.Popen(command)
     phase_unet(args, log)
+    if args.stop.is_set():
+        decoder.send_signal(signal.SIGTERM)
     decoder.wait()
-    phase_export(args, log)
+    if not args.stop.is_set():
+        phase_export(args, log)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -213,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     log = logger(args.run_dir)
     args.arch = run_arch(args.run_dir, args.arch)
+    args.stop = threading.Event()  # SIGTERM: save and stop after the current step (a pause that loses nothing)
+    signal.signal(signal.SIGTERM, lambda *_: args.stop.set())
     log(f"phase {args.phase} ({' '.join(argv or sys.argv[1:])})")
     PHASES[args.phase](args, log)
     return 0

@@ -164,5 +164,6 @@ class UnetTrainer:
             for e, p in zip(ema.parameters(), live.parameters()):
                 e.lerp_(p.detach(), 1 - decay)
 
-    def train(self, budget_s: float, hooks=(), log=print) -> Progress:
-        return run_for(budget_s, self.progress, self.step, self.save, hooks=hooks, log=log, desc="unet")
+    def train(self, budget_s: float, hooks=(), log=print, stop_requested=lambda: False) -> Progress:
+        return run_for(budget_s, self.progress, self.step, self.save, hooks=hooks, log=log, desc="unet",
+                       stop_requested=stop_requested)

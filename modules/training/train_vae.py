@@ -102,9 +102,10 @@ class VaeTrainer:
         self.opt.step()
         return {"rec": float(rec.detach()), "kl": float(kl.detach())}
 
-    def train(self, budget_s: float, hooks=(), log=print) -> Progress:
+    def train(self, budget_s: float, hooks=(), log=print, stop_requested=lambda: False) -> Progress:
         desc = "decoder" if self.decoder_only else "vae"
-        return run_for(budget_s, self.progress, self.step, self.save, hooks=hooks, log=log, desc=desc)
+        return run_for(budget_s, self.progress, self.step, self.save, hooks=hooks, log=log, desc=desc,
+                       stop_requested=stop_requested)
 
 
 @torch.no_grad()

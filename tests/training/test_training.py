@@ -136,3 +136,11 @@ def test_run_folder_keeps_the_architecture_it_started_with(tmp_path):
     assert run_arch(legacy, None) == "f8"  # a folder from before the table: the first shipped architecture
     with pytest.raises(ValueError, match="known: f8, f4"):
         builtin_yaml(arch="f16")
+
+
+def test_run_for_stops_early_when_asked_and_saves(tmp_path):
+    saved, logged, steps = [], [], []
+    progress = run_for(60.0, Progress(), lambda fraction: steps.append(fraction) or {}, lambda: saved.append(1),
+                       log=logged.append, stop_requested=lambda: len(steps) >= 3)
+    assert progress.step == 3 and saved == [1] and progress.elapsed < 60.0
+    assert any("paused at step 3" in line for line in logged)
