@@ -68,7 +68,8 @@ def choose_device_config(flags: DeviceFlags, hw: HardwareFacts) -> DeviceConfig:
     torch.float16
     >>> choose_device_config(DeviceFlags(), HardwareFacts(cpu_flags=frozenset({"avx512_bf16"}))).dtype
     torch.bfloat16
-    >>> [choose_device_config(DeviceFlags(channels_last=f), HardwareFacts(cuda=True)).channels_last for f in (False, True)]
+    >>> gpu = HardwareFacts(cuda=True)
+    >>> [choose_device_config(DeviceFlags(channels_last=f), gpu).channels_last for f in (False, True)]
     [False, True]
     """
     notes = []
