@@ -60,12 +60,13 @@ def config_errors(spec: ModelSpec, what: str):
                                                     f"({type(e).__name__}: {e})") from None
 
 
-def load_unet(source: TensorSource, spec: ModelSpec, dtype: torch.dtype, device) -> UNet2DConditionModel:
+def load_unet(source: TensorSource, spec: ModelSpec, dtype: torch.dtype, device,
+              channels_last: bool = False) -> UNet2DConditionModel:
     with config_errors(spec, "UNet"):
         config = sfu.create_unet_diffusers_config_from_ldm(spec.original_config, NO_SHAPE_HINTS)
         with init_empty_weights(include_buffers=False):
             unet = UNet2DConditionModel(**config)
-        weights = LazyStateDict(source, dtype, device, prefix=UNET_PREFIX)
+        weights = LazyStateDict(source, dtype, device, prefix=UNET_PREFIX, channels_last=channels_last)
         converted = sfu.convert_ldm_unet_checkpoint(weights, config)
     return assign_weights(unet, converted, source.path, "UNet", spec)
 
@@ -81,14 +82,15 @@ def _is_training_only_vae_key(key: str) -> bool:
     return bare.startswith(("loss.", "model_ema."))
 
 
-def load_vae(source: TensorSource, spec: ModelSpec, dtype: torch.dtype, device, baked: bool) -> AutoencoderKL:
+def load_vae(source: TensorSource, spec: ModelSpec, dtype: torch.dtype, device, baked: bool,
+             channels_last: bool = False) -> AutoencoderKL:
     """The checkpoint's own VAE (`baked`, keys under first_stage_model.) or a separate VAE file (bare keys)."""
     with config_errors(spec, "VAE"):
         config = vae_config(spec)
         with init_empty_weights(include_buffers=False):
             vae = AutoencoderKL(**config)
     weights = LazyStateDict(source, dtype, device, prefix=VAE_PREFIX if baked else "",
-                            exclude=_is_training_only_vae_key)
+                            exclude=_is_training_only_vae_key, channels_last=channels_last)
     if not any(k.startswith(("encoder.", VAE_PREFIX + "encoder.")) for k in weights):
         raise ModelLoadError(str(source.path), "not a VAE (no encoder/decoder weights)")
     if not baked and any(k.startswith("encoder.down_blocks.") for k in weights):
@@ -133,7 +135,9 @@ def prepare_for_inference(unet: UNet2DConditionModel | None, vae: AutoencoderKL 
                           device_config: DeviceConfig) -> None:
     """Attention: SDPA is diffusers' default (AttnProcessor2_0); xformers only when the device config chose it.
     Memory format: channels-last convolution weights when the device config asks (on the CPU oneDNN's kernels run
-    NHWC: UNet step 7.6 s vs 8.6 s, VAE decode 7.8 s vs 10.2 s at 512×512 bf16, one thread)."""
+    NHWC: UNet step 7.6 s vs 8.6 s, VAE decode 7.8 s vs 10.2 s at 512×512 bf16, one thread). The loaders read
+    them in that layout already; this pass only catches a tensor that was not (`.to` returns NHWC tensors as they
+    are)."""
     for model in (unet, vae):
         if model is None:
             continue
@@ -153,7 +157,8 @@ def load_vae_file(vae: VaeInfo, spec: ModelSpec, device_config: DeviceConfig,
     """A separate VAE file (keys without `first_stage_model.`), shaped by the checkpoint's config."""
     with closing(open_checkpoint(vae.path, disable_safe_unpickle)) as source:
         baked = any(k.startswith(VAE_PREFIX) for k in source.keys())
-        vae_model = load_vae(source, spec, device_config.vae_dtype, torch.device(device_config.device), baked)
+        vae_model = load_vae(source, spec, device_config.vae_dtype, torch.device(device_config.device), baked,
+                             device_config.channels_last)
     prepare_for_inference(None, vae_model, device_config)
     return vae_model
 
@@ -166,9 +171,10 @@ def load_model(info: CheckpointInfo, device_config: DeviceConfig, configs_dir: P
     with closing(open_checkpoint(info.path, disable_safe_unpickle)) as source:
         family = detect_family({k: source.shape(k) for k in source.keys()}, str(info.path))
         spec = spec_for(info, family, configs_dir)
-        unet = load_unet(source, spec, device_config.dtype, device)
+        unet = load_unet(source, spec, device_config.dtype, device, device_config.channels_last)
         text_encoder = load_text_encoder(source, spec, configs_dir, device_config.dtype, device)
-        vae_model = None if vae else load_vae(source, spec, device_config.vae_dtype, device, baked=True)
+        vae_model = None if vae else load_vae(source, spec, device_config.vae_dtype, device, True,
+                                              device_config.channels_last)
     prepare_for_inference(unet, vae_model, device_config)
     if vae is not None:
         vae_model = load_vae_file(vae, spec, device_config, disable_safe_unpickle)
@@ -189,6 +195,7 @@ def reload_baked_vae(model: LoadedModel, device_config: DeviceConfig,
                      disable_safe_unpickle: bool = False) -> AutoencoderKL:
     """The checkpoint's own VAE again, after a VAE file had replaced it."""
     with closing(open_checkpoint(model.checkpoint.path, disable_safe_unpickle)) as source:
-        vae_model = load_vae(source, model.spec, device_config.vae_dtype, torch.device(device_config.device), True)
+        vae_model = load_vae(source, model.spec, device_config.vae_dtype, torch.device(device_config.device), True,
+                             device_config.channels_last)
     prepare_for_inference(None, vae_model, device_config)
     return vae_model

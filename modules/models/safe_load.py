@@ -16,7 +16,7 @@ import torch
 
 from modules.errors import ModelLoadError, UnsafeCheckpoint
 from modules.models.restricted_unpickle import restricted_pickle_module
-from modules.models.safetensors_io import SafetensorsFile
+from modules.models.safetensors_io import SafetensorsFile, convert
 
 PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
 
@@ -30,7 +30,8 @@ class TensorSource(Protocol):
 
     def shape(self, key: str) -> tuple[int, ...]: ...
 
-    def read(self, key: str, dtype: torch.dtype | None = None, device=None) -> torch.Tensor: ...
+    def read(self, key: str, dtype: torch.dtype | None = None, device=None,
+             channels_last: bool = False) -> torch.Tensor: ...
 
     def close(self) -> None: ...
 
@@ -48,11 +49,9 @@ class PickleSource:
     def shape(self, key: str) -> tuple[int, ...]:
         return tuple(self.tensors[key].shape)
 
-    def read(self, key: str, dtype: torch.dtype | None = None, device=None) -> torch.Tensor:
-        tensor = self.tensors[key]
-        if dtype is not None and tensor.is_floating_point():
-            return tensor.to(device=device, dtype=dtype, copy=True)  # copy: never alias the loaded file
-        return tensor.to(device=device, copy=True)
+    def read(self, key: str, dtype: torch.dtype | None = None, device=None,
+             channels_last: bool = False) -> torch.Tensor:
+        return convert(self.tensors[key], dtype, device, channels_last, copy=True)  # copy: never alias the file
 
     def close(self) -> None:
         self.tensors = {}
@@ -102,8 +101,9 @@ class LazyStateDict(Mapping):
     """
 
     def __init__(self, source: TensorSource, dtype: torch.dtype | None = None, device=None, prefix: str = "",
-                 rename: Callable[[str], str] | None = None, exclude: Callable[[str], bool] | None = None):
-        self.source, self.dtype, self.device = source, dtype, device
+                 rename: Callable[[str], str] | None = None, exclude: Callable[[str], bool] | None = None,
+                 channels_last: bool = False):
+        self.source, self.dtype, self.device, self.channels_last = source, dtype, device, channels_last
         rename = rename or (lambda k: k)
         self._file_key = {rename(k): k for k in source.keys()
                           if k.startswith(prefix) and not (exclude and exclude(k))}
@@ -113,7 +113,7 @@ class LazyStateDict(Mapping):
             file_key = self._file_key[key]
         except KeyError:
             raise KeyError(key) from None
-        return self.source.read(file_key, self.dtype, self.device)
+        return self.source.read(file_key, self.dtype, self.device, self.channels_last)
 
     def __contains__(self, key: object) -> bool:
         return key in self._file_key
