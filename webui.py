@@ -9,15 +9,20 @@ for _key, _value in (("HF_HUB_OFFLINE", "1"), ("HF_HUB_DISABLE_TELEMETRY", "1"),
     os.environ.setdefault(_key, _value)
 
 import argparse  # noqa: E402
+import functools  # noqa: E402
 import ipaddress  # noqa: E402
 import logging  # noqa: E402
 import sys  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from modules import cli  # noqa: E402
 from modules.paths import INSTALL_DIR, Paths  # noqa: E402
 
 log = logging.getLogger("easel")
+STARTUP_FAILURE = 3  # uvicorn's exit status when the server cannot start
+PAGE_WAIT_S = 3.0  # the warm-up waits this long for the first page request before starting without it
 
 
 def build_paths(flags: argparse.Namespace) -> Paths:
@@ -37,15 +42,14 @@ def build_paths(flags: argparse.Namespace) -> Paths:
 def build_app(flags: argparse.Namespace):
     """Create every long-lived object once and hand each its dependencies."""
     from modules.app import VERSION, App
-    from modules.conditioning.embeddings import EmbeddingDatabase
+    from modules.conditioning.embedding_db import EmbeddingDatabase
     from modules.extensions.manager import ExtensionManager
     from modules.imaging.saving import ImageSaver
-    from modules.models.devices import DeviceFlags, choose_device_config, detect_hardware
     from modules.models.hashing import HashCache
     from modules.models.lora_library import LoraLibrary
     from modules.models.manager import ModelManager
     from modules.options import Options
-    from modules.pipeline.prompting import PromptConditioning
+    from modules.pipeline.conditioning_service import PromptConditioning
     from modules.pipeline.services import PipelineServices
     from modules.prompts.styles import StyleDatabase
     from modules.sampling.registry import SamplerRegistry
@@ -55,10 +59,7 @@ def build_app(flags: argparse.Namespace):
     paths.data_dir.mkdir(parents=True, exist_ok=True)
     options = Options(paths.config_json)
     hashes = HashCache(paths.cache_json, enabled=not flags.no_hashing)
-    device_config = choose_device_config(DeviceFlags.from_namespace(flags), detect_hardware())
-    for note in device_config.notes:
-        log.info(note)
-    models = ModelManager(paths, device_config, hashes,
+    models = ModelManager(paths, functools.partial(choose_devices, flags), hashes,
                           disable_safe_unpickle=flags.disable_safe_unpickle)
     if flags.ckpt:
         options.set("sd_model_checkpoint", models.find_checkpoint(str(Path(flags.ckpt).resolve())).title)
@@ -69,7 +70,7 @@ def build_app(flags: argparse.Namespace):
                                 loras=LoraLibrary(paths.lora_dir, flags.disable_safe_unpickle,
                                                   hashing=not flags.no_hashing),
                                 styles=StyleDatabase(paths.styles_csv),
-                                upscalers=Upscalers(paths.models_dir, device_config.device,
+                                upscalers=Upscalers(paths.models_dir, lambda: models.device_config.device,
                                                     flags.disable_safe_unpickle))
     from modules.jobs import JobStore
 
@@ -78,6 +79,17 @@ def build_app(flags: argparse.Namespace):
               extensions=ExtensionManager.start(paths, options, flags))
     app.scripts = start_scripts(app)
     return app
+
+
+def choose_devices(flags: argparse.Namespace):
+    """The DeviceConfig for the flags on this machine. The ModelManager calls it at the first model load (or the
+    warm-up): detecting CUDA imports torch, which the page does not wait for."""
+    from modules.models.devices import DeviceFlags, choose_device_config, detect_hardware
+
+    config = choose_device_config(DeviceFlags.from_namespace(flags), detect_hardware())
+    for note in config.notes:
+        log.info(note)
+    return config
 
 
 def start_scripts(app):
@@ -194,12 +206,64 @@ def main(argv=None) -> int:
         log.info(note)
     app.jobs.start()  # resumes jobs a previous run (or a crash) left queued
     server = create_server(app)
-    import uvicorn
-
     port = flags.port or (7861 if flags.nowebui else 7860)
     log.info("Easel %s on http://%s:%d", app.services.version, server_host(flags), port)
-    uvicorn.run(server, host=server_host(flags), port=port, log_level="warning")
-    return 0
+    return 0 if serve(server, app, server_host(flags), port) else STARTUP_FAILURE
+
+
+def serve(server, app, host: str, port: int) -> bool:
+    """Run uvicorn until stopped (False: it never started, e.g. the port was taken). Then the App warms up in the
+    background (torch, the pipelines): after the page has been served once, so that the page does not share the
+    CPU with the imports, or `PAGE_WAIT_S` after listening when nobody asks for it (API only, no browser yet)."""
+    import uvicorn
+
+    page_served = threading.Event()
+    asgi = server if app.flags.nowebui else FirstPageSignal(server, page_served)
+    listener = uvicorn.Server(uvicorn.Config(asgi, host=host, port=port, log_level="warning"))
+    wait_s = 0.0 if app.flags.nowebui else PAGE_WAIT_S
+    threading.Thread(target=warm_up_when_listening, args=(listener, app, page_served, wait_s), name="easel-warm-up",
+                     daemon=True).start()
+    try:
+        listener.run()
+    except KeyboardInterrupt:
+        pass
+    return listener.started
+
+
+class FirstPageSignal:
+    """ASGI wrapper around the server: sets `event` once the page (GET /) has been answered in full."""
+
+    def __init__(self, app, event: threading.Event):
+        self.app, self.event = app, event
+
+    async def __call__(self, scope, receive, send):
+        if self.event.is_set() or scope["type"] != "http" or scope["path"] != "/":
+            return await self.app(scope, receive, send)
+
+        async def watched(message):
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                self.event.set()
+
+        return await self.app(scope, receive, watched)
+
+
+def warm_up_when_listening(listener, app, page_served: threading.Event, wait_s: float, poll_s: float = 0.05) -> None:
+    """Once uvicorn accepts connections and the page was served (or `wait_s` passed), `app.warm_up()`; a failure is
+    logged, and the first job that needs the same imports reports it to the user."""
+    while not listener.started:
+        if listener.should_exit:
+            return
+        time.sleep(poll_s)
+    page_served.wait(wait_s)
+    started = time.perf_counter()
+    try:
+        app.warm_up()
+    except Exception:  # noqa: BLE001 - reported by the job that needs it; the server goes on
+        log.exception("warm-up failed (the first generation will try again)")
+        return
+    log.info("ready to generate: torch and the pipelines imported in %.1f s (no model loaded yet)",
+             time.perf_counter() - started)
 
 
 if __name__ == "__main__":

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from modules.jobs import JobQueue, JobStore
+from modules.lazy import Deferred
 from modules.options import Options
 from modules.paths import Paths
 from modules.pipeline.extras import NO_EXTRAS_HOOKS, ExtrasRequest, ExtrasResult, run_extras_job, validate_extras
-from modules.pipeline.img2img import run_img2img
 from modules.pipeline.img2img_request import Img2ImgRequest
 from modules.pipeline.img2img_request import decoded as img2img_decoded
 from modules.pipeline.hooks import NO_HOOKS, RunHooks
@@ -19,7 +19,6 @@ from modules.pipeline.job import Job
 from modules.pipeline.request import GenerationRequest
 from modules.pipeline.result import GenerationResult
 from modules.pipeline.services import PipelineServices
-from modules.pipeline.txt2img import run_txt2img
 
 VERSION = "0.1.0"
 
@@ -29,12 +28,13 @@ class JobKind:
     """A row of the job-kind table: the request type the queue stores and the pipeline function that runs it."""
 
     request_type: type
-    run: object  # (services, request, options snapshot, job) → GenerationResult
+    run: object  # (services, request, options snapshot, job, hooks) → GenerationResult
 
 
+# The generation pipelines are named, not imported: they pull in torch, which the page must not wait for (issue 6).
 JOB_KINDS: dict[str, JobKind] = {
-    "txt2img": JobKind(GenerationRequest, run_txt2img),
-    "img2img": JobKind(Img2ImgRequest, run_img2img),
+    "txt2img": JobKind(GenerationRequest, Deferred("modules.pipeline.txt2img", "run_txt2img")),
+    "img2img": JobKind(Img2ImgRequest, Deferred("modules.pipeline.img2img", "run_img2img")),
     "extras": JobKind(ExtrasRequest, run_extras_job),
 }
 
@@ -95,6 +95,18 @@ class App:
                 return self.run_core(kind, request, snapshot, job)
             finally:
                 self._current_job = None
+
+    def warm_up(self) -> None:
+        """Import what generating needs (torch, the pipelines, the sampler code, the model loader) and choose the
+        device, reading no weights. webui.py runs it in the background once the page has been served: start-up
+        does not wait for torch (issue 6), and the first Generate does not either. It holds the run lock, so a job
+        and the warm-up never import side by side."""
+        with self._run_lock:
+            for row in JOB_KINDS.values():
+                if isinstance(row.run, Deferred):
+                    row.run.resolve()
+            self.services.samplers.load_code()
+            self.models.prepare()
 
     def run_core(self, kind: str, request, snapshot, job: Job, hooks: RunHooks = NO_HOOKS) -> GenerationResult:
         """One pipeline run, for the worker and for scripts that run several (X/Y/Z plot): no queue, no lock."""

@@ -29,3 +29,48 @@ def test_data_dir_moves_user_data(tmp_path):
     assert paths.config_json == tmp_path / "config.json"
     assert paths.checkpoint_dir == tmp_path / "models" / "Stable-diffusion"
     assert paths.builtin_checkpoint_dir in paths.checkpoint_dirs
+
+
+def test_first_page_signal_fires_once_the_page_is_sent():
+    import asyncio
+    import threading
+
+    served, sent = threading.Event(), []
+
+    async def page(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"<html>", "more_body": True})
+        sent.append(served.is_set())  # not before the last part
+        await send({"type": "http.response.body", "body": b"</html>"})
+
+    async def send(message):
+        sent.append(message["type"])
+
+    wrapped = webui.FirstPageSignal(page, served)
+    asyncio.run(wrapped({"type": "http", "path": "/assets/index.js"}, None, send))
+    assert not served.is_set()
+    asyncio.run(wrapped({"type": "http", "path": "/"}, None, send))
+    assert served.is_set() and sent.count(False) == 2
+
+
+class _Listener:
+    def __init__(self, started: bool, should_exit: bool = False):
+        self.started, self.should_exit = started, should_exit
+
+
+class _App:
+    def __init__(self):
+        self.warmed = 0
+
+    def warm_up(self):
+        self.warmed += 1
+
+
+def test_warm_up_waits_for_the_server_then_for_the_page_at_most_wait_s():
+    import threading
+
+    app, served = _App(), threading.Event()
+    webui.warm_up_when_listening(_Listener(started=False, should_exit=True), app, served, 0.0)
+    assert app.warmed == 0  # the server never started: nothing to warm for
+    webui.warm_up_when_listening(_Listener(started=True), app, served, 0.01)
+    assert app.warmed == 1  # no page asked for (API only, no browser yet): it starts anyway
