@@ -84,3 +84,16 @@ def stop(app) -> None:
     component_hooks.remove()
     gradio3.uninstall_gradio3_shim()
     binding.unbind()
+
+
+@pytest.fixture
+def plain_gradio():
+    """Start from Gradio as shipped (another test may have left the Gradio 3 shim on), and leave things as found."""
+    from modules.extensions.compat import gradio3
+
+    was_installed = gradio3.is_installed()
+    gradio3.uninstall_gradio3_shim()
+    yield
+    gradio3.uninstall_gradio3_shim()
+    if was_installed:
+        gradio3.install_gradio3_shim()

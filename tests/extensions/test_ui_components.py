@@ -14,15 +14,7 @@ from modules.extensions.compat.ui_components import (DropdownEditable, DropdownM
                                                      FormHTML, FormRow, InputAccordion, ResizeHandleRow, ToolButton)
 
 
-@pytest.fixture(autouse=True)
-def _plain_gradio_around_each_test():
-    """Start from Gradio as shipped (another test may have left the shim on), and leave things as found."""
-    was_installed = gradio3.is_installed()
-    gradio3.uninstall_gradio3_shim()
-    yield
-    gradio3.uninstall_gradio3_shim()
-    if was_installed:
-        gradio3.install_gradio3_shim()
+pytestmark = pytest.mark.usefixtures("plain_gradio")
 
 
 @pytest.fixture(params=[False, True], ids=["plain", "shimmed"])
