@@ -188,7 +188,7 @@ class SecondPass:
         prompts = hires_batch(req, batch, services.styles)
         conds = step_conditioning(services.conditioning, model, prompts, opts.CLIP_stop_at_last_layers,
                                   self.first_steps, opts, exact, hires_steps=self.choice.spec.total_steps(plan.steps))
-        rng = make_rng(tuple(init.shape[1:]), batch, req, opts, model.device)
+        rng = make_rng(tuple(init.shape[1:]), batch, req, opts, model.device, model.vae_scale_factor)
         image_cond = second_pass_conditioning(model, init, opts.inpainting_mask_weight, exact)
         step = Pass(self.choice, self.denoiser, self.sigmas, self.t_enc, req.cfg_scale, plan.strength >= 1.0)
         job.begin_pass(pass_no, self.t_enc + 1, f"Hires fix {pass_no // 2 + 1}")

@@ -213,13 +213,13 @@ class BatchRun:
         shape = tuple(init.shape[1:])
         conds = step_conditioning(services.conditioning, model, batch, opts.CLIP_stop_at_last_layers,
                                   self.step.choice.spec.total_steps(req.steps), opts, opts.exact_batches)
-        rng = make_rng(shape, batch, req, opts, model.device)
+        rng = make_rng(shape, batch, req, opts, model.device, model.vae_scale_factor)
         plans = take(prepared.masks) if prepared.has_mask else None
         repaint = None
         if plans is not None:
             repaint = inpaint.latent_masks(plans, shape[1], shape[2], init.device, soft is None)  # [B, 1, h, w]
             init = inpaint.mask_latents(init, repaint, req.inpainting_fill,
-                                        make_rng(shape, batch, req, opts, model.device).next())
+                                        make_rng(shape, batch, req, opts, model.device, model.vae_scale_factor).next())
         image_cond = None
         if inpaint.is_inpainting_model(model):
             mask = inpaint.conditioning_mask(plans, pixels.shape[0], pixels.shape[2], pixels.shape[3], soft is None)

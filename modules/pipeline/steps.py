@@ -46,8 +46,8 @@ def run_facts(services, model, choice: SamplerChoice, opts: Snapshot, sigma_extr
 
 
 def make_rng(shape: tuple[int, int, int], batch: ImagePlan, req: GenerationRequest, opts: Snapshot,
-             device: torch.device) -> ImageRNG:
+             device: torch.device, latent_factor: int = 8) -> ImageRNG:
     return ImageRNG(shape, list(batch.seeds), subseeds=list(batch.subseeds), subseed_strength=req.subseed_strength,
                     seed_resize_from_h=req.seed_resize_from_h, seed_resize_from_w=req.seed_resize_from_w,
                     eta_noise_seed_delta=opts.eta_noise_seed_delta, source=opts.randn_source.lower(),
-                    device=device)
+                    device=device, latent_factor=latent_factor)

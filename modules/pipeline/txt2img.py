@@ -59,7 +59,7 @@ def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapsh
             job.begin_pass(n * passes // req.n_iter, len(sigmas) - 1, f"Batch {n + 1} out of {req.n_iter}")
             conds = step_conditioning(services.conditioning, model, batch, opts.CLIP_stop_at_last_layers,
                                       choice.spec.total_steps(req.steps), opts, exact)
-            rng = make_rng(shape, batch, req, opts, model.device)
+            rng = make_rng(shape, batch, req, opts, model.device, model.vae_scale_factor)
             x = scale_initial_noise(choice.spec, rng.next(), sigmas)  # [B, 4, H/8, W/8]
             hooks.call("process_before_every_sampling", ctx, x=x, noise=x, c=conds.cond, uc=conds.uncond)
             image_cond = txt2img_conditioning(model, x.shape[0], req.height, req.width)  # [B, 5, h, w] or None

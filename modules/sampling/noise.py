@@ -48,7 +48,7 @@ class ImageRNG:
 
     def __init__(self, shape: Sequence[int], seeds: Sequence[int], subseeds: Sequence[int] | None = None,
                  subseed_strength: float = 0.0, seed_resize_from_h: int = 0, seed_resize_from_w: int = 0,
-                 eta_noise_seed_delta: int = 0, source: str = "cpu", device="cpu"):
+                 eta_noise_seed_delta: int = 0, source: str = "cpu", device="cpu", latent_factor: int = 8):
         if source not in SOURCES:
             raise InvalidInput("randn_source", f"unknown noise source {source!r}", ", ".join(SOURCES))
         self.shape = tuple(shape)
@@ -57,6 +57,7 @@ class ImageRNG:
         self.subseed_strength = subseed_strength
         self.seed_resize_from_h = seed_resize_from_h
         self.seed_resize_from_w = seed_resize_from_w
+        self.latent_factor = latent_factor  # pixels per latent cell: the resize-from size is given in pixels
         self.eta_noise_seed_delta = int(eta_noise_seed_delta or 0)
         self.device = torch.device(device)
         self.source = source
@@ -81,7 +82,8 @@ class ImageRNG:
         """
         self.is_first = False
         resized = self.seed_resize_from_h > 0 and self.seed_resize_from_w > 0
-        noise_shape = (self.shape[0], self.seed_resize_from_h // 8, self.seed_resize_from_w // 8) if resized \
+        f = self.latent_factor
+        noise_shape = (self.shape[0], self.seed_resize_from_h // f, self.seed_resize_from_w // f) if resized \
             else self.shape
         xs = []
         for i, (seed, generator) in enumerate(zip(self.seeds, self.generators)):

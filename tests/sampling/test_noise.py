@@ -77,6 +77,14 @@ def test_resize_seed_from_larger_is_cropped_around_the_centre():
     assert torch.equal(rng.first()[0], big[:, 1:5, 1:5])
 
 
+def test_resize_seed_sizes_are_pixels_of_the_models_latent_factor():
+    rng = ImageRNG((1, 4, 4), [5], seed_resize_from_h=8, seed_resize_from_w=8, latent_factor=4)  # f=4: 2×2 cells
+    got = rng.first()[0]
+    want = draws(5, (1, 4, 4), 1)[0]
+    want[:, 1:3, 1:3] = draws(5, (1, 2, 2), 1)[0]
+    assert torch.equal(got, want)
+
+
 def test_noise_sampler_draws_later_noise_like_x():
     rng = ImageRNG((4, 4, 4), [3])
     rng.next()
