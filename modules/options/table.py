@@ -19,11 +19,13 @@ class Setting:
     maximum: float | None = None
     restart: bool = False
     hidden: bool = False  # kept in config.json and /options, changed elsewhere than the Settings tab (A1111's hidden)
+    reload: bool = False  # takes effect when the page is loaded again (A1111's needs_reload_ui)
 
 
 def _s(key, default, label, section, kind=None, choices=None, minimum=None, maximum=None, restart=False,
-       hidden=False):
-    return Setting(key, default, label, section, kind or type(default), choices, minimum, maximum, restart, hidden)
+       hidden=False, reload=False):
+    return Setting(key, default, label, section, kind or type(default), choices, minimum, maximum, restart, hidden,
+                   reload)
 
 
 SAVING = "Saving images"
@@ -89,6 +91,8 @@ SETTINGS: tuple[Setting, ...] = (
        minimum=0.0, maximum=1.0),
     _s("face_restoration_unload", False, "Unload the face restoration models after each use (frees memory, "
        "reloads next time)", FACES),
+    # choices: "None" and the localizations/*.json found (modules/ui/localization lists them; files come and go)
+    _s("localization", "None", "Localization", UI, reload=True),
     _s("live_previews_enable", True, "Show live previews of the created image", UI),
     _s("show_progress_every_n_steps", 10, "Live preview display period (steps)", UI, int, minimum=-1, maximum=32),
     _s("quicksettings_list", ("sd_model_checkpoint", "sd_vae", "CLIP_stop_at_last_layers"),

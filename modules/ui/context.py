@@ -54,6 +54,7 @@ class UiContext:
     after_build: list = field(default_factory=list)  # wiring that needs every tab to exist (Send to …)
     shared: dict[str, Any] = field(default_factory=dict)  # components other tabs reach: tabs, images, …
     styles: Any = None  # modules.prompts.styles.StyleDatabase
+    localizations: Any = None  # modules.ui.localization.Localizations: the Settings choices and the page's data
     _tokenizer: Any = None
 
     def tokenizer(self):

@@ -7,8 +7,8 @@ import contextlib
 import gradio as gr
 
 from modules.prompts.styles import StyleDatabase
-from modules.ui import (assets, browser_state, extensions_tab, extras_tab, img2img_tab, outpaint_tab, pnginfo_tab,
-                        send_to, settings_tab, top_bar, txt2img_tab)
+from modules.ui import (assets, browser_state, extensions_tab, extras_tab, img2img_tab, localization, outpaint_tab,
+                        pnginfo_tab, send_to, settings_tab, top_bar, txt2img_tab)
 from modules.ui.context import UiConfig, UiContext
 
 # System fonts only: no font file is fetched from anywhere, not even from this server.
@@ -22,7 +22,8 @@ def theme() -> gr.themes.Base:
 
 def build_ui(app) -> gr.Blocks:
     styles = getattr(app.services, "styles", None) or StyleDatabase(app.paths.styles_csv)  # one owner: the App's
-    ctx = UiContext(app=app, ui_config=UiConfig(app.paths.ui_config_json), styles=styles)
+    ctx = UiContext(app=app, ui_config=UiConfig(app.paths.ui_config_json), styles=styles,
+                    localizations=localization.Localizations.for_app(app))
     host = getattr(app, "scripts", None)
     if host is not None:
         host.before_ui()
@@ -69,12 +70,15 @@ def extension_tabs(tabs: list) -> None:
             blocks.render()
 
 
-def mount_kwargs(app, server) -> dict:
-    """What gr.mount_gradio_app needs besides the blocks: theme, the <head> with our scripts and styles."""
+def mount_kwargs(app, server, localizations=None) -> dict:
+    """What gr.mount_gradio_app needs besides the blocks: theme, the <head> with our scripts and styles, led by the
+    chosen localization's data (the page's own scripts and the extensions' may read it)."""
     table = assets.asset_table(app.paths, disabled_extensions=app.flags.disable_all_extensions,
                                extensions=getattr(app, "extensions", None))
     assets.mount(server, table)
-    return {"theme": theme(), "head": assets.head_html(table), "ssr_mode": False, "footer_links": ["settings"]}
+    localization.mount(server, localizations or localization.Localizations.for_app(app), app.options)
+    head = localization.head_tag() + "\n" + assets.head_html(table)
+    return {"theme": theme(), "head": head, "ssr_mode": False, "footer_links": ["settings"]}
 
 
 def mount_ui(server, app):
@@ -84,4 +88,5 @@ def mount_ui(server, app):
     auth = parse_credentials(app.flags.gradio_auth) if app.flags.gradio_auth else None
     blocks = build_ui(app)
     server.state.easel_blocks = blocks  # on_app_started(demo, app) hands it to extensions
-    return gr.mount_gradio_app(server, blocks, path="/", auth=auth, **mount_kwargs(app, server))
+    return gr.mount_gradio_app(server, blocks, path="/", auth=auth,
+                               **mount_kwargs(app, server, blocks.easel_context.localizations))

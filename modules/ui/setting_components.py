@@ -13,7 +13,8 @@ SLIDER_MAX_SPAN = 10_000  # rows bounded on both sides with a smaller span are s
 def component_for(setting: Setting, value: Any, elem_id: str | None = None, choices: list | None = None, **kw):
     """The control A1111 users expect for a row: checkbox, dropdown, slider, number or text box."""
     elem_id = elem_id or f"setting_{setting.key}"
-    label = setting.label + (" (requires restart)" if setting.restart else "")
+    label = setting.label + (" (requires restart)" if setting.restart else
+                             " (requires Reload UI)" if setting.reload else "")
     choices = choices if choices is not None else (list(setting.choices) if setting.choices else None)
     if setting.kind is bool:
         return gr.Checkbox(value=bool(value), label=label, elem_id=elem_id, **kw)
@@ -36,6 +37,12 @@ def component_for(setting: Setting, value: Any, elem_id: str | None = None, choi
         return gr.Dropdown(choices=list(value or []), value=list(value or []), label=label, elem_id=elem_id,
                            multiselect=True, allow_custom_value=True, **kw)
     return gr.Textbox(value="" if value is None else str(value), label=label, elem_id=elem_id, **kw)
+
+
+def dynamic_choices(ctx) -> dict[str, Callable[[bool], list[str]]]:
+    """Rows whose choices are files found on disk: key → choices(refresh), shown with a 🔄 button (A1111's refresh=).
+    """
+    return {"localization": ctx.localizations.choices} if ctx.localizations is not None else {}
 
 
 def typed(setting: Setting, value: Any) -> Any:

@@ -8,7 +8,7 @@ import gradio as gr
 
 from modules.errors import EaselError
 from modules.ui.context import UiContext
-from modules.ui.setting_components import component_for, same_value, typed
+from modules.ui.setting_components import component_for, dynamic_choices, same_value, typed
 
 
 def sections(table) -> dict[str, list]:
@@ -35,13 +35,16 @@ def apply_changes(options, keys: list[str], values) -> str:
     if not changed:
         return "Nothing changed."
     restart = [k for k in changed if options.table[k].restart]
+    reload = [k for k in changed if options.table[k].reload]
     text = f"{len(changed)} setting{'s' if len(changed) != 1 else ''} changed: {', '.join(changed)}."
-    return text + (f" Restart Easel for {', '.join(restart)}." if restart else "")
+    text += f" Restart Easel for {', '.join(restart)}." if restart else ""
+    return text + (f" Press Reload UI for {', '.join(reload)}." if reload else "")
 
 
 def build(ctx: UiContext) -> None:
     options = ctx.app.options
     keys, components = [], []
+    listed = dynamic_choices(ctx)
     with gr.Row(elem_id="settings_top"):
         apply = gr.Button("Apply settings", variant="primary", elem_id="settings_submit")
         reload_ui = gr.Button("Reload UI", elem_id="settings_restart_gradio")
@@ -53,6 +56,9 @@ def build(ctx: UiContext) -> None:
                     if setting.key == "sd_model_checkpoint":
                         continue  # chosen in the top bar, from the list of files
                     keys.append(setting.key)
+                    if setting.key in listed:
+                        components.append(_listed_row(setting, options.get(setting.key), listed[setting.key]))
+                        continue
                     keys_as_choices = list(options.table) if setting.kind in (list, tuple) else None
                     components.append(component_for(setting, options.get(setting.key), choices=keys_as_choices))
         with gr.Tab("Defaults", elem_id="settings_tab_defaults"):
@@ -66,6 +72,19 @@ def build(ctx: UiContext) -> None:
 
     apply.click(submit, inputs=components, outputs=result)
     reload_ui.click(None, js="() => { location.reload(); }")
+
+
+def _listed_row(setting, value, choices):
+    """A dropdown of files found on disk with A1111's 🔄 (`refresh_<key>`) that lists them again; the localization
+    row also gets A1111's button that downloads the page's texts as a template for a new localization."""
+    with gr.Row(equal_height=True, elem_id=f"settings_row_{setting.key}"):
+        dropdown = component_for(setting, value, choices=choices(False), scale=4)
+        refresh = gr.Button("🔄", elem_id=f"refresh_{setting.key}", elem_classes=["tool"], scale=0, min_width=40)
+        refresh.click(lambda: gr.update(choices=choices(True)), inputs=None, outputs=dropdown, queue=False)
+        if setting.key == "localization":
+            template = gr.Button("Download localization template", elem_id="download_localization", scale=1)
+            template.click(None, js="() => { download_localization(); }")
+    return dropdown
 
 
 def _build_defaults(ctx: UiContext) -> None:

@@ -7,7 +7,7 @@ import gradio as gr
 from modules.errors import EaselError
 from modules.models.discovery import VAE_AUTOMATIC, VAE_NONE
 from modules.ui.context import UiContext
-from modules.ui.setting_components import component_for, setter
+from modules.ui.setting_components import component_for, dynamic_choices, setter
 
 NO_MODEL_HINT = ("No checkpoint found. Put a Stable Diffusion 1.x .safetensors or .ckpt file in "
                  "models/Stable-diffusion/ (in the data dir) and press 🔄.")
@@ -81,7 +81,9 @@ def build(ctx: UiContext) -> None:
             elif key == "sd_vae":
                 _vae(ctx)
             else:
-                component = component_for(app.options.table[key], app.options.get(key), scale=1, min_width=160)
+                listed = dynamic_choices(ctx).get(key)  # e.g. localization: the files found
+                component = component_for(app.options.table[key], app.options.get(key), scale=1, min_width=160,
+                                          choices=listed(False) if listed else None)
                 component.change(setter(app.options, key), inputs=component, outputs=None, queue=False,
                                  show_progress="hidden")
                 ctx.shared[key] = component

@@ -50,7 +50,7 @@ A1111_DEFAULTS: dict[str, object] = {
     "dont_fix_second_order_samplers_schedule": False, "hires_fix_use_firstpass_conds": False,
     "use_old_scheduling": False, "use_downcasted_alpha_bar": False, "refiner_switch_by_sample_steps": False,
     # user interface, infotext, extra networks
-    "localization": "None", "quicksettings_list": ["sd_model_checkpoint"], "ui_tab_order": [], "hidden_tabs": [],
+    "quicksettings_list": ["sd_model_checkpoint"], "ui_tab_order": [], "hidden_tabs": [],
     "ui_reorder_list": [], "gradio_theme": "Default", "gradio_themes_cache": True, "show_progressbar": True,
     "live_preview_content": "Prompt", "show_progress_type": "Approx NN", "live_preview_refresh_period": 1000,
     "live_preview_fast_interrupt": False, "js_live_preview_in_modal_lightbox": False,

@@ -87,7 +87,7 @@ def setting_of(key: str, info: OptionInfo) -> Setting:
         choices = None  # free text after all (A1111 lets such dropdowns hold other values)
     return Setting(key, default, info.label or key, section or DEFAULT_SECTION, kind, choices,
                    minimum if kind in (int, float) else None, maximum if kind in (int, float) else None,
-                   restart=info.restart or info.reload_ui)
+                   restart=info.restart, reload=info.reload_ui)
 
 
 class Templates(dict):
