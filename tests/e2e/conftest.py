@@ -88,6 +88,7 @@ def _data_dir(tmp_path_factory, checkpoint: Path) -> Path:
 
 RECORDER = ROOT / "tests" / "fixtures" / "extensions" / "hook_recorder"
 TYPICAL = ROOT / "tests" / "fixtures" / "extensions" / "typical_author"
+LOCALIZED = ROOT / "tests" / "fixtures" / "extensions" / "localization_xx"
 
 
 @pytest.fixture(scope="session")
@@ -98,6 +99,7 @@ def server(tmp_path_factory, tiny_checkpoint):
     # every browser test runs beside a user extension using every hook: the page must work as well with it
     shutil.copytree(RECORDER, data / "extensions" / "sd-webui-hook-recorder")
     shutil.copytree(TYPICAL, data / "extensions" / "sd-webui-simple-frame")  # Gradio-3 idioms, A1111 style
+    shutil.copytree(LOCALIZED, data / "extensions" / "sd-webui-localization-xx")  # chosen only by its own tests
     srv = Server(data)
     srv.start()
     yield srv

@@ -30,8 +30,9 @@ def site(tmp_path):
     (paths.install_dir / "localizations").mkdir()
     (paths.install_dir / "localizations" / "de_DE.json").write_text(json.dumps({"Generate": "Generieren"}))
     (paths.data_dir / "config.json").write_text(json.dumps({"disabled_extensions": ["off"]}))
-    make_ext(paths.extensions_dir, "zh", {"localizations/zh_CN.json": json.dumps({"Generate": "生成", "Seed": "种子"}),
-                                          "localizations/ar_AR.json": json.dumps({"rtl": True, "Seed": "بذرة"})})
+    make_ext(paths.extensions_dir, "zh", {
+        "localizations/zh_CN.json": json.dumps({"Generate": "生成", "Seed": "种子"}),
+        "localizations/ar_AR.json": json.dumps({"rtl": True, "Seed": "بذرة"})})
     make_ext(paths.extensions_dir, "bad", {"localizations/xx_Broken.json": BROKEN})
     make_ext(paths.extensions_dir, "off", {"localizations/ja_JP.json": json.dumps({"Generate": "生成する"})})
     options = make_options(paths)
