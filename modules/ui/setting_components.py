@@ -40,8 +40,7 @@ def component_for(setting: Setting, value: Any, elem_id: str | None = None, choi
 
 
 def dynamic_choices(ctx) -> dict[str, Callable[[bool], list[str]]]:
-    """Rows whose choices are files found on disk: key → choices(refresh), shown with a 🔄 button (A1111's refresh=).
-    """
+    """Rows whose choices are files found on disk: key → choices(refresh), with a 🔄 button (A1111's refresh=)."""
     return {"localization": ctx.localizations.choices} if ctx.localizations is not None else {}
 
 

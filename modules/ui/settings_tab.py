@@ -72,6 +72,34 @@ def build(ctx: UiContext) -> None:
 
     apply.click(submit, inputs=components, outputs=result)
     reload_ui.click(None, js="() => { location.reload(); }")
+    ctx.shared["settings_fields"] = (keys, components)
+
+
+def current_values(options, keys: list[str], components: list, listed: dict) -> list:
+    """An update per field with the value the setting has now (and a dropdown's current choices): the API, the
+    quicksettings or another page may have changed it since the page was built, and Apply must not write an old
+    value back (a localization chosen, the page reloaded, then any other setting applied)."""
+    updates = []
+    for key, component in zip(keys, components):
+        value = options.get(key)
+        value = list(value) if isinstance(value, tuple) else value
+        if isinstance(component, gr.Textbox):
+            value = "" if value is None else str(value)
+        update = {"value": value}
+        if isinstance(component, gr.Dropdown) and not component.multiselect:
+            choices = listed[key](False) if key in listed else [c[1] for c in component.choices]
+            update["choices"] = choices if value in choices else [*choices, value]
+        updates.append(gr.update(**update))
+    return updates
+
+
+def show_current_values(ctx: UiContext, blocks: gr.Blocks) -> None:
+    """At every page load the Settings fields show config.json's values (the page's own are those of start-up)."""
+    keys, components = ctx.shared.get("settings_fields", ([], []))
+    if components:
+        listed = dynamic_choices(ctx)
+        blocks.load(lambda: current_values(ctx.app.options, keys, components, listed), inputs=None,
+                    outputs=components, queue=False, show_progress="hidden")
 
 
 def _listed_row(setting, value, choices):

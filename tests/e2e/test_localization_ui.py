@@ -89,6 +89,8 @@ def test_chosen_localization_translates_the_page_but_not_the_users_text(page, se
         # A1111's "Download localization template": the page's texts with their translations, no user data
         page.locator("#tabs button[role=tab]", has_text="Settings").first.click()
         page.locator("#settings button[role=tab]", has_text="User interface").first.click()
+        # the page was built at start with "None": each page load shows config.json's value, so Apply keeps it
+        assert page.locator("#setting_localization input").input_value() == "xx_Test"
         with page.expect_download() as download:
             page.locator("#download_localization").click()
         template = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))

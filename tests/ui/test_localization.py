@@ -113,6 +113,16 @@ def test_settings_tab_has_the_localization_dropdown_with_refresh(site):
     fn = next(f.fn for f in blocks.fns.values() if (refresh, "click") in f.targets)
     assert fn()["choices"] == ["None", "ar_AR", "de_DE", "fr_FR", "zh_CN"]
 
+    # chosen elsewhere (API, another page) after the page was built: a page load shows it, so Apply keeps it
+    app.options.set("localization", "zh_CN")
+    keys, _ = ctx.shared["settings_fields"]
+    with blocks:
+        settings_tab.show_current_values(ctx, blocks)
+    load = next(f.fn for f in blocks.fns.values() if any(event == "load" for _, event in f.targets))
+    updates = dict(zip(keys, load()))
+    assert updates["localization"]["value"] == "zh_CN" and "fr_FR" in updates["localization"]["choices"]
+    assert updates["quicksettings_list"]["value"] == list(app.options.get("quicksettings_list"))
+
 
 def test_applying_the_setting_says_to_reload_the_page(site):
     app, _ = site
