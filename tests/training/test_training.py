@@ -1,6 +1,8 @@
 """The training loop on tiny networks: losses fall, checkpoints resume where they stopped, v-targets are right."""
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -144,3 +146,18 @@ def test_run_for_stops_early_when_asked_and_saves(tmp_path):
                        log=logged.append, stop_requested=lambda: len(steps) >= 3)
     assert progress.step == 3 and saved == [1] and progress.elapsed < 60.0
     assert any("paused at step 3" in line for line in logged)
+
+
+def test_min_snr_weighting_trains_and_favours_mid_noise(tmp_path, data, vocab):
+    from modules.training.train_unet import min_snr_weight, schedule
+
+    abar = schedule(tiny_builtin_yaml())  # [T]
+    weight = min_snr_weight(abar, 5.0)
+    mid = int((abar - 0.5).abs().argmin())
+    assert weight[mid] > weight[-1] * 50 and weight[mid] > weight[0] * 5  # pure noise and near-clean count less
+    images, scenes = data
+    latents = (torch.randn(16, 4, 8, 8).half(), torch.full((16, 4, 8, 8), 0.05).half())
+    trainer = UnetTrainer(tiny_builtin_yaml(), vocab, latents, 1.0, scenes, tmp_path / "u.pt", batch=8, lr=2e-3,
+                          min_snr_gamma=5.0)
+    losses = [trainer.step(0.5)["loss"] for _ in range(20)]
+    assert all(map(math.isfinite, losses)) and sum(losses[-4:]) < sum(losses[:4])
