@@ -154,6 +154,12 @@ class ModelManager:
         return self._tokenizer
 
     def _pick(self, checkpoint: str | None) -> CheckpointInfo:
+        current = self._current
+        if checkpoint and current is not None and checkpoint in (current.checkpoint.title, current.checkpoint.name):
+            # The loaded file keeps answering to the name it was chosen by: its title gains " [hash]" at load, and
+            # the bare name may also be another file's (`--ckpt` from outside the models folder with the same
+            # file name), which must not be swapped in on the next job.
+            return current.checkpoint
         if checkpoint:
             return self.find_checkpoint(checkpoint)
         if self._current is not None:

@@ -252,3 +252,21 @@ def test_vae_file_that_is_not_a_vae(own_copy):
     with pytest.raises(ModelLoadError, match="not a VAE"):
         manager.get(vae="junk.safetensors")
     assert manager.current.vae is not None and manager.current.vae_name is None  # a failed swap changes nothing
+
+
+def test_ckpt_outside_the_models_folder_stays_loaded_when_a_same_named_file_is_listed(tmp_path):
+    """--ckpt /elsewhere/same.safetensors beside models/Stable-diffusion/same.safetensors: every job uses the
+    --ckpt file (its title gains " [hash]" at load; the bare name it was selected by also names the other file)."""
+    import webui
+    from modules import cli
+    from modules.pipeline.request import GenerationRequest
+
+    data = tmp_path / "data"
+    make_tiny_checkpoint(data / "models" / "Stable-diffusion", seed=0, name="same")
+    chosen = make_tiny_checkpoint(tmp_path / "elsewhere", seed=1, name="same")
+    app = webui.build_app(cli.parse_args(["--data-dir", str(data), "--ckpt", str(chosen), "--nowebui"], env={}))
+    used = []
+    for _ in range(3):
+        app.txt2img(GenerationRequest(prompt="a cat", steps=1, width=64, height=64, seed=1))
+        used.append(app.models.current.checkpoint.path)
+    assert [p.resolve() for p in used] == [chosen.resolve()] * 3
