@@ -46,11 +46,27 @@ def test_first_page_signal_fires_once_the_page_is_sent():
     async def send(message):
         sent.append(message["type"])
 
+    def run_in_own_thread(coroutine) -> None:
+        """asyncio.run in a fresh thread: earlier tests (Playwright's sync API) may leave a loop running here."""
+        errors = []
+        worker = threading.Thread(target=lambda: _capture(errors, asyncio.run, coroutine))
+        worker.start()
+        worker.join()
+        if errors:
+            raise errors[0]
+
     wrapped = webui.FirstPageSignal(page, served)
-    asyncio.run(wrapped({"type": "http", "path": "/assets/index.js"}, None, send))
+    run_in_own_thread(wrapped({"type": "http", "path": "/assets/index.js"}, None, send))
     assert not served.is_set()
-    asyncio.run(wrapped({"type": "http", "path": "/"}, None, send))
+    run_in_own_thread(wrapped({"type": "http", "path": "/"}, None, send))
     assert served.is_set() and sent.count(False) == 2
+
+
+def _capture(errors: list, fn, *args) -> None:
+    try:
+        fn(*args)
+    except BaseException as e:  # noqa: BLE001 - handed back to the test's thread
+        errors.append(e)
 
 
 class _Listener:
