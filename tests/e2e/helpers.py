@@ -54,3 +54,19 @@ def newest_png(folder: Path, after: float = 0.0, timeout: float = 10.0) -> Path:
 def png_parameters(path: Path) -> str | None:
     with Image.open(path) as image:
         return image.info.get("parameters")
+
+
+def apply_settings(page, expect: str) -> None:
+    """Press Apply in Settings until the result line mentions `expect`: under load Gradio may take a field's change
+    after an Apply has read the old value, so Apply is pressed again (the assertion stays the caller's)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(4):
+        page.wait_for_timeout(500)
+        page.locator("#settings_submit").click()
+        try:
+            page.wait_for_function(f"() => document.getElementById('settings_result').innerText.includes({expect!r})",
+                                   timeout=15_000 if attempt < 3 else 60_000)
+            return
+        except PlaywrightTimeout:
+            continue

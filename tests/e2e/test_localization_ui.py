@@ -8,10 +8,9 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.e2e.conftest import open_page, screenshot
-from tests.e2e.helpers import small_txt2img, wait_for_infotext
+from tests.e2e.helpers import apply_settings, small_txt2img, wait_for_infotext
 
 FIXTURE_FILE = Path(__file__).parents[1] / "fixtures" / "extensions" / "localization_xx" / "localizations" / \
     "xx_Test.json"
@@ -39,15 +38,7 @@ def apply_localization_in_settings(page, name: str) -> None:
     page.locator("#settings button[role=tab]", has_text="User interface").first.click()
     page.locator("#setting_localization input").click()
     page.locator("[role=option]", has_text=name).first.click()
-    for attempt in range(4):  # under load Gradio may take the field's change after an Apply read the old value
-        page.wait_for_timeout(500)
-        page.locator("#settings_submit").click()
-        try:
-            page.wait_for_function("() => document.getElementById('settings_result').innerText.includes('Reload UI')",
-                                   timeout=15_000 if attempt < 3 else 60_000)
-            break
-        except PlaywrightTimeout:
-            continue
+    apply_settings(page, "Reload UI")
     assert "localization" in page.locator("#settings_result").inner_text()
 
 

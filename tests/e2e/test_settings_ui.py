@@ -4,10 +4,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.e2e.conftest import open_page
-from tests.e2e.helpers import number_value, select_tab, set_number
+from tests.e2e.helpers import apply_settings, number_value, select_tab, set_number
 
 
 @pytest.mark.slow  # a server restart / a long job: 30-60 s on a loaded 2-core machine
@@ -17,15 +16,7 @@ def test_setting_survives_server_restart(page, browser, server):
     box = page.locator("#setting_eta_ddim input[type=number]").first
     box.fill("0.35")
     box.press("Tab")
-    for attempt in range(4):  # under load Gradio may take the field's change after an Apply read the old value
-        page.wait_for_timeout(500)
-        page.locator("#settings_submit").click()
-        try:
-            page.wait_for_function("() => document.getElementById('settings_result').innerText.includes('eta_ddim')",
-                                   timeout=15_000 if attempt < 3 else 60_000)
-            break
-        except PlaywrightTimeout:
-            continue
+    apply_settings(page, "eta_ddim")
     assert "eta_ddim" in page.locator("#settings_result").inner_text()
     assert json.loads((server.data_dir / "config.json").read_text())["eta_ddim"] == 0.35
 
