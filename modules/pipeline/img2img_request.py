@@ -47,14 +47,15 @@ class Img2ImgRequest(GenerationRequest):
     inpainting_mask_invert: int = 0
     initial_noise_multiplier: float | None = None
     include_init_images: bool = False
-    # Soft inpainting (A1111's built-in script; its parameter names): off unless `soft_inpainting`
+    # Soft inpainting (A1111's built-in script; its parameter names, SoftSettings' defaults): off unless
+    # `soft_inpainting`
     soft_inpainting: bool = False
-    mask_blend_power: float = 1.0
-    mask_blend_scale: float = 0.5
-    inpaint_detail_preservation: float = 4.0
-    composite_mask_influence: float = 0.0
-    composite_difference_threshold: float = 0.5
-    composite_difference_contrast: float = 2.0
+    mask_blend_power: float = SoftSettings.mask_blend_power
+    mask_blend_scale: float = SoftSettings.mask_blend_scale
+    inpaint_detail_preservation: float = SoftSettings.inpaint_detail_preservation
+    composite_mask_influence: float = SoftSettings.composite_mask_influence
+    composite_difference_threshold: float = SoftSettings.composite_difference_threshold
+    composite_difference_contrast: float = SoftSettings.composite_difference_contrast
 
     def __post_init__(self):
         super().__post_init__()
