@@ -153,10 +153,11 @@ def phase_unet(args, log) -> None:
     config = _yaml(args, cached["scale"])
     cells = latent_shape_cells(images, scenes, latent_factor(config)) if args.shape_weight != 1.0 else None
     log(f"unet recipe: arch {args.arch}, peak lr {args.lr:g}, shape weight {args.shape_weight:g}, "
-        f"min-SNR gamma {args.min_snr_gamma:g}, batch 32")
+        f"min-SNR gamma {args.min_snr_gamma:g}, timestep shift {args.timestep_shift:g}, batch 32")
     trainer = UnetTrainer(config, CompactVocab(_tokenizer()), (cached["mean"], cached["std"]),
                           cached["scale"], scenes, args.run_dir / "unet.pt", lr=args.lr, shape_cells=cells,
-                          shape_weight=args.shape_weight, min_snr_gamma=args.min_snr_gamma)
+                          shape_weight=args.shape_weight, min_snr_gamma=args.min_snr_gamma,
+                          timestep_shift=args.timestep_shift)
     evaluate = _evaluation(trainer, args, log)
     trainer.train(args.unet_minutes * 60, hooks=((args.eval_minutes * 60, evaluate),), log=log,
                   stop_requested=args.stop.is_set)
@@ -220,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="unet loss weight of the latent cells that hold the shape (1: unweighted)")
     parser.add_argument("--min-snr-gamma", type=float, default=0.0,
                         help="Min-SNR-γ timestep weighting of the unet loss (0: off; the paper uses 5)")
+    parser.add_argument("--timestep-shift", type=float, default=1.0,
+                        help="train the unet at timesteps whose SNR is divided by this (4: the f4 model's "
+                             "16×16 latents get the noise mix of 8×8 ones; see train_unet.shifted_timesteps)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out-dir", type=Path, default=INSTALL_DIR / "models" / "Stable-diffusion")
     args = parser.parse_args(argv)

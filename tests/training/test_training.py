@@ -161,3 +161,21 @@ def test_min_snr_weighting_trains_and_favours_mid_noise(tmp_path, data, vocab):
                           min_snr_gamma=5.0)
     losses = [trainer.step(0.5)["loss"] for _ in range(20)]
     assert all(map(math.isfinite, losses)) and sum(losses[-4:]) < sum(losses[:4])
+
+
+def test_timestep_shift_trains_at_noisier_steps_by_the_given_snr_factor(tmp_path, data, vocab):
+    from modules.training.train_unet import schedule, shifted_timesteps
+
+    abar = schedule(tiny_builtin_yaml())  # [T]
+    snr = abar / (1 - abar)
+    u = torch.arange(100, 900, 50)
+    t = shifted_timesteps(u, abar, 4.0)
+    assert (t > u).all()
+    inside = t < len(abar) - 1  # those not clamped at the last step land where the SNR is a quarter
+    assert torch.allclose(snr[t][inside].log(), (snr[u][inside] / 4).log(), atol=0.05)
+    images, scenes = data
+    latents = (torch.randn(16, 4, 8, 8).half(), torch.full((16, 4, 8, 8), 0.05).half())
+    trainer = UnetTrainer(tiny_builtin_yaml(), vocab, latents, 1.0, scenes, tmp_path / "u.pt", batch=8, lr=2e-3,
+                          timestep_shift=4.0)
+    losses = [trainer.step(0.5)["loss"] for _ in range(20)]
+    assert all(map(math.isfinite, losses)) and sum(losses[-4:]) < sum(losses[:4])
