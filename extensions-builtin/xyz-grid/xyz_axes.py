@@ -184,7 +184,7 @@ axis_options = [
     AxisOption("Clip skip", int, apply_override("CLIP_stop_at_last_layers")),
     AxisOption("Denoising", float, apply_field("denoising_strength")),
     AxisOption("Initial noise multiplier", float, apply_field("initial_noise_multiplier")),
-    _unsupported("Extra noise"),
+    AxisOption("Extra noise", float, apply_override("img2img_extra_noise")),
     AxisOptionTxt2Img("Hires upscaler", str, apply_field("hr_upscaler"),
                       choices=lambda: [x.name for x in shared.sd_upscalers]),
     AxisOptionImg2Img("Cond. Image Mask Weight", float, apply_override("inpainting_mask_weight")),

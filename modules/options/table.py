@@ -74,6 +74,8 @@ SETTINGS: tuple[Setting, ...] = (
     _s("rho", 0.0, "rho (0 = scheduler default)", SAMPLER, float, minimum=0.0),
     _s("img2img_fix_steps", False, "With img2img, do exactly the amount of steps the slider specifies", SD),
     _s("initial_noise_multiplier", 1.0, "Noise multiplier for img2img", SD, float, minimum=0.0, maximum=1.5),
+    _s("img2img_extra_noise", 0.0, "Extra noise multiplier for img2img and hires fix (0 = disabled; should be "
+       "lower than denoising strength)", SD, float, minimum=0.0, maximum=1.0),
     _s("inpainting_mask_weight", 1.0, "Inpainting conditioning mask strength", SD, float, minimum=0.0,
        maximum=1.0),
     _s("img2img_background_color", "#ffffff", "With img2img, fill transparent parts of the input image with this "

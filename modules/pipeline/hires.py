@@ -178,8 +178,9 @@ class SecondPass:
     infotext: dict[str, Any]
 
     def run(self, services, model, req: GenerationRequest, opts, batch, latents: torch.Tensor, job,
-            pass_no: int) -> torch.Tensor | None:
-        """First-pass latents [B, 4, h, w] → upscaled and re-denoised latents [B, 4, H/8, W/8]."""
+            pass_no: int, on_extra_noise=None) -> torch.Tensor | None:
+        """First-pass latents [B, 4, h, w] → upscaled and re-denoised latents [B, 4, H/8, W/8]
+        (`on_extra_noise`: see `Pass.run`)."""
         exact, plan = opts.exact_batches, self.plan
         init = upscale_latents(model, latents, plan, services.upscalers, exact,
                                (opts.ESRGAN_tile, opts.ESRGAN_tile_overlap))  # [B, 4, H/8, W/8]
@@ -190,9 +191,10 @@ class SecondPass:
                                   self.first_steps, opts, exact, hires_steps=self.choice.spec.total_steps(plan.steps))
         rng = make_rng(tuple(init.shape[1:]), batch, req, opts, model.device, model.vae_scale_factor)
         image_cond = second_pass_conditioning(model, init, opts.inpainting_mask_weight, exact)
-        step = Pass(self.choice, self.denoiser, self.sigmas, self.t_enc, req.cfg_scale, plan.strength >= 1.0)
+        step = Pass(self.choice, self.denoiser, self.sigmas, self.t_enc, req.cfg_scale, plan.strength >= 1.0,
+                    extra_noise=opts.img2img_extra_noise)
         job.begin_pass(pass_no, self.t_enc + 1, f"Hires fix {pass_no // 2 + 1}")
-        return step.run(services, conds, init, rng, job, image_cond=image_cond)
+        return step.run(services, conds, init, rng, job, image_cond=image_cond, on_extra_noise=on_extra_noise)
 
 
 def hires_batch(req: GenerationRequest, batch, styles=None):
@@ -220,5 +222,6 @@ def prepare_second_pass(services, model, req: GenerationRequest, opts, plan: Hir
     total, t_enc = img2img_steps(plan.steps, plan.strength, True) if plan.strength > 0 else (plan.steps, 0)
     sigmas, extras = services.samplers.build_sigmas(choice.spec, choice.scheduler, total, denoiser, opts,
                                                     hires=True, first_pass_schedule=first_schedule)
+    extra_noise = {"Extra noise": opts.img2img_extra_noise} if opts.img2img_extra_noise > 0 < plan.strength else {}
     return SecondPass(plan, choice, denoiser, sigmas, t_enc, first.spec.total_steps(req.steps),
-                      {**plan.infotext, **extras})
+                      {**plan.infotext, **extras, **extra_noise})

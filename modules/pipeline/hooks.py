@@ -3,8 +3,8 @@
 A run calls `hooks.call(point, ctx, **kwargs)` at each point of `HOOK_POINTS`, in A1111's order (COMPAT §7):
 
     setup → before_process → process → per batch (before_process_batch → after_extra_networks_activate →
-    process_batch → process_before_every_sampling → [before_hr] → post_sample → postprocess_batch →
-    postprocess_batch_list → per image (postprocess_image → postprocess_maskoverlay → before_image_saved →
+    process_batch → process_before_every_sampling → [extra_noise] → [before_hr → [extra_noise]] → post_sample →
+    postprocess_batch → postprocess_batch_list → per image (postprocess_image → postprocess_maskoverlay → before_image_saved →
     image_saved)) → postprocess
 
 A hook may change what the run does next by changing `ctx`: the request (before `process`), the image plan (in
@@ -21,7 +21,7 @@ from modules.sampling.cfg_hooks import CFGHooks
 
 HOOK_POINTS = (
     "setup", "before_process", "process", "before_process_batch", "after_extra_networks_activate",
-    "process_batch", "process_before_every_sampling", "before_hr", "post_sample", "postprocess_batch",
+    "process_batch", "process_before_every_sampling", "extra_noise", "before_hr", "post_sample", "postprocess_batch",
     "postprocess_batch_list", "postprocess_image", "postprocess_maskoverlay", "before_image_saved", "image_saved",
     "postprocess",
 )
@@ -86,6 +86,16 @@ def sampled(hooks: RunHooks, ctx: RunContext, latents) -> Any:
     holder = Holder(latents)
     hooks.call("post_sample", ctx, samples=holder)
     return holder.value
+
+
+def extra_noise_hook(hooks: RunHooks, ctx: RunContext):
+    """`extra_noise` as a function (noise, init latent x, noised latent xi) → noise: hooks may replace the noise
+    [B, 4, h, w] that img2img's extra noise adds on top (A1111's ExtraNoiseParams), or change xi in place."""
+    def call(noise, x, xi):
+        holder = Holder(noise)
+        hooks.call("extra_noise", ctx, noise=holder, x=x, xi=xi)
+        return holder.value
+    return call
 
 
 def decoded(hooks: RunHooks, ctx: RunContext, images) -> list:

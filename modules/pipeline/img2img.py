@@ -19,7 +19,7 @@ from modules.options import Snapshot
 from modules.pipeline import inpaint
 from modules.pipeline.extra_networks import NetworkRun, styled_prompts
 from modules.pipeline.img2img_request import Img2ImgRequest, validate_img2img
-from modules.pipeline.hooks import NO_HOOKS, RunContext, RunHooks, begin_batch, decoded, sampled
+from modules.pipeline.hooks import NO_HOOKS, RunContext, RunHooks, begin_batch, decoded, extra_noise_hook, sampled
 from modules.pipeline.job import Job
 from modules.pipeline.output import ImageOutputs, as_pil, face_restoration, restored
 from modules.pipeline.prompting import step_conditioning
@@ -62,15 +62,20 @@ class Pass:
     cfg_scale: float
     full_strength: bool = False
     noise_multiplier: float = 1.0
+    extra_noise: float = 0.0  # A1111's img2img_extra_noise: more of the same noise, past the schedule's level
 
     def run(self, services, conds, init: torch.Tensor, rng, job: Job, image_cond=None,
             repaint: torch.Tensor | None = None, soft: SoftSettings | None = None,
-            extra_hooks: CFGHooks = CFGHooks()) -> torch.Tensor | None:
+            extra_hooks: CFGHooks = CFGHooks(), on_extra_noise=None) -> torch.Tensor | None:
         """init [B, 4, h, w] → sampled latents (None if stopped before a step finished). With `repaint`
-        [B, 1, h, w], latents outside it are kept: exactly, or by the soft blend of `soft` (no final blend)."""
+        [B, 1, h, w], latents outside it are kept: exactly, or by the soft blend of `soft` (no final blend).
+        `on_extra_noise(noise, init, x) → noise` (`hooks.extra_noise_hook`) sees the extra noise first."""
         sched = partial_schedule(self.sigmas, self.t_enc)
         noise = rng.next() * self.noise_multiplier  # [B, 4, h, w]
         x = scale_initial_noise(self.choice.spec, noise, sched) if self.full_strength else init + noise * sched[0]
+        if self.extra_noise > 0:
+            noise = noise if on_extra_noise is None else on_extra_noise(noise, init, x)
+            x = x + noise * self.extra_noise  # [B, 4, h, w]
         hooks = CFGHooks() if soft is None or repaint is None else blend_hooks(soft, init, repaint)
         hooks = hooks.plus(extra_hooks)
         keep = None if repaint is None or soft is not None else 1 - repaint  # [B, 1, h, w]
@@ -114,6 +119,8 @@ def img2img_facts(req: Img2ImgRequest, opts: Snapshot, prepared, model) -> dict:
     multiplier = noise_multiplier(req, opts)
     if multiplier != 1.0:
         extra["Noise multiplier"] = multiplier
+    if opts.img2img_extra_noise > 0 and req.strength > 0:
+        extra["Extra noise"] = opts.img2img_extra_noise
     soft = req.soft_settings()
     return {**extra, **prepared.extra, **(soft.infotext() if soft is not None else {})}
 
@@ -149,7 +156,8 @@ def run_img2img(services: PipelineServices, req: Img2ImgRequest, opts: Snapshot,
     facts = facts if faces is None else faces.add_to(facts)
     outputs = ImageOutputs(services, req, opts, facts, "img2img", hooks, ctx)
     outputs.faces = faces
-    step = Pass(choice, denoiser, sigmas, t_enc, req.cfg_scale, strength >= 1.0, noise_multiplier(req, opts))
+    step = Pass(choice, denoiser, sigmas, t_enc, req.cfg_scale, strength >= 1.0, noise_multiplier(req, opts),
+                opts.img2img_extra_noise)
     with NetworkRun(services, model, opts) as nets:
         for n in range(req.n_iter):
             if job.interrupted:
@@ -227,7 +235,8 @@ class BatchRun:
         self.hooks.call("process_before_every_sampling", self.ctx, x=init, noise=None, c=conds.cond,
                         uc=conds.uncond)
         latents = self.step.run(services, conds, init, rng, self.job, image_cond=image_cond, repaint=repaint,
-                                soft=soft, extra_hooks=self.hooks.cfg_hooks(self.ctx))
+                                soft=soft, extra_hooks=self.hooks.cfg_hooks(self.ctx),
+                                on_extra_noise=extra_noise_hook(self.hooks, self.ctx))
         return latents, init, repaint
 
 

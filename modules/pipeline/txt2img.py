@@ -7,7 +7,7 @@ from modules.options import Snapshot
 from modules.pipeline.extra_networks import NetworkRun, styled_prompts
 from modules.pipeline.hires import first_pass_request, plan_hires, prepare_second_pass
 from modules.pipeline.inpaint import txt2img_conditioning
-from modules.pipeline.hooks import NO_HOOKS, RunContext, RunHooks, begin_batch, decoded, sampled
+from modules.pipeline.hooks import NO_HOOKS, RunContext, RunHooks, begin_batch, decoded, extra_noise_hook, sampled
 from modules.pipeline.job import Job
 from modules.pipeline.output import ImageOutputs, face_restoration, restored
 from modules.pipeline.request import GenerationRequest, validate_request
@@ -69,7 +69,8 @@ def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapsh
             latents = run_sampler(choice, cfg, x, sigmas, noise, job)
             if latents is not None and second is not None and not (job.interrupted or job.skipped):
                 hooks.call("before_hr", ctx)
-                latents = second.run(services, model, req, opts, batch, latents, job, 2 * n + 1)
+                latents = second.run(services, model, req, opts, batch, latents, job, 2 * n + 1,
+                                     on_extra_noise=extra_noise_hook(hooks, ctx))
             if latents is not None:
                 latents = sampled(hooks, ctx, latents)
                 images = decoded(hooks, ctx, decode_latents(model, latents, exact))  # [B, 3, H, W]

@@ -224,3 +224,12 @@ def test_img2img_plot_over_denoising(app):
     assert [("Denoising strength: 0.25" in result.infotexts[1]), ("Denoising strength: 0.75" in result.infotexts[2])] \
         == [True, True]
     assert result.images[0].width == 2 * 64
+
+
+def test_img2img_plot_over_extra_noise(app):
+    from modules.pipeline.img2img_request import Img2ImgRequest
+
+    init = Image.new("RGB", (64, 64), (200, 30, 30))
+    result = app.img2img(Img2ImgRequest(**BASE, init_images=(init,), denoising_strength=0.5,
+                                        script_name="X/Y/Z plot", script_args=xyz_args("Extra noise", "0, 0.3")))
+    assert "Extra noise" not in result.infotexts[1] and "Extra noise: 0.3" in result.infotexts[2]

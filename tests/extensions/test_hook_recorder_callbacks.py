@@ -15,6 +15,18 @@ def test_before_hr_runs_between_the_passes(recorder_app):
                                            alwayson_scripts={"hook recorder": {"args": [True, ""]}}))
     calls = module.CALLS
     assert calls.index("process_before_every_sampling") < calls.index("before_hr") < calls.index("post_sample")
+    assert "extra_noise" not in calls  # the setting is 0: no extra noise, no callback (A1111's rule)
+
+
+def test_extra_noise_callback_runs_before_the_hires_pass_samples(recorder_app):
+    module = module_of(recorder_app.scripts, "Hook recorder")
+    module.CALLS.clear()
+    result = recorder_app.txt2img(GenerationRequest(
+        prompt="p", steps=2, width=64, height=64, enable_hr=True, hr_scale=1.5,
+        override_settings={"img2img_extra_noise": 0.3}, alwayson_scripts={"hook recorder": {"args": [True, ""]}}))
+    calls = module.CALLS
+    assert calls.index("before_hr") < calls.index("extra_noise") < calls.index("post_sample")
+    assert "Extra noise: 0.3" in result.infotexts[0]
 
 
 def test_page_side_callbacks(recorder_app):

@@ -148,3 +148,38 @@ def test_styles_and_lora_tags_apply_to_img2img_too(app):
     assert not np.array_equal(pixels(plain.images[0]), pixels(lora.images[0]))
     again = app.img2img(Img2ImgRequest(**BASE, **common))  # weights restored after the LoRA run
     assert np.array_equal(pixels(plain.images[0]), pixels(again.images[0]))
+
+
+class ZeroExtraNoise:
+    """Run hooks that record the hook points and replace the extra noise with zeros (as an extension may)."""
+
+    def __init__(self):
+        self.points = []
+
+    def call(self, point, ctx, **kwargs):
+        self.points.append(point)
+        if point == "extra_noise":
+            assert kwargs["x"].shape == kwargs["xi"].shape == kwargs["noise"].value.shape
+            kwargs["noise"].value = kwargs["noise"].value * 0
+
+    def cfg_hooks(self, ctx):
+        from modules.sampling.cfg_hooks import CFGHooks
+        return CFGHooks()
+
+
+def test_extra_noise_adds_noise_past_the_strength_and_hooks_see_it_first(app):
+    from modules.pipeline.img2img_request import decoded as img2img_decoded
+
+    source = noise_image()
+    plain = app.img2img(Img2ImgRequest(**BASE, init_images=[source], denoising_strength=0.5))
+    req = Img2ImgRequest(**BASE, init_images=[source], denoising_strength=0.5,
+                         override_settings={"img2img_extra_noise": 0.4})
+    extra = app.img2img(req)
+    assert not np.array_equal(pixels(plain.images[0]), pixels(extra.images[0]))
+    assert parse_infotext(extra.infotexts[0])["Extra noise"] == "0.4"
+    assert "Extra noise" not in parse_infotext(plain.infotexts[0])
+    hooks = ZeroExtraNoise()
+    zeroed = app.run_core("img2img", img2img_decoded(req), app.options.snapshot(req.override_settings), Job(), hooks)
+    assert np.array_equal(pixels(plain.images[0]), pixels(zeroed.images[0]))
+    assert hooks.points.index("process_before_every_sampling") < hooks.points.index("extra_noise") \
+        < hooks.points.index("post_sample")

@@ -37,7 +37,7 @@ A1111_DEFAULTS: dict[str, object] = {
     "token_merging_ratio_hr": 0.0, "persistent_cond_cache": True, "batch_cond_uncond": True, "fp8_storage":
     "Disable", "cache_fp16_weight": False, "enable_quantization": False, "enable_batch_seeds": True,
     "sdxl_clip_l_skip": False, "upcast_attn": False, "tiling": False, "hires_fix_refiner_pass": "second pass",
-    "sd_refiner_checkpoint": "None", "img2img_extra_noise": 0.0, "img2img_color_correction": False,
+    "sd_refiner_checkpoint": "None", "img2img_color_correction": False,
     "img2img_editor_height": 720, "img2img_sketch_default_brush_color": "#ffffff",
     "img2img_inpaint_mask_brush_color": "#ffffff", "img2img_inpaint_sketch_default_brush_color": "#ffffff",
     "return_mask": False, "return_mask_composite": False, "img2img_batch_show_results_limit": 32,

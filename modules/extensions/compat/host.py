@@ -302,6 +302,11 @@ class CompatHooks:
     def _before_hr(self, p, ctx):
         self.runner.before_hr(p)
 
+    def _extra_noise(self, p, ctx, noise, x, xi):
+        params = script_callbacks.ExtraNoiseParams(noise.value, x, xi)
+        script_callbacks.extra_noise_callback(params)
+        noise.value = params.noise
+
     def _post_sample(self, p, ctx, samples):
         args = scripts.PostSampleArgs(samples.value)
         self.runner.post_sample(p, args)
