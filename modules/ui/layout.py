@@ -54,6 +54,7 @@ def build_ui(app) -> gr.Blocks:
             wiring()
         browser_state.wire(ctx, blocks)
         settings_tab.show_current_values(ctx, blocks)
+        top_bar.show_current_values(ctx, blocks)
     blocks.easel_context = ctx  # for tests and extensions that need to find a tab's fields
     return blocks
 

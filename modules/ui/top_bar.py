@@ -6,6 +6,7 @@ import gradio as gr
 
 from modules.errors import EaselError
 from modules.models.discovery import VAE_AUTOMATIC, VAE_NONE
+from modules.ui import settings_tab
 from modules.ui.context import UiContext
 from modules.ui.setting_components import component_for, dynamic_choices, setter
 
@@ -47,7 +48,7 @@ def _checkpoint(ctx: UiContext):
     refresh = gr.Button("🔄", elem_id="refresh_sd_model_checkpoint", elem_classes=["tool"], scale=0, min_width=40)
 
     def choose(title):
-        if title:
+        if title and title != current_title(app, checkpoint_titles(app)):  # not the one selected already
             app.options.set("sd_model_checkpoint", title)
 
     def do_refresh():
@@ -56,6 +57,7 @@ def _checkpoint(ctx: UiContext):
 
     checkpoint.change(choose, inputs=checkpoint, outputs=None, queue=False, show_progress="hidden")
     ctx.shared["refresh_checkpoints"] = (do_refresh, checkpoint)
+    ctx.shared.setdefault("quicksettings_fields", []).append(("sd_model_checkpoint", checkpoint))
     return checkpoint, refresh, do_refresh, titles
 
 
@@ -68,6 +70,31 @@ def _vae(ctx: UiContext):
     refresh = gr.Button("🔄", elem_id="refresh_sd_vae", elem_classes=["tool"], scale=0, min_width=40)
     vae.change(setter(app.options, "sd_vae"), inputs=vae, outputs=None, queue=False, show_progress="hidden")
     refresh.click(lambda: gr.update(choices=vae_choices(app, refresh=True)), inputs=None, outputs=vae, queue=False)
+    ctx.shared.setdefault("quicksettings_fields", []).append(("sd_vae", vae))
+
+
+def current_values(ctx: UiContext, fields: list[tuple[str, object]]) -> list:
+    """An update per quicksettings field with the value its setting has now: the page's own values are those of
+    start-up, and the API, another page or the Settings tab may have changed them since."""
+    app, updates = ctx.app, []
+    for key, component in fields:
+        if key == "sd_model_checkpoint":
+            titles = checkpoint_titles(app)
+            updates.append(gr.update(choices=titles, value=current_title(app, titles)))
+        elif key == "sd_vae":
+            choices, value = vae_choices(app), app.options.get("sd_vae")
+            updates.append(gr.update(choices=choices if value in choices else [*choices, value], value=value))
+        else:
+            updates.extend(settings_tab.current_values(app.options, [key], [component], dynamic_choices(ctx)))
+    return updates
+
+
+def show_current_values(ctx: UiContext, blocks: gr.Blocks) -> None:
+    """At every page load the quicksettings show the settings' current values (as the Settings tab's fields do)."""
+    fields = ctx.shared.get("quicksettings_fields", [])
+    if fields:
+        blocks.load(lambda: current_values(ctx, fields), inputs=None, outputs=[c for _, c in fields], queue=False,
+                    show_progress="hidden")
 
 
 def build(ctx: UiContext) -> None:
@@ -87,6 +114,7 @@ def build(ctx: UiContext) -> None:
                 component.change(setter(app.options, key), inputs=component, outputs=None, queue=False,
                                  show_progress="hidden")
                 ctx.shared[key] = component
+                ctx.shared.setdefault("quicksettings_fields", []).append((key, component))
     notice = gr.Markdown(notice_text, elem_id="model_notice")
     if "refresh_checkpoints" in ctx.shared:
         refresh.click(do_refresh, inputs=None, outputs=[checkpoint, notice], queue=False)

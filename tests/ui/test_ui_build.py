@@ -123,3 +123,25 @@ def test_assets_serve_core_and_extension_files_only(tmp_path):
     assert client.get(first).text == "// core"
     assert client.get(assets.ASSET_ROUTE + "/0/..%2F..%2Fetc%2Fpasswd").status_code == 404
     assert client.get(assets.ASSET_ROUTE + "/9/core.js").status_code == 404
+
+
+def test_quicksettings_show_the_current_values_at_each_page_load(built):
+    from modules.ui.top_bar import current_values
+
+    app, blocks = built
+    ctx: UiContext = blocks.easel_context
+    fields = ctx.shared["quicksettings_fields"]
+    assert [key for key, _ in fields] == ["sd_model_checkpoint", "sd_vae", "CLIP_stop_at_last_layers"]
+    loads = [f for f in blocks.fns.values() if any(event == "load" for _, event in f.targets)]
+    outputs = {o._id for f in loads for o in f.outputs}
+    assert all(component._id in outputs for _, component in fields)  # a page load refreshes every one of them
+    before = app.options.get("CLIP_stop_at_last_layers")
+    try:
+        app.options.set("CLIP_stop_at_last_layers", 2)  # by the API or another page, after the page was built
+        updates = dict(zip([key for key, _ in fields], current_values(ctx, fields)))
+        assert updates["CLIP_stop_at_last_layers"]["value"] == 2
+        assert updates["sd_vae"]["value"] == app.options.get("sd_vae")
+        title = updates["sd_model_checkpoint"]["value"]
+        assert title in updates["sd_model_checkpoint"]["choices"] and title.startswith("tiny")
+    finally:
+        app.options.set("CLIP_stop_at_last_layers", before)
