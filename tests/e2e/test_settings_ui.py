@@ -49,3 +49,19 @@ def test_defaults_tab_writes_ui_config(page, server):
     page.wait_for_function("() => document.getElementById('ui_defaults_review').innerText.includes('ui-config.json')")
     stored = json.loads((server.data_dir / "ui-config.json").read_text())
     assert stored["txt2img/Sampling steps/value"] == 28
+
+
+def test_quicksettings_show_a_value_changed_elsewhere_after_a_reload(page, server):
+    """The top bar's fields are built at start-up; a page load must show what the setting is now."""
+    elem = "setting_CLIP_stop_at_last_layers"
+    assert page.request.post(server.url + "/sdapi/v1/options", data={"CLIP_stop_at_last_layers": 2}).ok
+    try:
+        page.reload()
+        page.wait_for_function(
+            "id => { const e = document.querySelector(`#${id} input[type=number]`); return e && e.value == '2'; }",
+            arg=elem)
+        page.wait_for_timeout(500)  # the load's change event must not write anything back
+        options = page.request.get(server.url + "/sdapi/v1/options").json()
+        assert options["CLIP_stop_at_last_layers"] == 2
+    finally:
+        page.request.post(server.url + "/sdapi/v1/options", data={"CLIP_stop_at_last_layers": 1})
