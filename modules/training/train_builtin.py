@@ -4,7 +4,7 @@ Phases (each resumable: re-run the same command and it continues from the last c
   vae      the whole VAE on 32×32 crops                         (--vae-minutes)
   latents  encode the training pictures once with the frozen encoder
   unet     UNet + text encoder on the cached latents, v-prediction (--unet-minutes), evaluated on held-out prompts
-  decoder  the decoder alone on whole pictures and frozen latents (--unet-minutes, run beside `unet`)
+  decoder  the decoder alone on whole pictures and frozen latents (--decoder-minutes, run beside `unet`)
   export   the single-file checkpoint + yaml into models/Stable-diffusion/
 `all` runs vae, latents, then unet and decoder side by side (two processes of one thread each), then export.
 The architecture (`--arch`, see configs.ARCHITECTURES) is written to the run folder by its first phase; later phases
@@ -126,7 +126,7 @@ def phase_decoder(args, log) -> None:
     cached, images, scenes = _latents(args)
     trainer = VaeTrainer(_trained_vae(args, with_decoder=False), images, scenes, args.run_dir / "decoder.pt",
                          decoder_only=True, latents=(cached["mean"], cached["std"]), batch=12, lr=3e-4, seed=1)
-    trainer.train(args.unet_minutes * 60, log=log, stop_requested=args.stop.is_set)
+    trainer.train(decoder_minutes(args) * 60, log=log, stop_requested=args.stop.is_set)
     log(f"decoder done: step {trainer.progress.step}")
 
 
@@ -144,6 +144,22 @@ def _evaluation(trainer, args, log):
     return run
 
 
+def decoder_minutes(args) -> float:
+    """The decoder phase's budget: --decoder-minutes, else as long as the UNet phase it runs beside."""
+    return args.unet_minutes if args.decoder_minutes is None else args.decoder_minutes
+
+
+def default_timestep_shift(config: dict) -> float:
+    """(latent side / 8)²: the cells of a picture relative to the 8×8 latents of the f8 model, which learned position
+    words with uniform timesteps (see train_unet.shifted_timesteps).
+
+    >>> from modules.training.configs import builtin_yaml
+    >>> default_timestep_shift(builtin_yaml(arch="f8")), default_timestep_shift(builtin_yaml(arch="f4"))
+    (1.0, 4.0)
+    """
+    return (config["model"]["params"]["image_size"] / 8) ** 2
+
+
 def phase_unet(args, log) -> None:
     from modules.training.configs import latent_factor
     from modules.training.train_unet import UnetTrainer, latent_shape_cells
@@ -151,6 +167,8 @@ def phase_unet(args, log) -> None:
 
     cached, images, scenes = _latents(args)
     config = _yaml(args, cached["scale"])
+    if args.timestep_shift is None:
+        args.timestep_shift = default_timestep_shift(config)
     cells = latent_shape_cells(images, scenes, latent_factor(config)) if args.shape_weight != 1.0 else None
     log(f"unet recipe: arch {args.arch}, peak lr {args.lr:g}, shape weight {args.shape_weight:g}, "
         f"min-SNR gamma {args.min_snr_gamma:g}, timestep shift {args.timestep_shift:g}, batch 32")
@@ -192,7 +210,7 @@ def phase_all(args, log) -> None:
     if not (args.run_dir / "latents.pt").is_file():
         phase_latents(args, log)
     command = [sys.executable, "-m", "modules.training.train_builtin", "decoder", "--run-dir", str(args.run_dir),
-               "--unet-minutes", str(args.unet_minutes), "--threads", str(args.threads),
+               "--decoder-minutes", str(decoder_minutes(args)), "--threads", str(args.threads),
                "--data-count", str(args.data_count), "--latent-count", str(args.latent_count)]
     decoder = subprocess.Popen(command)
     phase_unet(args, log)
@@ -221,9 +239,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="unet loss weight of the latent cells that hold the shape (1: unweighted)")
     parser.add_argument("--min-snr-gamma", type=float, default=0.0,
                         help="Min-SNR-γ timestep weighting of the unet loss (0: off; the paper uses 5)")
-    parser.add_argument("--timestep-shift", type=float, default=1.0,
-                        help="train the unet at timesteps whose SNR is divided by this (4: the f4 model's "
-                             "16×16 latents get the noise mix of 8×8 ones; see train_unet.shifted_timesteps)")
+    parser.add_argument("--timestep-shift", type=float, default=None,
+                        help="train the unet at timesteps whose SNR is divided by this (default (latent side / 8)²: "
+                             "1 for f8, 4 for f4's 16×16 latents; see train_unet.shifted_timesteps)")
+    parser.add_argument("--decoder-minutes", type=float, default=None,
+                        help="budget of the decoder phase (default: --unet-minutes, beside which `all` runs it)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out-dir", type=Path, default=INSTALL_DIR / "models" / "Stable-diffusion")
     args = parser.parse_args(argv)
