@@ -203,16 +203,20 @@ def phase_export(args, log) -> None:
     log(f"exported {path} ({path.stat().st_size / 2**20:.1f} MiB)")
 
 
+def decoder_command(args) -> list[str]:
+    """The `decoder` phase as its own process (`all` runs it beside the UNet phase, one thread each)."""
+    return [sys.executable, "-m", "modules.training.train_builtin", "decoder", "--run-dir", str(args.run_dir),
+            "--decoder-minutes", str(decoder_minutes(args)), "--threads", str(args.threads),
+            "--data-count", str(args.data_count), "--latent-count", str(args.latent_count)]
+
+
 def phase_all(args, log) -> None:
     phase_vae(args, log)
     if args.stop.is_set():
         return
     if not (args.run_dir / "latents.pt").is_file():
         phase_latents(args, log)
-    command = [sys.executable, "-m", "modules.training.train_builtin", "decoder", "--run-dir", str(args.run_dir),
-               "--decoder-minutes", str(decoder_minutes(args)), "--threads", str(args.threads),
-               "--data-count", str(args.data_count), "--latent-count", str(args.latent_count)]
-    decoder = subprocess.Popen(command)
+    decoder = subprocess.Popen(decoder_command(args))
     phase_unet(args, log)
     if args.stop.is_set():
         decoder.send_signal(signal.SIGTERM)
@@ -221,15 +225,16 @@ def phase_all(args, log) -> None:
         phase_export(args, log)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line; its defaults are the shipped model's recipe (the model card lists the exact runs)."""
     parser = argparse.ArgumentParser(prog="python -m modules.training.train_builtin", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("phase", choices=["vae", "latents", "unet", "decoder", "export", "all"])
     parser.add_argument("--run-dir", type=Path, default=DEFAULT_RUN_DIR)
     parser.add_argument("--arch", default=None, help="architecture of a new run (configs.ARCHITECTURES; default "
                         "f4); a run folder keeps the one it started with")
-    parser.add_argument("--vae-minutes", type=float, default=25)
-    parser.add_argument("--unet-minutes", type=float, default=90)
+    parser.add_argument("--vae-minutes", type=float, default=20)
+    parser.add_argument("--unet-minutes", type=float, default=150)
     parser.add_argument("--data-count", type=int, default=20000, help="pictures rendered for training")
     parser.add_argument("--latent-count", type=int, default=8000, help="of those, encoded for the UNet phase")
     parser.add_argument("--eval-minutes", type=float, default=15)
@@ -246,7 +251,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="budget of the decoder phase (default: --unet-minutes, beside which `all` runs it)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out-dir", type=Path, default=INSTALL_DIR / "models" / "Stable-diffusion")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     torch.set_num_threads(args.threads)
     log = logger(args.run_dir)
     args.arch = run_arch(args.run_dir, args.arch)

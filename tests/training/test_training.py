@@ -179,3 +179,13 @@ def test_timestep_shift_trains_at_noisier_steps_by_the_given_snr_factor(tmp_path
                           timestep_shift=4.0)
     losses = [trainer.step(0.5)["loss"] for _ in range(20)]
     assert all(map(math.isfinite, losses)) and sum(losses[-4:]) < sum(losses[:4])
+
+
+def test_all_runs_the_decoder_beside_the_unet_with_its_own_budget():
+    from modules.training.train_builtin import build_parser, decoder_command, decoder_minutes
+
+    args = build_parser().parse_args(["all", "--unet-minutes", "150", "--decoder-minutes", "15"])
+    command = decoder_command(args)
+    decoder = build_parser().parse_args(command[command.index("decoder"):])
+    assert decoder.phase == "decoder" and decoder_minutes(decoder) == 15 and decoder.run_dir == args.run_dir
+    assert decoder_minutes(build_parser().parse_args(["all", "--unet-minutes", "150"])) == 150
