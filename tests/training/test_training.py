@@ -28,6 +28,14 @@ def vocab():
     return CompactVocab(load_clip_tokenizer(INSTALL_DIR / "configs"))
 
 
+def assert_unet_trains(path, scenes, vocab, **options) -> None:
+    """20 steps of a tiny UnetTrainer with `options` on random latents: finite losses that fall."""
+    latents = (torch.randn(16, 4, 8, 8).half(), torch.full((16, 4, 8, 8), 0.05).half())
+    trainer = UnetTrainer(tiny_builtin_yaml(), vocab, latents, 1.0, scenes, path, batch=8, lr=2e-3, **options)
+    losses = [trainer.step(0.5)["loss"] for _ in range(20)]
+    assert all(map(math.isfinite, losses)) and sum(losses[-4:]) < sum(losses[:4])
+
+
 def test_v_target_is_the_velocity_of_salimans_and_ho():
     x0, noise = torch.randn(3, 4, 2, 2), torch.randn(3, 4, 2, 2)
     abar = torch.tensor([0.9, 0.5, 0.01])
@@ -109,12 +117,9 @@ def test_latent_shape_cells_cover_the_shape_and_only_near_it():
 
 def test_shape_weighted_unet_loss_trains(tmp_path, data, vocab):
     images, scenes = data
+    assert_unet_trains(tmp_path / "u.pt", scenes, vocab, shape_cells=latent_shape_cells(images, scenes),
+                       shape_weight=3.0)
     latents = (torch.randn(16, 4, 8, 8).half(), torch.full((16, 4, 8, 8), 0.05).half())
-    cells = latent_shape_cells(images, scenes)
-    trainer = UnetTrainer(tiny_builtin_yaml(), vocab, latents, 1.0, scenes, tmp_path / "u.pt", batch=8, lr=2e-3,
-                          shape_cells=cells, shape_weight=3.0)
-    losses = [trainer.step(0.5)["loss"] for _ in range(20)]
-    assert sum(losses[-4:]) < sum(losses[:4])
     with pytest.raises(ValueError, match="shape cells"):
         UnetTrainer(tiny_builtin_yaml(), vocab, latents, 1.0, scenes, tmp_path / "v.pt", shape_weight=3.0)
 
@@ -155,12 +160,7 @@ def test_min_snr_weighting_trains_and_favours_mid_noise(tmp_path, data, vocab):
     weight = min_snr_weight(abar, 5.0)
     mid = int((abar - 0.5).abs().argmin())
     assert weight[mid] > weight[-1] * 50 and weight[mid] > weight[0] * 5  # pure noise and near-clean count less
-    images, scenes = data
-    latents = (torch.randn(16, 4, 8, 8).half(), torch.full((16, 4, 8, 8), 0.05).half())
-    trainer = UnetTrainer(tiny_builtin_yaml(), vocab, latents, 1.0, scenes, tmp_path / "u.pt", batch=8, lr=2e-3,
-                          min_snr_gamma=5.0)
-    losses = [trainer.step(0.5)["loss"] for _ in range(20)]
-    assert all(map(math.isfinite, losses)) and sum(losses[-4:]) < sum(losses[:4])
+    assert_unet_trains(tmp_path / "u.pt", data[1], vocab, min_snr_gamma=5.0)
 
 
 def test_timestep_shift_trains_at_noisier_steps_by_the_given_snr_factor(tmp_path, data, vocab):
@@ -173,12 +173,7 @@ def test_timestep_shift_trains_at_noisier_steps_by_the_given_snr_factor(tmp_path
     assert (t > u).all()
     inside = t < len(abar) - 1  # those not clamped at the last step land where the SNR is a quarter
     assert torch.allclose(snr[t][inside].log(), (snr[u][inside] / 4).log(), atol=0.05)
-    images, scenes = data
-    latents = (torch.randn(16, 4, 8, 8).half(), torch.full((16, 4, 8, 8), 0.05).half())
-    trainer = UnetTrainer(tiny_builtin_yaml(), vocab, latents, 1.0, scenes, tmp_path / "u.pt", batch=8, lr=2e-3,
-                          timestep_shift=4.0)
-    losses = [trainer.step(0.5)["loss"] for _ in range(20)]
-    assert all(map(math.isfinite, losses)) and sum(losses[-4:]) < sum(losses[:4])
+    assert_unet_trains(tmp_path / "u.pt", data[1], vocab, timestep_shift=4.0)
 
 
 def test_all_runs_the_decoder_beside_the_unet_with_its_own_budget():
