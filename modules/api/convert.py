@@ -36,7 +36,8 @@ def fill_from_infotext(data: dict, explicitly_set: set[str], text: str, known_fi
     """Fields the request did not set take their values from the infotext (A1111 1.10's `infotext` field).
 
     >>> out = fill_from_infotext({"steps": 50, "prompt": "mine", "override_settings": {}}, {"prompt"},
-    ...                          "a cat\\nSteps: 12, Sampler: Euler a, Seed: 5, Size: 64x96, Clip skip: 2, Extra noise: 0.2",
+    ...                          "a cat\\nSteps: 12, Sampler: Euler a, Seed: 5, Size: 64x96, Clip skip: 2, "
+    ...                          "Extra noise: 0.2",
     ...                          {"steps", "prompt", "seed", "width", "height", "sampler_name"})
     >>> out["prompt"], out["steps"], out["seed"], out["width"], out["height"], out["sampler_name"]
     ('mine', 12, 5, 64, 96, 'Euler a')

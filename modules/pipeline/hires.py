@@ -222,6 +222,7 @@ def prepare_second_pass(services, model, req: GenerationRequest, opts, plan: Hir
     total, t_enc = img2img_steps(plan.steps, plan.strength, True) if plan.strength > 0 else (plan.steps, 0)
     sigmas, extras = services.samplers.build_sigmas(choice.spec, choice.scheduler, total, denoiser, opts,
                                                     hires=True, first_pass_schedule=first_schedule)
-    extra_noise = {"Extra noise": opts.img2img_extra_noise} if opts.img2img_extra_noise > 0 < plan.strength else {}
+    noised = opts.img2img_extra_noise > 0 and plan.strength > 0
+    extra_noise = {"Extra noise": opts.img2img_extra_noise} if noised else {}
     return SecondPass(plan, choice, denoiser, sigmas, t_enc, first.spec.total_steps(req.steps),
                       {**plan.infotext, **extras, **extra_noise})

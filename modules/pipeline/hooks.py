@@ -4,8 +4,8 @@ A run calls `hooks.call(point, ctx, **kwargs)` at each point of `HOOK_POINTS`, i
 
     setup → before_process → process → per batch (before_process_batch → after_extra_networks_activate →
     process_batch → process_before_every_sampling → [extra_noise] → [before_hr → [extra_noise]] → post_sample →
-    postprocess_batch → postprocess_batch_list → per image (postprocess_image → postprocess_maskoverlay → before_image_saved →
-    image_saved)) → postprocess
+    postprocess_batch → postprocess_batch_list → per image (postprocess_image → postprocess_maskoverlay →
+    before_image_saved → image_saved)) → postprocess
 
 A hook may change what the run does next by changing `ctx`: the request (before `process`), the image plan (in
 `process`), the batch's prompts and seeds (before the batch's conditioning is made), `ctx.extra` (infotext entries)
@@ -21,8 +21,8 @@ from modules.sampling.cfg_hooks import CFGHooks
 
 HOOK_POINTS = (
     "setup", "before_process", "process", "before_process_batch", "after_extra_networks_activate",
-    "process_batch", "process_before_every_sampling", "extra_noise", "before_hr", "post_sample", "postprocess_batch",
-    "postprocess_batch_list", "postprocess_image", "postprocess_maskoverlay", "before_image_saved", "image_saved",
+    "process_batch", "process_before_every_sampling", "extra_noise", "before_hr", "post_sample",
+    "postprocess_batch", "postprocess_batch_list", "postprocess_image", "postprocess_maskoverlay", "before_image_saved", "image_saved",
     "postprocess",
 )
 

@@ -6,6 +6,7 @@ v = √ᾱ_t ε − √(1-ᾱ_t) x0 (Salimans & Ho 2022, "Progressive distillati
 latent cells that hold part of the shape weighted ×`shape_weight` (most of an 8×8 latent is flat background, which the
 model learns early; the shape's few cells carry its colour, type and position). Captions are redrawn every step
 (10 % empty for classifier-free guidance). An EMA of both networks is what gets evaluated and exported.
+Timesteps are drawn uniformly, or shifted towards noisier ones (`shifted_timesteps`) for latents larger than 8×8.
 """
 from __future__ import annotations
 
