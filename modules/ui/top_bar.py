@@ -31,6 +31,14 @@ def current_title(app, titles: list[str]) -> str | None:
     return titles[0] if titles else None
 
 
+def model_notice(app, titles: list[str]) -> str:
+    """The line under the top bar: how to add a model when there is none, or that the built-in model is in use
+    (issue 9: first run says so in the UI as well as in the log)."""
+    if not titles:
+        return NO_MODEL_HINT
+    return app.models.builtin_note() or ""
+
+
 def vae_choices(app, refresh: bool = False) -> list[str]:
     return [VAE_AUTOMATIC, VAE_NONE, *(v.name for v in app.models.list_vaes(refresh=refresh))]
 
@@ -53,7 +61,7 @@ def _checkpoint(ctx: UiContext):
 
     def do_refresh():
         fresh = checkpoint_titles(app, refresh=True)
-        return gr.update(choices=fresh, value=current_title(app, fresh)), (NO_MODEL_HINT if not fresh else "")
+        return gr.update(choices=fresh, value=current_title(app, fresh)), model_notice(app, fresh)
 
     checkpoint.change(choose, inputs=checkpoint, outputs=None, queue=False, show_progress="hidden")
     ctx.shared["refresh_checkpoints"] = (do_refresh, checkpoint)
@@ -104,7 +112,7 @@ def build(ctx: UiContext) -> None:
         for key in quicksettings(app):
             if key == "sd_model_checkpoint":
                 checkpoint, refresh, do_refresh, titles = _checkpoint(ctx)
-                notice_text = NO_MODEL_HINT if not titles else ""
+                notice_text = model_notice(app, titles)
             elif key == "sd_vae":
                 _vae(ctx)
             else:

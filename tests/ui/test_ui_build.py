@@ -145,3 +145,15 @@ def test_quicksettings_show_the_current_values_at_each_page_load(built):
         assert title in updates["sd_model_checkpoint"]["choices"] and title.startswith("tiny")
     finally:
         app.options.set("CLIP_stop_at_last_layers", before)
+
+
+def test_model_notice_says_when_the_builtin_model_is_in_use():
+    from types import SimpleNamespace
+
+    from modules.ui.top_bar import NO_MODEL_HINT, model_notice
+
+    first_run = SimpleNamespace(models=SimpleNamespace(builtin_note=lambda: "using Easel's built-in model"))
+    own = SimpleNamespace(models=SimpleNamespace(builtin_note=lambda: None))
+    assert model_notice(first_run, ["easel-builtin.safetensors [abc]"]) == "using Easel's built-in model"
+    assert model_notice(own, ["mine.safetensors", "easel-builtin.safetensors"]) == ""
+    assert model_notice(own, []) == NO_MODEL_HINT
