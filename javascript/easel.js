@@ -9,7 +9,13 @@ function gradioApp() {
 }
 
 const easelCallbacks = {loaded: [], update: [], afterUpdate: [], tabChange: []};
-function onUiLoaded(callback) { easelCallbacks.loaded.push(callback); }
+let easelUiLoaded = false;
+// Gradio adds the page's scripts to <head> one by one after the page itself: a script that arrives once the UI
+// has loaded still gets its onUiLoaded callback (in A1111 every script is in the page before it loads).
+function onUiLoaded(callback) {
+    easelCallbacks.loaded.push(callback);
+    if (easelUiLoaded) easelRun([callback]);
+}
 function onUiUpdate(callback) { easelCallbacks.update.push(callback); }
 function onAfterUiUpdate(callback) { easelCallbacks.afterUpdate.push(callback); }
 function onUiTabChange(callback) { easelCallbacks.tabChange.push(callback); }
@@ -122,6 +128,7 @@ async function easelMountTabs() {
             loaded = true;
             easelMountTabs().then(function () {
                 document.body.classList.add("easel-loaded");
+                easelUiLoaded = true;
                 easelRun(easelCallbacks.loaded);
             });
         }

@@ -35,3 +35,25 @@ function easelSetHints() {
 }
 
 onUiUpdate(easelSetHints);
+
+// A1111's `tooltip=` on an extension's component (the compat layer sends it as `webui_tooltip` in the component's
+// configuration, as A1111 does): the title of the element with that elem_id, or of the control inside it.
+let easelComponentTips = null;  // [[elem_id, text]], read from gradio_config once
+
+function easelSetComponentTips() {
+    if (easelComponentTips === null) {
+        if (!window.gradio_config) return;
+        easelComponentTips = (window.gradio_config.components || [])
+            .filter((c) => c.props && c.props.webui_tooltip && c.props.elem_id)
+            .map((c) => [c.props.elem_id, c.props.webui_tooltip]);
+    }
+    for (const [id, tip] of easelComponentTips) {
+        const element = gradioApp().querySelector(`#${CSS.escape(id)}`);
+        if (!element) continue;  // a tab not shown yet: its elements come later
+        const target = element.matches("button, input, textarea, select") ? element
+            : element.querySelector("button, input, textarea, select") || element;
+        if (!target.title) target.title = typeof easelLocalized === "function" ? easelLocalized(tip) : tip;
+    }
+}
+
+onUiUpdate(easelSetComponentTips);

@@ -11,7 +11,10 @@ from tests.e2e.helpers import select_tab, set_number, small_txt2img, wait_for_in
 
 
 def test_extension_js_css_tab_and_setting_appear(page, server):
-    assert page.evaluate("() => window.hookRecorderLoaded === true")
+    page.wait_for_function("() => window.hookRecorderLoaded === true")  # Gradio adds <head> scripts one by one
+    # so a script may arrive after the UI loaded: its onUiLoaded callback still runs
+    assert page.evaluate("() => new Promise(done => { onUiLoaded(() => done(true)); "
+                         "setTimeout(() => done(false), 2000); })")
     assert page.evaluate("() => [...document.querySelectorAll('link[rel=stylesheet]')]"
                          ".some(l => l.href.includes('style.css') && !l.href.endsWith('/0/style.css'))")
     select_tab(page, "Hook recorder")
@@ -85,6 +88,8 @@ def test_typical_a1111_extension_works_unchanged_in_the_page(page, server):
                            "?.dataset.simpleFrame === 'loaded'")
     small_txt2img(page, "a green star", seed=3, steps=2)
     page.locator("#script_txt2img_simple_frame_enabled").get_by_text("Simple frame").first.click()  # opens = enables
+    page.wait_for_function("() => document.querySelector('#script_txt2img_simple_frame_refresh')?.title"
+                           " === 'Reload presets'")  # A1111's tooltip= on its ToolButton
     choose(page, "script_txt2img_simple_frame_preset", "bold")
     page.wait_for_function("() => document.querySelector('#script_txt2img_simple_frame_width input[type=number]')"
                            ".value == '6'")  # the Gradio-3 style update reached the slider

@@ -141,6 +141,7 @@ def test_removed_constructor_keywords_are_translated_or_dropped(shim):
     assert image.buttons == ["download", "fullscreen"] and image.elem_classes == ["cn"] and image.show_label is False
     assert canvas.sources == ["upload", "webcam", "clipboard"]  # "canvas" has no successor: Gradio's default
     assert button.variant == "secondary" and button.elem_classes == ["mine", "tool"]
+    assert button.get_config()["webui_tooltip"] == "Refresh" and "webui_tooltip" not in index.get_config()
     assert index.type == "index"
     assert text.buttons == ["copy"]
     assert upload.type == "filepath"

@@ -57,6 +57,8 @@ def test_tool_button_is_a_small_button_with_its_configuration(shim):
     assert (config["value"], config["elem_id"]) == ("🎲", "seed_random")
     assert config["elem_classes"] == ["tool", "mine"] and config["scale"] == 0 and config["min_width"] == 36
     assert button.get_block_name() == "button" and button.get_expected_parent() is None
+    if shim:  # A1111's key, which javascript/hints.js makes the button's title
+        assert config["webui_tooltip"] == "Random seed"
     assert not list(Path(ui_common.__file__).parent.glob("*.pyi"))
 
 

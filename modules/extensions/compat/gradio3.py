@@ -7,8 +7,10 @@
 - `.style(...)` on every block returns the block and applies what still exists (`grid`→`columns`, `height`,
   `container`, `equal_height`, `full_width`→`scale`…);
 - constructor keywords Gradio has removed (`source=`, `tool=`, `brush_radius=`, `shape=`, `show_*_button=`,
-  A1111's `tooltip=`…) are translated where a successor exists and otherwise dropped, as Gradio 3 itself
-  warned about and ignored unknown keywords; `gr.Button(variant="tool")` becomes a secondary button of class `tool`;
+  …) are translated where a successor exists and otherwise dropped, as Gradio 3 itself warned about and ignored
+  unknown keywords; A1111's `tooltip=` goes into the component's configuration as `webui_tooltip`, which
+  javascript/hints.js shows as the element's title; `gr.Button(variant="tool")` becomes a secondary button of
+  class `tool`;
 - `gr.Box` (→ Group), `gr.Variable` (→ State), `gr.components.IOComponent` (→ Component);
 - a subclass whose `__init__` only forwards `**kwargs` (A1111's ToolButton pattern) keeps its configuration in the
   page, and Gradio writes no `.pyi` stub beside an extension's file.
@@ -158,6 +160,9 @@ def translate_kwargs(cls: type, kwargs: dict) -> dict:
 def _shimmed_init(cls: type, original: Callable) -> Callable:
     @functools.wraps(original)
     def __init__(self, *args, **kwargs):
+        tooltip = kwargs.pop("tooltip", None) if "tooltip" not in _parameters(cls)[0] else None
+        if tooltip:  # A1111's `tooltip=` on any component: sent with its configuration, shown by hints.js
+            self.webui_tooltip = str(tooltip)
         return original(self, *args, **translate_kwargs(cls, kwargs))
 
     return __init__
@@ -236,7 +241,11 @@ def _shimmed_setup(original: Callable) -> Callable:
 def _shimmed_get_config(original: Callable) -> Callable:
     @functools.wraps(original)
     def get_config(self, cls=None):
-        return original(self, cls if cls is not None else config_class(type(self)))
+        config = original(self, cls if cls is not None else config_class(type(self)))
+        tooltip = getattr(self, "webui_tooltip", None)
+        if tooltip:  # A1111's key (its gradio_extensons.py): the page's hints.js reads it from gradio_config
+            config["webui_tooltip"] = tooltip
+        return config
 
     return get_config
 

@@ -54,10 +54,12 @@ with no_pyi_stubs():
 
         def __init__(self, *args, **kwargs):
             classes = _classes(kwargs.pop("elem_classes", None))
-            kwargs.pop("tooltip", None)  # A1111 shows it with its own JavaScript; Gradio's button has none
+            tooltip = kwargs.pop("tooltip", None)  # Gradio's button has none; the Gradio 3 shim sends it to the page
             for key, value in TOOL_BUTTON_DEFAULTS.items():
                 kwargs.setdefault(key, value)
             super().__init__(*args, elem_classes=["tool", *classes], **kwargs)
+            if tooltip:
+                self.webui_tooltip = str(tooltip)
 
 
         def get_block_name(self):
