@@ -171,11 +171,12 @@ def phase_unet(args, log) -> None:
         args.timestep_shift = default_timestep_shift(config)
     cells = latent_shape_cells(images, scenes, latent_factor(config)) if args.shape_weight != 1.0 else None
     log(f"unet recipe: arch {args.arch}, peak lr {args.lr:g}, shape weight {args.shape_weight:g}, "
-        f"min-SNR gamma {args.min_snr_gamma:g}, timestep shift {args.timestep_shift:g}, batch 32")
+        f"min-SNR gamma {args.min_snr_gamma:g}, timestep shift {args.timestep_shift:g} from "
+        f"{args.shift_from:.0%} of the budget, batch 32")
     trainer = UnetTrainer(config, CompactVocab(_tokenizer()), (cached["mean"], cached["std"]),
                           cached["scale"], scenes, args.run_dir / "unet.pt", lr=args.lr, shape_cells=cells,
                           shape_weight=args.shape_weight, min_snr_gamma=args.min_snr_gamma,
-                          timestep_shift=args.timestep_shift)
+                          timestep_shift=args.timestep_shift, shift_from=args.shift_from)
     evaluate = _evaluation(trainer, args, log)
     trainer.train(args.unet_minutes * 60, hooks=((args.eval_minutes * 60, evaluate),), log=log,
                   stop_requested=args.stop.is_set)
@@ -247,6 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--timestep-shift", type=float, default=None,
                         help="train the unet at timesteps whose SNR is divided by this (default (latent side / 8)²: "
                              "1 for f8, 4 for f4's 16×16 latents; see train_unet.shifted_timesteps)")
+    parser.add_argument("--shift-from", type=float, default=0.65,
+                        help="fraction of the unet budget trained with uniform timesteps before the shift starts "
+                             "(they learn colour, background and shape faster; the shift then teaches position)")
     parser.add_argument("--decoder-minutes", type=float, default=None,
                         help="budget of the decoder phase (default: --unet-minutes, beside which `all` runs it)")
     parser.add_argument("--threads", type=int, default=1)

@@ -115,19 +115,20 @@ class UnetTrainer:
     def __init__(self, config: dict, vocab: CompactVocab, latents: tuple[torch.Tensor, torch.Tensor], scale: float,
                  scenes, path: Path, *, batch: int = 32, lr: float = 4e-4, seed: int = 0, bf16: bool = False,
                  shape_cells: torch.Tensor | None = None, shape_weight: float = 1.0, min_snr_gamma: float = 0.0,
-                 timestep_shift: float = 1.0):
+                 timestep_shift: float = 1.0, shift_from: float = 0.0):
         """bf16 autocast is off by default: on this CPU (AVX512-BF16, no AMX) it made the UNet's backward pass
         slower than float32 (measured 4.9-5.4 s vs 4.2-5.0 s per batch of 32); it pays off for the VAE only.
         `shape_cells` (bool [N, 1, h, w], see `latent_shape_cells`) with `shape_weight` > 1 weights the loss there;
         `min_snr_gamma` > 0 weights each sample by `min_snr_weight` (0: every timestep alike);
-        `timestep_shift` > 1 trains at noisier timesteps, see `shifted_timesteps`."""
+        `timestep_shift` > 1 trains at noisier timesteps (see `shifted_timesteps`) once `shift_from` of the
+        budget is spent (before that: uniform timesteps)."""
         self.config, self.vocab, self.scenes, self.path = config, vocab, scenes, Path(path)
         self.mean, self.std, self.scale = latents[0], latents[1], scale
         self.batch, self.lr, self.bf16 = batch, lr, bf16
         if shape_weight != 1.0 and shape_cells is None:
             raise ValueError("shape_weight needs the latent shape cells")
         self.shape_cells, self.shape_weight, self.min_snr_gamma = shape_cells, shape_weight, min_snr_gamma
-        self.timestep_shift = timestep_shift
+        self.timestep_shift, self.shift_from = timestep_shift, shift_from
         self.unet = build_unet(config, seed)
         self.text = build_text_encoder(config, vocab.size, seed)
         self.ema_unet, self.ema_text = copy.deepcopy(self.unet).eval(), copy.deepcopy(self.text).eval()
@@ -181,7 +182,7 @@ class UnetTrainer:
             group["lr"] = self.lr * lr_factor(fraction)
         ids, x0, weight = self._batch()
         u = torch.randint(0, len(self.abar), (self.batch,), generator=self.gen)  # [B]
-        t = shifted_timesteps(u, self.abar, self.timestep_shift)
+        t = shifted_timesteps(u, self.abar, self.timestep_shift) if fraction >= self.shift_from else u
         noise = torch.randn(x0.shape, generator=self.gen)
         x_t, v = v_target(x0, noise, self.abar[t])
         if self.min_snr_gamma > 0:

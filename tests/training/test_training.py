@@ -184,3 +184,19 @@ def test_all_runs_the_decoder_beside_the_unet_with_its_own_budget():
     decoder = build_parser().parse_args(command[command.index("decoder"):])
     assert decoder.phase == "decoder" and decoder_minutes(decoder) == 15 and decoder.run_dir == args.run_dir
     assert decoder_minutes(build_parser().parse_args(["all", "--unet-minutes", "150"])) == 150
+
+
+def test_timestep_shift_starts_at_its_fraction_of_the_budget(tmp_path, data, vocab, monkeypatch):
+    from modules.training import train_unet
+
+    seen = []
+    real = train_unet.shifted_timesteps
+    monkeypatch.setattr(train_unet, "shifted_timesteps",
+                        lambda u, abar, shift: seen.append(shift) or real(u, abar, shift))
+    latents = (torch.randn(16, 4, 8, 8).half(), torch.full((16, 4, 8, 8), 0.05).half())
+    trainer = UnetTrainer(tiny_builtin_yaml(), vocab, latents, 1.0, data[1], tmp_path / "u.pt", batch=4,
+                          timestep_shift=4.0, shift_from=0.5)
+    trainer.step(0.2)
+    assert seen == []  # uniform timesteps before half the budget
+    trainer.step(0.6)
+    assert seen == [4.0]
