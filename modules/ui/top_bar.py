@@ -56,14 +56,16 @@ def _checkpoint(ctx: UiContext):
     refresh = gr.Button("🔄", elem_id="refresh_sd_model_checkpoint", elem_classes=["tool"], scale=0, min_width=40)
 
     def choose(title):
-        if title and title != current_title(app, checkpoint_titles(app)):  # not the one selected already
+        if title:
             app.options.set("sd_model_checkpoint", title)
 
     def do_refresh():
         fresh = checkpoint_titles(app, refresh=True)
         return gr.update(choices=fresh, value=current_title(app, fresh)), model_notice(app, fresh)
 
-    checkpoint.change(choose, inputs=checkpoint, outputs=None, queue=False, show_progress="hidden")
+    # `input`: the user's own choice only. The page-load refresh and 🔄 also set the value, to the selected model's
+    # title (which gains its hash once hashed); a late page-load answer must not undo a choice made meanwhile.
+    checkpoint.input(choose, inputs=checkpoint, outputs=None, queue=False, show_progress="hidden")
     ctx.shared["refresh_checkpoints"] = (do_refresh, checkpoint)
     ctx.shared.setdefault("quicksettings_fields", []).append(("sd_model_checkpoint", checkpoint))
     return checkpoint, refresh, do_refresh, titles
@@ -76,24 +78,29 @@ def _vae(ctx: UiContext):
     vae = gr.Dropdown(choices if value in choices else [*choices, value], value=value, label="SD VAE",
                       elem_id="setting_sd_vae", scale=2, min_width=160)
     refresh = gr.Button("🔄", elem_id="refresh_sd_vae", elem_classes=["tool"], scale=0, min_width=40)
-    vae.change(setter(app.options, "sd_vae"), inputs=vae, outputs=None, queue=False, show_progress="hidden")
+    vae.input(setter(app.options, "sd_vae"), inputs=vae, outputs=None, queue=False, show_progress="hidden")
     refresh.click(lambda: gr.update(choices=vae_choices(app, refresh=True)), inputs=None, outputs=vae, queue=False)
     ctx.shared.setdefault("quicksettings_fields", []).append(("sd_vae", vae))
 
 
 def current_values(ctx: UiContext, fields: list[tuple[str, object]]) -> list:
     """An update per quicksettings field with the value its setting has now: the page's own values are those of
-    start-up, and the API, another page or the Settings tab may have changed them since."""
+    start-up, and the API, another page or the Settings tab may have changed them since. A value that has not
+    changed since start-up is not sent: a page-load answer arriving late (a busy server) must not undo a choice
+    the user made in the meantime, and each value sent fires the field's change event."""
     app, updates = ctx.app, []
     for key, component in fields:
         if key == "sd_model_checkpoint":
             titles = checkpoint_titles(app)
-            updates.append(gr.update(choices=titles, value=current_title(app, titles)))
+            update = gr.update(choices=titles, value=current_title(app, titles))
         elif key == "sd_vae":
             choices, value = vae_choices(app), app.options.get("sd_vae")
-            updates.append(gr.update(choices=choices if value in choices else [*choices, value], value=value))
+            update = gr.update(choices=choices if value in choices else [*choices, value], value=value)
         else:
-            updates.extend(settings_tab.current_values(app.options, [key], [component], dynamic_choices(ctx)))
+            update = settings_tab.current_values(app.options, [key], [component], dynamic_choices(ctx))[0]
+        if update.get("value") == component.value:
+            del update["value"]
+        updates.append(update)
     return updates
 
 

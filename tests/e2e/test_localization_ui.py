@@ -98,7 +98,8 @@ def test_right_to_left_localization_turns_the_page(browser, server):
         set_localization(server, "xx_Rtl")
         context, page, guard = open_page(browser, server)
         try:
-            assert page.evaluate("document.documentElement.dir") == "rtl"
+            # localization.js turns the page when it runs: Gradio may add it after the UI has loaded
+            page.wait_for_function("() => document.documentElement.dir == 'rtl'")
             assert page.locator("#txt2img_generate").inner_text().strip() == "ירנג"
             # the fixture's style.css holds `@media rtl { #txt2img_generate { outline: … rgb(1, 2, 3) } }`
             page.wait_for_function("() => getComputedStyle(document.querySelector('#txt2img_generate'))"
