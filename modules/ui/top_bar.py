@@ -31,6 +31,21 @@ def current_title(app, titles: list[str]) -> str | None:
     return titles[0] if titles else None
 
 
+def shown_title(app, titles: list[str]) -> str | None:
+    """The title the dropdown shows (`current_title`); when the selected checkpoint's file is gone that is the first
+    listed one, and it becomes the setting too, so the next job does not fail on the vanished file again."""
+    title = current_title(app, titles)
+    wanted = app.options.get("sd_model_checkpoint")
+    if title is not None and wanted and title != wanted:
+        try:
+            gone = app.models.find_checkpoint(wanted).title not in titles
+        except EaselError:
+            gone = True
+        if gone:
+            app.options.set("sd_model_checkpoint", title)
+    return title
+
+
 def model_notice(app, titles: list[str]) -> str:
     """The line under the top bar: how to add a model when there is none, or that the built-in model is in use
     (issue 9: first run says so in the UI as well as in the log)."""
@@ -61,10 +76,11 @@ def _checkpoint(ctx: UiContext):
 
     def do_refresh():
         fresh = checkpoint_titles(app, refresh=True)
-        return gr.update(choices=fresh, value=current_title(app, fresh)), model_notice(app, fresh)
+        return gr.update(choices=fresh, value=shown_title(app, fresh)), model_notice(app, fresh)
 
     # `input`: the user's own choice only. The page-load refresh and 🔄 also set the value, to the selected model's
     # title (which gains its hash once hashed); a late page-load answer must not undo a choice made meanwhile.
+    # (When the selected file is gone, `shown_title` writes the setting itself.)
     checkpoint.input(choose, inputs=checkpoint, outputs=None, queue=False, show_progress="hidden")
     ctx.shared["refresh_checkpoints"] = (do_refresh, checkpoint)
     ctx.shared.setdefault("quicksettings_fields", []).append(("sd_model_checkpoint", checkpoint))
@@ -92,7 +108,7 @@ def current_values(ctx: UiContext, fields: list[tuple[str, object]]) -> list:
     for key, component in fields:
         if key == "sd_model_checkpoint":
             titles = checkpoint_titles(app)
-            update = gr.update(choices=titles, value=current_title(app, titles))
+            update = gr.update(choices=titles, value=shown_title(app, titles))
         elif key == "sd_vae":
             choices, value = vae_choices(app), app.options.get("sd_vae")
             update = gr.update(choices=choices if value in choices else [*choices, value], value=value)

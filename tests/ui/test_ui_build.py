@@ -157,3 +157,18 @@ def test_model_notice_says_when_the_builtin_model_is_in_use():
     assert model_notice(first_run, ["easel-builtin.safetensors [abc]"]) == "using Easel's built-in model"
     assert model_notice(own, ["mine.safetensors", "easel-builtin.safetensors"]) == ""
     assert model_notice(own, []) == NO_MODEL_HINT
+
+
+def test_a_vanished_selected_checkpoint_gives_way_to_the_first_listed(built):
+    from modules.ui.top_bar import checkpoint_titles, shown_title
+
+    app, _ = built
+    before = app.options.get("sd_model_checkpoint")
+    titles = checkpoint_titles(app)
+    try:
+        app.options.set("sd_model_checkpoint", "deleted-meanwhile.safetensors")
+        assert shown_title(app, titles) == titles[0] == app.options.get("sd_model_checkpoint")
+        app.options.set("sd_model_checkpoint", titles[-1])
+        assert shown_title(app, titles) == titles[-1] == app.options.get("sd_model_checkpoint")  # left alone
+    finally:
+        app.options.set("sd_model_checkpoint", before)
