@@ -19,30 +19,33 @@ def checkpoint_titles(app, refresh: bool = False) -> list[str]:
     return [c.title for c in app.models.list_checkpoints(refresh=refresh)]
 
 
-def current_title(app, titles: list[str]) -> str | None:
+def selected_title(app, titles: list[str]) -> str | None:
+    """The listed title of the checkpoint the setting names; None when nothing is selected or its file is gone."""
     wanted = app.options.get("sd_model_checkpoint")
-    if wanted:
-        try:
-            title = app.models.find_checkpoint(wanted).title
-        except EaselError:
-            title = None  # the selected file is gone: show the first one (the list says what exists)
-        if title in titles:
-            return title
-    return titles[0] if titles else None
+    if not wanted:
+        return None
+    try:
+        title = app.models.find_checkpoint(wanted).title
+    except EaselError:
+        return None
+    return title if title in titles else None
+
+
+def current_title(app, titles: list[str]) -> str | None:
+    """The selected checkpoint's title, or the first listed one (the list says what exists)."""
+    return selected_title(app, titles) or (titles[0] if titles else None)
 
 
 def shown_title(app, titles: list[str]) -> str | None:
     """The title the dropdown shows (`current_title`); when the selected checkpoint's file is gone that is the first
     listed one, and it becomes the setting too, so the next job does not fail on the vanished file again."""
-    title = current_title(app, titles)
+    selected = selected_title(app, titles)
+    if selected is not None:
+        return selected
+    title = titles[0] if titles else None
     wanted = app.options.get("sd_model_checkpoint")
     if title is not None and wanted and title != wanted:
-        try:
-            gone = app.models.find_checkpoint(wanted).title not in titles
-        except EaselError:
-            gone = True
-        if gone:
-            app.options.set("sd_model_checkpoint", title)
+        app.options.set("sd_model_checkpoint", title)
     return title
 
 
