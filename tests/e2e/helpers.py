@@ -1,9 +1,11 @@
 """Small Playwright helpers for Easel's page (element ids are A1111's)."""
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from PIL import Image
 
 
@@ -59,8 +61,6 @@ def png_parameters(path: Path) -> str | None:
 def apply_settings(page, expect: str) -> None:
     """Press Apply in Settings until the result line mentions `expect`: under load Gradio may take a field's change
     after an Apply has read the old value, so Apply is pressed again (the assertion stays the caller's)."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
     for attempt in range(4):
         page.wait_for_timeout(500)
         page.locator("#settings_submit").click()
@@ -70,3 +70,38 @@ def apply_settings(page, expect: str) -> None:
             return
         except PlaywrightTimeout:
             continue
+
+
+def upload_to_editor(page, selector: str, path, open_editor) -> None:
+    """Open the editor and upload into it, waiting until it shows the picture. On a loaded machine an upload made
+    while the editor is still setting up its canvas is sometimes dropped: then reload the page and try again."""
+    for attempt in range(3):
+        if attempt:
+            page.reload()
+            page.wait_for_selector("body.easel-loaded", state="attached", timeout=60_000)
+        open_editor()
+        page.locator(f"{selector} input[type=file]").set_input_files(str(path))
+        try:
+            page.wait_for_function("s => !document.querySelector(s).innerText.includes('Upload an image')",
+                                   arg=selector, timeout=15_000)
+            return
+        except PlaywrightTimeout:
+            continue
+    raise AssertionError(f"{selector} never showed the uploaded image")
+
+
+def image_rect_on_canvas(page, selector: str, size: tuple[int, int]) -> tuple[float, float, float, float]:
+    """(x, y, w, h) in page pixels of the uploaded picture: the editor centres it in its canvas at the zoom it
+    shows ("280%"), once that zoom has settled."""
+    editor, last = page.locator(selector), None
+    for _ in range(100):
+        zoom = re.search(r"(\d+)%", editor.inner_text())
+        if zoom and zoom.group(1) == last:
+            break
+        last = zoom.group(1) if zoom else None
+        page.wait_for_timeout(300)
+    assert zoom, "the editor shows no zoom level: was the image uploaded?"
+    scale = int(zoom.group(1)) / 100
+    box = editor.locator("canvas").last.bounding_box()
+    w, h = size[0] * scale, size[1] * scale
+    return box["x"] + (box["width"] - w) / 2, box["y"] + (box["height"] - h) / 2, w, h

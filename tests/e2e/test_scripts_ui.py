@@ -4,10 +4,14 @@ the chosen script's panel and runs it."""
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 
+from PIL import Image
+
 from tests.e2e.conftest import screenshot
-from tests.e2e.helpers import select_tab, set_number, small_txt2img, wait_for_infotext
+from tests.e2e.helpers import (image_rect_on_canvas, select_tab, set_number, small_txt2img, upload_to_editor,
+                               wait_for_infotext)
 
 
 def test_extension_js_css_tab_and_setting_appear(page, server):
@@ -100,3 +104,33 @@ def test_typical_a1111_extension_works_unchanged_in_the_page(page, server):
     page.locator("#simple_frame_show").click()
     page.wait_for_selector("#simple_frame_preview img")
     screenshot(page, "typical_extension_tab")
+
+
+def test_gradio3_sketch_image_gives_the_extension_image_and_mask(page, tmp_path):
+    """`gr.Image(source="upload", tool="sketch", type="numpy")` in an extension's tab draws on Gradio's image editor
+    and its function receives Gradio 3's {"image", "mask"} arrays with the painted stroke in the mask."""
+    picture = tmp_path / "grey.png"
+    Image.new("RGB", (96, 64), (128, 128, 128)).save(picture)
+
+    def open_tab():
+        select_tab(page, "Simple frame")
+        page.wait_for_selector("#simple_frame_sketch input[type=file]", state="attached")
+
+    upload_to_editor(page, "#simple_frame_sketch", picture, open_tab)
+    page.locator("#simple_frame_sketch").scroll_into_view_if_needed()  # mouse coordinates are the viewport's
+    x, y, w, h = image_rect_on_canvas(page, "#simple_frame_sketch", (96, 64))
+    page.mouse.move(x + w * 0.2, y + h * 0.5)
+    page.mouse.down()
+    for i in range(1, 11):
+        page.mouse.move(x + w * (0.2 + 0.03 * i), y + h * 0.5, steps=2)
+    page.mouse.up()
+    page.locator("#simple_frame_measure").click()
+    page.wait_for_function("() => /painted [1-9]/.test(document.querySelector('#simple_frame_mask_report textarea')"
+                           "?.value || '')", timeout=30_000)
+    report = page.locator("#simple_frame_mask_report textarea").input_value()
+    assert report.startswith("image 96x64, mask 96x64"), report
+    xs = [int(v) for v in re.search(r"x (\d+)-(\d+)", report).groups()]
+    ys = [int(v) for v in re.search(r"y (\d+)-(\d+)", report).groups()]
+    assert xs[0] < 0.35 * 96 and xs[1] > 0.4 * 96 and xs[1] < 0.7 * 96, report  # the stroke from 20 % to 50 %
+    assert ys[0] < 32 < ys[1] and ys[1] - ys[0] < 40, report
+    screenshot(page, "gradio3_sketch_extension")

@@ -11,6 +11,8 @@
   unknown keywords; A1111's `tooltip=` goes into the component's configuration as `webui_tooltip`, which
   javascript/hints.js shows as the element's title; `gr.Button(variant="tool")` becomes a secondary button of
   class `tool`;
+- `gr.Image(tool="sketch" | "color-sketch")` and `gr.Image(source="canvas")` draw on Gradio's image editor and give
+  Gradio 3's values (`{"image", "mask"}` for a sketch; see gradio3_drawing);
 - `gr.Box` (→ Group), `gr.Variable` (→ State), `gr.components.IOComponent` (→ Component);
 - a subclass whose `__init__` only forwards `**kwargs` (A1111's ToolButton pattern) keeps its configuration in the
   page, and Gradio writes no `.pyi` stub beside an extension's file.
@@ -273,8 +275,9 @@ def no_pyi_stubs():
 
 # --- install / uninstall --------------------------------------------------------------------------------------------
 
-def _patch(owner: Any, name: str, value: Any) -> None:
-    _patches.append((owner, name, vars(owner).get(name, _MISSING), value))
+def _patch(owner: Any, name: str, value: Any, previous: Any = _MISSING) -> None:
+    """Set `owner.name`; uninstalling puts back what was there (or `previous` where nothing was: deleted)."""
+    _patches.append((owner, name, vars(owner).get(name, previous), value))
     setattr(owner, name, value)
 
 
@@ -305,6 +308,10 @@ def install_gradio3_shim() -> None:
         for name, value in list(vars(cls).items()):
             if inspect.isfunction(value) and hasattr(value, "event_name"):
                 _patch(cls, name, _shimmed_listener(value))
+    from modules.extensions.compat import gradio3_drawing  # it subclasses Gradio's editor and imports this module
+
+    _patch(gr.Image, "__new__", staticmethod(gradio3_drawing.new_image),
+           previous=staticmethod(gradio3_drawing.inherited_new))
     _patch(EventListener, "_setup", staticmethod(_shimmed_setup(vars(EventListener)["_setup"].__func__)))
     _patch(Block, "get_config", _shimmed_get_config(vars(Block)["get_config"]))
     _patch(component_meta, "create_or_modify_pyi", _shimmed_pyi(component_meta.create_or_modify_pyi))
