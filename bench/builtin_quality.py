@@ -32,7 +32,7 @@ from modules import cli  # noqa: E402
 from modules.pipeline.img2img_request import Img2ImgRequest  # noqa: E402
 from modules.pipeline.request import GenerationRequest  # noqa: E402
 from modules.training.analyzer import analyze  # noqa: E402
-from modules.training.evaluate import score  # noqa: E402
+from modules.training.evaluate import confusion, format_confusion, score  # noqa: E402
 from modules.training.render import render  # noqa: E402
 from modules.training.scenes import Scene, bench_prompt, held_out_scenes  # noqa: E402
 
@@ -45,11 +45,13 @@ def request(prompt: str, seed: int, batch: int = 1, negative: str = "", **kw) ->
                              sampler_name=SAMPLER, width=SIZE, height=SIZE, **kw)
 
 
-def held_out(app, count: int) -> dict[str, float]:
+def held_out(app, count: int) -> tuple[dict[str, float], dict[str, list[str]]]:
+    """Accuracy per attribute, and for shape and position which value was read for which asked one."""
     scenes = held_out_scenes(count, seed=2026)
     readings = [analyze(app.txt2img(request(bench_prompt(s), seed=10_000 + i)).images[0])
                 for i, s in enumerate(scenes)]
-    return score(readings, scenes)
+    return score(readings, scenes), {key: format_confusion(confusion(readings, scenes, key))
+                                     for key in ("shape", "position")}
 
 
 def red_rate(app, seeds: int, negative: str) -> float:
@@ -105,10 +107,12 @@ def main() -> int:
     print(f"model: {app.models.get().checkpoint.title}" + (" (first run: built-in model selected)" if note else ""))
 
     start = time.perf_counter()
-    acc = held_out(app, args.prompts)
+    acc, confusions = held_out(app, args.prompts)
     print(f"held-out prompts ({args.prompts}, {SAMPLER}, {STEPS} steps, {time.perf_counter() - start:.0f}s):")
     for key, value in acc.items():
         print(f"  {key:<10} {value:6.1%}  (target ≥ {TARGETS[key]:.0%}) {'ok' if value >= TARGETS[key] else 'BELOW'}")
+    for key, lines in confusions.items():
+        print(f"  {key} asked → read: " + " | ".join(lines))
     plain, negated = red_rate(app, args.seeds, ""), red_rate(app, args.seeds, "red")
     print(f"negative prompt: 'a circle' red in {plain:.0%} of {args.seeds} seeds; with negative 'red' {negated:.0%} "
           f"(target ≤ 5%) {'ok' if negated <= 0.05 else 'BELOW'}")

@@ -68,6 +68,36 @@ def score(readings: list[Reading], scenes: list[Scene]) -> dict[str, float]:
     return {k: v / max(1, len(scenes)) for k, v in right.items()}
 
 
+def confusion(readings: list[Reading], scenes: list[Scene], attribute: str) -> dict[str, dict[str, int]]:
+    """asked → {read → count} for one attribute (a picture with no shape found reads as "none"): which words the
+    model has not told apart yet (the f4 model learned its position words one at a time).
+
+    >>> s = Scene("red", "star", "blue", "top", "medium", .5, .25, .17)
+    >>> confusion([Reading("blue", "red", "star", "right"), Reading("blue", None, None, None)], [s, s], "position")
+    {'top': {'right': 1, 'none': 1}}
+    """
+    table: dict[str, dict[str, int]] = {}
+    for r, s in zip(readings, scenes):
+        row = table.setdefault(getattr(s, attribute), {})
+        read = getattr(r, attribute) or "none"
+        row[read] = row.get(read, 0) + 1
+    return table
+
+
+def format_confusion(table: dict[str, dict[str, int]]) -> list[str]:
+    """One line per asked value, most frequent reading first.
+
+    >>> format_confusion({"top": {"right": 1, "top": 3}})
+    ['top: 3/4 correct; read as right 1']
+    """
+    lines = []
+    for asked in sorted(table):
+        row, total = table[asked], sum(table[asked].values())
+        wrong = ", ".join(f"{k} {v}" for k, v in sorted(row.items(), key=lambda kv: -kv[1]) if k != asked)
+        lines.append(f"{asked}: {row.get(asked, 0)}/{total} correct" + (f"; read as {wrong}" if wrong else ""))
+    return lines
+
+
 def held_out_accuracy(net: Networks, count: int = 48, seed: int = 7, batch: int = 24) -> dict[str, float]:
     """Accuracy on `count` held-out prompts (bench phrasing), one seed each."""
     scenes = held_out_scenes(count, seed)
