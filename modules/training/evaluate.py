@@ -98,8 +98,9 @@ def format_confusion(table: dict[str, dict[str, int]]) -> list[str]:
     return lines
 
 
-def held_out_accuracy(net: Networks, count: int = 48, seed: int = 7, batch: int = 24) -> dict[str, float]:
-    """Accuracy on `count` held-out prompts (bench phrasing), one seed each."""
+def held_out_readings(net: Networks, count: int = 48, seed: int = 7,
+                      batch: int = 24) -> tuple[list[Reading], list[Scene]]:
+    """What the analyzer read from the pictures of `count` held-out prompts (bench phrasing, one seed each)."""
     scenes = held_out_scenes(count, seed)
     readings = []
     for start in range(0, count, batch):
@@ -107,4 +108,9 @@ def held_out_accuracy(net: Networks, count: int = 48, seed: int = 7, batch: int 
         images = generate(net, [bench_prompt(s) for s in part], [""] * len(part),
                           [seed * 1000 + start + i for i in range(len(part))])
         readings += [analyze(img) for img in images]
-    return score(readings, scenes)
+    return readings, scenes
+
+
+def held_out_accuracy(net: Networks, count: int = 48, seed: int = 7, batch: int = 24) -> dict[str, float]:
+    """Accuracy on `count` held-out prompts (bench phrasing), one seed each."""
+    return score(*held_out_readings(net, count, seed, batch))

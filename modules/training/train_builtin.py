@@ -131,16 +131,18 @@ def phase_decoder(args, log) -> None:
 
 
 def _evaluation(trainer, args, log):
-    from modules.training.evaluate import Networks, held_out_accuracy
+    from modules.training.evaluate import Networks, confusion, format_confusion, held_out_readings, score
 
     def run() -> None:
         vocab = trainer.vocab
         net = Networks(trainer.ema_unet, trainer.ema_text, _trained_vae(args),
                        lambda caps: vocab.compact(vocab.full_chunks(caps)), trainer.abar, trainer.scale)
         start = time.monotonic()
-        acc = held_out_accuracy(net, count=args.eval_count)
+        readings, scenes = held_out_readings(net, count=args.eval_count)
         log(f"held-out accuracy at step {trainer.progress.step}: " +
-            " ".join(f"{k} {v:.0%}" for k, v in acc.items()) + f" ({time.monotonic() - start:.0f}s)")
+            " ".join(f"{k} {v:.0%}" for k, v in score(readings, scenes).items()) +
+            f" ({time.monotonic() - start:.0f}s)")
+        log("  position asked → read: " + " | ".join(format_confusion(confusion(readings, scenes, "position"))))
     return run
 
 

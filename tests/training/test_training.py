@@ -200,3 +200,20 @@ def test_timestep_shift_starts_at_its_fraction_of_the_budget(tmp_path, data, voc
     assert seen == []  # uniform timesteps before half the budget
     trainer.step(0.6)
     assert seen == [4.0]
+
+
+def test_held_out_readings_feed_accuracy_and_the_position_confusion(tmp_path, data, vocab):
+    from modules.training.evaluate import (Networks, confusion, format_confusion, held_out_accuracy,
+                                           held_out_readings, score)
+
+    _, scenes = data
+    latents = (torch.randn(16, 4, 8, 8).half(), torch.full((16, 4, 8, 8), 0.05).half())
+    trainer = UnetTrainer(tiny_builtin_yaml(), vocab, latents, 1.0, scenes, tmp_path / "unet.pt", batch=8)
+    net = Networks(trainer.ema_unet, trainer.ema_text, build_vae(tiny_builtin_yaml()).eval(),
+                   lambda caps: vocab.compact(vocab.full_chunks(caps)), trainer.abar, 1.0)
+    readings, asked = held_out_readings(net, count=5, batch=3)
+    assert len(readings) == len(asked) == 5
+    assert held_out_accuracy(net, count=5, batch=3) == score(readings, asked)  # same seeds, same pictures
+    table = confusion(readings, asked, "position")
+    assert sum(sum(row.values()) for row in table.values()) == 5 and set(table) == {s.position for s in asked}
+    assert len(format_confusion(table)) == len(table)
