@@ -105,6 +105,13 @@ function easelWaitFor(test, timeout) {
 // Gradio mounts a tab's contents when it is first shown; A1111 scripts expect #img2img_prompt & co. at load.
 // Show each such tab once (then go back), so the elements exist before onUiLoaded callbacks run.
 const EASEL_MOUNT_AT_LOAD = ["img2img"];
+// Gradio loads some components' code on demand and shows "Loading..." meanwhile; on a busy machine the galleries
+// come seconds after the prompts, and A1111 scripts look them up in onUiLoaded too.
+const EASEL_PRESENT_AT_LOAD = ["txt2img_gallery", "img2img_gallery"];
+
+function easelPresent(ids) {
+    return ids.every((id) => gradioApp().querySelector(`#${id}`));
+}
 
 async function easelMountTabs() {
     const app = gradioApp();
@@ -116,8 +123,10 @@ async function easelMountTabs() {
         button.click();
         moved = true;
         await easelWaitFor(() => app.querySelector(`#${tab}_prompt`), 5000);
+        await easelWaitFor(() => easelPresent(EASEL_PRESENT_AT_LOAD.filter((id) => id.startsWith(tab))), 15000);
     }
     if (moved && selected) selected.click();
+    await easelWaitFor(() => easelPresent(EASEL_PRESENT_AT_LOAD), 15000);
 }
 
 (function () {

@@ -139,6 +139,9 @@ def open_page(browser, server, width: int = 1280, height: int = 800):
     page.goto(server.url + "/")
     page.wait_for_selector("#txt2img_prompt textarea", timeout=60_000)
     page.wait_for_selector("body.easel-loaded", state="attached", timeout=30_000)
+    # Gradio adds the <head> scripts one at a time: easel.js (first) may have run long before the others
+    page.wait_for_function("() => [typeof easelEditAttention, typeof easelSetHints, typeof easelRightToLeft]"
+                           ".every(t => t === 'function')", timeout=30_000)
     return context, page, guard
 
 
