@@ -97,3 +97,13 @@ def plain_gradio():
     gradio3.uninstall_gradio3_shim()
     if was_installed:
         gradio3.install_gradio3_shim()
+
+
+@pytest.fixture
+def shim(plain_gradio):
+    """The Gradio 3 shim on for one test, off after it."""
+    from modules.extensions.compat import gradio3
+
+    gradio3.install_gradio3_shim()
+    yield
+    gradio3.uninstall_gradio3_shim()

@@ -16,13 +16,6 @@ from modules.extensions.compat.gradio3_drawing import (Gradio3DrawingImage, draw
 pytestmark = pytest.mark.usefixtures("plain_gradio")
 
 
-@pytest.fixture
-def shim():
-    gradio3.install_gradio3_shim()
-    yield
-    gradio3.uninstall_gradio3_shim()
-
-
 def _picture() -> Image.Image:
     return Image.new("RGB", (16, 8), (200, 30, 30))
 

@@ -13,13 +13,6 @@ from modules.extensions.compat import gradio3
 pytestmark = pytest.mark.usefixtures("plain_gradio")
 
 
-@pytest.fixture
-def shim():
-    gradio3.install_gradio3_shim()
-    yield
-    gradio3.uninstall_gradio3_shim()
-
-
 def _fns(demo):
     return list(demo.fns.values())
 
