@@ -10,8 +10,10 @@ Phases (each resumable: re-run the same command and it continues from the last c
 The architecture (`--arch`, see configs.ARCHITECTURES) is written to the run folder by its first phase; later phases
 and resumes read it from there. A folder from before the table existed holds the "f8" model.
 SIGTERM pauses a phase: it saves after the current step and exits; the same command resumes it.
-One thread per process: on a 2-core machine shared with other work, a 2-thread process spends most of its time
-waiting at OpenMP barriers for a descheduled thread (measured 12× slower per step under load).
+One thread per process while two run side by side: on a 2-core machine shared with other work, a 2-thread process
+spends most of its time waiting at OpenMP barriers for a descheduled thread (measured 12× slower per step under
+load). Alone on a quiet machine, two threads give the UNet 1.6× the steps per second, so `all` hands the UNet phase
+`--unet-threads` once the decoder is done; keep the machine quiet while it trains.
 """
 from __future__ import annotations
 
@@ -151,18 +153,23 @@ def decoder_minutes(args) -> float:
     return args.unet_minutes if args.decoder_minutes is None else args.decoder_minutes
 
 
-def default_timestep_shift(config: dict) -> float:
-    """(latent side / 8)²: the cells of a picture relative to the 8×8 latents of the f8 model, which learned position
-    words with uniform timesteps (see train_unet.shifted_timesteps).
+def default_timestep_shift(config: dict) -> tuple[float, ...]:
+    """The shifts the UNet trains with once `--shift-from` of its budget is spent (see train_unet.shifted_timesteps).
+
+    s = (latent side / 8)²: the cells of a picture relative to the 8×8 latents of the f8 model, which learned position
+    words with uniform timesteps. For larger latents each batch is split between s and 2s: f4 with s = 4 alone learned
+    its position words one at a time (64 % at the end of the budget), with 8 alone all five but its shapes stalled
+    (60 %), with half of each batch at either both (bench: shape 96 %, position 100 %).
 
     >>> from modules.training.configs import builtin_yaml
     >>> default_timestep_shift(builtin_yaml(arch="f8")), default_timestep_shift(builtin_yaml(arch="f4"))
-    (1.0, 4.0)
+    ((1.0,), (4.0, 8.0))
     """
-    return (config["model"]["params"]["image_size"] / 8) ** 2
+    shift = (config["model"]["params"]["image_size"] / 8) ** 2
+    return (shift,) if shift == 1 else (shift, 2 * shift)
 
 
-def phase_unet(args, log) -> None:
+def phase_unet(args, log, hooks=()) -> None:
     from modules.training.configs import latent_factor
     from modules.training.train_unet import UnetTrainer, latent_shape_cells
     from modules.training.vocab import CompactVocab
@@ -173,14 +180,14 @@ def phase_unet(args, log) -> None:
         args.timestep_shift = default_timestep_shift(config)
     cells = latent_shape_cells(images, scenes, latent_factor(config)) if args.shape_weight != 1.0 else None
     log(f"unet recipe: arch {args.arch}, peak lr {args.lr:g}, shape weight {args.shape_weight:g}, "
-        f"min-SNR gamma {args.min_snr_gamma:g}, timestep shift {args.timestep_shift:g} from "
+        f"min-SNR gamma {args.min_snr_gamma:g}, timestep shift {'+'.join(f'{s:g}' for s in args.timestep_shift)} from "
         f"{args.shift_from:.0%} of the budget, batch 32")
     trainer = UnetTrainer(config, CompactVocab(_tokenizer()), (cached["mean"], cached["std"]),
                           cached["scale"], scenes, args.run_dir / "unet.pt", lr=args.lr, shape_cells=cells,
                           shape_weight=args.shape_weight, min_snr_gamma=args.min_snr_gamma,
                           timestep_shift=args.timestep_shift, shift_from=args.shift_from)
     evaluate = _evaluation(trainer, args, log)
-    trainer.train(args.unet_minutes * 60, hooks=((args.eval_minutes * 60, evaluate),), log=log,
+    trainer.train(args.unet_minutes * 60, hooks=((args.eval_minutes * 60, evaluate), *hooks), log=log,
                   stop_requested=args.stop.is_set)
     if not args.stop.is_set():
         evaluate()
@@ -213,6 +220,18 @@ def decoder_command(args) -> list[str]:
             "--data-count", str(args.data_count), "--latent-count", str(args.latent_count)]
 
 
+def more_threads_when_done(process: subprocess.Popen, threads: int, log):
+    """A training hook: once `process` (the decoder beside the UNet) has exited, this process takes `threads`."""
+    state = {"switched": False}
+
+    def check() -> None:
+        if not state["switched"] and process.poll() is not None:
+            torch.set_num_threads(threads)
+            state["switched"] = True
+            log(f"the decoder is done: the unet phase goes on with {threads} threads")
+    return check
+
+
 def phase_all(args, log) -> None:
     phase_vae(args, log)
     if args.stop.is_set():
@@ -220,12 +239,27 @@ def phase_all(args, log) -> None:
     if not (args.run_dir / "latents.pt").is_file():
         phase_latents(args, log)
     decoder = subprocess.Popen(decoder_command(args))
-    phase_unet(args, log)
+    phase_unet(args, log, hooks=((30.0, more_threads_when_done(decoder, args.unet_threads, log)),))
     if args.stop.is_set():
         decoder.send_signal(signal.SIGTERM)
     decoder.wait()
     if not args.stop.is_set():
         phase_export(args, log)
+
+
+def shift_list(text: str) -> tuple[float, ...]:
+    """`--timestep-shift` "4" or "4,8": one shift, or several that split each batch.
+
+    >>> shift_list("4"), shift_list("4, 8")
+    ((4.0,), (4.0, 8.0))
+    """
+    try:
+        shifts = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected numbers ≥ 1 separated by commas, like 4 or 4,8")
+    if any(s < 1 for s in shifts):
+        raise argparse.ArgumentTypeError(f"{text!r}: a shift below 1 would train at less noise; use 1 for uniform")
+    return shifts
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -247,15 +281,18 @@ def build_parser() -> argparse.ArgumentParser:
                         help="unet loss weight of the latent cells that hold the shape (1: unweighted)")
     parser.add_argument("--min-snr-gamma", type=float, default=0.0,
                         help="Min-SNR-γ timestep weighting of the unet loss (0: off; the paper uses 5)")
-    parser.add_argument("--timestep-shift", type=float, default=None,
-                        help="train the unet at timesteps whose SNR is divided by this (default (latent side / 8)²: "
-                             "1 for f8, 4 for f4's 16×16 latents; see train_unet.shifted_timesteps)")
+    parser.add_argument("--timestep-shift", type=shift_list, default=None,
+                        help="train the unet at timesteps whose SNR is divided by this (see "
+                             "train_unet.shifted_timesteps); several, comma-separated, split each batch among them "
+                             "(default: 1 for f8; 4,8 for f4's 16×16 latents, see default_timestep_shift)")
     parser.add_argument("--shift-from", type=float, default=0.65,
                         help="fraction of the unet budget trained with uniform timesteps before the shift starts "
                              "(they learn colour, background and shape faster; the shift then teaches position)")
     parser.add_argument("--decoder-minutes", type=float, default=None,
                         help="budget of the decoder phase (default: --unet-minutes, beside which `all` runs it)")
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1, help="threads per process")
+    parser.add_argument("--unet-threads", type=int, default=2,
+                        help="`all`: threads of the unet phase once the decoder beside it is done")
     parser.add_argument("--out-dir", type=Path, default=INSTALL_DIR / "models" / "Stable-diffusion")
     return parser
 

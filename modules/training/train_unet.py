@@ -6,7 +6,8 @@ v = √ᾱ_t ε − √(1-ᾱ_t) x0 (Salimans & Ho 2022, "Progressive distillati
 latent cells that hold part of the shape weighted ×`shape_weight` (most of an 8×8 latent is flat background, which the
 model learns early; the shape's few cells carry its colour, type and position). Captions are redrawn every step
 (10 % empty for classifier-free guidance). An EMA of both networks is what gets evaluated and exported.
-Timesteps are drawn uniformly, or shifted towards noisier ones (`shifted_timesteps`) for latents larger than 8×8.
+Timesteps are drawn uniformly, or shifted towards noisier ones (`shifted_timesteps`) for latents larger than 8×8,
+or each batch split among several shifts (`mixed_shift_timesteps`).
 """
 from __future__ import annotations
 
@@ -102,6 +103,25 @@ def shifted_timesteps(u: torch.Tensor, abar: torch.Tensor, shift: float) -> torc
     return t.clamp(max=len(abar) - 1)
 
 
+def mixed_shift_timesteps(u: torch.Tensor, abar: torch.Tensor, shifts: tuple[float, ...]) -> torch.Tensor:
+    """Timesteps [B]: sample i shifted by `shifts[i % len(shifts)]` (see `shifted_timesteps`).
+
+    One shift is a trade: 8 teaches the f4 model all five position words but its shapes stall (low-noise steps,
+    where a square's corners form, become rare); 4 keeps shapes but learns position one word at a time. A batch
+    split between them trains both mixes at once.
+
+    >>> abar = torch.linspace(0.99, 1e-3, 100)
+    >>> mixed_shift_timesteps(torch.tensor([10, 10, 10, 10]), abar, (1.0, 8.0)).tolist()
+    [10, 49, 10, 49]
+    """
+    if len(shifts) == 1:
+        return shifted_timesteps(u, abar, shifts[0])
+    t = u.clone()
+    for i, shift in enumerate(shifts):
+        t[i::len(shifts)] = shifted_timesteps(u[i::len(shifts)], abar, shift)
+    return t
+
+
 def v_target(x0: torch.Tensor, noise: torch.Tensor, abar: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(x_t, v) for clean latents x0 [B,4,h,w], noise like x0, ᾱ_t [B]."""
     a = abar.sqrt()[:, None, None, None]  # [B, 1, 1, 1]
@@ -115,20 +135,22 @@ class UnetTrainer:
     def __init__(self, config: dict, vocab: CompactVocab, latents: tuple[torch.Tensor, torch.Tensor], scale: float,
                  scenes, path: Path, *, batch: int = 32, lr: float = 4e-4, seed: int = 0, bf16: bool = False,
                  shape_cells: torch.Tensor | None = None, shape_weight: float = 1.0, min_snr_gamma: float = 0.0,
-                 timestep_shift: float = 1.0, shift_from: float = 0.0):
+                 timestep_shift: float | tuple[float, ...] = 1.0, shift_from: float = 0.0):
         """bf16 autocast is off by default: on this CPU (AVX512-BF16, no AMX) it made the UNet's backward pass
         slower than float32 (measured 4.9-5.4 s vs 4.2-5.0 s per batch of 32); it pays off for the VAE only.
         `shape_cells` (bool [N, 1, h, w], see `latent_shape_cells`) with `shape_weight` > 1 weights the loss there;
         `min_snr_gamma` > 0 weights each sample by `min_snr_weight` (0: every timestep alike);
         `timestep_shift` > 1 trains at noisier timesteps (see `shifted_timesteps`) once `shift_from` of the
-        budget is spent (before that: uniform timesteps)."""
+        budget is spent (before that: uniform timesteps); a tuple of shifts splits each batch among them
+        (`mixed_shift_timesteps`)."""
         self.config, self.vocab, self.scenes, self.path = config, vocab, scenes, Path(path)
         self.mean, self.std, self.scale = latents[0], latents[1], scale
         self.batch, self.lr, self.bf16 = batch, lr, bf16
         if shape_weight != 1.0 and shape_cells is None:
             raise ValueError("shape_weight needs the latent shape cells")
         self.shape_cells, self.shape_weight, self.min_snr_gamma = shape_cells, shape_weight, min_snr_gamma
-        self.timestep_shift, self.shift_from = timestep_shift, shift_from
+        shifts = timestep_shift if isinstance(timestep_shift, tuple) else (float(timestep_shift),)
+        self.timestep_shifts, self.shift_from = shifts, shift_from
         self.unet = build_unet(config, seed)
         self.text = build_text_encoder(config, vocab.size, seed)
         self.ema_unet, self.ema_text = copy.deepcopy(self.unet).eval(), copy.deepcopy(self.text).eval()
@@ -182,7 +204,7 @@ class UnetTrainer:
             group["lr"] = self.lr * lr_factor(fraction)
         ids, x0, weight = self._batch()
         u = torch.randint(0, len(self.abar), (self.batch,), generator=self.gen)  # [B]
-        t = shifted_timesteps(u, self.abar, self.timestep_shift) if fraction >= self.shift_from else u
+        t = mixed_shift_timesteps(u, self.abar, self.timestep_shifts) if fraction >= self.shift_from else u
         noise = torch.randn(x0.shape, generator=self.gen)
         x_t, v = v_target(x0, noise, self.abar[t])
         if self.min_snr_gamma > 0:

@@ -186,6 +186,27 @@ def test_all_runs_the_decoder_beside_the_unet_with_its_own_budget():
     assert decoder_minutes(build_parser().parse_args(["all", "--unet-minutes", "150"])) == 150
 
 
+def test_all_gives_the_unet_both_cores_once_the_decoder_is_done(monkeypatch):
+    from modules.training import train_builtin
+
+    class Decoder:
+        code = None
+
+        def poll(self):
+            return self.code
+
+    threads, logged, decoder = [], [], Decoder()
+    monkeypatch.setattr(train_builtin.torch, "set_num_threads", threads.append)
+    check = train_builtin.more_threads_when_done(decoder, 2, logged.append)
+    check()
+    assert threads == []  # the decoder still has the other core
+    decoder.code = 0
+    check()
+    check()
+    assert threads == [2] and len(logged) == 1 and "2 threads" in logged[0]
+    assert train_builtin.build_parser().parse_args(["all"]).unet_threads == 2
+
+
 def test_timestep_shift_starts_at_its_fraction_of_the_budget(tmp_path, data, vocab, monkeypatch):
     from modules.training import train_unet
 
@@ -200,6 +221,37 @@ def test_timestep_shift_starts_at_its_fraction_of_the_budget(tmp_path, data, voc
     assert seen == []  # uniform timesteps before half the budget
     trainer.step(0.6)
     assert seen == [4.0]
+
+
+def test_a_batch_split_between_shifts_trains_half_at_each(tmp_path, data, vocab, monkeypatch):
+    from modules.training import train_unet
+
+    seen = []
+    real = train_unet.shifted_timesteps
+    monkeypatch.setattr(train_unet, "shifted_timesteps",
+                        lambda u, abar, shift: seen.append((shift, len(u))) or real(u, abar, shift))
+    latents = (torch.randn(16, 4, 8, 8).half(), torch.full((16, 4, 8, 8), 0.05).half())
+    trainer = UnetTrainer(tiny_builtin_yaml(), vocab, latents, 1.0, data[1], tmp_path / "u.pt", batch=4,
+                          timestep_shift=(4.0, 8.0), shift_from=0.0)
+    trainer.step(0.1)
+    assert seen == [(4.0, 2), (8.0, 2)]
+    abar = train_unet.schedule(tiny_builtin_yaml())  # [T]
+    u = torch.arange(100, 900, 100)
+    t = train_unet.mixed_shift_timesteps(u, abar, (4.0, 8.0))
+    assert torch.equal(t[0::2], real(u[0::2], abar, 4.0)) and torch.equal(t[1::2], real(u[1::2], abar, 8.0))
+
+
+def test_timestep_shift_option_takes_one_or_several_shifts_and_names_bad_ones(capsys):
+    from modules.training.train_builtin import build_parser
+
+    parse = build_parser().parse_args
+    assert parse(["unet", "--timestep-shift", "4"]).timestep_shift == (4.0,)
+    assert parse(["unet", "--timestep-shift", "4,8"]).timestep_shift == (4.0, 8.0)
+    assert parse(["unet"]).timestep_shift is None  # (latent side / 8)² of the run's architecture
+    for bad in ("4,x", "0.5"):
+        with pytest.raises(SystemExit):
+            parse(["unet", "--timestep-shift", bad])
+        assert "--timestep-shift" in capsys.readouterr().err
 
 
 def test_held_out_readings_feed_accuracy_and_the_position_confusion(tmp_path, data, vocab):
