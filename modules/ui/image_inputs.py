@@ -15,7 +15,9 @@ from modules.errors import InvalidInput
 DIRECTIONS = ("left", "right", "up", "down")
 
 
-def _as_image(value: Any, field: str) -> Image.Image | None:
+def as_image(value: Any, field: str) -> Image.Image | None:
+    """A picture as Gradio hands it over (PIL, numpy array or file path) as PIL; None stays None. A bad value is an
+    InvalidInput that names `field`."""
     if value is None:
         return None
     if isinstance(value, Image.Image):
@@ -39,7 +41,7 @@ def mask_from_layers(layers: Iterable[Any], size: tuple[int, int]) -> Image.Imag
     """
     painted = np.zeros((size[1], size[0]), dtype=bool)  # [H, W]
     for layer in layers or ():
-        image = _as_image(layer, "mask layer")
+        image = as_image(layer, "mask layer")
         if image is None:
             continue
         if image.size != size:
@@ -53,7 +55,7 @@ def editor_image_and_mask(value: dict | None, field: str) -> tuple[Image.Image, 
     """An ImageMask value {background, layers, composite} → (RGB image, L mask). Refuses an empty canvas."""
     if not value or value.get("background") is None:
         raise InvalidInput(field, "no image uploaded", "upload an image, then paint over the part to change")
-    background = _as_image(value["background"], field)
+    background = as_image(value["background"], field)
     mask = mask_from_layers(value.get("layers") or [], background.size)
     if not mask.getbbox():
         raise InvalidInput(field, "nothing painted", "paint over the part of the image to regenerate")
@@ -64,12 +66,12 @@ def editor_composite(value: dict | None, field: str) -> Image.Image:
     """A sketch: the picture with the strokes drawn on it."""
     if not value or (value.get("composite") is None and value.get("background") is None):
         raise InvalidInput(field, "no image", "upload or draw an image")
-    return _as_image(value.get("composite") or value["background"], field).convert("RGB")
+    return as_image(value.get("composite") or value["background"], field).convert("RGB")
 
 
 def uploaded_mask(value: Any, size: tuple[int, int]) -> Image.Image:
     """A mask image the user uploaded: white = repaint; its alpha, when it has one, also hides."""
-    image = _as_image(value, "mask")
+    image = as_image(value, "mask")
     if image is None:
         raise InvalidInput("mask", "no mask uploaded", "a black-and-white image, white where to repaint")
     if image.mode in ("RGBA", "LA"):

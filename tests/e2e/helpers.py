@@ -58,18 +58,23 @@ def png_parameters(path: Path) -> str | None:
         return image.info.get("parameters")
 
 
-def apply_settings(page, expect: str) -> None:
-    """Press Apply in Settings until the result line mentions `expect`: under load Gradio may take a field's change
-    after an Apply has read the old value, so Apply is pressed again (the assertion stays the caller's)."""
+def apply_until(page, button: str, result: str, expect: str) -> None:
+    """Press `button` until the element `result` (ids) mentions `expect`: under load Gradio may take a field's change
+    after the press has read the old value, so it is pressed again (the assertion stays the caller's)."""
     for attempt in range(4):
         page.wait_for_timeout(500)
-        page.locator("#settings_submit").click()
+        page.locator(f"#{button}").click()
         try:
-            page.wait_for_function(f"() => document.getElementById('settings_result').innerText.includes({expect!r})",
-                                   timeout=15_000 if attempt < 3 else 60_000)
+            page.wait_for_function("([id, text]) => document.getElementById(id).innerText.includes(text)",
+                                   arg=[result, expect], timeout=15_000 if attempt < 3 else 60_000)
             return
         except PlaywrightTimeout:
             continue
+
+
+def apply_settings(page, expect: str) -> None:
+    """Settings' Apply until its result line mentions `expect` (see `apply_until`)."""
+    apply_until(page, "settings_submit", "settings_result", expect)
 
 
 def upload_to_editor(page, selector: str, path, open_editor) -> None:

@@ -6,10 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.e2e.conftest import CHROMIUM, PageGuard, Server, _data_dir, screenshot
-from tests.e2e.helpers import select_tab
+from tests.e2e.helpers import apply_until, select_tab
 from tests.extensions import git, make_repo, url
 
 EXT_JS = "onUiLoaded(() => { document.body.dataset.e2eExtension = 'loaded'; });\n"  # A1111's idiom
@@ -69,15 +68,7 @@ def _drive(page, server, other_url: str) -> None:
     _wait_for_row(page, "second-ext")
     row = page.locator("#extensions_installed_table [role=row]", has_text="e2e-ext").first
     row.locator("input[type=checkbox]").first.click()
-    for attempt in range(4):  # under load Gradio may take the cell's change after an Apply has read the table
-        page.wait_for_timeout(500)
-        page.locator("#extensions_apply").click()
-        try:
-            page.wait_for_function("() => document.getElementById('extensions_installed_result').innerText"
-                                   ".includes('Disabled: e2e-ext')", timeout=15_000 if attempt < 3 else 60_000)
-            break
-        except PlaywrightTimeout:
-            continue
+    apply_until(page, "extensions_apply", "extensions_installed_result", "Disabled: e2e-ext")
     assert "Restart Easel" in page.locator("#extensions_installed_result").inner_text()
     assert json.loads((server.data_dir / "config.json").read_text())["disabled_extensions"] == ["e2e-ext"]
 

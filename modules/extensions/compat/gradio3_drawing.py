@@ -20,7 +20,7 @@ from gradio import processing_utils
 from PIL import Image
 
 from modules.extensions.compat.gradio3 import no_pyi_stubs
-from modules.ui.image_inputs import mask_from_layers
+from modules.ui.image_inputs import as_image, mask_from_layers
 
 MODES = ("mask", "colour", "canvas")
 SKETCH_TOOLS = {"sketch": "mask", "color-sketch": "colour"}
@@ -60,14 +60,12 @@ def gradio3_to_editor(value: Any) -> Any:
     """
     if not isinstance(value, dict) or "image" not in value:
         return value
-    picture = value["image"]
+    picture = as_image(value["image"], "image")
     if picture is None:
         return None
-    picture = Image.fromarray(picture) if isinstance(picture, np.ndarray) else picture
     layers = []
-    if value.get("mask") is not None and isinstance(picture, Image.Image):
-        mask = value["mask"]
-        mask = (Image.fromarray(mask) if isinstance(mask, np.ndarray) else mask).convert("L").resize(picture.size)
+    if value.get("mask") is not None:
+        mask = as_image(value["mask"], "mask").convert("L").resize(picture.size)
         layer = Image.new("RGBA", picture.size, (255, 255, 255, 0))
         layer.putalpha(mask)
         layers.append(layer)
