@@ -100,7 +100,7 @@ class ModelManager:
         """Checkpoints on disk, with hashes where the cache already knows them (listing never hashes)."""
         with self._list_lock:
             if self._checkpoints is None or refresh:
-                found = sorted(find_checkpoints_in(self.paths), key=self.is_builtin)  # the user's own first
+                found = sorted(find_checkpoints_in(self.paths), key=self._listing_order)
                 self._checkpoints = [c.with_hash(self.hash_cache.cached(c.path, self._hash_key(c))) for c in found]
             return list(self._checkpoints)
 
@@ -168,6 +168,12 @@ class ModelManager:
         if not infos:
             raise NotFound(self._no_checkpoints_hint())
         return self._default(infos)
+
+    def _listing_order(self, info: CheckpointInfo) -> tuple[bool, bool]:
+        """The user's own checkpoints first (in their order), then the built-in model, then its inpainting variant:
+        whatever takes the first of the list as the default gets a text-to-image model."""
+        builtin = self.is_builtin(info)
+        return builtin, builtin and "inpainting" in info.model_name
 
     def is_builtin(self, info: CheckpointInfo) -> bool:
         """A checkpoint shipped in the install folder (Easel's built-in model), not one of the user's."""

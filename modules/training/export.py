@@ -19,6 +19,7 @@ from modules.models.model_config import alphas_cumprod
 from modules.training.vocab import CompactVocab
 
 BUILTIN_NAME = "easel-builtin"
+INPAINTING_SUFFIX = "-inpainting"  # as "sd-v1-5-inpainting": the name A1111 users look for
 
 
 def full_text_encoder(compact: CLIPTextModel, vocab: CompactVocab, config: dict) -> CLIPTextModel:

@@ -5,7 +5,8 @@ Phases (each resumable: re-run the same command and it continues from the last c
   latents  encode the training pictures once with the frozen encoder
   unet     UNet + text encoder on the cached latents, v-prediction (--unet-minutes), evaluated on held-out prompts
   decoder  the decoder alone on whole pictures and frozen latents (--decoder-minutes, run beside `unet`)
-  export   the single-file checkpoint + yaml into models/Stable-diffusion/
+  inpaint  the inpainting variant: the UNet fine-tuned with 9 input channels on random masks (--inpaint-minutes)
+  export   the single-file checkpoint + yaml into models/Stable-diffusion/ (and the inpainting variant's, if trained)
 `all` runs vae, latents, then unet and decoder side by side (two processes of one thread each), then export.
 The architecture (`--arch`, see configs.ARCHITECTURES) is written to the run folder by its first phase; later phases
 and resumes read it from there. A folder from before the table existed holds the "f8" model.
@@ -63,10 +64,10 @@ def run_arch(run_dir: Path, requested: str | None) -> str:
     return recorded
 
 
-def _yaml(args, scale_factor: float = 1.0) -> dict:
+def _yaml(args, scale_factor: float = 1.0, inpaint: bool = False) -> dict:
     from modules.training.configs import builtin_yaml
 
-    return builtin_yaml(scale_factor, arch=args.arch)
+    return builtin_yaml(scale_factor, inpaint=inpaint, arch=args.arch)
 
 
 def phase_vae(args, log) -> None:
@@ -193,23 +194,55 @@ def phase_unet(args, log, hooks=()) -> None:
         evaluate()
 
 
+def phase_inpaint(args, log) -> None:
+    from modules.training.configs import latent_factor
+    from modules.training.loop import load_checkpoint
+    from modules.training.train_inpaint import InpaintTrainer
+    from modules.training.train_unet import latent_shape_cells
+    from modules.training.vocab import CompactVocab
+
+    base = load_checkpoint(args.run_dir / "unet.pt")
+    if base is None:
+        raise SystemExit(f"{args.run_dir}: no unet.pt to fine-tune; run the unet phase first")
+    cached, images, scenes = _latents(args)
+    config = _yaml(args, cached["scale"], inpaint=True)
+    cells = latent_shape_cells(images, scenes, latent_factor(config)) if args.shape_weight != 1.0 else None
+    shifts = args.timestep_shift or default_timestep_shift(config)
+    log(f"inpaint recipe: from unet step {base['progress']['step']}, peak lr {args.inpaint_lr:g}, timestep shift "
+        f"{'+'.join(f'{s:g}' for s in shifts)}, shape weight {args.shape_weight:g}, batch 32")
+    trainer = InpaintTrainer(config, CompactVocab(_tokenizer()), (cached["mean"], cached["std"]), cached["scale"],
+                             scenes, args.run_dir / "inpaint.pt", images=images, vae=_trained_vae(args), base=base,
+                             lr=args.inpaint_lr, shape_cells=cells, shape_weight=args.shape_weight,
+                             timestep_shift=shifts)
+    trainer.train(args.inpaint_minutes * 60, log=log, stop_requested=args.stop.is_set)
+    log(f"inpaint: step {trainer.progress.step}")
+
+
 def phase_export(args, log) -> None:
+    from modules.training.export import BUILTIN_NAME, INPAINTING_SUFFIX
+
+    _export_one(args, log, "unet.pt", BUILTIN_NAME, inpaint=False)
+    if (args.run_dir / "inpaint.pt").is_file():
+        _export_one(args, log, "inpaint.pt", BUILTIN_NAME + INPAINTING_SUFFIX, inpaint=True)
+
+
+def _export_one(args, log, checkpoint: str, name: str, inpaint: bool) -> None:
     from modules.training.export import full_text_encoder, ldm_state, write_checkpoint
     from modules.training.loop import load_checkpoint
     from modules.training.train_unet import build_text_encoder, build_unet
     from modules.training.vocab import CompactVocab
 
     cached = torch.load(args.run_dir / "latents.pt")
-    config = _yaml(args, cached["scale"])
+    config = _yaml(args, cached["scale"], inpaint=inpaint)
     vocab = CompactVocab(_tokenizer())
-    state = load_checkpoint(args.run_dir / "unet.pt")
+    state = load_checkpoint(args.run_dir / checkpoint)
     unet, text = build_unet(config), build_text_encoder(config, vocab.size)
     unet.load_state_dict(state["ema_unet"])
     text.load_state_dict(state["ema_text"])
     full = ldm_state(unet, _trained_vae(args), full_text_encoder(text, vocab, config), config)
     meta = {"easel_training_steps": str(state["progress"]["step"]),
             "easel_training_seconds": str(round(state["progress"]["elapsed"]))}
-    path = write_checkpoint(args.out_dir, full, config, metadata=meta)
+    path = write_checkpoint(args.out_dir, full, config, name=name, metadata=meta)
     log(f"exported {path} ({path.stat().st_size / 2**20:.1f} MiB)")
 
 
@@ -266,12 +299,14 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line; its defaults are the shipped model's recipe (the model card lists the exact runs)."""
     parser = argparse.ArgumentParser(prog="python -m modules.training.train_builtin", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("phase", choices=["vae", "latents", "unet", "decoder", "export", "all"])
+    parser.add_argument("phase", choices=["vae", "latents", "unet", "decoder", "inpaint", "export", "all"])
     parser.add_argument("--run-dir", type=Path, default=DEFAULT_RUN_DIR)
     parser.add_argument("--arch", default=None, help="architecture of a new run (configs.ARCHITECTURES; default "
                         "f4); a run folder keeps the one it started with")
     parser.add_argument("--vae-minutes", type=float, default=20)
     parser.add_argument("--unet-minutes", type=float, default=150)
+    parser.add_argument("--inpaint-minutes", type=float, default=30, help="budget of the inpaint phase")
+    parser.add_argument("--inpaint-lr", type=float, default=3e-4, help="peak learning rate of the inpaint phase")
     parser.add_argument("--data-count", type=int, default=20000, help="pictures rendered for training")
     parser.add_argument("--latent-count", type=int, default=8000, help="of those, encoded for the UNet phase")
     parser.add_argument("--eval-minutes", type=float, default=15)
@@ -310,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 PHASES = {"vae": phase_vae, "latents": phase_latents, "unet": phase_unet, "decoder": phase_decoder,
-          "export": phase_export, "all": phase_all}
+          "inpaint": phase_inpaint, "export": phase_export, "all": phase_all}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -132,6 +132,8 @@ def v_target(x0: torch.Tensor, noise: torch.Tensor, abar: torch.Tensor) -> tuple
 class UnetTrainer:
     """Trains UNet + text encoder on (latent mean, latent std, scenes); checkpoint at `path`."""
 
+    phase = "unet"  # names the progress bar and log lines
+
     def __init__(self, config: dict, vocab: CompactVocab, latents: tuple[torch.Tensor, torch.Tensor], scale: float,
                  scenes, path: Path, *, batch: int = 32, lr: float = 4e-4, seed: int = 0, bf16: bool = False,
                  shape_cells: torch.Tensor | None = None, shape_weight: float = 1.0, min_snr_gamma: float = 0.0,
@@ -184,11 +186,17 @@ class UnetTrainer:
 
     def batch_inputs(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Compact token ids [B, 77] and scaled latents x0 [B, 4, h, w] for one step."""
-        ids, x0, _ = self._batch()
+        _, ids, x0, _ = self._batch()
         return ids, x0
 
-    def _batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """Token ids [B, 77], latents x0 [B, 4, h, w] and the loss weight [B, 1, h, w] (None: unweighted)."""
+    def unet_input(self, x_t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        """What the UNet sees for the noisy latents x_t [B, 4, h, w] of pictures `idx` [B] (an inpainting trainer
+        appends its conditioning channels)."""
+        return x_t
+
+    def _batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Picture indices [B], token ids [B, 77], latents x0 [B, 4, h, w] and the loss weight [B, 1, h, w]
+        (None: unweighted)."""
         idx = torch.randint(0, len(self.mean), (self.batch,), generator=self.gen)
         captions = self.captions.captions([self.scenes[i] for i in idx.tolist()])
         full = self.vocab.with_unknown_words(self.vocab.full_chunks(captions), self.rng)
@@ -197,12 +205,12 @@ class UnetTrainer:
         weight = None
         if self.shape_weight != 1.0:
             weight = 1.0 + (self.shape_weight - 1.0) * self.shape_cells[idx].float()  # [B, 1, h, w]
-        return self.vocab.compact(full), x0, weight
+        return idx, self.vocab.compact(full), x0, weight
 
     def step(self, fraction: float) -> dict:
         for group in self.opt.param_groups:
             group["lr"] = self.lr * lr_factor(fraction)
-        ids, x0, weight = self._batch()
+        idx, ids, x0, weight = self._batch()
         u = torch.randint(0, len(self.abar), (self.batch,), generator=self.gen)  # [B]
         t = mixed_shift_timesteps(u, self.abar, self.timestep_shifts) if fraction >= self.shift_from else u
         noise = torch.randn(x0.shape, generator=self.gen)
@@ -214,7 +222,7 @@ class UnetTrainer:
         self.text.train()
         with torch.autocast("cpu", torch.bfloat16, enabled=self.bf16):
             context = self.text(input_ids=ids).last_hidden_state  # [B, 77, C]
-            pred = self.unet(x_t, t, encoder_hidden_states=context).sample  # [B, 4, h, w]
+            pred = self.unet(self.unet_input(x_t, idx), t, encoder_hidden_states=context).sample  # [B, 4, h, w]
         loss = weighted_mse(pred, v, weight)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -231,5 +239,5 @@ class UnetTrainer:
                 e.lerp_(p.detach(), 1 - decay)
 
     def train(self, budget_s: float, hooks=(), log=print, stop_requested=lambda: False) -> Progress:
-        return run_for(budget_s, self.progress, self.step, self.save, hooks=hooks, log=log, desc="unet",
+        return run_for(budget_s, self.progress, self.step, self.save, hooks=hooks, log=log, desc=self.phase,
                        stop_requested=stop_requested)

@@ -51,3 +51,14 @@ def test_a_checkpoint_of_the_users_own_wins_and_is_listed_first(tmp_path, instal
     shutil.copy(tiny_checkpoint, own / "yplain.safetensors")  # no yaml beside it: an SD 1.x file
     manager = _manager(tmp_path, install)
     assert manager.native_size() == 512 and manager.native_size("easel-builtin") == 64
+
+
+def test_the_builtin_inpainting_variant_is_listed_after_the_model_and_never_the_default(tmp_path, install,
+                                                                                         tiny_checkpoint):
+    folder = install / "models" / "Stable-diffusion"
+    for suffix in (".safetensors", ".yaml"):  # "easel-builtin-" sorts before "easel-builtin."
+        shutil.copy(tiny_checkpoint.with_suffix(suffix), folder / f"easel-builtin-inpainting{suffix}")
+    manager = _manager(tmp_path, install)
+    assert [c.model_name for c in manager.list_checkpoints()] == ["easel-builtin", "easel-builtin-inpainting"]
+    assert "built-in model easel-builtin " in manager.builtin_note()
+    assert manager.get().checkpoint.model_name == "easel-builtin"

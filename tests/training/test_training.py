@@ -6,26 +6,12 @@ import math
 import pytest
 import torch
 
-from modules.conditioning.tokenizer import load_clip_tokenizer
-from modules.paths import INSTALL_DIR
-from modules.training.dataset import load_or_render
 from modules.training.configs import builtin_yaml
 from modules.training.loop import Progress, run_for
 from modules.training.train_builtin import run_arch
 from modules.training.train_unet import UnetTrainer, latent_shape_cells, v_target
 from modules.training.train_vae import VaeTrainer, build_vae, encode_all
-from modules.training.vocab import CompactVocab
 from tests.training.tiny import tiny_builtin_yaml
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    return load_or_render(tmp_path_factory.mktemp("data"), 16, seed=3)
-
-
-@pytest.fixture(scope="module")
-def vocab():
-    return CompactVocab(load_clip_tokenizer(INSTALL_DIR / "configs"))
 
 
 def assert_unet_trains(path, scenes, vocab, **options) -> None:

@@ -8,7 +8,7 @@ import numpy as np
 from modules.training.dataset import CaptionSampler, load_or_render, make_scenes, shape_masks
 from modules.training.render import render
 from modules.training.scenes import Scene, bench_prompt, caption, dataset_items, held_out_scenes
-from modules.training.world import COLOURS, POSITIONS, SHAPES, all_triples, held_out_triples, training_triples
+from modules.training.world import COLOURS, POSITIONS, SHAPES, held_out_triples, training_triples
 
 
 def test_world_has_the_issue_minimums():

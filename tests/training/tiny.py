@@ -10,6 +10,7 @@ TINY_TEXT = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
              "projection_dim": 32}
 
 
-def tiny_builtin_yaml(scale_factor: float = 1.0, factor: int = 8) -> dict:
+def tiny_builtin_yaml(scale_factor: float = 1.0, factor: int = 8, inpaint: bool = False) -> dict:
     vae = {8: TINY_VAE, 4: TINY_VAE_F4}[factor]
-    return builtin_yaml(scale_factor, unet=TINY_UNET, vae=vae, text=TINY_TEXT, arch={8: "f8", 4: "f4"}[factor])
+    return builtin_yaml(scale_factor, inpaint=inpaint, unet=TINY_UNET, vae=vae, text=TINY_TEXT,
+                        arch={8: "f8", 4: "f4"}[factor])
