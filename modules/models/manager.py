@@ -74,6 +74,7 @@ class ModelManager:
         self._checkpoints: list[CheckpointInfo] | None = None
         self._vaes: list[VaeInfo] | None = None
         self._current: LoadedModel | None = None
+        self._builtin_announced = False  # the "using the built-in model" log line, once per run
         self._loras: AppliedLoras | None = None  # LoRA patches of the current model, with its original weights
         self._load_lock = threading.RLock()
         self._list_lock = threading.RLock()
@@ -193,7 +194,9 @@ class ModelManager:
         own = next((c for c in infos if not self.is_builtin(c)), None)
         if own is not None:
             return own
-        log.info(self.builtin_note())
+        if not self._builtin_announced:
+            log.info(self.builtin_note())
+            self._builtin_announced = True
         return infos[0]
 
     def native_size(self, checkpoint: str | None = None) -> int:

@@ -32,11 +32,14 @@ def _manager(tmp_path, install):
 def test_builtin_model_is_selected_when_there_is_no_other(tmp_path, install, caplog):
     manager = _manager(tmp_path, install)
     assert "built-in model easel-builtin" in manager.builtin_note()
-    assert manager.native_size() == 64
     with caplog.at_level(logging.INFO, logger="modules.models.manager"):
+        assert manager.native_size() == 64
         model = manager.get()
-    assert model.checkpoint.model_name == "easel-builtin" and model.native_size == 64
+        assert model.checkpoint.model_name == "easel-builtin" and model.native_size == 64
+        manager.unload()
+        assert manager.get().checkpoint.model_name == "easel-builtin"
     assert "using Easel's built-in model easel-builtin" in caplog.text
+    assert caplog.text.count("using Easel's built-in model") == 1  # said once, not at every default pick
 
 
 def test_a_checkpoint_of_the_users_own_wins_and_is_listed_first(tmp_path, install, tiny_checkpoint):
