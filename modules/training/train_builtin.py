@@ -181,7 +181,7 @@ def phase_unet(args, log, hooks=()) -> None:
         args.timestep_shift = default_timestep_shift(config)
     cells = latent_shape_cells(images, scenes, latent_factor(config)) if args.shape_weight != 1.0 else None
     log(f"unet recipe: arch {args.arch}, peak lr {args.lr:g}, shape weight {args.shape_weight:g}, "
-        f"min-SNR gamma {args.min_snr_gamma:g}, timestep shift {'+'.join(f'{s:g}' for s in args.timestep_shift)} from "
+        f"min-SNR gamma {args.min_snr_gamma:g}, timestep shift {shifts_text(args.timestep_shift)} from "
         f"{args.shift_from:.0%} of the budget, batch 32")
     trainer = UnetTrainer(config, CompactVocab(_tokenizer()), (cached["mean"], cached["std"]),
                           cached["scale"], scenes, args.run_dir / "unet.pt", lr=args.lr, shape_cells=cells,
@@ -209,7 +209,7 @@ def phase_inpaint(args, log) -> None:
     cells = latent_shape_cells(images, scenes, latent_factor(config)) if args.shape_weight != 1.0 else None
     shifts = args.timestep_shift or default_timestep_shift(config)
     log(f"inpaint recipe: from unet step {base['progress']['step']}, peak lr {args.inpaint_lr:g}, timestep shift "
-        f"{'+'.join(f'{s:g}' for s in shifts)}, shape weight {args.shape_weight:g}, batch 32")
+        f"{shifts_text(shifts)}, shape weight {args.shape_weight:g}, batch 32")
     trainer = InpaintTrainer(config, CompactVocab(_tokenizer()), (cached["mean"], cached["std"]), cached["scale"],
                              scenes, args.run_dir / "inpaint.pt", images=images, vae=_trained_vae(args), base=base,
                              lr=args.inpaint_lr, shape_cells=cells, shape_weight=args.shape_weight,
@@ -293,6 +293,11 @@ def shift_list(text: str) -> tuple[float, ...]:
     if any(s < 1 for s in shifts):
         raise argparse.ArgumentTypeError(f"{text!r}: a shift below 1 would train at less noise; use 1 for uniform")
     return shifts
+
+
+def shifts_text(shifts: tuple[float, ...]) -> str:
+    """How the logs write the shifts: "4+8"."""
+    return "+".join(f"{s:g}" for s in shifts)
 
 
 def build_parser() -> argparse.ArgumentParser:

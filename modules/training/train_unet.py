@@ -114,8 +114,6 @@ def mixed_shift_timesteps(u: torch.Tensor, abar: torch.Tensor, shifts: tuple[flo
     >>> mixed_shift_timesteps(torch.tensor([10, 10, 10, 10]), abar, (1.0, 8.0)).tolist()
     [10, 49, 10, 49]
     """
-    if len(shifts) == 1:
-        return shifted_timesteps(u, abar, shifts[0])
     t = u.clone()
     for i, shift in enumerate(shifts):
         t[i::len(shifts)] = shifted_timesteps(u[i::len(shifts)], abar, shift)
