@@ -29,13 +29,13 @@ import numpy as np  # noqa: E402
 from PIL import Image, ImageFilter  # noqa: E402
 
 import webui  # noqa: E402
+from bench.builtin_quality import held_out  # noqa: E402
 from modules import cli  # noqa: E402
 from modules.pipeline.img2img_request import Img2ImgRequest  # noqa: E402
-from modules.pipeline.request import GenerationRequest  # noqa: E402
 from modules.training.analyzer import analyze  # noqa: E402
 from modules.training.evaluate import score  # noqa: E402
 from modules.training.render import render  # noqa: E402
-from modules.training.scenes import bench_prompt, held_out_scenes, random_scene  # noqa: E402
+from modules.training.scenes import bench_prompt, random_scene  # noqa: E402
 from modules.training.world import COLOURS, SHAPES  # noqa: E402
 
 SIZE, STEPS, SAMPLER, MARGIN = 64, 20, "DPM++ 2M", 6
@@ -85,14 +85,6 @@ def repaint(app, model: str, count: int, complete: bool = False) -> tuple[dict[s
     return score(readings, asked), outside
 
 
-def txt2img_accuracy(app, model: str, count: int) -> dict[str, float]:
-    scenes = held_out_scenes(count, seed=2026)
-    readings = [analyze(app.txt2img(GenerationRequest(
-        prompt=bench_prompt(s), seed=10_000 + i, steps=STEPS, sampler_name=SAMPLER, width=SIZE, height=SIZE,
-        override_settings={"sd_model_checkpoint": model})).images[0]) for i, s in enumerate(scenes)]
-    return score(readings, scenes)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ckpt-dir", default=None, help="folder with both files (default: the shipped ones)")
@@ -109,7 +101,7 @@ def main() -> int:
             acc, outside = repaint(app, model, args.seeds, complete)
             print(f"  {model:<26} " + " ".join(f"{k} {v:5.1%}" for k, v in acc.items()) +
                   f"; largest change outside the mask {outside}/255 ({time.perf_counter() - start:.0f}s)")
-    acc = txt2img_accuracy(app, MODELS[1], args.prompts)
+    acc, _ = held_out(app, args.prompts, override_settings={"sd_model_checkpoint": MODELS[1]})
     print(f"{MODELS[1]} txt2img, {args.prompts} held-out prompts: " +
           " ".join(f"{k} {v:.0%}" for k, v in acc.items()))
     return 0

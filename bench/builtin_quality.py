@@ -45,10 +45,11 @@ def request(prompt: str, seed: int, batch: int = 1, negative: str = "", **kw) ->
                              sampler_name=SAMPLER, width=SIZE, height=SIZE, **kw)
 
 
-def held_out(app, count: int) -> tuple[dict[str, float], dict[str, list[str]]]:
-    """Accuracy per attribute, and for shape and position which value was read for which asked one."""
+def held_out(app, count: int, **kw) -> tuple[dict[str, float], dict[str, list[str]]]:
+    """Accuracy per attribute, and for shape and position which value was read for which asked one (`kw`: more
+    request fields, e.g. override_settings)."""
     scenes = held_out_scenes(count, seed=2026)
-    readings = [analyze(app.txt2img(request(bench_prompt(s), seed=10_000 + i)).images[0])
+    readings = [analyze(app.txt2img(request(bench_prompt(s), seed=10_000 + i, **kw)).images[0])
                 for i, s in enumerate(scenes)]
     return score(readings, scenes), {key: format_confusion(confusion(readings, scenes, key))
                                      for key in ("shape", "position")}
