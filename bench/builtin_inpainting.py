@@ -36,6 +36,7 @@ from modules.training.analyzer import analyze  # noqa: E402
 from modules.training.evaluate import score  # noqa: E402
 from modules.training.render import render  # noqa: E402
 from modules.training.scenes import bench_prompt, random_scene  # noqa: E402
+from modules.training.train_inpaint import shape_box  # noqa: E402
 from modules.training.world import COLOURS, SHAPES  # noqa: E402
 
 SIZE, STEPS, SAMPLER, MARGIN = 64, 20, "DPM++ 2M", 6
@@ -45,11 +46,10 @@ MODELS = ("easel-builtin", "easel-builtin-inpainting")
 def shape_box_mask(scene, size: int = SIZE, margin: int = MARGIN, right_half: bool = False) -> Image.Image:
     """White over the shape's box plus `margin` pixels (only its right half: from the shape's centre), black
     elsewhere."""
-    cx, cy, half = scene.cx * size, scene.cy * size, scene.half * size
+    left, top, right, bottom = shape_box(scene, size, (margin,) * 4)
+    left = int(scene.cx * size) if right_half else max(0, left)
     mask = Image.new("L", (size, size))
-    left = int(cx) if right_half else max(0, int(cx - half) - margin)
-    mask.paste(255, (left, max(0, int(cy - half) - margin), min(size, int(cx + half) + 1 + margin),
-                     min(size, int(cy + half) + 1 + margin)))
+    mask.paste(255, (left, max(0, top), min(size, right), min(size, bottom)))
     return mask
 
 

@@ -46,16 +46,25 @@ def box_mask(size: int, left: int, top: int, right: int, bottom: int) -> torch.T
     return mask
 
 
+def shape_box(scene: Scene, size: int, margins: tuple[int, int, int, int] = (0, 0, 0, 0)) -> tuple[int, ...]:
+    """(left, top, right, bottom) of the scene's shape in a `size` picture, widened by `margins` on each side (right
+    and bottom exclusive; not clipped).
+
+    >>> shape_box(Scene("red", "circle", "white", "left", "medium", 0.25, 0.5, 0.125), 64, (1, 2, 3, 4))
+    (7, 22, 28, 45)
+    """
+    cx, cy, half = scene.cx * size, scene.cy * size, scene.half * size
+    return (int(cx - half) - margins[0], int(cy - half) - margins[1], int(cx + half) + 1 + margins[2],
+            int(cy + half) + 1 + margins[3])
+
+
 def random_mask(scene: Scene, size: int, gen: torch.Generator) -> torch.Tensor:
     """[1, size, size] binary: all of the picture, a box around the shape (0-12 px margin) or a random box."""
     kind = float(torch.rand((), generator=gen))
     if kind < FULL:
         return torch.ones(1, size, size)
     if kind < FULL + AROUND_SHAPE:
-        cx, cy, half = scene.cx * size, scene.cy * size, scene.half * size
-        m = torch.randint(0, 13, (4,), generator=gen).tolist()
-        return box_mask(size, int(cx - half) - m[0], int(cy - half) - m[1], int(cx + half) + 1 + m[2],
-                        int(cy + half) + 1 + m[3])
+        return box_mask(size, *shape_box(scene, size, tuple(torch.randint(0, 13, (4,), generator=gen).tolist())))
     w, h = torch.randint(size // 8, size + 1, (2,), generator=gen).tolist()
     left = int(torch.randint(0, size - w + 1, (), generator=gen))
     top = int(torch.randint(0, size - h + 1, (), generator=gen))
