@@ -28,6 +28,8 @@ ALIASES = {
     "modules.infotext_utils": "infotext_utils",
     "modules.generation_parameters_copypaste": "infotext_utils",
     "modules.call_queue": "call_queue",
+    "modules.cache": "cache",
+    "modules.hashes": "hashes",
     "launch": "launch",
 }
 

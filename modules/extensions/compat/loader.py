@@ -27,11 +27,28 @@ def script_files(folder: Path) -> list[Path]:
     return sorted(p for p in directory.glob("*.py") if p.is_file()) if directory.is_dir() else []
 
 
+def module_name(path: Path) -> str:
+    """A1111 names a script module after its file (`xyz_grid.py`); a second file of that name elsewhere gets its
+    extension folder's name in front, so the two never share an entry of sys.modules."""
+    name = path.name
+    taken = sys.modules.get(name)
+    if taken is None or getattr(taken, "__file__", None) == str(path):
+        return name
+    return f"{path.parent.parent.name}.{name}"
+
+
 def load_module(path: Path):
-    """A1111's script_loading.load_module: a module named after the file, not entered in sys.modules."""
-    spec = importlib.util.spec_from_file_location(path.name, path)
+    """A1111's script_loading.load_module, entered in sys.modules: Gradio finds the file of a component class
+    through `sys.modules[cls.__module__]` and refuses classes whose module is not there."""
+    name = module_name(path)
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
     return module
 
 

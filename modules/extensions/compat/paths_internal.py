@@ -19,7 +19,8 @@ extensions_builtin_dir = str(INSTALL_DIR / "extensions-builtin")
 cwd = os.getcwd()
 
 
-def _paths() -> Paths:
+def current_paths() -> Paths:
+    """The App's Paths, or before an App exists those the command line gives (A1111's paths_internal)."""
     if binding.is_bound():
         return binding.app().paths
     from modules.extensions.compat import launch
@@ -28,12 +29,12 @@ def _paths() -> Paths:
 
 
 _DYNAMIC = {
-    "data_path": lambda: str(_paths().data_dir),
-    "models_path": lambda: str(_paths().models_dir),
-    "extensions_dir": lambda: str(_paths().extensions_dir),
-    "config_states_dir": lambda: str(_paths().data_dir / "config_states"),
-    "default_output_dir": lambda: str(_paths().outputs_dir),
-    "config_json": lambda: str(_paths().config_json),
+    "data_path": lambda: str(current_paths().data_dir),
+    "models_path": lambda: str(current_paths().models_dir),
+    "extensions_dir": lambda: str(current_paths().extensions_dir),
+    "config_states_dir": lambda: str(current_paths().data_dir / "config_states"),
+    "default_output_dir": lambda: str(current_paths().outputs_dir),
+    "config_json": lambda: str(current_paths().config_json),
 }
 
 

@@ -180,10 +180,19 @@ def set_current(base: str, file: str | None) -> None:
     _current["basedir"], _current["file"] = base, file
 
 
+# modules A1111's scripts.py imports, which extensions reach through it (`scripts.script_callbacks.on_…`)
+_IMPORTED = ("shared", "paths", "script_callbacks", "extensions", "script_loading", "scripts_postprocessing",
+             "errors", "timer", "util")
+
+
 def __getattr__(name: str):
     if name == "current_basedir":
         return _current["basedir"]
-    raise AttributeError(name)
+    if name in _IMPORTED:
+        import importlib
+
+        return importlib.import_module(f"modules.{name}")
+    raise AttributeError(f"module 'modules.scripts' has no attribute {name!r}")
 
 
 class ScriptRunner:

@@ -21,15 +21,21 @@ cmd_opts_defaults: dict[str, Any] = {}
 
 
 class FlagsView:
-    """`shared.cmd_opts`: Easel's parsed flags; flags Easel lacks read as None (A1111 has ~150 of them)."""
+    """`shared.cmd_opts`: Easel's parsed flags; a flag Easel lacks or left unset reads as A1111's default (its
+    folders under Easel's data and models dirs, compat/cmd_defaults.py), else None (A1111 has ~150 flags)."""
 
     def __getattr__(self, key: str) -> Any:
         if key.startswith("__"):
             raise AttributeError(key)
         flags = binding.app().flags if binding.is_bound() else None
-        if flags is not None and hasattr(flags, key):
-            return getattr(flags, key)
-        return cmd_opts_defaults.get(key)
+        value = getattr(flags, key, None) if flags is not None else None
+        if value is not None:
+            return value
+        if key in cmd_opts_defaults:
+            return cmd_opts_defaults[key]
+        from modules.extensions.compat import cmd_defaults, paths_internal
+
+        return cmd_defaults.default(key, paths_internal.current_paths())
 
     def __setattr__(self, key: str, value: Any) -> None:
         setattr(binding.app().flags, key, value)
