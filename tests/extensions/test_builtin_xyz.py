@@ -20,8 +20,9 @@ from tests.api.conftest import make_client
 from tests.extensions.conftest import load_builtin
 
 BASE = dict(prompt="a red cube", steps=2, width=64, height=64, seed=5, sampler_name="Euler")
-# Draw legend, include sub-images, no sub-grids, fixed seeds, no margin, dropdowns, no raw lines (A1111's order)
-OPTIONS = [True, True, False, False, 0, False, False]
+# Draw legend, include sub-images, no sub-grids, fixed seeds, vary seeds for X/Y/Z off, no margin, dropdowns
+# (A1111 1.10's order: script_args[9:18])
+OPTIONS = [True, True, False, False, False, False, False, 0, False]
 STEPS, CFG = 4, 6  # A1111 1.10's txt2img axis indices
 
 
@@ -50,16 +51,36 @@ def test_value_parsing_doctests():
     assert doctest.testmod(load("xyz_values")).failed == 0
 
 
+# A1111 1.10.1's axis names per tab, in the order of scripts/xyz_grid.py's `axis_options` filtered for that tab
+# (names only: what a client's x_type/y_type/z_type index means there)
+A1111_TXT2IMG = [
+    "Nothing", "Seed", "Var. seed", "Var. strength", "Steps", "Hires steps", "CFG Scale", "Prompt S/R", "Prompt order",
+    "Sampler", "Hires sampler", "Checkpoint name", "Negative Guidance minimum sigma", "Sigma Churn", "Sigma min",
+    "Sigma max", "Sigma noise", "Schedule type", "Schedule min sigma", "Schedule max sigma", "Schedule rho",
+    "Beta schedule alpha", "Beta schedule beta", "Eta", "Clip skip", "Denoising", "Initial noise multiplier",
+    "Extra noise", "Hires upscaler", "VAE", "Styles", "UniPC Order", "Face restore", "Token merging ratio",
+    "Token merging ratio high-res", "Always discard next-to-last sigma", "SGM noise multiplier", "Refiner checkpoint",
+    "Refiner switch at", "RNG source", "FP8 mode", "Size"]
+A1111_IMG2IMG = [
+    "Nothing", "Seed", "Var. seed", "Var. strength", "Steps", "CFG Scale", "Image CFG Scale", "Prompt S/R",
+    "Prompt order", "Sampler", "Checkpoint name", "Negative Guidance minimum sigma", "Sigma Churn", "Sigma min",
+    "Sigma max", "Sigma noise", "Schedule type", "Schedule min sigma", "Schedule max sigma", "Schedule rho",
+    "Beta schedule alpha", "Beta schedule beta", "Eta", "Clip skip", "Denoising", "Initial noise multiplier",
+    "Extra noise", "Cond. Image Mask Weight", "VAE", "Styles", "UniPC Order", "Face restore", "Token merging ratio",
+    "Token merging ratio high-res", "Always discard next-to-last sigma", "SGM noise multiplier", "Refiner checkpoint",
+    "Refiner switch at", "RNG source", "FP8 mode", "Size"]
+
+
 def test_axes_keep_a1111_indices():
     axes = load("xyz_axes")
     script = load("scripts/xyz_grid")
     txt2img = [o.label for o in script.options_for(False)]
-    assert txt2img[:12] == ["Nothing", "Seed", "Var. seed", "Var. strength", "Steps", "Hires steps", "CFG Scale",
-                            "Prompt S/R", "Prompt order", "Sampler", "Hires sampler", "Checkpoint name"]
-    assert txt2img[STEPS] == "Steps" and txt2img[CFG] == "CFG Scale" and txt2img[-1] == "Size"
     img2img = [o.label for o in script.options_for(True)]
-    assert img2img[5:8] == ["CFG Scale", "Image CFG Scale", "Prompt S/R"] and "Hires steps" not in img2img
-    assert {"Schedule type", "Denoising", "Clip skip", "VAE", "Styles"} <= set(txt2img)
+    assert txt2img[:len(A1111_TXT2IMG)] == A1111_TXT2IMG
+    assert img2img[:len(A1111_IMG2IMG)] == A1111_IMG2IMG
+    assert txt2img[STEPS] == "Steps" and txt2img[CFG] == "CFG Scale" and txt2img[24] == "Clip skip"
+    assert img2img[23] == "Clip skip"
+    assert txt2img[len(A1111_TXT2IMG):] == ["Skip Early CFG"], "Easel's own axes only after A1111's"
     assert script.axis_options is axes.axis_options or [o.label for o in script.axis_options] == \
         [o.label for o in axes.axis_options]
 
@@ -70,10 +91,15 @@ def test_pick_axis_by_index_or_label():
     assert script.pick_axis(options, STEPS).label == "Steps"
     assert script.pick_axis(options, "cfg scale").label == "CFG Scale"
     assert script.pick_axis(options, "6").label == "CFG Scale"
-    with pytest.raises(InvalidInput, match="unknown axis 'Bogus'; valid: Nothing, Seed"):
+    with pytest.raises(InvalidInput, match=r"unknown axis 'Bogus' \(valid: 0: Nothing, 1: Seed"):
         script.pick_axis(options, "Bogus")
-    with pytest.raises(InvalidInput, match="out of range"):
-        script.pick_axis(options, 999)
+    with pytest.raises(InvalidInput, match=r"^script_args\[3\] \(Y type\): X/Y/Z plot: axis index 999 is out of "
+                                           r"range 0 to 42 \(valid: 0: Nothing.*, 41: Size, 42: Skip Early CFG\)$"):
+        script.pick_axis(options, 999, "script_args[3] (Y type)")
+    with pytest.raises(InvalidInput, match="neither an index nor a label"):
+        script.pick_axis(options, [1])
+    assert script.pick_axis(options, 24.0).label == "Clip skip"
+    assert doctest.testmod(script).failed == 0
 
 
 def cell_of(grid: Image.Image, col: int, row: int, size: int, cols: int, rows: int) -> np.ndarray:
@@ -104,8 +130,8 @@ def test_steps_by_cfg_gives_a_labelled_grid_and_each_image_with_its_infotext(app
 
 def test_seed_axis_fixes_random_seeds_and_records_them(app):
     result = app.txt2img(GenerationRequest(**BASE, script_name="X/Y/Z plot",
-                                           script_args=xyz_args(1, "-1, 3", options=[False, True, False, False, 0,
-                                                                                     False, False])))
+                                           script_args=xyz_args(1, "-1, 3", options=[False, True, False, False, False,
+                                                                                     False, False, 0, False])))
     drawn = result.all_seeds[0]
     assert result.all_seeds == [drawn, 3] and drawn != -1
     assert f"Fixed X Values: \"{drawn}, 3\"" in result.infotexts[0]
@@ -121,7 +147,7 @@ def test_prompt_sr_and_sampler_axes(app):
 
 
 def test_three_axes_with_sub_grids(app):
-    options = [True, False, True, False, 4, False, False]
+    options = [True, False, True, False, False, False, False, 4, False]
     result = app.txt2img(GenerationRequest(**BASE, script_name="X/Y/Z plot",
                                            script_args=xyz_args(STEPS, "1, 2", 0, "", CFG, "5, 7", options)))
     main, sub1, sub2 = result.images

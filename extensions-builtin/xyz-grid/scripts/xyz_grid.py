@@ -35,22 +35,42 @@ def options_for(is_img2img: bool) -> list[AxisOption]:
     return [o for o in axis_options if o.is_img2img is None or o.is_img2img == is_img2img]
 
 
-def pick_axis(options: list[AxisOption], value) -> AxisOption:
+# script_args index of each axis's type and values (A1111 1.10's layout; docs/scripts.md)
+ARG_INDEX = {"x": 0, "y": 3, "z": 6}
+
+
+def axis_field(axis: str, what: str = "type") -> str:
+    """The request field a client set for this axis, e.g. `script_args[3] (Y type)`.
+
+    >>> axis_field("y"), axis_field("z", "values")
+    ('script_args[3] (Y type)', 'script_args[7] (Z values)')
+    """
+    index = ARG_INDEX[axis] + (1 if what == "values" else 0)
+    return f"script_args[{index}] ({axis.upper()} {what})"
+
+
+def pick_axis(options: list[AxisOption], value, field: str = "script_args") -> AxisOption:
     """An axis by its index in the tab's list (A1111's API) or by its label."""
     if value is None or value == "":
         return options[0]
+    listing = ", ".join(f"{i}: {o.label}" for i, o in enumerate(options))
+    whole = isinstance(value, int) or isinstance(value, float) and value.is_integer()
+    if isinstance(value, bool) or not (whole or isinstance(value, str)):
+        raise InvalidInput(field, f"X/Y/Z plot: axis {value!r} is neither an index nor a label", listing)
     if isinstance(value, str) and not value.strip().isdigit():
         found = [o for o in options if o.label.lower() == value.strip().lower()]
         if not found:
-            raise InvalidInput("script_args", f"X/Y/Z plot: unknown axis {value!r}; valid: {', '.join(o.label for o in options)}")
+            raise InvalidInput(field, f"X/Y/Z plot: unknown axis {value!r}", listing)
         return found[0]
     index = int(value)
     if not 0 <= index < len(options):
-        raise InvalidInput("script_args", f"X/Y/Z plot: axis index {index} is out of range 0 to {len(options) - 1}")
+        raise InvalidInput(field, f"X/Y/Z plot: axis index {index} is out of range 0 to {len(options) - 1}",
+                           listing)
     return options[index]
 
 
-def axis_values(p, opt: AxisOption, text: str, dropdown, csv_mode: bool, raw_mode: bool) -> list:
+def axis_values(p, opt: AxisOption, text: str, dropdown, csv_mode: bool, raw_mode: bool,
+                field: str = "script_args") -> list:
     """The values of one axis: from the dropdown (choice axes) or the text, ranges expanded, typed and checked."""
     if opt.label == "Nothing":
         return [0]
@@ -73,7 +93,7 @@ def axis_values(p, opt: AxisOption, text: str, dropdown, csv_mode: bool, raw_mod
         if opt.confirm is not None:
             opt.confirm(p, values)
     except (ValueError, RuntimeError) as e:
-        raise InvalidInput("script_args", f"X/Y/Z plot, axis {opt.label}: {e}") from None
+        raise InvalidInput(field, f"X/Y/Z plot, axis {opt.label}: {e}") from None
     return values
 
 
@@ -82,6 +102,26 @@ def fixed_seeds(opt: AxisOption, values: list) -> list:
     if opt.label not in ("Seed", "Var. seed"):
         return values
     return [random.randrange(4294967294) if v in (None, "", -1) else v for v in values]
+
+
+def seed_offset(at: dict, sizes: dict, vary: dict) -> int:
+    """How far a cell's seed moves from the job's with "Vary seeds for X/Y/Z": numbered along the varied axes,
+    X fastest, so no two cells share a seed.
+
+    >>> sizes = {"x": 3, "y": 2, "z": 2}
+    >>> seed_offset({"x": 2, "y": 1, "z": 1}, sizes, {"x": True, "y": True, "z": True})
+    11
+    >>> seed_offset({"x": 2, "y": 1, "z": 1}, sizes, {"x": False, "y": True, "z": False})
+    1
+    >>> seed_offset({"x": 2, "y": 1, "z": 1}, sizes, {"x": True, "y": False, "z": True})
+    5
+    """
+    offset, stride = 0, 1
+    for axis in "xyz":
+        if vary[axis]:
+            offset += at[axis] * stride
+            stride *= sizes[axis]
+    return offset
 
 
 def label_groups(labels) -> list[list]:
@@ -127,6 +167,9 @@ class Script(scripts.Script):
                 draw_legend = gr.Checkbox(label="Draw legend", value=True, elem_id=self.elem_id("draw_legend"))
                 no_fixed_seeds = gr.Checkbox(label="Keep -1 for seeds", value=False,
                                              elem_id=self.elem_id("no_fixed_seeds"))
+                with gr.Row():
+                    vary_seeds = [gr.Checkbox(label=f"Vary seeds for {a}", value=False, min_width=80,
+                                              elem_id=self.elem_id(f"vary_seeds_{a.lower()}")) for a in "XYZ"]
             with gr.Column():
                 include_lone_images = gr.Checkbox(label="Include Sub Images", value=False,
                                                   elem_id=self.elem_id("include_lone_images"))
@@ -143,8 +186,9 @@ class Script(scripts.Script):
         self.infotext_fields = [entry for axis in "xyz" for entry in (
             (rows[axis][0], f"{axis.upper()} Type"), (rows[axis][1], f"{axis.upper()} Values"),
             (rows[axis][2], lambda params, a=axis.upper(): gr.update(value=csv_values(params.get(f"{a} Values", "")))))]
+        # A1111 1.10's 18 args in its order, then Easel's own (raw_mode), so A1111 clients' script_args fit
         return [*rows["x"][:3], *rows["y"][:3], *rows["z"][:3], draw_legend, include_lone_images, include_sub_grids,
-                no_fixed_seeds, margin_size, csv_mode, raw_mode]
+                no_fixed_seeds, *vary_seeds, margin_size, csv_mode, raw_mode]
 
     def _wire(self, rows: dict, csv_mode) -> None:
         """Choice axes show a multi-select dropdown (text in CSV mode) and a button that fills in every choice."""
@@ -175,8 +219,11 @@ class Script(scripts.Script):
             fill_button.click(fn=fill, inputs=[kind, csv_mode], outputs=[values, dropdown])
 
     def run(self, p, x_type, x_values, x_values_dropdown, y_type, y_values, y_values_dropdown, z_type, z_values,
-            z_values_dropdown, draw_legend, include_lone_images, include_sub_grids, no_fixed_seeds, margin_size,
-            csv_mode, raw_mode):
+            z_values_dropdown, draw_legend, include_lone_images, include_sub_grids, no_fixed_seeds, vary_seeds_x=False,
+            vary_seeds_y=False, vary_seeds_z=False, margin_size=0, csv_mode=False, raw_mode=False):
+        if isinstance(margin_size, bool) or not isinstance(margin_size, (int, float)) or margin_size < 0:
+            raise InvalidInput("script_args[16] (Grid margins (px))", f"X/Y/Z plot: {margin_size!r} is not a margin",
+                               "a whole number of pixels, 0 to 500")
         if not no_fixed_seeds:
             processing.fix_seed(p)
         if not getattr(opts, "return_grid", True):
@@ -186,11 +233,11 @@ class Script(scripts.Script):
                  "z": (z_type, z_values, z_values_dropdown)}
         opt, vals, texts = {}, {}, {}
         for axis, (kind, text, dropdown) in given.items():
-            opt[axis] = pick_axis(options, kind)
+            opt[axis] = pick_axis(options, kind, axis_field(axis))
             if opt[axis].choices is not None and not csv_mode and dropdown:
                 text = list_to_csv_string(dropdown)
             texts[axis] = text or ""
-            vals[axis] = axis_values(p, opt[axis], text, dropdown, csv_mode, raw_mode)
+            vals[axis] = axis_values(p, opt[axis], text, dropdown, csv_mode, raw_mode, axis_field(axis))
             if not no_fixed_seeds:
                 vals[axis] = fixed_seeds(opt[axis], vals[axis])
         nx, ny, nz = len(vals["x"]), len(vals["y"]), len(vals["z"])
@@ -201,8 +248,9 @@ class Script(scripts.Script):
         print(f"X/Y/Z plot will create {nx * ny * nz * p.n_iter * p.batch_size} images on {nz} {nx}x{ny} grid"
               f"{'s' if nz > 1 else ''}.")
         state.xyz_plot_x, state.xyz_plot_y, state.xyz_plot_z = (AxisInfo(opt[a], vals[a]) for a in "xyz")
-        return self.plot(p, opt, vals, texts, draw_legend, include_lone_images, include_sub_grids, no_fixed_seeds,
-                         margin_size)
+        vary = {"x": bool(vary_seeds_x), "y": bool(vary_seeds_y), "z": bool(vary_seeds_z)}
+        return self.plot(p, opt, vals, texts, vary, draw_legend, include_lone_images, include_sub_grids, no_fixed_seeds,
+                         int(margin_size))
 
     def grid_params(self, pc, opt, vals, texts, axes, no_fixed_seeds) -> None:
         pc.extra_generation_params = dict(pc.extra_generation_params, Script=self.title())
@@ -214,7 +262,7 @@ class Script(scripts.Script):
             if opt[axis].label in ("Seed", "Var. seed") and not no_fixed_seeds:
                 pc.extra_generation_params[f"Fixed {axis.upper()} Values"] = ", ".join(map(str, vals[axis]))
 
-    def plot(self, p, opt, vals, texts, draw_legend, include_lone_images, include_sub_grids, no_fixed_seeds, margin):
+    def plot(self, p, opt, vals, texts, vary, draw_legend, include_lone_images, include_sub_grids, no_fixed_seeds, margin):
         nx, ny, nz = (len(vals[a]) for a in "xyz")
         count = nx * ny * nz
         state.job_count = count * p.n_iter
@@ -236,6 +284,8 @@ class Script(scripts.Script):
                     try:
                         for axis in "xyz":
                             opt[axis].apply(pc, vals[axis][at[axis]], vals[axis])
+                        if isinstance(pc.seed, int) and pc.seed != -1:  # -1 (kept random) varies anyway
+                            pc.seed += seed_offset(at, {a: len(vals[a]) for a in "xyz"}, vary)
                         results[index] = process_images(pc)
                     except Exception as e:  # one bad cell leaves a blank cell, as in A1111; all bad: the error
                         print(f"X/Y/Z plot: cell {index + 1} failed: {e}")
