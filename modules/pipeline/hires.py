@@ -27,7 +27,7 @@ from modules.upscalers.registry import LATENT_MODES
 DEFAULT_STRENGTH = 0.7
 DEFAULT_UPSCALER = "Latent"
 MAX_HIRES_SIDE = 8192
-OPT_F = 8
+MIN_HIRES_SIDE = 64
 
 
 @dataclass(frozen=True)
@@ -53,11 +53,15 @@ def first_pass_request(req: GenerationRequest) -> GenerationRequest:
                        hr_resize_x=req.width, hr_resize_y=req.height, firstphase_width=0, firstphase_height=0)
 
 
-def target_size(width: int, height: int, scale: float, resize_x: int, resize_y: int) -> tuple[int, int, int, int]:
-    """(target w, target h, truncate x, truncate y) as A1111's `calculate_target_resolution`.
+def target_size(width: int, height: int, scale: float, resize_x: int, resize_y: int,
+                factor: int = 8) -> tuple[int, int, int, int]:
+    """(target w, target h, truncate x, truncate y) as A1111's `calculate_target_resolution`; the truncation
+    counts latent pixels of a VAE that downsamples by `factor`.
 
     >>> target_size(64, 64, 2, 0, 0), target_size(64, 32, 2, 96, 0), target_size(64, 64, 2, 128, 64)
     ((128, 128, 0, 0), (96, 48, 0, 0), (128, 128, 0, 8))
+    >>> target_size(64, 64, 2, 128, 64, factor=4)
+    (128, 128, 0, 16)
     """
     if not resize_x and not resize_y:
         return int(width * scale), int(height * scale), 0, 0
@@ -69,7 +73,7 @@ def target_size(width: int, height: int, scale: float, resize_x: int, resize_y: 
         w, h = resize_x, resize_x * height // width
     else:
         w, h = resize_y * width // height, resize_y
-    return w, h, (w - resize_x) // OPT_F, (h - resize_y) // OPT_F
+    return w, h, (w - resize_x) // factor, (h - resize_y) // factor
 
 
 def _check(name: str, ok: bool, value, valid: str) -> None:
@@ -77,8 +81,9 @@ def _check(name: str, ok: bool, value, valid: str) -> None:
         raise InvalidInput(name, f"{value!r} is out of range", valid)
 
 
-def plan_hires(req: GenerationRequest, upscalers) -> HiresPlan | None:
-    """Check the hires fields and resolve sizes and the upscaler; None when hires fix is off."""
+def plan_hires(req: GenerationRequest, upscalers, factor: int = 8) -> HiresPlan | None:
+    """Check the hires fields and resolve sizes and the upscaler; None when hires fix is off.
+    `factor`: the model's VAE downsampling (the truncation is counted in latent pixels)."""
     if not req.enable_hr:
         return None
     strength = DEFAULT_STRENGTH if req.denoising_strength is None else req.denoising_strength
@@ -89,9 +94,9 @@ def plan_hires(req: GenerationRequest, upscalers) -> HiresPlan | None:
     for name in ("hr_resize_x", "hr_resize_y"):
         value = getattr(req, name)
         _check(name, isinstance(value, int) and 0 <= value <= MAX_HIRES_SIDE, value, f"0 to {MAX_HIRES_SIDE}")
-    w, h, tx, ty = target_size(req.width, req.height, req.hr_scale, req.hr_resize_x, req.hr_resize_y)
-    _check("hr_scale", OPT_F * 8 <= min(w, h) and max(w, h) <= MAX_HIRES_SIDE, f"{w}x{h}",
-           f"a target from 64 to {MAX_HIRES_SIDE} pixels a side")
+    w, h, tx, ty = target_size(req.width, req.height, req.hr_scale, req.hr_resize_x, req.hr_resize_y, factor)
+    _check("hr_scale", MIN_HIRES_SIDE <= min(w, h) and max(w, h) <= MAX_HIRES_SIDE, f"{w}x{h}",
+           f"a target from {MIN_HIRES_SIDE} to {MAX_HIRES_SIDE} pixels a side")
     name = req.hr_upscaler or DEFAULT_UPSCALER
     latent = LATENT_MODES.get(name)
     if latent is None and upscalers is None:
@@ -136,31 +141,45 @@ def hires_infotext(req: GenerationRequest, upscaler: str) -> dict[str, Any]:
 
 
 def upscale_latents(model, latents: torch.Tensor, plan: HiresPlan, upscalers, exact: bool,
-                    tiling: tuple[int, int] = (192, 8)) -> torch.Tensor:
-    """First-pass latents [B, 4, h, w] → latents at the target size [B, 4, H/8, W/8] (truncated if asked)."""
-    size = (plan.target_h // OPT_F, plan.target_w // OPT_F)
+                    tiling: tuple[int, int] = (192, 8)) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """First-pass latents [B, C, h, w] → (latents at the target size [B, C, H/f, W/f], truncated if asked;
+    the upscaled pixels [B, 3, H, W] they were encoded from, cropped alike, or None for a latent upscaler)."""
+    f = model.vae_scale_factor
+    size = (plan.target_h // f, plan.target_w // f)
+    pixels = None
     if plan.latent_mode is not None:
         mode, antialias = plan.latent_mode
-        out = F.interpolate(latents, size=size, mode=mode, antialias=antialias)  # [B, 4, H/8, W/8]
+        out = F.interpolate(latents, size=size, mode=mode, antialias=antialias)  # [B, C, H/f, W/f]
     else:
         upscale = None if upscalers is None else (lambda im, s: upscalers.upscale(im, plan.upscaler, s, *tiling))
         images = [resize_image(0, im, plan.target_w, plan.target_h, upscale)
                   for im in tensor_to_pil(decode_latents(model, latents, exact))]
         pixels = pil_to_tensor(images)  # [B, 3, H, W]
         rows = [pixels[i:i + 1] for i in range(len(images))] if exact else [pixels]
-        out = torch.cat([model.encode(r, sample=False) for r in rows])  # [B, 4, H/8, W/8]
-    ty, tx = plan.truncate_y, plan.truncate_x
-    return out[:, :, ty // 2:out.shape[2] - (ty + 1) // 2, tx // 2:out.shape[3] - (tx + 1) // 2]
+        out = torch.cat([model.encode(r, sample=False) for r in rows])  # [B, C, H/f, W/f]
+    top, left = plan.truncate_y // 2, plan.truncate_x // 2
+    bottom, right = out.shape[2] - (plan.truncate_y + 1) // 2, out.shape[3] - (plan.truncate_x + 1) // 2
+    out = out[:, :, top:bottom, left:right]  # [B, C, H'/f, W'/f]
+    if pixels is not None:
+        pixels = pixels[:, :, top * f:bottom * f, left * f:right * f]  # [B, 3, H', W']
+    return out, pixels
 
 
-def second_pass_conditioning(model, latents: torch.Tensor, weight: float, exact: bool) -> torch.Tensor | None:
-    """A 9-channel model's image conditioning for the second pass (None for other models)."""
+def second_pass_conditioning(model, latents: torch.Tensor, pixels: torch.Tensor | None, weight: float,
+                             exact: bool) -> torch.Tensor | None:
+    """A 9-channel model's image conditioning [B, 5, h, w] for the second pass (None for other models).
+
+    As A1111: built from the upscaled first-pass image (`pixels` [B, 3, H, W] from an image upscaler, or the
+    upscaled latents decoded), unless the conditional mask weight hides it entirely.
+    """
     if not inpaint.is_inpainting_model(model):
         return None
-    height, width = latents.shape[2] * OPT_F, latents.shape[3] * OPT_F
+    f = model.vae_scale_factor
+    height, width = latents.shape[2] * f, latents.shape[3] * f
     if weight >= 1.0:  # the masked image is fully hidden: no need to decode (A1111 does the same)
         return inpaint.txt2img_conditioning(model, latents.shape[0], height, width)
-    pixels = decode_latents(model, latents, exact)  # [B, 3, H, W]
+    if pixels is None:
+        pixels = decode_latents(model, latents, exact)  # [B, 3, H, W]
     mask = torch.ones(latents.shape[0], 1, height, width)
     return inpaint.image_conditioning(model, pixels, mask, tuple(latents.shape[-2:]), weight)
 
@@ -179,18 +198,18 @@ class SecondPass:
 
     def run(self, services, model, req: GenerationRequest, opts, batch, latents: torch.Tensor, job,
             pass_no: int, on_extra_noise=None) -> torch.Tensor | None:
-        """First-pass latents [B, 4, h, w] → upscaled and re-denoised latents [B, 4, H/8, W/8]
+        """First-pass latents [B, C, h, w] → upscaled and re-denoised latents [B, C, H/f, W/f]
         (`on_extra_noise`: see `Pass.run`)."""
         exact, plan = opts.exact_batches, self.plan
-        init = upscale_latents(model, latents, plan, services.upscalers, exact,
-                               (opts.ESRGAN_tile, opts.ESRGAN_tile_overlap))  # [B, 4, H/8, W/8]
+        init, pixels = upscale_latents(model, latents, plan, services.upscalers, exact,
+                                       (opts.ESRGAN_tile, opts.ESRGAN_tile_overlap))  # [B, C, H/f, W/f]
         if plan.strength == 0:
             return init
         prompts = hires_batch(req, batch, services.styles)
         conds = step_conditioning(services.conditioning, model, prompts, opts.CLIP_stop_at_last_layers,
                                   self.first_steps, opts, exact, hires_steps=self.choice.spec.total_steps(plan.steps))
         rng = make_rng(tuple(init.shape[1:]), batch, req, opts, model.device, model.vae_scale_factor)
-        image_cond = second_pass_conditioning(model, init, opts.inpainting_mask_weight, exact)
+        image_cond = second_pass_conditioning(model, init, pixels, opts.inpainting_mask_weight, exact)
         step = Pass(self.choice, self.denoiser, self.sigmas, self.t_enc, req.cfg_scale, plan.strength >= 1.0,
                     extra_noise=opts.img2img_extra_noise)
         job.begin_pass(pass_no, self.t_enc + 1, f"Hires fix {pass_no // 2 + 1}")

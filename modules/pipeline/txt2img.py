@@ -35,7 +35,7 @@ def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapsh
     hooks.call("process", ctx)
     req = ctx.request
     validate_request(req)
-    hires = plan_hires(req, services.upscalers)
+    hires = plan_hires(req, services.upscalers, model.vae_scale_factor)
     choice = choose_sampler(services.samplers, req, opts)
     exact = opts.exact_batches
     denoiser = model_denoiser(model, choice, exact)

@@ -25,3 +25,16 @@ def app(tmp_path, tiny_checkpoint):
 @pytest.fixture
 def app_fp32(tmp_path, tiny_checkpoint):
     return make_app(tmp_path, tiny_checkpoint, "--precision", "full")
+
+
+def builtin_checkpoint(name: str):
+    """The shipped built-in model `name` (latent factor 4; the inpainting variant has a 9-channel UNet)."""
+    from modules.paths import INSTALL_DIR
+
+    return INSTALL_DIR / "models" / "Stable-diffusion" / f"{name}.safetensors"
+
+
+@pytest.fixture(params=["easel-builtin", "easel-builtin-inpainting"])
+def builtin_app(request, tmp_path):
+    """An App over a copy of one of the two shipped built-in models."""
+    return make_app(tmp_path, builtin_checkpoint(request.param))

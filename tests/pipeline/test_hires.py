@@ -97,3 +97,24 @@ def test_hires_prompt_gets_the_request_styles(app):
     written = app.txt2img(GenerationRequest(**{**BASE, "prompt": "a red circle, film grain"}, **common,
                                             hr_prompt="a blue square, film grain"))
     assert np.array_equal(pixels(styled.images[0]), pixels(written.images[0]))
+
+
+@pytest.mark.parametrize("upscaler", ["Latent", "Lanczos"])
+def test_hires_on_the_builtin_models_reaches_the_target_size(builtin_app, upscaler):
+    """The built-in VAE downsamples by 4 and its inpainting variant takes 9 channels: neither may assume 8 / 4."""
+    req = GenerationRequest(**BASE, enable_hr=True, hr_scale=2, hr_upscaler=upscaler, hr_second_pass_steps=1)
+    assert builtin_app.txt2img(req).images[0].size == (128, 128)
+
+
+@pytest.mark.parametrize("upscaler", ["Latent", "Lanczos"])
+def test_hires_crop_and_image_conditioning_on_9_channel_models(tmp_path, tiny_inpaint_checkpoint, upscaler):
+    """Resize-to with both sides crops the latents; a mask weight below 1 builds the second pass's image
+    conditioning from the upscaled first-pass image, which must have the cropped size too."""
+    from tests.pipeline.conftest import builtin_checkpoint
+
+    for checkpoint in (tiny_inpaint_checkpoint, builtin_checkpoint("easel-builtin-inpainting")):
+        app = make_app(tmp_path / checkpoint.stem, checkpoint)
+        req = GenerationRequest(**{**BASE, "height": 128}, enable_hr=True, hr_resize_x=128, hr_resize_y=128,
+                                hr_upscaler=upscaler, hr_second_pass_steps=1,
+                                override_settings={"inpainting_mask_weight": 0.5})
+        assert app.txt2img(req).images[0].size == (128, 128)
