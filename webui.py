@@ -136,16 +136,31 @@ def create_server(app):
     # docs and schema are served by mount_api, behind --api-auth like every API route
     server = FastAPI(title="Easel", version=app.services.version, docs_url=None, redoc_url=None, openapi_url=None)
     mount_api(server, app)
+    open_routes = list(server.router.routes)  # the API's routes check --api-auth themselves
     if not app.flags.nowebui:
         from modules.ui.layout import mount_ui
 
         server = mount_ui(server, app)
+        if not app.flags.gradio_auth:  # a page without login loads its scripts without one; /file= stays guarded
+            open_routes += [r for r in server.router.routes[len(open_routes):]
+                            if not getattr(r, "path", "").startswith("/file=")]
     if app.scripts is not None:  # extensions add routes now (on_app_started(demo, app))
         known = len(server.router.routes)
         app.scripts.app_started(getattr(server.state, "easel_blocks", None), server)
         routes_before_page(server, known)
         server.router.on_shutdown.append(app.scripts.unloaded)
+    guard_routes(server, app.flags, open_routes)
     return server
+
+
+def guard_routes(server, flags: argparse.Namespace, open_routes: list) -> None:
+    """With --api-auth or --gradio-auth, every route outside the API and the page needs one of their credentials
+    (extension routes, /file=), including routes added after start-up (docs/security.md)."""
+    from modules.api.auth import RouteGuard
+
+    pairs = [*cli.parse_credentials(flags.api_auth or ""), *cli.parse_credentials(flags.gradio_auth or "")]
+    if pairs:
+        server.add_middleware(RouteGuard, router=server.router, open_routes=open_routes, pairs=pairs)
 
 
 def routes_before_page(server, known: int) -> None:
