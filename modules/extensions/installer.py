@@ -1,6 +1,7 @@
 """Running an extension's `install.py` as A1111 does: with Easel's Python, in a subprocess, where `import launch`
 gives the A1111 helpers (`is_installed`, `run_pip`, …) through the compat aliases. The folder is the working
-directory; output is captured and logged. `InstallState` (a small JSON file in the data dir) remembers which commit
+directory; output is captured and logged. Every pip run inside it is held to Easel's own package versions
+(modules/extensions/constraints.py): an install that would change one fails, naming the package. `InstallState` (a small JSON file in the data dir) remembers which commit
 and install.py each extension last ran successfully for, so start-up runs only the new or changed ones.
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from modules.extensions.constraints import Conflict, conflicts_in
 from modules.extensions.git import head_commit, tail
 from modules.paths import INSTALL_DIR
 
@@ -24,10 +26,12 @@ INSTALLER = "install.py"
 STATE_FILE = "extensions-installed.json"
 TIMEOUT_S = 1800  # pip installs of large packages take a while; a hung script must not block forever
 
-# Runs in the child: Easel's modules importable, A1111 names aliased, then install.py as __main__.
+# Runs in the child: Easel's modules importable, Easel's packages pinned for every pip it starts, A1111 names
+# aliased, then install.py as __main__.
 BOOTSTRAP = (
     "import runpy, sys; "
     "sys.path[:0] = [sys.argv[1], sys.argv[2]]; "
+    "from modules.extensions.constraints import protect_this_process; protect_this_process(); "
     "from modules.extensions.compat import install_aliases; install_aliases(); "
     "sys.argv = [sys.argv[3]]; "
     "runpy.run_path(sys.argv[0], run_name='__main__')"
@@ -40,11 +44,16 @@ class InstallerOutcome:
     ok: bool
     returncode: int
     output: str  # stdout and stderr together
+    conflicts: tuple[Conflict, ...] = ()  # Easel's packages pip refused to change (the install failed for them)
 
     @property
     def message(self) -> str:
         if self.ok:
             return f"{self.name}: install.py finished"
+        if self.conflicts:
+            names = "; ".join(c.describe() for c in self.conflicts)
+            return (f"install.py of {self.name} failed: it needs other versions of Easel's own packages, which were "
+                    f"left as they are: {names}\n{tail(self.output)}")
         return f"install.py of {self.name} failed (exit code {self.returncode}):\n{tail(self.output)}"
 
 
@@ -72,7 +81,8 @@ def run_installer(name: str, folder: Path, python: str = sys.executable, timeout
         code, output = -1, f"could not start {python}: {e}"
     for line in output.splitlines():
         log.info("[%s install.py] %s", name, line)
-    outcome = InstallerOutcome(name, code == 0, code, output)
+    conflicts = tuple(conflicts_in(output))  # also when install.py caught pip's error and went on
+    outcome = InstallerOutcome(name, code == 0 and not conflicts, code, output, conflicts)
     if not outcome.ok:
         log.error("%s", outcome.message)
     return outcome

@@ -3,6 +3,8 @@
 `git_clone`, `repo_dir`, `python`, `git`, `index_url`, `args`. Imported through the compat aliases as `launch`.
 
 Light on purpose: it runs in the install.py subprocess before anything else, so it imports no torch or gradio.
+`run_pip` holds pip to Easel's own package versions (modules/extensions/constraints.py) in every process, also in
+the web UI's, where extension scripts call it at import: a requirement that would change one of them fails.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import sys
 from pathlib import Path
 
 from modules import cli
+from modules.extensions.constraints import constrained_env
 from modules.paths import INSTALL_DIR
 
 
@@ -79,12 +82,14 @@ def run(command, desc=None, errdesc=None, custom_env=None, live: bool = default_
 
 
 def run_pip(command: str, desc=None, live: bool = default_command_live):
-    """`python -m pip <command> --prefer-binary` with Easel's Python (nothing when skip_install is set)."""
+    """`python -m pip <command> --prefer-binary` with Easel's Python (nothing when skip_install is set), with
+    Easel's packages pinned."""
     if skip_install:
         return None
     index = f" --index-url {index_url}" if index_url else ""
-    return run(f'"{python}" -m pip {command} --prefer-binary{index}', desc=f"Installing {desc}",
-               errdesc=f"Couldn't install {desc}", live=live)
+    with constrained_env() as env:
+        return run(f'"{python}" -m pip {command} --prefer-binary{index}', desc=f"Installing {desc}",
+                   errdesc=f"Couldn't install {desc}", custom_env=env, live=live)
 
 
 def run_python(code: str, desc=None, errdesc=None) -> str:
