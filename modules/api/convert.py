@@ -156,6 +156,7 @@ def to_request(payload: BaseModel, request_type: type, *, app, scripts: Mapping[
     data["scheduler"] = data.get("scheduler") or "Automatic"
     if data.get("do_not_save_samples"):
         data["save_images"] = False
+    data["do_not_save_grid"] = not data.get("save_images")  # A1111's API: no grid unless the images are saved
     check_settings(data.get("override_settings") or {}, app.options, app.paths.data_dir, "override_settings")
     values = decode_images({k: v for k, v in data.items() if k in names}, app.options.data())
     request = request_type(**values)

@@ -41,7 +41,8 @@ def installed_scripts(app, kind: str) -> dict:
 
 def generation_response(result, parameters: dict, send_images: bool) -> dict:
     """A1111's answer: bare base64 PNGs (with their infotext), the request echoed, `info` as a JSON string."""
-    images = [encode_png(png_bytes(i, t)) for i, t in zip(result.images, result.infotexts)] if send_images else []
+    shown = zip(result.shown_images, result.shown_infotexts)
+    images = [encode_png(png_bytes(i, t)) for i, t in shown] if send_images else []
     return {"images": images, "parameters": parameters, "info": result.info_json()}
 
 

@@ -102,7 +102,7 @@ def run_batch(run: Callable[[Img2ImgRequest], GenerationResult], req: Img2ImgReq
     results = []
     for path in images:
         image = _read(path, "input_dir")
-        one = req.replace(init_images=(image,), mask=req.mask)
+        one = req.replace(init_images=(image,), mask=req.mask, do_not_save_grid=True)  # A1111: no grid per file
         mask_path = find_mask(masks, path.stem)
         if masks and mask_path is None:
             continue  # A1111 skips images without a mask in an inpainting batch

@@ -11,6 +11,7 @@ import torch
 
 from modules.errors import InvalidInput
 from modules.imaging.convert import tensor_to_pil
+from modules.imaging.grids import grid_rows, grid_shape, paste_grid
 from modules.imaging.infotext import format_infotext
 from modules.options import Snapshot
 from modules.pipeline.hooks import NO_HOOKS, Holder, RunContext, RunHooks
@@ -77,6 +78,8 @@ class ImageOutputs:
 
     def result(self, plan: ImagePlan, interrupted: bool) -> GenerationResult:
         req, facts = self.req, self.facts
+        grid, grid_text = self._grid(plan) if self.images else (None, "")
+        shown_infotexts = [grid_text, *self.infotexts] if grid is not None else list(self.infotexts)
         info = {
             "prompt": req.prompt, "all_prompts": list(plan.prompts),
             "negative_prompt": req.negative_prompt, "all_negative_prompts": list(plan.negative_prompts),
@@ -91,14 +94,38 @@ class ImageOutputs:
             "seed_resize_from_w": req.seed_resize_from_w, "seed_resize_from_h": req.seed_resize_from_h,
             "denoising_strength": facts.extra.get("Denoising strength"),
             "extra_generation_params": dict(facts.extra),
-            "index_of_first_image": 0, "infotexts": list(self.infotexts), "styles": list(req.styles),
+            "index_of_first_image": int(grid is not None), "infotexts": shown_infotexts, "styles": list(req.styles),
             "job_timestamp": self.job_timestamp, "clip_skip": facts.clip_skip,
             "is_using_inpainting_conditioning": "Conditional mask weight" in facts.extra, "version": facts.version,
         }
         return GenerationResult(images=self.images, infotexts=self.infotexts, all_prompts=list(plan.prompts),
                                 all_negative_prompts=list(plan.negative_prompts), all_seeds=list(plan.seeds),
                                 all_subseeds=list(plan.subseeds), info=info, saved_paths=self.saved,
-                                interrupted=interrupted)
+                                interrupted=interrupted, grid=grid, grid_infotext=grid_text)
+
+    def _grid(self, plan: ImagePlan) -> tuple[Any, str]:
+        """A1111's batch grid and its infotext: saved to the grids folder (`grid_save`) and returned to be shown
+        first (`return_grid`) when the run made several images (or one, with `grid_only_if_multiple` off) and the
+        request does not say `do_not_save_grid` (the API sets it unless `save_images`)."""
+        opts, req = self.opts, self.req
+        single = len(self.images) < 2 and opts.grid_only_if_multiple
+        if req.do_not_save_grid or single or not (opts.return_grid or opts.grid_save):
+            return None, ""
+        grid = batch_grid(self.images, req.batch_size, opts)
+        text = self.infotext(plan.prompts[0], plan.negative_prompts[0], plan.seeds[0], plan.subseeds[0])
+        if opts.enable_pnginfo:
+            grid.info["parameters"] = text
+        if opts.grid_save:
+            folder = self.services.paths.data_dir / opts[f"outdir_{self.kind}_grids"]
+            self.services.saver.save_grid(grid, folder, text if opts.enable_pnginfo else None, fmt=opts.grid_format)
+        return (grid, text) if opts.return_grid else (None, "")
+
+
+def batch_grid(images: list, batch_size: int, opts: Snapshot):
+    """The images of a run on one grid, rows as the `n_rows` and `grid_prevent_empty_spots` settings ask."""
+    rows = grid_rows(len(images), batch_size, int(opts.n_rows), bool(opts.grid_prevent_empty_spots))
+    cols, rows = grid_shape(len(images), rows)
+    return paste_grid(images, cols, rows)
 
 
 def as_pil(image):

@@ -19,6 +19,18 @@ class GenerationResult:
     saved_paths: list[Path] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     interrupted: bool = False
+    grid: Any = None  # PIL image of all `images` (A1111's batch grid, `return_grid`), shown before them; or None
+    grid_infotext: str = ""
+
+    @property
+    def shown_images(self) -> list:
+        """What the gallery and the API show, as A1111's `Processed.images`: the grid first when there is one."""
+        return [self.grid, *self.images] if self.grid is not None else list(self.images)
+
+    @property
+    def shown_infotexts(self) -> list[str]:
+        """The infotexts of `shown_images`, one each."""
+        return [self.grid_infotext, *self.infotexts] if self.grid is not None else list(self.infotexts)
 
     def info_json(self) -> str:
         return json.dumps(self.info, ensure_ascii=False)

@@ -28,7 +28,8 @@ def run_sd_upscale(services, req: Img2ImgRequest, opts, job, upscaler: str = "No
         for start in range(0, len(tiles), req.batch_size):
             chunk = tiles[start:start + req.batch_size]
             tile_req = req.replace(init_images=tuple(chunk), batch_size=len(chunk), n_iter=1, seed=tile_seed,
-                                   mask=None, resize_mode=0, save_images=False)
+                                   mask=None, resize_mode=0, save_images=False,
+                                   do_not_save_grid=True)
             result = run_img2img(services, tile_req, opts, job)
             tile_seed = result.all_seeds[-1] + 1
             results.extend(result.images)

@@ -171,7 +171,8 @@ def _batch_work(ctx: UiContext, request_type, values: dict, folder: str, out_dir
             mask = None
             if mask_dir and (Path(mask_dir) / file.name).is_file():
                 mask = uploaded_mask(open_image((Path(mask_dir) / file.name).read_bytes()), init.size)
-            request = build_request(request_type, values, init_images=(init,), mask=mask, save_images=save)
+            request = build_request(request_type, values, init_images=(init,), mask=mask, save_images=save,
+                                    do_not_save_grid=True)
             result = ctx.app.img2img(request, job)
             if out_dir:
                 Path(out_dir).mkdir(parents=True, exist_ok=True)

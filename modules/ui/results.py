@@ -128,7 +128,8 @@ def stream_job(ctx: UiContext, work: Callable[[Job], Any], job_count: int, resul
     if result is None:
         yield gr.update(), "", gr.update(), gr.update(), error_html("Nothing was generated.")
         return
-    for image, text in zip(result.images, result.infotexts):
+    shown, texts = result.shown_images, result.shown_infotexts
+    for image, text in zip(shown, texts):
         image.info["parameters"] = text
     info = {**result.info, "selected": 0}
     message = ""
@@ -137,8 +138,8 @@ def stream_job(ctx: UiContext, work: Callable[[Job], Any], job_count: int, resul
         message = error_html(f"Interrupted at step {stopped.sampling_step} of {stopped.sampling_steps}: "
                              "showing what was finished.")
     notes = "".join(error_html(w) for w in getattr(result, "warnings", []))
-    captions = list(zip(result.images, [None] * len(result.images)))
-    yield captions, "", infotext_html(result.infotexts[0] if result.infotexts else ""), info, message + notes
+    captions = [(image, None) for image in shown]
+    yield captions, "", infotext_html(texts[0] if texts else ""), info, message + notes
 
 
 def queue_position(app, job) -> tuple[int, int] | None:

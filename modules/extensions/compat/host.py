@@ -224,11 +224,12 @@ def run_selected(script, p):
 def processed_from_result(p, result: GenerationResult) -> processing.Processed:
     info = result.info
     p.job_timestamp = info.get("job_timestamp", p.job_timestamp)
-    processed = processing.Processed(p, list(result.images), seed=info.get("seed", p.seed),
+    processed = processing.Processed(p, result.shown_images, seed=info.get("seed", p.seed),
                                 info=result.infotexts[0] if result.infotexts else "", subseed=info.get("subseed"),
                                 all_prompts=list(result.all_prompts), all_negative_prompts=list(
                                     result.all_negative_prompts), all_seeds=list(result.all_seeds),
-                                all_subseeds=list(result.all_subseeds), infotexts=list(result.infotexts))
+                                all_subseeds=list(result.all_subseeds), infotexts=result.shown_infotexts,
+                                index_of_first_image=info.get("index_of_first_image", 0))
     for key in ("sampler_name", "clip_skip", "version", "sd_model_name", "sd_model_hash", "sd_vae_name",
                 "sd_vae_hash", "denoising_strength", "is_using_inpainting_conditioning", "restore_faces",
                 "face_restoration_model"):
@@ -236,6 +237,16 @@ def processed_from_result(p, result: GenerationResult) -> processing.Processed:
             setattr(processed, key, info[key])
     processed.extra_generation_params = {**info.get("extra_generation_params", {}), **p.extra_generation_params}
     return processed
+
+
+def set_shown(result: GenerationResult, images: list, infotexts: list) -> None:
+    """Put what `postprocess` scripts left in Processed.images back: the core's grid stays apart from the images
+    while it is still first in the list; a script that dropped or replaced it makes the list the plain images."""
+    if result.grid is not None and images and images[0] is result.grid:
+        images, infotexts = images[1:], infotexts[1:]
+    else:
+        result.grid, result.grid_infotext = None, ""
+    result.images, result.infotexts = images, infotexts
 
 
 def to_result(processed: processing.Processed, p, job) -> GenerationResult:
@@ -341,36 +352,10 @@ class CompatHooks:
     def _postprocess(self, p, ctx):
         processed = processed_from_result(p, ctx.result)
         self.runner.postprocess(p, processed)
-        if processed.images is not ctx.result.images or len(processed.images) != len(ctx.result.images):
-            ctx.result.images = list(processed.images)
-        ctx.result.infotexts = list(processed.infotexts)
+        set_shown(ctx.result, list(processed.images), list(processed.infotexts))
 
     def cfg_hooks(self, ctx) -> CFGHooks:
         """The cfg callbacks as the core's per-step hooks (only those registered: none costs nothing)."""
-        return cfg_hooks()
+        from modules.extensions.compat.cfg_view import cfg_hooks
 
-
-def cfg_hooks() -> CFGHooks:
-    sc = script_callbacks
-
-    def on_denoiser(params):
-        a = sc.CFGDenoiserParams(params.x, params.image_cond, params.sigma, params.sampling_step,
-                                 params.total_sampling_steps, params.text_cond, params.text_uncond, params.denoiser)
-        sc.cfg_denoiser_callback(a)
-        params.x, params.image_cond, params.sigma = a.x, a.image_cond, a.sigma
-        params.text_cond, params.text_uncond = a.text_cond, a.text_uncond
-
-    def on_denoised(params):
-        a = sc.CFGDenoisedParams(params.x, params.sampling_step, params.total_sampling_steps, params.inner_model)
-        sc.cfg_denoised_callback(a)
-        params.x = a.x
-
-    def on_after_cfg(params):
-        a = sc.AfterCFGCallbackParams(params.x, params.sampling_step, params.total_sampling_steps)
-        sc.cfg_after_cfg_callback(a)
-        params.x = a.x
-
-    return CFGHooks(on_denoiser=(on_denoiser,) if sc.has("cfg_denoiser") else (),
-                    on_denoised=(on_denoised,) if sc.has("cfg_denoised") else (),
-                    on_after_cfg=(on_after_cfg,) if sc.has("cfg_after_cfg") else ())
-
+        return cfg_hooks(self.p)
