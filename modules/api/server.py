@@ -15,6 +15,7 @@ from modules.api.auth import basic_auth
 from modules.api.convert import to_request
 from modules.api.errors import BodyLimit, install_error_handlers
 from modules.api.schema import ErrorResponse, Img2ImgApiRequest, Txt2ImgApiRequest
+from modules.api.surrogates import reject_lone_surrogates
 from modules.pipeline.img2img_request import Img2ImgRequest, validate_img2img
 from modules.pipeline.request import GenerationRequest
 
@@ -43,6 +44,7 @@ def mount_api(server: FastAPI, app) -> None:
     """Add the API routes (before the UI is mounted at "/", which would otherwise shadow them)."""
     flags = app.flags
     deps = [Depends(basic_auth(cli.parse_credentials(flags.api_auth)))] if flags.api_auth else []
+    deps.append(Depends(reject_lone_surrogates))  # after auth: strangers learn nothing about the body
     server.include_router(routes_generate.build_router(app), prefix="/sdapi/v1", dependencies=deps,
                           responses=ERROR_RESPONSES, tags=["A1111 API"])
     server.include_router(routes_lists.build_router(app), prefix="/sdapi/v1", dependencies=deps,
