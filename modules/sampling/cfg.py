@@ -122,9 +122,9 @@ class CFGDenoiser:
         return batch
 
     def step_callback(self, callback: Callable | None) -> Callable:
-        """Wrap a sampler callback so hooks see the sampler's step index as `sampling_step` (as A1111's state)."""
+        """Wrap a sampler callback so hooks see the index of the step they run in as `sampling_step`."""
         def on_step(info: dict) -> None:
-            self.sampling_step = int(info["i"])
+            self.sampling_step = int(info["i"]) + 1  # step i is done: the next model calls belong to step i + 1
             if callback is not None:
                 callback(info)
         return on_step
@@ -141,7 +141,7 @@ class CFGDenoiser:
             sigma_in = torch.cat([sigma_in, sigma])
             image_in = None if image_in is None else torch.cat([image_in, self.image_cond])
         return DenoiserParams(x_in, image_in, sigma_in, self.sampling_step, self.total_steps,
-                              cond.tensor, uncond, self.denoiser)
+                              cond.tensor, uncond, self)
 
 
 def _combine(out, cond: MultiCond, denoised_uncond, scale: float) -> torch.Tensor:

@@ -24,7 +24,7 @@ class DenoiserParams:
     total_sampling_steps: int
     text_cond: Any
     text_uncond: Any
-    denoiser: Any = None
+    denoiser: Any = None  # the guidance object making this call (modules/sampling/cfg.py CFGDenoiser), as A1111
 
 
 @dataclass

@@ -132,9 +132,9 @@ def test_step_callback_sets_sampling_step_for_hooks():
     seen = []
     cb = cfg.step_callback(seen.append)
     cfg(X, SIGMA)
-    cb({"i": 5})
+    cb({"i": 5})  # step 5 is done: the next calls belong to step 6
     cfg(X, SIGMA)
-    assert steps == [0, 5] and seen == [{"i": 5}]
+    assert steps == [0, 6] and seen == [{"i": 5}]
 
 
 def test_guided_returns_uncond_when_asked():
