@@ -8,11 +8,13 @@ import gradio as gr
 
 import modules.scripts as scripts
 from modules.errors import InvalidInput  # a user's bad argument: 422, not an extension fault
+from modules.arg_checks import choice, field, number
 from modules import images, processing
 from modules.processing import Processed
 from modules.shared import opts, state
 
 CURVES = ("Aggressive", "Linear", "Lazy")
+INTERROGATORS = ("None", "CLIP", "DeepBooru")
 
 
 def denoising_strength(loop: int, loops: int, initial: float, final: float, curve: str) -> float:
@@ -51,14 +53,19 @@ class Script(scripts.Script):
                                              value=0.5, elem_id=self.elem_id("final_denoising_strength"))
         denoising_curve = gr.Dropdown(label="Denoising strength curve", choices=list(CURVES), value="Linear")
         append_interrogation = gr.Dropdown(label="Append interrogated prompt at each iteration",
-                                           choices=["None", "CLIP", "DeepBooru"], value="None")
+                                           choices=list(INTERROGATORS), value="None")
         return [loops, final_denoising_strength, denoising_curve, append_interrogation]
 
     def run(self, p, loops, final_denoising_strength, denoising_curve, append_interrogation):
-        if append_interrogation not in (None, "None"):
-            raise InvalidInput("script_args", f"Loopback: {append_interrogation} interrogation is not available in Easel")
+        loops = number(loops, field(0, "Loops"), 1, None, whole=True)
+        final_denoising_strength = number(final_denoising_strength, field(1, "Final denoising strength"), 0.0, 1.0)
+        denoising_curve = choice(denoising_curve, field(2, "Denoising strength curve"), CURVES)
+        interrogation = field(3, "Append interrogated prompt at each iteration")
+        if choice(append_interrogation or "None", interrogation, INTERROGATORS) != "None":
+            raise InvalidInput(interrogation, f"Loopback: {append_interrogation} interrogation is not available in "
+                               "Easel", "None")
         processing.fix_seed(p)
-        loops, batch_count = int(loops), p.n_iter
+        batch_count = p.n_iter
         p.extra_generation_params = {"Final denoising strength": final_denoising_strength,
                                      "Denoising curve": denoising_curve}
         p.batch_size = p.n_iter = 1

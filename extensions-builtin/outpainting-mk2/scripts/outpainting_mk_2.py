@@ -12,6 +12,7 @@ from PIL import Image, ImageDraw
 
 import modules.scripts as scripts
 from modules import images
+from modules.arg_checks import field, number, subset
 from modules.processing import Processed, process_images
 from modules.shared import opts, state
 
@@ -113,7 +114,11 @@ class Script(scripts.Script):
         return outputs
 
     def run(self, p, _, pixels, mask_blur, direction, noise_q, color_variation):
-        pixels, mask_blur = int(pixels), int(mask_blur)
+        pixels = number(pixels, field(1, "Pixels to expand"), 1, 2048, whole=True)
+        mask_blur = number(mask_blur, field(2, "Mask blur"), 0, 256, whole=True)
+        direction = subset(direction, field(3, "Outpainting direction"), DIRECTIONS)
+        noise_q = number(noise_q, field(4, "Fall-off exponent (lower=higher detail)"), 0.0, None)
+        color_variation = number(color_variation, field(5, "Color variation"), 0.0, 1.0)
         work_size = (p.width, p.height)
         p.mask_blur = mask_blur * 4
         p.inpaint_full_res = False

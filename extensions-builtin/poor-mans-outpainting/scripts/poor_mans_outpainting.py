@@ -9,10 +9,12 @@ from PIL import Image, ImageDraw
 
 import modules.scripts as scripts
 from modules import devices, images
+from modules.arg_checks import field, index_or_choice, number, subset
 from modules.processing import Processed, process_images
 from modules.shared import opts, state
 
 DIRECTIONS = ("left", "right", "up", "down")
+FILLS = ("fill", "original", "latent noise", "latent nothing")  # A1111's inpainting_fill values 0-3
 
 
 def expansion(size: tuple[int, int], pixels: int, directions) -> tuple[int, int, int, int, int, int]:
@@ -62,17 +64,17 @@ class Script(scripts.Script):
                            elem_id=self.elem_id("pixels"))
         mask_blur = gr.Slider(label="Mask blur", minimum=0, maximum=64, step=1, value=4,
                               elem_id=self.elem_id("mask_blur"))
-        inpainting_fill = gr.Radio(label="Masked content", choices=["fill", "original", "latent noise",
-                                                                    "latent nothing"], value="fill", type="index",
+        inpainting_fill = gr.Radio(label="Masked content", choices=list(FILLS), value="fill", type="index",
                                    elem_id=self.elem_id("inpainting_fill"))
         direction = gr.CheckboxGroup(label="Outpainting direction", choices=list(DIRECTIONS), value=list(DIRECTIONS),
                                      elem_id=self.elem_id("direction"))
         return [pixels, mask_blur, inpainting_fill, direction]
 
     def run(self, p, pixels, mask_blur, inpainting_fill, direction):
-        pixels, mask_blur = int(pixels), int(mask_blur)
-        if isinstance(inpainting_fill, str):
-            inpainting_fill = ["fill", "original", "latent noise", "latent nothing"].index(inpainting_fill)
+        pixels = number(pixels, field(0, "Pixels to expand"), 1, 2048, whole=True)
+        mask_blur = number(mask_blur, field(1, "Mask blur"), 0, 256, whole=True)
+        inpainting_fill = index_or_choice(inpainting_fill, field(2, "Masked content"), FILLS)
+        direction = subset(direction, field(3, "Outpainting direction"), DIRECTIONS)
         p.mask_blur = mask_blur * 2
         p.inpainting_fill = inpainting_fill
         p.inpaint_full_res = False

@@ -8,6 +8,7 @@ import gradio as gr
 
 import modules.scripts as scripts
 from modules import images, processing
+from modules.arg_checks import choice, field, number
 from modules.processing import process_images
 from modules.shared import opts, state
 
@@ -55,11 +56,10 @@ class Script(scripts.Script):
         return [put_at_start, different_seeds, prompt_type, variations_delimiter, margin_size]
 
     def run(self, p, put_at_start, different_seeds, prompt_type, variations_delimiter, margin_size):
+        prompt_type = choice(prompt_type, field(2, "Select prompt"), ["positive", "negative"])
+        variations_delimiter = choice(variations_delimiter, field(3, "Select joining char"), ["comma", "space"])
+        margin_size = number(margin_size, field(4, "Grid margins (px)"), 0, 500, whole=True)
         processing.fix_seed(p)
-        if prompt_type not in ("positive", "negative"):
-            raise ValueError(f"Unknown prompt type {prompt_type!r}: positive or negative")
-        if variations_delimiter not in ("comma", "space"):
-            raise ValueError(f"Unknown variations delimiter {variations_delimiter!r}: comma or space")
         prompt = p.prompt if prompt_type == "positive" else p.negative_prompt
         original_prompt = prompt[0] if isinstance(prompt, list) else prompt
         positive_prompt = p.prompt[0] if isinstance(p.prompt, list) else p.prompt

@@ -11,6 +11,7 @@ import gradio as gr
 
 import modules.scripts as scripts
 from modules import sd_models, sd_samplers
+from modules.arg_checks import choice, field, text
 from modules.processing import Processed, process_images
 from modules.shared import state
 
@@ -154,6 +155,8 @@ class Script(scripts.Script):
         return [checkbox_iterate, checkbox_iterate_batch, prompt_position, prompt_txt]
 
     def run(self, p, checkbox_iterate, checkbox_iterate_batch, prompt_position, prompt_txt):
+        prompt_position = choice(prompt_position, field(2, "Insert prompts at the"), ["start", "end"])
+        prompt_txt = text(prompt_txt, field(3, "List of prompt inputs"))
         jobs = parse_lines(prompt_txt)
         p.do_not_save_grid = True
         print(f"Will process {len(jobs)} lines in {sum(j.get('n_iter', p.n_iter) for j in jobs)} jobs.")

@@ -9,6 +9,7 @@ from PIL import Image
 
 import modules.scripts as scripts
 from modules.errors import InvalidInput  # a user's bad argument: 422, not an extension fault
+from modules.arg_checks import field, number
 from modules import devices, images, processing, shared
 from modules.processing import Processed
 from modules.shared import opts, state
@@ -28,11 +29,13 @@ def pick_upscaler(upscalers: list, choice):
     if isinstance(choice, str) and not choice.isdigit():
         found = [u for u in upscalers if u.name.lower() == choice.lower()]
         if not found:
-            raise InvalidInput("script_args", f"SD upscale: unknown upscaler {choice!r}; valid: {', '.join(u.name for u in upscalers)}")
+            raise InvalidInput(field(2, "Upscaler"), f"SD upscale: unknown upscaler {choice!r}",
+                               ", ".join(u.name for u in upscalers))
         return found[0]
     index = int(choice or 0)
     if not 0 <= index < len(upscalers):
-        raise InvalidInput("script_args", f"SD upscale: upscaler index {index} is out of range 0 to {len(upscalers) - 1}")
+        raise InvalidInput(field(2, "Upscaler"), f"SD upscale: upscaler index {index} is out of range",
+                           ", ".join(f"{i}: {u.name}" for i, u in enumerate(upscalers)))
     return upscalers[index]
 
 
@@ -58,15 +61,16 @@ class Script(scripts.Script):
     def run(self, p, _, overlap, upscaler_index, scale_factor):
         if isinstance(upscaler_index, str) and upscaler_index.isdigit():
             upscaler_index = int(upscaler_index)
-        processing.fix_seed(p)
+        overlap = number(overlap, field(1, "Tile overlap"), 0, None, whole=True)
+        scale_factor = number(scale_factor, field(3, "Scale Factor"), 1.0, 8.0)
         upscaler = pick_upscaler(shared.sd_upscalers, upscaler_index)
-        overlap = int(overlap)
+        processing.fix_seed(p)
         p.extra_generation_params["SD upscale overlap"] = overlap
         p.extra_generation_params["SD upscale upscaler"] = upscaler.name
         init_img = images.flatten(p.init_images[0], getattr(opts, "img2img_background_color", "#ffffff"))
         if upscaler.name != "None":
             init_img = images.resize_image(0, init_img, *upscaled_size(init_img.width, init_img.height,
-                                                                      float(scale_factor)),
+                                                                      scale_factor),
                                            upscaler_name=upscaler.name)
         devices.torch_gc()
         grid = images.split_grid(init_img, tile_w=p.width, tile_h=p.height, overlap=overlap)

@@ -17,6 +17,7 @@ from PIL import Image
 
 import modules.scripts as scripts
 from modules.errors import InvalidInput  # a user's bad argument: 422, not an extension fault
+from modules.arg_checks import field, number
 from modules import images, processing
 from modules.processing import Processed, process_images
 from modules.shared import opts, state
@@ -45,8 +46,7 @@ def axis_field(axis: str, what: str = "type") -> str:
     >>> axis_field("y"), axis_field("z", "values")
     ('script_args[3] (Y type)', 'script_args[7] (Z values)')
     """
-    index = ARG_INDEX[axis] + (1 if what == "values" else 0)
-    return f"script_args[{index}] ({axis.upper()} {what})"
+    return field(ARG_INDEX[axis] + (1 if what == "values" else 0), f"{axis.upper()} {what}")
 
 
 def pick_axis(options: list[AxisOption], value, field: str = "script_args") -> AxisOption:
@@ -221,9 +221,7 @@ class Script(scripts.Script):
     def run(self, p, x_type, x_values, x_values_dropdown, y_type, y_values, y_values_dropdown, z_type, z_values,
             z_values_dropdown, draw_legend, include_lone_images, include_sub_grids, no_fixed_seeds, vary_seeds_x=False,
             vary_seeds_y=False, vary_seeds_z=False, margin_size=0, csv_mode=False, raw_mode=False):
-        if isinstance(margin_size, bool) or not isinstance(margin_size, (int, float)) or margin_size < 0:
-            raise InvalidInput("script_args[16] (Grid margins (px))", f"X/Y/Z plot: {margin_size!r} is not a margin",
-                               "a whole number of pixels, 0 to 500")
+        margin_size = number(margin_size, field(16, "Grid margins (px)"), 0, 500, whole=True)
         if not no_fixed_seeds:
             processing.fix_seed(p)
         if not getattr(opts, "return_grid", True):
@@ -250,7 +248,7 @@ class Script(scripts.Script):
         state.xyz_plot_x, state.xyz_plot_y, state.xyz_plot_z = (AxisInfo(opt[a], vals[a]) for a in "xyz")
         vary = {"x": bool(vary_seeds_x), "y": bool(vary_seeds_y), "z": bool(vary_seeds_z)}
         return self.plot(p, opt, vals, texts, vary, draw_legend, include_lone_images, include_sub_grids, no_fixed_seeds,
-                         int(margin_size))
+                         margin_size)
 
     def grid_params(self, pc, opt, vals, texts, axes, no_fixed_seeds) -> None:
         pc.extra_generation_params = dict(pc.extra_generation_params, Script=self.title())
