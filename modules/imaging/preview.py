@@ -31,7 +31,9 @@ def preview_image(preview: Any) -> Image.Image | None:
     """A PIL image as it is, SD latents [B, 4, h, w] approximated, anything else None."""
     if isinstance(preview, Image.Image):
         return preview
-    torch = sys.modules.get("torch")  # not imported yet: `preview` cannot be a tensor
-    if torch is not None and isinstance(preview, torch.Tensor) and preview.ndim == 4 and preview.shape[1] == 4:
+    if type(preview).__module__.partition(".")[0] != "torch":
+        return None  # checked first: while the warm-up imports torch, its half-built module has no Tensor yet
+    torch = sys.modules["torch"]
+    if isinstance(preview, torch.Tensor) and preview.ndim == 4 and preview.shape[1] == 4:
         return latent_preview(preview)
     return None
