@@ -78,7 +78,7 @@ class ImageOutputs:
 
     def result(self, plan: ImagePlan, interrupted: bool) -> GenerationResult:
         req, facts = self.req, self.facts
-        grid, grid_text = self._grid(plan) if self.images else (None, "")
+        grid, grid_text, grid_path = self._grid(plan) if self.images else (None, "", None)
         shown_infotexts = [grid_text, *self.infotexts] if grid is not None else list(self.infotexts)
         info = {
             "prompt": req.prompt, "all_prompts": list(plan.prompts),
@@ -101,24 +101,27 @@ class ImageOutputs:
         return GenerationResult(images=self.images, infotexts=self.infotexts, all_prompts=list(plan.prompts),
                                 all_negative_prompts=list(plan.negative_prompts), all_seeds=list(plan.seeds),
                                 all_subseeds=list(plan.subseeds), info=info, saved_paths=self.saved,
-                                interrupted=interrupted, grid=grid, grid_infotext=grid_text)
+                                interrupted=interrupted, grid=grid, grid_infotext=grid_text,
+                                grid_path=grid_path)
 
-    def _grid(self, plan: ImagePlan) -> tuple[Any, str]:
-        """A1111's batch grid and its infotext: saved to the grids folder (`grid_save`) and returned to be shown
+    def _grid(self, plan: ImagePlan) -> tuple[Any, str, Path | None]:
+        """A1111's batch grid, its infotext and file: saved to the grids folder (`grid_save`) and returned to be shown
         first (`return_grid`) when the run made several images (or one, with `grid_only_if_multiple` off) and the
         request does not say `do_not_save_grid` (the API sets it unless `save_images`)."""
         opts, req = self.opts, self.req
         single = len(self.images) < 2 and opts.grid_only_if_multiple
         if req.do_not_save_grid or single or not (opts.return_grid or opts.grid_save):
-            return None, ""
+            return None, "", None
         grid = batch_grid(self.images, req.batch_size, opts)
         text = self.infotext(plan.prompts[0], plan.negative_prompts[0], plan.seeds[0], plan.subseeds[0])
         if opts.enable_pnginfo:
             grid.info["parameters"] = text
+        path = None
         if opts.grid_save:
             folder = self.services.paths.data_dir / opts[f"outdir_{self.kind}_grids"]
-            self.services.saver.save_grid(grid, folder, text if opts.enable_pnginfo else None, fmt=opts.grid_format)
-        return (grid, text) if opts.return_grid else (None, "")
+            path = self.services.saver.save_grid(grid, folder, text if opts.enable_pnginfo else None,
+                                                 fmt=opts.grid_format)
+        return (grid, text, path) if opts.return_grid else (None, "", None)
 
 
 def batch_grid(images: list, batch_size: int, opts: Snapshot):

@@ -21,6 +21,13 @@ class GenerationResult:
     interrupted: bool = False
     grid: Any = None  # PIL image of all `images` (A1111's batch grid, `return_grid`), shown before them; or None
     grid_infotext: str = ""
+    grid_path: Path | None = None  # where the grid was saved (grid_save)
+
+    @property
+    def shown_paths(self) -> list[Path | None]:
+        """The saved file of each of `shown_images` (None where it was not saved), for downloads under its name."""
+        images = list(self.saved_paths) if len(self.saved_paths) == len(self.images) else [None] * len(self.images)
+        return [self.grid_path, *images] if self.grid is not None else images
 
     @property
     def shown_images(self) -> list:

@@ -2,8 +2,10 @@
 Send to…, open folder; and the generator that runs a job and streams progress into it."""
 from __future__ import annotations
 
+import functools
 import html
 import logging
+import time
 import os
 import shutil
 import subprocess
@@ -48,17 +50,59 @@ def build(tab: str, ctx: UiContext, kind: str, generation_info=None) -> Results:
         progress = gr.HTML("", elem_id=f"{tab}_progress", elem_classes=["progress-area"])
         gallery = gr.Gallery(label="Output", show_label=False, format="png", elem_id=f"{tab}_gallery", columns=2,
                              height=480, object_fit="contain", preview=True, interactive=False)
+        save_folder = ctx.app.options.get("outdir_save")
         with gr.Row(elem_id=f"image_buttons_{tab}", elem_classes=["image-buttons"]):
             folder = gr.Button("📂", elem_id=f"{tab}_open_folder", elem_classes=["tool"], scale=0, min_width=40)
+            save = gr.Button("💾", elem_id=f"save_{tab}", elem_classes=["tool"], scale=0, min_width=40,
+                             tooltip=f"Save the image to a dedicated directory ({save_folder}).")
+            save_zip = gr.Button("🗃️", elem_id=f"save_zip_{tab}", elem_classes=["tool"], scale=0, min_width=40,
+                                 tooltip=f"Save zip archive with images to a dedicated directory ({save_folder})")
             send = {target: gr.Button(label, elem_id=f"{tab}_send_to_{target}", min_width=60)
                     for target, label in SEND_TARGETS if target != tab}
+        downloads = gr.File(None, file_count="multiple", interactive=False, show_label=False, visible=False,
+                            elem_id=f"download_files_{tab}")
         generation_info = generation_info if generation_info is not None else gr.State({})
         info = gr.HTML("", elem_id=f"html_info_{tab}", elem_classes=["infotext-box"])
         log_box = gr.HTML("", elem_id=f"html_log_{tab}")
     gallery.select(_remember_selection, inputs=generation_info, outputs=[generation_info, info], queue=False,
                    show_progress="hidden")
     folder.click(lambda: open_folder(ctx, kind), inputs=None, outputs=log_box, queue=False)
+    for button, make_zip in ((save, False), (save_zip, True)):
+        button.click(functools.partial(press_save, ctx, make_zip=make_zip), inputs=[gallery, generation_info],
+                     outputs=[downloads, log_box], show_progress="hidden")
     return Results(gallery, progress, info, log_box, generation_info, send)
+
+
+def press_save(ctx: UiContext, gallery, info: dict, make_zip: bool):
+    """💾 / 🗃️: the selected image (or all shown) to `outdir_save` with a log.csv row; the files to download."""
+    from modules.imaging.save_button import SaveSettings, save_files
+
+    opts, info = ctx.app.options, info or {}
+    settings = SaveSettings(folder=ctx.app.paths.data_dir / opts.get("outdir_save"), fmt=opts.get("samples_format"),
+                            selected_only=bool(opts.get("save_selected_only")),
+                            write_csv=bool(opts.get("save_write_log_csv")),
+                            by_date=bool(opts.get("use_save_to_dirs_for_ui")),
+                            zip_pattern=opts.get("grid_zip_filename_pattern"))
+    images = gallery_images(gallery)
+    texts = list(info.get("infotexts") or [image.info.get("parameters", "") for image in images])
+    try:
+        saved = save_files(ctx.app.services.saver, images, texts, info, int(info.get("selected", 0)), settings,
+                           make_zip)
+    except EaselError as e:
+        return gr.update(), error_html(e.message)
+    return gr.update(value=[str(p) for p in saved.paths], visible=True), infotext_html(saved.message)
+
+
+def time_taken_html(seconds: float) -> str:
+    """A1111's performance line under the results.
+
+    >>> time_taken_html(75.25)
+    "<div class='performance'><p class='time'>Time taken: <wbr><span class='measurement'>1 min. 15.2 sec.</span></p></div>"
+    """
+    minutes, rest = divmod(seconds, 60)
+    text = (f"{int(minutes)} min. " if minutes >= 1 else "") + f"{rest:.1f} sec."
+    return (f"<div class='performance'><p class='time'>Time taken: <wbr><span class='measurement'>{text}</span>"
+            "</p></div>")
 
 
 def _remember_selection(info: dict, event: gr.SelectData):
@@ -109,6 +153,7 @@ def stream_job(ctx: UiContext, work: Callable[[Job], Any], job_count: int, resul
     Outputs, in order: gallery, progress, info html, generation_info, log html. User errors become a message.
     """
     app = ctx.app
+    started = time.perf_counter()
     job = Job(job_count=job_count)
     previews = bool(app.options.get("live_previews_enable"))  # the pipeline sets job.preview every N steps
     try:
@@ -138,8 +183,10 @@ def stream_job(ctx: UiContext, work: Callable[[Job], Any], job_count: int, resul
         message = error_html(f"Interrupted at step {stopped.sampling_step} of {stopped.sampling_steps}: "
                              "showing what was finished.")
     notes = "".join(error_html(w) for w in getattr(result, "warnings", []))
-    captions = [(image, None) for image in shown]
-    yield captions, "", infotext_html(texts[0] if texts else ""), info, message + notes
+    # a saved image is shown from its file, so the gallery's download keeps its output name (00002-3344018468.png)
+    captions = [(str(path) if path is not None else image, None) for image, path in zip(shown, result.shown_paths)]
+    performance = time_taken_html(time.perf_counter() - started)
+    yield captions, "", infotext_html(texts[0] if texts else ""), info, message + notes + performance
 
 
 def queue_position(app, job) -> tuple[int, int] | None:
