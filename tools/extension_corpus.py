@@ -1,0 +1,365 @@
+"""Run a corpus of real A1111 extensions (tests/extensions/corpus.json) against Easel and print what works.
+
+Each extension comes from a local git snapshot (`--mirrors`, one `<owner>+<repo>/repo` git dir per extension, as
+the `fetch` tool leaves them; their code stays out of this repository), is exported at the listed commit into a
+fresh data dir's `extensions/<name>`, and Easel is started on it (`webui.py --data-dir … --port …`), several
+extensions per start. Recorded per extension: problems Easel reported while installing or loading it (the Problem
+column of the Extensions tab, read from the log), exceptions in its hooks, errors in the browser console that come
+from its files (Chromium through Playwright), and its smoke check (a script listed, a route answering, a setting,
+an element on the page, an infotext key and a changed image). Finally one start with all of them and a txt2img.
+
+install.py scripts run in pip's dry-run mode (PIP_DRY_RUN=1) with Easel's constraints active
+(modules/extensions/constraints.py), so nothing is installed into Easel's environment; the tool also compares the
+installed distributions before and after and says so if anything changed. What a dry run says it would install
+(only packages Easel does not have: the constraints refuse the others) goes with `pip install --target` into a
+throwaway folder put on the server's PYTHONPATH (`--no-site` skips that: such extensions then load without them).
+
+    .venv/bin/python tools/extension_corpus.py [--only NAME ...] [--batch 10] [--write-doc docs/extension-corpus.md]
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.api.server_process import free_port  # noqa: E402
+from tools.corpus_page import browser_session, open_page  # noqa: E402
+
+CORPUS = ROOT / "tests" / "extensions" / "corpus.json"
+MIRRORS = Path("/work/.mirror")
+START_TIMEOUT_S = 600
+PROBLEM = re.compile(r" (?:WARNING|ERROR) easel\.extensions: extension (\S+?):? (?!failed in)(.*)")
+HOOK_FAILURE = re.compile(r" ERROR easel\.extensions: extension (\S+) failed in (\S+): (.*)")
+WOULD_INSTALL = re.compile(r"^Would install (.+)$", re.M)
+
+
+@dataclass
+class Entry:
+    name: str
+    url: str
+    commit: str
+    kind: str
+    smoke: dict
+
+    @property
+    def mirror(self) -> str:
+        owner, repo = self.url.rstrip("/").removesuffix(".git").split("/")[-2:]
+        return f"{owner}+{repo}"
+
+
+@dataclass
+class Row:
+    name: str
+    kind: str
+    problems: list[str] = field(default_factory=list)
+    hooks: list[str] = field(default_factory=list)
+    console: list[str] = field(default_factory=list)
+    smoke: str = "not run"
+    smoke_ok: bool = False
+    would_install: list[str] = field(default_factory=list)
+    missing_files: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.smoke_ok and not self.problems and not self.hooks and not self.console
+
+
+def load_corpus(path: Path) -> list[Entry]:
+    return [Entry(**item) for item in json.loads(path.read_text(encoding="utf-8"))["extensions"]]
+
+
+def export(entry: Entry, mirrors: Path, target: Path) -> int:
+    """Write the commit's files into `target`; returns how many files the snapshot lacks (large blobs it left out)."""
+    git_dir = mirrors / entry.mirror / "repo"
+    if not git_dir.is_dir():
+        raise FileNotFoundError(f"no snapshot of {entry.url} at {git_dir} (fetch github:{entry.mirror.replace('+', '/')})")
+    listing = subprocess.run(["git", "--git-dir", str(git_dir), "ls-tree", "-r", "-z", entry.commit],
+                             capture_output=True, check=True).stdout.decode().split("\0")
+    missing = 0
+    for item in filter(None, listing):
+        meta, path = item.split("\t", 1)
+        mode, kind, sha = meta.split()
+        if kind != "blob" or mode == "120000":
+            continue
+        blob = subprocess.run(["git", "--git-dir", str(git_dir), "cat-file", "blob", sha], capture_output=True)
+        if blob.returncode != 0:
+            missing += 1
+            continue
+        out = target / path
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(blob.stdout)
+    return missing
+
+
+def installed_versions() -> dict[str, str]:
+    return {d.metadata["Name"].lower(): d.version for d in importlib.metadata.distributions()}
+
+
+# pip never installs (dry runs, with Easel's constraints); launch.run_pip shows pip's output so the log has it
+DRY_PIP = {"PIP_DRY_RUN": "1", "PIP_RETRIES": "0", "PIP_TIMEOUT": "5", "WEBUI_LAUNCH_LIVE_OUTPUT": "1"}
+
+
+def would_install(entries: list[Entry], data: Path) -> dict[str, list[str]]:
+    """Run each exported extension's install.py as Easel does, in dry-run mode: name → packages pip would add."""
+    from modules.extensions.installer import run_installer
+
+    found = {}
+    for entry in entries:
+        folder = data / "extensions" / entry.name
+        if (folder / "install.py").is_file():
+            outcome = run_installer(entry.name, folder, timeout=600)
+            found[entry.name] = [p for line in WOULD_INSTALL.findall(outcome.output) for p in line.split()]
+    return found
+
+
+def pinned(package: str) -> str:
+    """pip's "Would install" word as a requirement of that exact version.
+
+    >>> pinned("imageio-ffmpeg-0.8.1"), pinned("tntn-23.5.0")
+    ('imageio-ffmpeg==0.8.1', 'tntn==23.5.0')
+    """
+    return re.sub(r"-(?=[0-9][^-]*$)", "==", package)
+
+
+def install_into(site: Path, packages: list[str]) -> str:
+    """`pip install --target site --no-deps` the exact versions a dry run named (a throwaway folder, never .venv)."""
+    specs = sorted({pinned(p) for p in packages})
+    if not specs:
+        return ""
+    env = {k: v for k, v in os.environ.items() if k not in DRY_PIP}
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--target", str(site), "--no-deps",
+                           *specs], env=env, capture_output=True, text=True, timeout=1200)
+    return "" if done.returncode == 0 else done.stderr[-500:]
+
+
+class Easel:
+    """webui.py on a data dir, with install.py scripts in pip's dry-run mode (and `site` on its PYTHONPATH)."""
+
+    def __init__(self, data_dir: Path, site: Path | None = None):
+        self.data_dir, self.port = data_dir, free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = data_dir / "server.log"
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "COMMANDLINE_ARGS": "", "PYTHONUNBUFFERED": "1",
+               "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", **DRY_PIP}
+        if site is not None:
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH", ""), str(site)) if p)
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen([sys.executable, str(ROOT / "webui.py"), "--data-dir", str(data_dir),
+                                          "--port", str(self.port)], cwd=ROOT, env=env, stdout=log,
+                                         stderr=subprocess.STDOUT)
+        deadline = time.time() + START_TIMEOUT_S
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"Easel exited with {self.proc.returncode}:\n{self.log()[-3000:]}")
+            try:
+                if requests.get(self.url + "/sdapi/v1/progress", timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(1)
+        self.stop()
+        raise RuntimeError(f"Easel did not answer in {START_TIMEOUT_S} s:\n{self.log()[-3000:]}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def get(self, path: str):
+        return requests.get(self.url + path, timeout=120)
+
+    def txt2img(self, **fields) -> dict:
+        body = {"prompt": "a red circle", "steps": 4, "width": 64, "height": 64, "seed": 1, "sampler_name": "Euler",
+                **fields}
+        answer = requests.post(self.url + "/sdapi/v1/txt2img", json=body, timeout=600)
+        answer.raise_for_status()
+        return answer.json()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+def read_log(text: str, rows: dict[str, Row]) -> None:
+    """Problems and hook failures the log names, onto the rows of the extensions they name."""
+    for line in text.splitlines():
+        if (match := HOOK_FAILURE.search(line)) and match.group(1) in rows:
+            rows[match.group(1)].hooks.append(f"{match.group(2)}: {match.group(3)[:200]}")
+        elif (match := PROBLEM.search(line)) and match.group(1) in rows:
+            rows[match.group(1)].problems.append(match.group(2)[:300])
+    for row in rows.values():  # a hook failure is also one of the extension's problems: list it once
+        row.problems = [p for p in row.problems if not any(p[:80] == h[:80] for h in row.hooks)]
+
+
+def smoke(entry: Entry, easel: Easel, page) -> tuple[bool, str]:
+    """The entry's smoke check: every key it gives must hold."""
+    check, said = entry.smoke, []
+    if "script" in check:
+        titles = {s["name"] for s in easel.get("/sdapi/v1/script-info").json()}
+        said.append(f"script '{check['script']}' " + ("listed" if check["script"] in titles else "MISSING"))
+    if "route" in check:
+        code = easel.get(check["route"]).status_code
+        said.append(f"GET {check['route']} {code}" + ("" if code < 400 else " FAILED"))
+    if "setting" in check:
+        said.append(f"setting {check['setting']} " + ("present" if check["setting"] in easel.get(
+            "/sdapi/v1/options").json() else "MISSING"))
+    if "flag" in check:
+        said.append(f"flag --{check['flag']} " + ("added" if check["flag"] in easel.get(
+            "/sdapi/v1/cmd-flags").json() else "MISSING"))
+    if "element" in check:
+        found = page is not None and page.query_selector(check["element"]) is not None
+        said.append(f"element {check['element']} " + ("present" if found else "MISSING"))
+    if "js" in check:
+        found = page is not None and bool(page.evaluate(check["js"]))
+        said.append(f"js {check['js']} " + ("true" if found else "FALSE"))
+    if "txt2img" in check:
+        said.append(image_check(check, easel))
+    return not any(w in s for s in said for w in ("MISSING", "FAILED", "FALSE", "UNCHANGED", "ERROR")), "; ".join(said)
+
+
+def image_check(check: dict, easel: Easel) -> str:
+    """A txt2img with the script's args: its infotext key appears (and the image differs from one without it)."""
+    try:
+        base = easel.txt2img()
+        run = easel.txt2img(alwayson_scripts={check["txt2img"]: {"args": check.get("args", [])}})
+    except requests.RequestException as e:
+        return f"txt2img ERROR {e}"
+    info = json.loads(run["info"])["infotexts"][0]
+    said = f"infotext '{check['infotext']}' " + ("written" if check["infotext"] in info else "MISSING")
+    if check.get("changes_image"):
+        said += ", image " + ("changed" if run["images"][0] != base["images"][0] else "UNCHANGED")
+    return said
+
+
+def run_batch(entries: list[Entry], mirrors: Path, work: Path, browser, site: Path | None) -> list[Row]:
+    data = work / f"data-{entries[0].name}"
+    rows = {e.name: Row(e.name, e.kind) for e in entries}
+    for entry in entries:
+        try:
+            rows[entry.name].missing_files = export(entry, mirrors, data / "extensions" / entry.name)
+        except (FileNotFoundError, subprocess.CalledProcessError) as e:
+            rows[entry.name].problems.append(f"not exported: {e}")
+    if site is not None:
+        for name, packages in would_install(entries, data).items():
+            rows[name].would_install = packages
+            if error := install_into(site, packages):
+                rows[name].problems.append(f"its packages could not be put in the throwaway folder: {error}")
+    print(f"starting Easel with {', '.join(rows)}", flush=True)
+    easel = Easel(data, site)
+    try:
+        page, _ = open_page(browser, easel, rows) if browser is not None else (None, [])
+        for entry in entries:
+            try:
+                rows[entry.name].smoke_ok, rows[entry.name].smoke = smoke(entry, easel, page)
+            except Exception as e:  # one broken check must not end the run
+                rows[entry.name].smoke = f"check ERROR {type(e).__name__}: {e}"[:300]
+        if page is not None:
+            page.close()
+    finally:
+        easel.stop()
+    read_log(easel.log(), rows)
+    return list(rows.values())
+
+
+def all_together(entries: list[Entry], mirrors: Path, work: Path, browser, site: Path | None) -> str:
+    """One start with every extension, the page loaded, and a txt2img through the API."""
+    data = work / "data-all"
+    for entry in entries:
+        try:
+            export(entry, mirrors, data / "extensions" / entry.name)
+        except (FileNotFoundError, subprocess.CalledProcessError):
+            continue
+    easel = Easel(data, site)
+    try:
+        rows = {e.name: Row(e.name, e.kind) for e in entries}
+        page, other = open_page(browser, easel, rows) if browser is not None else (None, [])
+        started = time.time()
+        result = easel.txt2img()
+        seconds = time.time() - started
+        errors = sum(len(r.console) for r in rows.values()) + len(other)
+        return (f"all {len(entries)} together: page loaded with {errors} console errors, txt2img gave "
+                f"{len(result['images'])} image(s) in {seconds:.1f} s")
+    except Exception as e:
+        return f"all {len(entries)} together: FAILED {type(e).__name__}: {e}"[:500]
+    finally:
+        easel.stop()
+
+
+def cell(items: list[str]) -> str:
+    return "<br>".join(i.replace("|", "\\|").replace("\n", " ") for i in items) or "–"
+
+
+def table(rows: list[Row]) -> str:
+    lines = ["| extension | kind | result | smoke check | problems (Extensions tab) | hook errors | console errors | "
+             "install.py would add |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        result = "pass" if r.ok else "FAIL"
+        missing = f" ({r.missing_files} files missing from the snapshot)" if r.missing_files else ""
+        lines.append(f"| {r.name}{missing} | {r.kind} | {result} | {r.smoke.replace('|', '/')} | {cell(r.problems)} | "
+                     f"{cell(r.hooks)} | {cell(r.console)} | {cell(r.would_install)} |")
+    return "\n".join(lines)
+
+
+def write_doc(path: Path, rows: list[Row], together: str) -> None:
+    text = path.read_text(encoding="utf-8") if path.is_file() else "# Extension corpus\n"
+    head = text.split("<!-- corpus-table -->", 1)[0].rstrip() + "\n\n<!-- corpus-table -->\n"
+    passed = sum(r.ok for r in rows)
+    path.write_text(f"{head}Latest run ({time.strftime('%Y-%m-%d')}): {passed} of {len(rows)} pass. {together}.\n\n"
+                    f"{table(rows)}\n", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", type=Path, default=CORPUS)
+    parser.add_argument("--mirrors", type=Path, default=MIRRORS)
+    parser.add_argument("--only", nargs="*", help="names of the corpus to run (default: all)")
+    parser.add_argument("--batch", type=int, default=10, help="extensions per Easel start")
+    parser.add_argument("--no-browser", action="store_true", help="skip Chromium (no console errors, no element checks)")
+    parser.add_argument("--skip-together", action="store_true", help="skip the final start with all of them")
+    parser.add_argument("--write-doc", type=Path, help="write the table into this markdown file")
+    parser.add_argument("--no-site", action="store_true", help="do not put what install.py would add on PYTHONPATH")
+    parser.add_argument("--work", type=Path, help="folder for the data dirs (default: a new temporary one)")
+    args = parser.parse_args(argv)
+    entries = [e for e in load_corpus(args.corpus) if not args.only or e.name in args.only]
+    work = args.work or Path(tempfile.mkdtemp(prefix="easel-corpus-"))
+    site = None if args.no_site else work / "site-packages"
+    os.environ.update(DRY_PIP)  # also for the install.py runs of would_install in this process
+    before = installed_versions()
+    rows: list[Row] = []
+    with browser_session(not args.no_browser) as browser:
+        for start in range(0, len(entries), args.batch):
+            try:
+                rows += run_batch(entries[start:start + args.batch], args.mirrors, work, browser, site)
+            except RuntimeError as e:
+                rows += [Row(e2.name, e2.kind, problems=[f"Easel did not start: {str(e)[-300:]}"])
+                         for e2 in entries[start:start + args.batch]]
+        together = "all together: skipped" if args.skip_together else all_together(entries, args.mirrors, work,
+                                                                                    browser, site)
+    changed = {k: (v, installed_versions().get(k)) for k, v in before.items() if installed_versions().get(k) != v}
+    print(table(rows))
+    print(f"\n{sum(r.ok for r in rows)} of {len(rows)} pass; {together}")
+    print("installed packages unchanged" if not changed else f"INSTALLED PACKAGES CHANGED: {changed}")
+    if args.write_doc:
+        write_doc(args.write_doc, rows, together)
+    shutil.rmtree(work, ignore_errors=True) if not args.work else None
+    return 0 if not changed else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
