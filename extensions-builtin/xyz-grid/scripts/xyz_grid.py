@@ -235,7 +235,7 @@ class Script(scripts.Script):
             if opt[axis].choices is not None and not csv_mode and dropdown:
                 text = list_to_csv_string(dropdown)
             texts[axis] = text or ""
-            vals[axis] = axis_values(p, opt[axis], text, dropdown, csv_mode, raw_mode, axis_field(axis))
+            vals[axis] = axis_values(p, opt[axis], text or "", dropdown, csv_mode, raw_mode, axis_field(axis))
             if not no_fixed_seeds:
                 vals[axis] = fixed_seeds(opt[axis], vals[axis])
         nx, ny, nz = len(vals["x"]), len(vals["y"]), len(vals["z"])
