@@ -106,15 +106,22 @@ class Templates(dict):
 options_templates = Templates()
 
 
-# A1111 1.10 settings Easel has no row for, with A1111's defaults: extensions read them (e.g. the common
-# `opts.outdir_samples or opts.outdir_txt2img_samples`), so they answer what an untouched A1111 would
+A1111_SECTION = "A1111 compatibility"
 
 
 def a1111_row(key: str) -> Setting:
-    """A hidden settings row for an A1111 setting Easel has no use for, so an extension may store it."""
+    """A hidden settings row for an A1111 setting Easel's table lacks, so extensions and API clients may read and
+    store it (e.g. the common `opts.outdir_samples or opts.outdir_txt2img_samples`)."""
     default = A1111_DEFAULTS[key]
     kind = type(default) if isinstance(default, (bool, int, float, str)) else object
-    return Setting(key, default, key, "A1111 compatibility", kind, hidden=True)
+    return Setting(key, default, key, A1111_SECTION, kind, hidden=True)
+
+
+def register_a1111_rows(options) -> None:
+    """Every A1111 1.10 setting Easel's table lacks becomes a hidden row of `options` (at start-up)."""
+    for key in A1111_DEFAULTS:
+        if key not in options.table:
+            options.add(a1111_row(key))
 
 
 class OptionsView:

@@ -9,6 +9,7 @@ from modules.extensions.compat import binding, install_aliases, script_callbacks
 from modules.extensions.compat.core_extras import extend_core_modules
 from modules.extensions.compat.host import ScriptHost
 from modules.extensions.compat.loader import ExtensionFolder, load_extension_scripts
+from modules.extensions.compat.options_view import register_a1111_rows
 
 log = logging.getLogger("easel.extensions")
 
@@ -31,6 +32,7 @@ def start_extensions(app, folders: list[tuple[str, Path]]) -> ScriptHost:
     binding.bind(app, host)
     install_aliases()
     extend_core_modules(app)
+    register_a1111_rows(app.options)
     _install_shims()
     script_callbacks.clear_callbacks()
     load_extension_scripts([ExtensionFolder(n, Path(p)) for n, p in folders])  # failures reach FAILURES' listeners
