@@ -59,6 +59,16 @@ def apply_styles(p, x, xs):
     p.styles.extend(s.strip() for s in x.split(","))
 
 
+def apply_face_restore(p, x, xs):
+    """A1111's values: CodeFormer or GFPGAN turn restoration on with that model, true/yes/y/1 turn it on with the
+    model of the settings, anything else turns it off."""
+    value = x.strip().lower()
+    models = {"codeformer": "CodeFormer", "gfpgan": "GFPGAN"}
+    if value in models:
+        p.override_settings["face_restoration_model"] = models[value]
+    p.restore_faces = value in models or value in ("true", "yes", "y", "1")
+
+
 def unsupported(p, x, xs):
     raise RuntimeError("this axis is not available in Easel")
 
@@ -191,7 +201,7 @@ axis_options = [
     AxisOption("VAE", str, apply_vae, cost=0.7, choices=lambda: ["Automatic", "None"] + list(sd_vae.vae_dict)),
     AxisOption("Styles", str, apply_styles, choices=lambda: list(shared.prompt_styles.styles)),
     _unsupported("UniPC Order", int, cost=0.5),
-    _unsupported("Face restore", str),
+    AxisOption("Face restore", str, apply_face_restore, format_value=format_value),
     _unsupported("Token merging ratio"),
     _unsupported("Token merging ratio high-res"),
     _unsupported("Always discard next-to-last sigma", str, choices=boolean_choice(reverse=True)),

@@ -259,3 +259,15 @@ def test_img2img_plot_over_extra_noise(app):
     result = app.img2img(Img2ImgRequest(**BASE, init_images=(init,), denoising_strength=0.5,
                                         script_name="X/Y/Z plot", script_args=xyz_args("Extra noise", "0, 0.3")))
     assert "Extra noise" not in result.infotexts[1] and "Extra noise: 0.3" in result.infotexts[2]
+
+
+def test_face_restore_axis_turns_restoration_on_with_the_model_named(app, monkeypatch):
+    from tests.pipeline.test_face_restoration import supply_models
+
+    calls = supply_models(app, monkeypatch)
+    index = A1111_TXT2IMG.index("Face restore")
+    result = app.txt2img(GenerationRequest(**BASE, script_name="X/Y/Z plot",
+                                           script_args=xyz_args(index, "false, GFPGAN")))
+    assert "Face restoration" not in result.infotexts[1]
+    assert "Face restoration: GFPGAN" in result.infotexts[2] and "GFPGAN" in calls
+    assert not np.array_equal(np.asarray(result.images[1]), np.asarray(result.images[2]))
