@@ -17,7 +17,7 @@ from PIL import Image
 
 import modules.scripts as scripts
 from modules.errors import InvalidInput  # a user's bad argument: 422, not an extension fault
-from modules.arg_checks import field, number
+from modules.arg_checks import field, number, text as text_arg
 from modules import images, processing
 from modules.processing import Processed, process_images
 from modules.shared import opts, state
@@ -67,6 +67,14 @@ def pick_axis(options: list[AxisOption], value, field: str = "script_args") -> A
         raise InvalidInput(field, f"X/Y/Z plot: axis index {index} is out of range 0 to {len(options) - 1}",
                            listing)
     return options[index]
+
+
+def checked_values(axis: str, text, dropdown) -> tuple[str, list]:
+    """An axis's values text (a string) and dropdown values (a list), as a client sent them, or a 422."""
+    if dropdown is not None and not isinstance(dropdown, (list, tuple)):
+        raise InvalidInput(field(ARG_INDEX[axis] + 2, f"{axis.upper()} values"),
+                           f"X/Y/Z plot: {dropdown!r} is not a list", "a list of strings")
+    return text_arg(text, axis_field(axis, "values")), list(dropdown or [])
 
 
 def axis_values(p, opt: AxisOption, text: str, dropdown, csv_mode: bool, raw_mode: bool,
@@ -232,6 +240,7 @@ class Script(scripts.Script):
         opt, vals, texts = {}, {}, {}
         for axis, (kind, text, dropdown) in given.items():
             opt[axis] = pick_axis(options, kind, axis_field(axis))
+            text, dropdown = checked_values(axis, text, dropdown)
             if opt[axis].choices is not None and not csv_mode and dropdown:
                 text = list_to_csv_string(dropdown)
             texts[axis] = text or ""
