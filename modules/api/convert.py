@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
 from modules.api.schema import UNSUPPORTED
+from modules.api.settings_checks import check_model_names, check_settings, pin_default_checkpoint
 from modules.errors import EaselError, InvalidInput
 from modules.imaging.infotext import parse_infotext
 from modules.imaging.infotext_fields import INFOTEXT_FIELDS
@@ -101,32 +101,8 @@ def native_size_defaults(app, data: dict, explicitly_set: set[str]) -> dict:
     try:
         size = app.models.native_size(checkpoint)
     except EaselError:
-        return data  # an unknown checkpoint is reported by precheck, naming the field
+        return data  # an unknown checkpoint is reported by check_model_names, naming the field
     return {**data, **{name: size for name in unset}}
-
-
-def check_inside(data_dir: Path, key: str, value: Any) -> None:
-    """Folder settings (outdir_*) may not point outside the data dir: requests never reach other files."""
-    if not isinstance(value, str):
-        return
-    root = data_dir.resolve()
-    target = (root / value).resolve()
-    if target != root and root not in target.parents:
-        raise InvalidInput(key, f"{value!r} is outside the data dir", f"a folder inside {root}")
-
-
-def check_settings(changes: Mapping[str, Any], options, data_dir: Path, field: str) -> None:
-    """Settings from a request: known keys, valid values, folders inside the data dir."""
-    from modules.options.store import coerce
-
-    if not isinstance(changes, Mapping):
-        raise InvalidInput(field, "expected an object of setting: value")
-    for key, value in changes.items():
-        if key not in options.table:
-            raise InvalidInput(f"{field}.{key}", "unknown setting", "the keys of GET /sdapi/v1/options")
-        coerce(options.table[key], value)
-        if key.startswith("outdir_"):
-            check_inside(data_dir, f"{field}.{key}", value)
 
 
 def decode_images(values: dict, opts: Mapping[str, Any]) -> dict:
@@ -157,10 +133,13 @@ def to_request(payload: BaseModel, request_type: type, *, app, scripts: Mapping[
     if data.get("do_not_save_samples"):
         data["save_images"] = False
     data["do_not_save_grid"] = not data.get("save_images")  # A1111's API: no grid unless the images are saved
-    check_settings(data.get("override_settings") or {}, app.options, app.paths.data_dir, "override_settings")
+    overrides = data.get("override_settings") or {}
+    check_settings(overrides, app.options, app.paths.data_dir, "override_settings")
+    check_model_names(app, overrides, "override_settings")
     values = decode_images({k: v for k, v in data.items() if k in names}, app.options.data())
     request = request_type(**values)
     precheck(app, request, validate)
+    pin_default_checkpoint(app, overrides)
     return request
 
 
@@ -171,9 +150,3 @@ def precheck(app, request, validate: Callable[[Any], None] | None = None) -> Non
     (validate or validate_request)(request)
     app.services.samplers.resolve_sampler(request.sampler_name)
     app.services.samplers.resolve_scheduler(request.scheduler)
-    checkpoint = request.override_settings.get("sd_model_checkpoint")
-    if checkpoint:
-        try:
-            app.models.find_checkpoint(checkpoint)
-        except EaselError as e:
-            raise InvalidInput("override_settings.sd_model_checkpoint", e.message) from None

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import http.client
 import ipaddress
 import socket
-import urllib.request
+import ssl
 from urllib.parse import urlsplit
 
 from PIL import Image
@@ -39,31 +40,66 @@ def is_public_address(address: str) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # a redirect could lead to a private host
-        raise InvalidInput("image", f"the URL redirects to {newurl}", "a URL that serves the image directly")
+def resolve(field: str, host: str, port: int, forbid_local: bool) -> str:
+    """The one address a URL's host is fetched from: resolved once here, and the connection goes to exactly this
+    address, so a DNS answer that changes between the check and the download (rebinding) cannot reach this machine
+    or a private network."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as e:
+        raise InvalidInput(field, f"cannot resolve {host}: {e}") from None
+    addresses = [info[4][0] for info in infos]
+    if not addresses:
+        raise InvalidInput(field, f"cannot resolve {host}")
+    if forbid_local and not all(is_public_address(a) for a in addresses):
+        raise InvalidInput(field, f"{host} is this machine or a private network address",
+                           "a public URL (setting api_forbid_local_requests)")
+    return addresses[0]
+
+
+def pinned_connection(scheme: str, host: str, port: int, address: str) -> http.client.HTTPConnection:
+    """An HTTP(S) connection to `host` whose socket goes to `address`; the Host header, SNI and the certificate
+    check still use `host`."""
+    if scheme == "https":
+        conn = http.client.HTTPSConnection(host, port, timeout=URL_TIMEOUT_S, context=ssl.create_default_context())
+    else:
+        conn = http.client.HTTPConnection(host, port, timeout=URL_TIMEOUT_S)
+
+    def connect_to_checked(_address, timeout=None, source_address=None):
+        return socket.create_connection((address, port), timeout, source_address)
+
+    conn._create_connection = connect_to_checked  # http.client's hook for opening the socket
+    return conn
 
 
 def fetch_url(field: str, url: str, forbid_local: bool) -> bytes:
-    """Download an image URL the user gave, refusing this machine and private networks when `forbid_local`."""
+    """Download an image URL the user gave, refusing this machine and private networks when `forbid_local`.
+    Redirects are refused (the target could be a private host)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidInput(field, f"{url!r} is not an http(s) URL")
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
-    except OSError as e:
-        raise InvalidInput(field, f"cannot resolve {parts.hostname}: {e}") from None
-    if forbid_local and not all(is_public_address(info[4][0]) for info in infos):
-        raise InvalidInput(field, f"{parts.hostname} is this machine or a private network address",
-                           "a public URL (setting api_forbid_local_requests)")
-    opener = urllib.request.build_opener(_NoRedirect)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise InvalidInput(field, f"{url!r} has an invalid port") from None
+    address = resolve(field, parts.hostname, port, forbid_local)
+    conn = pinned_connection(parts.scheme, parts.hostname, port, address)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
-        with opener.open(urllib.request.Request(url, headers={"User-Agent": "Easel"}), timeout=URL_TIMEOUT_S) as r:
-            data = r.read(MAX_URL_BYTES + 1)
+        conn.request("GET", target, headers={"User-Agent": "Easel"})
+        response = conn.getresponse()
+        if 300 <= response.status < 400:
+            raise InvalidInput(field, f"the URL redirects to {response.getheader('Location')}",
+                               "a URL that serves the image directly")
+        if response.status != 200:
+            raise InvalidInput(field, f"cannot download {url}: HTTP {response.status} {response.reason}")
+        data = response.read(MAX_URL_BYTES + 1)
     except EaselError:
         raise
     except Exception as e:  # network errors are the user's URL's problem
         raise InvalidInput(field, f"cannot download {url}: {e}") from None
+    finally:
+        conn.close()
     if len(data) > MAX_URL_BYTES:
         raise InvalidInput(field, "the downloaded file is larger than 50 MB")
     return data

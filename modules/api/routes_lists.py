@@ -6,8 +6,7 @@ from typing import Any
 import psutil
 from fastapi import APIRouter
 
-from modules.api.convert import check_settings
-from modules.errors import EaselError, InvalidInput
+from modules.api.settings_checks import check_model_names, check_settings, effective_checkpoint
 from modules.upscalers.registry import LATENT_MODES
 
 
@@ -38,14 +37,13 @@ def memory_body() -> dict:
 
 
 def set_options(app, changes: dict) -> list[str]:
-    """POST /options: all-or-nothing; `sd_model_checkpoint` must name a checkpoint and is stored as its title."""
+    """POST /options: all-or-nothing, checked before anything is saved; `sd_model_checkpoint` must name a checkpoint
+    and is stored as its title, `sd_vae` must be Automatic, None or a listed VAE."""
     check_settings(changes, app.options, app.paths.data_dir, "options")
+    check_model_names(app, changes, "")
     changes = dict(changes)
-    if changes.get("sd_model_checkpoint"):
-        try:
-            changes["sd_model_checkpoint"] = app.models.find_checkpoint(changes["sd_model_checkpoint"]).title
-        except EaselError as e:
-            raise InvalidInput("sd_model_checkpoint", e.message) from None
+    if "sd_model_checkpoint" in changes:
+        changes["sd_model_checkpoint"] = app.models.find_checkpoint(changes["sd_model_checkpoint"]).title
     changed = app.options.update(changes)
     if "sd_model_checkpoint" in changed:
         app.reload_checkpoint()  # A1111 loads the new model at once; here between jobs, never under one
@@ -58,7 +56,8 @@ def build_router(app) -> APIRouter:  # noqa: C901 - one short function per route
 
     @router.get("/options")
     def get_options() -> dict[str, Any]:
-        return app.options.data()
+        """Every setting; `sd_model_checkpoint` is the checkpoint jobs use, also while the setting is still empty."""
+        return {**app.options.data(), "sd_model_checkpoint": effective_checkpoint(app)}
 
     @router.post("/options")
     def post_options(changes: dict[str, Any]) -> dict[str, Any]:

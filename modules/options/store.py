@@ -60,6 +60,25 @@ def coerce(setting: Setting, value: Any) -> Any:
     return out
 
 
+# Settings that make Easel reach other machines: set in config.json (edited while Easel is stopped) or on the
+# command line, never by a request (POST /options, override_settings) or the Settings tab; docs/security.md.
+CONFIG_FILE_ONLY = frozenset({"api_enable_requests", "api_forbid_local_requests", "api_useragent",
+                              "extensions_index_url"})
+
+
+def check_changeable(key: str, value: Any, current: Any, field: str | None = None) -> None:
+    """A config-file-only setting may be sent back unchanged (clients post all of GET /options), never changed.
+
+    >>> check_changeable("api_enable_requests", False, False)
+    >>> check_changeable("api_enable_requests", True, False)
+    Traceback (most recent call last):
+    modules.errors.InvalidInput: api_enable_requests: can only be changed in config.json or on the command line (valid: edit config.json while Easel is stopped; see docs/security.md)
+    """
+    if key in CONFIG_FILE_ONLY and value != current:
+        raise InvalidInput(field or key, "can only be changed in config.json or on the command line",
+                           "edit config.json while Easel is stopped; see docs/security.md")
+
+
 class Options:
     """Owner of the settings. Unknown keys found in config.json are kept (an extension may define them later)."""
 
@@ -115,6 +134,7 @@ class Options:
                 if key not in self.table:
                     raise InvalidInput(key, "unknown setting")
                 checked[key] = coerce(self.table[key], value)
+                check_changeable(key, checked[key], self._values.get(key))
             changed = [k for k, v in checked.items() if self._values.get(k) != v]
             self._values.update(checked)
             if changed and save:
@@ -147,5 +167,7 @@ class Options:
             for key, value in (overrides or {}).items():
                 if key not in self.table:
                     raise InvalidInput(f"override_settings.{key}", "unknown setting")
-                values[key] = coerce(self.table[key], value)
+                checked = coerce(self.table[key], value)
+                check_changeable(key, checked, values.get(key), f"override_settings.{key}")
+                values[key] = checked
         return Snapshot(values)

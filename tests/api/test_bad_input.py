@@ -53,16 +53,25 @@ def test_png_info_with_garbage(client, image, words):
         assert r.status_code == 422 and "image" in r.json()["errors"] and words in r.json()["errors"]
 
 
-def test_image_urls_are_off_by_default_and_never_local(client):
+def test_image_urls_are_off_by_default_and_never_local(client, tmp_path, tiny_checkpoint):
+    import json
+
+    from tests.api.conftest import make_client
+
     r = client.post("/sdapi/v1/png-info", json={"image": "http://127.0.0.1:1/x.png"})
     assert r.status_code == 422 and "api_enable_requests" in r.json()["errors"]
-    assert client.post("/sdapi/v1/options", json={"api_enable_requests": True}).status_code == 200
-    for url in ("http://127.0.0.1:1/x.png", "http://localhost/x.png", "http://10.0.0.1/x.png",
-                "http://169.254.169.254/latest/meta-data"):
-        r = client.post("/sdapi/v1/png-info", json={"image": url})
-        assert r.status_code == 422 and "private network" in r.json()["errors"], url
-    r = client.post("/sdapi/v1/png-info", json={"image": "file:///etc/passwd"})
-    assert r.status_code == 422
+    r = client.post("/sdapi/v1/options", json={"api_enable_requests": True})  # config.json only (docs/security.md)
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "options.api_enable_requests"
+    data_dir = tmp_path / "urls-on"
+    data_dir.mkdir()
+    (data_dir / "config.json").write_text(json.dumps({"api_enable_requests": True}))
+    with make_client(data_dir, tiny_checkpoint) as on:
+        for url in ("http://127.0.0.1:1/x.png", "http://localhost/x.png", "http://10.0.0.1/x.png",
+                    "http://169.254.169.254/latest/meta-data"):
+            r = on.post("/sdapi/v1/png-info", json={"image": url})
+            assert r.status_code == 422 and "private network" in r.json()["errors"], url
+        r = on.post("/sdapi/v1/png-info", json={"image": "file:///etc/passwd"})
+        assert r.status_code == 422
 
 
 def test_a_50_mb_body_is_refused_and_the_server_goes_on(client):

@@ -65,3 +65,25 @@ def test_base64_forms():
         assert decode_image("init_images[0]", value, {}).size == (5, 3)
     with pytest.raises(InvalidInput, match=r"init_images\[0\]: expected a base64-encoded image"):
         decode_image("init_images[0]", "", {})
+
+
+def test_the_download_goes_to_the_address_that_was_checked(image_server, monkeypatch):
+    """One DNS lookup: a second answer (DNS rebinding to another host) is never asked for; Host keeps the name."""
+    import socket
+
+    port = int(image_server.rsplit(":", 1)[1])
+    seen = []
+    real = socket.getaddrinfo
+
+    def rebinding(host, *args, **kwargs):
+        seen.append(host)
+        if host != "images.example":
+            return real(host, *args, **kwargs)
+        if len(seen) > 1:
+            raise OSError("a second lookup would have answered another address")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    image = decode_image("image", f"http://images.example:{port}/image.png",
+                         {"api_enable_requests": True, "api_forbid_local_requests": False})
+    assert image.size == (5, 3) and seen.count("images.example") == 1
