@@ -96,10 +96,10 @@ def subset(value: Any, name: str, choices: Sequence[str]) -> list[str]:
 
     >>> subset(["up", "left"], "d", ["left", "right", "up", "down"]), subset("down", "d", ["down"])
     (['up', 'left'], ['down'])
-    >>> subset(["north"], "script_args[3] (Outpainting direction)", ["left", "right"])
+    >>> subset(["north"], "script_args[3] (direction)", ["left", "right"])
     Traceback (most recent call last):
     ...
-    modules.errors.InvalidInput: script_args[3] (Outpainting direction): 'north' is not a choice (valid: a list of left, right)
+    modules.errors.InvalidInput: script_args[3] (direction): 'north' is not a choice (valid: a list of left, right)
     """
     if value is None:
         return []

@@ -40,6 +40,17 @@ def denoising_strength(loop: int, loops: int, initial: float, final: float, curv
     return initial + (final - initial) * shaped
 
 
+def checked_args(loops, final_strength, curve, interrogation) -> tuple[int, float, str]:
+    """The arguments as `run` uses them, or a 422 naming the bad one (A1111's layout: docs/scripts.md)."""
+    interrogation_field = field(3, "Append interrogated prompt at each iteration")
+    if choice(interrogation or "None", interrogation_field, INTERROGATORS) != "None":
+        raise InvalidInput(interrogation_field, f"Loopback: {interrogation} interrogation is not available in Easel",
+                           "None")
+    return (number(loops, field(0, "Loops"), 1, None, whole=True),
+            number(final_strength, field(1, "Final denoising strength"), 0.0, 1.0),
+            choice(curve, field(2, "Denoising strength curve"), CURVES))
+
+
 class Script(scripts.Script):
     def title(self):
         return "Loopback"
@@ -57,13 +68,8 @@ class Script(scripts.Script):
         return [loops, final_denoising_strength, denoising_curve, append_interrogation]
 
     def run(self, p, loops, final_denoising_strength, denoising_curve, append_interrogation):
-        loops = number(loops, field(0, "Loops"), 1, None, whole=True)
-        final_denoising_strength = number(final_denoising_strength, field(1, "Final denoising strength"), 0.0, 1.0)
-        denoising_curve = choice(denoising_curve, field(2, "Denoising strength curve"), CURVES)
-        interrogation = field(3, "Append interrogated prompt at each iteration")
-        if choice(append_interrogation or "None", interrogation, INTERROGATORS) != "None":
-            raise InvalidInput(interrogation, f"Loopback: {append_interrogation} interrogation is not available in "
-                               "Easel", "None")
+        loops, final_denoising_strength, denoising_curve = checked_args(loops, final_denoising_strength,
+                                                                        denoising_curve, append_interrogation)
         processing.fix_seed(p)
         batch_count = p.n_iter
         p.extra_generation_params = {"Final denoising strength": final_denoising_strength,

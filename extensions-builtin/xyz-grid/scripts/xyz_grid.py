@@ -251,13 +251,14 @@ class Script(scripts.Script):
         megapixels = round(nx * ny * nz * p.width * p.height / 1_000_000)
         limit = getattr(opts, "img_max_size_mp", 200)
         if megapixels >= limit:
-            raise InvalidInput("script_args", f"X/Y/Z plot: the grid would be {megapixels} megapixels (the limit is {limit})")
+            raise InvalidInput("script_args", f"X/Y/Z plot: the grid would be {megapixels} megapixels",
+                               f"fewer values or a smaller size: under {limit} megapixels (setting img_max_size_mp)")
         print(f"X/Y/Z plot will create {nx * ny * nz * p.n_iter * p.batch_size} images on {nz} {nx}x{ny} grid"
               f"{'s' if nz > 1 else ''}.")
         state.xyz_plot_x, state.xyz_plot_y, state.xyz_plot_z = (AxisInfo(opt[a], vals[a]) for a in "xyz")
         vary = {"x": bool(vary_seeds_x), "y": bool(vary_seeds_y), "z": bool(vary_seeds_z)}
-        return self.plot(p, opt, vals, texts, vary, draw_legend, include_lone_images, include_sub_grids, no_fixed_seeds,
-                         margin_size)
+        return self.plot(p, opt, vals, texts, vary, draw_legend, include_lone_images, include_sub_grids,
+                         no_fixed_seeds, margin_size)
 
     def grid_params(self, pc, opt, vals, texts, axes, no_fixed_seeds) -> None:
         pc.extra_generation_params = dict(pc.extra_generation_params, Script=self.title())
@@ -269,7 +270,8 @@ class Script(scripts.Script):
             if opt[axis].label in ("Seed", "Var. seed") and not no_fixed_seeds:
                 pc.extra_generation_params[f"Fixed {axis.upper()} Values"] = ", ".join(map(str, vals[axis]))
 
-    def plot(self, p, opt, vals, texts, vary, draw_legend, include_lone_images, include_sub_grids, no_fixed_seeds, margin):
+    def plot(self, p, opt, vals, texts, vary, draw_legend, include_lone_images, include_sub_grids, no_fixed_seeds,
+             margin):
         nx, ny, nz = (len(vals[a]) for a in "xyz")
         count = nx * ny * nz
         state.job_count = count * p.n_iter
