@@ -81,6 +81,27 @@ def parse_index(text: str, source: str = "index") -> list[IndexEntry]:
     return entries
 
 
+def url_to_load(typed: str | None, configured: str, exposed: bool) -> str:
+    """The URL "Load from:" may fetch. Others can reach the UI (`--listen`, `--share`, `--server-name` without
+    --enable-insecure-extension-access): only the configured one (setting extensions_index_url, set in
+    config.json), so a visitor cannot make this machine fetch an address of their choosing. See docs/security.md.
+
+    >>> url_to_load(" file:///m/index.json ", "https://h/index.json", exposed=False)
+    'file:///m/index.json'
+    >>> url_to_load("https://h/index.json", "https://h/index.json", exposed=True)
+    'https://h/index.json'
+    >>> url_to_load("http://169.254.169.254/", "https://h/index.json", exposed=True)
+    Traceback (most recent call last):
+    modules.errors.EaselError: Easel is reachable from other machines, so the index is loaded only from extensions_index_url in config.json (https://h/index.json), not from 'http://169.254.169.254/'; start Easel with --enable-insecure-extension-access to load another URL
+    """
+    text = (typed or "").strip() or configured
+    if exposed and text != configured.strip():
+        raise EaselError(f"Easel is reachable from other machines, so the index is loaded only from "
+                         f"extensions_index_url in config.json ({configured}), not from {text[:200]!r}; start Easel "
+                         "with --enable-insecure-extension-access to load another URL")
+    return text
+
+
 def load_index(url: str, timeout: float = TIMEOUT_S) -> list[IndexEntry]:
     """The entries at `url`; EaselError with a clear message when offline, unreachable or malformed."""
     url = (url or "").strip()

@@ -10,6 +10,7 @@ import time
 import gradio as gr
 
 from modules.errors import EaselError
+from modules.extensions.index import url_to_load
 from modules.extensions.manager import locked  # noqa: F401  (re-exported: the tab's rule, A1111's name)
 from modules.ui.context import UiContext
 
@@ -157,7 +158,7 @@ def _install(manager, url, branch=None, folder=None) -> str:
 def _build_available(manager, table, is_locked: bool) -> None:
     with gr.Row():
         index_url = gr.Textbox(value=manager.index_url(), label="Extension index URL", scale=4,
-                               elem_id="extensions_index_url")
+                               elem_id="extensions_index_url", interactive=not is_locked)
         load = gr.Button("Load from:", elem_id="extensions_load_available", scale=1)
     with gr.Row():
         choice = gr.Dropdown([], label="Extension to install", elem_id="extensions_available_choice", scale=4,
@@ -169,7 +170,7 @@ def _build_available(manager, table, is_locked: bool) -> None:
 
     def do_load(url):
         try:
-            rows = manager.available(url)
+            rows = manager.available(url_to_load(url, manager.index_url(), is_locked))
         except EaselError as e:
             return message(e.message, error=True), "", gr.Dropdown(choices=[], value=None)
         choices = [(f"{entry.name} ({entry.url})", entry.url) for entry, installed in rows if not installed]

@@ -174,3 +174,23 @@ def test_file_route_does_not_follow_links_out_of_an_extension(served, tmp_path):
     paths, _, client = served
     (paths.extensions_dir / "on" / "link.txt").symlink_to(paths.data_dir / "secret.txt")
     assert client.get("/file=extensions/on/link.txt").status_code == 404
+
+
+def test_load_from_fetches_only_the_configured_index_when_exposed(tmp_path):
+    """--listen without --enable-insecure-extension-access: "Load from:" refuses a typed URL (a visitor could
+    make this machine fetch any address), and loads the one extensions_index_url in config.json names."""
+    paths = make_paths(tmp_path)
+    index = tmp_path / "index.json"
+    index.write_text(json.dumps({"extensions": [{"name": "Listed", "url": "https://example.invalid/listed"}]}))
+    other = tmp_path / "other.json"
+    other.write_text(index.read_text())
+    (paths.data_dir / "config.json").write_text(json.dumps({"extensions_index_url": index.as_uri()}))
+    manager, blocks = build_tab(paths, "--listen")
+    assert component(blocks, "extensions_index_url").interactive is False
+    note, listing, _ = handler(blocks, "extensions_load_available")(other.as_uri())
+    assert "class='error'" in note and "--enable-insecure-extension-access" in note and listing == ""
+    note, listing, _ = handler(blocks, "extensions_load_available")(index.as_uri())
+    assert "1 extensions listed" in note and "Listed" in listing
+    manager, blocks = build_tab(paths, "--listen", "--enable-insecure-extension-access")
+    note, _, _ = handler(blocks, "extensions_load_available")(other.as_uri())
+    assert "1 extensions listed" in note
