@@ -1,7 +1,7 @@
 """X/Y/Z plot's axes in A1111 1.10's order (API clients address them by index into the list filtered for their tab;
 other extensions append to `axis_options`): how each sets its value on `p`, formats its label and checks its values.
-Axes Easel cannot honour are listed, so indices stay A1111's, and refuse to run with a clear message; axes A1111
-lacks go after all of A1111's (docs/scripts.md has both tabs' tables)."""
+Axes Easel cannot honour are listed, so indices stay A1111's, and refuse to run with a clear message
+(docs/scripts.md has both tabs' tables)."""
 from __future__ import annotations
 
 import os
@@ -211,6 +211,5 @@ axis_options = [
     AxisOption("RNG source", str, apply_override("randn_source"), choices=lambda: ["GPU", "CPU"]),
     _unsupported("FP8 mode", str, cost=0.9),
     AxisOption("Size", str, apply_size),
-    # Easel's own axes come after A1111's, so a client's index means the same axis in both
-    _unsupported("Skip Early CFG"),
+    # Nothing of Easel's own goes here: axes other extensions append (ControlNet's, …) must get A1111's indices too
 ]
