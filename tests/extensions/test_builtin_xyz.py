@@ -80,7 +80,8 @@ def test_axes_keep_a1111_indices():
     assert img2img[:len(A1111_IMG2IMG)] == A1111_IMG2IMG
     assert txt2img[STEPS] == "Steps" and txt2img[CFG] == "CFG Scale" and txt2img[24] == "Clip skip"
     assert img2img[23] == "Clip skip"
-    assert txt2img[len(A1111_TXT2IMG):] == ["Skip Early CFG"], "Easel's own axes only after A1111's"
+    assert len(txt2img) == len(A1111_TXT2IMG) and len(img2img) == len(A1111_IMG2IMG), \
+        "nothing after A1111's axes: those other extensions append get A1111's indices"
     assert script.axis_options is axes.axis_options or [o.label for o in script.axis_options] == \
         [o.label for o in axes.axis_options]
 
@@ -94,7 +95,7 @@ def test_pick_axis_by_index_or_label():
     with pytest.raises(InvalidInput, match=r"unknown axis 'Bogus' \(valid: 0: Nothing, 1: Seed"):
         script.pick_axis(options, "Bogus")
     with pytest.raises(InvalidInput, match=r"^script_args\[3\] \(Y type\): X/Y/Z plot: axis index 999 is out of "
-                                           r"range 0 to 42 \(valid: 0: Nothing.*, 41: Size, 42: Skip Early CFG\)$"):
+                                           r"range 0 to 41 \(valid: 0: Nothing.*, 40: FP8 mode, 41: Size\)$"):
         script.pick_axis(options, 999, "script_args[3] (Y type)")
     with pytest.raises(InvalidInput, match="neither an index nor a label"):
         script.pick_axis(options, [1])
@@ -205,6 +206,8 @@ def test_the_page_builds_the_plot_panel_and_its_values_run_it(app):
     ids = {b.elem_id: b for b in blocks.blocks.values() if getattr(b, "elem_id", None)}
     assert ids["script_txt2img_xyz_plot_x_type"].choices[STEPS][0] == "Steps"
     assert "script_txt2img_xyz_plot_include_lone_images" in ids and "xyz_grid_fill_x_tool_button" in ids
+    assert {"xy_grid_swap_axes_button", "yz_grid_swap_axes_button", "xz_grid_swap_axes_button"} <= set(ids)
+    assert "script_txt2img_xyz_plot_vary_seeds_z" in ids
     section = blocks.easel_context.shared["txt2img_scripts"]
     script = app.scripts.runners["txt2img"].find("X/Y/Z plot")
     values = [c.value for c in section.inputs]

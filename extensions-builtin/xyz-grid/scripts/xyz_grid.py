@@ -191,12 +191,26 @@ class Script(scripts.Script):
                 csv_mode = gr.Checkbox(label="Use text inputs instead of dropdowns", value=False,
                                        elem_id=self.elem_id("csv_mode"))
         self._wire(rows, csv_mode)
+        self._swap_buttons(rows)
         self.infotext_fields = [entry for axis in "xyz" for entry in (
             (rows[axis][0], f"{axis.upper()} Type"), (rows[axis][1], f"{axis.upper()} Values"),
             (rows[axis][2], lambda params, a=axis.upper(): gr.update(value=csv_values(params.get(f"{a} Values", "")))))]
         # A1111 1.10's 18 args in its order, then Easel's own (raw_mode), so A1111 clients' script_args fit
         return [*rows["x"][:3], *rows["y"][:3], *rows["z"][:3], draw_legend, include_lone_images, include_sub_grids,
                 no_fixed_seeds, *vary_seeds, margin_size, csv_mode, raw_mode]
+
+    def _swap_buttons(self, rows: dict) -> None:
+        """A1111's Swap X/Y, Y/Z and X/Z buttons: two axes trade type, values text and chosen values."""
+        def swap(type1, text1, chosen1, type2, text2, chosen2):
+            labels = [o.label for o in self.current_axis_options]
+            return labels[type2 or 0], text2, chosen2, labels[type1 or 0], text1, chosen1
+
+        with gr.Row(variant="compact", elem_id="swap_axes"):
+            for first, second in ("xy", "yz", "xz"):
+                button = gr.Button(value=f"Swap {first.upper()}/{second.upper()} axes",
+                                   elem_id=f"{first}{second}_grid_swap_axes_button")
+                both = [*rows[first][:3], *rows[second][:3]]
+                button.click(swap, inputs=both, outputs=both)
 
     def _wire(self, rows: dict, csv_mode) -> None:
         """Choice axes show a multi-select dropdown (text in CSV mode) and a button that fills in every choice."""
