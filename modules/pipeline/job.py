@@ -41,6 +41,8 @@ class Job:
         self.interrupted = False
         self.skipped = False
         self.started = time.monotonic()
+        self._pass_started: float | None = None  # when the current pass began (its steps are timed from here)
+        self._step_seconds: float | None = None  # measured seconds per step of the latest pass with a step done
 
     def interrupt(self) -> None:
         self.interrupted = True
@@ -54,11 +56,14 @@ class Job:
             self.job_no, self.sampling_step, self.sampling_steps = job_no, 0, steps
             self.skipped = False
             self.textinfo = textinfo
+            self._pass_started = time.monotonic()
 
     def on_step(self, step: int) -> None:
         """Record that `step` steps of the current pass are done; stop the sampler if asked to."""
         with self._lock:
             self.sampling_step = min(step, self.sampling_steps)
+            if self._pass_started is not None and self.sampling_step > 0:
+                self._step_seconds = (time.monotonic() - self._pass_started) / self.sampling_step
         if self.interrupted or self.skipped:
             raise Interrupted()
 
@@ -78,7 +83,21 @@ class Job:
     def progress(self) -> Progress:
         with self._lock:
             frac = min(self.fraction(), 1.0)
-            elapsed = time.monotonic() - self.started
-            eta = elapsed / frac - elapsed if frac > 0 else None
+            eta = remaining_seconds(self.job_no, self.job_count, self.sampling_step, self.sampling_steps,
+                                    self._step_seconds)
             return Progress(self.job_no, self.job_count, self.sampling_step, self.sampling_steps, frac, eta,
                             self.textinfo, self.interrupted, self.skipped)
+
+
+def remaining_seconds(job_no: int, job_count: int, step: int, steps: int, step_seconds: float | None) -> float | None:
+    """ETA from measured step times, not from time since submission (which counts queueing and the model load):
+    the steps left in this pass, plus each later pass taken as long as this one, at the latest measured rate.
+    None until a step has been timed.
+
+    >>> remaining_seconds(0, 1, 3, 40, 0.5), remaining_seconds(1, 4, 10, 20, 2.0), remaining_seconds(0, 1, 0, 40, None)
+    (18.5, 100.0, None)
+    """
+    if step_seconds is None or steps <= 0:
+        return None
+    later_passes = max(job_count - job_no - 1, 0)
+    return ((steps - step) + later_passes * steps) * step_seconds

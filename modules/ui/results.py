@@ -20,7 +20,7 @@ from PIL import Image
 from modules.errors import EaselError
 from modules.pipeline.job import Job
 from modules.ui.context import UiContext
-from modules.ui.progress import run_with_progress
+from modules.ui.progress import progress_html, run_with_progress
 
 log = logging.getLogger(__name__)
 SEND_TARGETS = (("img2img", "Send to img2img"), ("inpaint", "Send to inpaint"), ("extras", "Send to extras"))
@@ -177,16 +177,17 @@ def stream_job(ctx: UiContext, work: Callable[[Job], Any], job_count: int, resul
     for image, text in zip(shown, texts):
         image.info["parameters"] = text
     info = {**result.info, "selected": 0}
-    message = ""
-    if result.interrupted:
+    message, bar = "", ""
+    if result.interrupted:  # the bar stays where the job stopped
         stopped = job.progress()
         message = error_html(f"Interrupted at step {stopped.sampling_step} of {stopped.sampling_steps}: "
                              "showing what was finished.")
+        bar = progress_html(stopped.fraction, None, step=(stopped.sampling_step, stopped.sampling_steps))
     notes = "".join(error_html(w) for w in getattr(result, "warnings", []))
     # a saved image is shown from its file, so the gallery's download keeps its output name (00002-3344018468.png)
     captions = [(str(path) if path is not None else image, None) for image, path in zip(shown, result.shown_paths)]
     performance = time_taken_html(time.perf_counter() - started)
-    yield captions, "", infotext_html(texts[0] if texts else ""), info, message + notes + performance
+    yield captions, bar, infotext_html(texts[0] if texts else ""), info, message + notes + performance
 
 
 def queue_position(app, job) -> tuple[int, int] | None:

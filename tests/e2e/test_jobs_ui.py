@@ -41,6 +41,8 @@ def test_queue_position_interrupt_and_ready_again(page, browser, server):
         stopped = int(re.search(r"Interrupted at step (\d+) of (\d+)", log).group(1))
         assert stopped - before <= 2, (before, stopped)
         assert stopped < LONG_STEPS
+        shown = int(page.locator("#txt2img_progress .progressDiv").get_attribute("data-percent"))
+        assert abs(shown - 100 * stopped / LONG_STEPS) <= 5, (shown, stopped)  # the bar stays where it stopped
 
         wait_for_infotext(other, "html_info_txt2img", "Seed: 8")  # the queued job ran next
     finally:
