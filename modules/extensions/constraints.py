@@ -25,6 +25,7 @@ from pathlib import Path
 from modules.paths import INSTALL_DIR
 
 ENV_VAR = "PIP_CONSTRAINT"
+PREFIX = "easel-pip-constraints-"  # our files' names
 ALWAYS_PINNED = ("torch", "torchvision", "xformers")  # installed by webui.sh apart from requirements.txt
 REQUIREMENTS = INSTALL_DIR / "requirements.txt"
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
@@ -111,18 +112,20 @@ def constraints_text(pins: Mapping[str, str]) -> str:
 
 
 def with_constraint(env: Mapping[str, str], file: Path) -> dict[str, str]:
-    """`env` with `file` added to PIP_CONSTRAINT (pip splits the variable on spaces; a constraint set before stays).
+    """`env` with `file` added to PIP_CONSTRAINT (pip splits the variable on spaces): a constraint set before
+    stays, an earlier file of ours is replaced.
 
-    >>> with_constraint({"PIP_CONSTRAINT": "/etc/mine.txt"}, Path("/tmp/easel.txt"))["PIP_CONSTRAINT"]
-    '/etc/mine.txt /tmp/easel.txt'
+    >>> env = {"PIP_CONSTRAINT": "/etc/mine.txt /tmp/easel-pip-constraints-1.txt"}
+    >>> with_constraint(env, Path("/tmp/easel-pip-constraints-2.txt"))["PIP_CONSTRAINT"]
+    '/etc/mine.txt /tmp/easel-pip-constraints-2.txt'
     """
-    before = env.get(ENV_VAR, "").split()
+    before = [f for f in env.get(ENV_VAR, "").split() if not Path(f).name.startswith(PREFIX)]
     return {**env, ENV_VAR: " ".join([*before, str(file)])}
 
 
 def write_constraints(pins: Mapping[str, str]) -> Path:
     """A new private temporary file holding the constraints (the caller removes it)."""
-    handle, name = tempfile.mkstemp(prefix="easel-pip-constraints-", suffix=".txt")
+    handle, name = tempfile.mkstemp(prefix=PREFIX, suffix=".txt")
     with os.fdopen(handle, "w", encoding="utf-8") as file:
         file.write(constraints_text(pins))
     return Path(name)

@@ -137,3 +137,27 @@ def test_a_constraint_set_before_is_kept(tmp_path, monkeypatch):
         mine, ours = env["PIP_CONSTRAINT"].split()
         assert mine == "/somewhere/mine.txt" and "transformers==" in Path(ours).read_text()
     assert not Path(ours).exists()  # removed after the pip run
+
+
+# A script that runs pip itself when it is imported, in the web UI process (some do, instead of an install.py).
+PIP_AT_IMPORT = """
+import os, subprocess, sys
+done = subprocess.run([sys.executable, "-m", "pip", "install", "transformers<5"], capture_output=True, text=True)
+open(os.environ["PIP_OUTPUT_FILE"], "w").write(done.stdout + done.stderr)
+"""
+
+
+def test_pip_run_by_a_script_at_import_is_constrained(tmp_path, offline_pip, tiny_checkpoint, monkeypatch):
+    from tests.extensions.conftest import start, stop
+    from tests.extensions import make_ext
+    from tests.pipeline.conftest import make_app
+
+    monkeypatch.setenv("PIP_CONSTRAINT", "")  # restored after the test: loading sets it for this process
+    monkeypatch.setenv("PIP_OUTPUT_FILE", str(tmp_path / "pip.txt"))
+    folder = make_ext(tmp_path / "exts", "pip-at-import", {"scripts/pip_now.py": PIP_AT_IMPORT})
+    app = make_app(tmp_path / "data", tiny_checkpoint)
+    try:
+        start(app, [("pip-at-import", folder)])
+    finally:
+        stop(app)
+    assert [c.name for c in constraints.conflicts_in((tmp_path / "pip.txt").read_text())] == ["transformers"]

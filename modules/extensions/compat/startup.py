@@ -10,6 +10,7 @@ from modules.extensions.compat.core_extras import extend_core_modules
 from modules.extensions.compat.host import ScriptHost
 from modules.extensions.compat.loader import ExtensionFolder, load_extension_scripts
 from modules.extensions.compat.options_view import register_a1111_rows
+from modules.extensions.constraints import protect_this_process
 
 log = logging.getLogger("easel.extensions")
 
@@ -35,6 +36,8 @@ def start_extensions(app, folders: list[tuple[str, Path]]) -> ScriptHost:
     register_a1111_rows(app.options)
     _install_shims()
     script_callbacks.clear_callbacks()
+    if folders:  # scripts that run pip themselves at import: held to Easel's versions (extensions/constraints.py)
+        protect_this_process()
     load_extension_scripts([ExtensionFolder(n, Path(p)) for n, p in folders])  # failures reach FAILURES' listeners
     host.initialize()
     script_callbacks.ui_settings_callback()  # settings exist before the Settings tab and config.json read them
