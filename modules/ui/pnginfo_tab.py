@@ -32,11 +32,32 @@ def info_html(infotext: str | None, items: dict) -> str:
         parts.append(f"<div><p><b>{html.escape(str(key))}</b></p><pre>{html.escape(str(value))}</pre></div>")
     if infotext:
         rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>"
-                       for k, v in parse_infotext(infotext, defaults=False).items())
+                       for k, v in display_rows(parse_infotext(infotext, defaults=False)))
         parts.append(f"<table class='pnginfo-params'><tr><th>Parameter</th><th>Value</th></tr>{rows}</table>")
     else:
         parts.append("<div class='pnginfo-empty'>This image has no generation parameters.</div>")
     return "".join(parts)
+
+
+def display_rows(params: dict) -> list[tuple[str, object]]:
+    """The parsed parameters as the infotext writes them: the parser's split keys ("Size-1", "Size-2") shown as
+    one row ("Size", "512x768") where they were one field.
+
+    >>> display_rows({"Steps": 20, "Size-1": 512, "Size-2": 768, "Hires resize-1": 0, "Hires resize-2": 0})
+    [('Steps', 20), ('Size', '512x768'), ('Hires resize', '0x0')]
+    >>> display_rows({"Size-1": 64})
+    [('Size-1', 64)]
+    """
+    rows: list[tuple[str, object]] = []
+    for key, value in params.items():
+        if key.endswith("-2") and f"{key[:-2]}-1" in params:
+            continue
+        second = f"{key[:-2]}-2" if key.endswith("-1") else None
+        if second is not None and second in params:
+            rows.append((key[:-2], f"{value}x{params[second]}"))
+        else:
+            rows.append((key, value))
+    return rows
 
 
 def read_file(path: str | None) -> tuple[str, str, dict]:
