@@ -25,6 +25,11 @@ INFOTEXT_SETTINGS: tuple[tuple[str, str, type], ...] = (
 )
 
 
+# A1111 turns hires fix on for a pasted infotext with a denoising strength and any of these (docs/api.md).
+HIRES_KEYS = ("Hires upscale", "Hires upscaler", "Hires resize-1")
+IMAGE_FIELDS = ("init_images", "mask")
+
+
 def _typed(key: str, text: str, kind: type):
     try:
         return kind(float(text)) if kind is int else kind(text)
@@ -43,12 +48,19 @@ def fill_from_infotext(data: dict, explicitly_set: set[str], text: str, known_fi
     ('mine', 12, 5, 64, 96, 'Euler a')
     >>> out["override_settings"]
     {'CLIP_stop_at_last_layers': 2, 'randn_source': 'GPU', 'img2img_extra_noise': 0.2}
+    >>> hires = "x\\nSteps: 4, Seed: 1, Size: 64x64, Denoising strength: 0.5, Hires upscale: 1.5"
+    >>> out = fill_from_infotext({}, set(), hires, {"enable_hr", "denoising_strength", "hr_scale"})
+    >>> out["enable_hr"], out["denoising_strength"], out["hr_scale"]
+    (True, 0.5, 1.5)
     """
     params = parse_infotext(text)
     data = dict(data)
     for key, name, kind in INFOTEXT_FIELDS:
         if key in params and name in known_fields and name not in explicitly_set:
             data[name] = _typed(key, params[key], kind)
+    if "enable_hr" in known_fields and "enable_hr" not in explicitly_set and "Denoising strength" in params \
+            and any(key in params for key in HIRES_KEYS):
+        data["enable_hr"] = True
     overrides = dict(data.get("override_settings") or {})
     for key, setting, kind in INFOTEXT_SETTINGS:
         if key in params and setting not in overrides:
@@ -150,3 +162,26 @@ def precheck(app, request, validate: Callable[[Any], None] | None = None) -> Non
     (validate or validate_request)(request)
     app.services.samplers.resolve_sampler(request.sampler_name)
     app.services.samplers.resolve_scheduler(request.scheduler)
+
+
+def json_friendly(value: Any) -> Any:
+    """Tuples → lists, mappings → dicts, recursively (a request field as the JSON echo shows it).
+
+    >>> json_friendly({"styles": ("a", "b"), "o": {"k": (1,)}})
+    {'styles': ['a', 'b'], 'o': {'k': [1]}}
+    """
+    if isinstance(value, Mapping):
+        return {str(k): json_friendly(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_friendly(v) for v in value]
+    return value
+
+
+def api_parameters(payload: BaseModel, request: Any) -> dict:
+    """The response's `parameters`: the request as sent, with every field of the typed request as it was used (filled
+    from `infotext`, sizes and sampler defaults resolved); images stay as they were sent (or left out)."""
+    echo = payload.model_dump()
+    for f in dataclasses.fields(request):
+        if f.name not in IMAGE_FIELDS:
+            echo[f.name] = json_friendly(getattr(request, f.name))
+    return echo

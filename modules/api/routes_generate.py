@@ -14,7 +14,7 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
 from modules.api import extras
-from modules.api.convert import to_request
+from modules.api.convert import api_parameters, to_request
 from modules.api.images import decode_image, encode_png
 from modules.api.schema import (GenerationResponse, Img2ImgApiRequest, PNGInfoRequest, PNGInfoResponse,
                                 ProgressResponse, Txt2ImgApiRequest)
@@ -28,7 +28,7 @@ from modules.pipeline.job import Job
 from modules.pipeline.request import GenerationRequest
 
 WAITING_CALLS = 1000  # generation calls that may wait in the queue at once
-TASK_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+TASK_ID = re.compile(r"[A-Za-z0-9_-]{1,64}|task\([A-Za-z0-9_-]{1,64}\)")  # A1111's own: task(txt2img-AB12CD3)
 
 
 def installed_scripts(app, kind: str) -> dict:
@@ -52,7 +52,8 @@ def job_for(app, payload, request) -> Job:
     if task_id is None:
         return Job(job_count=getattr(request, "n_iter", 1))
     if not TASK_ID.fullmatch(task_id):
-        raise InvalidInput("force_task_id", f"{task_id[:80]!r} is not a valid id", "1-64 letters, digits, - or _")
+        raise InvalidInput("force_task_id", f"{task_id[:80]!r} is not a valid id",
+                           "1-64 letters, digits, - or _, optionally inside task(…)")
     if app.jobs.state(task_id) is not None:
         raise InvalidInput("force_task_id", f"a job {task_id!r} already exists", "a new id")
     return Job(job_id=task_id, job_count=getattr(request, "n_iter", 1))
@@ -110,17 +111,16 @@ def build_router(app) -> APIRouter:
         job = await run_in_threadpool(job_for, app, payload, request)
         result = await anyio.to_thread.run_sync(app.jobs.run, kind, request, job, limiter=waiters)
         keep_overrides(app, payload)
-        return result
+        return result, api_parameters(payload, request)
 
     @router.post("/txt2img", response_model=GenerationResponse)
     async def txt2img(payload: Txt2ImgApiRequest):
-        result = await generate("txt2img", payload, GenerationRequest)
-        return await run_in_threadpool(generation_response, result, payload.model_dump(), payload.send_images)
+        result, parameters = await generate("txt2img", payload, GenerationRequest)
+        return await run_in_threadpool(generation_response, result, parameters, payload.send_images)
 
     @router.post("/img2img", response_model=GenerationResponse)
     async def img2img(payload: Img2ImgApiRequest):
-        result = await generate("img2img", payload, Img2ImgRequest, validate_img2img)
-        parameters = payload.model_dump()
+        result, parameters = await generate("img2img", payload, Img2ImgRequest, validate_img2img)
         if not payload.include_init_images:  # A1111 leaves the (large) images out of the echo
             parameters["init_images"], parameters["mask"] = None, None
         return await run_in_threadpool(generation_response, result, parameters, payload.send_images)

@@ -130,8 +130,9 @@ def request_model(name: str, request_type: type, extra: Mapping[str, tuple[Any, 
     return create_model(name, __config__=ConfigDict(extra="ignore"), **fields)
 
 
-# A1111: `sampler_name` unset means `sampler_index` (whose default is Euler).
-TXT2IMG_DEFAULTS = {"sampler_name": None}
+# A1111: `sampler_name` unset means `sampler_index` (whose default is Euler); its API schema says 0.75 for
+# `denoising_strength` (the hires pass's strength when enable_hr is set).
+TXT2IMG_DEFAULTS = {"sampler_name": None, "denoising_strength": 0.75}
 Txt2ImgApiRequest = request_model("StableDiffusionTxt2ImgProcessingAPI", GenerationRequest,
                                   {**API_ONLY_COMMON, **API_ONLY_TXT2IMG}, TXT2IMG_DEFAULTS)
 
