@@ -7,6 +7,8 @@ import importlib.abc
 import importlib.util
 import sys
 
+from modules.extensions.compat.absent import REASONS, AbsentModule, is_package
+
 # A1111 name → module in this folder. Names a core module already has (modules.paths, modules.ui, modules.errors)
 # are not aliased: `core_extras.extend_core_modules` adds A1111's attributes to those instead.
 ALIASES = {
@@ -30,6 +32,39 @@ ALIASES = {
     "modules.call_queue": "call_queue",
     "modules.cache": "cache",
     "modules.hashes": "hashes",
+    "modules.prompt_parser": "prompt_parser",
+    "modules.extra_networks": "extra_networks",
+    "modules.masking": "masking",
+    "modules.timer": "timer",
+    "modules.safe": "safe",
+    "modules.memmon": "memmon",
+    "modules.modelloader": "modelloader",
+    "modules.lowvram": "lowvram",
+    "modules.sd_samplers_common": "sd_samplers_common",
+    "modules.sd_samplers_kdiffusion": "sd_samplers_kdiffusion",
+    "modules.sd_samplers_timesteps": "sd_samplers_timesteps",
+    "modules.sd_samplers_compvis": "sd_samplers_timesteps",
+    "modules.sd_samplers_cfg_denoiser": "sd_samplers_cfg_denoiser",
+    "modules.sd_hijack": "sd_hijack",
+    "modules.sd_hijack_optimizations": "sd_hijack_optimizations",
+    "modules.sd_vae_approx": "sd_vae_approx",
+    "modules.api.api": "api_api",
+    "modules.api.models": "api_models",
+    "modules.ui_extra_networks": "ui_extra_networks",
+    "modules.textual_inversion.textual_inversion": "textual_inversion",
+    "modules.rng": "rng",
+    "modules.styles": "styles",
+    "modules.util": "util",
+    "modules.patches": "patches",
+    "modules.script_loading": "script_loading",
+    "modules.fifo_lock": "fifo_lock",
+    "modules.face_restoration": "face_restoration",
+    "modules.upscaler": "upscaler",
+    "modules.shared_items": "shared_items",
+    "modules.shared_options": "shared_options",
+    "modules.shared_cmd_options": "shared_cmd_options",
+    "modules.shared_total_tqdm": "shared_total_tqdm",
+    "modules.launch_utils": "launch",
     "launch": "launch",
 }
 
@@ -45,12 +80,22 @@ class _AliasLoader(importlib.abc.Loader):
         return None
 
 
+class _AbsentLoader(importlib.abc.Loader):
+    def create_module(self, spec):
+        return AbsentModule(spec.name, REASONS[spec.name], is_package(spec.name))
+
+    def exec_module(self, module):  # nothing to run: every attribute read explains the absence
+        return None
+
+
 class _AliasFinder(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname, path=None, target=None):
         local = ALIASES.get(fullname)
-        if local is None:
-            return None
-        return importlib.util.spec_from_loader(fullname, _AliasLoader(f"{__name__}.{local}"))
+        if local is not None:
+            return importlib.util.spec_from_loader(fullname, _AliasLoader(f"{__name__}.{local}"))
+        if fullname in REASONS:
+            return importlib.util.spec_from_loader(fullname, _AbsentLoader(), is_package=is_package(fullname))
+        return None
 
 
 def install_aliases() -> None:
@@ -62,5 +107,5 @@ def install_aliases() -> None:
 def uninstall_aliases() -> None:
     """For tests: forget the aliases and the modules imported under them."""
     sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _AliasFinder)]
-    for name in [n for n, local in ALIASES.items() if local is not None]:
+    for name in [*ALIASES, *REASONS]:
         sys.modules.pop(name, None)

@@ -30,6 +30,22 @@ def run(code, task: str) -> None:
         display(e, task)
 
 
+def _extend_packages() -> None:
+    """A1111's modules/options.py and modules/extensions.py share their names with Easel's packages: their
+    public names are added to those packages (never replacing one Easel has)."""
+    from modules.extensions.compat import a1111_extensions, a1111_options
+
+    for package_name, names in (("modules.options", a1111_options.NAMES),
+                                ("modules.extensions", a1111_extensions.NAMES)):
+        package = importlib.import_module(package_name)
+        for name, value in names.items():
+            if not hasattr(package, name):
+                setattr(package, name, value)
+    extensions = importlib.import_module("modules.extensions")
+    if "__getattr__" not in vars(extensions):
+        extensions.__getattr__ = a1111_extensions.package_getattr  # `extensions.extensions`, read when used
+
+
 def extend_core_modules(app) -> None:
     paths = importlib.import_module("modules.paths")
     p = app.paths
@@ -38,6 +54,7 @@ def extend_core_modules(app) -> None:
                         "extensions_builtin_dir": str(p.builtin_extensions_dir), "sd_path": str(p.install_dir),
                         "sd_configs_path": str(p.configs_dir), "paths": {}}.items():
         setattr(paths, name, value)
+    _extend_packages()
     errors = importlib.import_module("modules.errors")
     for fn in (report, display, print_error_explanation, run):
         if not hasattr(errors, fn.__name__):
@@ -47,7 +64,7 @@ def extend_core_modules(app) -> None:
         ui_common = importlib.import_module("modules.extensions.compat.ui_common")
     except ImportError:
         return
-    for name in ("create_refresh_button", "plaintext_to_html", "create_output_panel"):
+    for name in ("create_refresh_button", "plaintext_to_html", "create_output_panel", "gr_show", "versions_html"):
         if hasattr(ui_common, name) and not hasattr(ui, name):
             setattr(ui, name, getattr(ui_common, name))
     sys.modules.setdefault("modules.ui", ui)

@@ -14,7 +14,6 @@ state = StateView()
 demo = None  # the Gradio Blocks once built (set by the UI binding)
 parser = None  # argparse parser (preload adds flags to it)
 hide_dirs: dict = {}
-total_tqdm = None
 styles_filename = ["styles.csv"]
 natural_sort_key = None
 cmd_opts_defaults: dict[str, Any] = {}
@@ -78,7 +77,27 @@ _DYNAMIC = {
     "xformers_available": lambda: False,
     "listfiles": lambda: _listfiles,
     "walk_files": lambda: _walk_files,
+    "mem_mon": lambda: _mem_mon(),
+    "batch_cond_uncond": lambda: True,  # A1111's opts.batch_cond_uncond default: cond and uncond in one batch
+    "latent_upscale_default_mode": lambda: "Latent",
+    "latent_upscale_modes": lambda: _latent_upscale_modes(),
 }
+
+
+def _mem_mon():
+    from modules.extensions.compat.memmon import MemUsageMonitor
+
+    return MemUsageMonitor("MemMon", _DYNAMIC["device"](), opts)
+
+
+def _latent_upscale_modes() -> dict:
+    """A1111's hires-fix latent modes: name → {mode, antialias} (the names Easel's upscaler list shows)."""
+    return {"Latent": {"mode": "bilinear", "antialias": False},
+            "Latent (antialiased)": {"mode": "bilinear", "antialias": True},
+            "Latent (bicubic)": {"mode": "bicubic", "antialias": False},
+            "Latent (bicubic antialiased)": {"mode": "bicubic", "antialias": True},
+            "Latent (nearest)": {"mode": "nearest", "antialias": False},
+            "Latent (nearest-exact)": {"mode": "nearest-exact", "antialias": False}}
 
 
 def _listfiles(dirname):
@@ -106,4 +125,14 @@ def reload_gradio_theme(theme_name=None) -> None:
     return None
 
 
+State = StateView
+
+
+def _total_tqdm():
+    from modules.extensions.compat.shared_total_tqdm import TotalTQDM
+
+    return TotalTQDM()
+
+
+total_tqdm = _total_tqdm()
 sys.modules.setdefault("modules.shared_state", sys.modules[__name__])

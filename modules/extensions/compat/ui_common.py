@@ -47,4 +47,20 @@ def create_refresh_button(refresh_component, refresh_method, refreshed_args, ele
     return button
 
 
-__all__ = ["ToolButton", "create_refresh_button", "plaintext_to_html", "refresh_symbol", "folder_symbol"]
+def gr_show(visible: bool = True) -> dict:
+    """A1111's `ui.gr_show`: an update that shows or hides a component."""
+    return gr.update(visible=visible)
+
+
+def versions_html() -> str:
+    """The versions line of A1111's page footer, with Easel's and its libraries' versions."""
+    import platform
+
+    from modules.app import VERSION
+
+    return (f"version: easel-{VERSION} &#x2000;•&#x2000; python: {platform.python_version()} &#x2000;•&#x2000; "
+            f"gradio: {gr.__version__}")
+
+
+__all__ = ["ToolButton", "create_refresh_button", "plaintext_to_html", "refresh_symbol", "folder_symbol",
+           "gr_show", "versions_html"]
