@@ -162,6 +162,9 @@ def test_loopback(client):
     refused(post(client, "img2img", "Loopback", [2, 0.9, "Fast"]), "script_args[2] (Denoising strength curve)",
             "Aggressive, Linear, Lazy")
     refused(post(client, "img2img", "Loopback", [0]), "script_args[0] (Loops)", "at least 1")
+    refused(post(client, "img2img", "Loopback", [2, 0.5, "Linear", "None", True]), "script_args",
+            "5 values for Loopback, which takes 4", "Loops, Final denoising strength")
+    refused(post(client, "txt2img", "Loopback", [2]), "script_name", "unknown script 'Loopback'")
     refused(post(client, "img2img", "Loopback", [2, 0.5, "Linear", "CLIP"]),
             "script_args[3] (Append interrogated prompt at each iteration)", "not available in Easel")
 
