@@ -3,7 +3,8 @@
 A1111 recomputes the conditioning at every model call from the encoded schedules; so do we (stacking is cheap,
 every scheduled text is encoded once, cached by model, text, clip skip, emphasis and comma backtrack).
 When cond and uncond differ in length, A1111 (pad_cond_uncond off) runs them through the UNet separately rather
-than padding; we mark the missing token rows with NaN so the model wrapper can run each length group unpadded.
+than padding; each `Conditioning` keeps its own token length, and the model wrapper (`sample.py`) runs each length
+group unpadded. With pad_cond_uncond on, the shorter side is filled up with the empty prompt's chunk.
 Extra-network tags (`<lora:…>`) are cut from the positive prompts here, so every pass encodes what A1111 encodes.
 """
 from __future__ import annotations
@@ -16,6 +17,7 @@ import torch
 
 from modules.conditioning.schedules import cond_batch_at_step, encode_multicond, encode_schedules, \
     multicond_batch_at_step
+from modules.conditioning.types import Conditioning, as_conditioning
 from modules.options import Snapshot
 from modules.pipeline.conditioning_service import PromptConditioning
 from modules.pipeline.seeds import ImagePlan
@@ -27,8 +29,8 @@ from modules.sampling.cfg import MultiCond
 class StepConditioning:
     """Callables step → conditioning, as CFGDenoiser takes them (step counts model calls)."""
 
-    cond: Callable[[int], MultiCond]
-    uncond: Callable[[int], torch.Tensor]
+    cond: Callable[[int], MultiCond]  # MultiCond.tensor is a Conditioning [ΣP, T, C]
+    uncond: Callable[[int], Conditioning]  # [B, T', C]
 
 
 def encode_options(cache, model, opts: Snapshot) -> dict:
@@ -51,19 +53,17 @@ def without_network_tags(batch: ImagePlan) -> ImagePlan:
     return dataclasses.replace(batch, prompts=tuple(parse_extra_networks(p)[0] for p in batch.prompts))
 
 
-def pad_tokens(a: torch.Tensor, b: torch.Tensor, filler: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Bring [N, T1, C] and [M, T2, C] to one length: append `filler` chunks [1, 77, C], or NaN rows (absent)."""
-    longest = max(a.shape[1], b.shape[1])
+def pad_tokens(a: Conditioning, b: Conditioning, filler: torch.Tensor) -> tuple[Conditioning, Conditioning]:
+    """Bring [N, T1, C] and [M, T2, C] to one length by appending `filler` chunks [1, 77, C] (pad_cond_uncond)."""
+    longest = max(a.cross_attn.shape[1], b.cross_attn.shape[1])
 
-    def pad(x):
+    def pad(c: Conditioning) -> Conditioning:
+        x = c.cross_attn  # [N, T, C]
         missing = longest - x.shape[1]
         if not missing:
-            return x
-        if filler is None:
-            extra = torch.full((x.shape[0], missing, x.shape[2]), float("nan"), dtype=x.dtype, device=x.device)
-        else:
-            extra = filler.to(x).repeat(x.shape[0], missing // filler.shape[1], 1)  # [N, missing, C]
-        return torch.cat([x, extra], dim=1)
+            return c
+        extra = filler.to(x).repeat(x.shape[0], missing // filler.shape[1], 1)  # [N, missing, C]
+        return dataclasses.replace(c, cross_attn=torch.cat([x, extra], dim=1), lengths=None)
 
     return pad(a), pad(b)
 
@@ -86,17 +86,19 @@ def step_conditioning(cache, model, batch: ImagePlan, clip_skip: int, steps: int
         negatives = encode_schedules(model, list(batch.negative_prompts), steps, clip_skip, **schedule_kw)
     filler = None
     if opts.pad_cond_uncond:
-        filler = encode_schedules(model, [""], steps, clip_skip, **schedule_kw)[0][0].cond[None]  # [1, 77, C]
+        empty = encode_schedules(model, [""], steps, clip_skip, **schedule_kw)[0][0].cond
+        filler = empty.cross_attn if isinstance(empty, Conditioning) else empty[None]  # [1, 77, C]
 
-    last: dict[int, tuple[MultiCond, torch.Tensor]] = {}
+    last: dict[int, tuple[MultiCond, Conditioning]] = {}
 
-    def at(step: int) -> tuple[MultiCond, torch.Tensor]:
+    def at(step: int) -> tuple[MultiCond, Conditioning]:
         if step not in last:
-            rows, tensor = multicond_batch_at_step(parts, step)  # [ΣP, T, C]
-            uncond = cond_batch_at_step(negatives, step)  # [B, T', C]
-            tensor, uncond = pad_tokens(tensor, uncond, filler)
+            rows, cond = multicond_batch_at_step(parts, step)  # [ΣP, T, C]
+            cond, uncond = as_conditioning(cond), as_conditioning(cond_batch_at_step(negatives, step))  # [B, T', C]
+            if filler is not None:
+                cond, uncond = pad_tokens(cond, uncond, filler)
             last.clear()
-            last[step] = MultiCond(tensor, tuple(tuple(r) for r in rows)), uncond
+            last[step] = MultiCond(cond, tuple(tuple(r) for r in rows)), uncond
         return last[step]
 
     return StepConditioning(cond=lambda step: at(step)[0], uncond=lambda step: at(step)[1])

@@ -6,6 +6,7 @@ from typing import Any, Callable
 
 import torch
 
+from modules.conditioning.types import as_conditioning
 from modules.errors import Interrupted
 from modules.pipeline.job import Job
 from modules.sampling.cfg import CFGDenoiser
@@ -25,10 +26,14 @@ def _rows(value, index: torch.Tensor):
     return None if value is None else value[index] if value.ndim else value
 
 
-def _groups_by_length(lengths: torch.Tensor) -> list[list[int]]:
-    """Row indices grouped by conditioning length, in first-seen order (A1111 runs cond and uncond apart)."""
+def _groups_by_length(lengths: tuple[int, ...]) -> list[list[int]]:
+    """Row indices grouped by conditioning length, in first-seen order (A1111 runs cond and uncond apart).
+
+    >>> _groups_by_length((154, 154, 77, 77))
+    [[0, 1], [2, 3]]
+    """
     groups: dict[int, list[int]] = {}
-    for i, n in enumerate(lengths.tolist()):
+    for i, n in enumerate(lengths):
         groups.setdefault(n, []).append(i)
     return list(groups.values())
 
@@ -36,19 +41,24 @@ def _groups_by_length(lengths: torch.Tensor) -> list[list[int]]:
 def model_denoiser(model, choice: SamplerChoice, exact_rows: bool):
     """Wrap the UNet as the denoiser D(x, σ) the chosen sampler expects, for the model's prediction type.
 
-    With `exact_rows` every row (image × cond/uncond) goes through the UNet alone: matrix kernels pick different
-    blockings for different batch sizes, so only this makes image i of a batch equal a single run bit for bit.
+    Rows whose conditionings differ in token length (a long prompt against a short negative one, without
+    pad_cond_uncond) go through the UNet in separate calls, each cut to its own length. With `exact_rows` every row
+    (image × cond/uncond) goes through the UNet alone: matrix kernels pick different blockings for different batch
+    sizes, so only this makes image i of a batch equal a single run bit for bit.
     """
     def model_fn(x_in, t, cond, concat=None):
-        lengths = (~torch.isnan(cond[..., 0])).sum(dim=1)  # [N] tokens present (NaN rows: absent, see prompting)
+        cond = as_conditioning(cond)  # [N, T, C] with per-row token lengths
+        lengths = cond.token_lengths
         groups = [[i] for i in range(x_in.shape[0])] if exact_rows else _groups_by_length(lengths)
         if len(groups) == 1:
-            return model.unet_forward(x_in, t, cond[:, :int(lengths[0])], concat=concat)
+            part = cond.select(None, lengths[0])
+            return model.unet_forward(x_in, t, part.cross_attn, concat=concat, **part.extras)
         out = torch.empty_like(x_in)  # [N, 4, h, w]
         for rows in groups:
             index = torch.tensor(rows)
-            n = int(lengths[rows[0]])
-            out[index] = model.unet_forward(x_in[index], _rows(t, index), cond[index, :n], concat=_rows(concat, index))
+            part = cond.select(rows, lengths[rows[0]])  # [k, n, C]
+            out[index] = model.unet_forward(x_in[index], _rows(t, index), part.cross_attn,
+                                            concat=_rows(concat, index), **part.extras)
         return out
 
     return choice.spec.denoiser(model_fn, model.alphas_cumprod, model.prediction_type)

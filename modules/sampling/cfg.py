@@ -24,7 +24,7 @@ class MultiCond:
     Rows are laid out image after image, part after part, so part j of image i sits at row offset(i) + j.
     """
 
-    tensor: Any  # [N, T, C], or a dict of such tensors (SDXL: {"crossattn": [N, T, C], "vector": [N, D]})
+    tensor: Any  # [N, T, C], a dict of such tensors, or a modules.conditioning.types.Conditioning
     parts: tuple[tuple[tuple[int, float], ...], ...]
 
     @classmethod
@@ -53,7 +53,8 @@ class CFGDenoiser:
 
     cond: Tensor [B, T, C] / dict (one part per image), a `MultiCond`, or a callable `step -> either` for prompt
     schedules (step counts model calls, as A1111's prompt editing does). uncond: Tensor [B, T', C] / dict, a
-    callable, or None (no guidance). T and T' must be equal (the caller pads). image_cond [B, C', H, W] is
+    callable, or None (no guidance). Tensors need T == T'; `Conditioning` values (modules/conditioning/types.py)
+    may differ: their own `cat` keeps each row's length for the model wrapper. image_cond [B, C', H, W] is
     concatenated by the model (inpainting); model_kwargs are passed to the denoiser unchanged.
     keep_mask/init_latent: after guidance, denoised = init_latent * keep_mask + (1 - keep_mask) * denoised.
     """
@@ -164,12 +165,16 @@ def _at(value, step: int):
 
 
 def _batch_len(cond) -> int:
-    return next(iter(cond.values())).shape[0] if isinstance(cond, dict) else cond.shape[0]
+    if isinstance(cond, dict):
+        return next(iter(cond.values())).shape[0]
+    return cond.shape[0] if isinstance(cond, torch.Tensor) else len(cond)
 
 
 def _stack(rows: list) -> Any:
     if isinstance(rows[0], dict):
         return {k: torch.stack([r[k] for r in rows]) for k in rows[0]}
+    if not isinstance(rows[0], torch.Tensor):  # a Conditioning: its own stacking keeps pooled and time ids
+        return type(rows[0]).stack(rows)
     return torch.stack(rows)
 
 
@@ -178,4 +183,6 @@ def _cat(conds: list) -> Any:
         return conds[0]
     if isinstance(conds[0], dict):
         return {k: torch.cat([c[k] for c in conds]) for k in conds[0]}
+    if not isinstance(conds[0], torch.Tensor):  # a Conditioning: its own cat records each row's token length
+        return type(conds[0]).cat(conds)
     return torch.cat(conds)
