@@ -5,7 +5,11 @@
 
 function gradioApp() {
     const app = document.querySelector("gradio-app");
-    return app ? (app.shadowRoot || app) : document;
+    if (!app) return document;
+    if (app.shadowRoot) return app.shadowRoot;
+    // A1111's scripts call gradioApp().getElementById(…), which an element lacks (a document has it)
+    if (!app.getElementById) app.getElementById = (id) => document.getElementById(id);
+    return app;
 }
 
 const easelCallbacks = {loaded: [], update: [], afterUpdate: [], tabChange: []};

@@ -1,0 +1,200 @@
+// A1111's page globals that extensions' scripts call (A1111 defines them in script.js, ui.js, hints.js,
+// contextMenus.js …), written for Easel's page: `opts` and onOptionsChanged, `titles`, updateInput, tab
+// switching, gallery selection, visibility checks, popups, context-menu entries.
+"use strict";
+
+var opts = {};  // every setting, as /sdapi/v1/options gives them (A1111 fills it from the settings JSON)
+var titles = {};  // element text → mouse-over title; extensions add their own entries
+const easelOptionsCallbacks = [];
+
+function executeCallbacks(queue, arg) {
+    for (const callback of queue) {
+        try { callback(arg); } catch (error) { console.error("error running callback", callback, ":", error); }
+    }
+}
+
+function onOptionsChanged(callback) { easelOptionsCallbacks.push(callback); }
+
+function easelLoadOptions() {
+    fetch("./sdapi/v1/options", {credentials: "same-origin"})
+        .then((response) => (response.ok ? response.json() : null))
+        .then((data) => {
+            if (!data) return;  // the API asks for its own credentials (--api-auth): opts stays empty
+            Object.assign(opts, data);
+            executeCallbacks(easelOptionsCallbacks);
+        })
+        .catch(() => {});
+}
+
+function uiElementIsVisible(el) {
+    if (el === document) return true;
+    const style = window.getComputedStyle(el);
+    const visible = style.display !== "none" && style.visibility !== "hidden";
+    return visible && (!el.parentNode || uiElementIsVisible(el.parentNode));
+}
+
+function uiElementInSight(el) {
+    const rect = el.getBoundingClientRect();
+    return rect.bottom > 0 && rect.top < window.innerHeight;
+}
+
+// Tell Gradio a script changed an input's value (it listens for "input" events).
+function updateInput(target) {
+    target.dispatchEvent(new Event("input", {bubbles: true}));
+}
+
+function args_to_array(args) { return Array.from(args); }
+
+function randomId() {
+    return "task(" + Math.random().toString(36).slice(2, 9) + Math.random().toString(36).slice(2, 9) + ")";
+}
+
+function easelTabButtons(tabsId) {
+    return Array.from(gradioApp().querySelectorAll(`#${tabsId} [role='tab']`))
+        .filter((button) => button.closest(`#${tabsId}`) === gradioApp().querySelector(`#${tabsId}`));
+}
+
+function get_tab_index(tabsId) {
+    return easelTabButtons(tabsId).findIndex((button) => button.getAttribute("aria-selected") === "true");
+}
+
+function easelClickTab(tabsId, index) {
+    const button = easelTabButtons(tabsId)[index];
+    if (button) button.click();
+}
+
+function switch_to_txt2img() {
+    gradioApp().querySelector("#tab_txt2img-button")?.click();
+    return args_to_array(arguments);
+}
+function switch_to_img2img_tab(no) {
+    gradioApp().querySelector("#tab_img2img-button")?.click();
+    easelClickTab("mode_img2img", no);
+}
+function switch_to_img2img() { switch_to_img2img_tab(0); return args_to_array(arguments); }
+function switch_to_sketch() { switch_to_img2img_tab(1); return args_to_array(arguments); }
+function switch_to_inpaint() { switch_to_img2img_tab(2); return args_to_array(arguments); }
+function switch_to_inpaint_sketch() { switch_to_img2img_tab(2); return args_to_array(arguments); }
+function switch_to_extras() {
+    gradioApp().querySelector("#tab_extras-button")?.click();
+    return args_to_array(arguments);
+}
+
+function get_img2img_tab_index() {
+    const res = args_to_array(arguments);
+    res.splice(-2);
+    res[0] = get_tab_index("mode_img2img");
+    return res;
+}
+
+// The result gallery of the visible tab and its thumbnails (Gradio's gallery: buttons, the chosen one .selected).
+function easelVisibleGallery() {
+    for (const gallery of gradioApp().querySelectorAll("[id$='_gallery']")) {
+        if (gallery.offsetParent !== null) return gallery;
+    }
+    return null;
+}
+
+function all_gallery_buttons() {
+    const gallery = easelVisibleGallery();
+    return gallery ? Array.from(gallery.querySelectorAll(".thumbnail-item, .thumbnail-small")) : [];
+}
+
+function selected_gallery_button() {
+    return all_gallery_buttons().find((button) => button.classList.contains("selected")) || null;
+}
+
+function selected_gallery_index() {
+    return all_gallery_buttons().findIndex((button) => button.classList.contains("selected"));
+}
+
+function restart_reload() {
+    document.body.style.backgroundColor = "var(--background-fill-primary)";
+    const poll = () => fetch("./").then(() => location.reload()).catch(() => setTimeout(poll, 1000));
+    setTimeout(poll, 1000);
+    return [];
+}
+
+function confirm_clear_prompt(prompt, negativePrompt) {
+    return confirm("Delete prompt?") ? ["", ""] : [prompt, negativePrompt];
+}
+
+let easelPopup = null;
+function closePopup() { if (easelPopup) easelPopup.style.display = "none"; }
+function popup(contents) {
+    if (!easelPopup) {
+        easelPopup = document.createElement("div");
+        easelPopup.className = "global-popup";
+        easelPopup.addEventListener("click", (event) => { if (event.target === easelPopup) closePopup(); });
+        gradioApp().appendChild(easelPopup);
+    }
+    easelPopup.replaceChildren(contents);
+    easelPopup.style.display = "flex";
+}
+
+// Right-click menu entries on elements (A1111's contextMenus.js API): the page shows them in a small menu.
+const easelMenuEntries = new Map();  // selector → [{id, name, func}]
+function appendContextMenuOption(targetElementSelector, entryName, entryFunction) {
+    const entries = easelMenuEntries.get(targetElementSelector) || [];
+    const id = targetElementSelector + "_" + entries.length + "_" + entryName;
+    entries.push({id: id, name: entryName, func: entryFunction});
+    easelMenuEntries.set(targetElementSelector, entries);
+    return id;
+}
+function removeContextMenuOption(uid) {
+    for (const entries of easelMenuEntries.values()) {
+        const index = entries.findIndex((entry) => entry.id === uid);
+        if (index >= 0) entries.splice(index, 1);
+    }
+}
+function easelContextMenu(event) {
+    const found = [];
+    for (const [selector, entries] of easelMenuEntries) {
+        if (event.composedPath().some((el) => el.matches && el.matches(selector))) found.push(...entries);
+    }
+    document.querySelector("#context-menu")?.remove();
+    if (!found.length) return;
+    event.preventDefault();
+    const menu = document.createElement("nav");
+    menu.id = "context-menu";
+    menu.style.cssText = `position:fixed;left:${event.clientX}px;top:${event.clientY}px;z-index:1000`;
+    const list = menu.appendChild(document.createElement("ul"));
+    for (const entry of found) {
+        const item = list.appendChild(document.createElement("li"));
+        item.textContent = entry.name;
+        item.addEventListener("click", () => { menu.remove(); entry.func(); });
+    }
+    document.body.appendChild(menu);
+    document.addEventListener("click", () => menu.remove(), {once: true});
+}
+function addContextMenuEventListener() {
+    gradioApp().addEventListener("contextmenu", easelContextMenu);
+}
+
+function showSubmitButtons(tabname, show) {
+    for (const [suffix, visible] of [["_generate", show], ["_interrupt", !show], ["_skip", !show]]) {
+        const element = gradioApp().querySelector(`#${tabname}${suffix}`);
+        if (element) element.style.display = visible ? "" : "none";
+    }
+}
+
+// Titles by element text (buttons, labels, options), for `titles` entries: A1111's hints.js behaviour.
+function easelApplyTitles() {
+    if (!Object.keys(titles).length) return;
+    for (const element of gradioApp().querySelectorAll("button, h2, span, option, label > span")) {
+        if (element.title) continue;
+        const text = (element.textContent || "").trim();
+        const tooltip = titles[text] || titles[element.value];
+        if (tooltip) element.title = typeof easelLocalized === "function" ? easelLocalized(tooltip) : tooltip;
+    }
+}
+
+(function easelA1111Start() {
+    if (typeof onUiUpdate !== "function") {  // Gradio may run this file before easel.js
+        setTimeout(easelA1111Start, 20);
+        return;
+    }
+    onUiLoaded(easelLoadOptions);
+    onUiLoaded(addContextMenuEventListener);
+    onUiUpdate(easelApplyTitles);
+})();

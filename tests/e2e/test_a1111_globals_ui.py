@@ -1,0 +1,53 @@
+"""A1111's page globals exist on Easel's page and work (javascript/ui-a1111.js, easel.js), and loading the page
+logs no console error from Easel's own scripts."""
+from __future__ import annotations
+
+from tests.e2e.conftest import PageGuard
+
+GLOBALS = ("gradioApp", "onUiLoaded", "onUiUpdate", "onAfterUiUpdate", "onUiTabChange", "onOptionsChanged",
+           "executeCallbacks", "get_uiCurrentTab", "get_uiCurrentTabContent", "uiElementIsVisible",
+           "uiElementInSight", "updateInput", "args_to_array", "randomId", "get_tab_index", "switch_to_txt2img",
+           "switch_to_img2img", "switch_to_img2img_tab", "switch_to_sketch", "switch_to_inpaint",
+           "switch_to_inpaint_sketch", "switch_to_extras", "get_img2img_tab_index", "all_gallery_buttons",
+           "selected_gallery_button", "selected_gallery_index", "restart_reload", "confirm_clear_prompt", "popup",
+           "closePopup", "appendContextMenuOption", "removeContextMenuOption", "addContextMenuEventListener",
+           "showSubmitButtons", "getTranslation")
+
+
+def test_a1111_globals_and_a_clean_console(browser, server):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    console_errors = []
+    page.on("console", lambda msg: console_errors.append(msg.text) if msg.type == "error" else None)
+    guard = PageGuard(page)
+    try:
+        page.goto(server.url + "/")
+        page.wait_for_selector("body.easel-loaded", state="attached", timeout=60_000)
+        page.wait_for_function("() => typeof onOptionsChanged === 'function' && opts.samples_format === 'png'",
+                               timeout=30_000)
+        missing = page.evaluate("(names) => names.filter((n) => typeof window[n] !== 'function')", list(GLOBALS))
+        assert missing == []
+        assert page.evaluate("() => typeof titles === 'object' && typeof opts === 'object'")
+        assert page.evaluate("() => gradioApp().getElementById('txt2img_prompt') !== null")
+        assert page.evaluate("() => get_uiCurrentTab().textContent.trim()") == "txt2img"
+        # an extension's title for a button's text becomes its tooltip (applied as the page changes)
+        page.evaluate("() => { titles['Generate'] = 'Make the picture'; }")
+        page.evaluate("() => switch_to_img2img()")
+        page.wait_for_function("() => get_uiCurrentTab().textContent.trim() === 'img2img'")
+        assert page.evaluate("() => get_tab_index('mode_img2img')") == 0
+        page.evaluate("() => switch_to_inpaint()")
+        page.wait_for_function("() => get_tab_index('mode_img2img') === 2")
+        page.evaluate("() => switch_to_txt2img()")
+        page.wait_for_function("() => get_uiCurrentTab().textContent.trim() === 'txt2img'")
+        assert page.evaluate("() => selected_gallery_index()") == -1  # nothing generated yet
+        page.wait_for_function("() => document.querySelector('#txt2img_generate').title === 'Make the picture'"
+                               " || document.querySelector('#txt2img_generate button')?.title === "
+                               "'Make the picture'", timeout=10_000)
+        page.evaluate("""() => { const box = gradioApp().querySelector('#txt2img_prompt textarea');
+                                 box.value = 'set by a script'; updateInput(box); }""")
+        page.locator("#txt2img_prompt textarea").press("End")
+        assert page.locator("#txt2img_prompt textarea").input_value() == "set by a script"
+        assert guard.errors == []
+        assert console_errors == []
+    finally:
+        context.close()
