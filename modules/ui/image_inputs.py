@@ -1,10 +1,14 @@
 """Pure image helpers for the img2img/inpaint/outpaint tabs: the mask from the brush layers, the outpaint canvas.
 
-The inpaint mask comes from the alpha of the layers the user painted, never from the composite: the composite
-mixes the brush colour into the picture, so a white stroke over a white sky would be lost.
+The inpaint mask comes from the alpha of what the user painted, never from a composite: a composite mixes the brush
+colour into the picture, so a white stroke over a white sky would be lost. The Inpaint tab's canvas
+(javascript/mask-editor.js) sends its mask as a PNG data URL; `mask_from_data_url` turns it into the request's mask.
 """
 from __future__ import annotations
 
+import base64
+import binascii
+import io
 from typing import Any, Iterable
 
 import numpy as np
@@ -13,6 +17,11 @@ from PIL import Image
 from modules.errors import InvalidInput
 
 DIRECTIONS = ("left", "right", "up", "down")
+PNG_DATA_URL = "data:image/png;base64,"
+MAX_MASK_BYTES = 64 * 1024 * 1024  # a 2048² mask PNG is well under 1 MB; more is not something our page sent
+MAX_MASK_PIXELS = 4096 * 4096  # the page paints masks of at most 2048 px a side and scales them on the server
+ASPECT_TOLERANCE = 0.02  # a mask within 2 % of the picture's aspect ratio is scaled to fit; others are refused
+NOTHING_PAINTED = "paint over the part of the image to regenerate"
 
 
 def as_image(value: Any, field: str) -> Image.Image | None:
@@ -60,6 +69,79 @@ def editor_image_and_mask(value: dict | None, field: str) -> tuple[Image.Image, 
     if not mask.getbbox():
         raise InvalidInput(field, "nothing painted", "paint over the part of the image to regenerate")
     return background.convert("RGB"), mask
+
+
+def fit_mask(mask: Image.Image, size: tuple[int, int], field: str = "mask") -> Image.Image:
+    """`mask` at the picture's `size` (w, h): scaled (nearest, so it stays black and white) when only its
+    resolution differs, refused when its shape does, since a stretched mask would cover the wrong part.
+
+    >>> fit_mask(Image.new("L", (64, 32), 255), (128, 64)).size
+    (128, 64)
+    >>> fit_mask(Image.new("L", (64, 64), 255), (128, 64))
+    Traceback (most recent call last):
+    ...
+    modules.errors.InvalidInput: mask: the mask is 64×64 but the image is 128×64 (valid: a mask of the image's \
+shape: clear the mask and paint it again on this image)
+    """
+    (mw, mh), (w, h) = mask.size, size
+    if (mw, mh) == (w, h):
+        return mask
+    if abs(mw * h - mh * w) > ASPECT_TOLERANCE * max(mw * h, mh * w):
+        raise InvalidInput(field, f"the mask is {mw}×{mh} but the image is {w}×{h}",
+                           "a mask of the image's shape: clear the mask and paint it again on this image")
+    return mask.resize((w, h), Image.NEAREST)
+
+
+def _decode_png(data: str, field: str) -> Image.Image:
+    if not data.startswith(PNG_DATA_URL):
+        raise InvalidInput(field, "not a PNG data URL", "the mask painted on the Inpaint canvas")
+    payload = data[len(PNG_DATA_URL):]
+    if len(payload) > MAX_MASK_BYTES * 4 // 3 + 4:
+        raise InvalidInput(field, f"the mask is larger than {MAX_MASK_BYTES // 2**20} MB", "a smaller mask")
+    try:
+        image = Image.open(io.BytesIO(base64.b64decode(payload, validate=True)))
+        if image.width * image.height > MAX_MASK_PIXELS:
+            raise InvalidInput(field, f"the mask is {image.width}×{image.height} pixels",
+                               f"at most {MAX_MASK_PIXELS} pixels")
+        image.load()
+    except InvalidInput:
+        raise
+    except Exception as e:  # binascii.Error, OSError, SyntaxError, DecompressionBombError: all "not a mask"
+        raise InvalidInput(field, f"not a readable PNG ({type(e).__name__})", "a PNG image") from None
+    return image
+
+
+def mask_from_data_url(data: str | None, size: tuple[int, int], field: str = "mask") -> Image.Image:
+    """The canvas' mask (a PNG data URL; paint = opaque pixels) as an L mask of `size`: 255 where the alpha is at
+    least half, 0 elsewhere, so the soft edge the browser draws does not leak a faint mask under the blur.
+
+    >>> png = Image.new("RGBA", (4, 2)); png.putpixel((1, 0), (255, 255, 255, 200))
+    >>> png.putpixel((2, 0), (255, 255, 255, 100)); buffer = io.BytesIO(); png.save(buffer, "PNG")
+    >>> url = PNG_DATA_URL + base64.b64encode(buffer.getvalue()).decode()
+    >>> list(mask_from_data_url(url, (4, 2)).getdata())
+    [0, 255, 0, 0, 0, 0, 0, 0]
+    >>> mask_from_data_url("", (4, 2))
+    Traceback (most recent call last):
+    ...
+    modules.errors.InvalidInput: mask: nothing painted (valid: paint over the part of the image to regenerate)
+    """
+    if not data:
+        raise InvalidInput(field, "nothing painted", NOTHING_PAINTED)
+    image = _decode_png(data.strip(), field)
+    alpha = image.getchannel("A") if "A" in image.getbands() else image.convert("L")
+    mask = alpha.point(lambda v: 255 if v >= 128 else 0).convert("L")
+    if not mask.getbbox():
+        raise InvalidInput(field, "nothing painted", NOTHING_PAINTED)
+    return fit_mask(mask, size, field)
+
+
+def inpaint_image_and_mask(image: Any, mask_data: str | None, field: str = "inpaint") -> tuple[Image.Image,
+                                                                                               Image.Image]:
+    """The Inpaint tab's uploaded picture and its painted mask as (RGB image, L mask of the image's size)."""
+    picture = as_image(image, field)
+    if picture is None:
+        raise InvalidInput(field, "no image uploaded", "upload an image, then paint over the part to change")
+    return picture.convert("RGB"), mask_from_data_url(mask_data, picture.size)
 
 
 def editor_composite(value: dict | None, field: str) -> Image.Image:

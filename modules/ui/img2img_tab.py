@@ -1,4 +1,5 @@
-"""The img2img tab with A1111's sub-tabs: img2img, Sketch, Inpaint (brush mask), Inpaint upload, Batch."""
+"""The img2img tab with A1111's sub-tabs: img2img, Sketch, Inpaint (brush mask, modules/ui/mask_editor.py),
+Inpaint upload, Batch."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,10 +7,10 @@ from pathlib import Path
 import gradio as gr
 
 from modules.errors import EaselError, InvalidInput
-from modules.ui import params_panel, paste_wiring, prompt_row, results
-from modules.ui.components import SafeImage, SafeImageEditor, SafeImageMask
+from modules.ui import mask_editor, params_panel, paste_wiring, prompt_row, results
+from modules.ui.components import SafeImage, SafeImageEditor
 from modules.ui.context import UiContext
-from modules.ui.image_inputs import editor_composite, editor_image_and_mask, uploaded_mask
+from modules.ui.image_inputs import editor_composite, inpaint_image_and_mask, uploaded_mask
 from modules.ui.requests import build_request
 
 TAB = "img2img"
@@ -21,8 +22,7 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
 
 
 def _inputs_panel(ctx: UiContext):
-    """The sub-tabs: (image inputs in a fixed order, the sub-tab blocks in MODES order)."""
-    brush = gr.Brush(colors=["#ffffff"], color_mode="fixed", default_size=16)
+    """The sub-tabs: (image inputs in a fixed order, the painted mask last; the sub-tab blocks in MODES order)."""
     with gr.Tabs(elem_id="mode_img2img") as subtabs:
         with gr.Tab("img2img", id="img2img", elem_id="img2img_img2img_tab") as t0:
             image = SafeImage(label="Image for img2img", type="pil", image_mode="RGBA", elem_id="img2img_image",
@@ -31,9 +31,7 @@ def _inputs_panel(ctx: UiContext):
             sketch = SafeImageEditor(label="Sketch", type="pil", image_mode="RGBA", elem_id="img2img_sketch",
                                     sources=["upload", "clipboard"], height=420)
         with gr.Tab("Inpaint", id="inpaint", elem_id="img2img_inpaint_tab") as t2:
-            inpaint = SafeImageMask(label="Image for inpainting with mask", type="pil", image_mode="RGBA",
-                                   elem_id="img2maskimg", sources=["upload", "clipboard"], brush=brush,
-                                   eraser=gr.Eraser(default_size=16), height=420, layers=False)
+            inpaint, painted = mask_editor.build(height=420)
         with gr.Tab("Inpaint upload", id="inpaint_upload", elem_id="img2img_inpaint_upload_tab") as t3:
             with gr.Row():
                 base = SafeImage(label="Image for img2img", type="pil", image_mode="RGBA", elem_id="img_inpaint_base",
@@ -49,11 +47,11 @@ def _inputs_panel(ctx: UiContext):
                                     elem_id="img2img_batch_inpaint_mask_dir")
     ctx.shared.update(img2img_image=image, inpaint_image=inpaint, img2img_subtab=(subtabs, "img2img"),
                       inpaint_subtab=(subtabs, "inpaint"))
-    return [image, sketch, inpaint, base, mask, batch_in, batch_out, batch_mask], (t0, t1, t2, t3, t4)
+    return [image, sketch, inpaint, base, mask, batch_in, batch_out, batch_mask, painted], (t0, t1, t2, t3, t4)
 
 
 def _inpaint_controls(ctx: UiContext):
-    with gr.Group(visible=False, elem_id="img2img_inpaint_controls") as group:
+    with gr.Group(visible=False, elem_id="inpaint_controls") as group:
         ctx.add(TAB, "mask_blur", gr.Slider, label="Mask blur", minimum=0, maximum=64, step=1, value=4,
                 elem_id="img2img_mask_blur")
         with gr.Row():
@@ -70,8 +68,9 @@ def _inpaint_controls(ctx: UiContext):
     return group
 
 
-def init_and_mask(mode: str, image, sketch, inpaint, base, mask):
-    """The init image and mask (or None) of the chosen sub-tab; a missing image is the user's to fix."""
+def init_and_mask(mode: str, image, sketch, inpaint, base, mask, painted: str | None = None):
+    """The init image and mask (or None) of the chosen sub-tab; a missing image is the user's to fix. `painted` is
+    the Inpaint canvas' mask as a PNG data URL."""
     if mode == "img2img":
         if image is None:
             raise InvalidInput("image", "no image uploaded", "drop an image on the img2img canvas")
@@ -79,7 +78,7 @@ def init_and_mask(mode: str, image, sketch, inpaint, base, mask):
     if mode == "sketch":
         return editor_composite(sketch, "sketch"), None
     if mode == "inpaint":
-        return editor_image_and_mask(inpaint, "inpaint")
+        return inpaint_image_and_mask(inpaint, painted, "inpaint")
     if mode == "inpaint_upload":
         if base is None:
             raise InvalidInput("image", "no image uploaded", "upload the image to inpaint")
@@ -130,7 +129,7 @@ def _wire_generate(ctx: UiContext, row, out, mode, images) -> None:
     names, components = list(fields), list(fields.values())
     components += params_panel.script_inputs(ctx, TAB)  # extension scripts' values ride after the fields
 
-    def generate(mode_value, image, sketch, inpaint, base, mask, batch_in, batch_out, batch_mask, *values):
+    def generate(mode_value, image, sketch, inpaint, base, mask, batch_in, batch_out, batch_mask, painted, *values):
         from modules.pipeline.img2img_request import Img2ImgRequest
 
         try:
@@ -141,7 +140,7 @@ def _wire_generate(ctx: UiContext, row, out, mode, images) -> None:
             if mode_value == "batch":
                 work, count = _batch_work(ctx, Img2ImgRequest, values, batch_in, batch_out, batch_mask)
             else:
-                init, mask_image = init_and_mask(mode_value, image, sketch, inpaint, base, mask)
+                init, mask_image = init_and_mask(mode_value, image, sketch, inpaint, base, mask, painted)
                 request = build_request(Img2ImgRequest, values, init_images=(init,), mask=mask_image,
                                         save_images=bool(ctx.app.options.get("samples_save")))
                 work, count = (lambda job: ctx.app.img2img(request, job)), request.n_iter
