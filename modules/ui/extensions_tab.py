@@ -34,8 +34,18 @@ def installed_rows(manager, refresh: bool = False) -> list[list]:
     for ext in manager.refresh() if refresh else manager.all():
         url = "built-in" if ext.is_builtin else (ext.remote or "")
         rows.append([ext.name, url, ext.branch or "", ext.version or "", _date(ext.commit_date),
-                     ext.update_status or "", bool(ext.enabled), ext.problem or ""])
+                     ext.update_status or "", bool(ext.enabled), problem_cell(ext.problems)])
     return rows
+
+
+def problem_cell(problems: list[str]) -> str:
+    r"""The Problem column: an install.py failure by its first line (what failed, which package of Easel's it
+    would have changed), the rest as recorded; install.py's output stays in the log and the install result.
+
+    >>> problem_cell(["install.py of x failed: it needs transformers 5.23.0\nTraceback ...", "import a.py: Error"])
+    'install.py of x failed: it needs transformers 5.23.0\nimport a.py: Error'
+    """
+    return "\n".join(p.split("\n", 1)[0] if p.startswith("install.py of ") else p for p in problems)
 
 
 def message(text: str, error: bool = False, detail: str | None = None) -> str:
@@ -62,9 +72,12 @@ def install_html(result) -> str:
     if result.ok:
         return message(result.message)
     outcome = result.installer
-    return message(f"Installed {result.name} into {result.path}, but its install.py failed (exit code "
-                   f"{outcome.returncode}); the extension is marked with the failure. Output:", error=True,
-                   detail=outcome.message.split("\n", 1)[-1])
+    why = f"its install.py failed (exit code {outcome.returncode})"
+    if outcome.conflicts:  # install.py may have caught pip's refusal and exited 0
+        why = ("its install.py asked for other versions of Easel's own packages, which were left as they are: "
+               + "; ".join(c.describe() for c in outcome.conflicts))
+    return message(f"Installed {result.name} into {result.path}, but {why}; the extension is marked with the "
+                   f"failure. Output:", error=True, detail=outcome.message.split("\n", 1)[-1])
 
 
 def available_html(rows) -> str:

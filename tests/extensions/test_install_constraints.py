@@ -16,7 +16,7 @@ import pytest
 
 from modules.extensions import constraints
 from modules.extensions.manager import ExtensionManager
-from modules.ui.extensions_tab import COLUMNS, installed_rows
+from modules.ui.extensions_tab import COLUMNS, install_html, installed_rows
 from tests.extensions import make_flags, make_options, make_paths, make_repo, url
 
 VIA_LAUNCH = """
@@ -89,9 +89,12 @@ def test_a_requirement_that_would_change_transformers_fails_and_changes_nothing(
     [conflict] = result.installer.conflicts
     assert (conflict.name, conflict.pinned, conflict.asked) == ("transformers", before, ("transformers<5",))
     assert "Easel's own packages" in result.installer.message and f"transformers {before}" in result.message
-    [row] = installed_rows(manager)
-    problem = row[COLUMNS.index("Problem")]
-    assert problem.startswith("install.py of wants-old-transformers failed") and "transformers" in problem
+    [row] = installed_rows(manager)  # its row in the Extensions tab: the failure's first line, naming the package
+    assert row[COLUMNS.index("Problem")] == (f"install.py of wants-old-transformers failed: it needs other versions "
+                                            f"of Easel's own packages, which were left as they are: transformers "
+                                            f"{before} (asked for transformers<5)")
+    shown = install_html(result)  # what Install from URL answers
+    assert "class='error'" in shown and f"transformers {before} (asked for transformers&lt;5)" in shown
 
 
 def test_a_dependency_that_would_change_transformers_fails_even_when_install_py_catches_it(tmp_path, offline_pip):
@@ -102,6 +105,8 @@ def test_a_dependency_that_would_change_transformers_fails_even_when_install_py_
     [conflict] = result.installer.conflicts
     assert conflict.name == "transformers" and "transformers<5" in conflict.asked
     assert "transformers" in manager.get("catches-errors").problem
+    shown = install_html(result)
+    assert "exit code 0" not in shown and "left as they are: transformers" in shown
     assert importlib.metadata.version("transformers") == before
     with pytest.raises(importlib.metadata.PackageNotFoundError):
         importlib.metadata.version("old-transformers-user")
