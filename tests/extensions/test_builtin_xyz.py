@@ -274,3 +274,19 @@ def test_face_restore_axis_turns_restoration_on_with_the_model_named(app, monkey
     assert "Face restoration" not in result.infotexts[1]
     assert "Face restoration: GFPGAN" in result.infotexts[2] and "GFPGAN" in calls
     assert not np.array_equal(np.asarray(result.images[1]), np.asarray(result.images[2]))
+
+
+@pytest.mark.parametrize("label, values, fragments", [
+    ("Beta schedule alpha", "0.6, 0.3", ["Beta schedule alpha: 0.6", "Beta schedule alpha: 0.3"]),
+    ("Beta schedule beta", "0.6, 0.4", ["Beta schedule beta: 0.6", "Beta schedule beta: 0.4"]),
+    ("Always discard next-to-last sigma", "False, True", ["Seed: 5,", "Discard penultimate sigma: True"]),
+])
+def test_schedule_setting_axes_reach_the_sigmas(app, label, values, fragments):
+    """Axes that override a schedule setting: each cell's infotext says the value its sigmas were built with, and
+    the images differ (the schedules do)."""
+    result = app.txt2img(GenerationRequest(**{**BASE, "steps": 4}, scheduler="beta", script_name="X/Y/Z plot",
+                                           script_args=xyz_args(A1111_TXT2IMG.index(label), values)))
+    for text, fragment in zip(result.infotexts[1:], fragments):
+        assert fragment in text
+    assert "Discard penultimate sigma" not in result.infotexts[1]
+    assert not np.array_equal(np.asarray(result.images[1]), np.asarray(result.images[2]))
