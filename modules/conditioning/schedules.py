@@ -4,6 +4,10 @@ A prompt is split on AND; each part is scheduled over the steps; every distinct 
 At sampling step k each part uses the first schedule entry whose end step is ≥ k (A1111's
 `reconstruct_multicond_batch`); the parts of a batch are stacked, shorter ones padded by repeating their last
 token vector, as A1111's `stack_conds` does.
+
+A model with `encode_prompt` (a loaded model: its family engine encodes) gives `Conditioning` values, which carry
+what a family adds to cross-attention (pooled output, time ids); a bare text encoder (`text_hidden_states`) goes
+through the classic CLIP path and gives tensors. Both travel through schedules and stacking alike.
 """
 from __future__ import annotations
 
@@ -13,13 +17,14 @@ from typing import NamedTuple, Sequence
 import torch
 
 from modules.conditioning.text import TextEncoder, encode_prompts
+from modules.conditioning.types import Conditioning
 from modules.prompts.multicond import get_multicond_prompt_list
 from modules.prompts.schedule import get_learned_conditioning_prompt_schedules
 
 
 class ScheduledPromptConditioning(NamedTuple):
     end_at_step: int
-    cond: torch.Tensor  # [77*k, C]
+    cond: torch.Tensor | Conditioning  # [77*k, C], or a one-row Conditioning [1, 77*k, C]
 
 
 @dataclass(frozen=True)
@@ -46,9 +51,13 @@ def encode_schedules(
     """
     schedules = get_learned_conditioning_prompt_schedules(prompts, steps, hires_steps, use_old_scheduling)
     texts = list(dict.fromkeys(text for schedule in schedules for _, text in schedule))
-    conds = dict(zip(texts, encode_prompts(model, texts, clip_skip, **encode_options)))
+    encode = getattr(model, "encode_prompt", None)
+    if encode is not None:  # the family engine's encoding: one-row Conditionings
+        conds = dict(zip(texts, encode(texts, clip_skip, **encode_options)))
+    else:
+        conds = {t: c[0] for t, c in zip(texts, encode_prompts(model, texts, clip_skip, **encode_options))}
     return [
-        [ScheduledPromptConditioning(end, conds[text][0]) for end, text in schedule]  # [77*k, C]
+        [ScheduledPromptConditioning(end, conds[text]) for end, text in schedule]  # [77*k, C] or [1, 77*k, C]
         for schedule in schedules
     ]
 
@@ -62,7 +71,7 @@ def encode_multicond(
     return [[ComposablePart(schedules[i], weight) for i, weight in entry] for entry in indexes]
 
 
-def cond_at_step(schedule: Sequence[ScheduledPromptConditioning], step: int) -> torch.Tensor:
+def cond_at_step(schedule: Sequence[ScheduledPromptConditioning], step: int) -> torch.Tensor | Conditioning:
     """The conditioning in force at `step`: the first entry ending at or after it (past the end: the first)."""
     for entry in schedule:
         if step <= entry.end_at_step:
@@ -70,23 +79,27 @@ def cond_at_step(schedule: Sequence[ScheduledPromptConditioning], step: int) -> 
     return schedule[0].cond
 
 
-def stack_conds(conds: Sequence[torch.Tensor]) -> torch.Tensor:
-    """Stack [T_i, C] conditionings into [N, max T, C], repeating each one's last vector to fill it."""
+def stack_conds(conds: Sequence[torch.Tensor | Conditioning]) -> torch.Tensor | Conditioning:
+    """Stack [T_i, C] conditionings into [N, max T, C], repeating each one's last vector to fill it (one-row
+    Conditionings stack into one Conditioning the same way)."""
+    if isinstance(conds[0], Conditioning):
+        return Conditioning.stack(conds)
     longest = max(c.shape[0] for c in conds)
     padded = [torch.cat([c, c[-1:].repeat(longest - c.shape[0], 1)]) if c.shape[0] < longest else c for c in conds]
     return torch.stack(padded)  # [N, T, C]
 
 
-def cond_batch_at_step(schedules: Sequence[Sequence[ScheduledPromptConditioning]], step: int) -> torch.Tensor:
+def cond_batch_at_step(schedules: Sequence[Sequence[ScheduledPromptConditioning]],
+                       step: int) -> torch.Tensor | Conditioning:
     """A batch of plain schedules (e.g. negative prompts) at `step` → [B, T, C]."""
     return stack_conds([cond_at_step(schedule, step) for schedule in schedules])
 
 
 def multicond_batch_at_step(
     batch: Sequence[Sequence[ComposablePart]], step: int
-) -> tuple[list[list[tuple[int, float]]], torch.Tensor]:
+) -> tuple[list[list[tuple[int, float]]], torch.Tensor | Conditioning]:
     """(per image its (row, weight) pairs, all parts stacked [ΣP, T, C]) — what CFG over AND parts needs."""
-    rows: list[torch.Tensor] = []
+    rows: list[torch.Tensor | Conditioning] = []
     conds_list: list[list[tuple[int, float]]] = []
     for parts in batch:
         conds_list.append([(len(rows) + i, part.weight) for i, part in enumerate(parts)])

@@ -1,56 +1,55 @@
 """Which model family a state dict belongs to, from its keys and shapes alone (COMPAT §1), as a table.
 
-Rows are tried in order; the first whose probe matches names the family. Families we cannot run yet are still
-recognised, so the user hears "SDXL is not supported yet" rather than a shape error deep in a conversion.
+One row per family: its probe, the engine class that loads and runs it (`modules/models/engines/`), and the model
+config shipped for it (a same-name `.yaml` beside the checkpoint wins over that). Rows are tried in order; the first
+whose probe matches names the family. Families without an engine yet are still recognised, so the user hears
+"SDXL is not supported yet" rather than a shape error deep in a conversion. `docs/model-families.md` says how to
+add one.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from modules.errors import ModelLoadError
+from modules.models.engines.base import Engine, has_prefix
+from modules.models.engines.sd1 import UNET_IN, SD1Engine, clip_l_unet_with_in_channels
+from modules.models.ldm_layout import CLIP_L_PREFIX
 
 Shapes = Mapping[str, tuple[int, ...]]
 
-UNET_IN = "model.diffusion_model.input_blocks.0.0.weight"
-CLIP_L_PREFIX = "cond_stage_model.transformer."
 OPENCLIP_PREFIX = "cond_stage_model.model."
 SDXL_PREFIX = "conditioner.embedders."
 
-
-def _has_prefix(shapes: Shapes, prefix: str) -> bool:
-    return any(k.startswith(prefix) for k in shapes)
-
-
-def _sd1_with_in_channels(channels: int) -> Callable[[Shapes], bool]:
-    def probe(shapes: Shapes) -> bool:
-        shape = shapes.get(UNET_IN)
-        return _has_prefix(shapes, CLIP_L_PREFIX) and shape is not None and len(shape) == 4 and shape[1] == channels
-    return probe
+__all__ = ["CLIP_L_PREFIX", "FAMILIES", "Family", "UNET_IN", "detect_family", "family_by_name", "supported_labels"]
 
 
 @dataclass(frozen=True)
 class Family:
-    """One row of the family table."""
+    """One row of the family table; `engine` None: recognised, not runnable yet."""
 
     name: str
     label: str
     probe: Callable[[Shapes], bool]
-    supported: bool
+    engine: type[Engine] | None
     default_config: str | None  # yaml file in configs/
-    unet_in_channels: int | None = None
+
+    @property
+    def supported(self) -> bool:
+        return self.engine is not None
 
 
 FAMILIES: tuple[Family, ...] = (
-    Family("sdxl", "SDXL", lambda s: _has_prefix(s, SDXL_PREFIX), False, None),
-    Family("sd2", "SD 2.x (OpenCLIP ViT-H text encoder)", lambda s: _has_prefix(s, OPENCLIP_PREFIX), False, None),
-    Family("sd1-inpaint", "SD 1.x inpainting", _sd1_with_in_channels(9), True, "v1-inpainting-inference.yaml", 9),
-    Family("sd1-pix2pix", "SD 1.x instruct-pix2pix", _sd1_with_in_channels(8), False, None, 8),
-    Family("sd1", "SD 1.x", _sd1_with_in_channels(4), True, "v1-inference.yaml", 4),
+    Family("sdxl", "SDXL", lambda s: has_prefix(s, SDXL_PREFIX), None, None),
+    Family("sd2", "SD 2.x (OpenCLIP ViT-H text encoder)", lambda s: has_prefix(s, OPENCLIP_PREFIX), None, None),
+    Family("sd1-inpaint", "SD 1.x inpainting", clip_l_unet_with_in_channels(9), SD1Engine,
+           "v1-inpainting-inference.yaml"),
+    Family("sd1-pix2pix", "SD 1.x instruct-pix2pix", clip_l_unet_with_in_channels(8), None, None),
+    Family("sd1", "SD 1.x", clip_l_unet_with_in_channels(4), SD1Engine, "v1-inference.yaml"),
 )
 
 
-def detect_family(shapes: Shapes, path: str) -> Family:
+def detect_family(shapes: Shapes, path: str, families: Sequence[Family] = FAMILIES) -> Family:
     """The family of a checkpoint; unsupported or unknown ones raise ModelLoadError naming the file.
 
     >>> detect_family({UNET_IN: (320, 4, 3, 3), CLIP_L_PREFIX + "x": (1,)}, "a.safetensors").name
@@ -59,19 +58,19 @@ def detect_family(shapes: Shapes, path: str) -> Family:
     Traceback (most recent call last):
     modules.errors.ModelLoadError: cannot load xl.safetensors: SDXL checkpoints are not supported yet (supported: ...)
     """
-    for family in FAMILIES:
+    for family in families:
         if family.probe(shapes):
             if not family.supported:
                 raise ModelLoadError(path, f"{family.label} checkpoints are not supported yet "
-                                           f"(supported: {supported_labels()})")
+                                           f"(supported: {supported_labels(families)})")
             return family
     raise ModelLoadError(path, "not a Stable Diffusion checkpoint (wrong architecture: no SD UNet and CLIP "
-                               f"text encoder keys found; supported: {supported_labels()})")
+                               f"text encoder keys found; supported: {supported_labels(families)})")
 
 
-def supported_labels() -> str:
-    return ", ".join(sorted(f.label for f in FAMILIES if f.supported))
+def supported_labels(families: Sequence[Family] = FAMILIES) -> str:
+    return ", ".join(sorted(f.label for f in families if f.supported))
 
 
-def family_by_name(name: str) -> Family:
-    return next(f for f in FAMILIES if f.name == name)
+def family_by_name(name: str, families: Sequence[Family] = FAMILIES) -> Family:
+    return next(f for f in families if f.name == name)

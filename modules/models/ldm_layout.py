@@ -14,7 +14,8 @@ import torch
 
 UNET_PREFIX = "model.diffusion_model."
 VAE_PREFIX = "first_stage_model."
-TEXT_PREFIX = "cond_stage_model.transformer.text_model."
+CLIP_L_PREFIX = "cond_stage_model.transformer."  # SD 1.x's CLIP ViT-L/14, in either layout (with text_model. or not)
+TEXT_PREFIX = CLIP_L_PREFIX + "text_model."
 
 # (diffusers, ldm) renames inside one resnet, UNet flavour.
 UNET_RESNET_RENAMES = (

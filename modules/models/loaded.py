@@ -1,23 +1,25 @@
-"""`LoadedModel`: one loaded checkpoint and the family maths the pipeline calls (no isinstance chains elsewhere).
+"""`LoadedModel`: one loaded checkpoint: which file, which VAE, and the family engine that holds its networks.
 
-Inputs are cast to the model's dtypes on the way in and outputs come back as float32, so samplers and image code
-work in float32 whatever precision the weights run in.
+The pipeline calls the model through this object; the family maths behind each call is the engine's
+(`modules/models/engines/`), so nothing outside `modules/models/` asks which family a model is. Inputs are cast to
+the model's dtypes on the way in and outputs come back as float32, so samplers and image code work in float32
+whatever precision the weights run in.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
 
-from modules.errors import InvalidInput
+from modules.conditioning.types import Conditioning
 from modules.models.discovery import CheckpointInfo
-from modules.models.model_config import ModelSpec
+from modules.models.engines.base import Engine, TextSlot
 
-if TYPE_CHECKING:  # diffusers takes seconds to import; start-up does not need it
-    from diffusers import AutoencoderKL, UNet2DConditionModel
-    from transformers import CLIPTextModel, CLIPTokenizer
+if TYPE_CHECKING:
+    from modules.models.model_config import ModelSpec
 
 
 @dataclass(eq=False)
@@ -25,87 +27,119 @@ class LoadedModel:
     """Weights plus what the pipeline needs to know about them. Owned by ModelManager; do not keep it across jobs."""
 
     checkpoint: CheckpointInfo
-    family: str
-    unet: UNet2DConditionModel
-    vae: AutoencoderKL
-    text_encoder: CLIPTextModel
-    tokenizer: CLIPTokenizer
-    device: torch.device
-    dtype: torch.dtype
-    vae_dtype: torch.dtype
-    prediction_type: str  # "epsilon" | "v_prediction"
-    alphas_cumprod: torch.Tensor  # float32 [T]
-    latent_channels: int
-    vae_scale_factor: int
-    latent_scale: float
-    unet_in_channels: int
-    native_size: int = 512
+    family: str  # the family table's row name (for logs and tests; nothing branches on it)
+    engine: Engine
     vae_name: str | None = None  # None: the checkpoint's own VAE
     vae_hash: str | None = None
     vae_path: Path | None = None
-    spec: ModelSpec | None = field(default=None, repr=False)
 
-    @torch.no_grad()
+    # ---- the calls the pipeline makes ---------------------------------------------------------------------------
+
     def unet_forward(self, x: torch.Tensor, t: torch.Tensor | float, context: torch.Tensor,
-                     concat: torch.Tensor | None = None) -> torch.Tensor:
+                     concat: torch.Tensor | None = None, pooled: torch.Tensor | None = None,
+                     added: Mapping[str, torch.Tensor] | None = None) -> torch.Tensor:
         """The UNet's prediction (ε or v) for latents x [B,4,h,w] at DDPM timesteps t [B] with context [B,L,C].
 
-        `concat` [B,5,h,w] (mask, masked-image latents) is appended on channels for 9-channel inpainting models.
+        `concat` [B,5,h,w] (mask, masked-image latents) is appended on channels for 9-channel inpainting models;
+        `pooled` [B,D] and `added` ({name: [B,…]}) are the rest of a `Conditioning` for families that take them.
         """
-        if concat is not None:
-            x = torch.cat([x, concat.to(x)], dim=1)  # [B, 4 + 5, h, w]
-        if x.shape[1] != self.unet_in_channels:
-            raise ValueError(f"UNet of {self.checkpoint.name} takes {self.unet_in_channels} channels, got "
-                             f"{x.shape[1]} (inpainting models need concat=[mask, masked latents])")
-        t = torch.as_tensor(t, device=self.device, dtype=torch.float32)
-        t = t.expand(x.shape[0]) if t.ndim == 0 else t  # [B]
-        out = self.unet(x.to(self.device, self.dtype), t, encoder_hidden_states=context.to(self.device, self.dtype),
-                        return_dict=False)[0]
-        return out.float()  # [B, 4, h, w]
+        cond = Conditioning(context, None, pooled, added or {})
+        return self.engine.unet_forward(x, t, cond, concat, name=self.checkpoint.name)
 
-    @torch.no_grad()
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         """Scaled latents [B,4,h,w] → images [B,3,h*f,w*f] float32 in [0, 1]."""
-        z = latents.to(self.device, self.vae_dtype) / self.latent_scale
-        images = self.vae.decode(z, return_dict=False)[0]  # [B, 3, H, W] in [-1, 1]
-        return ((images.float() + 1) / 2).clamp(0, 1)
+        return self.engine.decode(latents)
 
-    @torch.no_grad()
     def encode(self, images: torch.Tensor, generator: torch.Generator | None = None,
                sample: bool = True) -> torch.Tensor:
-        """Images [B,3,H,W] in [0,1] → scaled latents [B,4,H/f,W/f] float32.
+        """Images [B,3,H,W] in [0,1] → scaled latents [B,4,H/f,W/f] float32 (posterior sample or mode)."""
+        return self.engine.encode(images, generator, sample)
 
-        A1111 (LDM's `get_first_stage_encoding`) samples the posterior: `sample=True`, seeded by `generator`;
-        `sample=False` takes its mode (the mean), which is deterministic.
-        """
-        x = images.to(self.device, self.vae_dtype) * 2 - 1  # [B, 3, H, W] in [-1, 1]
-        posterior = self.vae.encode(x, return_dict=False)[0]
-        z = posterior.sample(generator) if sample else posterior.mode()  # [B, 4, H/f, W/f]
-        return z.float() * self.latent_scale
+    def encode_prompt(self, texts: Sequence[str], clip_skip: int, **options) -> list[Conditioning]:
+        """One Conditioning [1, T_i, C] per text, as the family encodes prompts."""
+        return self.engine.encode_prompt(texts, clip_skip, **options)
+
+    def text_hidden_states(self, input_ids: torch.Tensor, clip_skip: int = 1) -> torch.Tensor:
+        """CLIP token ids [B,77] → hidden states [B,77,C] float32 (the family's first text encoder)."""
+        return self.engine.text_hidden_states(input_ids, clip_skip)
+
+    def text_slots(self) -> dict[str, TextSlot]:
+        return self.engine.text_slots()
+
+    def lora_module_map(self) -> dict[str, tuple[str, torch.nn.Module]]:
+        return self.engine.lora_module_map()
+
+    def memory_bytes(self) -> int:
+        """Bytes held by the weights (parameters and buffers) of every network."""
+        return self.engine.memory_bytes()
+
+    # ---- facts about the model, from the engine -----------------------------------------------------------------
+
+    @property
+    def unet(self):
+        return self.engine.unet
+
+    @property
+    def vae(self):
+        return self.engine.vae
+
+    @vae.setter
+    def vae(self, vae) -> None:
+        self.engine.vae = vae
+
+    @property
+    def text_encoder(self):
+        """The first text encoder (textual inversion and LoRA read its layers)."""
+        return self.engine.text_encoder
+
+    @property
+    def tokenizer(self):
+        return self.engine.tokenizer
 
     @property
     def text_layers(self) -> int:
-        return self.text_encoder.config.num_hidden_layers
+        return self.engine.text_layers
 
-    @torch.no_grad()
-    def text_hidden_states(self, input_ids: torch.Tensor, clip_skip: int = 1) -> torch.Tensor:
-        """CLIP token ids [B,77] → hidden states [B,77,C] float32.
+    @property
+    def spec(self) -> ModelSpec:
+        return self.engine.spec
 
-        Clip skip N (A1111): the N-th last hidden layer followed by the final layer norm; 1 is the last layer.
-        """
-        if not 1 <= clip_skip <= self.text_layers:
-            raise InvalidInput("clip_skip", f"{clip_skip} is out of range", f"1 to {self.text_layers}")
-        ids = input_ids.to(self.device)
-        if clip_skip == 1:
-            out = self.text_encoder(input_ids=ids)
-            return out.last_hidden_state.float()  # [B, 77, C], final layer norm applied
-        out = self.text_encoder(input_ids=ids, output_hidden_states=True)
-        hidden = out.hidden_states[-clip_skip]  # [B, 77, C]; hidden_states[0] is the embeddings
-        return self.text_encoder.final_layer_norm(hidden).float()
+    @property
+    def device(self) -> torch.device:
+        return self.engine.device
 
-    def memory_bytes(self) -> int:
-        """Bytes held by the weights (parameters and buffers) of UNet, VAE and text encoder."""
-        total = 0
-        for module in (self.unet, self.vae, self.text_encoder):
-            total += sum(t.numel() * t.element_size() for t in [*module.parameters(), *module.buffers()])
-        return total
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.engine.dtype
+
+    @property
+    def vae_dtype(self) -> torch.dtype:
+        return self.engine.vae_dtype
+
+    @property
+    def prediction_type(self) -> str:
+        return self.engine.prediction_type  # "epsilon" | "v_prediction"
+
+    @property
+    def alphas_cumprod(self) -> torch.Tensor:
+        return self.engine.alphas_cumprod  # float32 [T]
+
+    @property
+    def latent_channels(self) -> int:
+        return self.engine.latent_channels
+
+    @property
+    def vae_scale_factor(self) -> int:
+        return self.engine.vae_scale_factor
+
+    @property
+    def latent_scale(self) -> float:
+        return self.engine.latent_scale
+
+    @property
+    def unet_in_channels(self) -> int:
+        return self.engine.unet_in_channels
+
+    @property
+    def native_size(self) -> int:
+        return self.engine.native_size

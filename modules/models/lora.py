@@ -301,7 +301,7 @@ class AppliedLoras:
             return []
         self.restore()
         if self._table is None:
-            self._table = module_map(self.model)
+            self._table = self.model.lora_module_map()  # the family engine's kohya key map
         updates, warnings = plan_updates(loras, self._table)
         te_modules = {m for part, m in self._table.values() if part == "te"}
         for module, layers in updates.items():  # one module at a time: peak memory is one weight's copy

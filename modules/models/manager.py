@@ -11,7 +11,7 @@ import gc
 import logging
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from transformers import CLIPTokenizer
 
     from modules.models.devices import DeviceConfig
+    from modules.models.families import Family
     from modules.models.loaded import LoadedModel
     from modules.models.lora import AppliedLoras
 
@@ -62,10 +63,13 @@ class ModelManager:
 
     def __init__(self, paths: Paths, device_config: DeviceConfig | Callable[[], DeviceConfig], hash_cache: HashCache,
                  disable_safe_unpickle: bool = False,
-                 tokenizer_loader: Callable[[Path], CLIPTokenizer] = default_tokenizer_loader):
+                 tokenizer_loader: Callable[[Path], CLIPTokenizer] = default_tokenizer_loader,
+                 families: Sequence[Family] | None = None):
         """`device_config` may be a function giving it, called once when first needed: detecting the hardware
-        imports torch, which start-up leaves to the first load (or the background warm-up)."""
+        imports torch, which start-up leaves to the first load (or the background warm-up). `families`: the family
+        table (`modules/models/families.py`; None: its FAMILIES, read at the first load)."""
         self.paths = paths
+        self.families = None if families is None else tuple(families)
         self._device_config = device_config
         self.hash_cache = hash_cache
         self.disable_safe_unpickle = disable_safe_unpickle
@@ -229,8 +233,10 @@ class ModelManager:
         info = info.with_hash(self.hash_cache.sha256(info.path, self._hash_key(info)))
         self._remember_hash(info)
         vae_hash = self.hash_cache.sha256(vae.path, f"vae/{vae.name}") if vae else None
-        return loader().load_model(info, self.device_config, self.paths.configs_dir, self._tokenizer_for(), vae=vae,
-                          vae_hash=vae_hash, disable_safe_unpickle=self.disable_safe_unpickle)
+        module = loader()
+        return module.load_model(info, self.device_config, self.paths.configs_dir, self._tokenizer_for(), vae=vae,
+                                 vae_hash=vae_hash, disable_safe_unpickle=self.disable_safe_unpickle,
+                                 families=self.families or module.FAMILIES)
 
     def _remember_hash(self, info: CheckpointInfo) -> None:
         with self._list_lock:

@@ -23,7 +23,8 @@ class PromptConditioning(ConditioningCache):
         return self.models.text_weights_key(model) if self.models is not None else ""
 
     def embeddings_for(self, model):
-        """The database loaded for this model's text encoder (re-read only when the folder changed)."""
+        """The database loaded for this model's CLIP ViT-L slot (re-read only when the folder changed)."""
         if self.embeddings is None:
             return None
-        return self.embeddings.load_for(model.text_encoder.config.hidden_size, model.tokenizer)
+        slot = model.text_slots()["clip_l"]
+        return self.embeddings.load_for(slot.hidden_size, slot.tokenizer)

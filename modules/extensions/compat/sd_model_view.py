@@ -21,9 +21,21 @@ class ModelView:
     def __init__(self, loaded, info):
         self._loaded, self._info = loaded, info
 
-    is_sdxl = is_sd2 = is_sd3 = is_ssd = False
-    is_sd1 = True
-    latent_channels = 4
+    def _flag(self, name: str) -> bool:
+        """A1111's family booleans, from the loaded model's engine; SD 1.x's before any model is loaded."""
+        if self._loaded is None:
+            return name == "is_sd1"
+        return bool(self._loaded.engine.a1111_flags.get(name, False))
+
+    is_sd1 = property(lambda self: self._flag("is_sd1"))
+    is_sd2 = property(lambda self: self._flag("is_sd2"))
+    is_sdxl = property(lambda self: self._flag("is_sdxl"))
+    is_sd3 = property(lambda self: self._flag("is_sd3"))
+    is_ssd = property(lambda self: self._flag("is_ssd"))
+
+    @property
+    def latent_channels(self) -> int:
+        return 4 if self._loaded is None else self._loaded.latent_channels
 
     @property
     def sd_checkpoint_info(self):
