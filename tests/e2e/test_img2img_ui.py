@@ -7,8 +7,7 @@ import numpy as np
 from PIL import Image
 
 from tests.e2e.conftest import screenshot
-from tests.e2e.helpers import (image_rect_on_canvas, newest_png, select_tab, set_number, upload_to_editor,
-                               wait_for_infotext)
+from tests.e2e.helpers import newest_png, select_tab, set_number, wait_for_infotext
 
 BLUE = (40, 120, 200)
 
@@ -31,9 +30,12 @@ def test_inpaint_stroke_changes_only_near_the_stroke(page, server, tmp_path):
         page.locator("#mode_img2img button[role=tab]", has_text="Inpaint").first.click()
         page.wait_for_selector("#img2maskimg input[type=file]", state="attached")
 
-    upload_to_editor(page, "#img2maskimg", tmp_path / "pattern.png", open_inpaint)
+    open_inpaint()
+    page.locator("#img2maskimg input[type=file]").set_input_files(str(tmp_path / "pattern.png"))
+    page.wait_for_selector(".mask-editor-canvas", state="visible")  # javascript/mask-editor.js, over the picture
     page.locator("#img2maskimg").scroll_into_view_if_needed()  # mouse coordinates are the viewport's
-    x, y, w, h = image_rect_on_canvas(page, "#img2maskimg", source.size)
+    box = page.locator(".mask-editor-canvas").bounding_box()
+    x, y, w, h = box["x"], box["y"], box["width"], box["height"]
     page.mouse.move(x + w * 0.15, y + h * 0.2)  # start on the image, top-left quadrant
     page.mouse.down()
     for i in range(1, 11):

@@ -39,8 +39,8 @@ def test_page_has_the_a1111_ids_extensions_look_for(built):
         for name in ("prompt", "neg_prompt", "width", "height", "steps", "cfg_scale", "seed", "generate", "gallery",
                      "sampling", "batch_count", "batch_size", "subseed", "interrupt", "skip", "styles"):
             assert f"{tab}_{name}" in ids, f"{tab}_{name}"
-    for other in ("img2maskimg", "img_inpaint_base", "img_inpaint_mask", "quicksettings", "setting_sd_model_checkpoint",
-                  "setting_sd_vae", "html_info_txt2img", "pnginfo_image", "settings_submit", "extras_image",
+    for other in ("img2maskimg", "img2maskimg_mask", "inpaint_controls", "img_inpaint_base", "img_inpaint_mask",
+                  "quicksettings", "setting_sd_model_checkpoint", "setting_sd_vae", "html_info_txt2img", "pnginfo_image", "settings_submit", "extras_image",
                   "outpaint_image", "txt2img_hr", "txt2img_paste"):
         assert other in ids, other
 
