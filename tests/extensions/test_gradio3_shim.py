@@ -41,7 +41,9 @@ def test_update_classmethods_become_gr_update(shim):
     assert gr.Dropdown.update(choices=["a", "b"], value="a") == {"choices": ["a", "b"], "value": "a",
                                                                   "__type__": "update"}
     assert gr.Textbox.update("text") == {"value": "text", "__type__": "update"}  # positional value, as in 3.x
-    assert gr.Slider.update(maximum=10, visible=False) == {"maximum": 10, "visible": False, "__type__": "update"}
+    # Gradio 3 hid a component in the page; Gradio 6's visible=False takes it out (compat/gradio3_visibility.py)
+    assert gr.Slider.update(maximum=10, visible=False) == {"maximum": 10, "visible": "hidden",
+                                                           "__type__": "update"}
     assert gr.Accordion.update(open=True) == {"open": True, "__type__": "update"}
     assert gr.Button.update(interactive=False, variant="tool") == {
         "interactive": False, "variant": "secondary", "elem_classes": ["tool"], "__type__": "update"}

@@ -13,6 +13,8 @@
   class `tool`;
 - `gr.Image(tool="sketch" | "color-sketch")` and `gr.Image(source="canvas")` draw on Gradio's image editor and give
   Gradio 3's values (`{"image", "mask"}` for a sketch; see gradio3_drawing);
+- `visible=False` from an extension's code keeps the component in the page, hidden (Gradio 3's behaviour; see
+  gradio3_visibility);
 - `gr.Box` (→ Group), `gr.Variable` (→ State), `gr.components.IOComponent` (→ Component);
 - a subclass whose `__init__` only forwards `**kwargs` (A1111's ToolButton pattern) keeps its configuration in the
   page, and Gradio writes no `.pyi` stub beside an extension's file.
@@ -36,6 +38,8 @@ import gradio.layouts as gr_layouts
 from gradio.blocks import Block, BlockContext
 from gradio.context import get_blocks_context
 from gradio.events import EventListener
+
+from modules.extensions.compat.gradio3_visibility import from_extension, hidden, keeping_in_page
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +169,8 @@ def _shimmed_init(cls: type, original: Callable) -> Callable:
         tooltip = kwargs.pop("tooltip", None) if "tooltip" not in _parameters(cls)[0] else None
         if tooltip:  # A1111's `tooltip=` on any component: sent with its configuration, shown by hints.js
             self.webui_tooltip = str(tooltip)
+        if kwargs.get("visible") is False and from_extension():
+            kwargs = hidden(kwargs)
         return original(self, *args, **translate_kwargs(cls, kwargs))
 
     return __init__
@@ -174,7 +180,7 @@ def _update(cls, *args, **kwargs) -> dict:
     """Gradio 3's `gr.<Component>.update(...)`; as there, a positional argument is the value."""
     if args:
         kwargs.setdefault("value", args[0])
-    return gr.update(**translate_kwargs(cls, kwargs))
+    return gr.update(**translate_kwargs(cls, hidden(kwargs)))  # Gradio 3 kept hidden components in the page
 
 
 def _style(self, *args, **kwargs):
@@ -213,6 +219,15 @@ def _poll(dependency, listener: Callable, block, args: tuple, kwargs: dict, ever
                     api_visibility="private")
 
 
+def _keeping_in_page(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """A listener's (args, kwargs) with its `fn` (first positional or keyword) wrapped by keeping_in_page."""
+    if args and callable(args[0]):
+        return (keeping_in_page(args[0]), *args[1:]), kwargs
+    if callable(kwargs.get("fn")):
+        return args, {**kwargs, "fn": keeping_in_page(kwargs["fn"])}
+    return args, kwargs
+
+
 def _shimmed_listener(listener: Callable) -> Callable:
     if getattr(listener, "__gradio3_shim__", False):
         return listener
@@ -222,6 +237,8 @@ def _shimmed_listener(listener: Callable) -> Callable:
     @functools.wraps(listener)
     def shimmed(block, *args, **kwargs):
         every = _translate_listener_kwargs(name, kwargs, accepted)
+        if from_extension():
+            args, kwargs = _keeping_in_page(args, kwargs)
         dependency = listener(block, *args, **kwargs)
         if every is not None:
             _poll(dependency, listener, block, args, kwargs, every)

@@ -65,6 +65,11 @@ def register_extension_folder(folder: Path, name: str) -> None:
     _OWNER_OF_FILE.clear()
 
 
+def extension_folders() -> list[Path]:
+    """The folders of the extensions loaded (resolved paths)."""
+    return list(_EXTENSION_OF_FOLDER)
+
+
 def extension_of(path) -> str:
     """The extension a file belongs to (its folder's name), or the file name when it is not in one."""
     if not path:
