@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
@@ -64,7 +65,7 @@ class Engine(ABC):
     """
 
     latent_shift: ClassVar[float] = 0.0
-    a1111_flags: ClassVar[Mapping[str, bool]] = {}
+    a1111_flags: ClassVar[Mapping[str, bool]] = MappingProxyType({})
 
     def __init__(self, unet: UNet2DConditionModel, vae: AutoencoderKL, spec: ModelSpec, device_config: DeviceConfig):
         self.unet, self.vae, self.spec = unet, vae, spec

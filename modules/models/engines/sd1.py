@@ -7,6 +7,7 @@ takes 9 channels; instruct-pix2pix takes 8).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from types import MappingProxyType
 
 import torch
 
@@ -39,7 +40,8 @@ def clip_l_unet_with_in_channels(channels: int) -> Callable:
 class SD1Engine(Engine):
     """SD 1.x and its inpainting variant: CLIP ViT-L/14 cross-attention, no pooled output, latents ×0.18215."""
 
-    a1111_flags = {"is_sd1": True, "is_sd2": False, "is_sdxl": False, "is_sd3": False, "is_ssd": False}
+    a1111_flags = MappingProxyType({"is_sd1": True, "is_sd2": False, "is_sdxl": False, "is_sd3": False,
+                                    "is_ssd": False})
 
     def __init__(self, unet, vae, text_encoder, tokenizer, spec: ModelSpec, device_config):
         super().__init__(unet, vae, spec, device_config)
