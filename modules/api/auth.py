@@ -9,6 +9,8 @@ import secrets
 from collections.abc import Sequence
 from http.cookies import CookieError, SimpleCookie
 
+from modules.api.page_login import page_send
+
 from fastapi import Depends, HTTPException
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
@@ -112,7 +114,7 @@ class RouteGuard:
         if route is not None and id(route) in self.open:
             return await self.app(scope, receive, send)
         if _is_page(route):  # the page has its own login
-            return await self.app(scope, receive, _login_status(scope, send))
+            return await self.app(scope, receive, page_send(scope, send))
         headers = dict(scope.get("headers") or ())
         if _preflight(scope, headers) or matches_any(basic_credentials(headers), self.pairs) or \
                 page_session_ok(self._page_app(), headers.get(b"cookie", b"")):
@@ -131,19 +133,6 @@ def _is_page(route) -> bool:
 def _preflight(scope, headers) -> bool:
     """CORS preflights carry no credentials by design; the request that follows does."""
     return scope.get("method") == "OPTIONS" and b"access-control-request-method" in headers
-
-
-def _login_status(scope, send):
-    """POST /login with wrong credentials: 401 (HTTP's "not authenticated") instead of Gradio's 400."""
-    if scope["type"] != "http" or scope.get("method") != "POST" or scope["path"].rstrip("/") != "/login":
-        return send
-
-    async def wrapped(message):
-        if message["type"] == "http.response.start" and message["status"] == 400:
-            message = {**message, "status": 401}
-        await send(message)
-
-    return wrapped
 
 
 async def _refuse(scope, send):

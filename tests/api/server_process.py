@@ -53,7 +53,7 @@ class ServerProcess:
             try:
                 if requests.get(self.url + "/sdapi/v1/progress", auth=self.auth, timeout=2).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # a busy machine may answer slowly at first
                 pass
             time.sleep(0.2)
         self.kill()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from modules.api.page_login import LOGIN_FORM_SCRIPT
 from tests.api.conftest import make_client
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "extensions" / "route_adder"
@@ -56,6 +57,9 @@ def test_page_login_guards_extension_routes_and_files(page):
         assert page.get(path, auth=("pat", "nope")).status_code == 401, path
         assert page.get(path, auth=("pat", "open-sesame")).status_code == 200, path
     assert page.post("/login", data={"username": "pat", "password": "nope"}).status_code == 401
+    login_page = page.get("/")  # its form shows "Incorrect credentials" for a 400: a script maps our 401 to it
+    assert login_page.status_code == 200 and LOGIN_FORM_SCRIPT.decode() in login_page.text
+    assert int(login_page.headers["content-length"]) == len(login_page.content)
     assert page.get(NOTE).status_code == 401  # a failed login gives no session
     assert page.post("/login", data={"username": "pat", "password": "open-sesame"}).status_code == 200
     assert page.get(NOTE).text.startswith("a file the page may fetch")  # the login's cookie is enough
