@@ -10,6 +10,8 @@ from typing import Any
 
 from PIL import Image
 
+from modules.errors import InvalidInput
+
 IMAGE_KEY = "$png"
 
 
@@ -48,7 +50,28 @@ def encode_request(request: Any) -> str:
     ...                                                              override_settings={"k": 1})
     True
     """
-    return json.dumps(_encode_value(request), ensure_ascii=False)
+    encoded = _encode_value(request)
+    text = json.dumps(encoded, ensure_ascii=False)
+    try:
+        text.encode("utf-8")  # what the job store writes; a lone surrogate ("\ud800") cannot be
+    except UnicodeEncodeError:
+        field = next((k for k, v in encoded.items() if not _utf8_ok(v)), "request")
+        raise InvalidInput(field, "contains a lone UTF-16 surrogate (half of a \\ud800-\\udfff pair)",
+                           "text that is valid Unicode") from None
+    return text
+
+
+def _utf8_ok(value: Any) -> bool:
+    r"""Whether `value` can be stored as UTF-8 JSON.
+
+    >>> _utf8_ok({"a": ["x"]}), _utf8_ok({"a": ["x\ud800"]})
+    (True, False)
+    """
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def decode_request(request_type: type, text: str) -> Any:

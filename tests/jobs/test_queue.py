@@ -146,3 +146,16 @@ def test_a_duplicate_job_id_is_refused_without_touching_the_first(tmp_path):
     gate.set()
     assert queue.wait("same", 10) and queue.result("same")[0].result["info"]["prompt"] == "one"
     queue.close()
+
+
+def test_a_lone_surrogate_is_refused_naming_the_field_and_nothing_is_stored(tmp_path):
+    """The UI reaches the queue without the API's edge check: the store could not write such text (it raised
+    UnicodeEncodeError from sqlite)."""
+    queue = make_queue(tmp_path / "jobs.sqlite", FakeWorker())
+    try:
+        with pytest.raises(InvalidInput, match="surrogate") as caught:
+            queue.submit("txt2img", GenerationRequest(prompt="ok", negative_prompt="a \ud800 star"))
+        assert caught.value.field == "negative_prompt"
+        assert queue.store.list() == []
+    finally:
+        queue.close()
