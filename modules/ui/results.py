@@ -49,7 +49,8 @@ def build(tab: str, ctx: UiContext, kind: str, generation_info=None) -> Results:
     with gr.Column(elem_id=f"{tab}_results", elem_classes=["results"]):
         progress = gr.HTML("", elem_id=f"{tab}_progress", elem_classes=["progress-area"])
         gallery = gr.Gallery(label="Output", show_label=False, format="png", elem_id=f"{tab}_gallery", columns=2,
-                             height=480, object_fit="contain", preview=True, interactive=False)
+                             height=480, object_fit="contain", preview=True, interactive=False,
+                             buttons=["download", "fullscreen"])  # no "share": nothing to share it with locally
         save_folder = ctx.app.options.get("outdir_save")
         with gr.Row(elem_id=f"image_buttons_{tab}", elem_classes=["image-buttons"]):
             folder = gr.Button("📂", elem_id=f"{tab}_open_folder", elem_classes=["tool"], scale=0, min_width=40)

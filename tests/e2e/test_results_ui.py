@@ -65,4 +65,9 @@ def test_batch_grid_downloads_save_and_zip(page, server):
     with zipfile.ZipFile(archive) as packed:
         assert len(packed.namelist()) == 5 and all(n.endswith(".png") for n in packed.namelist())
     assert len(list(log_images.glob("*.png"))) == len(saved) + 5
+    page.locator("#txt2img_gallery .thumbnail-item").first.click()  # the preview, with its icon buttons
+    page.wait_for_timeout(500)
+    labels = page.eval_on_selector_all("#txt2img_gallery [aria-label], #txt2img_gallery [title]",
+                                       "els => els.map(e => e.getAttribute('aria-label') || e.title).join('|')")
+    assert "download" in labels.lower() and "share" not in labels.lower(), labels  # nothing to share locally
     screenshot(page, "txt2img_batch_grid_saved")
