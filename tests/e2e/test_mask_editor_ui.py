@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import subprocess
 import sys
 import time
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.e2e.conftest import PageGuard, screenshot
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, PageGuard, screenshot
 from tests.e2e.helpers import newest_png, select_tab, set_number, wait_for_infotext
 
 SIZE = 128
@@ -37,8 +38,7 @@ def burner():
     process.wait(10)
 
 
-@pytest.fixture
-def tpage(request, browser, server):
+def touch_page(request, browser, server):
     """A page whose context has touch input, so touch strokes are real touch pointers."""
     context = browser.new_context(viewport={"width": 1280, "height": 1000}, has_touch=True)
     page = context.new_page()
@@ -55,6 +55,22 @@ def tpage(request, browser, server):
     context.close()
     assert not guard.external, f"requests left the machine: {guard.external}"
     assert not guard.errors, f"page errors: {guard.errors}"
+
+
+@pytest.fixture
+def tpage(request, browser, server):
+    yield from touch_page(request, browser, server)
+
+
+@pytest.fixture
+def headed_page(request, browser, server):
+    """The same page in a headed Chromium (a window on $DISPLAY, e.g. under xvfb-run)."""
+    if not os.environ.get("DISPLAY"):
+        pytest.skip("no display: run under xvfb-run for the headed check")
+    headed = browser.browser_type.launch(executable_path=str(CHROMIUM), headless=False,
+                                         args=[a for a in CHROMIUM_ARGS if a != "--headless"])
+    yield from touch_page(request, headed, server)
+    headed.close()
 
 
 def open_inpaint(page) -> None:
@@ -138,6 +154,12 @@ def record_pointer_types(page) -> None:
                   "'pointerdown', e => window.__seen.push(e.pointerType))")
 
 
+def wait_for_message(page, text: str) -> None:
+    """A message the generate call answered with (shown under the results)."""
+    page.wait_for_function("t => document.getElementById('html_log_img2img').innerText.includes(t)", arg=text,
+                           timeout=120_000)
+
+
 def fill_inpaint_settings(page, steps: int = 4) -> None:
     page.locator("#img2img_prompt textarea").fill("a patch")
     set_number(page, "img2img_steps", steps)
@@ -150,9 +172,18 @@ def fill_inpaint_settings(page, steps: int = 4) -> None:
 
 @pytest.mark.parametrize("loaded", [False, True], ids=["idle", "loaded"])
 def test_mouse_touch_pen_erase_undo_redo_then_inpaint(tpage, server, tmp_path, request, loaded):
-    page = tpage
     if loaded:
         request.getfixturevalue("burner")
+    paint_erase_undo_redo_inpaint(tpage, server, tmp_path, "loaded" if loaded else "idle")
+
+
+def test_headed_mouse_touch_pen_erase_undo_redo_then_inpaint(headed_page, server, tmp_path, burner):
+    paint_erase_undo_redo_inpaint(headed_page, server, tmp_path, "headed_loaded")
+
+
+def paint_erase_undo_redo_inpaint(page, server, tmp_path, name: str) -> None:
+    """Strokes by mouse, touch and pen, an eraser stroke and one more; two undos, one redo; then an inpaint that
+    may change only the painted-minus-erased pixels (mask blur 0, original fill, whole picture)."""
     source = pattern_image(tmp_path / "pattern.png")
     open_inpaint(page)
     upload(page, tmp_path / "pattern.png", source.size)
@@ -176,7 +207,7 @@ def test_mouse_touch_pen_erase_undo_redo_then_inpaint(tpage, server, tmp_path, r
     mouse_stroke(page, line(at(80, 40), at(110, 40)))  # undone below: must not end up in the mask
     wait_strokes(page, 5)
     assert page.evaluate("window.__seen") == ["mouse", "touch", "pen", "mouse", "mouse"]
-    screenshot(page, "mask_editor_painted" + ("_loaded" if loaded else ""))
+    screenshot(page, f"mask_editor_painted_{name}")
 
     page.locator("#img2maskimg_undo").click()
     wait_strokes(page, 4)
@@ -252,8 +283,10 @@ def test_undo_past_the_first_stroke_keeps_the_picture(tpage, tmp_path):
     assert picture_src(page) == src and page.locator(".mask-editor-canvas").is_visible()
     assert page.locator(MASK_FIELD).first.input_value() == ""
     page.locator("#img2img_generate").click()
-    wait_for_infotext(page, "html_info_img2img", "nothing painted")
-    page.keyboard.press("Control+Shift+z")  # hovering the canvas still: redo brings the stroke back
+    wait_for_message(page, "mask: nothing painted")
+    page.locator("#img2maskimg").scroll_into_view_if_needed()
+    page.mouse.move(*to_page(page)(100, 100))  # keys act while the pointer is over the picture
+    page.keyboard.press("Control+Shift+z")  # redo brings the stroke back
     wait_strokes(page, 1)
     assert mask_array(page)[40, 40]
     page.locator("#img2maskimg_clear").click()
@@ -288,7 +321,7 @@ def test_bad_input_gives_messages_and_the_page_keeps_working(tpage, server, tmp_
         b.value = v; b.dispatchEvent(new Event('input', {bubbles: true})); }""",
                   "data:image/png;base64," + base64.b64encode(odd.getvalue()).decode())
     page.locator("#img2img_generate").click()
-    wait_for_infotext(page, "html_info_img2img", "the mask is 64×32 but the image is 128×128")
+    wait_for_message(page, "the mask is 64×32 but the image is 128×128")
 
     big = pattern_image(tmp_path / "big.png", (5000, 3000))
     upload(page, tmp_path / "big.png", big.size)
@@ -316,6 +349,8 @@ def test_strokes_land_while_a_job_runs(tpage, tmp_path, burner):
     fill_inpaint_settings(page, steps=40)
     page.locator("#img2img_generate").click()
     page.wait_for_selector("#img2img_progress .progressDiv", timeout=60_000)  # the job is running
+    page.locator("#img2maskimg").scroll_into_view_if_needed()  # the settings clicks scrolled the page
+    at = to_page(page)
     began = time.monotonic()
     mouse_stroke(page, line(at(10, 90), at(100, 90), steps=30))
     wait_strokes(page, 2)
