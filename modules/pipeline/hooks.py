@@ -15,16 +15,36 @@ how a failing one is isolated is the host's business (the extension system); the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, get_args
 
 from modules.sampling.cfg_hooks import CFGHooks
 
-HOOK_POINTS = (
+HookPoint = Literal[
     "setup", "before_process", "process", "before_process_batch", "after_extra_networks_activate",
     "process_batch", "process_before_every_sampling", "extra_noise", "before_hr", "post_sample",
-    "postprocess_batch", "postprocess_batch_list", "postprocess_image", "postprocess_maskoverlay", "before_image_saved", "image_saved",
-    "postprocess",
-)
+    "postprocess_batch", "postprocess_batch_list", "postprocess_image", "postprocess_maskoverlay",
+    "before_image_saved", "image_saved", "postprocess",
+]
+HOOK_POINTS: tuple[HookPoint, ...] = get_args(HookPoint)
+
+
+class UnknownHookPoint(ValueError):
+    """A hook point name that is not one of HOOK_POINTS: a programming error, raised at once instead of a hook
+    that silently never runs."""
+
+
+def check_point(point: str) -> HookPoint:
+    """`point` when it names a hook point; UnknownHookPoint otherwise.
+
+    >>> check_point("postprocess")
+    'postprocess'
+    >>> check_point("postproces")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    modules.pipeline.hooks.UnknownHookPoint: unknown hook point 'postproces' (known: setup, before_process, ...
+    """
+    if point not in HOOK_POINTS:
+        raise UnknownHookPoint(f"unknown hook point {point!r} (known: {', '.join(HOOK_POINTS)})")
+    return point  # type: ignore[return-value]  # checked against the Literal's values just above
 
 
 @dataclass
@@ -46,7 +66,7 @@ class RunContext:
 
 
 class RunHooks(Protocol):
-    def call(self, point: str, ctx: RunContext, **kwargs) -> None: ...
+    def call(self, point: HookPoint, ctx: RunContext, **kwargs) -> None: ...
 
     def cfg_hooks(self, ctx: RunContext) -> CFGHooks: ...
 
@@ -54,8 +74,8 @@ class RunHooks(Protocol):
 class NoHooks:
     """A run without extensions."""
 
-    def call(self, point: str, ctx: RunContext, **kwargs) -> None:
-        return None
+    def call(self, point: HookPoint, ctx: RunContext, **kwargs) -> None:
+        check_point(point)  # a misspelled point fails here too, not only where extensions are loaded
 
     def cfg_hooks(self, ctx: RunContext) -> CFGHooks:
         return CFGHooks()

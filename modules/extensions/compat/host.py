@@ -10,6 +10,7 @@ from modules.errors import EaselError, InvalidInput
 from modules.extensions.compat import processing, run_sync, script_callbacks, scripts
 from modules.extensions.compat.nested_job import PassCounter
 from modules.extensions.compat.reporting import FAILURES, extension_of
+from modules.pipeline.hooks import HookPoint, check_point
 from modules.pipeline.result import GenerationResult
 from modules.sampling.cfg_hooks import CFGHooks
 
@@ -274,7 +275,8 @@ class CompatHooks:
         self.host, self.p = host, p
         self.runner = p.scripts if p.scripts is not None else scripts.ScriptRunner(p.kind)  # no scripts: none run
 
-    def call(self, point: str, ctx, **kwargs) -> None:
+    def call(self, point: HookPoint, ctx, **kwargs) -> None:
+        handler = getattr(self, f"_{check_point(point)}")
         p = self.p
         run_sync.pull(p, ctx)
         if point == "process":
@@ -282,7 +284,7 @@ class CompatHooks:
             from modules.extensions.compat.sd_model_view import ModelView
 
             p.sd_model = ModelView(ctx.model, ctx.model.checkpoint) if ctx.model is not None else None
-        getattr(self, f"_{point}")(p, ctx, **kwargs)
+        handler(p, ctx, **kwargs)
         run_sync.push(p, ctx)
 
     def _setup(self, p, ctx):
