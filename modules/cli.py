@@ -50,8 +50,10 @@ def _add_device_flags(parser: argparse.ArgumentParser) -> None:
     add("--opt-sdp-attention", action="store_true", help="torch scaled-dot-product attention (the default)")
     add("--opt-channelslast", action="store_true",
         help="channels-last memory format for the UNet and VAE (always on for the CPU, where it is faster)")
-    add("--medvram", action="store_true")
-    add("--lowvram", action="store_true")
+    add("--medvram", action="store_true",
+        help="A1111's VRAM saving: no effect on the CPU (said at start); not available on GPUs yet (refused)")
+    add("--lowvram", action="store_true", help="as --medvram, more aggressive in A1111; the same here")
+    add("--lowram", action="store_true", help="A1111: load weights to VRAM, not RAM; as --medvram here")
     add("--skip-torch-cuda-test", action="store_true")
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from modules.errors import EaselError
+
 FAST_BF16_CPU_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
 CPU_SD_PARTS = frozenset({"all", "sd"})
 
@@ -40,13 +42,16 @@ class DeviceFlags:
     no_half_vae: bool = False
     xformers: bool = False
     channels_last: bool = False  # --opt-channelslast
+    memory_savers: tuple[str, ...] = ()  # of --medvram, --lowvram, --lowram: the ones given
 
     @classmethod
     def from_namespace(cls, ns) -> DeviceFlags:
         return cls(use_cpu=tuple(getattr(ns, "use_cpu", None) or ()), precision=getattr(ns, "precision", None),
                    no_half=bool(getattr(ns, "no_half", False)), no_half_vae=bool(getattr(ns, "no_half_vae", False)),
                    xformers=bool(getattr(ns, "xformers", False)),
-                   channels_last=bool(getattr(ns, "opt_channelslast", False)))
+                   channels_last=bool(getattr(ns, "opt_channelslast", False)),
+                   memory_savers=tuple(f"--{name}" for name in ("medvram", "lowvram", "lowram")
+                                       if getattr(ns, name, False)))
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,7 @@ def choose_device_config(flags: DeviceFlags, hw: HardwareFacts) -> DeviceConfig:
         device = "cpu"
     else:
         device = "cuda" if hw.cuda else "mps" if hw.mps else "cpu"
+    notes += memory_saver_notes(flags.memory_savers, device)
     if device == "cpu":
         half = torch.bfloat16 if hw.fast_cpu_bf16 or flags.precision == "half" else torch.float32
     else:
@@ -97,6 +103,26 @@ def choose_device_config(flags: DeviceFlags, hw: HardwareFacts) -> DeviceConfig:
     channels_last = device == "cpu" or bool(flags.channels_last)
     return DeviceConfig(device=device, dtype=dtype, vae_dtype=vae_dtype, attention=attention,
                         channels_last=channels_last, notes=tuple(notes))
+
+
+def memory_saver_notes(savers: tuple[str, ...], device: str) -> list[str]:
+    """A1111's VRAM-saving flags: said to do nothing on the CPU (the weights are in system memory already);
+    refused on a GPU, where Easel does not move model parts between devices yet — never silently ignored.
+
+    >>> memory_saver_notes(("--medvram",), "cpu")
+    ['--medvram has no effect on the CPU: the model is in system memory already']
+    >>> memory_saver_notes(("--lowvram",), "cuda")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    modules.errors.EaselError: --lowvram is not available on cuda yet: ...
+    """
+    if not savers:
+        return []
+    names = " and ".join(savers)
+    if device == "cpu":
+        verb = "have" if len(savers) > 1 else "has"
+        return [f"{names} {verb} no effect on the CPU: the model is in system memory already"]
+    raise EaselError(f"{names} {'are' if len(savers) > 1 else 'is'} not available on {device} yet: Easel keeps "
+                     "the whole model on the GPU; remove the flag (or use --use-cpu all)")
 
 
 def read_cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> frozenset[str]:

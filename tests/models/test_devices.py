@@ -61,3 +61,17 @@ def test_channels_last_on_the_cpu_and_opt_in_elsewhere():
     assert not choose_device_config(DeviceFlags(), CUDA).channels_last
     assert choose_device_config(DeviceFlags(channels_last=True), CUDA).channels_last
     assert DeviceFlags.from_namespace(argparse.Namespace(opt_channelslast=True)).channels_last
+
+
+def test_vram_flags_are_said_on_the_cpu_and_refused_on_a_gpu():
+    from modules import cli
+    from modules.errors import EaselError
+
+    flags = DeviceFlags.from_namespace(cli.parse_args(["--medvram", "--lowram"], env={}))
+    assert flags.memory_savers == ("--medvram", "--lowram")
+    config = choose_device_config(flags, HardwareFacts())
+    assert any("--medvram and --lowram have no effect on the CPU" in note for note in config.notes)
+    with pytest.raises(EaselError, match="not available on cuda"):
+        choose_device_config(flags, HardwareFacts(cuda=True))
+    bf16_cpu = HardwareFacts(cpu_flags=frozenset({"avx512_bf16"}))
+    assert choose_device_config(DeviceFlags(), bf16_cpu).notes == ()
