@@ -68,7 +68,8 @@ def extension_tabs(tabs: list) -> None:
     """Tabs extensions add (on_ui_tabs), each rendered from its own Blocks, before Settings as in A1111."""
     for blocks, title, *rest in tabs:
         elem_id = rest[0] if rest else title.lower().replace(" ", "_")
-        with gr.Tab(title, id=elem_id, elem_id=f"tab_{elem_id}"):
+        # in the page from the start, as every A1111 tab was: extensions' scripts look their elements up at load
+        with gr.Tab(title, id=elem_id, elem_id=f"tab_{elem_id}", render_children=True):
             blocks.render()
 
 

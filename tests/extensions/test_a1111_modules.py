@@ -196,3 +196,37 @@ def test_models_noise_and_upscalers(bound, tmp_path):
     assert lowvram.is_enabled() is False
     assert upscaler.UpscalerLanczos().upscale(Image.new("RGB", (16, 8)), 2).size == (32, 16)
     assert ui.gr_show(False)["visible"] is False and "easel" in ui.versions_html()
+
+
+def test_names_the_extension_corpus_missed(bound, tmp_path):
+    """What real extensions of docs/extension-corpus.md failed on: processing.images, colour correction,
+    paths_internal.roboto_ttf_file, `from scripts.xyz_grid import …`, shared.gradio_theme."""
+    import numpy as np
+    from PIL import ImageFont
+
+    from modules import images, paths_internal, processing, shared
+    from modules.extensions.compat.loader import ExtensionFolder, load_extension_scripts
+    from modules.extensions.compat.reporting import FAILURES
+
+    assert processing.images is images and processing.shared is shared
+    reference = Image.new("RGB", (8, 8), (200, 40, 40))
+    grey = Image.new("RGB", (8, 8), (120, 120, 120))
+    corrected = processing.apply_color_correction(processing.setup_color_correction(reference), grey)
+    r, g, b = corrected.getpixel((0, 0))
+    assert r > g + 40 and r > b + 40  # the reference's red
+    luma = np.asarray(corrected.convert("L"), dtype=float).mean()
+    assert abs(luma - 120) < 8  # the image's own lightness
+    font = paths_internal.roboto_ttf_file
+    if any(__import__("os").path.isfile(f) for f in paths_internal.FONT_CANDIDATES):
+        assert ImageFont.truetype(font, 12) is not None
+    shared.gradio_theme.my_extension_color = "#123456"  # A1111 extensions set CSS variables this way
+    folder = tmp_path / "sd-grid-number"
+    (folder / "scripts").mkdir(parents=True)
+    (folder / "scripts" / "numbers.py").write_text("from scripts.xyz_grid import axis_options\n"
+                                                   "AXES = len(axis_options)\n")
+    FAILURES.clear()
+    load_extension_scripts([ExtensionFolder("sd-grid-number", folder)])
+    assert FAILURES.failures == []
+    import sys
+
+    assert sys.modules["scripts.xyz_grid"].axis_options

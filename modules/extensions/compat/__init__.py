@@ -6,6 +6,7 @@ import importlib
 import importlib.abc
 import importlib.util
 import sys
+from pathlib import Path
 
 from modules.extensions.compat.absent import REASONS, AbsentModule, is_package
 
@@ -69,6 +70,9 @@ ALIASES = {
 }
 
 
+BUILTIN_DIR = Path(__file__).resolve().parents[3] / "extensions-builtin"
+
+
 class _AliasLoader(importlib.abc.Loader):
     def __init__(self, target: str):
         self.target = target
@@ -88,11 +92,42 @@ class _AbsentLoader(importlib.abc.Loader):
         return None
 
 
+class _BuiltinScriptLoader(importlib.abc.Loader):
+    """`scripts.xyz_grid` & co.: A1111's own scripts sat in its root `scripts/` folder, so extensions import them
+    as `scripts.<name>`; Easel ships them as built-in extensions. The module is the one the script loader made."""
+
+    def __init__(self, file: Path):
+        self.file = file
+
+    def create_module(self, spec):
+        from modules.extensions.compat.loader import load_module
+
+        loaded = sys.modules.get(self.file.name)
+        if loaded is not None and getattr(loaded, "__file__", None) == str(self.file):
+            return loaded
+        return load_module(self.file)
+
+    def exec_module(self, module):  # it ran when the script loader imported it
+        return None
+
+
+def builtin_script(fullname: str) -> Path | None:
+    """The built-in extension's file for `scripts.<name>` (A1111's root scripts), or None."""
+    prefix, _, name = fullname.partition(".")
+    if prefix != "scripts" or not name or "." in name:
+        return None
+    found = sorted(BUILTIN_DIR.glob(f"*/scripts/{name}.py"))
+    return found[0] if found else None
+
+
 class _AliasFinder(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname, path=None, target=None):
         local = ALIASES.get(fullname)
         if local is not None:
             return importlib.util.spec_from_loader(fullname, _AliasLoader(f"{__name__}.{local}"))
+        builtin = builtin_script(fullname)
+        if builtin is not None:
+            return importlib.util.spec_from_loader(fullname, _BuiltinScriptLoader(builtin))
         if fullname in REASONS:
             return importlib.util.spec_from_loader(fullname, _AbsentLoader(), is_package=is_package(fullname))
         return None

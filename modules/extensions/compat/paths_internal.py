@@ -28,7 +28,25 @@ def current_paths() -> Paths:
     return Paths(data_dir=Path(launch.data_path))
 
 
+FONT_CANDIDATES = ("/usr/share/fonts/truetype/roboto/unhinted/RobotoTTF/Roboto-Regular.ttf",
+                   "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+                   "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+                   "/Library/Fonts/Arial.ttf", "C:/Windows/Fonts/arial.ttf")
+
+
+def _font_file() -> str:
+    """A1111 ships Roboto for grid labels; Easel ships no font file: the `font` setting's file, else the first
+    common system TrueType font found (else A1111's path, which then does not exist)."""
+    from modules.extensions.compat.images import _opt
+
+    for candidate in (_opt("font", ""), *FONT_CANDIDATES):
+        if candidate and os.path.isfile(candidate):
+            return candidate
+    return os.path.join(modules_path, "Roboto-Regular.ttf")
+
+
 _DYNAMIC = {
+    "roboto_ttf_file": _font_file,
     "data_path": lambda: str(current_paths().data_dir),
     "models_path": lambda: str(current_paths().models_dir),
     "extensions_dir": lambda: str(current_paths().extensions_dir),

@@ -219,6 +219,27 @@ class Processed:
         return 0.0
 
 
+# modules A1111's processing.py imports, which extensions reach through it (`processing.images.save_image`)
+_IMPORTED = {"images": "modules.images", "shared": "modules.shared", "devices": "modules.devices",
+             "sd_samplers": "modules.sd_samplers", "sd_models": "modules.sd_models", "sd_vae": "modules.sd_vae",
+             "scripts": "modules.scripts", "prompt_parser": "modules.prompt_parser", "masking": "modules.masking",
+             "extra_networks": "modules.extra_networks", "infotext_utils": "modules.infotext_utils",
+             "sd_samplers_common": "modules.sd_samplers_common", "paths": "modules.paths", "rng": "modules.rng",
+             "lowvram": "modules.lowvram", "errors": "modules.errors", "model_hijack": None}
+
+
+def __getattr__(name: str):
+    import importlib
+
+    if name == "model_hijack":
+        return importlib.import_module("modules.sd_hijack").model_hijack
+    if name in ("setup_color_correction", "apply_color_correction"):
+        return getattr(importlib.import_module("modules.extensions.compat.color_correction"), name)
+    if name in _IMPORTED:
+        return importlib.import_module(_IMPORTED[name])
+    raise AttributeError(f"module 'modules.processing' has no attribute {name!r}")
+
+
 def _opt(key: str, default):
     try:
         return binding.app().options.get(key)

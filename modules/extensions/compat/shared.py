@@ -78,10 +78,24 @@ _DYNAMIC = {
     "listfiles": lambda: _listfiles,
     "walk_files": lambda: _walk_files,
     "mem_mon": lambda: _mem_mon(),
+    "gradio_theme": lambda: _gradio_theme(),
     "batch_cond_uncond": lambda: True,  # A1111's opts.batch_cond_uncond default: cond and uncond in one batch
     "latent_upscale_default_mode": lambda: "Latent",
     "latent_upscale_modes": lambda: _latent_upscale_modes(),
 }
+
+
+_theme: dict = {}
+
+
+def _gradio_theme():
+    """A1111's `shared.gradio_theme`: a theme object extensions may set CSS variables on (one per process).
+    Easel's page is built with its own theme (modules/ui/layout.py), so such variables do not reach the page."""
+    if "theme" not in _theme:
+        from modules.ui.layout import theme
+
+        _theme["theme"] = theme()
+    return _theme["theme"]
 
 
 def _mem_mon():
