@@ -2,18 +2,18 @@
 // picture of #img2maskimg takes mouse, touch and pen strokes (Pointer Events) and draws them at once, in the
 // browser; after each stroke, undo, redo or clear, the mask goes as a PNG data URL into the hidden text field
 // #img2maskimg_mask, which Generate sends (modules/ui/image_inputs.py: mask_from_data_url). Undo and redo replay
-// strokes on the canvas only: the picture is Gradio's own component, which no tool here touches.
+// strokes on the canvas only: the picture is Gradio's own component, which no tool here touches. What may be
+// dropped or pasted on the editor is checked by javascript/mask-editor-files.js.
 (function () {
     "use strict";
     const ID = "img2maskimg";
     const MAX_SIDE = 2048;  // longest side of the mask canvas; the server scales a smaller mask to the picture
-    const MAX_PIXELS = 100e6;  // pictures above this are refused: the browser cannot hold a mask canvas that big
-    const MAX_DROP_BYTES = 200 * 2 ** 20;
-    const SIZE_MIN = 1, SIZE_MAX = 256;
+    const MAX_PIXELS = 89478485;  // Pillow's limit (Image.MAX_IMAGE_PIXELS): the server could not read more
+    const SIZE_MIN = 1, SIZE_MAX = 256;  // the largest brush grows to a quarter of a bigger picture's side
     const state = {
         root: null, img: null, src: "", canvas: null, ctx: null, cursor: null, natural: [0, 0],
-        ops: [], done: 0, stroke: null, tool: "brush", size: 24, opacity: 0.6, color: "#ffffff", hover: false,
-        note: "", broken: "",
+        ops: [], done: 0, stroke: null, tool: "brush", size: 24, sizeMax: SIZE_MAX, opacity: 0.6, color: "#ffffff",
+        hover: false, note: "", broken: "", refused: "",
     };
 
     const byId = (name) => document.getElementById(`${ID}_${name}`);
@@ -126,7 +126,7 @@
     }
 
     function setSize(value) {
-        state.size = Math.max(SIZE_MIN, Math.min(SIZE_MAX, Math.round(value)));
+        state.size = Math.max(SIZE_MIN, Math.min(state.sizeMax, Math.round(value)));
         refresh();
         moveCursor();
     }
@@ -231,14 +231,18 @@
             state.src = "";
             state.note = "";
             setMaskValue("");
-            status(`This picture is ${w}×${h}: too large to paint a mask on here (at most ${MAX_PIXELS / 1e6} ` +
-                "megapixels). Use Inpaint upload with a mask file, or a smaller picture.");
+            state.refused = img.src;
+            const most = Math.floor(MAX_PIXELS / 1e6);
+            status(`This picture is ${w}×${h}: too large to paint a mask on here (at most ${most} megapixels). ` +
+                "Use Inpaint upload with a mask file, or a smaller picture.");
             return;
         }
         const scale = Math.min(1, MAX_SIDE / Math.max(w, h));
         state.canvas.width = Math.max(1, Math.round(w * scale));
         state.canvas.height = Math.max(1, Math.round(h * scale));
         state.natural = [w, h];
+        state.sizeMax = Math.max(SIZE_MAX, Math.round(Math.max(w, h) / 4));
+        if (byId("size")) byId("size").max = String(state.sizeMax);
         state.src = img.src;
         state.note = scale < 1 ? `large picture (${w}×${h}): the mask is painted at ` +
             `${state.canvas.width}×${state.canvas.height} and scaled to it on Generate` : "";
@@ -254,7 +258,7 @@
         }
         if (!img) {
             if (state.src) { state.src = ""; state.note = ""; state.ops = []; state.done = 0; publish(); }
-        } else if (img.complete && img.naturalWidth && img.src !== state.src) {
+        } else if (img.complete && img.naturalWidth && img.src !== state.src && img.src !== state.refused) {
             newPicture(img);
         } else if (img.complete && !img.naturalWidth && img.src !== state.broken) {
             state.broken = img.src;  // Gradio took the file but the browser cannot show it
@@ -270,58 +274,6 @@
         if (pending) return;
         pending = true;
         requestAnimationFrame(() => { pending = false; sync(); });
-    }
-
-    // ---- bad input: non-images and oversized files never reach Gradio's upload ------------------------------
-    function refuseFile(file) {
-        if (!file) return "The clipboard or drop holds no image: copy or drop a PNG, JPEG or WebP picture.";
-        if (!file.type.startsWith("image/")) {
-            return `${file.name || "That"} is not an image (${file.type || "unknown type"}): ` +
-                "drop a PNG, JPEG or WebP picture.";
-        }
-        if (file.size > MAX_DROP_BYTES) {
-            return `${file.name} is ${(file.size / 2 ** 20).toFixed(0)} MB: ` +
-                `pictures up to ${MAX_DROP_BYTES / 2 ** 20} MB can be painted on.`;
-        }
-        return "";
-    }
-
-    function upload(file) {
-        const input = state.root.querySelector("input[type=file]");
-        if (!input) return;
-        const transfer = new DataTransfer();
-        transfer.items.add(file);
-        input.files = transfer.files;
-        input.dispatchEvent(new Event("change", {bubbles: true}));
-    }
-
-    function onDrop(event) {
-        const files = event.dataTransfer && event.dataTransfer.files;
-        if (!files || !files.length) return;
-        const problem = refuseFile(files[0]);
-        if (problem) {
-            event.preventDefault();
-            event.stopPropagation();
-            status(problem);
-            return;
-        }
-        if (event.target === state.canvas) {  // a new picture dropped on the painted one replaces it
-            event.preventDefault();
-            event.stopPropagation();
-            upload(files[0]);
-        }
-    }
-
-    function onPaste(event) {
-        if (!state.root || !state.root.isConnected || !(state.hover || state.root.contains(document.activeElement))) {
-            return;
-        }
-        const items = [...((event.clipboardData && event.clipboardData.items) || [])];
-        const item = items.find((i) => i.kind === "file" && i.type.startsWith("image/"));
-        const problem = item ? refuseFile(item.getAsFile()) : refuseFile(null);
-        event.preventDefault();
-        if (problem) { status(problem); return; }
-        upload(item.getAsFile());
     }
 
     // ---- wiring ---------------------------------------------------------------------------------------------
@@ -379,7 +331,6 @@
             c.addEventListener("contextmenu", (e) => e.preventDefault());
         }
         root.append(state.canvas, state.cursor);
-        root.addEventListener("drop", onDrop, true);
         new MutationObserver(schedule).observe(root, {subtree: true, childList: true, attributes: true,
             attributeFilter: ["src", "class", "style"]});
         new ResizeObserver(schedule).observe(root);
@@ -401,7 +352,6 @@
         document.addEventListener("click", onClick);
         document.addEventListener("input", onInput);
         document.addEventListener("keydown", onKey);
-        document.addEventListener("paste", onPaste, true);
         window.addEventListener("resize", schedule);
         watch();
     }

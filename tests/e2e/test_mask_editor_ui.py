@@ -305,6 +305,10 @@ def test_bad_input_gives_messages_and_the_page_keeps_working(tpage, server, tmp_
         document.getElementById('img2maskimg').dispatchEvent(
             new DragEvent('drop', {dataTransfer: t, bubbles: true, cancelable: true})); }""")
     assert "not an image" in status.inner_text()
+    (tmp_path / "notes.png").write_bytes(b"this is not a picture at all" * 20)
+    page.locator("#img2maskimg input[type=file]").set_input_files(str(tmp_path / "notes.png"))
+    page.wait_for_function("() => document.getElementById('img2maskimg_status').innerText"
+                           ".includes('not an image the browser can show')")
 
     upload(page, tmp_path / "pattern.png", source.size)
     src = picture_src(page)
@@ -327,6 +331,7 @@ def test_bad_input_gives_messages_and_the_page_keeps_working(tpage, server, tmp_
     upload(page, tmp_path / "big.png", big.size)
     assert "large picture (5000×3000)" in status.inner_text()
     assert state(page)["mask"] == [2048, 1229]
+    assert page.locator("#img2maskimg_size").get_attribute("max") == "1250"  # a quarter of the longest side
     mouse_stroke(page, line(to_page(page, big.size)(1000, 1000), to_page(page, big.size)(3000, 1000)))
     wait_strokes(page, 1)
     fill_inpaint_settings(page, steps=2)
@@ -336,6 +341,13 @@ def test_bad_input_gives_messages_and_the_page_keeps_working(tpage, server, tmp_
     with Image.open(newest_png(server.data_dir / "outputs" / "img2img-images", started)) as result:
         assert result.size == (SIZE, SIZE)
     screenshot(page, "mask_editor_large_picture")
+
+    Image.new("L", (9500, 9500), 128).save(tmp_path / "huge.png")  # 90 MP: over Pillow's limit
+    page.locator("#img2maskimg input[type=file]").set_input_files(str(tmp_path / "huge.png"))
+    page.wait_for_function("() => document.getElementById('img2maskimg_status').innerText"
+                           ".includes('9500×9500: too large to paint a mask on')", timeout=120_000)
+    assert not page.locator(".mask-editor-canvas").is_visible()
+    assert page.locator(MASK_FIELD).first.input_value() == ""
 
 
 def test_strokes_land_while_a_job_runs(tpage, tmp_path, burner):
