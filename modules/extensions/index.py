@@ -90,9 +90,9 @@ def url_to_load(typed: str | None, configured: str, exposed: bool) -> str:
     'file:///m/index.json'
     >>> url_to_load("https://h/index.json", "https://h/index.json", exposed=True)
     'https://h/index.json'
-    >>> url_to_load("http://169.254.169.254/", "https://h/index.json", exposed=True)
+    >>> url_to_load("http://169.254.169.254/", "https://h/index.json", exposed=True)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    modules.errors.EaselError: Easel is reachable from other machines, so the index is loaded only from extensions_index_url in config.json (https://h/index.json), not from 'http://169.254.169.254/'; start Easel with --enable-insecure-extension-access to load another URL
+    modules.errors.EaselError: Easel is reachable from other machines, ... --enable-insecure-extension-access ...
     """
     text = (typed or "").strip() or configured
     if exposed and text != configured.strip():

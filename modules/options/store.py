@@ -60,8 +60,8 @@ def coerce(setting: Setting, value: Any) -> Any:
     return out
 
 
-# Settings that make Easel reach other machines: set in config.json (edited while Easel is stopped) or on the
-# command line, never by a request (POST /options, override_settings) or the Settings tab; docs/security.md.
+# Settings that make Easel reach other machines: set in config.json (edited while Easel is stopped), never by a
+# request (POST /options, override_settings) or the Settings tab; docs/security.md.
 CONFIG_FILE_ONLY = frozenset({"api_enable_requests", "api_forbid_local_requests", "api_useragent",
                               "extensions_index_url"})
 
@@ -70,12 +70,12 @@ def check_changeable(key: str, value: Any, current: Any, field: str | None = Non
     """A config-file-only setting may be sent back unchanged (clients post all of GET /options), never changed.
 
     >>> check_changeable("api_enable_requests", False, False)
-    >>> check_changeable("api_enable_requests", True, False)
+    >>> check_changeable("api_enable_requests", True, False)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    modules.errors.InvalidInput: api_enable_requests: can only be changed in config.json or on the command line (valid: edit config.json while Easel is stopped; see docs/security.md)
+    modules.errors.InvalidInput: api_enable_requests: can only be changed in config.json, ...
     """
     if key in CONFIG_FILE_ONLY and value != current:
-        raise InvalidInput(field or key, "can only be changed in config.json or on the command line",
+        raise InvalidInput(field or key, "can only be changed in config.json, not by a request or the Settings tab",
                            "edit config.json while Easel is stopped; see docs/security.md")
 
 
