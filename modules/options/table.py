@@ -35,6 +35,7 @@ UI = "User interface"
 UPSCALING = "Upscaling"
 EXTENSIONS = "Extensions"
 FACES = "Face restoration"
+INTERROGATE = "Interrogate"
 
 SETTINGS: tuple[Setting, ...] = (
     _s("samples_save", True, "Always save all generated images", SAVING),
@@ -68,6 +69,10 @@ SETTINGS: tuple[Setting, ...] = (
     _s("emphasis", "Original", "Emphasis mode", SD, choices=("Original", "No norm", "Ignore", "None")),
     _s("comma_padding_backtrack", 20, "Prompt word wrap length limit (tokens)", SD, int, minimum=0, maximum=74),
     _s("pad_cond_uncond", False, "Pad prompt/negative prompt to be same length", SD),
+    _s("tiling", False, "Tiling (produce a tileable picture)", SD),
+    _s("s_min_uncond", 0.0, "Negative Guidance minimum sigma (skip the negative prompt on some late steps; 0: off)",
+       SAMPLER, float, minimum=0.0, maximum=15.0),
+    _s("s_min_uncond_all", False, "Negative Guidance minimum sigma all steps (not only every other step)", SAMPLER),
     _s("lora_add_hashes_to_infotext", True, "Add Lora hashes to infotext", "Extra Networks"),
     _s("textual_inversion_add_hashes_to_infotext", True, "Add Textual Inversion hashes to infotext", SD),
     _s("randn_source", "GPU", "Random number generator source", SD, choices=("GPU", "CPU")),
@@ -104,6 +109,25 @@ SETTINGS: tuple[Setting, ...] = (
        minimum=0.0, maximum=1.0),
     _s("face_restoration_unload", False, "Unload the face restoration models after each use (frees memory, "
        "reloads next time)", FACES),
+    # interrogation (modules/interrogate, docs/interrogate.md): A1111's keys and defaults
+    _s("interrogate_keep_models_in_memory", False, "Keep interrogation models in VRAM", INTERROGATE),
+    _s("interrogate_return_ranks", False, "Include ranks of model tags matches in results", INTERROGATE),
+    _s("interrogate_clip_num_beams", 1, "BLIP: num_beams", INTERROGATE, int, minimum=1, maximum=16),
+    _s("interrogate_clip_min_length", 24, "BLIP: minimum description length", INTERROGATE, int, minimum=1,
+       maximum=128),
+    _s("interrogate_clip_max_length", 48, "BLIP: maximum description length", INTERROGATE, int, minimum=1,
+       maximum=256),
+    _s("interrogate_clip_dict_limit", 1500, "CLIP: maximum number of lines in text file (0 = no limit)",
+       INTERROGATE, int, minimum=0),
+    _s("interrogate_clip_skip_categories", (), "CLIP: skip inquire categories (models/interrogate/*.txt names)",
+       INTERROGATE, tuple),
+    _s("interrogate_deepbooru_score_threshold", 0.5, "deepbooru: score threshold", INTERROGATE, float,
+       minimum=0.0, maximum=1.0),
+    _s("deepbooru_sort_alpha", True, "deepbooru: sort tags alphabetically (if not: by score)", INTERROGATE),
+    _s("deepbooru_use_spaces", True, "deepbooru: use spaces in tags (if not: underscores)", INTERROGATE),
+    _s("deepbooru_escape", True, "deepbooru: escape (\\) brackets, so they are literal and not emphasis",
+       INTERROGATE),
+    _s("deepbooru_filter_tags", "", "deepbooru: filter out those tags (separate by comma)", INTERROGATE),
     # choices: "None" and the localizations/*.json found (modules/ui/localization lists them; files come and go)
     _s("localization", "None", "Localization", UI, reload=True),
     _s("live_previews_enable", True, "Show live previews of the created image", UI),

@@ -18,8 +18,10 @@ from modules.imaging.resize import resize_image
 from modules.pipeline import inpaint
 from modules.pipeline.extra_networks import styled_prompts
 from modules.pipeline.img2img import Pass, img2img_steps
+from modules.pipeline.img2img_request import as_image
 from modules.pipeline.prompting import step_conditioning
 from modules.pipeline.request import MAX_STEPS, GenerationRequest
+from modules.pipeline.run_options import negative_guidance_minimum
 from modules.pipeline.sample import decode_latents, model_denoiser
 from modules.pipeline.steps import choose_sampler, make_rng
 from modules.upscalers.registry import LATENT_MODES
@@ -140,10 +142,30 @@ def hires_infotext(req: GenerationRequest, upscaler: str) -> dict[str, Any]:
     return info
 
 
-def upscale_latents(model, latents: torch.Tensor, plan: HiresPlan, upscalers, exact: bool,
-                    tiling: tuple[int, int] = (192, 8)) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """First-pass latents [B, C, h, w] → (latents at the target size [B, C, H/f, W/f], truncated if asked;
-    the upscaled pixels [B, 3, H, W] they were encoded from, cropped alike, or None for a latent upscaler)."""
+def first_pass_from_image(model, req: GenerationRequest, plan: HiresPlan, batch_size: int, exact: bool):
+    """A1111's `firstpass_image`: the given picture stands in for the first pass of every image of the batch.
+
+    Returns (latents [B, C, h/f, w/f] or None, images or None): a latent upscaler starts from the picture's
+    latents, an image upscaler from the picture itself.
+    """
+    image = as_image(req.firstpass_image, "firstpass_image").convert("RGB")
+    f = model.vae_scale_factor
+    if image.width < f or image.height < f:
+        raise InvalidInput("firstpass_image", f"{image.width}x{image.height} is too small",
+                           f"at least {f}x{f} pixels")
+    if plan.latent_mode is None:
+        return None, [image] * batch_size
+    pixels = pil_to_tensor([image])  # [1, 3, h, w]
+    latents = model.encode(pixels, sample=False)  # [1, C, h/f, w/f]
+    return latents.expand(batch_size, -1, -1, -1).contiguous(), None
+
+
+def upscale_latents(model, latents: torch.Tensor | None, plan: HiresPlan, upscalers, exact: bool,
+                    tiling: tuple[int, int] = (192, 8),
+                    first_images: list | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """First-pass latents [B, C, h, w] (or, for an image upscaler, the `first_images` themselves) → (latents at
+    the target size [B, C, H/f, W/f], truncated if asked; the upscaled pixels [B, 3, H, W] they were encoded
+    from, cropped alike, or None for a latent upscaler)."""
     f = model.vae_scale_factor
     size = (plan.target_h // f, plan.target_w // f)
     pixels = None
@@ -152,8 +174,8 @@ def upscale_latents(model, latents: torch.Tensor, plan: HiresPlan, upscalers, ex
         out = F.interpolate(latents, size=size, mode=mode, antialias=antialias)  # [B, C, H/f, W/f]
     else:
         upscale = None if upscalers is None else (lambda im, s: upscalers.upscale(im, plan.upscaler, s, *tiling))
-        images = [resize_image(0, im, plan.target_w, plan.target_h, upscale)
-                  for im in tensor_to_pil(decode_latents(model, latents, exact))]
+        first = first_images if first_images is not None else tensor_to_pil(decode_latents(model, latents, exact))
+        images = [resize_image(0, im, plan.target_w, plan.target_h, upscale) for im in first]
         pixels = pil_to_tensor(images)  # [B, 3, H, W]
         rows = [pixels[i:i + 1] for i in range(len(images))] if exact else [pixels]
         out = torch.cat([model.encode(r, sample=False) for r in rows])  # [B, C, H/f, W/f]
@@ -196,13 +218,15 @@ class SecondPass:
     first_steps: int  # the first pass's steps as prompt schedules count them
     infotext: dict[str, Any]
 
-    def run(self, services, model, req: GenerationRequest, opts, batch, latents: torch.Tensor, job,
-            pass_no: int, on_extra_noise=None) -> torch.Tensor | None:
-        """First-pass latents [B, C, h, w] → upscaled and re-denoised latents [B, C, H/f, W/f]
-        (`on_extra_noise`: see `Pass.run`)."""
+    def run(self, services, model, req: GenerationRequest, opts, batch, latents: torch.Tensor | None, job,
+            pass_no: int, on_extra_noise=None, first_images: list | None = None,
+            notes: dict | None = None) -> torch.Tensor | None:
+        """First-pass latents [B, C, h, w] (or `first_images`, see `first_pass_from_image`) → upscaled and
+        re-denoised latents [B, C, H/f, W/f] (`on_extra_noise`, `notes`: see `Pass.run`)."""
         exact, plan = opts.exact_batches, self.plan
         init, pixels = upscale_latents(model, latents, plan, services.upscalers, exact,
-                                       (opts.ESRGAN_tile, opts.ESRGAN_tile_overlap))  # [B, C, H/f, W/f]
+                                       (opts.ESRGAN_tile, opts.ESRGAN_tile_overlap),
+                                       first_images)  # [B, C, H/f, W/f]
         if plan.strength == 0:
             return init
         prompts = hires_batch(req, batch, services.styles)
@@ -211,9 +235,10 @@ class SecondPass:
         rng = make_rng(tuple(init.shape[1:]), batch, req, opts, model.device, model.vae_scale_factor)
         image_cond = second_pass_conditioning(model, init, pixels, opts.inpainting_mask_weight, exact)
         step = Pass(self.choice, self.denoiser, self.sigmas, self.t_enc, req.cfg_scale, plan.strength >= 1.0,
-                    extra_noise=opts.img2img_extra_noise)
+                    extra_noise=opts.img2img_extra_noise, ngms=negative_guidance_minimum(req, opts))
         job.begin_pass(pass_no, self.t_enc + 1, f"Hires fix {pass_no // 2 + 1}")
-        return step.run(services, conds, init, rng, job, image_cond=image_cond, on_extra_noise=on_extra_noise)
+        return step.run(services, conds, init, rng, job, image_cond=image_cond, on_extra_noise=on_extra_noise,
+                        notes=notes)
 
 
 def hires_batch(req: GenerationRequest, batch, styles=None):

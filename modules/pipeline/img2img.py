@@ -24,11 +24,14 @@ from modules.pipeline.job import Job
 from modules.pipeline.output import ImageOutputs, as_pil, face_restoration, restored
 from modules.pipeline.prompting import step_conditioning
 from modules.pipeline.result import GenerationResult
+from modules.pipeline.run_options import (NegativeGuidanceMinimum, negative_guidance_minimum, tiling_enabled,
+                                          tiling_infotext)
 from modules.pipeline.sample import SamplerChoice, decode_latents, model_denoiser, preview_period, run_sampler
 from modules.pipeline.seeds import fix_seed, plan_images
 from modules.pipeline.services import PipelineServices
 from modules.pipeline.steps import choose_sampler, make_rng, run_facts
 from modules.errors import InvalidInput
+from modules.models.tiling import tiled
 from modules.pipeline.soft_inpaint import SoftSettings, blend_hooks, difference_masks, soft_overlay
 from modules.sampling.cfg import CFGDenoiser, CFGHooks
 from modules.sampling.registry import scale_initial_noise
@@ -63,13 +66,15 @@ class Pass:
     full_strength: bool = False
     noise_multiplier: float = 1.0
     extra_noise: float = 0.0  # A1111's img2img_extra_noise: more of the same noise, past the schedule's level
+    ngms: NegativeGuidanceMinimum = NegativeGuidanceMinimum()
 
     def run(self, services, conds, init: torch.Tensor, rng, job: Job, image_cond=None,
             repaint: torch.Tensor | None = None, soft: SoftSettings | None = None,
-            extra_hooks: CFGHooks = CFGHooks(), on_extra_noise=None) -> torch.Tensor | None:
+            extra_hooks: CFGHooks = CFGHooks(), on_extra_noise=None, notes: dict | None = None) -> torch.Tensor | None:
         """init [B, 4, h, w] → sampled latents (None if stopped before a step finished). With `repaint`
         [B, 1, h, w], latents outside it are kept: exactly, or by the soft blend of `soft` (no final blend).
-        `on_extra_noise(noise, init, x) → noise` (`hooks.extra_noise_hook`) sees the extra noise first."""
+        `on_extra_noise(noise, init, x) → noise` (`hooks.extra_noise_hook`) sees the extra noise first;
+        `notes` (the run's extra infotext entries) gets "NGMS" when that skipped an uncond pass."""
         sched = partial_schedule(self.sigmas, self.t_enc)
         noise = rng.next() * self.noise_multiplier  # [B, 4, h, w]
         x = scale_initial_noise(self.choice.spec, noise, sched) if self.full_strength else init + noise * sched[0]
@@ -81,9 +86,10 @@ class Pass:
         keep = None if repaint is None or soft is not None else 1 - repaint  # [B, 1, h, w]
         cfg = CFGDenoiser(self.denoiser, conds.cond, conds.uncond, self.cfg_scale, image_cond=image_cond,
                           hooks=hooks, total_steps=len(sched) - 1, keep_mask=keep,
-                          init_latent=None if keep is None else init)
+                          init_latent=None if keep is None else init, **self.ngms.cfg_fields())
         noise_sampler = services.samplers.noise_sampler(self.choice.spec, x, self.sigmas, rng)
         latents = run_sampler(self.choice, cfg, x, sched, noise_sampler, job)
+        self.ngms.note_skips(cfg, notes)
         if latents is not None and keep is not None:
             latents = latents * repaint + init * keep
         return latents
@@ -122,7 +128,8 @@ def img2img_facts(req: Img2ImgRequest, opts: Snapshot, prepared, model) -> dict:
     if opts.img2img_extra_noise > 0 and req.strength > 0:
         extra["Extra noise"] = opts.img2img_extra_noise
     soft = req.soft_settings()
-    return {**extra, **prepared.extra, **(soft.infotext() if soft is not None else {})}
+    return {**extra, **prepared.extra, **(soft.infotext() if soft is not None else {}),
+            **tiling_infotext(tiling_enabled(req, opts))}
 
 
 def noise_multiplier(req: Img2ImgRequest, opts: Snapshot) -> float:
@@ -157,8 +164,9 @@ def run_img2img(services: PipelineServices, req: Img2ImgRequest, opts: Snapshot,
     outputs = ImageOutputs(services, req, opts, facts, "img2img", hooks, ctx)
     outputs.faces = faces
     step = Pass(choice, denoiser, sigmas, t_enc, req.cfg_scale, strength >= 1.0, noise_multiplier(req, opts),
-                opts.img2img_extra_noise)
-    with NetworkRun(services, model, opts) as nets:
+                opts.img2img_extra_noise, negative_guidance_minimum(req, opts))
+    tiling = tiling_enabled(req, opts)
+    with tiled(model, tiling), NetworkRun(services, model, opts) as nets:
         for n in range(req.n_iter):
             if job.interrupted:
                 break
@@ -216,6 +224,7 @@ class BatchRun:
         services, model, req, opts, take, prepared, batch = (self.services, self.model, self.req, self.opts,
                                                              self.take, self.prepared, self.batch)
         soft = req.soft_settings() if prepared.has_mask else None
+        rounded = soft is None and req.mask_round  # A1111: soft inpainting turns mask_round off
         pixels = inpaint.pixels_tensor(take(prepared.pixels))  # [B, 3, H', W']
         init = encode_init(model, pixels, req, opts.exact_batches)  # [B, 4, h, w]
         shape = tuple(init.shape[1:])
@@ -225,18 +234,18 @@ class BatchRun:
         plans = take(prepared.masks) if prepared.has_mask else None
         repaint = None
         if plans is not None:
-            repaint = inpaint.latent_masks(plans, shape[1], shape[2], init.device, soft is None)  # [B, 1, h, w]
+            repaint = inpaint.latent_masks(plans, shape[1], shape[2], init.device, rounded)  # [B, 1, h, w]
             init = inpaint.mask_latents(init, repaint, req.inpainting_fill,
                                         make_rng(shape, batch, req, opts, model.device, model.vae_scale_factor).next())
         image_cond = None
         if inpaint.is_inpainting_model(model):
-            mask = inpaint.conditioning_mask(plans, pixels.shape[0], pixels.shape[2], pixels.shape[3], soft is None)
+            mask = inpaint.conditioning_mask(plans, pixels.shape[0], pixels.shape[2], pixels.shape[3], rounded)
             image_cond = inpaint.image_conditioning(model, pixels, mask, shape[1:], opts.inpainting_mask_weight)
         self.hooks.call("process_before_every_sampling", self.ctx, x=init, noise=None, c=conds.cond,
                         uc=conds.uncond)
         latents = self.step.run(services, conds, init, rng, self.job, image_cond=image_cond, repaint=repaint,
                                 soft=soft, extra_hooks=self.hooks.cfg_hooks(self.ctx),
-                                on_extra_noise=extra_noise_hook(self.hooks, self.ctx))
+                                on_extra_noise=extra_noise_hook(self.hooks, self.ctx), notes=self.ctx.extra)
         return latents, init, repaint
 
 

@@ -30,7 +30,8 @@ class Img2ImgRequest(GenerationRequest):
     mask: white = repaint. mask_blur, when given, sets both mask_blur_x and mask_blur_y (A1111's property).
     inpainting_fill: 0 fill, 1 original, 2 latent noise, 3 latent nothing. inpaint_full_res: "Only masked".
     initial_noise_multiplier None: the setting of that name. image_cfg_scale is accepted for API compatibility
-    (it matters only to instruct-pix2pix models).
+    (it matters only to instruct-pix2pix models). mask_round False keeps the mask's grey levels (A1111 1.10;
+    soft inpainting implies it); latent_mask replaces the mask where latents are blended (A1111's `latent_mask`).
     """
 
     init_images: tuple[Any, ...] = ()
@@ -46,6 +47,8 @@ class Img2ImgRequest(GenerationRequest):
     inpaint_full_res_padding: int = 0
     inpainting_mask_invert: int = 0
     initial_noise_multiplier: float | None = None
+    mask_round: bool = True  # round the mask to 0/1 (painted alpha, latent blend, 9-channel conditioning)
+    latent_mask: Any = None  # a separate mask for the latent blend and "fill" (default: the blurred mask)
     include_init_images: bool = False
     # Soft inpainting (A1111's built-in script; its parameter names, SoftSettings' defaults): off unless
     # `soft_inpainting`
@@ -121,15 +124,23 @@ def validate_img2img(req: Img2ImgRequest) -> None:
         _check_range(name, getattr(req, name), low, high)
     if req.initial_noise_multiplier is not None:
         _check_range("initial_noise_multiplier", req.initial_noise_multiplier, 0.0, 10.0)
+    if not isinstance(req.mask_round, bool):
+        raise InvalidInput("mask_round", f"expected true or false, got {req.mask_round!r}")
     if req.mask is not None:
-        mask = binary_mask(as_image(req.mask, "mask"))
+        mask = binary_mask(as_image(req.mask, "mask"), req.mask_round)
         check_mask(ImageOps.invert(mask) if req.inpainting_mask_invert else mask)
+    if req.latent_mask is not None:
+        if req.mask is None:
+            raise InvalidInput("latent_mask", "a latent mask only changes how a mask is applied, and there is "
+                               "no mask", "a mask as well, or no latent_mask")
+        as_image(req.latent_mask, "latent_mask")
 
 
 def decoded(req: Img2ImgRequest) -> Img2ImgRequest:
     """The request with its images decoded to PIL (bytes and base64 accepted) and checked, ready to queue."""
     images = tuple(as_image(v, f"init_images[{i}]") for i, v in enumerate(req.init_images))
     mask = None if req.mask is None else as_image(req.mask, "mask")
-    ready = req.replace(init_images=images, mask=mask)
+    latent_mask = None if req.latent_mask is None else as_image(req.latent_mask, "latent_mask")
+    ready = req.replace(init_images=images, mask=mask, latent_mask=latent_mask)
     validate_img2img(ready)
     return ready

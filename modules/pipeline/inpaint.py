@@ -30,6 +30,12 @@ class MaskPlan:
     overlay: Image.Image  # 'L', size of the output image
     paste_box: mk.Box | None  # where an "only masked" result goes back, on the original image
     note: str | None = None
+    latent: Image.Image | None = None  # the request's `latent_mask` at the working size; None: `work`
+
+    @property
+    def blend(self) -> Image.Image:
+        """The mask of the latent blend and of "fill" masked content (A1111's `latent_mask`)."""
+        return self.work if self.latent is None else self.latent
 
 
 @dataclass
@@ -50,23 +56,30 @@ class PreparedInputs:
 
 
 def plan_mask(req: Img2ImgRequest, size: tuple[int, int]) -> MaskPlan | None:
-    """Read, fit, invert and blur the request's mask for an image of `size`; refuse an empty one."""
+    """Read, fit, invert and blur the request's mask for an image of `size`; refuse an empty one.
+
+    A `latent_mask` is neither inverted nor blurred (A1111 uses it as given); it is fitted and cropped as the mask
+    is, so that it lines up with the working image."""
     if req.mask is None:
         return None
-    mask, note = mk.fit_mask(mk.binary_mask(as_image(req.mask, "mask")), size)
+    mask, note = mk.fit_mask(mk.binary_mask(as_image(req.mask, "mask"), req.mask_round), size)
     if req.inpainting_mask_invert:
         mask = ImageOps.invert(mask)
     mk.check_mask(mask)
     mask = mk.blur_mask(mask, req.mask_blur_x, req.mask_blur_y)
+    latent = None if req.latent_mask is None else \
+        mk.fit_mask(as_image(req.latent_mask, "latent_mask").convert("RGB"), size)[0]
     if req.inpaint_full_res:
         box = mk.crop_region(mask, req.inpaint_full_res_padding)
         box = mk.expand_crop_region(box, req.width, req.height, mask.width, mask.height)
         work = resize_image(RESIZE_AND_FILL, mask.crop(box), req.width, req.height)
-        return MaskPlan(work, mask, box, note)
-    mode = resize_mode_index(req.resize_mode)
-    work = resize_image(0 if mode == LATENT_RESIZE else mode, mask, req.width, req.height)
+        latent = None if latent is None else resize_image(RESIZE_AND_FILL, latent.crop(box), req.width, req.height)
+        return MaskPlan(work, mask, box, note, latent)
+    mode = 0 if resize_mode_index(req.resize_mode) == LATENT_RESIZE else resize_mode_index(req.resize_mode)
+    work = resize_image(mode, mask, req.width, req.height)
+    latent = None if latent is None else resize_image(mode, latent, req.width, req.height)
     doubled = np.clip(np.asarray(work, dtype=np.float32) * 2, 0, 255).astype(np.uint8)
-    return MaskPlan(work, Image.fromarray(doubled, mode="L"), None, note)
+    return MaskPlan(work, Image.fromarray(doubled, mode="L"), None, note, latent)
 
 
 def mask_infotext(req: Img2ImgRequest, plan: MaskPlan) -> dict[str, Any]:
@@ -97,7 +110,7 @@ def _prepare_one(req: Img2ImgRequest, image: Image.Image, plan: MaskPlan | None,
         working = resize_image(RESIZE_AND_FILL, image.crop(plan.paste_box), req.width, req.height, upscale)
     overlay = None if plan is None else mk.overlay_for(unchanged, plan.overlay)
     if plan is not None and req.inpainting_fill != ORIGINAL:
-        working = mk.fill_masked(working, plan.work)
+        working = mk.fill_masked(working, plan.blend)
     return working, overlay, unchanged
 
 
@@ -126,9 +139,9 @@ def pixels_tensor(images: list[Image.Image]) -> torch.Tensor:
 
 
 def latent_masks(plans: list[MaskPlan], latent_h: int, latent_w: int, device, rounded: bool = True) -> torch.Tensor:
-    """Repaint masks at latent size, [B, 1, h, w] in {0, 1} (in [0, 1] unrounded, for soft inpainting);
-    `1 - m` is the keep mask of CFGDenoiser."""
-    rows = [torch.from_numpy(mk.latent_mask(p.work, latent_w, latent_h, rounded)) for p in plans]
+    """Repaint masks at latent size, [B, 1, h, w] in {0, 1} (in [0, 1] unrounded: `mask_round` false or soft
+    inpainting); `1 - m` is the keep mask of CFGDenoiser."""
+    rows = [torch.from_numpy(mk.latent_mask(p.blend, latent_w, latent_h, rounded)) for p in plans]
     return torch.stack(rows)[:, None].to(device)  # [B, 1, h, w]
 
 

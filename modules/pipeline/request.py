@@ -55,8 +55,13 @@ class GenerationRequest:
     hr_scheduler: str | None = None
     hr_prompt: str = ""  # "": the first pass's prompt
     hr_negative_prompt: str = ""
+    firstpass_image: Any = None  # hires fix from this image (PIL, bytes or base64) instead of a first pass
     # Face restoration right after decoding (A1111): None follows the "face_restoration" setting
     restore_faces: bool | None = None
+    # Seamless tiling (modules/models/tiling.py): None follows the "tiling" setting
+    tiling: bool | None = None
+    # Negative Guidance minimum sigma (A1111's NGMS): None follows the "s_min_uncond" setting; 0 is off
+    s_min_uncond: float | None = None
     # Scripts (A1111's API names), opaque to the core: the extension host runs them around the pipeline
     script_name: str | None = None  # a selectable script's title; None: plain generation
     script_args: tuple[Any, ...] = ()  # that script's arguments, in the order of its ui() components
@@ -112,8 +117,14 @@ def validate_request(req: GenerationRequest) -> None:
     for name in ("eta", "s_churn", "s_tmax", "s_tmin", "s_noise"):
         if getattr(req, name) is not None:
             _check_number(name, getattr(req, name), 0.0)
-    if req.restore_faces is not None and not isinstance(req.restore_faces, bool):
-        raise InvalidInput("restore_faces", f"expected true, false or null, got {req.restore_faces!r}")
+    for name in ("restore_faces", "tiling"):
+        value = getattr(req, name)
+        if value is not None and not isinstance(value, bool):
+            raise InvalidInput(name, f"expected true, false or null, got {value!r}")
+    if req.s_min_uncond is not None:
+        _check_number("s_min_uncond", req.s_min_uncond, 0.0)
+    if req.firstpass_image is not None and not req.enable_hr:
+        raise InvalidInput("firstpass_image", "is only used by hires fix", "enable_hr: true, or no firstpass_image")
     for name in ("prompt", "negative_prompt", "sampler_name", "scheduler"):
         if not isinstance(getattr(req, name), str):
             raise InvalidInput(name, f"expected text, got {getattr(req, name)!r}")

@@ -2,17 +2,23 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
+
+import torch
 
 from modules.options import Snapshot
 from modules.pipeline.extra_networks import NetworkRun, styled_prompts
-from modules.pipeline.hires import first_pass_request, plan_hires, prepare_second_pass
+from modules.models.tiling import tiled
+from modules.pipeline.hires import first_pass_from_image, first_pass_request, plan_hires, prepare_second_pass
 from modules.pipeline.inpaint import txt2img_conditioning
 from modules.pipeline.hooks import NO_HOOKS, RunContext, RunHooks, begin_batch, decoded, extra_noise_hook, sampled
 from modules.pipeline.job import Job
 from modules.pipeline.output import ImageOutputs, face_restoration, restored
 from modules.pipeline.request import GenerationRequest, validate_request
+from modules.pipeline.run_options import (NegativeGuidanceMinimum, negative_guidance_minimum, tiling_enabled,
+                                          tiling_infotext)
 from modules.pipeline.result import GenerationResult
-from modules.pipeline.sample import decode_latents, model_denoiser, preview_period, run_sampler
+from modules.pipeline.sample import SamplerChoice, decode_latents, model_denoiser, preview_period, run_sampler
 from modules.pipeline.seeds import fix_seed, plan_images
 from modules.pipeline.prompting import step_conditioning
 from modules.pipeline.steps import choose_sampler, make_rng, run_facts
@@ -43,34 +49,33 @@ def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapsh
     facts = run_facts(services, model, choice, opts, sigma_extras)
     second = prepare_second_pass(services, model, req, opts, hires, sigma_extras.get("Schedule type"))
     facts = facts if second is None else dataclasses.replace(facts, extra={**facts.extra, **second.infotext})
+    tiling, ngms = tiling_enabled(req, opts), negative_guidance_minimum(req, opts)
+    facts = dataclasses.replace(facts, extra={**facts.extra, **tiling_infotext(tiling)})
     faces = face_restoration(services, req, opts)
     facts = facts if faces is None else faces.add_to(facts)
     passes = job.job_count = req.n_iter * (1 if second is None else 2)
     job.preview_every = preview_period(opts)
     outputs = ImageOutputs(services, req, opts, facts, "txt2img", hooks, ctx)
     outputs.faces = faces
-    shape = (model.latent_channels, req.height // model.vae_scale_factor, req.width // model.vae_scale_factor)
-    with NetworkRun(services, model, opts) as nets:
+    first = FirstPass(choice, denoiser, sigmas, ngms)
+    with tiled(model, tiling), NetworkRun(services, model, opts) as nets:
         for n in range(req.n_iter):
             if job.interrupted:
                 break
             batch = begin_batch(hooks, ctx, n, nets)
             outputs.facts = nets.facts(facts)
             job.begin_pass(n * passes // req.n_iter, len(sigmas) - 1, f"Batch {n + 1} out of {req.n_iter}")
-            conds = step_conditioning(services.conditioning, model, batch, opts.CLIP_stop_at_last_layers,
-                                      choice.spec.total_steps(req.steps), opts, exact)
-            rng = make_rng(shape, batch, req, opts, model.device, model.vae_scale_factor)
-            x = scale_initial_noise(choice.spec, rng.next(), sigmas)  # [B, 4, H/8, W/8]
-            hooks.call("process_before_every_sampling", ctx, x=x, noise=x, c=conds.cond, uc=conds.uncond)
-            image_cond = txt2img_conditioning(model, x.shape[0], req.height, req.width)  # [B, 5, h, w] or None
-            cfg = CFGDenoiser(denoiser, conds.cond, conds.uncond, req.cfg_scale, image_cond=image_cond,
-                              hooks=hooks.cfg_hooks(ctx), total_steps=len(sigmas) - 1)
-            noise = services.samplers.noise_sampler(choice.spec, x, sigmas, rng)
-            latents = run_sampler(choice, cfg, x, sigmas, noise, job)
-            if latents is not None and second is not None and not (job.interrupted or job.skipped):
+            first_images = None
+            if req.firstpass_image is not None:  # hires fix from a given picture: no first pass (A1111)
+                latents, first_images = first_pass_from_image(model, req, second.plan, len(batch.seeds), exact)
+            else:
+                latents = first.run(services, model, req, opts, batch, job, hooks, ctx)
+            started = latents is not None or first_images is not None
+            if started and second is not None and not (job.interrupted or job.skipped):
                 hooks.call("before_hr", ctx)
                 latents = second.run(services, model, req, opts, batch, latents, job, 2 * n + 1,
-                                     on_extra_noise=extra_noise_hook(hooks, ctx))
+                                     on_extra_noise=extra_noise_hook(hooks, ctx), first_images=first_images,
+                                     notes=ctx.extra)
             if latents is not None:
                 latents = sampled(hooks, ctx, latents)
                 images = decoded(hooks, ctx, decode_latents(model, latents, exact))  # [B, 3, H, W]
@@ -79,3 +84,31 @@ def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapsh
     ctx.result.warnings.extend(nets.warnings)
     hooks.call("postprocess", ctx)
     return ctx.result
+
+
+@dataclass(frozen=True)
+class FirstPass:
+    """The text-to-image pass of a run, prepared once (sampler, schedule, NGMS), run per batch."""
+
+    choice: SamplerChoice
+    denoiser: object
+    sigmas: torch.Tensor  # [steps + 1]
+    ngms: NegativeGuidanceMinimum
+
+    def run(self, services, model, req: GenerationRequest, opts: Snapshot, batch, job: Job, hooks: RunHooks,
+            ctx: RunContext) -> torch.Tensor | None:
+        """Noise → sampled latents [B, C, H/f, W/f] (None if stopped before the first step finished)."""
+        choice, sigmas, exact = self.choice, self.sigmas, opts.exact_batches
+        shape = (model.latent_channels, req.height // model.vae_scale_factor, req.width // model.vae_scale_factor)
+        conds = step_conditioning(services.conditioning, model, batch, opts.CLIP_stop_at_last_layers,
+                                  choice.spec.total_steps(req.steps), opts, exact)
+        rng = make_rng(shape, batch, req, opts, model.device, model.vae_scale_factor)
+        x = scale_initial_noise(choice.spec, rng.next(), sigmas)  # [B, C, H/f, W/f]
+        hooks.call("process_before_every_sampling", ctx, x=x, noise=x, c=conds.cond, uc=conds.uncond)
+        image_cond = txt2img_conditioning(model, x.shape[0], req.height, req.width)  # [B, 5, h, w] or None
+        cfg = CFGDenoiser(self.denoiser, conds.cond, conds.uncond, req.cfg_scale, image_cond=image_cond,
+                          hooks=hooks.cfg_hooks(ctx), total_steps=len(sigmas) - 1, **self.ngms.cfg_fields())
+        noise = services.samplers.noise_sampler(choice.spec, x, sigmas, rng)
+        latents = run_sampler(choice, cfg, x, sigmas, noise, job)
+        self.ngms.note_skips(cfg, ctx.extra)
+        return latents

@@ -69,6 +69,9 @@ class CFGDenoiser:
     total_steps: int = 0
     keep_mask: torch.Tensor | None = None
     init_latent: torch.Tensor | None = None
+    s_min_uncond: float = 0.0  # NGMS: below this sigma the uncond pass is skipped on odd steps (0: never)
+    s_min_uncond_all: bool = False  # NGMS on every step, not only odd ones
+    uncond_skipped: bool = False  # set once NGMS skipped an uncond pass (the run writes "NGMS" to the infotext)
     step: int = 0
     sampling_step: int = 0
     _cond_cache: Any = field(default=None, repr=False, compare=False)
@@ -87,6 +90,8 @@ class CFGDenoiser:
         uncond = _at(self.uncond, self.step)
         scale = self.cfg_scale * scale_multiplier
         with_uncond = uncond is not None and (need_uncond or scale != 1.0 or not cond.is_plain)
+        skip = with_uncond and not need_uncond and self._skips_uncond(sigma)
+        with_uncond = with_uncond and not skip
         params = self._inputs(x, sigma, cond, uncond if with_uncond else None)
         for hook in self.hooks.on_denoiser:
             hook(params)
@@ -101,7 +106,10 @@ class CFGDenoiser:
         out = out_params.x
         batch = x.shape[0]
         denoised_uncond = out[-batch:] if with_uncond else None
-        denoised = _combine(out, cond, denoised_uncond, scale)  # [B, C, H, W]
+        if skip:  # as A1111: each image's first part stands in for uncond, at scale 1
+            denoised = _combine(out, cond, out[[p[0][0] for p in cond.parts]], 1.0)  # [B, C, H, W]
+        else:
+            denoised = _combine(out, cond, denoised_uncond, scale)  # [B, C, H, W]
         if self.keep_mask is not None:
             denoised = self.init_latent * self.keep_mask + (1 - self.keep_mask) * denoised
         after = AfterCFGParams(denoised, self.sampling_step, self.total_steps)
@@ -109,6 +117,16 @@ class CFGDenoiser:
             hook(after)
         self.step += 1
         return after.x, denoised_uncond
+
+    def _skips_uncond(self, sigma: torch.Tensor) -> bool:
+        """Negative Guidance minimum sigma (A1111's `s_min_uncond`): skip the uncond pass once sigma is below it,
+        on odd model calls only unless `s_min_uncond_all`."""
+        if self.s_min_uncond <= 0 or not (self.step % 2 or self.s_min_uncond_all):
+            return False
+        if float(sigma.reshape(-1)[0]) >= self.s_min_uncond:
+            return False
+        self.uncond_skipped = True
+        return True
 
     def _cond_batch(self, conds: tuple):
         """cond and uncond rows in one batch; reused while they are the same objects (static prompts) and no hook
@@ -126,6 +144,8 @@ class CFGDenoiser:
         """Wrap a sampler callback so hooks see the index of the step they run in as `sampling_step`."""
         def on_step(info: dict) -> None:
             self.sampling_step = int(info["i"]) + 1  # step i is done: the next model calls belong to step i + 1
+            for hook in self.hooks.on_step:
+                hook(info)
             if callback is not None:
                 callback(info)
         return on_step

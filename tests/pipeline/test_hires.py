@@ -1,6 +1,7 @@
 """Hires fix on the tiny models: sizes, infotext keys, latent and image upscalers, second-pass options, errors."""
 import numpy as np
 import pytest
+from PIL import Image
 
 from modules.errors import InvalidInput
 from modules.imaging.infotext import parse_infotext
@@ -118,3 +119,49 @@ def test_hires_crop_and_image_conditioning_on_9_channel_models(tmp_path, tiny_in
                                 hr_upscaler=upscaler, hr_second_pass_steps=1,
                                 override_settings={"inpainting_mask_weight": 0.5})
         assert app.txt2img(req).images[0].size == (128, 128)
+
+
+def count_unet_calls(model) -> list[int]:
+    calls = []
+    forward = model.unet_forward
+
+    def spy(x, t, context, concat=None):
+        calls.append(x.shape[0])
+        return forward(x, t, context, concat=concat)
+
+    model.unet_forward = spy
+    return calls
+
+
+@pytest.mark.parametrize("upscaler", ["Latent", "Lanczos"])
+def test_firstpass_image_replaces_the_first_pass(app, upscaler):
+    """A1111's `firstpass_image`: no first-pass sampling; the second pass starts from the given picture."""
+    calls = count_unet_calls(app.models.get(None))
+    common = dict(enable_hr=True, hr_scale=2, hr_upscaler=upscaler, hr_second_pass_steps=2, denoising_strength=0.5)
+    pictures = [Image.fromarray(np.full((64, 64, 3), c, dtype=np.uint8)) for c in ((200, 30, 30), (30, 30, 200))]
+    results = [app.txt2img(GenerationRequest(**BASE, **common, firstpass_image=p)) for p in pictures]
+    assert sum(calls) == 2 * 2 * 2  # UNet rows: two runs × two second-pass steps × (cond, uncond); no first pass
+    assert all(r.images[0].size == (128, 128) for r in results)
+    assert mean_difference(results[0].images[0], results[1].images[0]) > 1  # the picture matters
+    again = app.txt2img(GenerationRequest(**BASE, **common, firstpass_image=pictures[0]))
+    assert np.array_equal(pixels(again.images[0]), pixels(results[0].images[0]))
+
+
+def test_firstpass_image_errors_are_named(app):
+    picture = Image.new("RGB", (64, 64), (10, 200, 10))
+    with pytest.raises(InvalidInput, match="firstpass_image.*enable_hr"):
+        app.txt2img(GenerationRequest(**BASE, firstpass_image=picture))
+    with pytest.raises(InvalidInput, match="firstpass_image"):
+        app.txt2img(GenerationRequest(**BASE, enable_hr=True, firstpass_image="not an image!"))
+
+
+def test_firstpass_image_on_the_builtin_models(builtin_app):
+    picture = Image.new("RGB", (64, 64), (200, 30, 30))
+    for upscaler in ("Latent", "Lanczos"):
+        req = GenerationRequest(**BASE, enable_hr=True, hr_upscaler=upscaler, hr_second_pass_steps=1,
+                                firstpass_image=picture, override_settings={"inpainting_mask_weight": 0.5})
+        assert builtin_app.txt2img(req).images[0].size == (128, 128)
+
+
+def mean_difference(a, b) -> float:
+    return float(np.abs(pixels(a) - pixels(b)).mean())
