@@ -47,27 +47,42 @@ def test_alternation_changes_every_step(app):
     assert [which(c, named) for c in seen[0::2]] == ["a cat", "a cat", "a dog", "a cat"]
 
 
+def mean_difference(a, b) -> float:
+    return float(np.abs(np.asarray(a, dtype=float) - np.asarray(b, dtype=float)).mean())
+
+
 def test_and_weights_enter_cfg(app):
+    """A weight-0 AND part adds nothing (the sum differs from plain CFG's lerp only by float rounding, which is
+    dtype-dependent); a weighted part changes the picture by far more than that rounding."""
     def image(prompt):
-        return np.asarray(app.txt2img(GenerationRequest(prompt=prompt, **{**BASE, "steps": 4})).images[0])
+        return app.txt2img(GenerationRequest(prompt=prompt, **{**BASE, "steps": 4})).images[0]
 
     plain = image("a red circle")
-    assert np.array_equal(plain, image("a red circle AND a red circle:0"))
-    assert not np.array_equal(plain, image("a red circle AND a blue square:0.8"))
+    rounding = mean_difference(plain, image("a red circle AND a red circle:0"))
+    changed = mean_difference(plain, image("a red circle AND a blue square:0.8"))
+    assert rounding < 0.25 and changed > max(1.0, 10 * rounding), (rounding, changed)
 
 
 def test_long_prompt_runs_cond_and_uncond_unpadded(app):
     model = app.models.get(None)
+    empty = encode_prompts(model, [""], 1)[0][0]  # [77, C]
     seen = record_contexts(model)
     long_prompt = ", ".join(["a red circle on a blue background"] * 15)  # > 75 tokens: two chunks
-    result = app.txt2img(GenerationRequest(prompt=long_prompt, **{**BASE, "steps": 2}))
+    request = GenerationRequest(prompt=long_prompt, **{**BASE, "steps": 2, "negative_prompt": "blue"})
+    result = app.txt2img(request)
     assert [c.shape[0] for c in seen] == [154, 77, 154, 77]
+    uncond = seen[1]
     assert np.isfinite(np.asarray(result.images[0], dtype=float)).all()
     app.options.set("pad_cond_uncond", True)
     seen.clear()
-    padded = app.txt2img(GenerationRequest(prompt=long_prompt, **{**BASE, "steps": 2}))
+    padded = app.txt2img(request)
     assert [c.shape[0] for c in seen] == [154, 154, 154, 154]
-    assert not np.array_equal(np.asarray(result.images[0]), np.asarray(padded.images[0]))
+    # the negative prompt's chunk, then the empty prompt's chunk as filler (A1111's pad_cond_uncond)
+    assert torch.equal(seen[1][:77], uncond) and torch.equal(seen[1][77:], empty)
+    # Whether the filler changes the picture is attention maths plus rounding: with an empty negative prompt the
+    # filler repeats the uncond's own tokens and the image is the same but for dtype-dependent rounding, so the
+    # test checks what the UNet is given, not the pixels.
+    assert np.isfinite(np.asarray(padded.images[0], dtype=float)).all()
 
 
 def test_emphasis_mode_in_infotext(app):
