@@ -48,28 +48,34 @@ INFOTEXT_KEY_ORDER: tuple[str, ...] = (
 INFOTEXT_TAIL_KEYS: tuple[str, ...] = ("Version", "User")
 
 # A1111's `parse_generation_parameters` fills these when an infotext lacks them, so that pasting an old or
-# minimal infotext resets the field to the value the image was actually made with. Values are strings here.
-INFOTEXT_DEFAULTS: tuple[tuple[str, str], ...] = (
+# minimal infotext resets the field to the value the image was actually made with. Values read from the text are
+# strings; these fill-ins keep the Python type A1111 gives them (numbers stay numbers in /png-info's JSON).
+INFOTEXT_DEFAULTS: tuple[tuple[str, object], ...] = (
     ("Clip skip", "1"),
-    ("Hires resize-1", "0"),
-    ("Hires resize-2", "0"),
+    ("Hires resize-1", 0),
+    ("Hires resize-2", 0),
     ("Hires sampler", "Use same sampler"),
+    ("Hires schedule type", "Use same scheduler"),
     ("Hires checkpoint", "Use same checkpoint"),
     ("Hires prompt", ""),
     ("Hires negative prompt", ""),
     ("Mask mode", "Inpaint masked"),
     ("Masked content", "original"),
     ("Inpaint area", "Whole picture"),
-    ("Masked area padding", "32"),
+    ("Masked area padding", 32),
     ("RNG", "GPU"),
     ("Schedule type", "Automatic"),
-    ("Schedule max sigma", "0"),
-    ("Schedule min sigma", "0"),
-    ("Schedule rho", "0"),
+    ("Schedule max sigma", 0),
+    ("Schedule min sigma", 0),
+    ("Schedule rho", 0),
     ("VAE Encoder", "Full"),
     ("VAE Decoder", "Full"),
     ("FP8 weight", "Disable"),
 )
+
+# A1111's `infotext_versions.backcompat` (setting `auto_backcompat`, on by default): images made before these
+# versions get the flags that reproduce them.
+V160, V170_TSNR, V180 = (1, 6, 0), (1, 7, 0, 225), (1, 8, 0)
 
 NEGATIVE_PREFIX = "Negative prompt:"
 
@@ -221,8 +227,9 @@ def old_hires_first_pass_size(width: int, height: int) -> tuple[int, int]:
     return math.ceil(scale * width / 64) * 64, math.ceil(scale * height / 64) * 64
 
 
-def restore_old_hires_params(res: dict[str, str]) -> None:
-    """Old infotexts wrote `First pass size` and the final `Size`; turn them into `Size` and `Hires resize`."""
+def restore_old_hires_params(res: dict) -> None:
+    """Old infotexts wrote `First pass size` and the final `Size`; turn them into `Size` and `Hires resize`
+    (whole numbers, as A1111 stores them)."""
     first_w, first_h = res.get("First pass size-1"), res.get("First pass size-2")
     if first_w is None or first_h is None:
         return
@@ -230,32 +237,80 @@ def restore_old_hires_params(res: dict[str, str]) -> None:
     fw, fh = int(first_w), int(first_h)
     if fw == 0 or fh == 0:
         fw, fh = old_hires_first_pass_size(width, height)
-    res["Size-1"], res["Size-2"] = str(fw), str(fh)
-    res["Hires resize-1"], res["Hires resize-2"] = str(width), str(height)
+    res["Size-1"], res["Size-2"] = fw, fh
+    res["Hires resize-1"], res["Hires resize-2"] = width, height
 
 
-def fill_defaults(res: dict[str, str]) -> None:
-    """A1111's fixups for keys an infotext leaves out (see INFOTEXT_DEFAULTS), plus the `Hypernet` prompt tag."""
+def version_tuple(text: str | None) -> tuple[int, ...] | None:
+    """A1111's version text → comparable numbers: `v1.7.0-225-gabc` → (1, 7, 0, 225); None if unreadable.
+
+    >>> version_tuple("v1.10.1"), version_tuple("v1.7.0-225-g1234abc"), version_tuple("1.6.0"), version_tuple("x")
+    ((1, 10, 1), (1, 7, 0, 225), (1, 6, 0), None)
+    """
+    match = re.match(r"v?(\d+(?:\.\d+)*)(?:-(\d+)-.*|-\w*)?$", (text or "").strip())
+    if match is None:
+        return None
+    numbers = tuple(int(n) for n in match.group(1).split("."))
+    return numbers + ((int(match.group(2)),) if match.group(2) else ())
+
+
+def backcompat(res: dict) -> None:
+    """Flags A1111 adds for images of older versions (its `infotext_versions.backcompat`)."""
+    version = version_tuple(res.get("Version"))
+    if version is None:
+        return
+    if version < V160 and "[" in res.get("Prompt", ""):
+        res["Old prompt editing timelines"] = True
+    if version < V160 and res.get("Sampler", "") in ("DDIM", "PLMS"):
+        res["Pad conds v0"] = True
+    if version < V170_TSNR:
+        res["Downcast alphas_cumprod"] = True
+    if version < V180 and res.get("Refiner"):
+        res["Refiner switch by sampling steps"] = True
+
+
+def uses_emphasis(prompt: str, negative_prompt: str) -> bool:
+    """Whether either prompt weights any text (A1111 then fills `Emphasis: Original` when the key is missing).
+
+    >>> uses_emphasis("a (cat)", ""), uses_emphasis("a cat BREAK dog", "no weights")
+    (True, False)
+    """
+    from modules.prompts.attention import parse_prompt_attention
+
+    parts = parse_prompt_attention(prompt) + parse_prompt_attention(negative_prompt)
+    return any(weight != 1.0 and text != "BREAK" for text, weight in parts)
+
+
+def fill_defaults(res: dict) -> None:
+    """A1111's fixups for keys an infotext leaves out (see INFOTEXT_DEFAULTS), the `Hypernet` prompt tag and the
+    version flags, in A1111's order."""
     hypernet = res.get("Hypernet")
     if hypernet is not None:
         res["Prompt"] += f"<hypernet:{hypernet}:{res.get('Hypernet strength', '1.0')}>"
     for key, value in INFOTEXT_DEFAULTS:
         res.setdefault(key, value)
+    if res["FP8 weight"] != "Disable":
+        res.setdefault("Cache FP16 weight for LoRA", False)
+    if "Emphasis" not in res and uses_emphasis(res["Prompt"], res["Negative prompt"]):
+        res["Emphasis"] = "Original"
+    res.setdefault("Refiner switch by sampling steps", False)
     restore_old_hires_params(res)
+    backcompat(res)
 
 
-def parse_infotext(text: str, *, defaults: bool = True) -> dict[str, str]:
-    """Every field of an infotext, as A1111's `parse_generation_parameters` returns it; all values are strings.
+def parse_infotext(text: str, *, defaults: bool = True) -> dict[str, object]:
+    """Every field of an infotext, as A1111's `parse_generation_parameters` returns it: values read from the text
+    are strings; the fill-ins for missing keys keep A1111's types (`Masked area padding: 32`, `Hires resize-1: 0`).
 
-    `defaults=False` leaves out A1111's fixups for missing keys (the raw fields only).
+    `defaults=False` leaves out A1111's fixups for missing keys (the raw fields only, all strings).
 
     >>> info = parse_infotext('''a castle, (masterpiece:1.2)
     ... Negative prompt: blurry, lowres
     ... Steps: 20, Sampler: DPM++ 2M, CFG scale: 7, Seed: 1234567890, Size: 512x768, Version: v1.10.1''')
     >>> info["Prompt"], info["Negative prompt"], info["Size-1"], info["Size-2"], info["CFG scale"]
     ('a castle, (masterpiece:1.2)', 'blurry, lowres', '512', '768', '7')
-    >>> info["Clip skip"], info["Schedule type"]
-    ('1', 'Automatic')
+    >>> info["Clip skip"], info["Schedule type"], info["Masked area padding"], info["Hires schedule type"]
+    ('1', 'Automatic', 32, 'Use same scheduler')
     >>> parse_infotext("just a prompt, Steps: 20", defaults=False)
     {'Prompt': 'just a prompt, Steps: 20', 'Negative prompt': ''}
     """
@@ -264,7 +319,7 @@ def parse_infotext(text: str, *, defaults: bool = True) -> dict[str, str]:
         lines.append(last)
         last = ""
     prompt, negative = split_prompts(lines)
-    res = {"Prompt": prompt, "Negative prompt": negative, **parse_params_line(last)}
+    res: dict[str, object] = {"Prompt": prompt, "Negative prompt": negative, **parse_params_line(last)}
     if defaults:
         fill_defaults(res)
     return res

@@ -34,7 +34,33 @@ def test_a1111_basic_example():
     assert res["Model hash"] == "6ce0161689"
     assert res["Model"] == "v1-5-pruned-emaonly"
     assert res["Version"] == "v1.10.1"
-    assert all(isinstance(v, str) for v in res.values())
+    written = parse_infotext(A1111_BASIC, defaults=False)
+    assert all(isinstance(v, str) for v in written.values())  # what the text says stays text
+
+
+def test_fill_ins_keep_a1111s_types():
+    """A1111's `parse_generation_parameters` fills missing keys with typed values (/png-info returns them as JSON
+    numbers and booleans); `Emphasis` appears when a prompt weights text."""
+    res = parse_infotext(A1111_BASIC)
+    assert (res["Hires resize-1"], res["Hires resize-2"], res["Masked area padding"]) == (0, 0, 32)
+    assert (res["Schedule max sigma"], res["Schedule min sigma"], res["Schedule rho"]) == (0, 0, 0)
+    assert all(type(res[k]) is int for k in ("Hires resize-1", "Masked area padding", "Schedule rho"))
+    assert res["Hires schedule type"] == "Use same scheduler" and res["Hires sampler"] == "Use same sampler"
+    assert res["Emphasis"] == "Original" and res["Refiner switch by sampling steps"] is False
+    assert res["Clip skip"] == "1" and "Cache FP16 weight for LoRA" not in res
+    plain = parse_infotext("a castle\nSteps: 20, Seed: 1, Size: 64x64, FP8 weight: Enable for SDXL")
+    assert "Emphasis" not in plain and plain["Cache FP16 weight for LoRA"] is False
+    kept = parse_infotext("a (castle)\nSteps: 20, Seed: 1, Emphasis: No norm, Hires schedule type: Karras")
+    assert (kept["Emphasis"], kept["Hires schedule type"]) == ("No norm", "Karras")
+
+
+def test_old_versions_get_a1111s_backcompat_flags():
+    old = parse_infotext("a [cat:dog:5]\nSteps: 20, Sampler: DDIM, Seed: 1, Version: v1.5.2")
+    assert old["Old prompt editing timelines"] is True and old["Pad conds v0"] is True
+    assert old["Downcast alphas_cumprod"] is True
+    assert "Downcast alphas_cumprod" not in parse_infotext(A1111_BASIC)
+    assert parse_infotext("a\nSteps: 20, Seed: 1, Version: v1.7.0-225-gabc")["Refiner switch by sampling steps"] \
+        is False
 
 
 def test_format_reproduces_a1111_text_exactly():
@@ -170,10 +196,10 @@ def test_hypernet_appends_prompt_tag():
 
 def test_old_hires_fix_first_pass_size():
     res = parse_infotext("a\nSteps: 1, Seed: 2, Size: 1024x768, First pass size: 0x0")
-    assert (res["Size-1"], res["Size-2"]) == ("640", "448")
-    assert (res["Hires resize-1"], res["Hires resize-2"]) == ("1024", "768")
+    assert (res["Size-1"], res["Size-2"]) == (640, 448)
+    assert (res["Hires resize-1"], res["Hires resize-2"]) == (1024, 768)
     res = parse_infotext("a\nSteps: 1, Seed: 2, Size: 1024x1024, First pass size: 512x512")
-    assert (res["Size-1"], res["Size-2"], res["Hires resize-1"]) == ("512", "512", "1024")
+    assert (res["Size-1"], res["Size-2"], res["Hires resize-1"]) == (512, 512, 1024)
 
 
 def test_key_order_table_matches_compat():
