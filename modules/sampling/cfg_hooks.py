@@ -53,8 +53,11 @@ class CFGHooks:
     on_denoiser: tuple[Callable[[DenoiserParams], None], ...] = ()
     on_denoised: tuple[Callable[[DenoisedParams], None], ...] = ()
     on_after_cfg: tuple[Callable[[AfterCFGParams], None], ...] = ()
+    # after each sampler step, with the sampler's progress dict ({x, i, sigma, sigma_hat, denoised}); x is the live
+    # latent, so a change in place reaches the next step (A1111's KDiffusionSampler.callback_state)
+    on_step: tuple[Callable[[dict], None], ...] = ()
 
     def plus(self, other: "CFGHooks") -> "CFGHooks":
         """These hooks, then `other`'s, at each point."""
         return CFGHooks(self.on_denoiser + other.on_denoiser, self.on_denoised + other.on_denoised,
-                        self.on_after_cfg + other.on_after_cfg)
+                        self.on_after_cfg + other.on_after_cfg, self.on_step + other.on_step)

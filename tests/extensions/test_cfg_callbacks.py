@@ -119,3 +119,28 @@ def test_a_failing_cfg_callback_is_reported_once_and_the_generation_goes_on(cfg_
     assert len(result.images) == 1
     failures = [f for f in FAILURES.failures if f.hook == "on_cfg_denoiser"]
     assert len(failures) == 1 and "ZeroDivisionError" in failures[0].error
+
+
+def test_a_replaced_kdiffusion_callback_state_runs_after_every_step(cfg_app, callbacks):
+    """ReSharpen and Vectorscope CC replace KDiffusionSampler.callback_state and change d["x"] in place."""
+    from modules.sd_samplers_kdiffusion import KDiffusionSampler
+
+    plain = pixels(cfg_app.txt2img(GenerationRequest(**BASE)))
+    original = KDiffusionSampler.callback_state
+    seen = []
+
+    def hijack(self, d):
+        seen.append((d["i"], self.p.steps, tuple(d["x"].shape), float(d["sigma"]) > 0))
+        d["x"] *= 0.5
+        return original(self, d)
+
+    KDiffusionSampler.callback_state = hijack
+    try:
+        changed = pixels(cfg_app.txt2img(GenerationRequest(**BASE)))
+    finally:
+        KDiffusionSampler.callback_state = original
+    assert seen == [(0, 3, (1, 4, 8, 8), True), (1, 3, (1, 4, 8, 8), True), (2, 3, (1, 4, 8, 8), True)]
+    assert np.abs(changed - plain).max() > 8
+    seen.clear()
+    cfg_app.txt2img(GenerationRequest(**BASE))
+    assert seen == []  # put back: not called any more

@@ -11,6 +11,7 @@ import dataclasses
 from typing import Any
 
 from modules.extensions.compat import script_callbacks as sc
+from modules.extensions.compat.reporting import extension_of, guarded
 from modules.sampling.cfg_hooks import CFGHooks
 
 
@@ -141,4 +142,22 @@ def cfg_hooks(p=None) -> CFGHooks:
 
     return CFGHooks(on_denoiser=(on_denoiser,) if sc.has("cfg_denoiser") else (),
                     on_denoised=(on_denoised,) if sc.has("cfg_denoised") else (),
-                    on_after_cfg=(on_after_cfg,) if sc.has("cfg_after_cfg") else ())
+                    on_after_cfg=(on_after_cfg,) if sc.has("cfg_after_cfg") else (),
+                    on_step=_callback_state_hooks(p))
+
+
+def _callback_state_hooks(p) -> tuple:
+    """A1111's KDiffusionSampler.callback_state after each step, when an extension replaced it (else nothing)."""
+    from modules.extensions.compat import sd_samplers_kdiffusion as kd
+
+    if not kd.callback_state_replaced():
+        return ()
+    sampler = kd.KDiffusionSampler(getattr(p, "sampler_name", None))
+    sampler.p = p
+    function = kd.KDiffusionSampler.callback_state
+    owner = extension_of(getattr(getattr(function, "__code__", None), "co_filename", None))
+
+    def on_step(d: dict) -> None:
+        guarded(owner, "KDiffusionSampler.callback_state", kd.KDiffusionSampler.callback_state, sampler, d)
+
+    return (on_step,)

@@ -17,7 +17,24 @@ CFGDenoiser = CFGDenoiserKDiffusion
 
 
 class KDiffusionSampler(Sampler):
-    """A1111's k-diffusion sampler class (extensions compare against it)."""
+    """A1111's k-diffusion sampler class. Easel makes one per run only for extensions that replace its
+    `callback_state` (e.g. ReSharpen, Vectorscope CC): theirs is then called after every sampler step with the
+    step's dict, whose `x` they may change in place (compat/cfg_view.py)."""
+
+    def callback_state(self, d: dict) -> None:
+        """After step `d["i"]`: stop when a `stop_at` step was set and passed (A1111's behaviour)."""
+        from modules.extensions.compat.sd_samplers_common import InterruptedException
+
+        if self.stop_at is not None and d["i"] > self.stop_at:
+            raise InterruptedException
+
+
+_BASE_CALLBACK_STATE = KDiffusionSampler.callback_state
+
+
+def callback_state_replaced() -> bool:
+    """Whether an extension put its own function in KDiffusionSampler.callback_state."""
+    return KDiffusionSampler.callback_state is not _BASE_CALLBACK_STATE
 
 
 def _rows() -> list[SamplerData]:
