@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from modules.interrogate import InterrogateRequest, InterrogateResult, Interrogators, validate_model
 from modules.jobs import JobQueue, JobStore
 from modules.lazy import Deferred
 from modules.options import Options
@@ -54,8 +55,11 @@ class App:
     def __post_init__(self):
         self._run_lock = threading.Lock()
         self._current_job: Job | None = None
+        self.interrogators = Interrogators(self.paths.models_dir, lambda: self.models.device_config.device,
+                                           bool(getattr(self.flags, "disable_safe_unpickle", False)))
         self.jobs = JobQueue(self.job_store or JobStore(":memory:"), self._execute,
-                             {kind: row.request_type for kind, row in JOB_KINDS.items()})
+                             {**{kind: row.request_type for kind, row in JOB_KINDS.items()},
+                              "interrogate": InterrogateRequest})
 
     @property
     def models(self):
@@ -80,6 +84,11 @@ class App:
         request = dataclasses.replace(request, images=tuple(images))
         return self.jobs.run("extras", request, job or Job(job_count=max(len(images), 1)))
 
+    def interrogate(self, request: InterrogateRequest) -> InterrogateResult:
+        """Caption an image (CLIP or DeepBooru, modules/interrogate) as a job of the same FIFO queue."""
+        validate_model(request.model)  # refused before it is queued
+        return self.jobs.run("interrogate", request, Job(job_count=1))
+
     def _execute(self, kind: str, request, job: Job) -> GenerationResult:
         """The queue worker's work for one job: a frozen options snapshot with the request's overrides, then run
         (through the script host when extensions are loaded: it runs a selected script and the always-on hooks)."""
@@ -87,6 +96,8 @@ class App:
             self._current_job = job
             try:
                 snapshot = self.options.snapshot(getattr(request, "override_settings", None))
+                if kind == "interrogate":
+                    return self.interrogators.run(request, snapshot)
                 if kind == "extras":
                     hooks = self.scripts.extras_hooks() if self.scripts is not None else NO_EXTRAS_HOOKS
                     return self.run_core(kind, request, snapshot, job, hooks)

@@ -10,7 +10,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
 from modules import cli
-from modules.api import routes_generate, routes_jobs, routes_lists
+from modules.api import routes_generate, routes_interrogate, routes_jobs, routes_lists
 from modules.api.auth import basic_auth
 from modules.api.convert import to_request
 from modules.api.errors import BodyLimit, install_error_handlers
@@ -48,6 +48,8 @@ def mount_api(server: FastAPI, app) -> None:
     server.include_router(routes_generate.build_router(app), prefix="/sdapi/v1", dependencies=deps,
                           responses=ERROR_RESPONSES, tags=["A1111 API"])
     server.include_router(routes_lists.build_router(app), prefix="/sdapi/v1", dependencies=deps,
+                          responses=ERROR_RESPONSES, tags=["A1111 API"])
+    server.include_router(routes_interrogate.build_router(app), prefix="/sdapi/v1", dependencies=deps,
                           responses=ERROR_RESPONSES, tags=["A1111 API"])
     server.include_router(routes_jobs.build_router(app, submitters(app)), prefix="/easel/v1",
                           dependencies=deps, responses=ERROR_RESPONSES, tags=["Jobs"])
