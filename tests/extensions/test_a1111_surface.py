@@ -89,6 +89,10 @@ def test_cmd_opts_have_a1111_defaults(bound, tmp_path):
     assert shared.cmd_opts.xformers is False and shared.cmd_opts.medvram_sdxl is False
     assert shared.cmd_opts.precision == "autocast" and shared.cmd_opts.max_batch_count == 16
     assert shared.cmd_opts.nowebui is True  # a flag given wins
+    # a name that is no flag at all is an AttributeError, as on argparse's namespace: ControlNet reads
+    # getattr(cmd_opts, "controlnet_loglevel", "INFO") before its preload.py has added the flag
+    assert getattr(shared.cmd_opts, "controlnet_loglevel", "INFO") == "INFO"
+    assert shared.cmd_opts.loglevel is None and shared.cmd_opts.ckpt is None  # A1111 flags without a default
 
 
 def test_given_folder_flags_win(tmp_path, tiny_checkpoint):

@@ -49,8 +49,21 @@ SWITCHES = frozenset((
     "ui_debug_mode unix_filenames_sanitization unload_gfpgan upcast_sampling update_all_extensions update_check "
     "use_ipex use_textbox_seed xformers xformers_flash_attention").split())
 
+# A1111's flags whose default is None
+NONE_FLAGS = frozenset((
+    "api_auth ckpt_dir clip_models_path cors_allow_origins cors_allow_origins_regex device_id disable_tls_verify "
+    "freeze_settings_in_sections freeze_specific_settings gfpgan_model gradio_auth gradio_auth_path "
+    "gradio_img2img_tool gradio_inpaint_tool loglevel models_dir ngrok port server_name sub_quad_chunk_threshold "
+    "sub_quad_kv_chunk_size subpath theme tls_certfile tls_keyfile vae_dir vae_path ckpt").split())
+
 # lists and dicts are built fresh on each read, so an extension appending to one changes nothing shared
 FRESH = {"use_cpu": list, "styles_file": list, "ngrok_options": dict}
+
+
+def is_a1111_flag(key: str) -> bool:
+    """Whether `key` (argparse dest) is one of A1111 1.10's flags (or of its built-in extensions')."""
+    return key in PATH_FLAGS or key in VALUES or key in SWITCHES or key in FRESH or key in NONE_FLAGS \
+        or key == "gradio_allowed_path"
 
 
 def default(key: str, paths) -> Any:

@@ -247,6 +247,13 @@ def _opt(key: str, default):
         return default
 
 
+def create_binary_mask(image, round: bool = True):  # noqa: A002 - A1111's keyword
+    """A mask image → "L"; a painted RGBA layer gives its alpha (rounded to 0/255 unless round=False)."""
+    from modules.imaging.masks import binary_mask
+
+    return binary_mask(image, round_alpha=round)
+
+
 def get_fixed_seed(seed):
     if seed == "" or seed is None:
         seed = -1

@@ -20,8 +20,9 @@ cmd_opts_defaults: dict[str, Any] = {}
 
 
 class FlagsView:
-    """`shared.cmd_opts`: Easel's parsed flags; a flag Easel lacks or left unset reads as A1111's default (its
-    folders under Easel's data and models dirs, compat/cmd_defaults.py), else None (A1111 has ~150 flags)."""
+    """`shared.cmd_opts`: Easel's parsed flags; an A1111 flag Easel lacks or left unset reads as A1111's default
+    (its folders under Easel's data and models dirs, compat/cmd_defaults.py); any other name is an AttributeError,
+    as on A1111's argparse namespace."""
 
     def __getattr__(self, key: str) -> Any:
         if key.startswith("__"):
@@ -34,6 +35,9 @@ class FlagsView:
             return cmd_opts_defaults[key]
         from modules.extensions.compat import cmd_defaults, paths_internal
 
+        if not cmd_defaults.is_a1111_flag(key) and (flags is None or not hasattr(flags, key)):
+            # as argparse's Namespace: `getattr(cmd_opts, "other_extensions_flag", default)` gets the default
+            raise AttributeError(f"no command-line flag {key!r}")
         return cmd_defaults.default(key, paths_internal.current_paths())
 
     def __setattr__(self, key: str, value: Any) -> None:
