@@ -209,6 +209,9 @@ def test_names_the_extension_corpus_missed(bound, tmp_path):
     from modules.extensions.compat.reporting import FAILURES
 
     assert processing.images is images and processing.shared is shared
+    painted = Image.new("RGBA", (2, 1), (0, 0, 0, 0))
+    painted.putpixel((1, 0), (9, 9, 9, 200))
+    assert list(processing.create_binary_mask(painted).getdata()) == [0, 255]  # ADetailer's version check
     reference = Image.new("RGB", (8, 8), (200, 40, 40))
     grey = Image.new("RGB", (8, 8), (120, 120, 120))
     corrected = processing.apply_color_correction(processing.setup_color_correction(reference), grey)
