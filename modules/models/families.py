@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from modules.errors import ModelLoadError
 from modules.models.engines.base import Engine, has_prefix
 from modules.models.engines.sd1 import UNET_IN, SD1Engine, clip_l_unet_with_in_channels
+from modules.models.engines.sd2 import OPENCLIP_PREFIX, SD2Engine, openclip_unet_with_in_channels
 from modules.models.ldm_layout import CLIP_L_PREFIX
 
 Shapes = Mapping[str, tuple[int, ...]]
 
-OPENCLIP_PREFIX = "cond_stage_model.model."
 SDXL_PREFIX = "conditioner.embedders."
 
 __all__ = ["CLIP_L_PREFIX", "FAMILIES", "Family", "UNET_IN", "detect_family", "family_by_name", "supported_labels"]
@@ -41,7 +41,9 @@ class Family:
 
 FAMILIES: tuple[Family, ...] = (
     Family("sdxl", "SDXL", lambda s: has_prefix(s, SDXL_PREFIX), None, None),
-    Family("sd2", "SD 2.x (OpenCLIP ViT-H text encoder)", lambda s: has_prefix(s, OPENCLIP_PREFIX), None, None),
+    Family("sd2", "SD 2.x", openclip_unet_with_in_channels(4), SD2Engine, "v2-inference.yaml"),
+    Family("sd2-other", "SD 2.x inpainting/depth/other variants", lambda s: has_prefix(s, OPENCLIP_PREFIX), None,
+           None),
     Family("sd1-inpaint", "SD 1.x inpainting", clip_l_unet_with_in_channels(9), SD1Engine,
            "v1-inpainting-inference.yaml"),
     Family("sd1-pix2pix", "SD 1.x instruct-pix2pix", clip_l_unet_with_in_channels(8), None, None),
