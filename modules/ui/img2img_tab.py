@@ -7,7 +7,7 @@ from pathlib import Path
 import gradio as gr
 
 from modules.errors import EaselError, InvalidInput
-from modules.ui import mask_editor, params_panel, paste_wiring, prompt_row, results
+from modules.ui import interrogate_buttons, mask_editor, params_panel, paste_wiring, prompt_row, results
 from modules.ui.components import SafeImage, SafeImageEditor
 from modules.ui.context import UiContext
 from modules.ui.image_inputs import editor_composite, inpaint_image_and_mask, uploaded_mask
@@ -103,6 +103,7 @@ def build(ctx: UiContext) -> None:
     with gr.Row(equal_height=False, elem_id=f"{TAB}_settings_row"):
         with gr.Column(scale=1, elem_id=f"{TAB}_settings"):
             images, subtabs = _inputs_panel(ctx)
+            interrogate_buttons.build(ctx, row.prompt, mode, images[:4])
             ctx.add(TAB, "resize_mode", gr.Radio, label="Resize mode", choices=list(RESIZE_MODES), value=0,
                     elem_id="resize_mode")
             inpaint_group = _inpaint_controls(ctx)
