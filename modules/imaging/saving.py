@@ -190,12 +190,18 @@ class ImageSaver:
         lossless: bool = False,
         text_key: str = "parameters",
         extra_text: Mapping[str, object] | None = None,
+        watermark: str | None = None,
     ) -> Path:
         """Save one output image as `folder/YYYY-MM-DD/NNNNN-SEED.<fmt>` with its infotext; returns the path.
 
         `decoration` replaces the seed part (where a filename pattern's result goes); `suffix` is appended to it
         (A1111's `-before-highres-fix` and the like). `seed=None` and no decoration gives `NNNNN.<fmt>`.
+        `watermark`: a text to mark invisibly into the saved file (modules/imaging/watermark.py); None: no mark.
         """
+        if watermark is not None:
+            from modules.imaging.watermark import embed
+
+            image = embed(image, watermark)
         data = image_with_infotext_bytes(
             image, infotext, fmt, quality=quality, lossless=lossless, text_key=text_key, extra_text=extra_text
         )

@@ -53,6 +53,8 @@ SETTINGS: tuple[Setting, ...] = (
     _s("save_selected_only", True, "When using 'Save' button, only save a single selected image", SAVING),
     _s("save_write_log_csv", True, "Write log.csv when saving images using 'Save' button", SAVING),
     _s("use_save_to_dirs_for_ui", False, "When using \"Save\" button, save images to a subdirectory", SAVING),
+    _s("enable_invisible_watermark", False, "Mark saved images with an invisible watermark (DWT, the original SD "
+       "scripts' \"StableDiffusionV1\"; survives PNG and lossless WebP, not JPEG)", SAVING),
     _s("enable_pnginfo", True, "Save text information about generation parameters as chunks to png files", SAVING),
     _s("outdir_txt2img_samples", "outputs/txt2img-images", "Output directory for txt2img images", SAVING),
     _s("outdir_img2img_samples", "outputs/img2img-images", "Output directory for img2img images", SAVING),

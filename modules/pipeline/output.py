@@ -13,6 +13,7 @@ from modules.errors import InvalidInput
 from modules.imaging.convert import tensor_to_pil
 from modules.imaging.grids import grid_rows, grid_shape, paste_grid
 from modules.imaging.infotext import format_infotext
+from modules.imaging.watermark import MESSAGE as WATERMARK
 from modules.options import Snapshot
 from modules.pipeline.hooks import NO_HOOKS, Holder, RunContext, RunHooks
 from modules.pipeline.params import RunFacts, infotext_params
@@ -70,7 +71,8 @@ class ImageOutputs:
         info = Holder({"parameters": text})
         if self.ctx is not None:
             self.hooks.call("before_image_saved", self.ctx, image=image, pnginfo=info)
-        path = self.services.saver.save_image(image, self.folder(), seed=seed,
+        mark = WATERMARK if self.opts.enable_invisible_watermark else None  # off by default (docs/pipeline.md)
+        path = self.services.saver.save_image(image, self.folder(), seed=seed, watermark=mark,
                                               infotext=info.value.get("parameters", text), fmt=self.opts.samples_format)
         self.saved.append(path)
         if self.ctx is not None:
