@@ -233,3 +233,22 @@ def test_names_the_extension_corpus_missed(bound, tmp_path):
     import sys
 
     assert sys.modules["scripts.xyz_grid"].axis_options
+
+
+def test_checkpoint_files_and_small_names(bound, tmp_path):
+    from safetensors.torch import save_file
+
+    from modules import lowvram, prompt_parser, sd_models, shared
+
+    path = tmp_path / "net.safetensors"
+    save_file({"w": torch.ones(2, 3)}, str(path), metadata={"ss_tags": '{"cat": 3}', "ss_name": "net"})
+    assert sd_models.read_metadata_from_safetensors(str(path)) == {"ss_tags": {"cat": 3}, "ss_name": "net"}
+    assert torch.equal(sd_models.read_state_dict(str(path))["w"], torch.ones(2, 3))
+    pt = tmp_path / "net.pt"
+    torch.save({"state_dict": {"w": torch.zeros(2)}}, pt)
+    assert torch.equal(sd_models.read_state_dict(str(pt))["w"], torch.zeros(2))
+    assert sd_models.checkpoints_loaded == {}
+    conds = prompt_parser.SdConditioning(["a", "b"], width=512, height=768)
+    assert list(conds) == ["a", "b"] and (conds.width, conds.height, conds.is_negative_prompt) == (512, 768, False)
+    assert prompt_parser.SdConditioning(["c"], is_negative_prompt=True, copy_from=conds).height == 768
+    assert shared.config_filename.endswith("config.json") and lowvram.module_in_gpu is None

@@ -3,6 +3,7 @@ callbacks see every sampling step, and what they change (x, sigma, conds) change
 from __future__ import annotations
 
 import numpy as np
+import torch
 import pytest
 
 from modules.pipeline.request import GenerationRequest
@@ -144,3 +145,29 @@ def test_a_replaced_kdiffusion_callback_state_runs_after_every_step(cfg_app, cal
     seen.clear()
     cfg_app.txt2img(GenerationRequest(**BASE))
     assert seen == []  # put back: not called any more
+
+
+def test_extensions_wrap_process_images_inner_and_read_the_loaded_model(cfg_app, callbacks):
+    """ControlNet and ADetailer replace processing.process_images_inner to wrap every generation; tagcomplete and
+    Regional Prompter read sd_models.model_data."""
+    from modules import processing, sd_models
+    from modules.sampling.noise import ImageRNG
+
+    original = processing.process_images_inner
+    wrapped = []
+
+    def wrapper(p, *args, **kwargs):
+        wrapped.append(p.prompt)
+        return original(p, *args, **kwargs)
+
+    processing.process_images_inner = wrapper
+    try:
+        result = cfg_app.txt2img(GenerationRequest(**BASE))
+    finally:
+        processing.process_images_inner = original
+    assert wrapped == ["a red circle"] and len(result.images) == 1
+    assert sd_models.model_data.sd_model is not None and len(sd_models.model_data.loaded_sd_models) == 1
+    noise = processing.create_random_tensors((4, 8, 8), [7])
+    assert torch.equal(noise, ImageRNG((4, 8, 8), [7], source="gpu").next())
+    images = processing.decode_first_stage(None, torch.zeros(1, 4, 8, 8))
+    assert images.shape == (1, 3, 64, 64) and images.min() >= -1 and images.max() <= 1

@@ -143,7 +143,7 @@ class ScriptHost:
                                        ", ".join(runner.titles) or "none installed")
                 processed = run_selected(script, p)
             if processed is None:
-                self.process_images(p)
+                processing.process_images(p)  # through the module: extensions may have wrapped process_images_inner
                 return p.easel_result  # the core's own result, with what `postprocess` hooks changed
             return to_result(processed, p, job)
         finally:

@@ -3,6 +3,8 @@ Easel's model manager decides where weights live (modules/models/manager.py); `s
 to unload the model, which frees the same memory."""
 from __future__ import annotations
 
+module_in_gpu = None  # A1111's record of the part its low-VRAM mode moved to the GPU; Easel's manager keeps its own
+
 
 def is_needed(sd_model=None) -> bool:
     from modules.extensions.compat import shared

@@ -247,6 +247,21 @@ def _opt(key: str, default):
         return default
 
 
+def create_random_tensors(shape, seeds, subseeds=None, subseed_strength=0.0, seed_resize_from_h=0,
+                          seed_resize_from_w=0, p=None):
+    """Noise [len(seeds), *shape] for the seeds, as a generation makes it (A1111's helper, on Easel's ImageRNG)."""
+    from modules.extensions.compat.rng import ImageRNG
+
+    return ImageRNG(shape, seeds, subseeds, subseed_strength, seed_resize_from_h, seed_resize_from_w).next()
+
+
+def decode_first_stage(model, x):
+    """Latents [B, 4, h, w] → images [B, 3, H, W] in -1..1 by the loaded model's VAE."""
+    from modules.extensions.compat.sd_samplers_common import samples_to_images_tensor
+
+    return samples_to_images_tensor(x)
+
+
 def create_binary_mask(image, round: bool = True):  # noqa: A002 - A1111's keyword
     """A mask image → "L"; a painted RGBA layer gives its alpha (rounded to 0/255 unless round=False)."""
     from modules.imaging.masks import binary_mask
@@ -292,6 +307,12 @@ def create_infotext(p, all_prompts, all_seeds, all_subseeds, comments=None, iter
 
 
 def process_images(p) -> Processed:
+    """A1111's entry for every generation (the tabs, the API, scripts' own runs): calls `process_images_inner`
+    through this module, so an extension that replaced that one (ControlNet, ADetailer) wraps each run."""
+    return process_images_inner(p)
+
+
+def process_images_inner(p) -> Processed:
     """Run the core pipeline for p with the always-on scripts' hooks; the script host owns the details."""
     host = binding.host()
     if host is None:

@@ -9,6 +9,20 @@ from modules.prompts.attention import parse_prompt_attention  # noqa: F401 - A11
 from modules.prompts.multicond import get_multicond_prompt_list  # noqa: F401 - A1111 name
 from modules.prompts.schedule import get_learned_conditioning_prompt_schedules  # noqa: F401 - A1111 name
 
+class SdConditioning(list):
+    """A list of prompts with the generation's facts A1111 hands its text encoders (negative or not, size)."""
+
+    def __init__(self, prompts, is_negative_prompt: bool = False, width=None, height=None, copy_from=None,
+                 distilled_cfg_scale=None):
+        super().__init__()
+        self.extend(prompts)
+        copy_from = prompts if copy_from is None else copy_from
+        self.is_negative_prompt = is_negative_prompt or getattr(copy_from, "is_negative_prompt", False)
+        self.width = width or getattr(copy_from, "width", None)
+        self.height = height or getattr(copy_from, "height", None)
+        self.distilled_cfg_scale = distilled_cfg_scale
+
+
 ScheduledPromptConditioning = namedtuple("ScheduledPromptConditioning", ["end_at_step", "cond"])
 
 

@@ -142,3 +142,70 @@ def unload_model_weights(sd_model=None, info=None):
 
 def get_checkpoint_state_dict(checkpoint_info, timer=None):
     raise NotImplementedError("Easel's ModelManager is the only reader of checkpoint files")
+
+
+checkpoints_loaded: dict = {}  # A1111's cache of state dicts in RAM; Easel's ModelManager keeps none for extensions
+
+
+def read_metadata_from_safetensors(filename) -> dict:
+    """The `__metadata__` of a .safetensors file; values that are JSON text are decoded (A1111's behaviour)."""
+    import json
+
+    from modules.models.safetensors_io import SafetensorsFile
+
+    with SafetensorsFile(filename) as file:
+        metadata = dict(file.metadata or {})
+    for key, value in metadata.items():
+        if isinstance(value, str) and value[:1] == "{":
+            try:
+                metadata[key] = json.loads(value)
+            except ValueError:
+                pass
+    return metadata
+
+
+def read_state_dict(checkpoint_file, print_global_state: bool = False, map_location=None) -> dict:
+    """Every tensor of a checkpoint (.safetensors, or a .ckpt/.pt through Easel's restricted unpickler unless
+    --disable-safe-unpickle), on `map_location` (the CPU by default)."""
+    from pathlib import Path
+
+    from modules.extensions.compat import shared
+
+    path = Path(checkpoint_file)
+    if path.suffix.lower() == ".safetensors":
+        from modules.models.safetensors_io import SafetensorsFile
+
+        with SafetensorsFile(path) as file:
+            return {key: file.read(key, device=map_location or "cpu") for key in file.keys()}
+    from modules.models.safe_load import load_pickle_state_dict
+
+    state = load_pickle_state_dict(path, bool(shared.cmd_opts.disable_safe_unpickle))
+    return {k: v.to(map_location) for k, v in state.items()} if map_location else state
+
+
+class SdModelData:
+    """A1111's `model_data`: the loaded model and the list of loaded ones, read from Easel's ModelManager."""
+
+    was_loaded_at_least_once = property(lambda self: binding.app().services.models.current is not None)
+
+    @property
+    def sd_model(self):
+        return _loaded_view()
+
+    @property
+    def loaded_sd_models(self) -> list:
+        loaded = _loaded_view() if binding.app().services.models.current is not None else None
+        return [loaded] if loaded is not None else []
+
+    def get_sd_model(self):
+        """The loaded model (loading the selected checkpoint first if none is), as `shared.sd_model`."""
+        if binding.app().services.models.current is None:
+            reload_model_weights()
+        return _loaded_view()
+
+    def set_sd_model(self, v, already_loaded: bool = False) -> None:
+        raise RuntimeError("Easel's ModelManager owns the loaded model: set the sd_model_checkpoint setting or "
+                           "call sd_models.reload_model_weights(info=…) instead")
+
+
+model_data = SdModelData()

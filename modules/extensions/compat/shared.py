@@ -82,6 +82,7 @@ _DYNAMIC = {
     "listfiles": lambda: _listfiles,
     "walk_files": lambda: _walk_files,
     "mem_mon": lambda: _mem_mon(),
+    "config_filename": lambda: str(binding.app().paths.config_json),
     "gradio_theme": lambda: _gradio_theme(),
     "batch_cond_uncond": lambda: True,  # A1111's opts.batch_cond_uncond default: cond and uncond in one batch
     "latent_upscale_default_mode": lambda: "Latent",
