@@ -92,3 +92,15 @@ def test_a_tiled_picture_of_the_builtin_model_wraps(tmp_path, seed):
     images = [app.txt2img(GenerationRequest(**BASE, seed=seed, tiling=t)).images[0] for t in (False, True)]
     assert max(seam_ratio(images[1], 0), seam_ratio(images[1], 1)) < 1.6
     assert max(seam_ratio(images[0], 0), seam_ratio(images[0], 1)) > 2.0
+
+
+def test_tiling_and_ngms_with_hires_on_the_builtin_models(builtin_app):
+    """Factor-4 VAE and 9-channel UNet: tiled hires with NGMS runs, writes its keys and restores the model."""
+    model = builtin_app.models.get(None)
+    before = padding_modes(model)
+    req = GenerationRequest(**BASE, seed=2, tiling=True, s_min_uncond=100.0, enable_hr=True, hr_scale=1.5,
+                            hr_second_pass_steps=2, override_settings={"inpainting_mask_weight": 0.5})
+    result = builtin_app.txt2img(req)
+    fields = parse_infotext(result.infotexts[0])
+    assert result.images[0].size == (96, 96) and fields["Tiling"] == "True" and fields["NGMS"] == "100"
+    assert padding_modes(model) == before
