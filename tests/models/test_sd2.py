@@ -1,0 +1,202 @@
+"""SD 2.x through the engine seam: detection, offline loading of a tiny single-file checkpoint, the penultimate
+OpenCLIP layer with its id-0 padding, clip skip, ε/v configs and native sizes, and Euler txt2img matching diffusers'
+own `StableDiffusionPipeline.from_single_file` on the same file (float32)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import yaml
+from diffusers import EulerDiscreteScheduler, StableDiffusionPipeline
+from transformers import CLIPTextConfig, CLIPTokenizer
+
+from modules.errors import InvalidInput, ModelLoadError
+from modules.models import model_config
+from modules.models.devices import DeviceConfig
+from modules.models.engines import sd2
+from modules.models.engines.base import EngineContext
+from modules.models.families import UNET_IN, detect_family
+from modules.models.hashing import HashCache
+from modules.models.lora_library import LoraLibrary
+from modules.models.manager import ModelManager
+from modules.models.safe_load import open_checkpoint
+from modules.paths import INSTALL_DIR, Paths
+from modules.pipeline.prompting import step_conditioning
+from modules.pipeline.request import GenerationRequest
+from modules.pipeline.seeds import plan_images
+from tests.fixtures.tiny_lora import lora_tensors, write_lora
+from tests.fixtures.tiny_sd2 import TINY_TEXT2, full_text_tower, make_tiny_sd2_checkpoint, tiny_sd2_yaml
+from tests.pipeline.conftest import make_app
+
+FP32 = DeviceConfig(dtype=torch.float32, vae_dtype=torch.float32)
+SD2_SHAPES = {"cond_stage_model.model.transformer.resblocks.0.attn.in_proj_weight": (3072, 1024),
+              UNET_IN: (320, 4, 3, 3)}
+
+
+@pytest.fixture(scope="module")
+def sd2_v(tmp_path_factory):
+    """A tiny SD 2.x v-prediction checkpoint (+ yaml) at `<data dir>/models/Stable-diffusion/`."""
+    return make_tiny_sd2_checkpoint(tmp_path_factory.mktemp("sd2-data") / "models" / "Stable-diffusion")
+
+
+@pytest.fixture(scope="module")
+def sd2_model(sd2_v):
+    paths = Paths(data_dir=sd2_v.parents[2])
+    return ModelManager(paths, FP32, HashCache(paths.cache_json)).get()
+
+
+def test_openclip_keys_with_a_4_channel_unet_are_sd2_and_other_sd2_variants_are_refused():
+    assert detect_family(SD2_SHAPES, "m.safetensors").name == "sd2"
+    with pytest.raises(ModelLoadError, match="m.safetensors: SD 2.x inpainting/depth/other variants"):
+        detect_family({**SD2_SHAPES, UNET_IN: (320, 9, 3, 3)}, "m.safetensors")
+
+
+def test_shipped_configs_native_sizes_and_prediction():
+    eps = model_config.load_spec(INSTALL_DIR / "configs" / "v2-inference.yaml")
+    v = model_config.load_spec(INSTALL_DIR / "configs" / "v2-inference-v.yaml")
+    assert (eps.prediction_type, eps.native_size) == ("epsilon", 512)
+    assert (v.prediction_type, v.native_size) == ("v_prediction", 768)
+    assert eps.text_config is None and sd2.text_config(eps)["hidden_size"] == 1024  # ViT-H/14 by default
+
+
+def test_tiny_checkpoint_loads_offline_as_sd2_with_the_yaml_beside_it(sd2_model):
+    assert sd2_model.family == "sd2" and type(sd2_model.engine) is sd2.SD2Engine
+    assert sd2_model.prediction_type == "v_prediction" and sd2_model.native_size == 96  # the tiny yaml's
+    assert sd2_model.engine.a1111_flags["is_sd2"] and not sd2_model.engine.a1111_flags["is_sd1"]
+    assert sd2_model.text_encoder.config.num_hidden_layers == 2  # three blocks in the file, the last unused
+    assert sd2_model.text_layers == 3
+
+
+def test_a_yaml_beside_the_checkpoint_wins(tmp_path):
+    eps = make_tiny_sd2_checkpoint(tmp_path / "models" / "Stable-diffusion", prediction="epsilon", name="base")
+    paths = Paths(data_dir=tmp_path)
+    model = ModelManager(paths, FP32, HashCache(paths.cache_json)).get()
+    assert model.checkpoint.path == eps
+    assert (model.prediction_type, model.native_size) == ("epsilon", 64)
+
+
+def _reference_hidden(ids: torch.Tensor, back: int) -> torch.Tensor:
+    """OpenCLIP's own computation on the whole tiny tower: the output of block -`back`, then ln_final."""
+    tower = full_text_tower(seed=0)
+    with torch.no_grad():
+        hidden = tower(input_ids=ids, output_hidden_states=True).hidden_states[-back]  # [1, 77, W]
+        return tower.final_layer_norm(hidden)
+
+
+def test_penultimate_layer_with_zero_padding_and_clip_skip(sd2_model):
+    tok = sd2_model.tokenizer
+    words = tok("a red circle", add_special_tokens=False).input_ids
+    clip_style = [tok.bos_token_id, *words] + [tok.eos_token_id] * (76 - len(words))  # what chunks give: [77]
+    openclip_style = [tok.bos_token_id, *words, tok.eos_token_id] + [0] * (75 - len(words))  # A1111's SD 2 ids
+    ours = {n: sd2_model.text_hidden_states(torch.tensor([clip_style]), n) for n in (1, 2, 3)}
+    torch.testing.assert_close(ours[1], _reference_hidden(torch.tensor([openclip_style]), 2))
+    torch.testing.assert_close(ours[2], ours[1])  # A1111 reads SD 2 at its penultimate block whatever clip skip says
+    torch.testing.assert_close(ours[3], _reference_hidden(torch.tensor([openclip_style]), 3))
+    assert not torch.allclose(ours[1], _reference_hidden(torch.tensor([clip_style]), 2))  # padding matters
+    with pytest.raises(InvalidInput, match="clip_skip"):
+        sd2_model.text_hidden_states(torch.tensor([clip_style]), 4)
+
+
+def test_unlabelled_checkpoints_are_v_when_a1111s_test_says_so(tmp_path, sd2_v, monkeypatch):
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    for prediction, name in (("epsilon", sd2.EPSILON_CONFIG), ("v", sd2.V_CONFIG)):
+        (configs / name).write_text(yaml.safe_dump(tiny_sd2_yaml(prediction)))
+    context = EngineContext(FP32, configs, CLIPTokenizer.from_pretrained(INSTALL_DIR / "configs" / "clip-tokenizer"))
+    for says_v, expected in ((True, "v_prediction"), (False, "epsilon")):
+        monkeypatch.setattr(sd2, "unet_predicts_v", lambda *a, says_v=says_v: says_v)
+        with open_checkpoint(sd2_v) as source:
+            engine = sd2.SD2Engine.load(source, model_config.load_spec(configs / sd2.EPSILON_CONFIG), context, True)
+        assert engine.prediction_type == expected
+
+
+class _ConstantUNet(torch.nn.Module):
+    def __init__(self, offset: float):
+        super().__init__()
+        self.offset, self.config = offset, type("C", (), {"cross_attention_dim": 8})()
+
+    def forward(self, x, t, encoder_hidden_states, return_dict=False):
+        return (x + self.offset,)
+
+
+def test_a1111_v_test_reads_the_mean_output_minus_input():
+    assert sd2.unet_predicts_v(_ConstantUNet(-1.5), "cpu", torch.float32)
+    assert not sd2.unet_predicts_v(_ConstantUNet(-0.5), "cpu", torch.float32)
+
+
+def test_an_sd1_lora_on_sd2_names_itself_and_the_misfit(tmp_path, sd2_model, tiny_checkpoint):
+    sd1 = ModelManager(Paths(data_dir=tiny_checkpoint.parents[2]), FP32, HashCache(tmp_path / "c.json")).get()
+    write_lora(tmp_path / "Lora" / "sd1style.safetensors", lora_tensors(sd1))
+    library = LoraLibrary(tmp_path / "Lora")
+    network = library.load(library.find("sd1style"))
+    paths = Paths(data_dir=sd2_model.checkpoint.path.parents[2])
+    manager = ModelManager(paths, FP32, HashCache(paths.cache_json))
+    model = manager.get()
+    try:
+        warnings = manager.apply_loras(model, [(network, 1.0, 1.0)])
+    finally:
+        manager.restore_weights(model)
+    assert any("sd1style" in w and "other shapes" in w for w in warnings), warnings
+
+
+# ---- diffusers' own single-file loading on the same file -----------------------------------------------------
+
+def diffusers_folder(root, unet_scheduler: EulerDiscreteScheduler):
+    """A local diffusers layout holding only configs (no weights), so `from_single_file` never asks the hub."""
+    (root / "text_encoder").mkdir(parents=True)
+    CLIPTextConfig(**TINY_TEXT2).save_pretrained(root / "text_encoder")
+    tokenizer = CLIPTokenizer.from_pretrained(INSTALL_DIR / "configs" / "clip-tokenizer", pad_token="!")  # id 0
+    tokenizer.save_pretrained(root / "tokenizer")
+    unet_scheduler.save_config(root / "scheduler")
+    index = {"_class_name": "StableDiffusionPipeline", "_diffusers_version": "0.42.1",
+             "feature_extractor": [None, None], "safety_checker": [None, None], "requires_safety_checker": False,
+             "scheduler": ["diffusers", "EulerDiscreteScheduler"], "text_encoder": ["transformers", "CLIPTextModel"],
+             "tokenizer": ["transformers", "CLIPTokenizer"], "unet": ["diffusers", "UNet2DConditionModel"],
+             "vae": ["diffusers", "AutoencoderKL"]}
+    (root / "model_index.json").write_text(json.dumps(index))
+    return root
+
+
+def test_euler_v_txt2img_matches_diffusers_from_single_file(tmp_path, sd2_v):
+    req = GenerationRequest(prompt="a red circle", negative_prompt="blue", steps=8, width=64, height=64, seed=42,
+                            sampler_name="Euler", cfg_scale=7.0)
+    app = make_app(tmp_path / "app", sd2_v, "--precision", "full")
+    model = app.models.get(None)
+    assert model.family == "sd2" and model.dtype == torch.float32
+    captured = {}
+    decode = model.decode
+    model.decode = lambda latents: captured.setdefault("latents", latents.clone()) is not None and decode(latents)
+    app.txt2img(req)
+    ours = captured["latents"]  # [1, 4, 8, 8]
+
+    plan = plan_images(req.prompt, req.negative_prompt, 42, 0, 0.0, 1, 1)
+    conds = step_conditioning(app.services.conditioning, model, plan, 1, req.steps, app.options.snapshot(), True)
+    cond, uncond = conds.cond(0).tensor.cross_attn, conds.uncond(0).cross_attn  # [1, 77, C] each
+    sigmas = app.services.samplers.build_sigmas("Euler", "Automatic", req.steps, _denoiser(app, model))[0]
+    scheduler = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                                       timestep_spacing="linspace", steps_offset=1, prediction_type="v_prediction")
+    folder = diffusers_folder(tmp_path / "diffusers-config", scheduler)
+    pipe = StableDiffusionPipeline.from_single_file(str(sd2_v), original_config=str(sd2_v.with_suffix(".yaml")),
+                                                    config=str(folder), local_files_only=True, safety_checker=None,
+                                                    torch_dtype=torch.float32)
+    pipe.set_progress_bar_config(disable=True)
+    assert pipe.scheduler.config.prediction_type == "v_prediction"
+    with torch.inference_mode():
+        their_cond, their_uncond = pipe.encode_prompt(req.prompt, "cpu", 1, True, req.negative_prompt)
+    assert (cond - their_cond).abs().max().item() <= 1e-4  # same tokens, padding and penultimate layer
+    assert (uncond - their_uncond).abs().max().item() <= 1e-4
+    noise = torch.randn((1, 4, 8, 8), generator=torch.Generator().manual_seed(42))  # A1111's CPU/GPU noise
+    with torch.inference_mode():
+        theirs = pipe(prompt_embeds=cond, negative_prompt_embeds=uncond, latents=noise, sigmas=sigmas.tolist(),
+                      guidance_scale=7.0, height=64, width=64, output_type="latent").images
+    assert ours.abs().max() > 0.1  # a real latent, not an empty one
+    assert (ours - theirs).abs().max().item() <= 1e-3
+
+
+def _denoiser(app, model):
+    from modules.pipeline.sample import SamplerChoice, model_denoiser
+
+    spec, _ = app.services.samplers.resolve_sampler("Euler")
+    return model_denoiser(model, SamplerChoice(spec, None, {}, {}), True)
+
