@@ -4,15 +4,18 @@ own `StableDiffusionPipeline.from_single_file` on the same file (float32)."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 import torch
 import yaml
 from diffusers import EulerDiscreteScheduler, StableDiffusionPipeline
+from diffusers.loaders import single_file_utils as sfu
 from transformers import CLIPTextConfig, CLIPTokenizer
 
 from modules.errors import InvalidInput, ModelLoadError
 from modules.models import model_config
+from modules.models.components import build_text_encoder
 from modules.models.devices import DeviceConfig
 from modules.models.engines import sd2
 from modules.models.engines.base import EngineContext
@@ -60,6 +63,38 @@ def test_shipped_configs_native_sizes_and_prediction():
     assert eps.text_config is None and sd2.text_config(eps)["hidden_size"] == 1024  # ViT-H/14 by default
 
 
+def test_shipped_config_builds_the_sd2_unet():
+    spec = model_config.load_spec(INSTALL_DIR / "configs" / "v2-inference-v.yaml")
+    config = sfu.create_unet_diffusers_config_from_ldm(spec.original_config, {})
+    assert list(config["attention_head_dim"]) == [5, 10, 20, 20]  # diffusers counts heads here: 64-channel heads
+    assert config["cross_attention_dim"] == 1024 and config["use_linear_projection"]
+    assert list(config["block_out_channels"]) == [320, 640, 1280, 1280]
+
+
+def test_the_real_text_tower_layout_fills_the_23_block_model_exactly():
+    """OpenCLIP ViT-H/14's key names and shapes (24 blocks, width 1024) on meta tensors: after leaving out the
+    last block, diffusers' converter gives exactly the parameters of the CLIPTextModel Easel builds."""
+    width, prefix = 1024, sd2.OPENCLIP_PREFIX
+    shapes = {"token_embedding.weight": (49408, width), "positional_embedding": (77, width),
+              "ln_final.weight": (width,), "ln_final.bias": (width,), "text_projection": (width, width),
+              "logit_scale": ()}
+    for i in range(24):
+        block = f"transformer.resblocks.{i}."
+        shapes.update({block + "attn.in_proj_weight": (3 * width, width), block + "attn.in_proj_bias": (3 * width,),
+                       block + "attn.out_proj.weight": (width, width), block + "attn.out_proj.bias": (width,),
+                       block + "mlp.c_fc.weight": (4 * width, width), block + "mlp.c_fc.bias": (4 * width,),
+                       block + "mlp.c_proj.weight": (width, 4 * width), block + "mlp.c_proj.bias": (width,)})
+        shapes.update({block + f"{ln}.{p}": (width,) for ln in ("ln_1", "ln_2") for p in ("weight", "bias")})
+    real = {prefix + k: torch.empty(v, device="meta") for k, v in shapes.items()
+            if not sd2.is_unused_block(prefix + k, 23)}
+    model = build_text_encoder(dict(sd2.VIT_H_TEXT))
+    converted = sfu.convert_open_clip_checkpoint(model, real, prefix=prefix)
+    ours = {k.removeprefix("text_model."): tuple(v.shape) for k, v in converted.items()
+            if not k.startswith("text_projection")}
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items() if not k.endswith("position_ids")}
+    assert ours == expected
+
+
 def test_tiny_checkpoint_loads_offline_as_sd2_with_the_yaml_beside_it(sd2_model):
     assert sd2_model.family == "sd2" and type(sd2_model.engine) is sd2.SD2Engine
     assert sd2_model.prediction_type == "v_prediction" and sd2_model.native_size == 96  # the tiny yaml's
@@ -96,6 +131,21 @@ def test_penultimate_layer_with_zero_padding_and_clip_skip(sd2_model):
     assert not torch.allclose(ours[1], _reference_hidden(torch.tensor([clip_style]), 2))  # padding matters
     with pytest.raises(InvalidInput, match="clip_skip"):
         sd2_model.text_hidden_states(torch.tensor([clip_style]), 4)
+
+
+def test_a_yaml_reading_the_last_block_moves_clip_skip_with_it(tmp_path, sd2_v):
+    folder = tmp_path / "models" / "Stable-diffusion"
+    folder.mkdir(parents=True)
+    shutil.copy(sd2_v, folder / sd2_v.name)
+    config = yaml.safe_load(sd2_v.with_suffix(".yaml").read_text())
+    config["model"]["params"]["cond_stage_config"]["params"]["text_config"]["num_hidden_layers"] = 3  # all blocks
+    (folder / sd2_v.with_suffix(".yaml").name).write_text(yaml.safe_dump(config))
+    paths = Paths(data_dir=tmp_path)
+    model = ModelManager(paths, FP32, HashCache(paths.cache_json)).get()
+    tok = model.tokenizer
+    ids = torch.tensor([[tok.bos_token_id, 320, tok.eos_token_id] + [0] * 74])  # [1, 77]
+    torch.testing.assert_close(model.text_hidden_states(ids, 1), _reference_hidden(ids, 1))
+    torch.testing.assert_close(model.text_hidden_states(ids, 2), _reference_hidden(ids, 2))
 
 
 def test_unlabelled_checkpoints_are_v_when_a1111s_test_says_so(tmp_path, sd2_v, monkeypatch):

@@ -20,7 +20,7 @@ from diffusers.loaders import single_file_utils as sfu
 
 from modules.conditioning.text import encode_prompts
 from modules.conditioning.types import Conditioning
-from modules.errors import InvalidInput
+from modules.errors import InvalidInput, ModelLoadError
 from modules.models.components import assign_weights, build_text_encoder, config_errors, load_unet, load_vae
 from modules.models.engines.base import Engine, EngineContext, TextSlot, has_prefix
 from modules.models.lora import module_map
@@ -37,6 +37,8 @@ VIT_H_TEXT = MappingProxyType({
     "hidden_size": 1024, "intermediate_size": 4096, "num_hidden_layers": 23, "num_attention_heads": 16,
     "vocab_size": 49408, "max_position_embeddings": 77, "hidden_act": "gelu", "projection_dim": 1024,
     "layer_norm_eps": 1e-5, "bos_token_id": 49406, "eos_token_id": 49407, "pad_token_id": 1})
+BLOCK_KEY = re.compile(re.escape(OPENCLIP_PREFIX) + r"transformer\.resblocks\.(\d+)\.")
+OPENCLIP_LAYERS = MappingProxyType({"penultimate": 23, "last": 24})  # the yaml's `layer` → ViT-H blocks used
 
 
 def openclip_unet_with_in_channels(channels: int) -> Callable:
@@ -75,8 +77,33 @@ def unet_predicts_v(unet: torch.nn.Module, device, dtype: torch.dtype) -> bool:
     return (out.float() - x.float()).mean().item() < -1
 
 
+def is_unused_block(key: str, used: int) -> bool:
+    """A text-tower key of a block at or past `used` (the blocks after the one the UNet reads).
+
+    >>> is_unused_block(OPENCLIP_PREFIX + "transformer.resblocks.23.ln_1.weight", 23)
+    True
+    >>> is_unused_block(OPENCLIP_PREFIX + "transformer.resblocks.22.ln_1.weight", 23)
+    False
+    """
+    block = BLOCK_KEY.match(key)
+    return block is not None and int(block.group(1)) >= used
+
+
 def text_config(spec: ModelSpec) -> dict:
-    return dict(spec.text_config) if spec.text_config is not None else dict(VIT_H_TEXT)
+    """The yaml's own `text_config`, else ViT-H/14 read where the yaml's `layer` says (A1111's yamls say it).
+
+    >>> cfg = {"model": {"params": {"cond_stage_config": {"params": {"layer": "last"}}}}}
+    >>> text_config(ModelSpec(Path("x.yaml"), cfg, "epsilon", 0.1, 0.2, 10, 0.1, 512))["num_hidden_layers"]
+    24
+    """
+    if spec.text_config is not None:
+        return dict(spec.text_config)
+    cond = (spec.original_config["model"]["params"].get("cond_stage_config") or {}).get("params") or {}
+    layer = cond.get("layer", "penultimate")
+    if layer not in OPENCLIP_LAYERS:
+        raise ModelLoadError(str(spec.config_path), f"cond_stage_config.params.layer {layer!r} "
+                                                    f"(valid: {', '.join(OPENCLIP_LAYERS)})")
+    return {**VIT_H_TEXT, "num_hidden_layers": OPENCLIP_LAYERS[layer]}
 
 
 def load_openclip_text(source, spec: ModelSpec, dtype: torch.dtype, device):
@@ -85,12 +112,8 @@ def load_openclip_text(source, spec: ModelSpec, dtype: torch.dtype, device):
         config = text_config(spec)
         model = build_text_encoder(config)
     used = config["num_hidden_layers"]
-
-    def unused(key: str) -> bool:
-        block = re.match(re.escape(OPENCLIP_PREFIX) + r"transformer\.resblocks\.(\d+)\.", key)
-        return block is not None and int(block.group(1)) >= used
-
-    weights = LazyStateDict(source, dtype, device, prefix=OPENCLIP_PREFIX, exclude=unused)
+    weights = LazyStateDict(source, dtype, device, prefix=OPENCLIP_PREFIX,
+                            exclude=lambda k: is_unused_block(k, used))
     converted = sfu.convert_open_clip_checkpoint(model, weights, prefix=OPENCLIP_PREFIX)
     flat = {k.removeprefix("text_model."): v for k, v in converted.items()
             if not k.startswith("text_projection")}  # the projection serves CLIP's pooled output, unused here
@@ -103,9 +126,10 @@ class SD2Engine(Engine):
     a1111_flags = MappingProxyType({"is_sd1": False, "is_sd2": True, "is_sdxl": False, "is_sd3": False,
                                     "is_ssd": False})
 
-    def __init__(self, unet, vae, text_encoder, tokenizer, spec: ModelSpec, device_config):
+    def __init__(self, unet, vae, text_encoder, tokenizer, spec: ModelSpec, device_config, tower_blocks: int):
         super().__init__(unet, vae, spec, device_config)
         self.text_encoder, self.tokenizer = text_encoder, tokenizer
+        self.tower_blocks = tower_blocks  # blocks in the file; the model holds the first num_hidden_layers
 
     @classmethod
     def load(cls, source, spec: ModelSpec, context: EngineContext, baked_vae: bool) -> "SD2Engine":
@@ -117,28 +141,30 @@ class SD2Engine(Engine):
             spec = load_spec(configs_dir / V_CONFIG)  # no yaml beside the file: the weights decide
         text_encoder = load_openclip_text(source, spec, config.dtype, device)
         vae = load_vae(source, spec, config.vae_dtype, device, True, config.channels_last) if baked_vae else None
-        return cls(unet, vae, text_encoder, context.tokenizer, spec, config)
+        blocks = {m.group(1) for k in source.keys() if (m := BLOCK_KEY.match(k))}
+        return cls(unet, vae, text_encoder, context.tokenizer, spec, config, max(len(blocks), 1))
 
     @property
     def text_layers(self) -> int:
-        """The tower's depth, counting the unused last block: clip skip runs from 1 to this."""
-        return self.text_encoder.config.num_hidden_layers + 1
+        """The tower's depth, counting the blocks left out: clip skip runs from 1 to this."""
+        return max(self.tower_blocks, self.text_encoder.config.num_hidden_layers)
 
     @torch.no_grad()
     def text_hidden_states(self, input_ids: torch.Tensor, clip_skip: int = 1) -> torch.Tensor:
         """CLIP token ids [B,77] → hidden states [B,77,C] float32.
 
-        Clip skip N counts from the tower's last block as for SD 1.x, but SD 2.x is never read above its
-        penultimate block (A1111 always reads it there): 1 and 2 both give the penultimate block, 3 the one
-        before, each followed by the final layer norm.
+        Clip skip N counts from the tower's last block as for SD 1.x (N = the N-th last block, then the final
+        layer norm), but the tower is never read above the block the yaml names (A1111 always reads SD 2.x at its
+        penultimate block): there 1 and 2 both give the penultimate block, 3 the one before.
         """
         if not 1 <= clip_skip <= self.text_layers:
             raise InvalidInput("clip_skip", f"{clip_skip} is out of range", f"1 to {self.text_layers}")
         ids = pad_after_end(input_ids, self.tokenizer.eos_token_id).to(self.device)  # [B, 77]
-        if clip_skip <= 2:
-            return self.text_encoder(input_ids=ids).last_hidden_state.float()  # [B, 77, C]
-        out = self.text_encoder(input_ids=ids, output_hidden_states=True)
-        hidden = out.hidden_states[-(clip_skip - 1)]  # [B, 77, C]; the built model's last block is the penultimate
+        used = self.text_encoder.config.num_hidden_layers
+        block = min(self.text_layers + 1 - clip_skip, used)  # output of this block (1-based)
+        if block == used:
+            return self.text_encoder(input_ids=ids).last_hidden_state.float()  # [B, 77, C], ln_final applied
+        hidden = self.text_encoder(input_ids=ids, output_hidden_states=True).hidden_states[block]  # [B, 77, C]
         return self.text_encoder.final_layer_norm(hidden).float()
 
     def encode_prompt(self, texts: Sequence[str], clip_skip: int, **options) -> list[Conditioning]:
