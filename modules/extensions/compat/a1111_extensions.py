@@ -31,17 +31,6 @@ def find_extension(filename: str):
     return None
 
 
-def list_files(ext, subdir: str, extension: str) -> list:
-    """A1111's Extension.list_files: the files of `ext/subdir` ending with `extension`, with their folder."""
-    from modules.extensions.compat.scripts import ScriptFile
-
-    folder = os.path.join(str(ext.path), subdir)
-    if not os.path.isdir(folder):
-        return []
-    return [ScriptFile(str(ext.path), name, os.path.join(folder, name)) for name in sorted(os.listdir(folder))
-            if name.endswith(extension) and os.path.isfile(os.path.join(folder, name))]
-
-
 _DYNAMIC = {
     "extensions": lambda: list(_manager().all()),
     "extensions_dir": lambda: str(binding.app().paths.extensions_dir),
