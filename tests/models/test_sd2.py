@@ -4,6 +4,7 @@ own `StableDiffusionPipeline.from_single_file` on the same file (float32)."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pytest
@@ -190,6 +191,19 @@ def test_an_sd1_lora_on_sd2_names_itself_and_the_misfit(tmp_path, sd2_model, tin
     assert any("sd1style" in w and "other shapes" in w for w in warnings), warnings
 
 
+def test_embeddings_of_the_text_width_are_used_and_sd1_ones_are_skipped(tmp_path, sd2_v):
+    app = make_app(tmp_path / "app", sd2_v, "--precision", "full")
+    for name, width in (("wide", TINY_TEXT2["hidden_size"]), ("narrow", 32)):  # 32: the tiny SD 1.x width
+        path = app.paths.embeddings_dir / f"{name}.pt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"string_to_param": {"*": torch.randn(2, width, generator=torch.Generator().manual_seed(3))}},
+                   path)
+    request = dict(negative_prompt="", steps=2, width=64, height=64, seed=1, sampler_name="Euler")
+    result = app.txt2img(GenerationRequest(prompt="a wide narrow circle", **request))
+    assert re.search(r'TI hashes: "wide: [0-9a-f]{12}"', result.infotexts[0])
+    assert any("narrow" in w and "not used" in w for w in result.warnings), result.warnings
+
+
 # ---- diffusers' own single-file loading on the same file -----------------------------------------------------
 
 def diffusers_folder(root, unet_scheduler: EulerDiscreteScheduler):
@@ -208,12 +222,16 @@ def diffusers_folder(root, unet_scheduler: EulerDiscreteScheduler):
     return root
 
 
-def test_euler_v_txt2img_matches_diffusers_from_single_file(tmp_path, sd2_v):
+@pytest.mark.parametrize("prediction", ["v", "epsilon"])
+def test_euler_txt2img_matches_diffusers_from_single_file(tmp_path, sd2_v, prediction):
+    checkpoint = sd2_v if prediction == "v" else make_tiny_sd2_checkpoint(tmp_path / "src", prediction="epsilon")
+    diffusers_prediction = "v_prediction" if prediction == "v" else "epsilon"
     req = GenerationRequest(prompt="a red circle", negative_prompt="blue", steps=8, width=64, height=64, seed=42,
                             sampler_name="Euler", cfg_scale=7.0)
-    app = make_app(tmp_path / "app", sd2_v, "--precision", "full")
+    app = make_app(tmp_path / "app", checkpoint, "--precision", "full")
     model = app.models.get(None)
     assert model.family == "sd2" and model.dtype == torch.float32
+    assert model.prediction_type == diffusers_prediction
     captured = {}
     decode = model.decode
     model.decode = lambda latents: captured.setdefault("latents", latents.clone()) is not None and decode(latents)
@@ -225,13 +243,14 @@ def test_euler_v_txt2img_matches_diffusers_from_single_file(tmp_path, sd2_v):
     cond, uncond = conds.cond(0).tensor.cross_attn, conds.uncond(0).cross_attn  # [1, 77, C] each
     sigmas = app.services.samplers.build_sigmas("Euler", "Automatic", req.steps, _denoiser(app, model))[0]
     scheduler = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-                                       timestep_spacing="linspace", steps_offset=1, prediction_type="v_prediction")
+                                       timestep_spacing="linspace", steps_offset=1, prediction_type=diffusers_prediction)
     folder = diffusers_folder(tmp_path / "diffusers-config", scheduler)
-    pipe = StableDiffusionPipeline.from_single_file(str(sd2_v), original_config=str(sd2_v.with_suffix(".yaml")),
+    pipe = StableDiffusionPipeline.from_single_file(str(checkpoint),
+                                                    original_config=str(checkpoint.with_suffix(".yaml")),
                                                     config=str(folder), local_files_only=True, safety_checker=None,
                                                     torch_dtype=torch.float32)
     pipe.set_progress_bar_config(disable=True)
-    assert pipe.scheduler.config.prediction_type == "v_prediction"
+    assert pipe.scheduler.config.prediction_type == diffusers_prediction
     with torch.inference_mode():
         their_cond, their_uncond = pipe.encode_prompt(req.prompt, "cpu", 1, True, req.negative_prompt)
     assert (cond - their_cond).abs().max().item() <= 1e-4  # same tokens, padding and penultimate layer
