@@ -12,6 +12,8 @@ _UI = "a part of A1111's page builder; Easel builds its page in modules/ui"
 _TRAIN = "A1111's training tab; Easel has no hypernetwork or embedding training in the UI"
 _PLATFORM = "A1111's start-up or platform glue; Easel's start-up is webui.py"
 _UPSCALE = "A1111's upscaler loader; Easel loads upscaler models with spandrel (modules/upscalers)"
+_INTERROGATE = ("A1111's interrogator classes; Easel's are modules/interrogate, reached through the img2img "
+                "buttons and POST /sdapi/v1/interrogate")
 _SAMPLER = "A1111's sampler code; Easel's samplers are plain functions (modules/sampling)"
 
 REASONS: dict[str, str] = {
@@ -19,9 +21,7 @@ REASONS: dict[str, str] = {
     "modules.realesrgan_model": _UPSCALE, "modules.dat_model": _UPSCALE, "modules.hat_model": _UPSCALE,
     "modules.upscaler_utils": _UPSCALE, "modules.face_restoration_utils": _UPSCALE,
     "modules.config_states": "A1111's saved extension states; Easel's Extensions tab keeps no backups",
-    "modules.deepbooru": "A1111's DeepDanbooru interrogator; Easel has no interrogator",
-    "modules.deepbooru_model": "A1111's DeepDanbooru interrogator; Easel has no interrogator",
-    "modules.interrogate": "A1111's CLIP interrogator; Easel has no interrogator",
+    "modules.deepbooru": _INTERROGATE, "modules.deepbooru_model": _INTERROGATE, "modules.interrogate": _INTERROGATE,
     "modules.extra_networks_hypernet": "hypernetworks; Easel loads LoRA and embeddings only",
     "modules.hypernetworks": "hypernetworks; Easel loads LoRA and embeddings only",
     "modules.hypernetworks.hypernetwork": "hypernetworks; Easel loads LoRA and embeddings only",
