@@ -35,10 +35,12 @@ TOOLS = (Tool("brush", "🖌️ Brush", "Paint the area to regenerate", "B"),
          Tool("clear", "✖ Clear mask", "Remove every stroke (undo brings them back)"))
 
 
+PRESSED = {"brush": "true", "eraser": "false"}  # the two painting tools are toggles; the brush starts on
+
+
 def _button(tool: Tool) -> str:
     title = f"{tool.title} ({tool.key})" if tool.key else tool.title
-    pressed = ' aria-pressed="true"' if tool.name == "brush" else (' aria-pressed="false"'
-                                                                   if tool.name == "eraser" else "")
+    pressed = f' aria-pressed="{PRESSED[tool.name]}"' if tool.name in PRESSED else ""
     return (f'<button type="button" id="{EDITOR_ID}_{tool.name}" class="mask-tool" title="{html.escape(title)}"'
             f'{pressed}>{html.escape(tool.label)}</button>')
 
