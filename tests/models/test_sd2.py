@@ -155,11 +155,11 @@ def test_unlabelled_checkpoints_are_v_when_a1111s_test_says_so(tmp_path, sd2_v, 
     for prediction, name in (("epsilon", sd2.EPSILON_CONFIG), ("v", sd2.V_CONFIG)):
         (configs / name).write_text(yaml.safe_dump(tiny_sd2_yaml(prediction)))
     context = EngineContext(FP32, configs, CLIPTokenizer.from_pretrained(INSTALL_DIR / "configs" / "clip-tokenizer"))
-    for says_v, expected in ((True, "v_prediction"), (False, "epsilon")):
+    for says_v, expected, native in ((True, "v_prediction", 96), (False, "epsilon", 64)):
         monkeypatch.setattr(sd2, "unet_predicts_v", lambda *a, says_v=says_v: says_v)
         with open_checkpoint(sd2_v) as source:
             engine = sd2.SD2Engine.load(source, model_config.load_spec(configs / sd2.EPSILON_CONFIG), context, True)
-        assert engine.prediction_type == expected
+        assert (engine.prediction_type, engine.native_size) == (expected, native)
 
 
 class _ConstantUNet(torch.nn.Module):

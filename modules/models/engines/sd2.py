@@ -23,12 +23,12 @@ from modules.conditioning.types import Conditioning
 from modules.errors import InvalidInput, ModelLoadError
 from modules.models.components import assign_weights, build_text_encoder, config_errors, load_unet, load_vae
 from modules.models.engines.base import Engine, EngineContext, TextSlot, has_prefix
+from modules.models.engines.sd1 import UNET_IN
 from modules.models.lora import module_map
 from modules.models.model_config import ModelSpec, load_spec
 from modules.models.safe_load import LazyStateDict
 
 OPENCLIP_PREFIX = "cond_stage_model.model."
-UNET_IN = "model.diffusion_model.input_blocks.0.0.weight"
 EPSILON_CONFIG = "v2-inference.yaml"  # the family row's config; swapped for the v one when the UNet says so
 V_CONFIG = "v2-inference-v.yaml"
 PAD_ID = 0  # OpenCLIP pads with token 0 ("!"), CLIP with its end token
