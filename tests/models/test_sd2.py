@@ -232,6 +232,7 @@ def test_euler_txt2img_matches_diffusers_from_single_file(tmp_path, sd2_v, predi
     model = app.models.get(None)
     assert model.family == "sd2" and model.dtype == torch.float32
     assert model.prediction_type == diffusers_prediction
+    assert app.models.native_size() == (96 if prediction == "v" else 64)  # what the UI and API default sizes to
     captured = {}
     decode = model.decode
     model.decode = lambda latents: captured.setdefault("latents", latents.clone()) is not None and decode(latents)
