@@ -252,3 +252,18 @@ def test_checkpoint_files_and_small_names(bound, tmp_path):
     assert list(conds) == ["a", "b"] and (conds.width, conds.height, conds.is_negative_prompt) == (512, 768, False)
     assert prompt_parser.SdConditioning(["c"], is_negative_prompt=True, copy_from=conds).height == 768
     assert shared.config_filename.endswith("config.json") and lowvram.module_in_gpu is None
+
+
+def test_easels_own_modules_win_over_a1111_names(bound):
+    """A core package that takes an A1111 module name (modules/interrogate did) is imported, never shadowed."""
+    import sys
+
+    import modules.extensions.compat as compat
+
+    sys.modules.pop("modules.interrogate", None)
+    compat.REASONS["modules.interrogate"] = "test: an A1111 name Easel's core also has"
+    try:
+        module = importlib.import_module("modules.interrogate")
+        assert module.__file__.endswith("modules/interrogate/__init__.py")
+    finally:
+        del compat.REASONS["modules.interrogate"]

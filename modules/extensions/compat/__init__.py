@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.abc
+import importlib.machinery
 import importlib.util
 import sys
 from pathlib import Path
@@ -120,8 +121,16 @@ def builtin_script(fullname: str) -> Path | None:
     return found[0] if found else None
 
 
+def _exists(fullname: str, path) -> bool:
+    """Whether a real module of that name is on disk: Easel's own always wins over an alias (a core package may
+    take an A1111 name later, as modules/interrogate did)."""
+    return importlib.machinery.PathFinder.find_spec(fullname, path) is not None
+
+
 class _AliasFinder(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname, path=None, target=None):
+        if (fullname in ALIASES or fullname in REASONS) and _exists(fullname, path):
+            return None
         local = ALIASES.get(fullname)
         if local is not None:
             return importlib.util.spec_from_loader(fullname, _AliasLoader(f"{__name__}.{local}"))

@@ -21,7 +21,7 @@ REASONS: dict[str, str] = {
     "modules.realesrgan_model": _UPSCALE, "modules.dat_model": _UPSCALE, "modules.hat_model": _UPSCALE,
     "modules.upscaler_utils": _UPSCALE, "modules.face_restoration_utils": _UPSCALE,
     "modules.config_states": "A1111's saved extension states; Easel's Extensions tab keeps no backups",
-    "modules.deepbooru": _INTERROGATE, "modules.deepbooru_model": _INTERROGATE, "modules.interrogate": _INTERROGATE,
+    "modules.deepbooru": _INTERROGATE, "modules.deepbooru_model": _INTERROGATE,
     "modules.extra_networks_hypernet": "hypernetworks; Easel loads LoRA and embeddings only",
     "modules.hypernetworks": "hypernetworks; Easel loads LoRA and embeddings only",
     "modules.hypernetworks.hypernetwork": "hypernetworks; Easel loads LoRA and embeddings only",
