@@ -7,8 +7,8 @@ import contextlib
 import gradio as gr
 
 from modules.prompts.styles import StyleDatabase
-from modules.ui import (assets, browser_state, extensions_tab, extras_tab, img2img_tab, localization, outpaint_tab,
-                        pnginfo_tab, send_to, settings_tab, top_bar, txt2img_tab)
+from modules.ui import (assets, browser_state, extensions_tab, extras_tab, footer, img2img_tab, localization,
+                        outpaint_tab, pnginfo_tab, send_to, settings_tab, top_bar, txt2img_tab)
 from modules.ui.context import UiConfig, UiContext
 
 # System fonts only: no font file is fetched from anywhere, not even from this server.
@@ -49,6 +49,7 @@ def build_ui(app) -> gr.Blocks:
                 settings_tab.build(ctx)
             with gr.Tab("Extensions", id="extensions", elem_id="tab_extensions"):
                 extensions_tab.build(ctx)
+        gr.HTML(footer.versions_html(app.services.version), elem_id="footer")
         send_to.wire(ctx)
         for wiring in ctx.after_build:
             wiring()

@@ -67,6 +67,9 @@ def build(tab: str, ctx: UiContext, kind: str, generation_info=None) -> Results:
         log_box = gr.HTML("", elem_id=f"html_log_{tab}")
     gallery.select(_remember_selection, inputs=generation_info, outputs=[generation_info, info], queue=False,
                    show_progress="hidden")
+    # A1111's hidden button that scripts press to show the selected image's infotext (Config-Presets looks it up)
+    info_button = gr.Button(visible="hidden", elem_id=f"{tab}_generation_info_button")
+    info_button.click(_selected_infotext, inputs=generation_info, outputs=info, queue=False, show_progress="hidden")
     folder.click(lambda: open_folder(ctx, kind), inputs=None, outputs=log_box, queue=False)
     for button, make_zip in ((save, False), (save_zip, True)):
         button.click(functools.partial(press_save, ctx, make_zip=make_zip), inputs=[gallery, generation_info],
@@ -111,6 +114,11 @@ def _remember_selection(info: dict, event: gr.SelectData):
     info = {**(info or {}), "selected": event.index}
     texts = info.get("infotexts") or []
     return info, (infotext_html(texts[event.index]) if 0 <= event.index < len(texts) else gr.update())
+
+
+def _selected_infotext(info: dict):
+    texts, index = (info or {}).get("infotexts") or [], int((info or {}).get("selected", 0))
+    return infotext_html(texts[index]) if 0 <= index < len(texts) else gr.update()
 
 
 def open_folder(ctx: UiContext, kind: str) -> str:
