@@ -24,7 +24,8 @@ def send_everything_to_cpu() -> None:
 
 
 def setup_for_low_vram(sd_model, use_medvram: bool) -> None:
-    """Easel moves model parts itself with --lowvram/--medvram; nothing is left for an extension to set up."""
+    """Nothing to set up: Easel does not move model parts between devices (--medvram/--lowvram are a no-op on the
+    CPU and refused on GPUs, modules/models/devices.py), so an extension has no hooks to install here."""
 
 
 def send_me_to_gpu(module, _inputs) -> None:
