@@ -185,9 +185,9 @@
         if (!cursor || !canvas) return;
         if (event) {
             if (event.pointerType === "touch") { cursor.style.display = "none"; return; }
-            const base = state.root.getBoundingClientRect();
-            cursor.style.left = `${event.clientX - base.left}px`;
-            cursor.style.top = `${event.clientY - base.top}px`;
+            const root = state.root, base = root.getBoundingClientRect();
+            cursor.style.left = `${event.clientX - base.left - root.clientLeft}px`;
+            cursor.style.top = `${event.clientY - base.top - root.clientTop}px`;
         }
         const shown = canvas.getBoundingClientRect().width / (state.natural[0] || 1);
         const diameter = Math.max(4, state.size * shown);
