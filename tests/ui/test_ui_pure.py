@@ -196,8 +196,8 @@ class FakeApp:
 @pytest.mark.parametrize("previews", [True, False])
 def test_stream_job_shows_the_live_preview_then_the_result(previews):
     import time
-    from types import SimpleNamespace
 
+    from modules.pipeline.result import GenerationResult
     from modules.ui.context import UiConfig, UiContext
     from modules.ui.results import stream_job
 
@@ -211,13 +211,13 @@ def test_stream_job_shows_the_live_preview_then_the_result(previews):
         job.on_step(3)
         job.set_preview(torch.zeros(1, 4, 8, 8), 3)
         time.sleep(1.0)
-        return SimpleNamespace(images=[final], infotexts=["a cat\nSteps: 10"], info={"all_seeds": [1]},
-                               interrupted=False, warnings=[])
+        return GenerationResult(images=[final], infotexts=["a cat\nSteps: 10"], all_prompts=["a cat"],
+                                all_negative_prompts=[""], all_seeds=[1], all_subseeds=[1], info={"all_seeds": [1]})
 
     updates = list(stream_job(ctx, work, 1, None))
     shown = [u[0] for u in updates[:-1] if isinstance(u[0], dict) and "value" in u[0]]
     assert bool(shown) == previews
     gallery, bar, info, state, log = updates[-1]
     assert gallery[0][0] is final and final.info["parameters"] == "a cat\nSteps: 10"
-    assert "Steps: 10" in info and state["selected"] == 0 and log == ""
+    assert "Steps: 10" in info and state["selected"] == 0 and "Time taken:" in log
     assert any("30%" in u[1] for u in updates[:-1])
