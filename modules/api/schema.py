@@ -73,7 +73,6 @@ API_ONLY_TXT2IMG: dict[str, tuple[Any, Any]] = {
 # field → what it needs; refused (422) when truthy and the request type has no such field yet.
 UNSUPPORTED: dict[str, str] = {
     "enable_hr": "hires fix",
-    "tiling": "tiling",
     "refiner_checkpoint": "a refiner model",
 }
 

@@ -153,3 +153,11 @@ def test_script_modules_are_in_sys_modules(bound, tmp_path):
         assert inspect.getfile(module.ToolBox) == module.__file__
         with gr.Blocks():
             module.ToolBox(label="inside Blocks")  # Gradio asks for the class's file here
+
+
+def test_p_tiling_is_the_request_field():
+    from modules.extensions.compat import processing
+    from modules.pipeline.request import GenerationRequest
+
+    p = processing.from_request("txt2img", GenerationRequest(prompt="x", tiling=True))
+    assert p.tiling is True and p.to_request().tiling is True

@@ -45,7 +45,6 @@ class StableDiffusionProcessing:
         self.do_not_save_samples = self.do_not_save_grid = False
         self.extra_generation_params: dict[str, Any] = {}
         self.overlay_images = None
-        self.tiling = False
         self.scripts = None
         self.script_args: list = []
         self.all_prompts = self.all_negative_prompts = self.all_seeds = self.all_subseeds = None
