@@ -28,8 +28,8 @@ def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     src [N, 2] onto dst [N, 2] in the least-squares sense (N ≥ 2).
 
     >>> src = np.array([[0., 0], [1, 0], [0, 1]])
-    >>> np.round(similarity_transform(src, src * 2 + 3), 6).tolist()
-    [[2.0, -0.0, 3.0], [0.0, 2.0, 3.0]]
+    >>> (np.round(similarity_transform(src, src * 2 + 3), 6) + 0.0).tolist()  # + 0.0: no signed zeros
+    [[2.0, 0.0, 3.0], [0.0, 2.0, 3.0]]
     """
     src, dst = np.asarray(src, np.float64), np.asarray(dst, np.float64)
     n = src.shape[0]
