@@ -63,6 +63,8 @@ SETTINGS: tuple[Setting, ...] = (
     _s("outdir_img2img_grids", "outputs/img2img-grids", "Output directory for img2img grids", SAVING),
     _s("sd_model_checkpoint", "", "Stable Diffusion checkpoint", SD),
     _s("sd_vae", "Automatic", "SD VAE", SD),
+    _s("sd_vae_decode_method", "Full", "VAE type for decode (TAESD: fast, approximate; docs/previews.md)", SD,
+       choices=("Full", "TAESD")),
     _s("sd15_download_url", "https://huggingface.co/stable-diffusion-v1-5/stable-diffusion-v1-5/resolve/main/"
        "v1-5-pruned-emaonly.safetensors", "Download Stable Diffusion 1.5 from this URL", SD),
     _s("sd15_download_sha256", "6ce0161689b3853acaa03779ec93eafe75a02f4ced659bee03f50797806fa2fa",
@@ -134,6 +136,9 @@ SETTINGS: tuple[Setting, ...] = (
     _s("localization", "None", "Localization", UI, reload=True),
     _s("live_previews_enable", True, "Show live previews of the created image", UI),
     _s("show_progress_every_n_steps", 10, "Live preview display period (steps)", UI, int, minimum=-1, maximum=32),
+    # docs/previews.md: "Approx NN" uses the TAESD file when present (Easel has no separate Approx NN network)
+    _s("show_progress_type", "Approx NN", "Live preview method", UI,
+       choices=("Full", "Approx NN", "Approx cheap", "TAESD")),
     _s("quicksettings_list", ("sd_model_checkpoint", "sd_vae", "CLIP_stop_at_last_layers"),
        "Quicksettings list (setting keys shown at the top of the page)", UI, tuple, restart=True),
     _s("api_enable_requests", False, "Allow http:// and https:// URLs for input images in the API", "API"),

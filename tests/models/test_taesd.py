@@ -1,0 +1,67 @@
+"""TAESD decoder: the published index layout loads (.pth through the restricted unpickler, .safetensors), decodes
+to the right shape and range; a foreign file is refused naming it."""
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from modules.errors import ModelLoadError
+from modules.models.taesd import (build_decoder, decode, decode_infotext, decoder_path, fast_decode, load_decoder)
+
+# Key names of the published taesd_decoder.pth (SD1): top-level convs by Sequential index, blocks' conv.{0,2,4}.
+PUBLISHED_KEYS = {"1.weight", "1.bias", "3.conv.0.weight", "3.conv.4.bias", "7.weight", "12.weight", "17.weight",
+                  "18.conv.2.weight", "19.weight", "19.bias"}
+
+
+def random_file(tmp_path, name="taesd_decoder.pth", latent_channels=4):
+    torch.manual_seed(0)
+    state = build_decoder(latent_channels).state_dict()
+    path = tmp_path / name
+    if name.endswith(".safetensors"):
+        save_file({k: v.contiguous() for k, v in state.items()}, str(path))
+    else:
+        torch.save(state, path)
+    return path
+
+
+def test_layout_matches_published_keys():
+    keys = set(build_decoder().state_dict())
+    assert PUBLISHED_KEYS <= keys
+    assert not any(k.startswith(("7.bias", "12.bias", "17.bias")) for k in keys)  # upsample convs have no bias
+
+
+@pytest.mark.parametrize("name", ["taesd_decoder.pth", "taesd_decoder.safetensors"])
+def test_random_file_loads_and_decodes(tmp_path, name):
+    decoder = load_decoder(random_file(tmp_path, name))
+    x = decode(decoder, torch.randn(2, 4, 5, 7) * 10)  # outliers are soft-clamped
+    assert x.shape == (2, 3, 40, 56) and x.dtype == torch.float32
+    assert 0 <= x.min() and x.max() <= 1
+    y = fast_decode(decoder, torch.randn(1, 4, 5, 7))
+    assert -1 <= y.min() and y.max() <= 1
+
+
+def test_sd3_width_latents_load(tmp_path):
+    decoder = load_decoder(random_file(tmp_path, latent_channels=16))
+    assert decode(decoder, torch.randn(1, 16, 2, 2)).shape == (1, 3, 16, 16)
+
+
+def test_wrong_file_names_the_file(tmp_path):
+    path = tmp_path / "taesd_decoder.pth"
+    torch.save({"1.weight": torch.zeros(64, 4, 3, 3), "1.bias": torch.zeros(64), "99.weight": torch.zeros(1)}, path)
+    with pytest.raises(ModelLoadError, match="taesd_decoder.pth.*not a TAESD decoder"):
+        load_decoder(path)
+    torch.save({"something": torch.zeros(3)}, path)
+    with pytest.raises(ModelLoadError, match="taesd_decoder.pth"):
+        load_decoder(path)
+
+
+def test_pickle_with_code_is_refused(tmp_path):
+    path = tmp_path / "taesd_decoder.pth"
+    torch.save({"1.weight": torch.zeros(1), "evil": print}, path)
+    with pytest.raises(Exception, match="taesd_decoder.pth"):
+        load_decoder(path)
+
+
+def test_paths_and_infotext(tmp_path):
+    assert decoder_path(tmp_path, "sdxl") == tmp_path / "VAE-taesd" / "taesdxl_decoder.pth"
+    assert decoder_path(tmp_path, "sd1-inpaint").name == "taesd_decoder.pth"
+    assert decode_infotext("TAESD") == {"VAE Decoder": "TAESD"} and decode_infotext("Full") == {}
