@@ -2,26 +2,41 @@
 console error and page exception sent to the row of the extension whose file it came from."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
+
+ASSET = re.compile(r"easel-assets/\d+/([^?:\s/]+)")  # how Easel serves an extension's javascript/*.js
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update"]
 
 
+def script_owners(extensions: Path) -> dict[str, str]:
+    """Script file name → the extension (folder under `extensions`) that has it in javascript/ (first one wins)."""
+    owners: dict[str, str] = {}
+    for file in sorted(extensions.glob("*/javascript/*.*js")):
+        owners.setdefault(file.name, file.parent.parent.name)
+    return owners
+
+
 def open_page(browser, easel, rows: dict):
-    """The UI in Chromium; console errors and page exceptions that come from an extension's files go to its row."""
+    """The UI in Chromium; console errors and page exceptions that come from an extension's files go to its row
+    (by its folder name in a URL, or by the name of one of its scripts where Easel serves it)."""
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     other: list[str] = []
+    owners = script_owners(easel.data_dir / "extensions")
 
     def owner(text: str) -> str | None:
-        return next((name for name in rows if f"/{name}/" in text or f"extensions/{name}" in text), None)
+        named = next((name for name in rows if f"/{name}/" in text or f"extensions/{name}" in text), None)
+        served = next((owners[m] for m in ASSET.findall(text) if owners.get(m) in rows), None)
+        return named or served
 
     def console(msg):
         if msg.type == "error":
             where = (msg.location or {}).get("url", "")
             text = f"{msg.text[:200]} ({where.rsplit('/', 1)[-1]})"
-            name = owner(where) or owner(msg.text)
+            name = owner(msg.text) or owner(where)
             (rows[name].console if name else other).append(text)
 
     def page_error(exc):
@@ -32,8 +47,8 @@ def open_page(browser, easel, rows: dict):
     page.on("console", console)
     page.on("pageerror", page_error)
     page.goto(easel.url + "/", timeout=300_000)
-    page.wait_for_selector("#txt2img_prompt textarea", timeout=300_000)
-    page.wait_for_selector("body.easel-loaded", state="attached", timeout=120_000)
+    page.wait_for_selector("#txt2img_prompt textarea", state="attached", timeout=300_000)
+    page.wait_for_selector("body.easel-loaded", state="attached", timeout=300_000)
     page.wait_for_timeout(3000)  # onUiLoaded handlers, late scripts
     return page, other
 

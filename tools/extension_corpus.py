@@ -35,14 +35,18 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.api.server_process import free_port  # noqa: E402
+from modules.extensions.constraints import canonical  # noqa: E402
 from tools.corpus_page import browser_session, open_page  # noqa: E402
+from tools.corpus_server import DRY_PIP, Easel  # noqa: E402
 
 CORPUS = ROOT / "tests" / "extensions" / "corpus.json"
 MIRRORS = Path("/work/.mirror")
-START_TIMEOUT_S = 600
+# what A1111 1.10's environment carries (through gradio 3, scikit-image, facexlib, pytorch_lightning, its own
+# requirements) and extensions import without asking for them
+A1111_PACKAGES = ["matplotlib", "imageio", "opencv-python", "torchmetrics", "einops"]
 PROBLEM = re.compile(r" (?:WARNING|ERROR) easel\.extensions: extension (\S+?):? (?!failed in)(.*)")
-HOOK_FAILURE = re.compile(r" ERROR easel\.extensions: extension (\S+) failed in (\S+): (.*)")
+HOOK_FAILURE = re.compile(r" ERROR easel\.extensions: extension (\S+) failed in (.+?): (.*)")
+VISIBLE_PROMPT = "[...document.querySelectorAll('#txt2img_prompt textarea')].some(t => t.offsetParent !== null)"
 WOULD_INSTALL = re.compile(r"^Would install (.+)$", re.M)
 
 
@@ -108,10 +112,6 @@ def installed_versions() -> dict[str, str]:
     return {d.metadata["Name"].lower(): d.version for d in importlib.metadata.distributions()}
 
 
-# pip never installs (dry runs, with Easel's constraints); launch.run_pip shows pip's output so the log has it
-DRY_PIP = {"PIP_DRY_RUN": "1", "PIP_RETRIES": "0", "PIP_TIMEOUT": "5", "WEBUI_LAUNCH_LIVE_OUTPUT": "1"}
-
-
 def would_install(entries: list[Entry], data: Path) -> dict[str, list[str]]:
     """Run each exported extension's install.py as Easel does, in dry-run mode: name → packages pip would add."""
     from modules.extensions.installer import run_installer
@@ -136,64 +136,13 @@ def pinned(package: str) -> str:
 
 def install_into(site: Path, packages: list[str]) -> str:
     """`pip install --target site --no-deps` the exact versions a dry run named (a throwaway folder, never .venv)."""
-    specs = sorted({pinned(p) for p in packages})
+    specs = sorted({canonical(pinned(p).split("==")[0]): pinned(p) for p in packages}.values())
     if not specs:
         return ""
     env = {k: v for k, v in os.environ.items() if k not in DRY_PIP}
     done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--target", str(site), "--no-deps",
                            *specs], env=env, capture_output=True, text=True, timeout=1200)
     return "" if done.returncode == 0 else done.stderr[-500:]
-
-
-class Easel:
-    """webui.py on a data dir, with install.py scripts in pip's dry-run mode (and `site` on its PYTHONPATH)."""
-
-    def __init__(self, data_dir: Path, site: Path | None = None):
-        self.data_dir, self.port = data_dir, free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = data_dir / "server.log"
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "COMMANDLINE_ARGS": "", "PYTHONUNBUFFERED": "1",
-               "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", **DRY_PIP}
-        if site is not None:
-            env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH", ""), str(site)) if p)
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen([sys.executable, str(ROOT / "webui.py"), "--data-dir", str(data_dir),
-                                          "--port", str(self.port)], cwd=ROOT, env=env, stdout=log,
-                                         stderr=subprocess.STDOUT)
-        deadline = time.time() + START_TIMEOUT_S
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"Easel exited with {self.proc.returncode}:\n{self.log()[-3000:]}")
-            try:
-                if requests.get(self.url + "/sdapi/v1/progress", timeout=2).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(1)
-        self.stop()
-        raise RuntimeError(f"Easel did not answer in {START_TIMEOUT_S} s:\n{self.log()[-3000:]}")
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def get(self, path: str):
-        return requests.get(self.url + path, timeout=120)
-
-    def txt2img(self, **fields) -> dict:
-        body = {"prompt": "a red circle", "steps": 4, "width": 64, "height": 64, "seed": 1, "sampler_name": "Euler",
-                **fields}
-        answer = requests.post(self.url + "/sdapi/v1/txt2img", json=body, timeout=600)
-        answer.raise_for_status()
-        return answer.json()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
 
 
 def read_log(text: str, rows: dict[str, Row]) -> None:
@@ -222,6 +171,9 @@ def smoke(entry: Entry, easel: Easel, page) -> tuple[bool, str]:
     if "flag" in check:
         said.append(f"flag --{check['flag']} " + ("added" if check["flag"] in easel.get(
             "/sdapi/v1/cmd-flags").json() else "MISSING"))
+    if "click" in check and page is not None:
+        page.click(check["click"])
+        page.wait_for_timeout(1500)
     if "element" in check:
         found = page is not None and page.query_selector(check["element"]) is not None
         said.append(f"element {check['element']} " + ("present" if found else "MISSING"))
@@ -247,23 +199,41 @@ def image_check(check: dict, easel: Easel) -> str:
     return said
 
 
-def run_batch(entries: list[Entry], mirrors: Path, work: Path, browser, site: Path | None) -> list[Row]:
+def prepare_site(entries: list[Entry], mirrors: Path, work: Path, site: Path, extra: list[str]) -> dict:
+    """Dry-run every install.py (and resolve `extra`, packages A1111's own environment carries) under Easel's
+    constraints, then put what they would add into `site`: name → packages, plus "" → what went wrong."""
+    data = work / "install-pass"
+    for entry in entries:
+        try:
+            export(entry, mirrors, data / "extensions" / entry.name)
+        except (FileNotFoundError, subprocess.CalledProcessError):
+            continue
+    added = would_install(entries, data)
+    if extra:
+        from modules.extensions.constraints import constrained_env
+
+        with constrained_env() as env:
+            done = subprocess.run([sys.executable, "-m", "pip", "install", *extra], env=env, capture_output=True,
+                                  text=True, timeout=1200)
+        added["(A1111 environment)"] = [p for line in WOULD_INSTALL.findall(done.stdout) for p in line.split()]
+    added[""] = install_into(site, [p for packages in added.values() for p in packages])
+    return added
+
+
+def run_batch(entries: list[Entry], mirrors: Path, work: Path, browser, site: Path | None,
+              added: dict) -> tuple[list[Row], list[str]]:
+    """One Easel start with `entries`: their rows, and the page's errors that no extension's file explains."""
     data = work / f"data-{entries[0].name}"
-    rows = {e.name: Row(e.name, e.kind) for e in entries}
+    rows = {e.name: Row(e.name, e.kind, would_install=added.get(e.name, [])) for e in entries}
     for entry in entries:
         try:
             rows[entry.name].missing_files = export(entry, mirrors, data / "extensions" / entry.name)
         except (FileNotFoundError, subprocess.CalledProcessError) as e:
             rows[entry.name].problems.append(f"not exported: {e}")
-    if site is not None:
-        for name, packages in would_install(entries, data).items():
-            rows[name].would_install = packages
-            if error := install_into(site, packages):
-                rows[name].problems.append(f"its packages could not be put in the throwaway folder: {error}")
     print(f"starting Easel with {', '.join(rows)}", flush=True)
-    easel = Easel(data, site)
+    easel, other = Easel(data, site), []
     try:
-        page, _ = open_page(browser, easel, rows) if browser is not None else (None, [])
+        page, other = open_page(browser, easel, rows) if browser is not None else (None, [])
         for entry in entries:
             try:
                 rows[entry.name].smoke_ok, rows[entry.name].smoke = smoke(entry, easel, page)
@@ -274,7 +244,7 @@ def run_batch(entries: list[Entry], mirrors: Path, work: Path, browser, site: Pa
     finally:
         easel.stop()
     read_log(easel.log(), rows)
-    return list(rows.values())
+    return list(rows.values()), other
 
 
 def all_together(entries: list[Entry], mirrors: Path, work: Path, browser, site: Path | None) -> str:
@@ -285,16 +255,24 @@ def all_together(entries: list[Entry], mirrors: Path, work: Path, browser, site:
             export(entry, mirrors, data / "extensions" / entry.name)
         except (FileNotFoundError, subprocess.CalledProcessError):
             continue
-    easel = Easel(data, site)
+    try:
+        easel = Easel(data, site)
+    except RuntimeError as e:
+        return f"all {len(entries)} together: Easel did not start: {str(e)[-500:]}"
     try:
         rows = {e.name: Row(e.name, e.kind) for e in entries}
         page, other = open_page(browser, easel, rows) if browser is not None else (None, [])
+        if page is not None and not page.evaluate(VISIBLE_PROMPT):
+            other.append("the txt2img prompt is not visible")
         started = time.time()
         result = easel.txt2img()
         seconds = time.time() - started
-        errors = sum(len(r.console) for r in rows.values()) + len(other)
-        return (f"all {len(entries)} together: page loaded with {errors} console errors, txt2img gave "
-                f"{len(result['images'])} image(s) in {seconds:.1f} s")
+        errors = [f"{n}: {m}" for n, r in rows.items() for m in r.console] + [f"(page) {m}" for m in other]
+        distinct = sorted(set(errors), key=errors.index)
+        listing = "".join(f"\n  - {m}" for m in distinct[:15])
+        return (f"all {len(entries)} together: page loaded with {len(errors)} console errors "
+                f"({len(distinct)} distinct), txt2img gave {len(result['images'])} image(s) in {seconds:.1f} s"
+                f"{listing}")
     except Exception as e:
         return f"all {len(entries)} together: FAILED {type(e).__name__}: {e}"[:500]
     finally:
@@ -320,8 +298,8 @@ def write_doc(path: Path, rows: list[Row], together: str) -> None:
     text = path.read_text(encoding="utf-8") if path.is_file() else "# Extension corpus\n"
     head = text.split("<!-- corpus-table -->", 1)[0].rstrip() + "\n\n<!-- corpus-table -->\n"
     passed = sum(r.ok for r in rows)
-    path.write_text(f"{head}Latest run ({time.strftime('%Y-%m-%d')}): {passed} of {len(rows)} pass. {together}.\n\n"
-                    f"{table(rows)}\n", encoding="utf-8")
+    path.write_text(f"{head}Latest run ({time.strftime('%Y-%m-%d')}): {passed} of {len(rows)} pass.\n\n{table(rows)}\n\n"
+                    f"{together}\n", encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -334,27 +312,42 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-together", action="store_true", help="skip the final start with all of them")
     parser.add_argument("--write-doc", type=Path, help="write the table into this markdown file")
     parser.add_argument("--no-site", action="store_true", help="do not put what install.py would add on PYTHONPATH")
+    parser.add_argument("--a1111-packages", nargs="*", default=A1111_PACKAGES,
+                        help="packages A1111's environment carries that extensions import without asking for them "
+                             "(put in the throwaway folder too; give none to leave them out)")
     parser.add_argument("--work", type=Path, help="folder for the data dirs (default: a new temporary one)")
     args = parser.parse_args(argv)
     entries = [e for e in load_corpus(args.corpus) if not args.only or e.name in args.only]
     work = args.work or Path(tempfile.mkdtemp(prefix="easel-corpus-"))
     site = None if args.no_site else work / "site-packages"
     os.environ.update(DRY_PIP)  # also for the install.py runs of would_install in this process
-    before = installed_versions()
+    before, top_level = installed_versions(), {p.name for p in ROOT.iterdir()}
     rows: list[Row] = []
+    page_errors: list[str] = []
+    added = prepare_site(entries, args.mirrors, work, site, args.a1111_packages) if site is not None else {}
+    if added.get(""):
+        print(f"could not fill the throwaway folder: {added['']}")
     with browser_session(not args.no_browser) as browser:
         for start in range(0, len(entries), args.batch):
             try:
-                rows += run_batch(entries[start:start + args.batch], args.mirrors, work, browser, site)
+                batch, other = run_batch(entries[start:start + args.batch], args.mirrors, work, browser, site, added)
+                rows, page_errors = rows + batch, page_errors + other
             except RuntimeError as e:
                 rows += [Row(e2.name, e2.kind, problems=[f"Easel did not start: {str(e)[-300:]}"])
                          for e2 in entries[start:start + args.batch]]
+        print(table(rows), flush=True)  # before the last start, which may take long
         together = "all together: skipped" if args.skip_together else all_together(entries, args.mirrors, work,
                                                                                     browser, site)
     changed = {k: (v, installed_versions().get(k)) for k, v in before.items() if installed_versions().get(k) != v}
-    print(table(rows))
+    together = f"{together}\n\nPage errors in the batches that no extension's file explains: " + (
+        "".join(f"\n  - {m}" for m in sorted(set(page_errors))) or "none")
+    extra = added.get("(A1111 environment)")
+    together += f"\n\nPut in the throwaway folder as A1111's environment: {', '.join(extra)}" if extra else ""
     print(f"\n{sum(r.ok for r in rows)} of {len(rows)} pass; {together}")
     print("installed packages unchanged" if not changed else f"INSTALLED PACKAGES CHANGED: {changed}")
+    if written := sorted({p.name for p in ROOT.iterdir()} - top_level):  # e.g. tagcomplete's tmp/
+        together += f"\n\nExtensions wrote into Easel's install folder: {', '.join(written)}"
+        print(f"extensions wrote into {ROOT}: {', '.join(written)} (remove them)")
     if args.write_doc:
         write_doc(args.write_doc, rows, together)
     shutil.rmtree(work, ignore_errors=True) if not args.work else None
