@@ -16,6 +16,7 @@ from modules.models.safe_load import open_checkpoint
 
 SD_DECODER = "taesd_decoder.pth"
 SDXL_DECODER = "taesdxl_decoder.pth"
+BUILTIN_DECODER = "easel-builtin-taesd.safetensors"  # modules/training/train_taesd.py writes it
 WIDTH = 64  # feature channels of every stage
 CLAMP = 3.0  # latents are squashed to (-3, 3) with a scaled tanh before the first conv
 
@@ -107,9 +108,11 @@ def decoder_filename(family: str) -> str:
     return SDXL_DECODER if family.startswith("sdxl") else SD_DECODER
 
 
-def decoder_path(models_dir: Path, family: str) -> Path:
-    """Where A1111 keeps the file: models/VAE-taesd/<file> (the path may not exist; callers check)."""
-    return Path(models_dir) / "VAE-taesd" / decoder_filename(family)
+def decoder_path(models_dir: Path, family: str, checkpoint: str = "") -> Path:
+    """Where A1111 keeps the file: models/VAE-taesd/<file> (the path may not exist; callers check). The built-in
+    models (checkpoint file names `easel-builtin*`) have their own latent space and their own file."""
+    name = BUILTIN_DECODER if Path(checkpoint).name.startswith("easel-builtin") else decoder_filename(family)
+    return Path(models_dir) / "VAE-taesd" / name
 
 
 def decode_infotext(method: str) -> dict[str, str]:

@@ -64,4 +64,6 @@ def test_pickle_with_code_is_refused(tmp_path):
 def test_paths_and_infotext(tmp_path):
     assert decoder_path(tmp_path, "sdxl") == tmp_path / "VAE-taesd" / "taesdxl_decoder.pth"
     assert decoder_path(tmp_path, "sd1-inpaint").name == "taesd_decoder.pth"
+    builtin = decoder_path(tmp_path, "sd1", "/x/Stable-diffusion/easel-builtin-inpainting.safetensors")
+    assert builtin.name == "easel-builtin-taesd.safetensors"
     assert decode_infotext("TAESD") == {"VAE Decoder": "TAESD"} and decode_infotext("Full") == {}
