@@ -1,4 +1,5 @@
-"""Quality bench of the built-in model (issue 9's "must show"), through the app and the API as a user runs them.
+"""Quality bench of the built-in model (targets in its model card,
+easel-builtin.md), through the app and the API as a user runs them.
 
     .venv/bin/python bench/builtin_quality.py [--ckpt FILE] [--prompts 200] [--seeds 100] [--img2img-seeds 50]
 

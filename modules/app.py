@@ -32,7 +32,8 @@ class JobKind:
     run: object  # (services, request, options snapshot, job, hooks) → GenerationResult
 
 
-# The generation pipelines are named, not imported: they pull in torch, which the page must not wait for (issue 6).
+# The generation pipelines are named, not imported: they pull in torch, which the page must not wait for
+# (docs/architecture.md §4).
 JOB_KINDS: dict[str, JobKind] = {
     "txt2img": JobKind(GenerationRequest, Deferred("modules.pipeline.txt2img", "run_txt2img")),
     "img2img": JobKind(Img2ImgRequest, Deferred("modules.pipeline.img2img", "run_img2img")),
@@ -110,7 +111,8 @@ class App:
     def warm_up(self) -> None:
         """Import what generating needs (torch, the pipelines, the sampler code, the model loader) and choose the
         device, reading no weights. webui.py runs it in the background once the page has been served: start-up
-        does not wait for torch (issue 6), and the first Generate does not either. It holds the run lock, so a job
+        does not wait for torch (docs/architecture.md §4), and the first Generate does not either. It holds the run
+        lock, so a job
         and the warm-up never import side by side."""
         with self._run_lock:
             for row in JOB_KINDS.values():

@@ -1,4 +1,4 @@
-"""Command-line flags (COMPAT §2). Flags may also come from COMMANDLINE_ARGS, as in A1111."""
+"""Command-line flags. Flags may also come from COMMANDLINE_ARGS, as in A1111."""
 from __future__ import annotations
 
 import argparse

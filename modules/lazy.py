@@ -1,8 +1,8 @@
 """A function or class named by module and attribute, imported on its first call.
 
 Why: tables the page and the API read at start-up (samplers, schedulers, job kinds) name code that needs torch.
-Holding these references instead of the objects lets the server answer before torch is imported (issue 6: the page
-within 5 s); the import happens when a row's code first runs, or earlier in the background warm-up.
+Holding these references instead of the objects lets the server answer before torch is imported
+(docs/architecture.md §4); the import happens when a row's code first runs, or earlier in the background warm-up.
 """
 from __future__ import annotations
 

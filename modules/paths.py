@@ -9,7 +9,7 @@ INSTALL_DIR = Path(__file__).resolve().parent.parent
 
 @dataclass(frozen=True)
 class Paths:
-    """All file locations for one App. `data_dir` holds everything the user owns (COMPAT §1)."""
+    """All file locations for one App. `data_dir` holds everything the user owns."""
 
     data_dir: Path
     install_dir: Path = INSTALL_DIR

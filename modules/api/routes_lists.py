@@ -17,7 +17,7 @@ def sd_model_entry(info) -> dict:
 
 
 def memory_body() -> dict:
-    import torch  # here, not at the top: the API is mounted before torch loads (issue 6)
+    import torch  # here, not at the top: the API is mounted before torch loads (docs/architecture.md §4)
 
     vm = psutil.virtual_memory()
     body: dict[str, Any] = {"ram": {"free": vm.available, "used": vm.total - vm.available, "total": vm.total}}

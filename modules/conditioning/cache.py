@@ -9,7 +9,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
-if TYPE_CHECKING:  # stores tensors but computes none: the App builds it before torch loads (issue 6)
+if TYPE_CHECKING:  # stores tensors but computes none: the App builds it before torch loads (docs/architecture.md §4)
     import torch
 
 

@@ -2,7 +2,7 @@
 text encoder, and where their names sit in a prompt's tokens.
 
 Apart from `embeddings` (file formats and the encoder hook, which need torch) so that building the App and the page
-does not import torch (issue 6); the files are read, with torch, on the first `load_for`.
+does not import torch (docs/architecture.md §4); the files are read, with torch, on the first `load_for`.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Textual inversion (Gal et al. 2022, "An Image is Worth One Word"): learned vectors named by a file's stem.
 
-Files are `embeddings/**/*.{pt,bin,safetensors}` in the three layouts A1111 reads (COMPAT §1): A1111's own
+Files are `embeddings/**/*.{pt,bin,safetensors}` in the three layouts A1111 reads: A1111's own
 `{'string_to_param': {'*': T}}`, `{'emb_params': T}` (safetensors) and a dict of one tensor (diffusers' concept
 files). Pickles go through the restricted unpickler, never a plain `torch.load`. An embedding whose width differs
 from the loaded model's text encoder is kept aside as *skipped* (the `/sdapi/v1/embeddings` answer).

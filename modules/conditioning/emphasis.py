@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from modules.errors import InvalidInput
 
-if TYPE_CHECKING:  # the mode table is read by the page's token counters before torch loads (issue 6)
+if TYPE_CHECKING:  # the mode table is read by the page's token counters before torch loads (docs/architecture.md §4)
     import torch
 
 

@@ -1,7 +1,7 @@
 """Prompt text → weighted tokens → 77-token chunks, the half of `text` that needs no model (and no torch).
 
 Split from `text` (which runs the chunks through the text encoder) so that the prompt boxes' token counters, built
-with the page, do not import torch (issue 6).
+with the page, do not import torch (docs/architecture.md §4).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Prompt schedules → conditionings per step, and the per-step batch the sampler's CFG needs (COMPAT §3).
+"""Prompt schedules → conditionings per step, and the per-step batch the sampler's CFG needs.
 
 A prompt is split on AND; each part is scheduled over the steps; every distinct scheduled text is encoded once.
 At sampling step k each part uses the first schedule entry whose end step is ≥ k (A1111's

@@ -24,7 +24,8 @@ REQUIRED_FILES = ("vocab.json", "merges.txt", "tokenizer_config.json", "special_
 def load_clip_tokenizer(configs_dir: Path) -> CLIPTokenizer:
     """Load the tokenizer from `configs_dir/clip-tokenizer` (or `configs_dir` itself if it holds the files).
 
-    transformers is imported here, not at the top: the page is built before any prompt is tokenized (issue 6)."""
+    transformers is imported here, not at the top: the page is built before any prompt is tokenized
+    (docs/architecture.md §4)."""
     from transformers import CLIPTokenizer
 
     configs_dir = Path(configs_dir)

@@ -1,7 +1,7 @@
 """Transparency over a background colour (A1111's `images.flatten` and its `img2img_background_color`).
 
 PIL only, apart from `convert`'s tensor code, so that extensions importing A1111's `modules.images` and the page
-built with them do not import torch (issue 6).
+built with them do not import torch (docs/architecture.md §4).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Infotext: the `parameters` text that every image carries (COMPAT §5), written and read as A1111 1.10 does.
+"""Infotext: the `parameters` text that every image carries, written and read as A1111 1.10 does.
 
 The format is three parts: the prompt (any number of lines), an optional `Negative prompt: ...` part (which may
 itself span lines), and one last line of `Key: value` pairs joined by ", ". A1111's reader is a regex over that last
@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 from modules.errors import InvalidInput
 
-# The fixed order of A1111 1.10's `create_infotext` (COMPAT §5); keys not listed follow in the order given.
+# The fixed order of A1111 1.10's `create_infotext`; keys not listed follow in the order given.
 INFOTEXT_KEY_ORDER: tuple[str, ...] = (
     "Steps",
     "Sampler",

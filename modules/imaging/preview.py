@@ -3,7 +3,8 @@
 Latents use A1111's "Approx cheap" linear map from SD1 latent channels to RGB
 (`sd_samplers_common.latent_to_preview_approx`), or a TAESD decoder file when the "Live preview method" asks for
 one and it is there (docs/previews.md); shared by the UI and the API's /progress. torch is imported only
-to approximate latents, which exist only once torch is loaded: the page and the API are built without it (issue 6).
+to approximate latents, which exist only once torch is loaded: the page and the API are built
+without it (docs/architecture.md §4).
 """
 from __future__ import annotations
 

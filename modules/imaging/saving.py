@@ -32,7 +32,7 @@ MAX_FILENAME_PART_LENGTH = 128
 
 
 def output_dir(outputs_dir: Path, kind: str, grid: bool = False) -> Path:
-    """`outputs/txt2img-images`, `outputs/img2img-grids`, ... (COMPAT §1).
+    """`outputs/txt2img-images`, `outputs/img2img-grids`, ....
 
     >>> output_dir(Path("outputs"), "txt2img").as_posix(), output_dir(Path("outputs"), "img2img", grid=True).name
     ('outputs/txt2img-images', 'img2img-grids')

@@ -1,6 +1,6 @@
 """Device, precision and attention choice: a pure function of the flags and the hardware facts.
 
-A1111's rules (COMPAT §2): `--use-cpu all` forces the CPU; `--precision full` and `--no-half` keep the model in
+A1111's rules: `--use-cpu all` forces the CPU; `--precision full` and `--no-half` keep the model in
 float32; `--no-half-vae` keeps the VAE in float32. Our default precision is fp16 on CUDA and MPS, bf16 on CPUs with
 fast bf16 (AMX or AVX512-BF16: about 3x faster than fp32 there), fp32 on other CPUs.
 """

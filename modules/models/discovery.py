@@ -1,4 +1,4 @@
-"""Finding checkpoints and VAE files on disk, and which VAE the `sd_vae` setting means (COMPAT §1).
+"""Finding checkpoints and VAE files on disk, and which VAE the `sd_vae` setting means.
 
 Checkpoints: `**/*.safetensors|*.ckpt` under each checkpoint folder, `*.vae.*` excluded, plus `--ckpt` files.
 VAEs: `models/VAE/**/*.{safetensors,ckpt,pt}` and `*.vae.*` beside checkpoints. Folders are walked following

@@ -1,4 +1,4 @@
-"""Which model family a state dict belongs to, from its keys and shapes alone (COMPAT §1), as a table.
+"""Which model family a state dict belongs to, from its keys and shapes alone, as a table.
 
 One row per family: its probe, the engine class that loads and runs it (`modules/models/engines/`), and the model
 config shipped for it (a same-name `.yaml` beside the checkpoint wins over that). Rows are tried in order; the first

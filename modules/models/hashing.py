@@ -1,4 +1,4 @@
-"""Checkpoint identity: sha256 of the whole file, short hash = first 10 hex characters (COMPAT §1).
+"""Checkpoint identity: sha256 of the whole file, short hash = first 10 hex characters.
 
 Hashes are cached in the data dir's `cache.json` in A1111's layout,
 `{"hashes": {"checkpoint/<name>": {"mtime": .., "size": .., "sha256": ..}}}`, and recomputed when the file's size

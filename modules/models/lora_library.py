@@ -1,6 +1,7 @@
-"""The LoRA files of `models/Lora/**/*.{safetensors,pt,ckpt}` (COMPAT §1): listing, lookup by name or alias,
+"""The LoRA files of `models/Lora/**/*.{safetensors,pt,ckpt}`: listing, lookup by name or alias,
 reading (safetensors, or pickles through the restricted unpickler) and A1111's short hashes for the infotext.
-The readers (torch) are imported when a file is first read: the App is built before torch loads (issue 6).
+The readers (torch) are imported when a file is first read: the App is built before torch
+loads (docs/architecture.md §4).
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 One model is loaded at a time; switching drops the previous one (and collects it) before reading the next, so two
 never sit in memory together. All methods are thread-safe: loading holds `_load_lock`, listings `_list_lock`.
 Listing, finding and native sizes need no torch; it is imported with the first load (the page is served before
-torch loads, issue 6).
+torch loads, docs/architecture.md §4).
 """
 from __future__ import annotations
 

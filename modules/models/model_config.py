@@ -16,7 +16,7 @@ import yaml
 
 from modules.errors import ModelLoadError
 
-if TYPE_CHECKING:  # only `alphas_cumprod` computes; the page reads native sizes before torch loads (issue 6)
+if TYPE_CHECKING:  # only `alphas_cumprod` computes; native sizes are read before torch loads (docs/architecture.md §4)
     import torch
 
 DEFAULT_SCALE_FACTOR = 0.18215

@@ -1,6 +1,7 @@
 """The App's prompt-conditioning service: the encoded-prompt cache plus what else decides what a text means.
 
-Apart from `prompting` (the encoding, which needs torch) so that the App is built before torch loads (issue 6).
+Apart from `prompting` (the encoding, which needs torch) so that the App is built before torch
+loads (docs/architecture.md §4).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""One run's prompt side before conditioning (COMPAT §3 order): styles, then extra-network tags — LoRAs patched
+"""One run's prompt side before conditioning (A1111's order): styles, then extra-network tags — LoRAs patched
 into the model for each batch and restored when the run ends — and textual-inversion bookkeeping, with the
 warnings and infotext entries (`Lora hashes`, `TI hashes`) they produce.
 

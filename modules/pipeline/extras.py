@@ -29,7 +29,7 @@ MAX_SIDE = 16384
 
 @dataclass(frozen=True)
 class ExtrasRequest:
-    """A1111's extras fields and defaults (COMPAT §6). `images` are PIL images, bytes or base64 strings."""
+    """A1111's extras fields and defaults. `images` are PIL images, bytes or base64 strings."""
 
     images: tuple[Any, ...] = ()
     resize_mode: int = SCALE_BY

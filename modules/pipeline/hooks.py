@@ -1,6 +1,7 @@
-"""Named hook points of a run and the context hooks see (ARCHITECTURE §4: `RunContext`, house rule 6).
+"""Named hook points of a run and the context hooks see (`RunContext`); a failing hook is isolated
+(docs/architecture.md §5).
 
-A run calls `hooks.call(point, ctx, **kwargs)` at each point of `HOOK_POINTS`, in A1111's order (COMPAT §7):
+A run calls `hooks.call(point, ctx, **kwargs)` at each point of `HOOK_POINTS`, in A1111's order:
 
     setup → before_process → process → per batch (before_process_batch → after_extra_networks_activate →
     process_batch → process_before_every_sampling → [extra_noise] → [before_hr → [extra_noise]] → post_sample →

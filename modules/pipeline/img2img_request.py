@@ -1,4 +1,4 @@
-"""The img2img / inpainting request: GenerationRequest plus A1111's img2img fields and defaults (COMPAT §6)."""
+"""The img2img / inpainting request: GenerationRequest plus A1111's img2img fields and defaults."""
 from __future__ import annotations
 
 import base64

@@ -83,7 +83,7 @@ def plan_mask(req: Img2ImgRequest, size: tuple[int, int]) -> MaskPlan | None:
 
 
 def mask_infotext(req: Img2ImgRequest, plan: MaskPlan) -> dict[str, Any]:
-    """A1111's infotext entries for an inpainting run (COMPAT §5), in A1111's order of adding them."""
+    """A1111's infotext entries for an inpainting run, in A1111's order of adding them."""
     blur = ({"Mask blur": req.mask_blur_x} if req.mask_blur_x == req.mask_blur_y
             else {"Mask blur x": req.mask_blur_x, "Mask blur y": req.mask_blur_y})
     extra: dict[str, Any] = {**blur}
@@ -194,7 +194,7 @@ def txt2img_conditioning(model, batch: int, height: int, width: int) -> torch.Te
 
 
 def is_inpainting_model(model) -> bool:
-    """9 input channels: 4 noisy latent + 1 mask + 4 masked-image latent (COMPAT §1 detection rule)."""
+    """9 input channels: 4 noisy latent + 1 mask + 4 masked-image latent (A1111's detection rule)."""
     return model.unet_in_channels == 9
 
 

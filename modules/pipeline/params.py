@@ -1,4 +1,4 @@
-"""The generation parameters written into each image's infotext (A1111's create_infotext, COMPAT §5)."""
+"""The generation parameters written into each image's infotext (A1111's create_infotext)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field

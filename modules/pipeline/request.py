@@ -15,7 +15,7 @@ MAX_BATCH = 64
 
 @dataclass(frozen=True)
 class GenerationRequest:
-    """One txt2img request, with A1111's field names and the API's defaults (COMPAT §6)."""
+    """One txt2img request, with A1111's field names and the API's defaults."""
 
     prompt: str = ""
     negative_prompt: str = ""

@@ -15,7 +15,7 @@ class GenerationResult:
     all_negative_prompts: list[str]
     all_seeds: list[int]
     all_subseeds: list[int]
-    info: dict[str, Any]  # A1111's `info` fields (COMPAT §6)
+    info: dict[str, Any]  # A1111's `info` fields
     saved_paths: list[Path] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     interrupted: bool = False

@@ -1,5 +1,5 @@
 """SD upscale (A1111's script): upscale the init image, redraw it tile by tile with img2img at the working size,
-and blend the tiles back together. Written as a function of plain values so the script (issue 8) stays thin."""
+and blend the tiles back together. Written as a function of plain values so the script stays thin."""
 from __future__ import annotations
 
 from modules.errors import InvalidInput

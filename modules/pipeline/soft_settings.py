@@ -1,7 +1,7 @@
 """Soft inpainting's six settings (A1111's built-in "Soft Inpainting" script), as the img2img request carries them.
 
 Apart from `soft_inpaint` (the tensor maths) so that the request type, and with it the page and the API, load
-without torch (issue 6).
+without torch (docs/architecture.md §4).
 """
 from __future__ import annotations
 

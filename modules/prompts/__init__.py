@@ -1,4 +1,4 @@
-"""The prompt language (COMPAT §3): emphasis, prompt editing and alternation, AND, extra-network tags, styles.
+"""The prompt language: emphasis, prompt editing and alternation, AND, extra-network tags, styles.
 
 Pure functions, specified by their doctests. The names A1111 extensions call keep A1111's signatures.
 """

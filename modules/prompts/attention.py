@@ -1,4 +1,4 @@
-r"""Emphasis syntax: `(x)`, `[x]`, `(x:1.5)`, escapes and `BREAK` → a list of `[text, weight]` (COMPAT §3).
+r"""Emphasis syntax: `(x)`, `[x]`, `(x:1.5)`, escapes and `BREAK` → a list of `[text, weight]`.
 
 Rules (A1111 1.10 `parse_prompt_attention`): `(` multiplies what it encloses by 1.1, `[` divides by 1.1,
 `(x:w)` multiplies by w; nesting multiplies; brackets left open run to the end of the text; a stray `)` or `]`, or a

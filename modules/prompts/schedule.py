@@ -1,4 +1,4 @@
-"""Prompt editing `[from:to:when]` and alternation `[a|b]` → the text to use at each sampling step (COMPAT §3).
+"""Prompt editing `[from:to:when]` and alternation `[a|b]` → the text to use at each sampling step.
 
 A prompt becomes a schedule: a list of `[end_step, text]`, each text used up to and including its end step.
 `[from:to:when]` gives `from` up to step `when`, then `to`; `[to:when]` adds `to` after `when`; `[from::when]`

@@ -1,6 +1,6 @@
 """Prompt styles: named prompt/negative-prompt snippets kept in `styles.csv` (`name,prompt,negative_prompt`).
 
-A style's prompt containing `{prompt}` wraps the user's prompt; otherwise it is appended with `, ` (COMPAT §3).
+A style's prompt containing `{prompt}` wraps the user's prompt; otherwise it is appended with `, `.
 Extraction undoes that, so an infotext's prompt can be turned back into prompt + styles, as A1111's
 "apply styles from prompt" does.
 

@@ -2,7 +2,7 @@
 on_cfg_denoiser / on_cfg_denoised / on_cfg_after_cfg).
 
 Kept apart from `cfg` (the guidance maths) and free of torch so that run hooks, script hosts and requests can name
-them without importing torch: the page is served before torch loads (issue 6).
+them without importing torch: the page is served before torch loads (docs/architecture.md §4).
 """
 from __future__ import annotations
 

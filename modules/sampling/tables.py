@@ -1,7 +1,7 @@
 """The built-in samplers and schedulers, as data (names, labels and aliases as A1111 1.10 spells them).
 
 Rows name their functions (`Deferred`): the sampler code and torch are imported when a row first runs, not when the
-page lists the names (issue 6: the page is served before torch loads).
+page lists the names (docs/architecture.md §4: the page is served before torch loads).
 """
 from __future__ import annotations
 

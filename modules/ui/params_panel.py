@@ -15,7 +15,7 @@ from modules.ui.context import UiContext
 HIRES_LATENT = ("Latent", "Latent (antialiased)", "Latent (bicubic)", "Latent (bicubic antialiased)",
                 "Latent (nearest)", "Latent (nearest-exact)")
 HIRES_UPSCALERS = (*HIRES_LATENT, "None", "Lanczos", "Nearest")  # without an upscaler service
-UI_DEFAULT_SAMPLER = "DPM++ 2M"  # COMPAT §4: the UI default (the API's is Euler)
+UI_DEFAULT_SAMPLER = "DPM++ 2M"  # A1111: the UI default (the API's is Euler)
 
 
 def random_seed() -> int:

@@ -51,7 +51,7 @@ def shown_title(app, titles: list[str]) -> str | None:
 
 def model_notice(app, titles: list[str]) -> str:
     """The line under the top bar: how to add a model when there is none, or that the built-in model is in use
-    (issue 9: first run says so in the UI as well as in the log)."""
+    (the first run says so in the UI as well as in the log)."""
     if not titles:
         return NO_MODEL_HINT
     return app.models.builtin_note() or ""

@@ -1,4 +1,4 @@
-"""What upscalers exist: built-in rows as data, plus model files found in the upscaler folders (COMPAT §1)."""
+"""What upscalers exist: built-in rows as data, plus model files found in the upscaler folders."""
 from __future__ import annotations
 
 import re

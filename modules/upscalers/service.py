@@ -3,7 +3,7 @@
 Scaling follows A1111's `Upscaler.upscale`: a model is applied up to three times until the image reaches the
 target size, then Lanczos brings it to the exact size (here `round(w * scale)`, not A1111's multiple of 8).
 Listing and finding need no torch; torch and spandrel are imported when a model first runs (the page is served
-before torch loads, issue 6).
+before torch loads, docs/architecture.md §4).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""GET /sdapi/v1/samplers and /schedulers list exactly A1111 1.10's set (COMPAT §4), with aliases and options."""
+"""GET /sdapi/v1/samplers and /schedulers list exactly A1111 1.10's set, with aliases and options."""
 
 SAMPLERS = ["DPM++ 2M", "DPM++ SDE", "DPM++ 2M SDE", "DPM++ 2M SDE Heun", "DPM++ 2S a", "DPM++ 3M SDE", "Euler a",
             "Euler", "LMS", "Heun", "DPM2", "DPM2 a", "DPM fast", "DPM adaptive", "Restart", "DDIM", "DDIM CFG++",

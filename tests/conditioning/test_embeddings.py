@@ -1,4 +1,4 @@
-"""Textual inversion (files, names, chunking, encoding) and issue 4's conditioning must-shows on a tiny CLIP."""
+"""Textual inversion (files, names, chunking, encoding) and the conditioning rules on a tiny CLIP."""
 from __future__ import annotations
 
 import pickle
@@ -219,7 +219,7 @@ def test_cache_key_follows_the_database(tmp_path, tokenizer, clip):
     assert not torch.equal(a, b) and cache.misses == 2
 
 
-# ---- issue 4's other conditioning must-shows ------------------------------------------------------------------
+# ---- other conditioning rules ------------------------------------------------------------------
 
 def test_weight_one_is_the_same_as_no_brackets(clip):
     (plain, weighted) = encode_prompts(clip, ["a word here", "a (word:1.0) here"], 1)

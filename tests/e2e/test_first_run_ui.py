@@ -1,4 +1,5 @@
-"""First run with the shipped built-in model (issue 9): a fresh data dir with no checkpoint of the user's own, the
+"""First run with the shipped built-in model (its card: models/Stable-diffusion/easel-builtin.md): a fresh
+data dir with no checkpoint of the user's own, the
 page says the built-in model is in use, and the first Generate with the page's defaults draws what the prompt says."""
 from __future__ import annotations
 

@@ -101,7 +101,7 @@ def test_matched_noise_keeps_the_known_pixels():
 
 
 def test_outpainting_scripts_work_with_the_inpainting_variant(tmp_path, tiny_inpaint_checkpoint):
-    """Both outpainting scripts on the 9-channel tiny model (issue 5: every mode works with it too)."""
+    """Both outpainting scripts on the 9-channel tiny model (every mode works with it too)."""
     from tests.extensions.conftest import stop
     from tests.pipeline.conftest import make_app
 

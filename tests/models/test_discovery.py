@@ -1,4 +1,4 @@
-"""Checkpoint and VAE discovery, titles, and the sd_vae resolution rules (COMPAT §1)."""
+"""Checkpoint and VAE discovery, titles, and the sd_vae resolution rules."""
 from pathlib import Path
 
 import pytest

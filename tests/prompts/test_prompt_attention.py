@@ -1,4 +1,4 @@
-"""parse_prompt_attention: A1111 1.10's documented examples and the rules of COMPAT §3."""
+"""parse_prompt_attention: A1111 1.10's documented examples and A1111's rules."""
 from __future__ import annotations
 
 import pytest

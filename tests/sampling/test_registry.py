@@ -139,7 +139,7 @@ def test_noise_sampler_for_a_run(reg):
 
 
 def test_every_row_names_code_that_exists(reg):
-    """The built-in rows hold `Deferred` references (imported on first use, issue 6): a misspelt name would only
+    """The built-in rows hold `Deferred` references (imported on first use): a misspelt name would only
     fail when that sampler first ran, so each is resolved here, as the start-up warm-up does."""
     from modules.lazy import Deferred
     from modules.sampling import lcm, samplers

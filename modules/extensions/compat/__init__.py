@@ -1,4 +1,4 @@
-"""A1111's module names (COMPAT §7) for extensions, as thin views onto the App. Only extensions import these; the
+"""A1111's module names for extensions, as thin views onto the App. Only extensions import these; the
 core never does. `install_aliases()` makes `modules.shared`, `modules.scripts`, … and `launch` resolve here."""
 from __future__ import annotations
 

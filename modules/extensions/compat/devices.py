@@ -2,7 +2,8 @@
 helpers extensions call (`torch_gc`, `autocast`, `without_autocast`, `get_optimal_device`, `randn`, …).
 
 torch is imported on the first use of a value or helper that needs it, not when an extension imports this module:
-extensions load before the page is served, and the page does not wait for torch (issue 6). `cpu` and `backend`
+extensions load before the page is served, and the page does not wait for torch
+(docs/architecture.md §4). `cpu` and `backend`
 are therefore computed on access, like `device` and the dtypes.
 """
 from __future__ import annotations

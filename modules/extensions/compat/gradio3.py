@@ -1,4 +1,4 @@
-"""Gradio 3.41 idioms (A1111 1.x's Gradio) for extensions, under the current Gradio (COMPAT §7).
+"""Gradio 3.41 idioms (A1111 1.x's Gradio) for extensions, under the current Gradio.
 
 `install_gradio3_shim()` patches Gradio's classes so that extension code written for Gradio 3 runs unchanged:
 

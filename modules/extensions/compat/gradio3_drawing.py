@@ -1,7 +1,7 @@
 """Gradio 3's drawing modes of `gr.Image` on the current Gradio's image editor, with Gradio 3's values.
 
 In Gradio 3.41 (A1111 1.x) one `gr.Image` class drew as well as showed pictures, and extensions rely on what it
-returned (COMPAT §7):
+returned:
 - `tool="sketch"` over an upload or webcam source: `{"image": picture, "mask": RGB mask, white where painted}`
   (sd-webui-controlnet's inpaint mask, many segmentation extensions);
 - `tool="color-sketch"`: the picture with the coloured strokes drawn on it;

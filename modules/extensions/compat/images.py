@@ -1,5 +1,5 @@
 """A1111's `modules.images`: saving with file name patterns and the save callbacks, grids and their labels, tiles,
-resizing and metadata — thin views onto modules/imaging and modules/upscalers (COMPAT §7).
+resizing and metadata — thin views onto modules/imaging and modules/upscalers.
 
 Settings are read through `shared.opts` when the App is bound, else A1111's defaults are used, so the pure
 helpers work in an extension's tests without an App.

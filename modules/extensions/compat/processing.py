@@ -28,7 +28,7 @@ def _request_fields(kind: str) -> list[str]:
 
 
 class StableDiffusionProcessing:
-    """A1111's processing object; keyword arguments are its field names (COMPAT §7)."""
+    """A1111's processing object; keyword arguments are its field names."""
 
     kind = "txt2img"
 

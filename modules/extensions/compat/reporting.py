@@ -1,4 +1,5 @@
-"""Isolation of extension code (house rule 6): every call into an extension goes through `guarded`, and a failure
+"""Isolation of extension code (docs/architecture.md §5): every call into an extension goes through `guarded`,
+and a failure
 is reported once per (extension, hook) with the extension's name, then the run goes on."""
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ FAILURES = FailureLog()
 # folder of an extension → its name; filled by the loader, read to name the owner of a script or callback
 _EXTENSION_OF_FOLDER: dict[Path, str] = {}
 # file as given → `extension_of`'s answer: asked for every script around every component of the page (thousands of
-# times), and resolving paths each time cost a few tenths of a second of the start-up (issue 6)
+# times), and resolving paths each time cost a few tenths of a second of the start-up (docs/architecture.md §4)
 _OWNER_OF_FILE: dict[str, str] = {}
 
 

@@ -48,7 +48,7 @@ class OnComponent:
 
 
 class Script:
-    """Base class of every A1111 script; override what you need (COMPAT §7)."""
+    """Base class of every A1111 script; override what you need."""
 
     name = None
     section = None

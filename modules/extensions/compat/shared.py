@@ -1,4 +1,4 @@
-"""A1111's `modules.shared` (and `modules.shared_state`): views onto the App, read when used (COMPAT §7)."""
+"""A1111's `modules.shared` (and `modules.shared_state`): views onto the App, read when used."""
 from __future__ import annotations
 
 import sys

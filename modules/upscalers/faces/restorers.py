@@ -17,7 +17,7 @@ from PIL import Image
 
 from modules.errors import InvalidInput, ModelLoadError
 
-if TYPE_CHECKING:  # the networks' modules need torch: imported when a restorer first runs (issue 6)
+if TYPE_CHECKING:  # the networks' modules need torch: imported when a restorer first runs (docs/architecture.md §4)
     import torch
 
     from modules.upscalers.faces.detect import Face
