@@ -40,7 +40,7 @@ from tools.corpus_page import browser_session, open_page  # noqa: E402
 from tools.corpus_server import DRY_PIP, Easel  # noqa: E402
 
 CORPUS = ROOT / "tests" / "extensions" / "corpus.json"
-MIRRORS = Path("/work/.mirror")
+MIRRORS = ROOT.parent / ".mirror"  # where the snapshots of the corpus repositories sit, beside the checkout
 # what A1111 1.10's environment carries (through gradio 3, scikit-image, facexlib, pytorch_lightning, its own
 # requirements) and extensions import without asking for them
 A1111_PACKAGES = ["matplotlib", "imageio", "opencv-python", "torchmetrics", "einops"]
