@@ -6,7 +6,7 @@ processor files are needed; the sizes come from each model's config.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +14,8 @@ from PIL import Image
 
 from modules.errors import ModelLoadError
 
+TEXT_BATCH = 256  # phrases encoded at once: a 1500-line list in one batch would need gigabytes of activations
+TEXT_CACHE_SIZE = 16  # category lists whose text features are kept (they do not depend on the image)
 MEAN = np.array([0.48145466, 0.4578275, 0.40821073], dtype=np.float32)
 STD = np.array([0.26862954, 0.26130258, 0.27577711], dtype=np.float32)
 
@@ -26,6 +28,7 @@ class HFModel:
     tokenizer: object
     image_size: int
     folder: Path
+    text_cache: dict = field(default_factory=dict)  # phrases → normalized text features (CPU), CLIP only
 
 
 def load_hf(folder: Path, kind: str, device: str, dtype) -> HFModel:
@@ -103,16 +106,33 @@ def image_features(clip: HFModel, image: Image.Image):
     return features / features.norm(dim=-1, keepdim=True)
 
 
-def rank(clip: HFModel, features, items: tuple[str, ...], topn: int) -> list[tuple[str, float]]:
-    """The `topn` phrases closest to the image, with A1111's score: softmax over the category of 100·cosine."""
+def text_features(clip: HFModel, items: tuple[str, ...]):
+    """Normalized CLIP text features of `items` (items, D) on the CPU, encoded in batches and remembered."""
     import torch
 
+    cached = clip.text_cache.get(items)
+    if cached is not None:
+        return cached
     limit = int(clip.model.config.text_config.max_position_embeddings)
-    tokens = clip.tokenizer(list(items), padding=True, truncation=True, max_length=limit, return_tensors="pt")
     device = next(clip.model.parameters()).device
+    parts = []
     with torch.no_grad():
-        text = _features(clip.model.get_text_features(**{k: v.to(device) for k, v in tokens.items()})).float()
-        text = text / text.norm(dim=-1, keepdim=True)  # (items, D)
-        probs = (100.0 * features @ text.T).softmax(dim=-1)[0].cpu()  # (items,)
+        for start in range(0, len(items), TEXT_BATCH):
+            tokens = clip.tokenizer(list(items[start:start + TEXT_BATCH]), padding=True, truncation=True,
+                                    max_length=limit, return_tensors="pt")
+            out = clip.model.get_text_features(**{k: v.to(device) for k, v in tokens.items()})
+            parts.append(_features(out).float().cpu())  # (batch, D)
+    text = torch.cat(parts)
+    text = text / text.norm(dim=-1, keepdim=True)  # (items, D)
+    if len(clip.text_cache) >= TEXT_CACHE_SIZE:
+        clip.text_cache.clear()
+    clip.text_cache[items] = text
+    return text
+
+
+def rank(clip: HFModel, features, items: tuple[str, ...], topn: int) -> list[tuple[str, float]]:
+    """The `topn` phrases closest to the image, with A1111's score: softmax over the category of 100·cosine."""
+    text = text_features(clip, items)  # (items, D)
+    probs = (100.0 * features.cpu() @ text.T).softmax(dim=-1)[0]  # (items,)
     top = probs.topk(min(topn, len(items)))
     return [(items[i], float(p)) for p, i in zip(top.values.tolist(), top.indices.tolist())]

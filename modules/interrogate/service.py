@@ -18,8 +18,10 @@ from modules.interrogate.tags import TagFormat, deepbooru_caption
 
 
 def _stamp(path: Path) -> tuple[str, float]:
-    target = path / "config.json" if path.is_dir() else path
-    return str(path), target.stat().st_mtime
+    """Identifies a model's files as they are now: a folder counts its newest file."""
+    if path.is_dir():
+        return str(path), max((p.stat().st_mtime for p in path.iterdir() if p.is_file()), default=0.0)
+    return str(path), path.stat().st_mtime
 
 
 def _module(model):

@@ -11,6 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
+from modules.interrogate import clip_caption
 from tests.api.conftest import make_client
 from tests.interrogate.conftest import write_deepbooru
 
@@ -123,18 +124,23 @@ def test_clip_without_blip_is_422_naming_the_folder(client):
     assert response.status_code == 422 and "BLIP" in response.text and "config.json" in response.text
 
 
-def test_clip_caption_ends_with_the_winning_phrase(client, hf_models):
+def test_clip_caption_ends_with_the_winning_phrase(client, hf_models, monkeypatch):
+    monkeypatch.setattr(clip_caption, "TEXT_BATCH", 2)  # phrases encoded in two batches of different lengths
     shutil.copytree(hf_models, client.models_dir, dirs_exist_ok=True)
     categories = client.models_dir / "interrogate"
     categories.mkdir()
-    (categories / "mediums.txt").write_text("watercolor\noil painting\npencil sketch\n", encoding="utf-8")
+    (categories / "mediums.txt").write_text("watercolor\npencil sketch of a long road\noil painting\n",
+                                            encoding="utf-8")
     (categories / "skipped.txt").write_text("never shown\n", encoding="utf-8")
+    (categories / "flavors.top2.txt").write_text("gloomy\noil painting\nbright\n", encoding="utf-8")
     options = {"interrogate_clip_min_length": 2, "interrogate_clip_max_length": 6,
                "interrogate_clip_skip_categories": ("skipped",)}
     response = ask(client, model="clip", **options)
     assert response.status_code == 200, response.text
     caption = response.json()["caption"]
     assert caption.endswith(", oil painting") and "never shown" not in caption
+    flavors = caption.split(", ")[-3:-1]  # flavors.top2 comes first (files by name) and adds two phrases
+    assert flavors[0] == "oil painting" and flavors[1] in ("gloomy", "bright")
     ranked = ask(client, model="clip", interrogate_return_ranks=True).json()["caption"]
     assert "(oil painting:" in ranked
 
