@@ -15,6 +15,7 @@ import argparse
 import math
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 import yaml
@@ -71,7 +72,7 @@ def psnr(mse: float) -> float:
 def compare(decoder: torch.nn.Module, latents: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
     """MSE and PSNR of this decoder and of "Approx cheap" (upsampled to full size) against the full decode."""
     ours = F.mse_loss(decode(decoder, latents), targets).item()
-    cheap = torch.stack([torch.from_numpy(__import__("numpy").asarray(latent_preview(z[None]))).permute(2, 0, 1)
+    cheap = torch.stack([torch.from_numpy(np.array(latent_preview(z[None]))).permute(2, 0, 1)
                          for z in latents]).float() / 255  # [N, 3, 16, 16]
     cheap = F.interpolate(cheap, size=targets.shape[-2:], mode="nearest")  # [N, 3, 64, 64]
     cheap_mse = F.mse_loss(cheap, targets).item()
