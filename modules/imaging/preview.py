@@ -77,6 +77,14 @@ class LatentPreviewer:
             return None
 
 
+def previewer_for(requested: str, models_dir: Path, family: str, checkpoint: str,
+                  log: Callable[[str], None] = print) -> LatentPreviewer:
+    """The previewer for a model: its TAESD file under models/VAE-taesd/ (docs/previews.md) when asked for."""
+    from modules.models.taesd import decoder_path
+
+    return LatentPreviewer(requested, decoder_path(models_dir, family, checkpoint), log)
+
+
 def preview_image(preview: Any, previewer: Callable[[Any], Image.Image] | None = None) -> Image.Image | None:
     """A PIL image as it is, latents [B, C, h, w] through `previewer` (4-channel SD latents: Approx cheap without
     one), anything else None."""

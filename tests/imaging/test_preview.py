@@ -56,3 +56,14 @@ def test_bad_taesd_file_falls_back_once(tmp_path):
     assert first.tobytes() == latent_preview(latents).tobytes()
     assert len(messages) == 1 and "taesd_decoder.pth" in messages[0] and "Approx cheap" in messages[0]
     assert previewer.method == "Approx cheap"
+
+
+def test_previewer_for_picks_the_model_file(tmp_path):
+    from modules.imaging.preview import previewer_for
+
+    (tmp_path / "VAE-taesd").mkdir()
+    (tmp_path / "VAE-taesd" / "taesdxl_decoder.pth").write_bytes(b"x")
+    assert previewer_for("TAESD", tmp_path, "sdxl", "a.safetensors").method == "TAESD"
+    assert previewer_for("TAESD", tmp_path, "sd1", "a.safetensors").method == "Approx cheap"  # no taesd_decoder.pth
+    builtin = previewer_for("TAESD", tmp_path, "sd1", "easel-builtin.safetensors")
+    assert builtin.taesd_file.name == "easel-builtin-taesd.safetensors" and builtin.method == "Approx cheap"
