@@ -73,7 +73,7 @@ def keep_overrides(app, payload) -> None:
 
 def image_preview(job) -> str | None:
     """The running job's live preview as bare base64 PNG (latents approximated without the VAE), or None."""
-    preview = preview_image(getattr(job, "preview", None)) if job is not None else None
+    preview = preview_image(getattr(job, "preview", None), getattr(job, "previewer", None)) if job is not None else None
     if preview is None:
         return None
     buffer = io.BytesIO()

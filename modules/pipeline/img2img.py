@@ -26,7 +26,8 @@ from modules.pipeline.prompting import step_conditioning
 from modules.pipeline.result import GenerationResult
 from modules.pipeline.run_options import (NegativeGuidanceMinimum, negative_guidance_minimum, tiling_enabled,
                                           tiling_infotext)
-from modules.pipeline.sample import SamplerChoice, decode_latents, model_denoiser, preview_period, run_sampler
+from modules.pipeline.sample import (SamplerChoice, decode_latents, job_previewer, model_denoiser, preview_period,
+                                     run_sampler)
 from modules.pipeline.seeds import fix_seed, plan_images
 from modules.pipeline.services import PipelineServices
 from modules.pipeline.steps import choose_sampler, make_rng, run_facts
@@ -154,6 +155,7 @@ def run_img2img(services: PipelineServices, req: Img2ImgRequest, opts: Snapshot,
     prepared = inpaint.prepare_inputs(req, opts.img2img_background_color, img2img_upscale(services, opts))
     exact, strength = opts.exact_batches, req.strength
     job.preview_every = preview_period(opts)
+    job.previewer = job_previewer(services, model, opts) if job.preview_every else None
     denoiser = model_denoiser(model, choice, exact)
     total, t_enc = img2img_steps(req.steps, strength, opts.img2img_fix_steps) if strength > 0 else (req.steps, 0)
     sigmas, sigma_extras = services.samplers.build_sigmas(choice.spec, choice.scheduler, total, denoiser, opts)

@@ -38,6 +38,7 @@ class Job:
         self.preview = None
         self.preview_step = -1
         self.preview_every = 0  # steps between live previews; 0: none (set by the pipeline from the settings)
+        self.previewer = None  # latents → PIL preview for this job's model (LatentPreviewer); None: Approx cheap
         self.interrupted = False
         self.skipped = False
         self.started = time.monotonic()

@@ -1,6 +1,8 @@
 """One sampling pass: CFG denoiser around the model, the sampler function, progress and interrupt."""
 from __future__ import annotations
 
+import logging
+
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -10,6 +12,8 @@ from modules.conditioning.types import as_conditioning
 from modules.errors import Interrupted
 from modules.pipeline.job import Job
 from modules.sampling.cfg import CFGDenoiser
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,22 @@ def decode_latents(model, latents: torch.Tensor, exact_rows: bool) -> torch.Tens
 def preview_period(opts) -> int:
     """Steps between live previews from the settings (0: no previews)."""
     return max(opts.show_progress_every_n_steps, 0) if opts.live_previews_enable else 0
+
+
+def job_previewer(services, model, opts):
+    """The live-preview decoder for a job (`show_progress_type`, docs/previews.md): a TAESD file for the model's
+    latent space from the user's models folder, else from the install folder (where the built-in model's ships),
+    else the cheap approximation."""
+    from modules.imaging.preview import previewer_for
+    from modules.paths import INSTALL_DIR
+
+    previewer = None
+    for models_dir in dict.fromkeys((services.paths.models_dir, INSTALL_DIR / "models")):
+        previewer = previewer_for(opts.show_progress_type, models_dir, model.family, model.checkpoint.path.name,
+                                  log=log.warning)
+        if previewer.method == "TAESD":
+            break
+    return previewer
 
 
 def run_sampler(choice: SamplerChoice, cfg: CFGDenoiser, x: torch.Tensor, sigmas: torch.Tensor,

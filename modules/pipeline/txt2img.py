@@ -18,7 +18,8 @@ from modules.pipeline.request import GenerationRequest, validate_request
 from modules.pipeline.run_options import (NegativeGuidanceMinimum, negative_guidance_minimum, tiling_enabled,
                                           tiling_infotext)
 from modules.pipeline.result import GenerationResult
-from modules.pipeline.sample import SamplerChoice, decode_latents, model_denoiser, preview_period, run_sampler
+from modules.pipeline.sample import (SamplerChoice, decode_latents, job_previewer, model_denoiser, preview_period,
+                                     run_sampler)
 from modules.pipeline.seeds import fix_seed, plan_images
 from modules.pipeline.prompting import step_conditioning
 from modules.pipeline.steps import choose_sampler, make_rng, run_facts
@@ -55,6 +56,7 @@ def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapsh
     facts = facts if faces is None else faces.add_to(facts)
     passes = job.job_count = req.n_iter * (1 if second is None else 2)
     job.preview_every = preview_period(opts)
+    job.previewer = job_previewer(services, model, opts) if job.preview_every else None
     outputs = ImageOutputs(services, req, opts, facts, "txt2img", hooks, ctx)
     outputs.faces = faces
     first = FirstPass(choice, denoiser, sigmas, ngms)

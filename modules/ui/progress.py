@@ -103,7 +103,7 @@ def run_with_progress(work: Callable[[], Any], job, line: WaitLine, is_running: 
             progress = job.progress()
             preview = None
             if getattr(job, "preview_step", -1) != shown_step and getattr(job, "preview", None) is not None:
-                shown_step, preview = job.preview_step, preview_image(job.preview)
+                shown_step, preview = job.preview_step, preview_image(job.preview, getattr(job, "previewer", None))
             yield progress_html(progress.fraction, progress.eta_seconds, progress.textinfo,
                                 step=(progress.sampling_step, progress.sampling_steps)), preview
         else:
