@@ -63,7 +63,7 @@ SETTINGS: tuple[Setting, ...] = (
     _s("outdir_img2img_grids", "outputs/img2img-grids", "Output directory for img2img grids", SAVING),
     _s("sd_model_checkpoint", "", "Stable Diffusion checkpoint", SD),
     _s("sd_vae", "Automatic", "SD VAE", SD),
-    _s("sd_vae_decode_method", "Full", "VAE type for decode (TAESD: fast, approximate; docs/previews.md)", SD,
+    _s("sd_vae_decode_method", "Full", "VAE type for decode (stored; Easel decodes in full for now)", SD,
        choices=("Full", "TAESD")),
     _s("sd15_download_url", "https://huggingface.co/stable-diffusion-v1-5/stable-diffusion-v1-5/resolve/main/"
        "v1-5-pruned-emaonly.safetensors", "Download Stable Diffusion 1.5 from this URL", SD),
