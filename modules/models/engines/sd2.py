@@ -11,20 +11,17 @@ Whether an unlabelled checkpoint predicts ε or v is A1111's test: one UNet call
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from types import MappingProxyType
 
 import torch
 from diffusers.loaders import single_file_utils as sfu
 
-from modules.conditioning.text import encode_prompts
-from modules.conditioning.types import Conditioning
 from modules.errors import InvalidInput, ModelLoadError
 from modules.models.components import assign_weights, build_text_encoder, config_errors, load_unet, load_vae
-from modules.models.engines.base import Engine, EngineContext, TextSlot, has_prefix
-from modules.models.engines.sd1 import UNET_IN
-from modules.models.lora import module_map
+from modules.models.engines.base import EngineContext, has_prefix
+from modules.models.engines.sd1 import UNET_IN, SD1Engine
 from modules.models.model_config import ModelSpec, load_spec
 from modules.models.safe_load import LazyStateDict
 
@@ -120,15 +117,17 @@ def load_openclip_text(source, spec: ModelSpec, dtype: torch.dtype, device):
     return assign_weights(model, flat, source.path, "text encoder", spec)
 
 
-class SD2Engine(Engine):
-    """SD 2.x (ε and v): OpenCLIP ViT-H/14 cross-attention (width 1024), no pooled output, latents ×0.18215."""
+class SD2Engine(SD1Engine):
+    """SD 2.x (ε and v): OpenCLIP ViT-H/14 cross-attention (width 1024), no pooled output, latents ×0.18215.
+
+    The prompt path, the one textual-inversion slot ("clip_l", 1024 wide here), the LoRA key map and the networks
+    are SD 1.x's; the text tower, its padding and its layer choice are its own."""
 
     a1111_flags = MappingProxyType({"is_sd1": False, "is_sd2": True, "is_sdxl": False, "is_sd3": False,
                                     "is_ssd": False})
 
     def __init__(self, unet, vae, text_encoder, tokenizer, spec: ModelSpec, device_config, tower_blocks: int):
-        super().__init__(unet, vae, spec, device_config)
-        self.text_encoder, self.tokenizer = text_encoder, tokenizer
+        super().__init__(unet, vae, text_encoder, tokenizer, spec, device_config)
         self.tower_blocks = tower_blocks  # blocks in the file; the model holds the first num_hidden_layers
 
     @classmethod
@@ -166,17 +165,3 @@ class SD2Engine(Engine):
             return self.text_encoder(input_ids=ids).last_hidden_state.float()  # [B, 77, C], ln_final applied
         hidden = self.text_encoder(input_ids=ids, output_hidden_states=True).hidden_states[block]  # [B, 77, C]
         return self.text_encoder.final_layer_norm(hidden).float()
-
-    def encode_prompt(self, texts: Sequence[str], clip_skip: int, **options) -> list[Conditioning]:
-        """A1111's classic prompt path (75-token chunks, emphasis, textual inversion): cross-attention only."""
-        return [Conditioning(c) for c in encode_prompts(self, texts, clip_skip, **options)]  # [1, 77*k, C] each
-
-    def text_slots(self) -> dict[str, TextSlot]:
-        # The one text-encoder slot textual inversion reads; SD 2.x embeddings hold 1024-wide vectors.
-        return {"clip_l": TextSlot("clip_l", self.text_encoder.config.hidden_size, self.tokenizer)}
-
-    def lora_module_map(self) -> dict[str, tuple[str, torch.nn.Module]]:
-        return module_map(self)  # kohya names SD 2.x layers as SD 1.x's (transformers / diffusers module paths)
-
-    def networks(self) -> tuple[torch.nn.Module, ...]:
-        return self.unet, self.vae, self.text_encoder
