@@ -31,7 +31,7 @@ from modules.pipeline.request import GenerationRequest
 from modules.pipeline.seeds import plan_images
 from tests.fixtures.tiny_lora import lora_tensors, write_lora
 from tests.fixtures.tiny_sd2 import TINY_TEXT2, full_text_tower, make_tiny_sd2_checkpoint, tiny_sd2_yaml
-from tests.pipeline.conftest import make_app
+from tests.pipeline.conftest import euler_denoiser, make_app
 
 FP32 = DeviceConfig(dtype=torch.float32, vae_dtype=torch.float32)
 SD2_SHAPES = {"cond_stage_model.model.transformer.resblocks.0.attn.in_proj_weight": (3072, 1024),
@@ -242,7 +242,7 @@ def test_euler_txt2img_matches_diffusers_from_single_file(tmp_path, sd2_v, predi
     plan = plan_images(req.prompt, req.negative_prompt, 42, 0, 0.0, 1, 1)
     conds = step_conditioning(app.services.conditioning, model, plan, 1, req.steps, app.options.snapshot(), True)
     cond, uncond = conds.cond(0).tensor.cross_attn, conds.uncond(0).cross_attn  # [1, 77, C] each
-    sigmas = app.services.samplers.build_sigmas("Euler", "Automatic", req.steps, _denoiser(app, model))[0]
+    sigmas = app.services.samplers.build_sigmas("Euler", "Automatic", req.steps, euler_denoiser(app, model))[0]
     scheduler = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
                                        timestep_spacing="linspace", steps_offset=1, prediction_type=diffusers_prediction)
     folder = diffusers_folder(tmp_path / "diffusers-config", scheduler)
@@ -262,11 +262,3 @@ def test_euler_txt2img_matches_diffusers_from_single_file(tmp_path, sd2_v, predi
                       guidance_scale=7.0, height=64, width=64, output_type="latent").images
     assert ours.abs().max() > 0.1  # a real latent, not an empty one
     assert (ours - theirs).abs().max().item() <= 1e-3
-
-
-def _denoiser(app, model):
-    from modules.pipeline.sample import SamplerChoice, model_denoiser
-
-    spec, _ = app.services.samplers.resolve_sampler("Euler")
-    return model_denoiser(model, SamplerChoice(spec, None, {}, {}), True)
-

@@ -38,3 +38,11 @@ def builtin_checkpoint(name: str):
 def builtin_app(request, tmp_path):
     """An App over a copy of one of the two shipped built-in models."""
     return make_app(tmp_path, builtin_checkpoint(request.param))
+
+
+def euler_denoiser(app, model):
+    """The exact-rows Euler denoiser around `model`, for comparisons with diffusers' pipelines."""
+    from modules.pipeline.sample import SamplerChoice, model_denoiser
+
+    spec, _ = app.services.samplers.resolve_sampler("Euler")
+    return model_denoiser(model, SamplerChoice(spec, None, {}, {}), True)

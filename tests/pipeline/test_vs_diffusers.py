@@ -5,6 +5,7 @@ from diffusers import EulerDiscreteScheduler, StableDiffusionPipeline
 from modules.pipeline.request import GenerationRequest
 from modules.pipeline.prompting import step_conditioning
 from modules.pipeline.seeds import plan_images
+from tests.pipeline.conftest import euler_denoiser
 
 
 def test_euler_final_latent_matches_diffusers(app_fp32):
@@ -22,7 +23,7 @@ def test_euler_final_latent_matches_diffusers(app_fp32):
     conds = step_conditioning(app_fp32.services.conditioning, model, plan, 1, req.steps, app_fp32.options.snapshot(), True)
     cond, uncond = conds.cond(0).tensor.cross_attn, conds.uncond(0).cross_attn  # [1, 77, C] each
     denoiser_sigmas = app_fp32.services.samplers.build_sigmas("Euler", "Automatic", req.steps,
-                                                              _denoiser(app_fp32, model))[0]
+                                                              euler_denoiser(app_fp32, model))[0]
     scheduler = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
                                        timestep_spacing="linspace", steps_offset=1)
     pipe = StableDiffusionPipeline(vae=model.vae, text_encoder=model.text_encoder, tokenizer=model.tokenizer,
@@ -35,10 +36,3 @@ def test_euler_final_latent_matches_diffusers(app_fp32):
                       guidance_scale=7.0, height=64, width=64, output_type="latent").images
     assert ours.abs().max() > 0.1  # a real latent, not an empty one
     assert (ours - theirs).abs().max().item() <= 1e-3
-
-
-def _denoiser(app, model):
-    from modules.pipeline.sample import SamplerChoice, model_denoiser
-
-    spec, _ = app.services.samplers.resolve_sampler("Euler")
-    return model_denoiser(model, SamplerChoice(spec, None, {}, {}), True)
