@@ -39,8 +39,9 @@ class ImageOutputs:
             facts = dataclasses.replace(facts, extra={**facts.extra, **self.ctx.extra})
         return format_infotext(prompt, negative, infotext_params(self.req, facts, seed, subseed))
 
-    def folder(self) -> Path:
-        return self.services.paths.data_dir / self.opts[f"outdir_{self.kind}_samples"]
+    def folder(self, what: str = "samples") -> Path:
+        """The run's output folder for "samples" or "grids" (settings outdir_<kind>_<what>, in the data dir)."""
+        return self.services.paths.data_dir / self.opts[f"outdir_{self.kind}_{what}"]
 
     def add(self, decoded: torch.Tensor, batch: ImagePlan) -> None:
         """`decoded` [B, 3, H, W] in [0, 1], in the batch's seed order."""
@@ -120,8 +121,7 @@ class ImageOutputs:
             grid.info["parameters"] = text
         path = None
         if opts.grid_save:
-            folder = self.services.paths.data_dir / opts[f"outdir_{self.kind}_grids"]
-            path = self.services.saver.save_grid(grid, folder, text if opts.enable_pnginfo else None,
+            path = self.services.saver.save_grid(grid, self.folder("grids"), text if opts.enable_pnginfo else None,
                                                  fmt=opts.grid_format)
         return (grid, text, path) if opts.return_grid else (None, "", None)
 
