@@ -4,6 +4,7 @@ from a file:// URL, and unticking Enabled + Apply stores the disabled list."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -70,7 +71,11 @@ def _drive(page, server, other_url: str) -> None:
     row.locator("input[type=checkbox]").first.click()
     apply_until(page, "extensions_apply", "extensions_installed_result", "Disabled: e2e-ext")
     assert "Restart Easel" in page.locator("#extensions_installed_result").inner_text()
-    assert json.loads((server.data_dir / "config.json").read_text())["disabled_extensions"] == ["e2e-ext"]
+    config = server.data_dir / "config.json"
+    deadline = time.monotonic() + 15  # the page's result can be drawn a moment before a loaded disk has the file
+    while not config.is_file() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert json.loads(config.read_text())["disabled_extensions"] == ["e2e-ext"]
 
 
 def _wait_for_row(page, name: str) -> None:
