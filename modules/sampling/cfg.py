@@ -14,7 +14,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
-from modules.sampling.cfg_hooks import AfterCFGParams, CFGHooks, DenoisedParams, DenoiserParams
+from modules.sampling.cfg_hooks import AfterCFGParams, CFGHooks, CombineParams, DenoisedParams, DenoiserParams
 
 
 @dataclass(frozen=True)
@@ -108,6 +108,9 @@ class CFGDenoiser:
         denoised_uncond = out[-batch:] if with_uncond else None
         if skip:  # as A1111: each image's first part stands in for uncond, at scale 1
             denoised = _combine(out, cond, out[[p[0][0] for p in cond.parts]], 1.0)  # [B, C, H, W]
+        elif self.hooks.combine is not None and with_uncond:
+            denoised = self.hooks.combine(CombineParams(out, cond.parts, batch, scale, params.text_uncond,
+                                                        self))  # [B, C, H, W]
         else:
             denoised = _combine(out, cond, denoised_uncond, scale)  # [B, C, H, W]
         if self.keep_mask is not None:

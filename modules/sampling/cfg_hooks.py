@@ -46,6 +46,19 @@ class AfterCFGParams:
     total_sampling_steps: int
 
 
+@dataclass
+class CombineParams:
+    """What guidance combines (A1111's CFGDenoiser.combine_denoised arguments): the model's output, each image's
+    (row, weight) prompt parts, how many uncond rows end it, the scale, and the uncond text conditioning."""
+
+    x_out: torch.Tensor  # [N + B, C, H, W]: cond rows then the B uncond rows
+    parts: tuple[tuple[tuple[int, float], ...], ...]
+    batch: int
+    scale: float
+    text_uncond: Any
+    denoiser: Any = None  # the guidance object making this call (step, sampling_step, total_steps, keep_mask …)
+
+
 @dataclass(frozen=True)
 class CFGHooks:
     """Per-step callables of one run, called in order; each gets the params object and may modify it."""
@@ -56,8 +69,13 @@ class CFGHooks:
     # after each sampler step, with the sampler's progress dict ({x, i, sigma, sigma_hat, denoised}); x is the live
     # latent, so a change in place reaches the next step (A1111's KDiffusionSampler.callback_state)
     on_step: tuple[Callable[[dict], None], ...] = ()
+    # replaces the combination uncond + sum w * scale * (cond - uncond) when the uncond pass ran: returns the
+    # guided denoised [B, C, H, W] (A1111 extensions override CFGDenoiser.combine_denoised, e.g. Dynamic
+    # Thresholding); one per run, a later one wins
+    combine: Callable[[CombineParams], Any] | None = None
 
     def plus(self, other: "CFGHooks") -> "CFGHooks":
         """These hooks, then `other`'s, at each point."""
         return CFGHooks(self.on_denoiser + other.on_denoiser, self.on_denoised + other.on_denoised,
-                        self.on_after_cfg + other.on_after_cfg, self.on_step + other.on_step)
+                        self.on_after_cfg + other.on_after_cfg, self.on_step + other.on_step,
+                        other.combine or self.combine)

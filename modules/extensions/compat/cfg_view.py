@@ -140,20 +140,68 @@ def cfg_hooks(p=None) -> CFGHooks:
         sc.cfg_after_cfg_callback(a)
         params.x = a.x
 
+    sampler = _sampler_object(p)
     return CFGHooks(on_denoiser=(on_denoiser,) if sc.has("cfg_denoiser") else (),
                     on_denoised=(on_denoised,) if sc.has("cfg_denoised") else (),
                     on_after_cfg=(on_after_cfg,) if sc.has("cfg_after_cfg") else (),
-                    on_step=_callback_state_hooks(p))
+                    on_step=_callback_state_hooks(sampler), combine=_combine_hook(sampler, p))
 
 
-def _callback_state_hooks(p) -> tuple:
+def _sampler_object(p):
+    """A1111's `p.sampler` for this pass: `create_sampler(p.sampler_name, p.sd_model)`, made as A1111's sample()
+    makes it, after process_batch, so a row an extension put in `all_samplers_map` and named there is the one
+    constructed (its constructor is the extension's code: a failure is reported and the plain object used)."""
+    from modules.extensions.compat import sd_samplers
+
+    if p is None:
+        return None
+    name, model = getattr(p, "sampler_name", None), getattr(p, "sd_model", None)
+    config = sd_samplers.find_sampler_config(name)
+    if config is None:
+        return None
+    owner = extension_of(getattr(getattr(config.constructor, "__code__", None), "co_filename", None))
+    sampler = guarded(owner, f"sampler {config.name!r} constructor", sd_samplers.create_sampler, name, model)
+    if sampler is None:
+        sampler = sd_samplers.create_sampler(sd_samplers.find_sampler_config(None).name, model)
+    sampler.p = p
+    p.sampler = sampler
+    return sampler
+
+
+def _combine_hook(sampler, p):
+    """The sampler object's `model_wrap_cfg.combine_denoised` as the run's guidance combination, when an
+    extension's subclass overrides it (otherwise the core's own maths, which is the same as A1111's)."""
+    from modules.extensions.compat.sd_samplers_kdiffusion import CFGDenoiserKDiffusion
+
+    wrap = getattr(sampler, "model_wrap_cfg", None)
+    method = getattr(type(wrap), "combine_denoised", None)
+    if wrap is None or method is None or method is CFGDenoiserKDiffusion.combine_denoised:
+        return None
+    owner = extension_of(getattr(getattr(method, "__code__", None), "co_filename", None))
+
+    def combine(params):
+        cfg = params.denoiser
+        wrap.step, wrap.total_steps, wrap.p = cfg.step, cfg.total_steps, p
+        wrap.steps = getattr(p, "steps", cfg.total_steps)
+        wrap.mask, wrap.init_latent, wrap.model_wrap = cfg.keep_mask, cfg.init_latent, cfg.denoiser
+        wrap.nmask = None if cfg.keep_mask is None else 1 - cfg.keep_mask
+        conds_list = [list(parts) for parts in params.parts]  # per image [(row, weight), …], as A1111
+        uncond = cond_for_extension(params.text_uncond)
+        denoised = guarded(owner, f"{type(wrap).__name__}.combine_denoised", wrap.combine_denoised, params.x_out,
+                           conds_list, uncond, params.scale)
+        if denoised is None:  # reported; this step keeps A1111's plain combination
+            denoised = CFGDenoiserKDiffusion.combine_denoised(wrap, params.x_out, conds_list, uncond, params.scale)
+        return denoised  # [B, C, H, W]
+
+    return combine
+
+
+def _callback_state_hooks(sampler) -> tuple:
     """A1111's KDiffusionSampler.callback_state after each step, when an extension replaced it (else nothing)."""
     from modules.extensions.compat import sd_samplers_kdiffusion as kd
 
-    if not kd.callback_state_replaced():
+    if sampler is None or not kd.callback_state_replaced():
         return ()
-    sampler = kd.KDiffusionSampler(getattr(p, "sampler_name", None))
-    sampler.p = p
     function = kd.KDiffusionSampler.callback_state
     owner = extension_of(getattr(getattr(function, "__code__", None), "co_filename", None))
 

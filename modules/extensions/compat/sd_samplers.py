@@ -2,12 +2,10 @@
 (`all_samplers`, `samplers`, `samplers_for_img2img`, `samplers_map`, `visible_sampler_names()`, …)."""
 from __future__ import annotations
 
-from collections import namedtuple
 from typing import Any
 
 from modules.extensions.compat import binding
-
-SamplerData = namedtuple("SamplerData", ["name", "constructor", "aliases", "options"])
+from modules.extensions.compat.sd_samplers_common import SamplerData
 
 
 def _registry():
@@ -15,8 +13,13 @@ def _registry():
 
 
 def _row(spec) -> SamplerData:
+    """A registry sampler as A1111's row; its constructor makes the k-diffusion sampler object A1111 would."""
+    from modules.extensions.compat.sd_samplers_kdiffusion import TIMESTEP_SAMPLERS, KDiffusionSampler
+    from modules.extensions.compat.sd_samplers_timesteps import CompVisSampler
+
+    kind = CompVisSampler if spec.name in TIMESTEP_SAMPLERS else KDiffusionSampler
     options = {**spec.api_options()}
-    return SamplerData(spec.name, None, [*spec.aliases], options)
+    return SamplerData(spec.name, lambda model, name=spec.name: kind(name, model), [*spec.aliases], options)
 
 
 def _hidden() -> set[str]:
@@ -38,11 +41,22 @@ def _map() -> dict[str, str]:
     return out
 
 
+# A1111's one `all_samplers_map` dict, which extensions add their own rows to (and delete them from) around a
+# run, e.g. a row whose constructor wraps another sampler's: the registry's rows are merged in at each access
+_MAP: dict[str, SamplerData] = {}
+
+
+def _samplers_map() -> dict[str, SamplerData]:
+    for row in _all():
+        _MAP.setdefault(row.name, row)
+    return _MAP
+
+
 _DYNAMIC = {
     "all_samplers": _all,
     "samplers": _all,
     "samplers_for_img2img": _all,
-    "all_samplers_map": lambda: {row.name: row for row in _all()},
+    "all_samplers_map": _samplers_map,
     "samplers_map": _map,
     "samplers_hidden": _hidden,
 }
@@ -68,6 +82,8 @@ def find_sampler_config(name: str | None) -> SamplerData | None:
     """A sampler row by name or alias (None or "" gives the first); None when unknown (A1111 does not raise)."""
     if name is None or name == "":
         return _all()[0]
+    if name in _samplers_map():
+        return _MAP[name]
     try:
         spec, _ = _registry().resolve_sampler(name)
     except Exception:
@@ -103,8 +119,14 @@ def get_scheduler_from_infotext(d: dict) -> str:
 
 
 def create_sampler(name: str, model):
-    """Easel runs its samplers inside the pipeline; extensions select one by setting `p.sampler_name`."""
+    """A1111's sampler object for a row (its constructor, then `config` set): what `p.sampler` holds during a run.
+    Easel's pipeline samples with its own functions; what such an object changes that Easel honours is its
+    `model_wrap_cfg.combine_denoised` and `callback_state` (compat/cfg_view.py)."""
     config = find_sampler_config(name)
     if config is None:
         raise ValueError(f"bad sampler name: {name}")
-    raise NotImplementedError(f"Easel does not hand out sampler objects; set p.sampler_name = {config.name!r}")
+    if config.constructor is None:
+        raise ValueError(f"sampler {config.name!r} has no constructor")
+    sampler = config.constructor(model)
+    sampler.config = config
+    return sampler

@@ -1,8 +1,9 @@
 """A1111's `modules.sd_samplers_kdiffusion`: the k-diffusion sampler table (A1111's labels, function names and
-aliases, from Easel's registry) and the class names extensions test `p.sampler` and denoisers against.
+aliases, from Easel's registry), the sampler object `create_sampler` makes, and its CFG wrapper class.
 
-Easel samples with plain functions (modules/sampling), so these classes are never instantiated by a generation;
-an `isinstance` check against them is False, which is what an extension sees on any non-k-diffusion backend.
+Easel samples with plain functions (modules/sampling); a sampler object is made per batch as A1111's `p.sampler`
+(compat/cfg_view.py), and what extensions change on it reaches the run: a subclass's `combine_denoised` on
+`model_wrap_cfg` replaces the guidance combination, a replaced `callback_state` runs after every step.
 """
 from __future__ import annotations
 
@@ -10,16 +11,66 @@ from modules.extensions.compat.sd_samplers_common import Sampler, SamplerData
 
 
 class CFGDenoiserKDiffusion:
-    """A1111's k-diffusion CFG wrapper class; Easel's guidance is modules/sampling/cfg.py (see on_cfg_denoiser)."""
+    """A1111's k-diffusion CFG wrapper, the `model_wrap_cfg` of a sampler object. During a run Easel keeps its
+    `step`, `total_steps`, `steps`, `p`, `mask`, `nmask`, `init_latent` and `model_wrap` current before each
+    `combine_denoised` call (compat/cfg_view.py)."""
+
+    def __init__(self, sampler):
+        self.sampler = sampler
+        self.model_wrap = None
+        self.mask = self.nmask = self.init_latent = None
+        self.steps = None  # the steps the user asked for
+        self.total_steps = None  # the model calls the sampler is expected to make
+        self.step = 0
+        self.image_cfg_scale = None
+        self.padded_cond_uncond = self.padded_cond_uncond_v0 = False
+        self.p = None
+        self.cond_scale_miltiplier = 1.0  # A1111's spelling
+        self.need_last_noise_uncond = False
+        self.last_noise_uncond = None
+        self.mask_before_denoising = False
+
+    @property
+    def inner_model(self):
+        """The model as a denoiser D(x, sigma, cond=…) → denoised (set while a run samples)."""
+        return self.model_wrap
+
+    def combine_denoised(self, x_out, conds_list, uncond, cond_scale):
+        """uncond + Σ weight·scale·(cond − uncond) per image; x_out [N + B, C, H, W] ends with the B uncond rows,
+        conds_list holds each image's (row, weight) pairs, uncond's first dimension is B."""
+        denoised_uncond = x_out[-_rows_of(uncond):]  # [B, C, H, W]
+        denoised = denoised_uncond.clone()
+        for i, conds in enumerate(conds_list):
+            for cond_index, weight in conds:
+                denoised[i] += (x_out[cond_index] - denoised_uncond[i]) * (weight * cond_scale)
+        return denoised
+
+    def get_pred_x0(self, x_in, x_out, sigma):
+        return x_out
+
+
+def _rows_of(cond) -> int:
+    if isinstance(cond, dict):
+        return next(iter(cond.values())).shape[0]
+    return cond.shape[0]
 
 
 CFGDenoiser = CFGDenoiserKDiffusion
 
 
 class KDiffusionSampler(Sampler):
-    """A1111's k-diffusion sampler class. Easel makes one per run only for extensions that replace its
-    `callback_state` (e.g. ReSharpen, Vectorscope CC): theirs is then called after every sampler step with the
-    step's dict, whose `x` they may change in place (compat/cfg_view.py)."""
+    """A1111's k-diffusion sampler object (`funcname` is Easel's sampler name). Extensions replace its
+    `model_wrap_cfg` with a CFGDenoiserKDiffusion subclass, or its `callback_state` (e.g. ReSharpen,
+    Vectorscope CC), which is then called after every sampler step with the step's dict, whose `x` they may
+    change in place (compat/cfg_view.py)."""
+
+    def __init__(self, funcname, sd_model=None, options=None):
+        super().__init__(funcname)
+        self.sd_model = sd_model
+        self.options = options or {}
+        self.extra_params: list = []
+        self.model_wrap_cfg = CFGDenoiserKDiffusion(self)
+        self.model_wrap = self.model_wrap_cfg.inner_model
 
     def callback_state(self, d: dict) -> None:
         """After step `d["i"]`: stop when a `stop_at` step was set and passed (A1111's behaviour)."""
@@ -37,10 +88,13 @@ def callback_state_replaced() -> bool:
     return KDiffusionSampler.callback_state is not _BASE_CALLBACK_STATE
 
 
+TIMESTEP_SAMPLERS = ("DDIM", "DDIM CFG++", "PLMS", "UniPC", "LCM")  # A1111's sd_samplers_timesteps/_lcm rows
+
+
 def _rows() -> list[SamplerData]:
     from modules.extensions.compat import sd_samplers
 
-    return [row for row in sd_samplers.all_samplers if row.name not in ("DDIM", "DDIM CFG++", "PLMS", "UniPC", "LCM")]
+    return [row for row in sd_samplers.all_samplers if row.name not in TIMESTEP_SAMPLERS]
 
 
 def __getattr__(name: str):

@@ -7,7 +7,11 @@ from modules.extensions.compat.sd_samplers_common import Sampler
 
 
 class CompVisSampler(Sampler):
-    """A1111's timestep-sampler class."""
+    """A1111's timestep-sampler object (`funcname` is Easel's sampler name), as `create_sampler` makes it."""
+
+    def __init__(self, funcname, sd_model=None):
+        super().__init__(funcname)
+        self.sd_model = sd_model
 
 
 VanillaStableDiffusionSampler = CompVisSampler
