@@ -33,6 +33,7 @@ CONSTRAINTS: dict[str, dict] = {
     "hr_resize_x": {"ge": 0, "le": MAX_SIZE},
     "hr_resize_y": {"ge": 0, "le": MAX_SIZE},
     "hr_second_pass_steps": {"ge": 0, "le": MAX_STEPS},
+    "refiner_switch_at": {"ge": 0.0, "le": 1.0},
 }
 
 # A1111 fields the API accepts beside the dataclass's: (type, default). Fields with no machinery behind them yet
@@ -49,8 +50,6 @@ API_ONLY_COMMON: dict[str, tuple[Any, Any]] = {
     "tiling": (Optional[bool], None),
     "infotext": (Optional[str], None),
     "force_task_id": (Optional[str], None),
-    "refiner_checkpoint": (Optional[str], None),
-    "refiner_switch_at": (Optional[float], None),
     "disable_extra_networks": (bool, False),
     "comments": (Optional[dict[str, Any]], None),
     "denoising_strength": (Optional[float], None),
@@ -73,7 +72,6 @@ API_ONLY_TXT2IMG: dict[str, tuple[Any, Any]] = {
 # field → what it needs; refused (422) when truthy and the request type has no such field yet.
 UNSUPPORTED: dict[str, str] = {
     "enable_hr": "hires fix",
-    "refiner_checkpoint": "a refiner model",
 }
 
 
@@ -110,6 +108,8 @@ def request_model(name: str, request_type: type, extra: Mapping[str, tuple[Any, 
     hints = {**typing.get_type_hints(request_type), **(api_types or {})}
     fields: dict[str, Any] = {}
     for f in dataclasses.fields(request_type):
+        if f.metadata.get("api") is False:  # filled from other API fields (e.g. controlnet_units)
+            continue
         if f.default is not dataclasses.MISSING:
             default = f.default
         elif f.default_factory is not dataclasses.MISSING:

@@ -4,6 +4,7 @@ A unit is what one ControlNet tab holds: a preprocessor (`module`), a ControlNet
 how strongly and when it steers. Field names, defaults and enum texts are sd-webui-controlnet's, so its API clients
 (`alwayson_scripts: {"controlnet": {"args": [...]}}`, webuiapi's ControlNetUnit) work unchanged; see docs/controlnet.md.
 
+The enums are `str` enums, so a unit encodes to JSON as the extension's texts (the job store keeps requests as JSON).
 Images are PIL images once parsed: `image` is RGB, `mask` is "L" (white = masked). Decoding base64 is the caller's
 job (the API passes its decoder), so this module stays free of I/O. Names (module, model) are checked later, against
 the registries, by `check_unit_names` — parsing knows no registry.
@@ -21,7 +22,7 @@ from PIL import Image
 from modules.errors import InvalidInput
 
 
-class ResizeMode(Enum):
+class ResizeMode(str, Enum):
     """How the control image is fitted to the generation size (modules/controlnet/resize.py)."""
 
     JUST_RESIZE = "Just Resize"
@@ -43,7 +44,7 @@ _RESIZE_ALIASES = {
 }
 
 
-class ControlMode(Enum):
+class ControlMode(str, Enum):
     """How the ControlNet's residuals are balanced against the prompt (A1111's "guess mode" grew into this)."""
 
     BALANCED = "Balanced"
@@ -51,7 +52,7 @@ class ControlMode(Enum):
     CONTROL = "ControlNet is more important"
 
 
-class HiresOption(Enum):
+class HiresOption(str, Enum):
     """Which pass of hires fix a unit steers."""
 
     BOTH = "Both"
@@ -83,6 +84,12 @@ class ControlUnit:
 
     def replace(self, **changes) -> "ControlUnit":
         return dataclasses.replace(self, **changes)
+
+
+def coerce_units(values) -> tuple[ControlUnit, ...]:
+    """A request's `controlnet_units` as ControlUnits; dicts are what the job store reads back from JSON."""
+    return tuple(v if isinstance(v, ControlUnit) else unit_from_dict(v, f"controlnet_units[{i}]", None, False)
+                 for i, v in enumerate(values or ()))
 
 
 # The order of the extension's 1.0 API, where a unit was 15 flat values starting with `enabled` (a bool).

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from modules.controlnet.units import ControlUnit, coerce_units
 from modules.errors import InvalidInput
 
 MIN_SIZE, MAX_SIZE = 64, 2048
@@ -62,16 +63,23 @@ class GenerationRequest:
     tiling: bool | None = None
     # Negative Guidance minimum sigma (A1111's NGMS): None follows the "s_min_uncond" setting; 0 is off
     s_min_uncond: float | None = None
+    # Refiner (modules/pipeline/refiner.py): another checkpoint takes over the sampling at `refiner_switch_at`
+    refiner_checkpoint: str | None = None  # None, "" or "None": no refiner
+    refiner_switch_at: float | None = None  # fraction of the sampling done; None switches at the first step
     # Scripts (A1111's API names), opaque to the core: the extension host runs them around the pipeline
     script_name: str | None = None  # a selectable script's title; None: plain generation
     script_args: tuple[Any, ...] = ()  # that script's arguments, in the order of its ui() components
     alwayson_scripts: Mapping[str, Any] = field(default_factory=dict)  # title → {"args": [...]}
+    # ControlNet units (modules/controlnet/units.py), enabled and name-checked; the API fills them from
+    # alwayson_scripts["controlnet"], the UI from its unit tabs. Not an API field of its own (api: False).
+    controlnet_units: tuple[ControlUnit, ...] = field(default=(), metadata={"api": False})
 
     def __post_init__(self):
         object.__setattr__(self, "styles", tuple(self.styles))
         object.__setattr__(self, "override_settings", MappingProxyType(dict(self.override_settings)))
         object.__setattr__(self, "script_args", tuple(self.script_args or ()))
         object.__setattr__(self, "alwayson_scripts", MappingProxyType(dict(self.alwayson_scripts or {})))
+        object.__setattr__(self, "controlnet_units", coerce_units(self.controlnet_units))
 
     def replace(self, **changes) -> "GenerationRequest":
         return dataclasses.replace(self, **changes)
@@ -123,6 +131,12 @@ def validate_request(req: GenerationRequest) -> None:
             raise InvalidInput(name, f"expected true, false or null, got {value!r}")
     if req.s_min_uncond is not None:
         _check_number("s_min_uncond", req.s_min_uncond, 0.0)
+    if req.refiner_checkpoint is not None and not isinstance(req.refiner_checkpoint, str):
+        raise InvalidInput("refiner_checkpoint", f"expected a checkpoint name, got {req.refiner_checkpoint!r}")
+    if req.refiner_switch_at is not None:
+        _check_number("refiner_switch_at", req.refiner_switch_at, 0.0)
+        if req.refiner_switch_at > 1:
+            raise InvalidInput("refiner_switch_at", f"{req.refiner_switch_at} is above 1", "0 to 1")
     if req.firstpass_image is not None and not req.enable_hr:
         raise InvalidInput("firstpass_image", "is only used by hires fix", "enable_hr: true, or no firstpass_image")
     for name in ("prompt", "negative_prompt", "sampler_name", "scheduler"):

@@ -1,0 +1,48 @@
+"""Preprocessors (annotators) that need no network weights, as one table; see registry.py for the fields."""
+from __future__ import annotations
+
+from modules.controlnet.preprocessors import edges, tile
+from modules.controlnet.preprocessors.registry import Params, Preprocessor, Registry, Slider, Unavailable
+
+__all__ = ["Params", "Preprocessor", "Registry", "Slider", "Unavailable", "PREPROCESSORS", "UNAVAILABLE",
+           "default_registry"]
+
+_EDGE_TAGS = ("Canny", "Lineart", "Scribble", "MLSD")
+
+# The extension's names, labels, tags, sliders and sorting priorities.
+PREPROCESSORS: tuple[Preprocessor, ...] = (
+    Preprocessor("none", edges.none, tags=("InstructP2P",), priority=10),
+    Preprocessor("invert", edges.invert, label="invert (from white bg & black line)", tags=_EDGE_TAGS,
+                 resolution=None, priority=20),
+    Preprocessor("canny", edges.canny, tags=("Canny",), priority=100,
+                 slider_1=Slider("Low Threshold", 1, 255, 100, 1), slider_2=Slider("High Threshold", 1, 255, 200, 1)),
+    Preprocessor("threshold", edges.threshold, slider_1=Slider("Binarization Threshold", 0, 255, 127)),
+    Preprocessor("scribble_xdog", edges.scribble_xdog, tags=("Scribble", "SparseCtrl"),
+                 slider_1=Slider("XDoG Threshold", 1, 64, 32)),
+    Preprocessor("lineart_standard", edges.lineart_standard, label="lineart_standard (from white bg & black line)",
+                 tags=("Lineart",), priority=100),
+    Preprocessor("tile_resample", tile.tile_resample, tags=("Tile",), resolution=None, priority=100,
+                 slider_1=Slider("Down Sampling Rate", 1.0, 8.0, 1.0)),
+    Preprocessor("blur_gaussian", tile.blur_gaussian, tags=("Tile",), slider_1=Slider("Sigma", 0.01, 64.0, 9.0)),
+    Preprocessor("shuffle", tile.shuffle, tags=("Shuffle",), resolution=None),
+    Preprocessor("inpaint", tile.inpaint, label="inpaint_global_harmonious", tags=("Inpaint",), resolution=None,
+                 accepts_mask=True, requires_mask=True),
+    Preprocessor("inpaint_only", tile.inpaint, tags=("Inpaint",), resolution=None, priority=100,
+                 accepts_mask=True, requires_mask=True),
+)
+
+# Preprocessors that run a network: refused, naming the weight files, until Easel runs annotators.
+UNAVAILABLE: tuple[Unavailable, ...] = (
+    Unavailable("depth", ("dpt_hybrid-midas-501f0c75.pt",), "models/annotator/midas"),
+    Unavailable("depth_midas", ("dpt_hybrid-midas-501f0c75.pt",), "models/annotator/midas"),
+    Unavailable("openpose", ("body_pose_model.pth",), "models/annotator/openpose"),
+    Unavailable("openpose_full", ("body_pose_model.pth", "hand_pose_model.pth", "facenet.pth"),
+                "models/annotator/openpose"),
+    Unavailable("reference_only", (), "", "its attention mode is not built yet"),
+    Unavailable("tile_colorfix", (), "", "its colour-fix sampling step is not built yet"),
+    Unavailable("tile_colorfix+sharp", (), "", "its colour-fix sampling step is not built yet"),
+)
+
+
+def default_registry() -> Registry:
+    return Registry(PREPROCESSORS, UNAVAILABLE)
