@@ -38,8 +38,21 @@ def start_extensions(app, folders: list[tuple[str, Path]]) -> ScriptHost:
     script_callbacks.clear_callbacks()
     if folders:  # scripts that run pip themselves at import: held to Easel's versions (extensions/constraints.py)
         protect_this_process()
+        ensure_settings_file(app.paths.config_json)
     load_extension_scripts([ExtensionFolder(n, Path(p)) for n, p in folders])  # failures reach FAILURES' listeners
     host.initialize()
     script_callbacks.ui_settings_callback()  # settings exist before the Settings tab and config.json read them
     log.info("extensions: %d scripts from %d extension folders", len(host.all_titles()), len(folders))
     return host
+
+
+def ensure_settings_file(path: Path) -> bool:
+    """A1111's extensions read its settings file themselves (`cmd_opts.ui_settings_file`; e.g. a route that serves
+    it to their JavaScript), and an A1111 user has one as soon as anything was applied. When it is missing it is
+    created holding no values (`{}`), so that no default is written down as if the user had chosen it
+    (docs/a1111-compat.md). True when it was created."""
+    if path.exists():
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("{}\n", encoding="utf-8")
+    return True
