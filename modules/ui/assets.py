@@ -1,7 +1,7 @@
 """The browser side: `javascript/*.js` and `style.css` of the install folder and of every extension that loads,
 served from one route and loaded into the page's <head>; extensions' `localizations/*.json`; and A1111's
-`/file=<path>` route for files inside those extension folders (images, fonts, … their scripts and CSS refer to).
-Only files of that table or under those folders can be fetched: no path traversal, no hidden files (.git)."""
+`/file=<path>` route for files inside those extension folders (images, fonts, … their scripts and CSS refer to)
+and in the `tmp` folders extensions write for their scripts. Only files of that table or under those folders can be fetched: no path traversal, no hidden files (.git)."""
 from __future__ import annotations
 
 import html
@@ -11,6 +11,9 @@ ASSET_ROUTE = "/easel-assets"
 LOCALIZATION_ROUTE = ASSET_ROUTE + "/localizations"
 FILE_ROUTE = "/file="
 CORE_FILE_DIRS = ("javascript", "html")  # install-folder files the page may fetch with file= (as in A1111)
+# A1111 extensions write files for their own scripts to fetch as `file=tmp/<name>` into `tmp` of the web UI's root
+# (modules.paths.script_path: Easel's install folder); `tmp` of the data dir is served the same way
+TMP_DIR = "tmp"
 
 
 class AssetTable(dict):
@@ -67,7 +70,8 @@ def asset_table(paths, disabled_extensions: bool = False, extensions=None) -> As
     roots = extension_roots(paths, disabled_extensions, extensions)
     scripts, styles = asset_files(paths, disabled_extensions, extensions)
     files = {f"{i}/{file.name}": file for i, file in enumerate([*scripts, *styles])}
-    file_roots = [*roots, *(paths.install_dir / d for d in CORE_FILE_DIRS)]
+    file_roots = [*roots, *(paths.install_dir / d for d in CORE_FILE_DIRS), paths.install_dir / TMP_DIR,
+                  paths.data_dir / TMP_DIR]
     return AssetTable(files, file_roots, localization_files([paths.install_dir, *roots]),
                       bases=[paths.install_dir, paths.data_dir])
 
