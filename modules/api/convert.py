@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from modules.api.controlnet import take_controlnet
 from modules.api.schema import UNSUPPORTED
 from modules.api.settings_checks import check_model_names, check_settings, pin_default_checkpoint
 from modules.errors import EaselError, InvalidInput
@@ -138,6 +139,7 @@ def to_request(payload: BaseModel, request_type: type, *, app, scripts: Mapping[
     if data.get("infotext"):
         data = fill_from_infotext(data, set(payload.model_fields_set), data["infotext"], names)
     check_unsupported(data, request_type)
+    data = take_controlnet(app, data, bool(data.get("init_images")))  # built in: not an installed script
     check_scripts(data, scripts)
     data = native_size_defaults(app, data, set(payload.model_fields_set))
     data["sampler_name"] = data.get("sampler_name") or data.get("sampler_index") or "Euler"
@@ -182,6 +184,6 @@ def api_parameters(payload: BaseModel, request: Any) -> dict:
     from `infotext`, sizes and sampler defaults resolved); images stay as they were sent (or left out)."""
     echo = payload.model_dump()
     for f in dataclasses.fields(request):
-        if f.name not in IMAGE_FIELDS:
+        if f.name not in IMAGE_FIELDS and f.metadata.get("api") is not False:
             echo[f.name] = json_friendly(getattr(request, f.name))
     return echo

@@ -10,7 +10,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
 from modules import cli
-from modules.api import routes_generate, routes_interrogate, routes_jobs, routes_lists
+from modules.api import controlnet, routes_generate, routes_interrogate, routes_jobs, routes_lists
 from modules.api.auth import basic_auth
 from modules.api.convert import to_request
 from modules.api.errors import BodyLimit, install_error_handlers
@@ -19,7 +19,7 @@ from modules.api.surrogates import reject_lone_surrogates
 from modules.pipeline.img2img_request import Img2ImgRequest, validate_img2img
 from modules.pipeline.request import GenerationRequest
 
-API_PREFIXES = ("/sdapi/", "/easel/", "/internal/")
+API_PREFIXES = ("/sdapi/", "/easel/", "/internal/", "/controlnet/")
 DEFAULT_MAX_REQUEST_MB = 40
 DOCS_ASSETS = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css"}
 ERROR_RESPONSES = {code: {"model": ErrorResponse} for code in (400, 401, 404, 409, 413, 422)}
@@ -51,6 +51,8 @@ def mount_api(server: FastAPI, app) -> None:
                           responses=ERROR_RESPONSES, tags=["A1111 API"])
     server.include_router(routes_interrogate.build_router(app), prefix="/sdapi/v1", dependencies=deps,
                           responses=ERROR_RESPONSES, tags=["A1111 API"])
+    server.include_router(controlnet.build_router(app), dependencies=deps, responses=ERROR_RESPONSES,
+                          tags=["ControlNet (sd-webui-controlnet API)"])
     server.include_router(routes_jobs.build_router(app, submitters(app)), prefix="/easel/v1",
                           dependencies=deps, responses=ERROR_RESPONSES, tags=["Jobs"])
     server.include_router(routes_jobs.build_internal_router(app), prefix="/internal", dependencies=deps,

@@ -149,4 +149,6 @@ SETTINGS: tuple[Setting, ...] = (
        EXTENSIONS, choices=("none", "extra", "all"), restart=True, hidden=True),
     _s("extensions_index_url", "https://raw.githubusercontent.com/AUTOMATIC1111/stable-diffusion-webui-extensions/"
        "master/index.json", "URL of the extension index (Extensions → Available)", EXTENSIONS),
+    _s("control_net_unit_count", 3, "ControlNet: number of units (tabs) on txt2img and img2img", "ControlNet", int,
+       minimum=1, maximum=10, reload=True),
 )
