@@ -63,8 +63,10 @@ SETTINGS: tuple[Setting, ...] = (
     _s("outdir_img2img_grids", "outputs/img2img-grids", "Output directory for img2img grids", SAVING),
     _s("sd_model_checkpoint", "", "Stable Diffusion checkpoint", SD),
     _s("sd_vae", "Automatic", "SD VAE", SD),
-    _s("sd_vae_decode_method", "Full", "VAE type for decode (stored; Easel decodes in full for now)", SD,
-       choices=("Full", "TAESD")),
+    _s("sd_vae_encode_method", "Full", "VAE type for encode (img2img, hires fix, inpainting; TAESD needs "
+       "models/VAE-taesd/taesd_encoder.pth or taesdxl_encoder.pth)", SD, choices=("Full", "TAESD")),
+    _s("sd_vae_decode_method", "Full", "VAE type for decode (TAESD needs models/VAE-taesd/taesd_decoder.pth or "
+       "taesdxl_decoder.pth; the built-in model ships its own)", SD, choices=("Full", "TAESD")),
     _s("sd15_download_url", "https://huggingface.co/stable-diffusion-v1-5/stable-diffusion-v1-5/resolve/main/"
        "v1-5-pruned-emaonly.safetensors", "Download Stable Diffusion 1.5 from this URL", SD),
     _s("sd15_download_sha256", "6ce0161689b3853acaa03779ec93eafe75a02f4ced659bee03f50797806fa2fa",

@@ -1,0 +1,198 @@
+"""ControlNet residuals for one UNet call, by sd-webui-controlnet's rules (its `scripts/hook.py`).
+
+Per unit and model call:
+- it runs while `guidance_start ≤ step / steps ≤ guidance_end` (step counted from 0 in the pass, as the CFG hooks
+  count it, modules/sampling/cfg.py), with a weight above 0, and in the hires-fix pass its `hr_option` allows;
+- its ControlNet sees the UNet's own input (the latents as the UNet gets them, the timestep, the row's text
+  context) and the unit's hint image at 8× the latent size;
+- residual i of K (the encoder outputs, then the middle block's) is multiplied by `weight`, and with "My prompt is
+  more important" or "ControlNet is more important" by `weight · 0.825^(12 − i)` instead ("soft injection"; SD 1.x
+  has K = 13, so the middle block keeps the full weight). Canny and MLSD units get the soft weights in the hires pass
+  whatever their mode, as the extension does;
+- "ControlNet is more important" (and shuffle's global average pooling) zeroes the residuals of the unconditional
+  rows, so only the prompt side of classifier-free guidance is steered;
+- global average pooling replaces each residual by its spatial mean;
+- the residuals of all units are summed.
+A 4-channel hint (inpaint: RGB and mask) becomes `rgb · (1 − m) − m` with m the mask above 0.5.
+
+Rows: which image (hint) and which side of guidance (cond or uncond) each row of a model call belongs to is read
+in the CFG hook `observe` (DenoiserParams: cond rows first, grouped per image by AND-parts, then one uncond row per
+image); the model wrapper (modules/pipeline/sample.py) then asks for the residuals of the rows it runs together.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from modules.controlnet.units import ControlMode, HiresOption
+from modules.sampling.cfg_hooks import CFGHooks, DenoiserParams
+
+SOFT_BASE = 0.825
+SOFT_TOP = 12  # the extension's exponent base: 12 − i for residual i (SD 1.x's 13 residuals)
+HIRES_SOFT_MODULES = ("canny", "mlsd")  # modules whose units get soft weights in the hires pass
+
+
+def control_scales(weight: float, count: int, soft: bool) -> list[float]:
+    """The factor of each of `count` residuals.
+
+    >>> control_scales(0.5, 3, False)
+    [0.5, 0.5, 0.5]
+    >>> [round(s, 4) for s in control_scales(1.0, 13, True)][-3:], round(control_scales(1.0, 13, True)[0], 4)
+    ([0.6806, 0.825, 1.0], 0.0994)
+    """
+    if not soft:
+        return [weight] * count
+    return [weight * SOFT_BASE ** float(SOFT_TOP - i) for i in range(count)]
+
+
+def guidance_active(fraction: float, start: float, end: float) -> bool:
+    """The extension's test: a unit steers unless the pass's progress is before its start or after its end.
+
+    >>> [guidance_active(i / 8, 0.0, 0.5) for i in range(8)]
+    [True, True, True, True, True, False, False, False]
+    """
+    return not (fraction < start or fraction > end)
+
+
+def inpaint_hint(hint: torch.Tensor) -> torch.Tensor:
+    """[N, 4, H, W] RGB + mask → [N, 3, H, W]: masked pixels become −1 (the ControlNet inpaint protocol)."""
+    if hint.shape[1] != 4:
+        return hint
+    mask = (hint[:, 3:4] > 0.5).to(hint.dtype)  # [N, 1, H, W]
+    return hint[:, :3] * (1 - mask) - mask  # [N, 3, H, W]
+
+
+@dataclass(frozen=True)
+class ResolvedControl:
+    """One enabled unit, ready to run: its loaded ControlNet, hint images and schedule."""
+
+    label: str  # "ControlNet 0": names the unit in messages
+    control: object  # modules.controlnet.model.LoadedControlNet (callable: x, t, context, hint → residuals)
+    hint: torch.Tensor  # [n, 3 or 4, H, W] in [0, 1] (−1: inpaint's masked) at the generation size; n = 1 or B
+    weight: float = 1.0
+    guidance_start: float = 0.0
+    guidance_end: float = 1.0
+    control_mode: ControlMode = ControlMode.BALANCED
+    hr_hint: torch.Tensor | None = None  # the hires pass's hint at the hires size (None: `hint` resized)
+    module: str = "none"
+    hr_option: HiresOption = HiresOption.BOTH
+
+
+def _hint_scale(control) -> int:
+    """How much larger than the latents a ControlNet's hint is (its hint encoder's stride-2 convolutions)."""
+    widths = getattr(getattr(control, "net", None), "config", {}).get("conditioning_embedding_out_channels")
+    return 2 ** (len(widths) - 1) if widths else 8
+
+
+class ControlRun:
+    """The units of one sampling pass. `stage`: "single" (no hires fix), "first" or "hires" (its two passes).
+
+    It holds the pass's working state (the step's progress and row layout, resized hints), so make one per pass.
+    """
+
+    def __init__(self, units: Sequence[ResolvedControl], stage: str = "single"):
+        if stage not in ("single", "first", "hires"):
+            raise ValueError(f"stage must be 'single', 'first' or 'hires', not {stage!r}")
+        self.units, self.stage = tuple(units), stage
+        self.fraction = 0.0
+        self._images: torch.Tensor | None = None  # [rows] image index of each row of the last CFG batch
+        self._marks: torch.Tensor | None = None  # [rows] 1.0 cond, 0.0 uncond
+        self._hints: dict[tuple[int, int, int], torch.Tensor] = {}
+
+    def cfg_hooks(self) -> CFGHooks:
+        """Run after the other hooks: it reads the rows as they will reach the model."""
+        return CFGHooks(on_denoiser=(self.observe,))
+
+    def model_kwargs(self) -> dict:
+        """For `CFGDenoiser(model_kwargs=...)`: the model wrapper (modules/pipeline/sample.py) takes `control`."""
+        return {"control": self}
+
+    def observe(self, params: DenoiserParams) -> None:
+        """Before each model call: the step's progress and, per row, its image and side of guidance."""
+        self.fraction = params.sampling_step / max(params.total_sampling_steps, 1)
+        rows = params.x.shape[0]
+        cond_rows = _rows_of(params.text_cond)
+        counts = _part_counts(params.denoiser)
+        if counts is None or sum(counts) != cond_rows:
+            counts = [1] * cond_rows
+        images = [i for i, c in enumerate(counts) for _ in range(c)] + list(range(rows - cond_rows))
+        self._images = torch.tensor(images)
+        self._marks = torch.tensor([1.0] * cond_rows + [0.0] * (rows - cond_rows))
+
+    def steers(self, unit: ResolvedControl) -> bool:
+        if unit.weight == 0 or not guidance_active(self.fraction, unit.guidance_start, unit.guidance_end):
+            return False
+        if self.stage == "first" and unit.hr_option == HiresOption.HIGH_RES_ONLY:
+            return False
+        return not (self.stage == "hires" and unit.hr_option == HiresOption.LOW_RES_ONLY)
+
+    def soft(self, unit: ResolvedControl) -> bool:
+        forced = self.stage == "hires" and any(m in unit.module for m in HIRES_SOFT_MODULES)
+        return unit.control_mode != ControlMode.BALANCED or forced
+
+    @torch.no_grad()
+    def residuals(self, x: torch.Tensor, t: torch.Tensor, context: torch.Tensor, rows: torch.Tensor | None = None,
+                  concat: torch.Tensor | None = None) -> list[torch.Tensor] | None:
+        """Summed residuals [k, c_i, h_i, w_i] for the rows `rows` (of the CFG batch; None: all) with latents
+        x [k, C, h, w], timesteps t [k] and context [k, L, D]; None when no unit steers this call."""
+        active = [u for u in self.units if self.steers(u)]
+        if not active:
+            return None
+        images, marks = self._layout(x.shape[0], rows)
+        t = torch.as_tensor(t, dtype=torch.float32).reshape(-1).expand(x.shape[0])  # [k]
+        total = None
+        for unit in active:
+            hint = self._hint(unit, x.shape[-2:])  # [n, 3, H, W]
+            hint = hint[images % hint.shape[0]]  # [k, 3, H, W]
+            x_in = x if concat is None or unit.control.in_channels == x.shape[1] else torch.cat([x, concat.to(x)], 1)
+            outs = unit.control(x_in, t, context, hint)  # K × [k, c_i, h_i, w_i]
+            outs = [r * s for r, s in zip(outs, control_scales(unit.weight, len(outs), self.soft(unit)))]
+            pooling = getattr(unit.control, "global_average_pooling", False)
+            if unit.control_mode == ControlMode.CONTROL or pooling:
+                outs = [r * marks.to(r).view(-1, 1, 1, 1) for r in outs]  # uncond rows: no control
+            if pooling:
+                outs = [r.mean(dim=(2, 3), keepdim=True) for r in outs]  # [k, c_i, 1, 1]
+            total = outs if total is None else [a + b for a, b in zip(total, outs)]
+        return total
+
+    def _layout(self, count: int, rows: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(image index, cond mark) per row of this call; without an observed layout every row is its own image
+        (modulo the hints) and counts as cond."""
+        index = torch.arange(count) if rows is None else torch.as_tensor(rows).reshape(-1).cpu()
+        if self._images is None or int(index.max()) >= len(self._images):
+            return index, torch.ones(count)
+        return self._images[index], self._marks[index]
+
+    def _hint(self, unit: ResolvedControl, latent_size) -> torch.Tensor:
+        """The unit's hint at `latent_size` × the ControlNet's hint scale: the pass's own hint when it fits, else the
+        closer of hint / hr_hint resized (bilinear, antialiased); inpaint hints converted."""
+        scale = _hint_scale(unit.control)
+        size = (int(latent_size[0]) * scale, int(latent_size[1]) * scale)
+        key = (id(unit), *size)
+        if key not in self._hints:
+            options = [h for h in ((unit.hr_hint, unit.hint) if self.stage == "hires" else (unit.hint, unit.hr_hint))
+                       if h is not None]
+            hint = min(options, key=lambda h: abs(h.shape[-2] - size[0]) + abs(h.shape[-1] - size[1]))
+            hint = hint.float()
+            if tuple(hint.shape[-2:]) != size:
+                hint = F.interpolate(hint, size=size, mode="bilinear", antialias=True, align_corners=False)
+            self._hints[key] = inpaint_hint(hint)  # [n, 3, H, W]
+        return self._hints[key]
+
+
+def _rows_of(cond) -> int:
+    if isinstance(cond, dict):
+        return next(iter(cond.values())).shape[0]
+    return cond.shape[0] if isinstance(cond, torch.Tensor) else len(cond)
+
+
+def _part_counts(denoiser) -> list[int] | None:
+    """AND-parts per image of the current step's prompt (modules/sampling/cfg.py MultiCond), when known."""
+    cond = getattr(denoiser, "cond", None)
+    if callable(cond):
+        cond = cond(getattr(denoiser, "step", 0))
+    parts = getattr(cond, "parts", None)
+    return None if parts is None else [len(p) for p in parts]
