@@ -26,11 +26,12 @@ from modules.pipeline.prompting import step_conditioning
 from modules.pipeline.result import GenerationResult
 from modules.pipeline.run_options import (NegativeGuidanceMinimum, negative_guidance_minimum, tiling_enabled,
                                           tiling_infotext)
-from modules.pipeline.sample import (SamplerChoice, decode_latents, job_previewer, model_denoiser, preview_period,
-                                     run_sampler)
+from modules.pipeline.sample import (SamplerChoice, decode_latents, job_models_dirs, job_previewer, model_denoiser,
+                                     preview_period, run_sampler)
 from modules.pipeline.seeds import fix_seed, plan_images
 from modules.pipeline.services import PipelineServices
 from modules.pipeline.steps import choose_sampler, make_rng, run_facts
+from modules.pipeline.vae_methods import method_infotext, with_vae_methods
 from modules.errors import InvalidInput
 from modules.models.tiling import tiled
 from modules.pipeline.soft_inpaint import SoftSettings, blend_hooks, difference_masks, soft_overlay
@@ -160,7 +161,8 @@ def run_img2img(services: PipelineServices, req: Img2ImgRequest, opts: Snapshot,
     total, t_enc = img2img_steps(req.steps, strength, opts.img2img_fix_steps) if strength > 0 else (req.steps, 0)
     sigmas, sigma_extras = services.samplers.build_sigmas(choice.spec, choice.scheduler, total, denoiser, opts)
     facts = run_facts(services, model, choice, opts, sigma_extras)
-    facts = dataclasses.replace(facts, extra={**facts.extra, **img2img_facts(req, opts, prepared, model)})
+    facts = dataclasses.replace(facts, extra={**facts.extra, **img2img_facts(req, opts, prepared, model),
+                                              **method_infotext(opts, encodes=True)})
     faces = face_restoration(services, req, opts) if strength > 0 else None  # strength 0: the input, untouched
     facts = facts if faces is None else faces.add_to(facts)
     outputs = ImageOutputs(services, req, opts, facts, "img2img", hooks, ctx)
@@ -168,7 +170,8 @@ def run_img2img(services: PipelineServices, req: Img2ImgRequest, opts: Snapshot,
     step = Pass(choice, denoiser, sigmas, t_enc, req.cfg_scale, strength >= 1.0, noise_multiplier(req, opts),
                 opts.img2img_extra_noise, negative_guidance_minimum(req, opts))
     tiling = tiling_enabled(req, opts)
-    with tiled(model, tiling), NetworkRun(services, model, opts) as nets:
+    model = with_vae_methods(model, opts, job_models_dirs(services))  # decodes and encodes as the settings say
+    with tiled(model, tiling), NetworkRun(services, ctx.model, opts) as nets:
         for n in range(req.n_iter):
             if job.interrupted:
                 break

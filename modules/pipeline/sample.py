@@ -80,15 +80,22 @@ def preview_period(opts) -> int:
     return max(opts.show_progress_every_n_steps, 0) if opts.live_previews_enable else 0
 
 
+def job_models_dirs(services) -> list:
+    """Where a job looks for TAESD files: the user's models folder, then the install folder's (the built-in
+    model's ship there)."""
+    from modules.paths import INSTALL_DIR
+
+    return list(dict.fromkeys((services.paths.models_dir, INSTALL_DIR / "models")))
+
+
 def job_previewer(services, model, opts):
     """The live-preview decoder for a job (`show_progress_type`, docs/previews.md): a TAESD file for the model's
     latent space from the user's models folder, else from the install folder (where the built-in model's ships),
     else the cheap approximation."""
     from modules.imaging.preview import previewer_for
-    from modules.paths import INSTALL_DIR
 
     previewer = None
-    for models_dir in dict.fromkeys((services.paths.models_dir, INSTALL_DIR / "models")):
+    for models_dir in job_models_dirs(services):
         previewer = previewer_for(opts.show_progress_type, models_dir, model.family, model.checkpoint.path.name,
                                   log=log.warning)
         if previewer.method == "TAESD":

@@ -18,11 +18,12 @@ from modules.pipeline.request import GenerationRequest, validate_request
 from modules.pipeline.run_options import (NegativeGuidanceMinimum, negative_guidance_minimum, tiling_enabled,
                                           tiling_infotext)
 from modules.pipeline.result import GenerationResult
-from modules.pipeline.sample import (SamplerChoice, decode_latents, job_previewer, model_denoiser, preview_period,
-                                     run_sampler)
+from modules.pipeline.sample import (SamplerChoice, decode_latents, job_models_dirs, job_previewer, model_denoiser,
+                                     preview_period, run_sampler)
 from modules.pipeline.seeds import fix_seed, plan_images
 from modules.pipeline.prompting import step_conditioning
 from modules.pipeline.steps import choose_sampler, make_rng, run_facts
+from modules.pipeline.vae_methods import method_infotext, with_vae_methods
 from modules.pipeline.services import PipelineServices
 from modules.sampling.cfg import CFGDenoiser
 from modules.sampling.registry import scale_initial_noise
@@ -51,7 +52,9 @@ def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapsh
     second = prepare_second_pass(services, model, req, opts, hires, sigma_extras.get("Schedule type"))
     facts = facts if second is None else dataclasses.replace(facts, extra={**facts.extra, **second.infotext})
     tiling, ngms = tiling_enabled(req, opts), negative_guidance_minimum(req, opts)
-    facts = dataclasses.replace(facts, extra={**facts.extra, **tiling_infotext(tiling)})
+    encodes = second is not None and second.plan.latent_mode is None  # an image upscaler: pixels are re-encoded
+    facts = dataclasses.replace(facts, extra={**facts.extra, **tiling_infotext(tiling),
+                                              **method_infotext(opts, encodes)})
     faces = face_restoration(services, req, opts)
     facts = facts if faces is None else faces.add_to(facts)
     passes = job.job_count = req.n_iter * (1 if second is None else 2)
@@ -60,7 +63,8 @@ def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapsh
     outputs = ImageOutputs(services, req, opts, facts, "txt2img", hooks, ctx)
     outputs.faces = faces
     first = FirstPass(choice, denoiser, sigmas, ngms)
-    with tiled(model, tiling), NetworkRun(services, model, opts) as nets:
+    model = with_vae_methods(model, opts, job_models_dirs(services))  # decodes and encodes as the settings say
+    with tiled(model, tiling), NetworkRun(services, ctx.model, opts) as nets:
         for n in range(req.n_iter):
             if job.interrupted:
                 break

@@ -140,3 +140,31 @@ def test_the_plain_combination_equals_the_cores(half_app):
     ours = wrap.combine_denoised(x_out, [list(p) for p in parts], torch.zeros(2, 77, 8), 6.0)
     core = _combine(x_out, MultiCond(torch.zeros(3, 77, 8), parts), x_out[-2:], 6.0)
     assert torch.allclose(ours, core, atol=1e-5)
+
+
+def test_model_hijack_layers_are_the_loaded_models_modules(half_app):
+    """Asymmetric tiling patches `_conv_forward` of the Conv2d layers it finds in `model_hijack.layers`."""
+    import torch
+
+    from modules import sd_hijack
+
+    half_app.txt2img(GenerationRequest(**BASE))  # a model is loaded
+    model = half_app.services.models.current
+    layers = sd_hijack.model_hijack.layers
+    convs = [m for m in layers if type(m) is torch.nn.Conv2d]
+    assert layers[0] is model.unet and any(m is model.vae for m in layers) and convs
+    plain = pixels(half_app.txt2img(GenerationRequest(**BASE)))
+    def tile_x(self, x, weight, bias):
+        pad = self._reversed_padding_repeated_twice  # (left, right, top, bottom)
+        x = torch.nn.functional.pad(x, (pad[0], pad[1], 0, 0), mode="circular")
+        x = torch.nn.functional.pad(x, (0, 0, pad[2], pad[3]), mode="constant")
+        return torch.nn.functional.conv2d(x, weight, bias, self.stride, 0, self.dilation, self.groups)
+
+    for conv in convs:  # circular padding on X only, as the extension does
+        conv._conv_forward = tile_x.__get__(conv, torch.nn.Conv2d)
+    try:
+        tiled = pixels(half_app.txt2img(GenerationRequest(**BASE)))
+    finally:
+        for conv in convs:
+            del conv._conv_forward
+    assert np.abs(tiled - plain).max() > 8

@@ -9,7 +9,6 @@ from modules.extensions.compat.textual_inversion import EmbeddingDatabase
 
 class StableDiffusionModelHijack:
     fixes = None
-    layers = None
     circular_enabled = False
     clip = None
     optimization_method = "sdp"  # Easel's attention: torch scaled-dot-product (xformers with --xformers on CUDA)
@@ -18,6 +17,17 @@ class StableDiffusionModelHijack:
         self.embedding_db = EmbeddingDatabase()
         self.comments: list[str] = []
         self.extra_generation_params: dict = {}
+
+    @property
+    def layers(self) -> list | None:
+        """Every torch module of the loaded model (UNet, VAE, text encoder), parents before children, as A1111
+        lists them at model load; extensions patch the layers they find here (e.g. Conv2d padding for tiling).
+        None while no model is loaded (A1111: before the first hijack)."""
+        model = binding.app().services.models.current
+        if model is None:
+            return None
+        nets = [net for net in (model.unet, model.vae, getattr(model, "text_encoder", None)) if net is not None]
+        return [module for net in nets for module in net.modules()]
 
     def apply_optimizations(self, option=None) -> None:
         """Easel picks its attention at model load (--xformers, --opt-sdp-attention)."""
