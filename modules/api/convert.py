@@ -161,7 +161,11 @@ def precheck(app, request, validate: Callable[[Any], None] | None = None) -> Non
     """Names and values a job would fail on, checked before it is queued (the job checks them again)."""
     from modules.pipeline.request import validate_request
 
+    from modules.pipeline.refiner_plan import find_refiner, wants_refiner
+
     (validate or validate_request)(request)
+    if wants_refiner(request.refiner_checkpoint):
+        find_refiner(app.models, request.refiner_checkpoint)  # unknown → 422 naming the field and the valid names
     app.services.samplers.resolve_sampler(request.sampler_name)
     app.services.samplers.resolve_scheduler(request.scheduler)
 

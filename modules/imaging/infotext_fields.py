@@ -27,4 +27,6 @@ INFOTEXT_FIELDS: tuple[tuple[str, str, type], ...] = (
     ("Hires resize-2", "hr_resize_y", int),
     ("Mask blur", "mask_blur", int),
     ("Image CFG scale", "image_cfg_scale", float),
+    ("Refiner", "refiner_checkpoint", str),
+    ("Refiner switch at", "refiner_switch_at", float),
 )

@@ -1,7 +1,9 @@
 """ModelManager: the sole owner of weights. Lists checkpoints and VAEs, loads, switches and frees models.
 
 One model is loaded at a time; switching drops the previous one (and collects it) before reading the next, so two
-never sit in memory together. All methods are thread-safe: loading holds `_load_lock`, listings `_list_lock`.
+never sit in memory together. The one exception is a refiner (docs/pipeline.md, "Refiner"): a second model held
+beside the current one while a job switches to it, and kept for the next job only while memory allows.
+All methods are thread-safe: loading holds `_load_lock`, listings `_list_lock`.
 Listing, finding and native sizes need no torch; it is imported with the first load (the page is served before
 torch loads, docs/architecture.md §4).
 """
@@ -58,6 +60,24 @@ def _same_file(path: Path, text: str) -> bool:
     return candidate.is_absolute() and candidate.is_file() and candidate.resolve() == path.resolve()
 
 
+def available_memory() -> int | None:
+    """Bytes of RAM the system can still give (None where it cannot be read)."""
+    try:
+        import psutil
+    except ImportError:
+        return None
+    return int(psutil.virtual_memory().available)
+
+
+def keep_second_model(available: int | None, model_bytes: int) -> bool:
+    """Keep a refiner loaded between jobs when at least one more model of its size would fit in what is left.
+
+    >>> keep_second_model(8 * 2**30, 2 * 2**30), keep_second_model(2**30, 2 * 2**30), keep_second_model(None, 1)
+    (True, False, False)
+    """
+    return available is not None and available >= model_bytes
+
+
 class ModelManager:
     """Loads checkpoints by name and hands out the current LoadedModel."""
 
@@ -80,6 +100,7 @@ class ModelManager:
         self._current: LoadedModel | None = None
         self._builtin_announced = False  # the "using the built-in model" log line, once per run
         self._loras: AppliedLoras | None = None  # LoRA patches of the current model, with its original weights
+        self._refiner: LoadedModel | None = None  # a second model for refiner switches (see `refiner`)
         self._load_lock = threading.RLock()
         self._list_lock = threading.RLock()
         self._device_lock = threading.Lock()
@@ -225,9 +246,59 @@ class ModelManager:
                 if current.vae_path != (vae_info.path if vae_info else None):
                     self._current = self._swap_vae(current, vae_info)
                 return self._current
+            held = self._refiner
+            if held is not None and held.checkpoint.path == info.path and \
+                    held.vae_path == (vae_info.path if vae_info else None):
+                self.unload()
+                self._current = held  # the refiner becomes the main model: no second read of the file
+                return held
             self.unload()
             self._current = self._load(info, vae_info)
             return self._current
+
+    def refiner(self, checkpoint: str, vae: str = VAE_AUTOMATIC) -> LoadedModel:
+        """A model beside the current one that a job switches to mid-sampling (`modules/pipeline/refiner.py`).
+
+        The current model stays loaded: the running job still holds it for its next batch, its hires pass and
+        decoding, so dropping it here would free nothing. Another refiner replaces this one; `unload` and a
+        change of the main model drop it; `release_refiner` decides after each job whether it stays.
+        """
+        with self._load_lock:
+            info = self.find_checkpoint(checkpoint)
+            current = self._current
+            if current is not None and current.checkpoint.path == info.path:
+                return current
+            vae_info = resolve_vae(vae, info, self.list_vaes())
+            held = self._refiner
+            if held is not None and held.checkpoint.path == info.path and \
+                    held.vae_path == (vae_info.path if vae_info else None):
+                return held
+            self._refiner = None
+            gc.collect()
+            size = info.path.stat().st_size
+            available = available_memory()
+            if available is not None and available < size:
+                log.warning("loading refiner %s (%.1f GiB) beside %s with %.1f GiB of memory available",
+                            info.name, size / 2**30, current.checkpoint.name if current else "no model",
+                            available / 2**30)
+            self._refiner = self._load(info, vae_info)
+            return self._refiner
+
+    def release_refiner(self) -> None:
+        """After a job: keep the refiner for the next one only if a model of its size would still fit in the
+        memory left (A1111 unloads it when memory is short); otherwise free it now."""
+        with self._load_lock:
+            held = self._refiner
+            if held is None:
+                return
+            if keep_second_model(available_memory(), held.checkpoint.path.stat().st_size):
+                return
+            self._refiner = None
+            gc.collect()
+
+    @property
+    def held_refiner(self) -> LoadedModel | None:
+        return self._refiner
 
     def _load(self, info: CheckpointInfo, vae: VaeInfo | None) -> LoadedModel:
         info = info.with_hash(self.hash_cache.sha256(info.path, self._hash_key(info)))
@@ -284,9 +355,9 @@ class ModelManager:
         """Drop the current model and give its memory back."""
         with self._load_lock:
             self._loras = None
-            if self._current is None:
+            if self._current is None and self._refiner is None:
                 return
-            self._current = None
+            self._current = self._refiner = None
             gc.collect()
             import torch  # a model was loaded, so torch already is
 

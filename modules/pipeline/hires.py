@@ -24,6 +24,7 @@ from modules.pipeline.request import MAX_STEPS, GenerationRequest
 from modules.pipeline.run_options import negative_guidance_minimum
 from modules.pipeline.sample import decode_latents, model_denoiser
 from modules.pipeline.steps import choose_sampler, make_rng
+from modules.sampling.cfg_hooks import CFGHooks
 from modules.upscalers.registry import LATENT_MODES
 
 DEFAULT_STRENGTH = 0.7
@@ -220,9 +221,10 @@ class SecondPass:
 
     def run(self, services, model, req: GenerationRequest, opts, batch, latents: torch.Tensor | None, job,
             pass_no: int, on_extra_noise=None, first_images: list | None = None,
-            notes: dict | None = None) -> torch.Tensor | None:
+            notes: dict | None = None, refiner=None) -> torch.Tensor | None:
         """First-pass latents [B, C, h, w] (or `first_images`, see `first_pass_from_image`) → upscaled and
-        re-denoised latents [B, C, H/f, W/f] (`on_extra_noise`, `notes`: see `Pass.run`)."""
+        re-denoised latents [B, C, H/f, W/f] (`on_extra_noise`, `notes`: see `Pass.run`; `refiner`: the job's
+        RefinerSession, which switches here when `hires_fix_refiner_pass` includes the second pass)."""
         exact, plan = opts.exact_batches, self.plan
         init, pixels = upscale_latents(model, latents, plan, services.upscalers, exact,
                                        (opts.ESRGAN_tile, opts.ESRGAN_tile_overlap),
@@ -230,15 +232,23 @@ class SecondPass:
         if plan.strength == 0:
             return init
         prompts = hires_batch(req, batch, services.styles)
-        conds = step_conditioning(services.conditioning, model, prompts, opts.CLIP_stop_at_last_layers,
-                                  self.first_steps, opts, exact, hires_steps=self.choice.spec.total_steps(plan.steps))
+
+        hires_steps = self.choice.spec.total_steps(plan.steps)
+
+        def conds_for(m):
+            return step_conditioning(services.conditioning, m, prompts, opts.CLIP_stop_at_last_layers,
+                                     self.first_steps, opts, exact, hires_steps=hires_steps)
+
+        conds = conds_for(model)
         rng = make_rng(tuple(init.shape[1:]), batch, req, opts, model.device, model.vae_scale_factor)
         image_cond = second_pass_conditioning(model, init, pixels, opts.inpainting_mask_weight, exact)
         step = Pass(self.choice, self.denoiser, self.sigmas, self.t_enc, req.cfg_scale, plan.strength >= 1.0,
                     extra_noise=opts.img2img_extra_noise, ngms=negative_guidance_minimum(req, opts))
         job.begin_pass(pass_no, self.t_enc + 1, f"Hires fix {pass_no // 2 + 1}")
+        switch = CFGHooks() if refiner is None else \
+            refiner.switch_hooks(self.choice, self.t_enc + 1, conds_for, notes, exact, second_pass=True)
         return step.run(services, conds, init, rng, job, image_cond=image_cond, on_extra_noise=on_extra_noise,
-                        notes=notes)
+                        notes=notes, extra_hooks=switch)
 
 
 def hires_batch(req: GenerationRequest, batch, styles=None):

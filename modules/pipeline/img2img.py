@@ -8,6 +8,7 @@ so the init image contributes only its size (and, when inpainting, the pixels ke
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from modules.pipeline.hooks import NO_HOOKS, RunContext, RunHooks, begin_batch, 
 from modules.pipeline.job import Job
 from modules.pipeline.output import ImageOutputs, as_pil, face_restoration, restored
 from modules.pipeline.prompting import step_conditioning
+from modules.pipeline.refiner import RefinerSession
+from modules.pipeline.refiner_plan import plan_refiner
 from modules.pipeline.result import GenerationResult
 from modules.pipeline.run_options import (NegativeGuidanceMinimum, negative_guidance_minimum, tiling_enabled,
                                           tiling_infotext)
@@ -170,8 +173,10 @@ def run_img2img(services: PipelineServices, req: Img2ImgRequest, opts: Snapshot,
     step = Pass(choice, denoiser, sigmas, t_enc, req.cfg_scale, strength >= 1.0, noise_multiplier(req, opts),
                 opts.img2img_extra_noise, negative_guidance_minimum(req, opts))
     tiling = tiling_enabled(req, opts)
+    refiner_plan = plan_refiner(services.models, req, opts, ctx.model.checkpoint) if strength > 0 else None
+    refiner = None if refiner_plan is None else RefinerSession(services, refiner_plan, opts, ctx.model, tiling)
     model = with_vae_methods(model, opts, job_models_dirs(services))  # decodes and encodes as the settings say
-    with tiled(model, tiling), NetworkRun(services, ctx.model, opts) as nets:
+    with tiled(model, tiling), NetworkRun(services, ctx.model, opts) as nets, refiner or contextlib.nullcontext():
         for n in range(req.n_iter):
             if job.interrupted:
                 break
@@ -183,7 +188,7 @@ def run_img2img(services: PipelineServices, req: Img2ImgRequest, opts: Snapshot,
                 outputs.add_images([im.copy() for im in take(prepared.unchanged)], batch)
                 continue
             job.begin_pass(n, len(partial_schedule(sigmas, t_enc)) - 1, f"Batch {n + 1} out of {req.n_iter}")
-            run = BatchRun(services, model, req, opts, step, batch, take, prepared, job, hooks, ctx, faces)
+            run = BatchRun(services, model, req, opts, step, batch, take, prepared, job, hooks, ctx, faces, refiner)
             latents, init, repaint = run.sample()
             if latents is not None:
                 images = run.finish(sampled(hooks, ctx, latents), init, repaint)
@@ -210,6 +215,7 @@ class BatchRun:
     hooks: RunHooks
     ctx: RunContext
     faces: object = None  # the FaceRestoration step, or None
+    refiner: RefinerSession | None = None  # switches to another checkpoint mid-sampling (modules/pipeline/refiner.py)
 
     def finish(self, latents, init, repaint) -> list:
         """Decode, restore faces if asked, then paste back and restore the original outside the mask (soft: where
@@ -233,8 +239,14 @@ class BatchRun:
         pixels = inpaint.pixels_tensor(take(prepared.pixels))  # [B, 3, H', W']
         init = encode_init(model, pixels, req, opts.exact_batches)  # [B, 4, h, w]
         shape = tuple(init.shape[1:])
-        conds = step_conditioning(services.conditioning, model, batch, opts.CLIP_stop_at_last_layers,
-                                  self.step.choice.spec.total_steps(req.steps), opts, opts.exact_batches)
+
+        def conds_for(m):
+            return step_conditioning(services.conditioning, m, batch, opts.CLIP_stop_at_last_layers,
+                                     self.step.choice.spec.total_steps(req.steps), opts, opts.exact_batches)
+
+        conds = conds_for(model)
+        switch = CFGHooks() if self.refiner is None else self.refiner.switch_hooks(
+            self.step.choice, self.step.t_enc + 1, conds_for, self.ctx.extra, opts.exact_batches)
         rng = make_rng(shape, batch, req, opts, model.device, model.vae_scale_factor)
         plans = take(prepared.masks) if prepared.has_mask else None
         repaint = None
@@ -249,7 +261,7 @@ class BatchRun:
         self.hooks.call("process_before_every_sampling", self.ctx, x=init, noise=None, c=conds.cond,
                         uc=conds.uncond)
         latents = self.step.run(services, conds, init, rng, self.job, image_cond=image_cond, repaint=repaint,
-                                soft=soft, extra_hooks=self.hooks.cfg_hooks(self.ctx),
+                                soft=soft, extra_hooks=switch.plus(self.hooks.cfg_hooks(self.ctx)),
                                 on_extra_noise=extra_noise_hook(self.hooks, self.ctx), notes=self.ctx.extra)
         return latents, init, repaint
 

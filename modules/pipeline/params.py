@@ -48,6 +48,17 @@ def infotext_params(req: GenerationRequest, facts: RunFacts, seed: int, subseed:
         "ENSD": facts.ensd or None,
         "RNG": facts.rng if facts.rng != "GPU" else None,
         **extra,
+        **controlnet_params(req),
         "Version": facts.version or None,
     }
     return {k: v for k, v in params.items() if v is not None}
+
+
+def controlnet_params(req: GenerationRequest) -> dict[str, str]:
+    """sd-webui-controlnet's `ControlNet i` entries (modules/controlnet/infotext.py); none without units."""
+    if not req.controlnet_units:
+        return {}
+    from modules.controlnet.infotext import units_infotext
+    from modules.controlnet.preprocessors import default_registry
+
+    return units_infotext(req.controlnet_units, default_registry())

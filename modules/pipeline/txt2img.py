@@ -1,6 +1,7 @@
 """txt2img: the request, as plain values, through conditioning, sampling, decoding, infotext and saving."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from dataclasses import dataclass
 
@@ -22,10 +23,13 @@ from modules.pipeline.sample import (SamplerChoice, decode_latents, job_models_d
                                      preview_period, run_sampler)
 from modules.pipeline.seeds import fix_seed, plan_images
 from modules.pipeline.prompting import step_conditioning
+from modules.pipeline.refiner import RefinerSession
+from modules.pipeline.refiner_plan import plan_refiner
 from modules.pipeline.steps import choose_sampler, make_rng, run_facts
 from modules.pipeline.vae_methods import method_infotext, with_vae_methods
 from modules.pipeline.services import PipelineServices
 from modules.sampling.cfg import CFGDenoiser
+from modules.sampling.cfg_hooks import CFGHooks
 from modules.sampling.registry import scale_initial_noise
 
 
@@ -44,6 +48,7 @@ def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapsh
     req = ctx.request
     validate_request(req)
     hires = plan_hires(req, services.upscalers, model.vae_scale_factor)
+    refiner_plan = plan_refiner(services.models, req, opts, model.checkpoint, enable_hr=hires is not None)
     choice = choose_sampler(services.samplers, req, opts)
     exact = opts.exact_batches
     denoiser = model_denoiser(model, choice, exact)
@@ -64,7 +69,8 @@ def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapsh
     outputs.faces = faces
     first = FirstPass(choice, denoiser, sigmas, ngms)
     model = with_vae_methods(model, opts, job_models_dirs(services))  # decodes and encodes as the settings say
-    with tiled(model, tiling), NetworkRun(services, ctx.model, opts) as nets:
+    refiner = None if refiner_plan is None else RefinerSession(services, refiner_plan, opts, ctx.model, tiling)
+    with tiled(model, tiling), NetworkRun(services, ctx.model, opts) as nets, refiner or contextlib.nullcontext():
         for n in range(req.n_iter):
             if job.interrupted:
                 break
@@ -75,13 +81,13 @@ def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapsh
             if req.firstpass_image is not None:  # hires fix from a given picture: no first pass (A1111)
                 latents, first_images = first_pass_from_image(model, req, second.plan, len(batch.seeds), exact)
             else:
-                latents = first.run(services, model, req, opts, batch, job, hooks, ctx)
+                latents = first.run(services, model, req, opts, batch, job, hooks, ctx, refiner)
             started = latents is not None or first_images is not None
             if started and second is not None and not (job.interrupted or job.skipped):
                 hooks.call("before_hr", ctx)
                 latents = second.run(services, model, req, opts, batch, latents, job, 2 * n + 1,
                                      on_extra_noise=extra_noise_hook(hooks, ctx), first_images=first_images,
-                                     notes=ctx.extra)
+                                     notes=ctx.extra, refiner=refiner)
             if latents is not None:
                 latents = sampled(hooks, ctx, latents)
                 images = decoded(hooks, ctx, decode_latents(model, latents, exact))  # [B, 3, H, W]
@@ -102,18 +108,26 @@ class FirstPass:
     ngms: NegativeGuidanceMinimum
 
     def run(self, services, model, req: GenerationRequest, opts: Snapshot, batch, job: Job, hooks: RunHooks,
-            ctx: RunContext) -> torch.Tensor | None:
-        """Noise → sampled latents [B, C, H/f, W/f] (None if stopped before the first step finished)."""
+            ctx: RunContext, refiner: RefinerSession | None = None) -> torch.Tensor | None:
+        """Noise → sampled latents [B, C, H/f, W/f] (None if stopped before the first step finished); `refiner`
+        takes over at its switch point when it applies to this pass."""
         choice, sigmas, exact = self.choice, self.sigmas, opts.exact_batches
         shape = (model.latent_channels, req.height // model.vae_scale_factor, req.width // model.vae_scale_factor)
-        conds = step_conditioning(services.conditioning, model, batch, opts.CLIP_stop_at_last_layers,
-                                  choice.spec.total_steps(req.steps), opts, exact)
+
+        def conds_for(m):
+            return step_conditioning(services.conditioning, m, batch, opts.CLIP_stop_at_last_layers,
+                                     choice.spec.total_steps(req.steps), opts, exact)
+
+        conds = conds_for(model)
+        switch = CFGHooks() if refiner is None else \
+            refiner.switch_hooks(choice, len(sigmas) - 1, conds_for, ctx.extra, exact)
         rng = make_rng(shape, batch, req, opts, model.device, model.vae_scale_factor)
         x = scale_initial_noise(choice.spec, rng.next(), sigmas)  # [B, C, H/f, W/f]
         hooks.call("process_before_every_sampling", ctx, x=x, noise=x, c=conds.cond, uc=conds.uncond)
         image_cond = txt2img_conditioning(model, x.shape[0], req.height, req.width)  # [B, 5, h, w] or None
         cfg = CFGDenoiser(self.denoiser, conds.cond, conds.uncond, req.cfg_scale, image_cond=image_cond,
-                          hooks=hooks.cfg_hooks(ctx), total_steps=len(sigmas) - 1, **self.ngms.cfg_fields())
+                          hooks=switch.plus(hooks.cfg_hooks(ctx)), total_steps=len(sigmas) - 1,
+                          **self.ngms.cfg_fields())
         noise = services.samplers.noise_sampler(choice.spec, x, sigmas, rng)
         latents = run_sampler(choice, cfg, x, sigmas, noise, job)
         self.ngms.note_skips(cfg, ctx.extra)
