@@ -64,9 +64,8 @@ def test_controlnet_is_more_important_steers_only_the_cond_rows():
 def test_rows_of_a_call_get_their_images_hint_and_side():
     hints = torch.stack([torch.full((3, 32, 32), v) for v in (0.2, 0.8)])  # one hint per image
     run = ControlRun([unit(hints, control_mode=ControlMode.CONTROL)])
-    cfg = CFGDenoiser(lambda *a, **k: None, MultiCond.from_parts([[(torch.zeros(77, 8), 1.0)],
-                                                                   [(torch.zeros(77, 8), 0.5), (torch.zeros(77, 8), 0.5)]]),
-                      None, 7.0)
+    parts = [[(torch.zeros(77, 8), 1.0)], [(torch.zeros(77, 8), 0.5), (torch.zeros(77, 8), 0.5)]]
+    cfg = CFGDenoiser(lambda *a, **k: None, MultiCond.from_parts(parts), None, 7.0)
     run.observe(DenoiserParams(torch.zeros(5, 4, 4, 4), None, torch.ones(5), 0, 10, torch.zeros(3, 77, 8), None, cfg))
     out = run.residuals(torch.zeros(2, 4, 4, 4), torch.ones(2), torch.zeros(2, 77, 8), torch.tensor([2, 4]))
     # row 2: image 1's second AND-part (cond, hint 0.8); row 4: image 1's uncond row
