@@ -7,7 +7,8 @@ from pathlib import Path
 import gradio as gr
 
 from modules.errors import EaselError, InvalidInput
-from modules.ui import interrogate_buttons, mask_editor, params_panel, paste_wiring, prompt_row, results
+from modules.ui import controlnet_panel, interrogate_buttons, mask_editor, params_panel, paste_wiring, prompt_row, \
+    results
 from modules.ui.components import SafeImage, SafeImageEditor
 from modules.ui.context import UiContext
 from modules.ui.image_inputs import editor_composite, inpaint_image_and_mask, uploaded_mask
@@ -117,6 +118,7 @@ def build(ctx: UiContext) -> None:
             ctx.add(TAB, "denoising_strength", gr.Slider, label="Denoising strength", minimum=0.0, maximum=1.0,
                     step=0.01, value=0.75, elem_id="img2img_denoising_strength")
             params_panel.build_seed(TAB, ctx, generation_info)
+            controlnet_panel.build(TAB, ctx)
             params_panel.build_script_area(TAB, ctx)
         with gr.Column(scale=1, elem_id=f"{TAB}_output_column"):
             out = results.build(TAB, ctx, "img2img", generation_info)
@@ -129,6 +131,8 @@ def _wire_generate(ctx: UiContext, row, out, mode, images) -> None:
     fields = ctx.tab_fields(TAB)
     names, components = list(fields), list(fields.values())
     components += params_panel.script_inputs(ctx, TAB)  # extension scripts' values ride after the fields
+    control_inputs = controlnet_panel.inputs(ctx, TAB)  # then the ControlNet units'
+    components += control_inputs
 
     def generate(mode_value, image, sketch, inpaint, base, mask, batch_in, batch_out, batch_mask, painted, *values):
         from modules.pipeline.img2img_request import Img2ImgRequest
@@ -136,8 +140,11 @@ def _wire_generate(ctx: UiContext, row, out, mode, images) -> None:
         try:
             if not hasattr(ctx.app, "img2img"):
                 raise EaselError("img2img is not available in this version of Easel")
-            scripts = params_panel.script_fields(ctx, TAB, values[len(names):])
-            values = {**dict(zip(names, values)), **scripts}
+            split = len(values) - len(control_inputs)
+            scripts = params_panel.script_fields(ctx, TAB, values[len(names):split])
+            control_values = values[split:]
+            values = {**dict(zip(names, values)), **scripts,
+                      "controlnet_units": controlnet_panel.request_units(ctx, control_values, True, True)}
             if mode_value == "batch":
                 work, count = _batch_work(ctx, Img2ImgRequest, values, batch_in, batch_out, batch_mask)
             else:

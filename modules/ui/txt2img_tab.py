@@ -4,7 +4,7 @@ from __future__ import annotations
 import gradio as gr
 
 from modules.pipeline.request import GenerationRequest
-from modules.ui import params_panel, paste_wiring, prompt_row, results
+from modules.ui import controlnet_panel, params_panel, paste_wiring, prompt_row, results
 from modules.ui.context import UiContext
 from modules.ui.requests import build_request
 
@@ -21,6 +21,7 @@ def build(ctx: UiContext) -> None:
             params_panel.build_size_rows(TAB, ctx)
             params_panel.build_cfg(TAB, ctx)
             params_panel.build_seed(TAB, ctx, generation_info)
+            controlnet_panel.build(TAB, ctx)
             params_panel.build_script_area(TAB, ctx)
         with gr.Column(scale=1, elem_id=f"{TAB}_output_column"):
             out = results.build(TAB, ctx, "txt2img", generation_info)
@@ -28,11 +29,16 @@ def build(ctx: UiContext) -> None:
     fields = ctx.tab_fields(TAB)
     names, components = list(fields), list(fields.values())
     components += params_panel.script_inputs(ctx, TAB)  # extension scripts' values ride after the fields
+    control_inputs = controlnet_panel.inputs(ctx, TAB)  # then the ControlNet units'
+    components += control_inputs
 
     def generate(*values):
-        scripts = params_panel.script_fields(ctx, TAB, values[len(names):])
+        split = len(values) - len(control_inputs)
+        scripts = params_panel.script_fields(ctx, TAB, values[len(names):split])
+        units = controlnet_panel.request_units(ctx, values[split:])
         request = build_request(GenerationRequest, dict(zip(names, values)),
-                                save_images=bool(ctx.app.options.get("samples_save")), **scripts)
+                                save_images=bool(ctx.app.options.get("samples_save")), controlnet_units=units,
+                                **scripts)
         yield from results.stream_job(ctx, lambda job: ctx.app.txt2img(request, job), request.n_iter, out)
 
     def checked(*values):
