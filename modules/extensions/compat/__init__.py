@@ -68,6 +68,11 @@ ALIASES = {
     "modules.shared_total_tqdm": "shared_total_tqdm",
     "modules.launch_utils": "launch",
     "launch": "launch",
+    # the Stable Diffusion repository A1111 put on sys.path (repositories/stable-diffusion-stability-ai): the
+    # helpers and classes extensions import from it; its model code is absent (compat/absent.py says why)
+    "ldm.util": "ldm_util",
+    "ldm.modules.diffusionmodules.util": "ldm_diffusion_util",
+    "ldm.modules.encoders.modules": "ldm_encoders",
 }
 
 
@@ -87,7 +92,7 @@ class _AliasLoader(importlib.abc.Loader):
 
 class _AbsentLoader(importlib.abc.Loader):
     def create_module(self, spec):
-        return AbsentModule(spec.name, REASONS[spec.name], is_package(spec.name))
+        return AbsentModule(spec.name, REASONS[spec.name], spec.submodule_search_locations is not None)
 
     def exec_module(self, module):  # nothing to run: every attribute read explains the absence
         return None
@@ -138,7 +143,8 @@ class _AliasFinder(importlib.abc.MetaPathFinder):
         if builtin is not None:
             return importlib.util.spec_from_loader(fullname, _BuiltinScriptLoader(builtin))
         if fullname in REASONS:
-            return importlib.util.spec_from_loader(fullname, _AbsentLoader(), is_package=is_package(fullname))
+            package = is_package(fullname) or any(name.startswith(fullname + ".") for name in ALIASES)
+            return importlib.util.spec_from_loader(fullname, _AbsentLoader(), is_package=package)
         return None
 
 

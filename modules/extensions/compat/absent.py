@@ -15,6 +15,10 @@ _UPSCALE = "A1111's upscaler loader; Easel loads upscaler models with spandrel (
 _INTERROGATE = ("A1111's interrogator classes; Easel's are modules/interrogate, reached through the img2img "
                 "buttons and POST /sdapi/v1/interrogate")
 _SAMPLER = "A1111's sampler code; Easel's samplers are plain functions (modules/sampling)"
+_LDM = ("the Stable Diffusion repository's model code, which A1111 ran; Easel's models are diffusers classes "
+        "(modules/models), so patching these classes would change nothing")
+_LDM_PACKAGE = "a package of the Stable Diffusion repository; Easel has ldm.util, ldm.modules.diffusionmodules.util " \
+               "and ldm.modules.encoders.modules of it"
 
 REASONS: dict[str, str] = {
     "modules.codeformer_model": _UPSCALE, "modules.gfpgan_model": _UPSCALE, "modules.esrgan_model": _UPSCALE,
@@ -73,6 +77,14 @@ REASONS: dict[str, str] = {
                                            "Easel runs Extras scripts on the Extras tab and its API route",
     "modules.localization": "A1111's localization loader; Easel's is modules/ui/localization.py (same JSON files)",
     "modules.sd_emphasis": "A1111's emphasis classes; Easel's modes are modules/conditioning/emphasis.py",
+    "ldm": _LDM_PACKAGE, "ldm.modules": _LDM_PACKAGE, "ldm.modules.encoders": _LDM_PACKAGE,
+    "ldm.modules.diffusionmodules": _LDM_PACKAGE, "ldm.modules.attention": _LDM,
+    "ldm.modules.diffusionmodules.openaimodel": _LDM, "ldm.modules.diffusionmodules.model": _LDM,
+    "ldm.modules.diffusionmodules.upscaling": _LDM, "ldm.modules.distributions": _LDM,
+    "ldm.modules.distributions.distributions": _LDM, "ldm.modules.ema": _LDM, "ldm.models": _LDM,
+    "ldm.models.autoencoder": _LDM, "ldm.models.diffusion": _LDM, "ldm.models.diffusion.ddpm": _LDM,
+    "ldm.models.diffusion.ddim": _SAMPLER, "ldm.models.diffusion.plms": _SAMPLER,
+    "ldm.models.diffusion.sampling_util": _SAMPLER,
 }
 
 

@@ -49,6 +49,15 @@ class ModelView:
     def sd_model_hash(self) -> str | None:
         return self._info.shorthash
 
+    @property
+    def cond_stage_model(self):
+        """A1111's prompt encoder object for SD 1.x (its `wrapped` is ldm's FrozenCLIPEmbedder over the loaded CLIP
+        tokenizer and text model); other families encode prompts differently in Easel (modules/conditioning)."""
+        if self._loaded is None or not self.is_sd1:
+            raise AttributeError("Easel has cond_stage_model for a loaded SD 1.x model only: it encodes prompts "
+                                 "itself (modules/conditioning; docs/a1111-compat.md)")
+        return CondStageView(self._loaded.tokenizer, self._loaded.text_encoder)
+
     def __getattr__(self, key: str) -> Any:
         if self._loaded is not None and not key.startswith("__"):
             return getattr(self._loaded, key)
@@ -66,3 +75,22 @@ def current_model_view() -> ModelView | None:
                          if app.options.get("sd_model_checkpoint") else models.list_checkpoints()[0])
     except Exception:  # no checkpoint at all (or none found): A1111 would have no model either
         return None
+
+
+class CondStageView:
+    """A1111's FrozenCLIPEmbedderWithCustomWords as extensions read it: the wrapped CLIP embedder, token ids of
+    texts (no start/end tokens), the special ids and the chunk length."""
+
+    chunk_length = 75
+
+    def __init__(self, tokenizer, text_encoder):
+        from modules.extensions.compat.ldm_encoders import FrozenCLIPEmbedder
+
+        self.tokenizer = tokenizer
+        self.wrapped = FrozenCLIPEmbedder.over(tokenizer, text_encoder)
+        self.id_start, self.id_end = tokenizer.bos_token_id, tokenizer.eos_token_id
+        self.id_pad = self.id_end
+        self.comma_token = tokenizer.get_vocab().get(",</w>")
+
+    def tokenize(self, texts: list[str]) -> list[list[int]]:
+        return self.tokenizer(list(texts), truncation=False, add_special_tokens=False)["input_ids"]

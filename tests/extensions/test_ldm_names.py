@@ -1,0 +1,70 @@
+"""`ldm.*`, the Stable Diffusion repository A1111 put on sys.path: its helpers (ldm.util, the diffusion building
+blocks) work, `shared.sd_model.cond_stage_model.wrapped` is a FrozenCLIPEmbedder over the loaded SD 1.x CLIP (the
+tokenizer extension reads its vocabulary), and its model code is absent with a reason rather than silently inert."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from modules.pipeline.request import GenerationRequest
+from tests.extensions.conftest import start, stop
+from tests.pipeline.conftest import make_app
+
+
+@pytest.fixture(scope="module")
+def loaded_app(tmp_path_factory, tiny_checkpoint):
+    app = make_app(tmp_path_factory.mktemp("ldm"), tiny_checkpoint, "--nowebui")
+    start(app, [])
+    app.txt2img(GenerationRequest(prompt="a red circle", steps=1, width=64, height=64, seed=1))  # loads the model
+    yield app
+    app.jobs.close()
+    stop(app)
+
+
+def test_ldm_helpers(loaded_app):
+    from ldm.modules.diffusionmodules.util import conv_nd, make_beta_schedule, timestep_embedding, zero_module
+    from ldm.util import default, instantiate_from_config
+
+    made = instantiate_from_config({"target": "torch.nn.Linear", "params": {"in_features": 2, "out_features": 3}})
+    assert isinstance(made, torch.nn.Linear) and made.out_features == 3
+    assert default(None, lambda: 5) == 5 and default(0, 5) == 0
+    emb = timestep_embedding(torch.tensor([0, 10]), 6)
+    assert emb.shape == (2, 6)
+    assert emb[1, 0].item() == pytest.approx(math.cos(10.0)) and emb[1, 3].item() == pytest.approx(math.sin(10.0))
+    assert emb[1, 1].item() == pytest.approx(math.cos(10.0 * 10000 ** (-1 / 3)), abs=1e-5)
+    conv = zero_module(conv_nd(2, 4, 4, 3, padding=1))
+    assert isinstance(conv, torch.nn.Conv2d) and not conv.weight.any()
+    betas = make_beta_schedule("linear", 1000, 0.00085, 0.012)
+    assert betas.shape == (1000,) and betas[0] == pytest.approx(0.00085) and betas[-1] == pytest.approx(0.012)
+
+
+def test_cond_stage_model_wraps_the_loaded_clip(loaded_app):
+    from ldm.modules.encoders.modules import FrozenCLIPEmbedder, FrozenOpenCLIPEmbedder
+    from modules import shared
+
+    cond = shared.sd_model.cond_stage_model
+    clip = cond.wrapped
+    assert isinstance(clip, FrozenCLIPEmbedder) and not isinstance(clip, FrozenOpenCLIPEmbedder)
+    model = loaded_app.services.models.current
+    assert clip.tokenizer is model.tokenizer and clip.transformer is model.text_encoder
+    ids = cond.tokenize(["a red circle"])[0]
+    assert ids and cond.id_start not in ids and cond.id_end not in ids
+    vocab = {v: k for k, v in clip.tokenizer.get_vocab().items()}
+    assert "".join(vocab[i] for i in ids).replace("</w>", " ").strip() == "a red circle"
+    hidden = clip("a red circle")
+    assert hidden.shape == (1, 77, model.text_encoder.config.hidden_size)
+    with pytest.raises(RuntimeError, match="Hugging Face CLIP"):
+        FrozenOpenCLIPEmbedder()
+
+
+def test_ldm_model_code_is_absent_with_a_reason(loaded_app):
+    import ldm.modules.attention as attention
+
+    with pytest.raises(AttributeError, match="diffusers classes"):
+        attention.CrossAttention
+    from ldm.models.diffusion import ddpm
+
+    with pytest.raises(AttributeError, match="ldm.models.diffusion.ddpm.LatentDiffusion"):
+        ddpm.LatentDiffusion
