@@ -97,6 +97,15 @@ def confirm_prompt_order(p, xs):
     reorder_tokens(p.prompt, xs[0])
 
 
+def confirm_range(low, high, label):
+    """A1111's check that every value of a numeric axis lies in [low, high]."""
+    def confirm(p, xs):
+        for x in xs:
+            if not low <= x <= high:
+                raise ValueError(f"{label} value {x} out of range {low} to {high}")
+    return confirm
+
+
 def confirm_unsupported(p, xs):
     raise RuntimeError("this axis is not available in Easel")
 
@@ -202,8 +211,10 @@ axis_options = [
     AxisOption("Styles", str, apply_styles, choices=lambda: list(shared.prompt_styles.styles)),
     _unsupported("UniPC Order", int, cost=0.5),
     AxisOption("Face restore", str, apply_face_restore, format_value=format_value),
-    _unsupported("Token merging ratio"),
-    _unsupported("Token merging ratio high-res"),
+    AxisOption("Token merging ratio", float, apply_override("token_merging_ratio"),
+               confirm=confirm_range(0.0, 0.9, "Token merging ratio")),
+    AxisOption("Token merging ratio high-res", float, apply_override("token_merging_ratio_hr"),
+               confirm=confirm_range(0.0, 0.9, "Token merging ratio high-res")),
     AxisOption("Always discard next-to-last sigma", str, apply_override("always_discard_next_to_last_sigma", True),
                choices=boolean_choice(reverse=True)),
     _unsupported("SGM noise multiplier", str, choices=boolean_choice(reverse=True)),
@@ -212,5 +223,31 @@ axis_options = [
     AxisOption("RNG source", str, apply_override("randn_source"), choices=lambda: ["GPU", "CPU"]),
     _unsupported("FP8 mode", str, cost=0.9),
     AxisOption("Size", str, apply_size),
+    # what A1111's built-in Hypertile extension appends before any other extension's axes
+    AxisOption("[Hypertile] Unet First pass Enabled", str, apply_override("hypertile_enable_unet", True),
+               choices=boolean_choice(reverse=True)),
+    AxisOption("[Hypertile] Unet Second pass Enabled", str, apply_override("hypertile_enable_unet_secondpass", True),
+               choices=boolean_choice(reverse=True)),
+    AxisOption("[Hypertile] Unet Max Depth", int, apply_override("hypertile_max_depth_unet"),
+               confirm=confirm_range(0, 3, "[Hypertile] Unet Max Depth"), choices=lambda: [str(x) for x in range(4)]),
+    AxisOption("[Hypertile] Unet Max Tile Size", int, apply_override("hypertile_max_tile_unet"),
+               confirm=confirm_range(0, 512, "[Hypertile] Unet Max Tile Size")),
+    AxisOption("[Hypertile] Unet Swap Size", int, apply_override("hypertile_swap_size_unet"),
+               confirm=confirm_range(0, 64, "[Hypertile] Unet Swap Size")),
+    _unsupported("[Hypertile] VAE Enabled", str, choices=boolean_choice(reverse=True)),
+    _unsupported("[Hypertile] VAE Max Depth", int),
+    _unsupported("[Hypertile] VAE Max Tile Size", int),
+    _unsupported("[Hypertile] VAE Swap Size", int),
     # Nothing of Easel's own goes here: axes other extensions append (ControlNet's, …) must get A1111's indices too
 ]
+
+# Easel's own axes: listed after every extension's (scripts/xyz_grid.py `options_for`), so those keep A1111's indices
+easel_axis_options = [
+    AxisOption("DeepCache interval", int, apply_override("deep_cache_interval"),
+               confirm=confirm_range(1, 10, "DeepCache interval")),
+]
+
+# sd-webui-controlnet's axes (ControlNet is built in): appended after A1111's own, where that extension appends them
+from xyz_controlnet import controlnet_axes  # noqa: E402
+
+axis_options.extend(controlnet_axes(AxisOption, boolean_choice))

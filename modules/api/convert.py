@@ -17,12 +17,29 @@ from modules.errors import EaselError, InvalidInput
 from modules.imaging.infotext import parse_infotext
 from modules.imaging.infotext_fields import INFOTEXT_FIELDS
 
+def flag(text: str) -> bool:
+    """An infotext boolean ("True" / "False").
+
+    >>> flag("True"), flag("False")
+    (True, False)
+    """
+    return str(text).strip().lower() == "true"
+
+
 # infotext key → (setting, type): these become override_settings unless the request sets them.
 INFOTEXT_SETTINGS: tuple[tuple[str, str, type], ...] = (
     ("Clip skip", "CLIP_stop_at_last_layers", int),
     ("ENSD", "eta_noise_seed_delta", int),
     ("RNG", "randn_source", str),
     ("Extra noise", "img2img_extra_noise", float),
+    ("Token merging ratio", "token_merging_ratio", float),
+    ("Token merging ratio hr", "token_merging_ratio_hr", float),
+    ("DeepCache interval", "deep_cache_interval", int),
+    ("Hypertile U-Net", "hypertile_enable_unet", flag),
+    ("Hypertile U-Net second pass", "hypertile_enable_unet_secondpass", flag),
+    ("Hypertile U-Net max depth", "hypertile_max_depth_unet", int),
+    ("Hypertile U-Net max tile size", "hypertile_max_tile_unet", int),
+    ("Hypertile U-Net swap size", "hypertile_swap_size_unet", int),
 )
 
 

@@ -7,7 +7,7 @@ whatever precision the weights run in.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,14 +37,19 @@ class LoadedModel:
 
     def unet_forward(self, x: torch.Tensor, t: torch.Tensor | float, context: torch.Tensor,
                      concat: torch.Tensor | None = None, pooled: torch.Tensor | None = None,
-                     added: Mapping[str, torch.Tensor] | None = None) -> torch.Tensor:
+                     added: Mapping[str, torch.Tensor] | None = None, run: Callable | None = None) -> torch.Tensor:
         """The UNet's prediction (ε or v) for latents x [B,4,h,w] at DDPM timesteps t [B] with context [B,L,C].
 
         `concat` [B,5,h,w] (mask, masked-image latents) is appended on channels for 9-channel inpainting models;
-        `pooled` [B,D] and `added` ({name: [B,…]}) are the rest of a `Conditioning` for families that take them.
+        `pooled` [B,D] and `added` ({name: [B,…]}) are the rest of a `Conditioning` for families that take them;
+        `run` (from `unet_run`) applies a pass's speed options.
         """
         cond = Conditioning(context, None, pooled, added or {})
-        return self.engine.unet_forward(x, t, cond, concat, name=self.checkpoint.name)
+        return self.engine.unet_forward(x, t, cond, concat, name=self.checkpoint.name, run=run)
+
+    def unet_run(self, patches, step: Callable[[], int]) -> Callable | None:
+        """A pass's speed options for this model's UNet (None when none is on; `Engine.unet_run`)."""
+        return self.engine.unet_run(patches, step)
 
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         """Scaled latents [B,4,h,w] → images [B,3,h*f,w*f] float32 in [0, 1]."""

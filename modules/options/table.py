@@ -36,6 +36,8 @@ UPSCALING = "Upscaling"
 EXTENSIONS = "Extensions"
 FACES = "Face restoration"
 INTERROGATE = "Interrogate"
+OPTIMIZATIONS = "Optimizations"
+HYPERTILE = "Hypertile"
 
 SETTINGS: tuple[Setting, ...] = (
     _s("samples_save", True, "Always save all generated images", SAVING),
@@ -76,6 +78,21 @@ SETTINGS: tuple[Setting, ...] = (
     _s("comma_padding_backtrack", 20, "Prompt word wrap length limit (tokens)", SD, int, minimum=0, maximum=74),
     _s("pad_cond_uncond", False, "Pad prompt/negative prompt to be same length", SD),
     _s("tiling", False, "Tiling (produce a tileable picture)", SD),
+    # speed options (docs/performance.md); A1111's keys where A1111 has them, SD.Next's for feature caching
+    _s("token_merging_ratio", 0.0, "Token merging ratio (0 = off; higher = faster, less detail)", OPTIMIZATIONS,
+       float, minimum=0.0, maximum=0.9),
+    _s("token_merging_ratio_img2img", 0.0, "Token merging ratio for img2img (used if non-zero)", OPTIMIZATIONS,
+       float, minimum=0.0, maximum=0.9),
+    _s("token_merging_ratio_hr", 0.0, "Token merging ratio for high-res pass (used if non-zero)", OPTIMIZATIONS,
+       float, minimum=0.0, maximum=0.9),
+    _s("deep_cache_interval", 1, "DeepCache interval: full UNet every N steps, shallow layers only in between "
+       "(1 = off)", OPTIMIZATIONS, int, minimum=1, maximum=10),
+    _s("hypertile_enable_unet", False, "Enable Hypertile U-Net (tiled self-attention, all passes)", HYPERTILE),
+    _s("hypertile_enable_unet_secondpass", False, "Enable Hypertile U-Net for hires fix second pass", HYPERTILE),
+    _s("hypertile_max_depth_unet", 3, "Hypertile U-Net max depth", HYPERTILE, int, minimum=0, maximum=3),
+    _s("hypertile_max_tile_unet", 256, "Hypertile U-Net max tile size (pixels)", HYPERTILE, int, minimum=0,
+       maximum=512),
+    _s("hypertile_swap_size_unet", 3, "Hypertile U-Net swap size", HYPERTILE, int, minimum=0, maximum=64),
     _s("s_min_uncond", 0.0, "Negative Guidance minimum sigma (skip the negative prompt on some late steps; 0: off)",
        SAMPLER, float, minimum=0.0, maximum=15.0),
     _s("s_min_uncond_all", False, "Negative Guidance minimum sigma all steps (not only every other step)", SAMPLER),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
@@ -21,6 +21,7 @@ from modules.pipeline.img2img import Pass, img2img_steps
 from modules.pipeline.img2img_request import as_image
 from modules.pipeline.prompting import step_conditioning
 from modules.pipeline.request import MAX_STEPS, GenerationRequest
+from modules.models.speedups.options import NO_PATCHES, UnetPatches
 from modules.pipeline.run_options import negative_guidance_minimum
 from modules.pipeline.sample import decode_latents, model_denoiser
 from modules.pipeline.steps import choose_sampler, make_rng
@@ -263,16 +264,17 @@ def hires_batch(req: GenerationRequest, batch, styles=None):
 
 
 def prepare_second_pass(services, model, req: GenerationRequest, opts, plan: HiresPlan | None,
-                        first_schedule: str | None) -> SecondPass | None:
+                        first_schedule: str | None, patches: UnetPatches = NO_PATCHES,
+                        step: Callable[[], int] = lambda: 0) -> SecondPass | None:
     """Resolve the second pass's sampler and schedule; its infotext entries include "Hires schedule type" when
-    it differs from the first pass's `first_schedule` label."""
+    it differs from the first pass's `first_schedule` label. `patches`, `step`: see `model_denoiser`."""
     if plan is None:
         return None
     hr_req = req.replace(sampler_name=same_as_first(req.hr_sampler_name) or req.sampler_name,
                          scheduler=same_as_first(req.hr_scheduler) or req.scheduler)
     choice = choose_sampler(services.samplers, hr_req, opts)
     first = choose_sampler(services.samplers, req, opts)
-    denoiser = model_denoiser(model, choice, opts.exact_batches)
+    denoiser = model_denoiser(model, choice, opts.exact_batches, patches, step)
     total, t_enc = img2img_steps(plan.steps, plan.strength, True) if plan.strength > 0 else (plan.steps, 0)
     sigmas, extras = services.samplers.build_sigmas(choice.spec, choice.scheduler, total, denoiser, opts,
                                                     hires=True, first_pass_schedule=first_schedule)

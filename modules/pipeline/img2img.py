@@ -27,8 +27,8 @@ from modules.pipeline.prompting import step_conditioning
 from modules.pipeline.refiner import RefinerSession
 from modules.pipeline.refiner_plan import plan_refiner
 from modules.pipeline.result import GenerationResult
-from modules.pipeline.run_options import (NegativeGuidanceMinimum, negative_guidance_minimum, tiling_enabled,
-                                          tiling_infotext)
+from modules.pipeline.run_options import (NegativeGuidanceMinimum, negative_guidance_minimum, speed_infotext,
+                                          tiling_enabled, tiling_infotext, unet_patches)
 from modules.pipeline.sample import (SamplerChoice, decode_latents, job_models_dirs, job_previewer, model_denoiser,
                                      preview_period, run_sampler)
 from modules.pipeline.seeds import fix_seed, plan_images
@@ -134,7 +134,8 @@ def img2img_facts(req: Img2ImgRequest, opts: Snapshot, prepared, model) -> dict:
         extra["Extra noise"] = opts.img2img_extra_noise
     soft = req.soft_settings()
     return {**extra, **prepared.extra, **(soft.infotext() if soft is not None else {}),
-            **tiling_infotext(tiling_enabled(req, opts))}
+            **tiling_infotext(tiling_enabled(req, opts)),
+            **speed_infotext(opts, "img2img", False, req.override_settings)}
 
 
 def noise_multiplier(req: Img2ImgRequest, opts: Snapshot) -> float:
@@ -160,7 +161,8 @@ def run_img2img(services: PipelineServices, req: Img2ImgRequest, opts: Snapshot,
     exact, strength = opts.exact_batches, req.strength
     job.preview_every = preview_period(opts)
     job.previewer = job_previewer(services, model, opts) if job.preview_every else None
-    denoiser = model_denoiser(model, choice, exact)
+    patches = unet_patches(opts, "img2img", ctx.plan.seeds[0], req.override_settings)
+    denoiser = model_denoiser(model, choice, exact, patches, lambda: job.sampling_step)
     total, t_enc = img2img_steps(req.steps, strength, opts.img2img_fix_steps) if strength > 0 else (req.steps, 0)
     sigmas, sigma_extras = services.samplers.build_sigmas(choice.spec, choice.scheduler, total, denoiser, opts)
     facts = run_facts(services, model, choice, opts, sigma_extras)

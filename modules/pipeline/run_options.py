@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from modules.models.speedups.options import HyperTile, UnetPatches
+
 
 def tiling_enabled(req, opts) -> bool:
     """The request's `tiling`, or the "tiling" setting when the request leaves it unset (None)."""
@@ -47,3 +49,64 @@ def negative_guidance_minimum(req, opts) -> NegativeGuidanceMinimum:
     """The request's `s_min_uncond` (None: the setting), with the "all steps" setting."""
     sigma = opts.s_min_uncond if req.s_min_uncond is None else req.s_min_uncond
     return NegativeGuidanceMinimum(float(sigma), bool(opts.s_min_uncond_all))
+
+
+def token_merging_ratio(opts, kind: str, overrides=None) -> float:
+    """A1111's `get_token_merging_ratio`: `kind` is "txt2img", "img2img" or "hr" (hires fix's second pass).
+    img2img takes its own setting unless the request overrides the main one; the second pass takes its own setting
+    unless that is 0.
+
+    >>> o = type("O", (), {"token_merging_ratio": 0.3, "token_merging_ratio_img2img": 0.5,
+    ...                    "token_merging_ratio_hr": 0.0})()
+    >>> token_merging_ratio(o, "txt2img"), token_merging_ratio(o, "img2img"), token_merging_ratio(o, "hr")
+    (0.3, 0.5, 0.3)
+    >>> token_merging_ratio(o, "img2img", {"token_merging_ratio": 0.3})
+    0.3
+    """
+    if kind == "hr":
+        return float(opts.token_merging_ratio_hr or opts.token_merging_ratio)
+    if kind == "img2img":
+        chosen = opts.token_merging_ratio if "token_merging_ratio" in (overrides or {}) else 0.0
+        return float(chosen or opts.token_merging_ratio_img2img or opts.token_merging_ratio)
+    return float(opts.token_merging_ratio)
+
+
+def hypertile_on(opts, kind: str) -> bool:
+    """A1111's Hypertile: on for every pass, or for hires fix's second pass alone."""
+    return bool(opts.hypertile_enable_unet or (kind == "hr" and opts.hypertile_enable_unet_secondpass))
+
+
+def unet_patches(opts, kind: str, seed: int, overrides=None) -> UnetPatches:
+    """The speed options of one pass (docs/performance.md); `seed` (the batch's first) seeds HyperTile."""
+    tiles = HyperTile(int(opts.hypertile_max_depth_unet), int(opts.hypertile_max_tile_unet),
+                      int(opts.hypertile_swap_size_unet), int(seed)) if hypertile_on(opts, kind) else None
+    return UnetPatches(token_merging_ratio(opts, kind, overrides), int(opts.deep_cache_interval), tiles)
+
+
+def speed_infotext(opts, kind: str, hires: bool, overrides=None) -> dict[str, Any]:
+    """The infotext entries of the speed options, as A1111 writes them (Hypertile's extension writes its sizes only
+    where they differ from the defaults); `kind` is the first pass's, `hires` whether a second pass runs."""
+    info: dict[str, Any] = {}
+    ratio = token_merging_ratio(opts, kind, overrides)
+    if ratio:
+        info["Token merging ratio"] = ratio
+    if hires and token_merging_ratio(opts, "hr"):
+        info["Token merging ratio hr"] = token_merging_ratio(opts, "hr")
+    second_only = hires and not opts.hypertile_enable_unet and opts.hypertile_enable_unet_secondpass
+    if opts.hypertile_enable_unet:
+        info["Hypertile U-Net"] = True
+    if second_only:
+        info["Hypertile U-Net second pass"] = True
+    if opts.hypertile_enable_unet or second_only:
+        for key, name, default in HYPERTILE_INFOTEXT:
+            if getattr(opts, name) != default:
+                info[key] = getattr(opts, name)
+    if opts.deep_cache_interval > 1:
+        info["DeepCache interval"] = int(opts.deep_cache_interval)
+    return info
+
+
+# infotext key, setting, default (A1111's Hypertile extension)
+HYPERTILE_INFOTEXT = (("Hypertile U-Net max depth", "hypertile_max_depth_unet", 3),
+                      ("Hypertile U-Net max tile size", "hypertile_max_tile_unet", 256),
+                      ("Hypertile U-Net swap size", "hypertile_swap_size_unet", 3))

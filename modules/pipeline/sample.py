@@ -10,6 +10,7 @@ import torch
 
 from modules.conditioning.types import as_conditioning
 from modules.errors import Interrupted
+from modules.models.speedups.options import NO_PATCHES, UnetPatches
 from modules.pipeline.job import Job
 from modules.sampling.cfg import CFGDenoiser
 
@@ -30,6 +31,11 @@ def _rows(value, index: torch.Tensor):
     return None if value is None else value[index] if value.ndim else value
 
 
+def _with(run) -> dict:
+    """`run=` only when a speed option is on, so models without speed options are called as before."""
+    return {} if run is None else {"run": run}
+
+
 def _groups_by_length(lengths: tuple[int, ...]) -> list[list[int]]:
     """Row indices grouped by conditioning length, in first-seen order (A1111 runs cond and uncond apart).
 
@@ -42,27 +48,31 @@ def _groups_by_length(lengths: tuple[int, ...]) -> list[list[int]]:
     return list(groups.values())
 
 
-def model_denoiser(model, choice: SamplerChoice, exact_rows: bool):
+def model_denoiser(model, choice: SamplerChoice, exact_rows: bool, patches: UnetPatches = NO_PATCHES,
+                   step: Callable[[], int] = lambda: 0):
     """Wrap the UNet as the denoiser D(x, σ) the chosen sampler expects, for the model's prediction type.
 
     Rows whose conditionings differ in token length (a long prompt against a short negative one, without
     pad_cond_uncond) go through the UNet in separate calls, each cut to its own length. With `exact_rows` every row
     (image × cond/uncond) goes through the UNet alone: matrix kernels pick different blockings for different batch
-    sizes, so only this makes image i of a batch equal a single run bit for bit.
+    sizes, so only this makes image i of a batch equal a single run bit for bit. `patches` are the pass's speed
+    options (docs/performance.md); `step()` says which sampling step the pass is in (feature caching needs it).
     """
+    run = model.unet_run(patches, step) if patches.active else None
+
     def model_fn(x_in, t, cond, concat=None):
         cond = as_conditioning(cond)  # [N, T, C] with per-row token lengths
         lengths = cond.token_lengths
         groups = [[i] for i in range(x_in.shape[0])] if exact_rows else _groups_by_length(lengths)
         if len(groups) == 1:
             part = cond.select(None, lengths[0])
-            return model.unet_forward(x_in, t, part.cross_attn, concat=concat, **part.extras)
+            return model.unet_forward(x_in, t, part.cross_attn, concat=concat, **part.extras, **_with(run))
         out = torch.empty_like(x_in)  # [N, 4, h, w]
         for rows in groups:
             index = torch.tensor(rows)
             part = cond.select(rows, lengths[rows[0]])  # [k, n, C]
             out[index] = model.unet_forward(x_in[index], _rows(t, index), part.cross_attn,
-                                            concat=_rows(concat, index), **part.extras)
+                                            concat=_rows(concat, index), **part.extras, **_with(run))
         return out
 
     return choice.spec.denoiser(model_fn, model.alphas_cumprod, model.prediction_type)

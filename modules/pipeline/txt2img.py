@@ -16,8 +16,8 @@ from modules.pipeline.hooks import NO_HOOKS, RunContext, RunHooks, begin_batch, 
 from modules.pipeline.job import Job
 from modules.pipeline.output import ImageOutputs, face_restoration, restored
 from modules.pipeline.request import GenerationRequest, validate_request
-from modules.pipeline.run_options import (NegativeGuidanceMinimum, negative_guidance_minimum, tiling_enabled,
-                                          tiling_infotext)
+from modules.pipeline.run_options import (NegativeGuidanceMinimum, negative_guidance_minimum, speed_infotext,
+                                          tiling_enabled, tiling_infotext, unet_patches)
 from modules.pipeline.result import GenerationResult
 from modules.pipeline.sample import (SamplerChoice, decode_latents, job_models_dirs, job_previewer, model_denoiser,
                                      preview_period, run_sampler)
@@ -51,14 +51,17 @@ def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapsh
     refiner_plan = plan_refiner(services.models, req, opts, model.checkpoint, enable_hr=hires is not None)
     choice = choose_sampler(services.samplers, req, opts)
     exact = opts.exact_batches
-    denoiser = model_denoiser(model, choice, exact)
+    steps_done = lambda: job.sampling_step  # noqa: E731  the pass's current step (feature caching reads it)
+    denoiser = model_denoiser(model, choice, exact, unet_patches(opts, "txt2img", ctx.plan.seeds[0]), steps_done)
     sigmas, sigma_extras = services.samplers.build_sigmas(choice.spec, choice.scheduler, req.steps, denoiser, opts)
     facts = run_facts(services, model, choice, opts, sigma_extras)
-    second = prepare_second_pass(services, model, req, opts, hires, sigma_extras.get("Schedule type"))
+    second = prepare_second_pass(services, model, req, opts, hires, sigma_extras.get("Schedule type"),
+                                 unet_patches(opts, "hr", ctx.plan.seeds[0]), steps_done)
     facts = facts if second is None else dataclasses.replace(facts, extra={**facts.extra, **second.infotext})
     tiling, ngms = tiling_enabled(req, opts), negative_guidance_minimum(req, opts)
     encodes = second is not None and second.plan.latent_mode is None  # an image upscaler: pixels are re-encoded
     facts = dataclasses.replace(facts, extra={**facts.extra, **tiling_infotext(tiling),
+                                              **speed_infotext(opts, "txt2img", second is not None),
                                               **method_infotext(opts, encodes)})
     faces = face_restoration(services, req, opts)
     facts = facts if faces is None else faces.add_to(facts)

@@ -69,6 +69,21 @@ A1111_IMG2IMG = [
     "Extra noise", "Cond. Image Mask Weight", "VAE", "Styles", "UniPC Order", "Face restore", "Token merging ratio",
     "Token merging ratio high-res", "Always discard next-to-last sigma", "SGM noise multiplier", "Refiner checkpoint",
     "Refiner switch at", "RNG source", "FP8 mode", "Size"]
+# A1111's built-in Hypertile extension appends these to both tabs, before any other extension's axes
+A1111_HYPERTILE = [
+    "[Hypertile] Unet First pass Enabled", "[Hypertile] Unet Second pass Enabled", "[Hypertile] Unet Max Depth",
+    "[Hypertile] Unet Max Tile Size", "[Hypertile] Unet Swap Size", "[Hypertile] VAE Enabled",
+    "[Hypertile] VAE Max Depth", "[Hypertile] VAE Max Tile Size", "[Hypertile] VAE Swap Size"]
+A1111_TXT2IMG += A1111_HYPERTILE
+A1111_IMG2IMG += A1111_HYPERTILE
+# sd-webui-controlnet's axes (built in here), where an A1111 install with that extension lists them
+CONTROLNET = ["[ControlNet] Enabled", "[ControlNet] Model", "[ControlNet] Weight", "[ControlNet] Guidance Start",
+              "[ControlNet] Guidance End", "[ControlNet] Control Mode", "[ControlNet] Resize Mode",
+              "[ControlNet] Preprocessor", "[ControlNet] Pre Resolution", "[ControlNet] Pre Threshold A",
+              "[ControlNet] Pre Threshold B"]
+A1111_TXT2IMG += CONTROLNET
+A1111_IMG2IMG += CONTROLNET
+EASEL_AXES = ["DeepCache interval"]  # listed after every extension's axes
 
 
 def test_axes_keep_a1111_indices():
@@ -80,8 +95,8 @@ def test_axes_keep_a1111_indices():
     assert img2img[:len(A1111_IMG2IMG)] == A1111_IMG2IMG
     assert txt2img[STEPS] == "Steps" and txt2img[CFG] == "CFG Scale" and txt2img[24] == "Clip skip"
     assert img2img[23] == "Clip skip"
-    assert len(txt2img) == len(A1111_TXT2IMG) and len(img2img) == len(A1111_IMG2IMG), \
-        "nothing after A1111's axes: those other extensions append get A1111's indices"
+    assert txt2img[len(A1111_TXT2IMG):] == EASEL_AXES and img2img[len(A1111_IMG2IMG):] == EASEL_AXES, \
+        "only Easel's own axes after A1111's, and they come last: those other extensions append get A1111's indices"
     assert script.axis_options is axes.axis_options or [o.label for o in script.axis_options] == \
         [o.label for o in axes.axis_options]
 
@@ -95,7 +110,7 @@ def test_pick_axis_by_index_or_label():
     with pytest.raises(InvalidInput, match=r"unknown axis 'Bogus' \(valid: 0: Nothing, 1: Seed"):
         script.pick_axis(options, "Bogus")
     with pytest.raises(InvalidInput, match=r"^script_args\[3\] \(Y type\): X/Y/Z plot: axis index 999 is out of "
-                                           r"range 0 to 41 \(valid: 0: Nothing.*, 40: FP8 mode, 41: Size\)$"):
+                                           r"range 0 to 51 \(valid: 0: Nothing.*, 41: Size, .*, 51: DeepCache interval\)$"):
         script.pick_axis(options, 999, "script_args[3] (Y type)")
     with pytest.raises(InvalidInput, match="neither an index nor a label"):
         script.pick_axis(options, [1])
@@ -226,6 +241,9 @@ AXIS_CASES = [  # (axis label, values, a fragment of each cell's infotext)
     ("VAE", "Automatic, None", ["Model: ", "Model: "]),
     ("Styles", "Hat", ["a red cube, wearing a hat"]),
     ("Checkpoint name", "{checkpoint}", ["Model: {model}"]),
+    ("Token merging ratio", "0, 0.5", ["Seed: 5, Size: 64x64", "Token merging ratio: 0.5"]),
+    ("DeepCache interval", "1, 2", ["Seed: 5, Size: 64x64", "DeepCache interval: 2"]),
+    ("[Hypertile] Unet First pass Enabled", "False, True", ["Seed: 5, Size: 64x64", "Hypertile U-Net: True"]),
 ]
 
 

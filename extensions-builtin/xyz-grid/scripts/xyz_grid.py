@@ -23,8 +23,8 @@ from modules.processing import Processed, process_images
 from modules.shared import opts, state
 from modules.ui_components import ToolButton
 from xyz_axes import (AxisOption, AxisOptionImg2Img, AxisOptionTxt2Img, apply_field, apply_override,  # noqa: F401
-                      axis_options, boolean_choice, do_nothing, format_nothing, format_remove_path, format_value,
-                      format_value_add_label, format_value_join_list, str_permutations)
+                      axis_options, boolean_choice, do_nothing, easel_axis_options, format_nothing, format_remove_path,
+                      format_value, format_value_add_label, format_value_join_list, str_permutations)
 from xyz_values import csv_values, expand_ranges, list_to_csv_string, loop_order  # noqa: F401
 
 AxisInfo = namedtuple("AxisInfo", ["axis", "values"])
@@ -32,8 +32,8 @@ FILL_SYMBOL = "\U0001f4d2"  # 📒
 
 
 def options_for(is_img2img: bool) -> list[AxisOption]:
-    """The axes one tab offers, in A1111's order (API clients address them by index)."""
-    return [o for o in axis_options if o.is_img2img is None or o.is_img2img == is_img2img]
+    """The axes one tab offers, in A1111's order (API clients address them by index), then Easel's own."""
+    return [o for o in [*axis_options, *easel_axis_options] if o.is_img2img is None or o.is_img2img == is_img2img]
 
 
 # script_args index of each axis's type and values (A1111 1.10's layout; docs/scripts.md)

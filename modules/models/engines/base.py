@@ -10,7 +10,7 @@ Inputs are cast to the model's dtypes on the way in and outputs come back as flo
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -21,6 +21,7 @@ import torch
 from modules.conditioning.types import Conditioning
 from modules.models.devices import DeviceConfig
 from modules.models.model_config import ModelSpec, alphas_cumprod
+from modules.models.speedups.options import UnetPatches
 
 if TYPE_CHECKING:  # diffusers takes seconds to import; start-up does not need it
     from diffusers import AutoencoderKL, UNet2DConditionModel
@@ -101,6 +102,16 @@ class Engine(ABC):
         """What the UNet takes besides x, t and cross-attention (SDXL: added_cond_kwargs); none by default."""
         return {}
 
+    def unet_run(self, patches: UnetPatches, step: Callable[[], int]) -> Callable | None:
+        """What applies a pass's speed options (token merging, HyperTile, feature caching) to this engine's UNet,
+        or None when none is on, so the call takes the plain path. `step()` is the pass's current sampling step.
+        The default works on diffusers' `UNet2DConditionModel`; a family with another UNet overrides it."""
+        if not patches.active:
+            return None
+        from modules.models.speedups.run import UnetRun
+
+        return UnetRun(self.unet, patches, step, self.vae_scale_factor)
+
     # ---- shared maths -------------------------------------------------------------------------------------------
 
     @property
@@ -129,11 +140,13 @@ class Engine(ABC):
 
     @torch.no_grad()
     def unet_forward(self, x: torch.Tensor, t: torch.Tensor | float, cond: Conditioning,
-                     concat: torch.Tensor | None = None, *, name: str = "this model") -> torch.Tensor:
+                     concat: torch.Tensor | None = None, *, name: str = "this model",
+                     run: Callable | None = None) -> torch.Tensor:
         """The UNet's prediction (ε or v) for latents x [B,4,h,w] at DDPM timesteps t [B] under `cond` [B,L,C].
 
         `concat` [B,5,h,w] (mask, masked-image latents) is appended on channels for 9-channel inpainting models;
-        `name` (the checkpoint's) makes a channel mismatch say which file it is.
+        `name` (the checkpoint's) makes a channel mismatch say which file it is; `run` (from `unet_run`) calls the
+        UNet with a pass's speed options instead of directly.
         """
         if concat is not None:
             x = torch.cat([x, concat.to(x)], dim=1)  # [B, 4 + 5, h, w]
@@ -143,6 +156,8 @@ class Engine(ABC):
         t = torch.as_tensor(t, device=self.device, dtype=torch.float32)
         t = t.expand(x.shape[0]) if t.ndim == 0 else t  # [B]
         context = cond.cross_attn.to(self.device, self.dtype)  # [B, L, C]
+        if run is not None:
+            return run(x.to(self.device, self.dtype), t, context, self.unet_kwargs(cond)).float()  # [B, 4, h, w]
         out = self.unet(x.to(self.device, self.dtype), t, encoder_hidden_states=context, return_dict=False,
                         **self.unet_kwargs(cond))[0]
         return out.float()  # [B, 4, h, w]
