@@ -46,6 +46,7 @@ def build_app(flags: argparse.Namespace):
     from modules.extensions.manager import ExtensionManager
     from modules.imaging.saving import ImageSaver
     from modules.models.hashing import HashCache
+    from modules.controlnet.library import ControlNetLibrary, controlnet_dirs
     from modules.models.lora_library import LoraLibrary
     from modules.models.manager import ModelManager
     from modules.options import Options
@@ -71,7 +72,8 @@ def build_app(flags: argparse.Namespace):
                                                   hashing=not flags.no_hashing),
                                 styles=StyleDatabase(paths.styles_csv),
                                 upscalers=Upscalers(paths.models_dir, lambda: models.device_config.device,
-                                                    flags.disable_safe_unpickle))
+                                                    flags.disable_safe_unpickle),
+                                controlnets=ControlNetLibrary(controlnet_dirs(paths), flags.disable_safe_unpickle))
     from modules.jobs import JobStore
 
     app = App(paths=paths, flags=flags, options=options, services=services,

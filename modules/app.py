@@ -52,6 +52,7 @@ class App:
     job_store: JobStore | None = None  # None: an in-memory queue (nothing survives a restart)
     extensions: Any = None  # modules.extensions.manager.ExtensionManager (installed folders, enable, install)
     scripts: Any = None  # a ScriptHost (modules/pipeline/hooks.py): runs scripts and hooks around a job
+    cluster: Any = None  # a ClusterDispatcher (modules/cluster) when jobs run on Ray workers; None: here
 
     def __post_init__(self):
         self._run_lock = threading.Lock()
@@ -60,7 +61,14 @@ class App:
                                            bool(getattr(self.flags, "disable_safe_unpickle", False)))
         self.jobs = JobQueue(self.job_store or JobStore(":memory:"), self._execute,
                              {**{kind: row.request_type for kind, row in JOB_KINDS.items()},
-                              "interrogate": InterrogateRequest})
+                              "interrogate": InterrogateRequest}, model_of=self.checkpoint_of)
+
+    def checkpoint_of(self, kind: str, request) -> str | None:
+        """The checkpoint a queued job will ask for (its override, else the selected one): for model affinity."""
+        if kind not in ("txt2img", "img2img"):
+            return None
+        override = (getattr(request, "override_settings", None) or {}).get("sd_model_checkpoint")
+        return str(override or self.options.get("sd_model_checkpoint") or "") or None
 
     @property
     def models(self):
@@ -68,7 +76,8 @@ class App:
 
     @property
     def current_job(self) -> Job | None:
-        return self._current_job
+        """The job running here, or with a cluster the one that started first on any worker."""
+        return self._current_job or self.jobs.current
 
     def txt2img(self, request: GenerationRequest, job: Job | None = None) -> GenerationResult:
         """Run one txt2img request through the job queue and wait for it (FIFO, one worker per device)."""
@@ -90,13 +99,20 @@ class App:
         validate_model(request.model)  # refused before it is queued
         return self.jobs.run("interrogate", request, Job(job_count=1))
 
+    def snapshot_for(self, request):
+        """The frozen options one job runs on: the current settings with the request's overrides."""
+        return self.options.snapshot(getattr(request, "override_settings", None))
+
     def _execute(self, kind: str, request, job: Job) -> GenerationResult:
-        """The queue worker's work for one job: a frozen options snapshot with the request's overrides, then run
-        (through the script host when extensions are loaded: it runs a selected script and the always-on hooks)."""
+        """The local slot's work for one job: its options snapshot, then run."""
+        return self.execute_with(kind, request, self.snapshot_for(request), job)
+
+    def execute_with(self, kind: str, request, snapshot, job: Job) -> GenerationResult:
+        """Run one job on `snapshot` (through the script host when extensions are loaded: it runs a selected script
+        and the always-on hooks). A cluster worker calls this with the API server's snapshot (modules/cluster)."""
         with self._run_lock:
             self._current_job = job
             try:
-                snapshot = self.options.snapshot(getattr(request, "override_settings", None))
                 if kind == "interrogate":
                     return self.interrogators.run(request, snapshot)
                 if kind == "extras":
@@ -137,11 +153,11 @@ class App:
             self.models.get(self.options.get("sd_model_checkpoint") or None, self.options.get("sd_vae"))
 
     def interrupt(self) -> None:
-        job = self._current_job
+        job = self.current_job
         if job is not None:
             job.interrupt()
 
     def skip(self) -> None:
-        job = self._current_job
+        job = self.current_job
         if job is not None:
             job.skip()

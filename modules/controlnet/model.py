@@ -140,6 +140,10 @@ def check_fits(control: LoadedControlNet, unet, checkpoint: str, field: str) -> 
     """A ControlNet must read the checkpoint's text width and add to its encoder's channels; else it was made for
     another model family, which `field` (the unit's model field) and both files are named for."""
     unet_config = unet.config
+    if control.net.config.get("addition_embed_type") or unet_config.get("addition_embed_type"):
+        raise InvalidInput(field, f"ControlNet {control.path.name}: ControlNets for SDXL-style models (with added "
+                                  "text/time embeddings) are not supported yet", "an SD 1.x or SD 2.x ControlNet "
+                                  "and checkpoint")
     width, expected = control.cross_attention_dim, int(unet_config.cross_attention_dim)
     if width != expected:
         raise InvalidInput(field, f"ControlNet {control.path.name} is for another model family (cross-attention "

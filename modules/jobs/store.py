@@ -27,7 +27,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     finished REAL,
     error TEXT,
     error_status INTEGER,
-    result TEXT
+    result TEXT,
+    model TEXT,
+    worker TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, seq);
 CREATE TABLE IF NOT EXISTS images (
@@ -37,6 +39,10 @@ CREATE TABLE IF NOT EXISTS images (
     PRIMARY KEY (job_id, idx)
 );
 """
+# Columns added after the first release: an older jobs.sqlite gets them on open.
+ADDED_COLUMNS = (("model", "TEXT"), ("worker", "TEXT"))
+COLUMNS = ("seq, id, kind, request, status, created, started, finished, error, error_status, result, model, "
+           "worker")
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,8 @@ class JobRecord:
     error: str | None
     error_status: int | None
     result: dict | None
+    model: str | None = None  # the checkpoint the job asks for, as known at submission (for model affinity)
+    worker: str | None = None  # the worker that runs or ran it
 
     @property
     def finished_ok(self) -> bool:
@@ -71,7 +79,11 @@ class JobStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(SCHEMA)
-            self._db.execute("UPDATE jobs SET status=?, started=NULL WHERE status=?", (QUEUED, RUNNING))
+            have = {r[1] for r in self._db.execute("PRAGMA table_info(jobs)")}
+            for name, kind in ADDED_COLUMNS:
+                if name not in have:
+                    self._db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {kind}")
+            self._db.execute("UPDATE jobs SET status=?, started=NULL, worker=NULL WHERE status=?", (QUEUED, RUNNING))
 
     def close(self) -> None:
         with self._lock:
@@ -80,24 +92,32 @@ class JobStore:
     def _row(self, row) -> JobRecord | None:
         if row is None:
             return None
-        seq, job_id, kind, request, status, created, started, finished, error, error_status, result = row
+        seq, job_id, kind, request, status, created, started, finished, error, error_status, result, model, worker \
+            = row
         return JobRecord(job_id, seq, kind, request, status, created, started, finished, error, error_status,
-                         json.loads(result) if result else None)
+                         json.loads(result) if result else None, model, worker)
 
-    def add(self, job_id: str, kind: str, request_json: str) -> None:
+    def add(self, job_id: str, kind: str, request_json: str, model: str | None = None) -> None:
         with self._lock:
-            self._db.execute("INSERT INTO jobs (id, kind, request, status, created) VALUES (?, ?, ?, ?, ?)",
-                             (job_id, kind, request_json, QUEUED, time.time()))
+            self._db.execute("INSERT INTO jobs (id, kind, request, status, created, model) VALUES (?, ?, ?, ?, ?, ?)",
+                             (job_id, kind, request_json, QUEUED, time.time(), model))
 
     def get(self, job_id: str) -> JobRecord | None:
         with self._lock:
-            return self._row(self._db.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone())
+            return self._row(self._db.execute(f"SELECT {COLUMNS} FROM jobs WHERE id=?", (job_id,)).fetchone())
 
     def next_queued(self) -> JobRecord | None:
         """The oldest queued job (FIFO by insertion order)."""
         with self._lock:
-            row = self._db.execute("SELECT * FROM jobs WHERE status=? ORDER BY seq LIMIT 1", (QUEUED,)).fetchone()
+            query = f"SELECT {COLUMNS} FROM jobs WHERE status=? ORDER BY seq LIMIT 1"
+            row = self._db.execute(query, (QUEUED,)).fetchone()
             return self._row(row)
+
+    def queued_models(self) -> list[tuple[str, str | None, float]]:
+        """(id, model, created) of every queued job, oldest first: what the slots choose from."""
+        with self._lock:
+            return [(r[0], r[1], r[2]) for r in
+                    self._db.execute("SELECT id, model, created FROM jobs WHERE status=? ORDER BY seq", (QUEUED,))]
 
     def queued_ids(self) -> list[str]:
         with self._lock:
@@ -105,14 +125,21 @@ class JobStore:
 
     def list(self, limit: int = 100) -> list[JobRecord]:
         with self._lock:
-            rows = self._db.execute("SELECT * FROM jobs ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
+            rows = self._db.execute(f"SELECT {COLUMNS} FROM jobs ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
             return [self._row(r) for r in rows]
 
-    def mark_running(self, job_id: str) -> bool:
-        """Claim a queued job; False when it was cancelled meanwhile."""
+    def mark_running(self, job_id: str, worker: str = "local") -> bool:
+        """Claim a queued job for `worker`; False when it was cancelled or claimed meanwhile."""
         with self._lock:
-            cur = self._db.execute("UPDATE jobs SET status=?, started=? WHERE id=? AND status=?",
-                                   (RUNNING, time.time(), job_id, QUEUED))
+            cur = self._db.execute("UPDATE jobs SET status=?, started=?, worker=? WHERE id=? AND status=?",
+                                   (RUNNING, time.time(), worker, job_id, QUEUED))
+            return cur.rowcount == 1
+
+    def requeue(self, job_id: str) -> bool:
+        """Put a running job whose worker was lost back in the queue, in its old place (by `seq`)."""
+        with self._lock:
+            cur = self._db.execute("UPDATE jobs SET status=?, started=NULL, worker=NULL WHERE id=? AND status=?",
+                                   (QUEUED, job_id, RUNNING))
             return cur.rowcount == 1
 
     def finish(self, job_id: str, status: str, result: dict, pngs: list[bytes]) -> None:

@@ -37,15 +37,17 @@ class LoadedModel:
 
     def unet_forward(self, x: torch.Tensor, t: torch.Tensor | float, context: torch.Tensor,
                      concat: torch.Tensor | None = None, pooled: torch.Tensor | None = None,
-                     added: Mapping[str, torch.Tensor] | None = None, run: Callable | None = None) -> torch.Tensor:
+                     added: Mapping[str, torch.Tensor] | None = None, run: Callable | None = None,
+                     residuals: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
         """The UNet's prediction (ε or v) for latents x [B,4,h,w] at DDPM timesteps t [B] with context [B,L,C].
 
         `concat` [B,5,h,w] (mask, masked-image latents) is appended on channels for 9-channel inpainting models;
         `pooled` [B,D] and `added` ({name: [B,…]}) are the rest of a `Conditioning` for families that take them;
-        `run` (from `unet_run`) applies a pass's speed options.
+        `run` (from `unet_run`) applies a pass's speed options; `residuals` are ControlNet's (`Engine.residual_kwargs`).
         """
         cond = Conditioning(context, None, pooled, added or {})
-        return self.engine.unet_forward(x, t, cond, concat, name=self.checkpoint.name, run=run)
+        extra = {} if residuals is None else {"residuals": residuals}
+        return self.engine.unet_forward(x, t, cond, concat, name=self.checkpoint.name, run=run, **extra)
 
     def unet_run(self, patches, step: Callable[[], int]) -> Callable | None:
         """A pass's speed options for this model's UNet (None when none is on; `Engine.unet_run`)."""

@@ -32,10 +32,16 @@ class Snapshot(Mapping):
         return len(self._values)
 
     def __getattr__(self, key: str) -> Any:
+        if key.startswith("__"):  # copy/pickle probe dunders before `_values` exists
+            raise AttributeError(key)
         try:
             return self._values[key]
         except KeyError:
             raise AttributeError(key) from None
+
+    def __reduce__(self):
+        """Pickled as its values: a job's snapshot travels to a cluster worker (modules/cluster)."""
+        return (Snapshot, (dict(self._values),))
 
 
 def coerce(setting: Setting, value: Any) -> Any:

@@ -12,6 +12,7 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
+from modules.controlnet.resolve import control_run
 from modules.errors import InvalidInput
 from modules.imaging.convert import pil_to_tensor, tensor_to_pil
 from modules.imaging.resize import resize_image
@@ -144,6 +145,15 @@ def hires_infotext(req: GenerationRequest, upscaler: str) -> dict[str, Any]:
     return info
 
 
+def second_pass_size(plan: HiresPlan, factor: int) -> tuple[int, int]:
+    """(width, height) of the second pass's images: the target less the truncation (`upscale_latents`).
+
+    >>> second_pass_size(HiresPlan(128, 128, 0, 8, "Latent", None, 10, 0.7, {}), 8)
+    (128, 64)
+    """
+    return plan.target_w - plan.truncate_x * factor, plan.target_h - plan.truncate_y * factor
+
+
 def first_pass_from_image(model, req: GenerationRequest, plan: HiresPlan, batch_size: int, exact: bool):
     """A1111's `firstpass_image`: the given picture stands in for the first pass of every image of the batch.
 
@@ -222,10 +232,11 @@ class SecondPass:
 
     def run(self, services, model, req: GenerationRequest, opts, batch, latents: torch.Tensor | None, job,
             pass_no: int, on_extra_noise=None, first_images: list | None = None,
-            notes: dict | None = None, refiner=None) -> torch.Tensor | None:
+            notes: dict | None = None, refiner=None, controls: tuple = ()) -> torch.Tensor | None:
         """First-pass latents [B, C, h, w] (or `first_images`, see `first_pass_from_image`) → upscaled and
         re-denoised latents [B, C, H/f, W/f] (`on_extra_noise`, `notes`: see `Pass.run`; `refiner`: the job's
-        RefinerSession, which switches here when `hires_fix_refiner_pass` includes the second pass)."""
+        RefinerSession, which switches here when `hires_fix_refiner_pass` includes the second pass; `controls`: the
+        job's ControlNet units, with their hints at the hires size)."""
         exact, plan = opts.exact_batches, self.plan
         init, pixels = upscale_latents(model, latents, plan, services.upscalers, exact,
                                        (opts.ESRGAN_tile, opts.ESRGAN_tile_overlap),
@@ -249,7 +260,7 @@ class SecondPass:
         switch = CFGHooks() if refiner is None else \
             refiner.switch_hooks(self.choice, self.t_enc + 1, conds_for, notes, exact, second_pass=True)
         return step.run(services, conds, init, rng, job, image_cond=image_cond, on_extra_noise=on_extra_noise,
-                        notes=notes, extra_hooks=switch)
+                        notes=notes, extra_hooks=switch, control=control_run(controls, "hires"))
 
 
 def hires_batch(req: GenerationRequest, batch, styles=None):

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from modules.options import Snapshot
+from modules.controlnet.resolve import control_run, resolve_units
 from modules.pipeline import inpaint
 from modules.pipeline.extra_networks import NetworkRun, styled_prompts
 from modules.pipeline.img2img_request import Img2ImgRequest, validate_img2img
@@ -75,11 +76,13 @@ class Pass:
 
     def run(self, services, conds, init: torch.Tensor, rng, job: Job, image_cond=None,
             repaint: torch.Tensor | None = None, soft: SoftSettings | None = None,
-            extra_hooks: CFGHooks = CFGHooks(), on_extra_noise=None, notes: dict | None = None) -> torch.Tensor | None:
+            extra_hooks: CFGHooks = CFGHooks(), on_extra_noise=None, notes: dict | None = None,
+            control=None) -> torch.Tensor | None:
         """init [B, 4, h, w] → sampled latents (None if stopped before a step finished). With `repaint`
         [B, 1, h, w], latents outside it are kept: exactly, or by the soft blend of `soft` (no final blend).
         `on_extra_noise(noise, init, x) → noise` (`hooks.extra_noise_hook`) sees the extra noise first;
-        `notes` (the run's extra infotext entries) gets "NGMS" when that skipped an uncond pass."""
+        `notes` (the run's extra infotext entries) gets "NGMS" when that skipped an uncond pass; `control` (a
+        modules.controlnet.apply.ControlRun) adds the ControlNet units' residuals to every UNet call."""
         sched = partial_schedule(self.sigmas, self.t_enc)
         noise = rng.next() * self.noise_multiplier  # [B, 4, h, w]
         x = scale_initial_noise(self.choice.spec, noise, sched) if self.full_strength else init + noise * sched[0]
@@ -88,10 +91,12 @@ class Pass:
             x = x + noise * self.extra_noise  # [B, 4, h, w]
         hooks = CFGHooks() if soft is None or repaint is None else blend_hooks(soft, init, repaint)
         hooks = hooks.plus(extra_hooks)
+        hooks = hooks if control is None else hooks.plus(control.cfg_hooks())
         keep = None if repaint is None or soft is not None else 1 - repaint  # [B, 1, h, w]
         cfg = CFGDenoiser(self.denoiser, conds.cond, conds.uncond, self.cfg_scale, image_cond=image_cond,
                           hooks=hooks, total_steps=len(sched) - 1, keep_mask=keep,
-                          init_latent=None if keep is None else init, **self.ngms.cfg_fields())
+                          init_latent=None if keep is None else init, **self.ngms.cfg_fields(),
+                          model_kwargs={} if control is None else control.model_kwargs())
         noise_sampler = services.samplers.noise_sampler(self.choice.spec, x, self.sigmas, rng)
         latents = run_sampler(self.choice, cfg, x, sched, noise_sampler, job)
         self.ngms.note_skips(cfg, notes)
@@ -175,6 +180,8 @@ def run_img2img(services: PipelineServices, req: Img2ImgRequest, opts: Snapshot,
     step = Pass(choice, denoiser, sigmas, t_enc, req.cfg_scale, strength >= 1.0, noise_multiplier(req, opts),
                 opts.img2img_extra_noise, negative_guidance_minimum(req, opts))
     tiling = tiling_enabled(req, opts)
+    controls = resolve_units(services, model, req.controlnet_units, req.width, req.height, seed=ctx.plan.seeds[0],
+                             init_image=req.init_images[0] if req.init_images else None, init_mask=req.mask)
     refiner_plan = plan_refiner(services.models, req, opts, ctx.model.checkpoint) if strength > 0 else None
     refiner = None if refiner_plan is None else RefinerSession(services, refiner_plan, opts, ctx.model, tiling)
     model = with_vae_methods(model, opts, job_models_dirs(services))  # decodes and encodes as the settings say
@@ -190,7 +197,8 @@ def run_img2img(services: PipelineServices, req: Img2ImgRequest, opts: Snapshot,
                 outputs.add_images([im.copy() for im in take(prepared.unchanged)], batch)
                 continue
             job.begin_pass(n, len(partial_schedule(sigmas, t_enc)) - 1, f"Batch {n + 1} out of {req.n_iter}")
-            run = BatchRun(services, model, req, opts, step, batch, take, prepared, job, hooks, ctx, faces, refiner)
+            run = BatchRun(services, model, req, opts, step, batch, take, prepared, job, hooks, ctx, faces, refiner,
+                           controls)
             latents, init, repaint = run.sample()
             if latents is not None:
                 images = run.finish(sampled(hooks, ctx, latents), init, repaint)
@@ -218,6 +226,7 @@ class BatchRun:
     ctx: RunContext
     faces: object = None  # the FaceRestoration step, or None
     refiner: RefinerSession | None = None  # switches to another checkpoint mid-sampling (modules/pipeline/refiner.py)
+    controls: tuple = ()  # the job's ControlNet units (modules/controlnet/resolve.py)
 
     def finish(self, latents, init, repaint) -> list:
         """Decode, restore faces if asked, then paste back and restore the original outside the mask (soft: where
@@ -264,7 +273,8 @@ class BatchRun:
                         uc=conds.uncond)
         latents = self.step.run(services, conds, init, rng, self.job, image_cond=image_cond, repaint=repaint,
                                 soft=soft, extra_hooks=switch.plus(self.hooks.cfg_hooks(self.ctx)),
-                                on_extra_noise=extra_noise_hook(self.hooks, self.ctx), notes=self.ctx.extra)
+                                on_extra_noise=extra_noise_hook(self.hooks, self.ctx), notes=self.ctx.extra,
+                                control=control_run(self.controls, "single"))
         return latents, init, repaint
 
 

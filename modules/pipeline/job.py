@@ -44,6 +44,7 @@ class Job:
         self.started = time.monotonic()
         self._pass_started: float | None = None  # when the current pass began (its steps are timed from here)
         self._step_seconds: float | None = None  # measured seconds per step of the latest pass with a step done
+        self._remote_eta: float | None = None  # ETA a cluster worker measured (set by `mirror`)
 
     def interrupt(self) -> None:
         self.interrupted = True
@@ -76,6 +77,16 @@ class Job:
         if self.preview_every > 0 and step % self.preview_every == 0:
             self.set_preview(latents[:1].detach().float().cpu(), step)
 
+    def mirror(self, progress: Progress, preview=None, preview_step: int = -1) -> None:
+        """Take the progress of this job's copy on a cluster worker (modules/cluster): steps, text, ETA, preview.
+        The interrupt and skip flags stay this side's: they travel the other way."""
+        with self._lock:
+            self.job_no, self.job_count = progress.job_no, progress.job_count
+            self.sampling_step, self.sampling_steps = progress.sampling_step, progress.sampling_steps
+            self.textinfo, self._remote_eta = progress.textinfo, progress.eta_seconds
+        if preview is not None and preview_step != self.preview_step:
+            self.set_preview(preview, preview_step)
+
     def fraction(self) -> float:
         if self.sampling_steps <= 0:
             return self.job_no / max(self.job_count, 1)
@@ -84,8 +95,8 @@ class Job:
     def progress(self) -> Progress:
         with self._lock:
             frac = min(self.fraction(), 1.0)
-            eta = remaining_seconds(self.job_no, self.job_count, self.sampling_step, self.sampling_steps,
-                                    self._step_seconds)
+            eta = self._remote_eta if self._remote_eta is not None else remaining_seconds(
+                self.job_no, self.job_count, self.sampling_step, self.sampling_steps, self._step_seconds)
             return Progress(self.job_no, self.job_count, self.sampling_step, self.sampling_steps, frac, eta,
                             self.textinfo, self.interrupted, self.skipped)
 

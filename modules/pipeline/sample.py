@@ -36,6 +36,13 @@ def _with(run) -> dict:
     return {} if run is None else {"run": run}
 
 
+def _controlled(control, x, t, context, rows, concat) -> dict:
+    """`residuals=` for the rows `rows` of this model call when ControlNet units steer it (`control`: a
+    modules.controlnet.apply.ControlRun handed in through the CFG denoiser's model_kwargs), else nothing."""
+    residuals = None if control is None else control.residuals(x, t, context, rows, concat)
+    return {} if residuals is None else {"residuals": residuals}
+
+
 def _groups_by_length(lengths: tuple[int, ...]) -> list[list[int]]:
     """Row indices grouped by conditioning length, in first-seen order (A1111 runs cond and uncond apart).
 
@@ -57,22 +64,25 @@ def model_denoiser(model, choice: SamplerChoice, exact_rows: bool, patches: Unet
     (image × cond/uncond) goes through the UNet alone: matrix kernels pick different blockings for different batch
     sizes, so only this makes image i of a batch equal a single run bit for bit. `patches` are the pass's speed
     options (docs/performance.md); `step()` says which sampling step the pass is in (feature caching needs it).
+    ControlNet residuals are computed per UNet call, for exactly the rows of that call (docs/controlnet.md).
     """
     run = model.unet_run(patches, step) if patches.active else None
 
-    def model_fn(x_in, t, cond, concat=None):
+    def model_fn(x_in, t, cond, concat=None, control=None):
         cond = as_conditioning(cond)  # [N, T, C] with per-row token lengths
         lengths = cond.token_lengths
         groups = [[i] for i in range(x_in.shape[0])] if exact_rows else _groups_by_length(lengths)
         if len(groups) == 1:
             part = cond.select(None, lengths[0])
-            return model.unet_forward(x_in, t, part.cross_attn, concat=concat, **part.extras, **_with(run))
+            return model.unet_forward(x_in, t, part.cross_attn, concat=concat, **part.extras, **_with(run),
+                                      **_controlled(control, x_in, t, part.cross_attn, None, concat))
         out = torch.empty_like(x_in)  # [N, 4, h, w]
         for rows in groups:
             index = torch.tensor(rows)
             part = cond.select(rows, lengths[rows[0]])  # [k, n, C]
-            out[index] = model.unet_forward(x_in[index], _rows(t, index), part.cross_attn,
-                                            concat=_rows(concat, index), **part.extras, **_with(run))
+            x, t_rows, c = x_in[index], _rows(t, index), _rows(concat, index)
+            out[index] = model.unet_forward(x, t_rows, part.cross_attn, concat=c, **part.extras, **_with(run),
+                                            **_controlled(control, x, t_rows, part.cross_attn, index, c))
         return out
 
     return choice.spec.denoiser(model_fn, model.alphas_cumprod, model.prediction_type)

@@ -19,3 +19,4 @@ class PipelineServices:
     loras: Any = None  # modules.models.lora.LoraLibrary
     styles: Any = None  # modules.prompts.styles.StyleDatabase
     upscalers: Any = None  # modules.upscalers.Upscalers (hires fix, img2img resize, Extras)
+    controlnets: Any = None  # modules.controlnet.library.ControlNetLibrary (models/ControlNet, loaded networks)

@@ -7,10 +7,12 @@ from dataclasses import dataclass
 
 import torch
 
+from modules.controlnet.resolve import control_run, resolve_units
 from modules.options import Snapshot
 from modules.pipeline.extra_networks import NetworkRun, styled_prompts
 from modules.models.tiling import tiled
-from modules.pipeline.hires import first_pass_from_image, first_pass_request, plan_hires, prepare_second_pass
+from modules.pipeline.hires import (first_pass_from_image, first_pass_request, plan_hires, prepare_second_pass,
+                                   second_pass_size)
 from modules.pipeline.inpaint import txt2img_conditioning
 from modules.pipeline.hooks import NO_HOOKS, RunContext, RunHooks, begin_batch, decoded, extra_noise_hook, sampled
 from modules.pipeline.job import Job
@@ -70,7 +72,10 @@ def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapsh
     job.previewer = job_previewer(services, model, opts) if job.preview_every else None
     outputs = ImageOutputs(services, req, opts, facts, "txt2img", hooks, ctx)
     outputs.faces = faces
-    first = FirstPass(choice, denoiser, sigmas, ngms)
+    hires_size = None if second is None else second_pass_size(second.plan, model.vae_scale_factor)
+    controls = resolve_units(services, model, req.controlnet_units, req.width, req.height, hires_size=hires_size,
+                             seed=ctx.plan.seeds[0])
+    first = FirstPass(choice, denoiser, sigmas, ngms, controls, "single" if second is None else "first")
     model = with_vae_methods(model, opts, job_models_dirs(services))  # decodes and encodes as the settings say
     refiner = None if refiner_plan is None else RefinerSession(services, refiner_plan, opts, ctx.model, tiling)
     with tiled(model, tiling), NetworkRun(services, ctx.model, opts) as nets, refiner or contextlib.nullcontext():
@@ -90,7 +95,7 @@ def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapsh
                 hooks.call("before_hr", ctx)
                 latents = second.run(services, model, req, opts, batch, latents, job, 2 * n + 1,
                                      on_extra_noise=extra_noise_hook(hooks, ctx), first_images=first_images,
-                                     notes=ctx.extra, refiner=refiner)
+                                     notes=ctx.extra, refiner=refiner, controls=controls)
             if latents is not None:
                 latents = sampled(hooks, ctx, latents)
                 images = decoded(hooks, ctx, decode_latents(model, latents, exact))  # [B, 3, H, W]
@@ -109,6 +114,8 @@ class FirstPass:
     denoiser: object
     sigmas: torch.Tensor  # [steps + 1]
     ngms: NegativeGuidanceMinimum
+    controls: tuple = ()  # the job's ControlNet units (modules/controlnet/resolve.py)
+    control_stage: str = "single"  # "first" when a hires pass follows (units' hr_option)
 
     def run(self, services, model, req: GenerationRequest, opts: Snapshot, batch, job: Job, hooks: RunHooks,
             ctx: RunContext, refiner: RefinerSession | None = None) -> torch.Tensor | None:
@@ -128,9 +135,12 @@ class FirstPass:
         x = scale_initial_noise(choice.spec, rng.next(), sigmas)  # [B, C, H/f, W/f]
         hooks.call("process_before_every_sampling", ctx, x=x, noise=x, c=conds.cond, uc=conds.uncond)
         image_cond = txt2img_conditioning(model, x.shape[0], req.height, req.width)  # [B, 5, h, w] or None
+        control = control_run(self.controls, self.control_stage)
+        cfg_hooks = switch.plus(hooks.cfg_hooks(ctx))
         cfg = CFGDenoiser(self.denoiser, conds.cond, conds.uncond, req.cfg_scale, image_cond=image_cond,
-                          hooks=switch.plus(hooks.cfg_hooks(ctx)), total_steps=len(sigmas) - 1,
-                          **self.ngms.cfg_fields())
+                          hooks=cfg_hooks if control is None else cfg_hooks.plus(control.cfg_hooks()),
+                          total_steps=len(sigmas) - 1, **self.ngms.cfg_fields(),
+                          model_kwargs={} if control is None else control.model_kwargs())
         noise = services.samplers.noise_sampler(choice.spec, x, sigmas, rng)
         latents = run_sampler(choice, cfg, x, sigmas, noise, job)
         self.ngms.note_skips(cfg, ctx.extra)

@@ -10,7 +10,7 @@ from modules.pipeline.job import Job
 
 def test_progress_during_the_torch_import(client, monkeypatch):
     job = Job(job_count=1)
-    monkeypatch.setattr(client.app_under_test.jobs, "_current", job)
+    monkeypatch.setattr(type(client.app_under_test.jobs), "current", property(lambda queue: job))
     half_built = types.ModuleType("torch")  # what sys.modules holds while `import torch` runs in another thread
     monkeypatch.setitem(sys.modules, "torch", half_built)
     r = client.get("/sdapi/v1/progress")

@@ -102,6 +102,12 @@ class Engine(ABC):
         """What the UNet takes besides x, t and cross-attention (SDXL: added_cond_kwargs); none by default."""
         return {}
 
+    def residual_kwargs(self, residuals: Sequence[torch.Tensor]) -> dict[str, Any]:
+        """ControlNet residuals (the encoder outputs, then the middle block's, each [B, c_i, h_i, w_i]) as the UNet
+        takes them; diffusers' `UNet2DConditionModel` adds them where the original ControlNet adds them."""
+        cast = [r.to(self.device, self.dtype) for r in residuals]
+        return {"down_block_additional_residuals": tuple(cast[:-1]), "mid_block_additional_residual": cast[-1]}
+
     def unet_run(self, patches: UnetPatches, step: Callable[[], int]) -> Callable | None:
         """What applies a pass's speed options (token merging, HyperTile, feature caching) to this engine's UNet,
         or None when none is on, so the call takes the plain path. `step()` is the pass's current sampling step.
@@ -141,12 +147,13 @@ class Engine(ABC):
     @torch.no_grad()
     def unet_forward(self, x: torch.Tensor, t: torch.Tensor | float, cond: Conditioning,
                      concat: torch.Tensor | None = None, *, name: str = "this model",
-                     run: Callable | None = None) -> torch.Tensor:
+                     run: Callable | None = None, residuals: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
         """The UNet's prediction (ε or v) for latents x [B,4,h,w] at DDPM timesteps t [B] under `cond` [B,L,C].
 
         `concat` [B,5,h,w] (mask, masked-image latents) is appended on channels for 9-channel inpainting models;
         `name` (the checkpoint's) makes a channel mismatch say which file it is; `run` (from `unet_run`) calls the
-        UNet with a pass's speed options instead of directly.
+        UNet with a pass's speed options instead of directly; `residuals` (ControlNet's, see `residual_kwargs`) are
+        added to the UNet's encoder and middle-block outputs.
         """
         if concat is not None:
             x = torch.cat([x, concat.to(x)], dim=1)  # [B, 4 + 5, h, w]
@@ -156,10 +163,13 @@ class Engine(ABC):
         t = torch.as_tensor(t, device=self.device, dtype=torch.float32)
         t = t.expand(x.shape[0]) if t.ndim == 0 else t  # [B]
         context = cond.cross_attn.to(self.device, self.dtype)  # [B, L, C]
+        kwargs = self.unet_kwargs(cond)
+        if residuals is not None:
+            kwargs = {**kwargs, **self.residual_kwargs(residuals)}
         if run is not None:
-            return run(x.to(self.device, self.dtype), t, context, self.unet_kwargs(cond)).float()  # [B, 4, h, w]
+            return run(x.to(self.device, self.dtype), t, context, kwargs).float()  # [B, 4, h, w]
         out = self.unet(x.to(self.device, self.dtype), t, encoder_hidden_states=context, return_dict=False,
-                        **self.unet_kwargs(cond))[0]
+                        **kwargs)[0]
         return out.float()  # [B, 4, h, w]
 
     @torch.no_grad()

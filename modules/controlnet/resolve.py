@@ -1,0 +1,72 @@
+"""A request's ControlNet units → what a sampling pass runs: loaded networks and hint tensors (once per job).
+
+For each enabled unit: the model file by its listed name (`ControlNetLibrary`), loaded for the job's checkpoint and
+checked to fit its family; the control image (or, in img2img, the init image) through the unit's preprocessor and
+resize mode at the generation size (`modules/controlnet/detect.py`), and again at the hires size when hires fix
+runs, as the extension preprocesses for both passes. Any problem is an error on the unit's field, never a run
+without that unit.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from modules.controlnet.apply import ControlRun, ResolvedControl
+from modules.controlnet.units import ControlUnit
+
+
+def unit_field(index: int) -> str:
+    return f"controlnet_units[{index}]"
+
+
+def hint_tensor(detected: np.ndarray) -> torch.Tensor:
+    """A fitted detected map uint8 [H, W, 3 or 4] → the ControlNet's hint [1, 3, H, W] float32 (inpaint: −1 where
+    masked)."""
+    from modules.controlnet.resize import hint_array
+
+    return torch.from_numpy(np.ascontiguousarray(hint_array(detected))).permute(2, 0, 1)[None]  # [1, 3, H, W]
+
+
+def resolve_units(services, model, units: Sequence[ControlUnit], width: int, height: int, *,
+                  hires_size: tuple[int, int] | None = None, init_image=None, init_mask=None,
+                  seed: int = 0) -> tuple[ResolvedControl, ...]:
+    """The enabled units of a job, ready to run on `model` (a LoadedModel) at width×height (and the hires
+    (width, height) when a second pass runs)."""
+    from modules.controlnet.detect import detect_for_unit
+
+    library = getattr(services, "controlnets", None)
+    enabled = [(i, u) for i, u in enumerate(units) if u.enabled]
+    if enabled and library is None:
+        raise RuntimeError("ControlNet units were given but this App has no ControlNet library")
+    registry = preprocessor_registry(services)
+    out = []
+    for i, unit in enabled:
+        where = unit_field(i)
+        info = library.find(unit.model, f"{where}.model")
+        control = library.load(info, model.unet, model.dtype, model.device, f"{where}.model", model.checkpoint.name)
+
+        def hint_at(w: int, h: int) -> torch.Tensor:
+            return hint_tensor(detect_for_unit(registry, unit, w, h, seed=seed, init_image=init_image,
+                                               init_mask=init_mask, where=where))
+
+        out.append(ResolvedControl(
+            f"ControlNet {i}", control, hint_at(width, height), unit.weight, unit.guidance_start, unit.guidance_end,
+            unit.control_mode, None if hires_size is None else hint_at(*hires_size), unit.module, unit.hr_option))
+    return tuple(out)
+
+
+def preprocessor_registry(services):
+    """The App's preprocessor table, or the built-in one."""
+    registry = getattr(services, "controlnet_preprocessors", None)
+    if registry is not None:
+        return registry
+    from modules.controlnet.preprocessors import default_registry
+
+    return default_registry()
+
+
+def control_run(controls: Sequence[ResolvedControl], stage: str) -> ControlRun | None:
+    """One pass's ControlRun (None without units: the pass runs exactly as without ControlNet)."""
+    return ControlRun(controls, stage) if controls else None
