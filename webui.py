@@ -39,8 +39,9 @@ def build_paths(flags: argparse.Namespace) -> Paths:
     )
 
 
-def build_app(flags: argparse.Namespace):
-    """Create every long-lived object once and hand each its dependencies."""
+def build_app(flags: argparse.Namespace, worker: bool = False):
+    """Create every long-lived object once and hand each its dependencies. `worker`: the App of a cluster worker
+    (modules/cluster/worker.py): its jobs come from the API server's queue, so it keeps no jobs.sqlite of its own."""
     from modules.app import VERSION, App
     from modules.conditioning.embedding_db import EmbeddingDatabase
     from modules.extensions.manager import ExtensionManager
@@ -77,7 +78,7 @@ def build_app(flags: argparse.Namespace):
     from modules.jobs import JobStore
 
     app = App(paths=paths, flags=flags, options=options, services=services,
-              job_store=JobStore(paths.data_dir / "jobs.sqlite"),
+              job_store=None if worker else JobStore(paths.data_dir / "jobs.sqlite"),
               extensions=ExtensionManager.start(paths, options, flags))
     app.scripts = start_scripts(app)
     return app
@@ -209,10 +210,14 @@ def parse_flags(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     flags = parse_flags(argv)
-    problem = check_exposure(flags)
+    problem = check_exposure(flags) or check_cluster_flags(flags)
     if problem:
         print(f"easel: {problem}", file=sys.stderr)
         return 2
+    if flags.worker:
+        from modules.cluster.runtime import run_worker_node
+
+        return run_worker_node(flags.ray_address, flags.workers, INSTALL_DIR)
     app = build_app(flags)
     if flags.download_sd15 and not fetch_sd15(app):
         return 1
@@ -221,11 +226,41 @@ def main(argv=None) -> int:
                     app.paths.checkpoint_dir)
     elif note := app.models.builtin_note():
         log.info(note)
+    if (flags.workers or flags.ray_address) and not start_cluster(app, flags, list(argv or [])):
+        return 2
     app.jobs.start()  # resumes jobs a previous run (or a crash) left queued
     server = create_server(app)
     port = flags.port or (7861 if flags.nowebui else 7860)
     log.info("Easel %s on http://%s:%d", app.services.version, server_host(flags), port)
     return 0 if serve(server, app, server_host(flags), port) else STARTUP_FAILURE
+
+
+def check_cluster_flags(flags: argparse.Namespace) -> str | None:
+    if flags.worker and not flags.ray_address:
+        return "--worker needs --ray-address (the head node's address) to join"
+    if flags.workers is not None and flags.workers < 1:
+        return f"--workers must be 1 or more, got {flags.workers}"
+    return None
+
+
+def start_cluster(app, flags: argparse.Namespace, argv: list[str]) -> bool:
+    """Hand the queue's jobs to Ray workers instead of this process (docs/cluster.md); False: no cluster."""
+    from modules.cluster.dispatcher import ClusterDispatcher
+    from modules.cluster.runtime import ClusterUnavailable, connect, gpu_count, local_threads, worker_argv
+
+    try:
+        connect(flags.workers, flags.ray_address, INSTALL_DIR)
+    except ClusterUnavailable as e:
+        print(f"easel: {e.message}", file=sys.stderr)
+        return False
+    local = not flags.ray_address
+    threads = local_threads(flags.workers or 1) if local and not gpu_count() else None
+    app.jobs.remove_slot("local")
+    app.cluster = ClusterDispatcher(app.jobs, worker_argv(argv), app.snapshot_for, threads=threads,
+                                    use_gpus=bool(gpu_count()) if local else False)
+    app.cluster.start()
+    log.info("jobs run on Ray workers (%s)", flags.ray_address or f"{flags.workers} local")
+    return True
 
 
 def serve(server, app, host: str, port: int) -> bool:

@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")"
 source tools/ensure_venv.sh
 ensure_venv run
+if wants_cluster "$@"; then ensure_cluster; fi
 exec "$VENV/bin/python" webui.py "$@"

@@ -57,12 +57,23 @@ def _add_device_flags(parser: argparse.ArgumentParser) -> None:
     add("--skip-torch-cuda-test", action="store_true")
 
 
+def _add_cluster_flags(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("--workers", type=int, default=None, metavar="N",
+        help="run jobs on N local worker processes through Ray (one per GPU; on the CPU the cores are split)")
+    add("--ray-address", default=None, metavar="ADDR",
+        help="join the Ray cluster at ADDR: its nodes started with --worker run the jobs (docs/cluster.md)")
+    add("--worker", action="store_true",
+        help="make this machine a worker node of the Ray cluster at --ray-address (no web server here)")
+
+
 def build_parser(add_help: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="webui.py", description="Easel, a Stable Diffusion web UI",
                                      add_help=add_help)
     _add_server_flags(parser)
     _add_model_flags(parser)
     _add_device_flags(parser)
+    _add_cluster_flags(parser)
     return parser
 
 

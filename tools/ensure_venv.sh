@@ -13,7 +13,30 @@ TEST_NODEPS="k-diffusion==0.1.1.post1 open-clip-torch==3.3.0"
 
 _stamp_of() {
     { echo "$TORCH_COMMAND"; cat "$EASEL_DIR/requirements.txt";
-      if [ "$1" = test ]; then cat "$EASEL_DIR/requirements-test.txt"; echo "$TEST_NODEPS"; fi; } | sha256sum | cut -c1-16
+      if [ "$1" = test ]; then cat "$EASEL_DIR/requirements-test.txt" "$EASEL_DIR/requirements-cluster.txt";
+          echo "$TEST_NODEPS"; fi; } | sha256sum | cut -c1-16
+}
+
+# Ray for the cluster flags (docs/cluster.md): installed on demand, into the same venv, pinned.
+ensure_cluster() {
+    local stamp_file="$VENV/.easel-cluster"
+    local want
+    want="$(sha256sum < "$EASEL_DIR/requirements-cluster.txt" | cut -c1-16)"
+    if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$want" ]; then
+        return 0
+    fi
+    echo "easel: installing requirements-cluster.txt (Ray)"
+    "$VENV/bin/python" -m pip install -q -r "$EASEL_DIR/requirements-cluster.txt"
+    echo "$want" > "$stamp_file"
+}
+
+# True when the command line (or COMMANDLINE_ARGS) asks for a cluster.
+wants_cluster() {
+    local word
+    for word in "$@" ${COMMANDLINE_ARGS:-}; do
+        case "$word" in --workers|--workers=*|--ray-address|--ray-address=*|--worker) return 0 ;; esac
+    done
+    return 1
 }
 
 ensure_venv() {
@@ -36,7 +59,7 @@ ensure_venv() {
     $pip install -q -r "$EASEL_DIR/requirements.txt"
     if [ "$mode" = test ]; then
         echo "easel: installing test requirements"
-        $pip install -q -r "$EASEL_DIR/requirements-test.txt"
+        $pip install -q -r "$EASEL_DIR/requirements-test.txt" -r "$EASEL_DIR/requirements-cluster.txt"
         # shellcheck disable=SC2086
         $pip install -q --no-deps $TEST_NODEPS
     fi

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from modules.api.images import encode_png
 from modules.api.routes_generate import WAITING_CALLS, image_preview, job_for
-from modules.api.schema import JobResult, JobStatus, JobSubmitted
+from modules.api.schema import JobResult, JobStatus, JobSubmitted, WorkersStatus
 from modules.errors import NotFound
 from modules.jobs.codec import decode_request, encode_request
 from modules.jobs.store import FINISHED
@@ -40,6 +40,11 @@ def stored_parameters(app, record) -> dict:
         return {}
     request = decode_request(app.jobs.request_type(record.kind), record.request)
     return {k: v for k, v in json.loads(encode_request(request)).items() if k not in ("init_images", "mask")}
+
+
+def workers_status(app) -> dict:
+    """Each worker slot (this process, or the cluster's workers: docs/cluster.md) and how many jobs wait."""
+    return {"workers": [slot.as_dict() for slot in app.jobs.slots()], "queued": len(app.jobs.store.queued_ids())}
 
 
 def _event(name: str, data: dict) -> str:
@@ -71,6 +76,10 @@ def build_router(app, submitters: dict) -> APIRouter:
     def list_jobs(limit: int = 100):
         states = (app.jobs.state(r.id) for r in app.jobs.store.list(max(1, min(limit, 1000))))
         return [state.as_dict() for state in states if state is not None]  # None: fetched meanwhile
+
+    @router.get("/workers", response_model=WorkersStatus, summary="The workers that run jobs and the queue depth")
+    def list_workers():
+        return workers_status(app)
 
     @router.get("/jobs/{job_id}", response_model=JobStatus)
     def job_status(job_id: str):

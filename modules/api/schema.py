@@ -208,6 +208,25 @@ class JobStatus(BaseModel):
     created: float
     started: Optional[float] = None
     finished: Optional[float] = None
+    worker: Optional[str] = Field(None, description="the worker that runs or ran it ('local' without a cluster)")
+    waiting_for: Optional[str] = Field(None, description="why a queued job cannot start yet, if it cannot")
+
+
+class WorkerStatus(BaseModel):
+    name: str
+    device: str
+    model: Optional[str] = None
+    running: Optional[str] = Field(None, description="id of the job it runs now")
+    alive: bool
+    threads: Optional[int] = None
+    loads: Optional[int] = Field(None, description="checkpoint loads since the worker started")
+    version: Optional[str] = None
+    pid: Optional[int] = None
+
+
+class WorkersStatus(BaseModel):
+    workers: list[WorkerStatus]
+    queued: int = Field(description="jobs waiting in the queue")
 
 
 class JobResult(GenerationResponse):

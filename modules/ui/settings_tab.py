@@ -7,6 +7,7 @@ import html
 import gradio as gr
 
 from modules.errors import EaselError
+from modules.ui import workers_panel
 from modules.ui.context import UiContext
 from modules.ui.setting_components import component_for, dynamic_choices, same_value, typed
 
@@ -63,6 +64,8 @@ def build(ctx: UiContext) -> None:
                     components.append(component_for(setting, options.get(setting.key), choices=keys_as_choices))
         with gr.Tab("Defaults", elem_id="settings_tab_defaults"):
             _build_defaults(ctx)
+        with gr.Tab("Workers", elem_id="settings_tab_workers"):
+            workers_panel.build(ctx)
 
     def submit(*values):
         try:
