@@ -54,6 +54,15 @@ class ExtraNetworksPage:
                 "name": os.path.basename(path).lower(), "path": path.lower()}
 
 
+def quote_js(s: str) -> str:
+    r"""`s` as a double-quoted JavaScript string literal (backslashes and quotes escaped), for onclick attributes.
+
+    >>> print(quote_js('say "hi" \\ bye'))
+    "say \"hi\" \\ bye"
+    """
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def register_page(page: ExtraNetworksPage) -> None:
     extra_pages.append(page)
     allowed_dirs.update(str(d) for d in page.allowed_directories_for_previews())

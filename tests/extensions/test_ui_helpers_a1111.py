@@ -1,0 +1,37 @@
+"""Small A1111 UI helpers extensions reuse: ui_extra_networks.quote_js (cards' onclick strings) and
+ui_prompt_styles (the styles row's symbols and materialize_styles, which sd-webui-hires-fix-tweaks wires to its
+own hires prompt boxes); the rest of ui_prompt_styles is A1111's page builder and says so."""
+from __future__ import annotations
+
+import pytest
+
+from modules.prompts.styles import PromptStyle
+from tests.extensions.conftest import start, stop
+from tests.pipeline.conftest import make_app
+
+
+@pytest.fixture(scope="module")
+def styled_app(tmp_path_factory, tiny_checkpoint):
+    app = make_app(tmp_path_factory.mktemp("styles"), tiny_checkpoint, "--nowebui")
+    start(app, [])
+    yield app
+    app.jobs.close()
+    stop(app)
+
+
+def test_quote_js_escapes_for_an_attribute(styled_app):
+    from modules.ui_extra_networks import quote_js
+
+    assert quote_js('a "b" \\ c') == '"a \\"b\\" \\\\ c"'
+
+
+def test_materialize_styles_writes_the_styles_into_the_prompts(styled_app):
+    from modules import ui_prompt_styles
+
+    styles = styled_app.services.styles
+    styles.set(PromptStyle("sharp", "{prompt}, sharp focus", "blurry"))
+    prompt, negative, chosen = ui_prompt_styles.materialize_styles("a cat", "ugly", ["sharp"])
+    assert prompt["value"] == "a cat, sharp focus" and negative["value"] == "ugly, blurry" and chosen["value"] == []
+    assert ui_prompt_styles.styles_materialize_symbol == "\U0001f4cb"
+    with pytest.raises(AttributeError, match="page builder"):
+        ui_prompt_styles.UiPromptStyles
