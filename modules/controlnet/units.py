@@ -82,6 +82,11 @@ class ControlUnit:
     hr_option: HiresOption = HiresOption.BOTH
     save_detected_map: bool = True
 
+    def __post_init__(self):  # enum fields also take their texts and ints (X/Y/Z axes and scripts set them so)
+        object.__setattr__(self, "resize_mode", parse_resize_mode("resize_mode", self.resize_mode))
+        object.__setattr__(self, "control_mode", parse_control_mode("control_mode", self.control_mode))
+        object.__setattr__(self, "hr_option", _enum_value("hr_option", HiresOption, self.hr_option))
+
     def replace(self, **changes) -> "ControlUnit":
         return dataclasses.replace(self, **changes)
 

@@ -110,7 +110,7 @@ def test_pick_axis_by_index_or_label():
     with pytest.raises(InvalidInput, match=r"unknown axis 'Bogus' \(valid: 0: Nothing, 1: Seed"):
         script.pick_axis(options, "Bogus")
     with pytest.raises(InvalidInput, match=r"^script_args\[3\] \(Y type\): X/Y/Z plot: axis index 999 is out of "
-                                           r"range 0 to 51 \(valid: 0: Nothing.*, 41: Size, .*, 51: DeepCache interval\)$"):
+                                           r"range 0 to 62 \(valid: 0: Nothing.*, 41: Size, .*, 62: DeepCache interval\)$"):
         script.pick_axis(options, 999, "script_args[3] (Y type)")
     with pytest.raises(InvalidInput, match="neither an index nor a label"):
         script.pick_axis(options, [1])
