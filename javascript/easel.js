@@ -106,53 +106,105 @@ function easelWaitFor(test, timeout) {
     });
 }
 
-// Gradio mounts a tab's contents when it is first shown; A1111 scripts expect #img2img_prompt & co. at load.
-// Show each such tab once (then go back), so the elements exist before onUiLoaded callbacks run.
-const EASEL_MOUNT_AT_LOAD = ["img2img"];
-// Gradio loads some components' code on demand and shows "Loading..." meanwhile; on a busy machine the galleries
-// come seconds after the prompts, and A1111 scripts look them up in onUiLoaded too.
-const EASEL_PRESENT_AT_LOAD = ["txt2img_gallery", "img2img_gallery"];
+// A1111's page (Gradio 3) held every tab's contents from the start, and extensions' scripts look their elements up
+// in onUiLoaded. Gradio mounts a tab's contents when the tab is first shown, so each tab (nested tab bars too) is
+// shown once at load, the tabs hidden meanwhile, and the tabs first selected are selected again. Closed accordions'
+// contents are in the page already (modules/ui/layout.py).
+const EASEL_MOUNT_TIMEOUT = 20000;  // ms: a busy machine loads some components' code seconds after the rest
 
-function easelPresent(ids) {
-    return ids.every((id) => gradioApp().querySelector(`#${id}`));
+function easelUnvisitedTabs(app, visited) {
+    return Array.from(app.querySelectorAll("[role='tablist'] > button[role='tab']")).filter((button) =>
+        !visited.has(button) && button.getAttribute("aria-disabled") !== "true");
+}
+
+// Select every tab once, nested tab bars as they appear, without waiting for each tab's contents (Gradio mounts
+// them in the background); then select again the tab each bar had, and wait for every element to be there.
+async function easelShowEveryTab(app, ids) {
+    const visited = new Set();
+    const first = [];  // the tab each tab bar had, selected again at the end
+    const start = Date.now();
+    while (Date.now() - start < EASEL_MOUNT_TIMEOUT) {
+        const buttons = easelUnvisitedTabs(app, visited);
+        for (const bar of new Set(buttons.map((button) => button.parentElement))) {
+            const selected = bar.querySelector(":scope > button[role='tab'][aria-selected='true']");
+            if (selected && !visited.has(selected)) first.push(selected);
+        }
+        for (const button of buttons) {
+            visited.add(button);
+            if (!first.includes(button)) button.click();
+        }
+        if (!buttons.length && ids.every((id) => document.getElementById(id))) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    for (const button of first.reverse()) button.click();
+    await easelWaitFor(() => first.every((b) => b.getAttribute("aria-selected") === "true"), 5000);
+}
+
+// The elem_ids of every component the page shows or keeps hidden (all but visible=False ones and their contents).
+function easelExpectedIds() {
+    const config = window.gradio_config;
+    if (!config || !config.layout || !config.components) return [];
+    const components = new Map(config.components.map((c) => [c.id, c]));
+    const ids = [];
+    (function walk(node) {
+        const props = (components.get(node.id) || {}).props || {};
+        if (props.visible === false) return;
+        if (props.elem_id) ids.push(props.elem_id);
+        (node.children || []).forEach(walk);
+    })(config.layout);
+    return ids;
 }
 
 async function easelMountTabs() {
     const app = gradioApp();
-    const selected = app.querySelector("#tabs button[role='tab'][aria-selected='true']");
-    let moved = false;
-    for (const tab of EASEL_MOUNT_AT_LOAD) {
-        const button = app.querySelector(`#tab_${tab}-button`);
-        if (!button || app.querySelector(`#${tab}_prompt`)) continue;
-        button.click();
-        moved = true;
-        await easelWaitFor(() => app.querySelector(`#${tab}_prompt`), 5000);
-        await easelWaitFor(() => easelPresent(EASEL_PRESENT_AT_LOAD.filter((id) => id.startsWith(tab))), 15000);
+    const tabs = app.querySelector("#tabs");
+    if (tabs) tabs.style.visibility = "hidden";
+    try {
+        const ids = easelExpectedIds();
+        await easelShowEveryTab(app, ids);
+    } finally {
+        if (tabs) tabs.style.visibility = "";
     }
-    if (moved && selected) selected.click();
-    await easelWaitFor(() => easelPresent(EASEL_PRESENT_AT_LOAD), 15000);
 }
 
+// As in A1111, onUiUpdate callbacks get each batch of changes, onAfterUiUpdate ones run once the page has been
+// still for 200 ms, onUiTabChange ones when the user picks another tab; none runs before the page has loaded
+// (A1111's first batch of changes was the whole page, rendered at once).
 (function () {
     let loaded = false;
     let currentTab = null;
-    const observer = new MutationObserver(function (mutations) {
-        if (!loaded && gradioApp().querySelector("#txt2img_prompt")) {
-            loaded = true;
-            easelMountTabs().then(function () {
-                document.body.classList.add("easel-loaded");
-                easelUiLoaded = true;
-                easelRun(easelCallbacks.loaded);
-            });
-        }
+    let afterUpdate = null;
+    function changed(mutations) {
         easelRun(easelCallbacks.update, mutations);
+        clearTimeout(afterUpdate);
+        afterUpdate = setTimeout(() => easelRun(easelCallbacks.afterUpdate), 200);
         const tab = get_uiCurrentTab();
         if (tab && tab !== currentTab) {
             currentTab = tab;
             easelRun(easelCallbacks.tabChange);
         }
-        easelRun(easelCallbacks.afterUpdate);
+    }
+    const observer = new MutationObserver(function (mutations) {
+        if (easelUiLoaded) return changed(mutations);
+        if (!loaded && gradioApp().querySelector("#txt2img_prompt")) {
+            loaded = true;
+            easelMountTabs().then(function () {
+                if (typeof easelGradio3Config === "function") easelGradio3Config();  // ui-a1111.js
+                document.body.classList.add("easel-loaded");
+                easelUiLoaded = true;
+                currentTab = get_uiCurrentTab();
+                easelRun(easelCallbacks.loaded);
+                changed([]);
+            });
+        }
     });
+    // Gradio 3 drew the tab buttons again on a tab switch, so A1111's observer saw it; Gradio now only flips
+    // attributes, so a click on a tab button counts as a change of the page.
+    document.addEventListener("click", function (event) {
+        if (easelUiLoaded && event.target.closest && event.target.closest("[role='tab']")) {
+            setTimeout(() => changed([]), 0);
+        }
+    }, true);
     // Gradio adds these scripts to <head> itself, often after DOMContentLoaded has already fired.
     const start = function () { observer.observe(document.body, {childList: true, subtree: true}); };
     if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);

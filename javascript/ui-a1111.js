@@ -1,11 +1,13 @@
 // A1111's page globals that extensions' scripts call (A1111 defines them in script.js, ui.js, hints.js,
-// contextMenus.js …), written for Easel's page: `opts` and onOptionsChanged, `titles`, updateInput, tab
-// switching, gallery selection, visibility checks, popups, context-menu entries.
+// contextMenus.js, localStorage.js, inputAccordion.js …), written for Easel's page: `opts`, onOptionsChanged and
+// onOptionsAvailable, `titles`, updateInput, tab switching, gallery selection, visibility checks, popups,
+// context-menu entries, localGet/localSet, inputAccordionChecked.
 "use strict";
 
 var opts = {};  // every setting, as /sdapi/v1/options gives them (A1111 fills it from the settings JSON)
 var titles = {};  // element text → mouse-over title; extensions add their own entries
 const easelOptionsCallbacks = [];
+const easelOptionsAvailable = [];  // run once, when opts is first filled
 
 function executeCallbacks(queue, arg) {
     for (const callback of queue) {
@@ -15,12 +17,18 @@ function executeCallbacks(queue, arg) {
 
 function onOptionsChanged(callback) { easelOptionsCallbacks.push(callback); }
 
+function onOptionsAvailable(callback) {
+    if (Object.keys(opts).length) callback();
+    else easelOptionsAvailable.push(callback);
+}
+
 function easelLoadOptions() {
     fetch("./sdapi/v1/options", {credentials: "same-origin"})
         .then((response) => (response.ok ? response.json() : null))
         .then((data) => {
             if (!data) return;  // the API asks for its own credentials (--api-auth): opts stays empty
             Object.assign(opts, data);
+            executeCallbacks(easelOptionsAvailable.splice(0));
             executeCallbacks(easelOptionsCallbacks);
         })
         .catch(() => {});
@@ -115,6 +123,25 @@ function restart_reload() {
     return [];
 }
 
+// The browser's storage, as A1111's localStorage.js offers it: a private window or a full disk only warns.
+function localSet(key, value) {
+    try { localStorage.setItem(key, value); } catch (error) { console.warn(`Failed to save ${key}: ${error}`); }
+}
+function localGet(key, fallback) {
+    try { return localStorage.getItem(key); } catch (error) { console.warn(`Failed to load ${key}: ${error}`); }
+    return fallback;
+}
+function localRemove(key) {
+    try { localStorage.removeItem(key); } catch (error) { console.warn(`Failed to remove ${key}: ${error}`); }
+}
+
+// Open or close an extension's InputAccordion (its value follows the accordion: modules/ui_components in the
+// compat layer), as A1111's inputAccordion.js does for scripts that turn a feature on.
+function inputAccordionChecked(id, checked) {
+    const label = gradioApp().getElementById(id)?.querySelector(".label-wrap");
+    if (label && label.classList.contains("open") !== Boolean(checked)) label.click();
+}
+
 function confirm_clear_prompt(prompt, negativePrompt) {
     return confirm("Delete prompt?") ? ["", ""] : [prompt, negativePrompt];
 }
@@ -187,6 +214,20 @@ function easelApplyTitles() {
         const tooltip = titles[text] || titles[element.value];
         if (tooltip) element.title = typeof easelLocalized === "function" ? easelLocalized(tooltip) : tooltip;
     }
+}
+
+// window.gradio_config as A1111's Gradio 3 had it, for scripts that read components' settings from it: a
+// dropdown's or radio's choices are plain values there, where the current Gradio lists [label, value] pairs.
+// Called once the page is built (easel.js), so Gradio's own page keeps the pairs it was built from.
+function easelGradio3Config() {
+    const config = window.gradio_config;
+    if (!config || !Array.isArray(config.components)) return;
+    const plain = (choice) => (Array.isArray(choice) && choice.length === 2 ? choice[1] : choice);
+    config.components = config.components.map((component) => {
+        const choices = component.props && component.props.choices;
+        if (!Array.isArray(choices) || !choices.some(Array.isArray)) return component;
+        return {...component, props: {...component.props, choices: choices.map(plain)}};
+    });
 }
 
 (function easelA1111Start() {

@@ -56,8 +56,19 @@ def build_ui(app) -> gr.Blocks:
         browser_state.wire(ctx, blocks)
         settings_tab.show_current_values(ctx, blocks)
         top_bar.show_current_values(ctx, blocks)
+        contents_at_load(blocks)
     blocks.easel_context = ctx  # for tests and extensions that need to find a tab's fields
     return blocks
+
+
+def contents_at_load(blocks: gr.Blocks) -> None:
+    """Closed accordions keep their contents in the page, as A1111's Gradio 3 did: extensions' scripts look up the
+    elements inside them when the page loads. Gradio's page leaves a closed accordion's contents out until it is
+    opened only when `open` is exactly false; 0 shows the accordion closed all the same (javascript/easel.js shows
+    each tab once at load for the same reason; docs/a1111-compat.md)."""
+    for block in blocks.blocks.values():
+        if isinstance(block, gr.Accordion) and block.open is False:
+            block.open = 0
 
 
 def building(host, tab: str):
@@ -69,8 +80,8 @@ def extension_tabs(tabs: list) -> None:
     """Tabs extensions add (on_ui_tabs), each rendered from its own Blocks, before Settings as in A1111."""
     for blocks, title, *rest in tabs:
         elem_id = rest[0] if rest else title.lower().replace(" ", "_")
-        # in the page from the start, as every A1111 tab was: extensions' scripts look their elements up at load
-        with gr.Tab(title, id=elem_id, elem_id=f"tab_{elem_id}", render_children=True):
+        # shown once at load (javascript/easel.js), as every A1111 tab was in the page from the start
+        with gr.Tab(title, id=elem_id, elem_id=f"tab_{elem_id}"):
             blocks.render()
 
 

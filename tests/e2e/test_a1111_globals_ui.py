@@ -11,7 +11,8 @@ GLOBALS = ("gradioApp", "onUiLoaded", "onUiUpdate", "onAfterUiUpdate", "onUiTabC
            "switch_to_inpaint_sketch", "switch_to_extras", "get_img2img_tab_index", "all_gallery_buttons",
            "selected_gallery_button", "selected_gallery_index", "restart_reload", "confirm_clear_prompt", "popup",
            "closePopup", "appendContextMenuOption", "removeContextMenuOption", "addContextMenuEventListener",
-           "showSubmitButtons", "getTranslation")
+           "showSubmitButtons", "getTranslation", "onOptionsAvailable", "localGet", "localSet", "localRemove",
+           "inputAccordionChecked")
 
 
 def test_a1111_globals_and_a_clean_console(browser, server):
@@ -28,6 +29,10 @@ def test_a1111_globals_and_a_clean_console(browser, server):
         missing = page.evaluate("(names) => names.filter((n) => typeof window[n] !== 'function')", list(GLOBALS))
         assert missing == []
         assert page.evaluate("() => typeof titles === 'object' && typeof opts === 'object'")
+        # opts is there already: a callback for it runs at once
+        assert page.evaluate("() => { let ran = false; onOptionsAvailable(() => { ran = true; }); return ran; }")
+        assert page.evaluate("() => { localSet('easel-e2e', 'x'); const v = localGet('easel-e2e'); "
+                             "localRemove('easel-e2e'); return [v, localGet('easel-e2e')]; }") == ["x", None]
         assert page.evaluate("() => gradioApp().getElementById('txt2img_prompt') !== null")
         assert page.evaluate("() => get_uiCurrentTab().textContent.trim()") == "txt2img"
         # an extension's title for a button's text becomes its tooltip (applied as the page changes)
