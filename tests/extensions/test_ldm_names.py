@@ -68,3 +68,21 @@ def test_ldm_model_code_is_absent_with_a_reason(loaded_app):
 
     with pytest.raises(AttributeError, match="ldm.models.diffusion.ddpm.LatentDiffusion"):
         ddpm.LatentDiffusion
+
+
+def test_networks_lists_the_lora_files(loaded_app):
+    """`import networks` (A1111's built-in Lora extension): old-sd-firstpasser looks LoRAs up by name and alias."""
+    import networks
+
+    from tests.fixtures.tiny_lora import lora_tensors, write_lora
+
+    model = loaded_app.models.get(None)
+    write_lora(loaded_app.services.loras.folder / "grain.safetensors", lora_tensors(model, seed=1),
+               metadata={"ss_output_name": "grainy", "ss_base_model_version": "sd_v1"})
+    networks.list_available_networks()
+    row = networks.available_networks["grain"]
+    assert row.filename.endswith("grain.safetensors") and row.alias == "grainy" and row.is_safetensors
+    assert networks.available_network_aliases["grainy"] is not None and row.sd_version == networks.SdVersion.SD1
+    assert row.get_alias() == "grainy"
+    with pytest.raises(AttributeError, match="applies LoRA itself"):
+        networks.load_networks

@@ -71,6 +71,8 @@ ALIASES = {
     "launch": "launch",
     # the Stable Diffusion repository A1111 put on sys.path (repositories/stable-diffusion-stability-ai): the
     # helpers and classes extensions import from it; its model code is absent (compat/absent.py says why)
+    # A1111's built-in Lora extension's module, importable by its bare name once that extension had loaded
+    "networks": "lora_networks",
     "ldm.util": "ldm_util",
     "ldm.modules.diffusionmodules.util": "ldm_diffusion_util",
     "ldm.modules.encoders.modules": "ldm_encoders",
