@@ -89,6 +89,14 @@ def confirm_checkpoints(p, xs):
             raise RuntimeError(f"Unknown checkpoint: {x}")
 
 
+def confirm_checkpoints_or_none(p, xs):
+    for x in xs:
+        if x in (None, "", "None", "none"):
+            continue
+        if sd_models.get_closet_checkpoint_match(x) is None:
+            raise RuntimeError(f"Unknown checkpoint: {x}")
+
+
 def confirm_prompt_sr(p, xs):
     replace_in_prompts(p.prompt, p.negative_prompt, xs[0], xs[0])
 
@@ -218,8 +226,10 @@ axis_options = [
     AxisOption("Always discard next-to-last sigma", str, apply_override("always_discard_next_to_last_sigma", True),
                choices=boolean_choice(reverse=True)),
     _unsupported("SGM noise multiplier", str, choices=boolean_choice(reverse=True)),
-    _unsupported("Refiner checkpoint", str, cost=1.0),
-    _unsupported("Refiner switch at"),
+    AxisOption("Refiner checkpoint", str, apply_field("refiner_checkpoint"), format_value=format_remove_path,
+               confirm=confirm_checkpoints_or_none, cost=1.0,
+               choices=lambda: ["None", *sorted(sd_models.checkpoints_list, key=str.casefold)]),
+    AxisOption("Refiner switch at", float, apply_field("refiner_switch_at")),
     AxisOption("RNG source", str, apply_override("randn_source"), choices=lambda: ["GPU", "CPU"]),
     _unsupported("FP8 mode", str, cost=0.9),
     AxisOption("Size", str, apply_size),

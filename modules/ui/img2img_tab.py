@@ -113,6 +113,7 @@ def build(ctx: UiContext) -> None:
                 tab.select(lambda k=key: (k, gr.update(visible=k in INPAINT_MODES)), inputs=None,
                            outputs=[mode, inpaint_group], queue=False, show_progress="hidden")
             params_panel.build_sampler_row(TAB, ctx)
+            params_panel.build_refiner(TAB, ctx)
             params_panel.build_size_rows(TAB, ctx)
             params_panel.build_cfg(TAB, ctx)
             ctx.add(TAB, "denoising_strength", gr.Slider, label="Denoising strength", minimum=0.0, maximum=1.0,

@@ -133,6 +133,31 @@ def build_hires(ctx: UiContext) -> None:
                     label="Resize height to", elem_id="txt2img_hr_resize_y")
 
 
+def checkpoint_choices(app) -> list[str]:
+    """The refiner's choices: "None" then every checkpoint title (GET /sdapi/v1/sd-models)."""
+    return ["None", *(c.title for c in app.models.list_checkpoints())]
+
+
+def build_refiner(tab: str, ctx: UiContext) -> None:
+    """A1111's Refiner accordion (processing_scripts/refiner.py, same element ids): another checkpoint takes over
+    the sampling at "Switch at" (docs/pipeline.md, "Refiner"). `refiner_enable` off sends no refiner."""
+    with gr.Accordion("Refiner", open=False, elem_id=f"{tab}_enable"):
+        ctx.add(tab, "refiner_enable", gr.Checkbox, label="Enable Refiner", value=False,
+                elem_id=f"{tab}_enable-checkbox")
+        with gr.Row():
+            checkpoint = ctx.add(tab, "refiner_checkpoint", gr.Dropdown, label="Checkpoint",
+                                 choices=checkpoint_choices(ctx.app), value="None", elem_id=f"{tab}_checkpoint")
+            refresh = tool("🔄", f"{tab}_checkpoint_refresh")
+            ctx.add(tab, "refiner_switch_at", gr.Slider, value=0.8, label="Switch at", minimum=0.01, maximum=1.0,
+                    step=0.01, elem_id=f"{tab}_switch_at")
+
+    def refreshed():
+        ctx.app.models.list_checkpoints(refresh=True)
+        return gr.update(choices=checkpoint_choices(ctx.app))
+
+    refresh.click(refreshed, inputs=None, outputs=checkpoint, queue=False, show_progress="hidden")
+
+
 def build_script_area(tab: str, ctx: UiContext) -> None:
     """Extensions' always-visible panels and the Script dropdown with the chosen script's panel (A1111's
     layout). The App's script host builds them; the tab sends `section.inputs` with each generation."""

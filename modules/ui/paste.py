@@ -55,6 +55,42 @@ def fields_from_params(params: Mapping[str, str], resolve_sampler: Callable[[str
     return values
 
 
+def refiner_values(params: Mapping[str, str], values: dict[str, Any],
+                   find_title: Callable[[str], str | None]) -> dict[str, Any]:
+    """A1111's Refiner paste fields: the accordion's box follows whether the infotext names a refiner, and
+    `Refiner: name [hash]` becomes the title of the checkpoint it names (`find_title`; left out when none does).
+
+    >>> titles = {"xl_refiner [7440042bbd]": "sd/xl_refiner.safetensors [7440042bbd]"}
+    >>> refiner_values({"Refiner": "xl_refiner [7440042bbd]"}, {"refiner_checkpoint": "xl_refiner [7440042bbd]",
+    ...                "refiner_switch_at": 0.8}, titles.get)
+    {'refiner_switch_at': 0.8, 'refiner_checkpoint': 'sd/xl_refiner.safetensors [7440042bbd]', 'refiner_enable': True}
+    >>> refiner_values({}, {"steps": 20}, titles.get)
+    {'steps': 20, 'refiner_enable': False}
+    >>> refiner_values({"Refiner": "gone [0123456789]"}, {"refiner_checkpoint": "gone [0123456789]"}, titles.get)
+    {'refiner_enable': True}
+    """
+    values = dict(values)
+    name = values.pop("refiner_checkpoint", None)
+    title = find_title(name) if name else None
+    if title:
+        values["refiner_checkpoint"] = title
+    values["refiner_enable"] = "Refiner" in params
+    return values
+
+
+def checkpoint_title_finder(models) -> Callable[[str], str | None]:
+    """A `find_title` for refiner_values backed by the model manager (names, titles, short hashes)."""
+    from modules.errors import EaselError
+
+    def find(name: str) -> str | None:
+        try:
+            return models.find_checkpoint(name).title
+        except EaselError:
+            return None
+
+    return find
+
+
 def registry_sampler_resolver(registry) -> Callable[[str], tuple[str, str | None]]:
     """A `resolve_sampler` for fields_from_params backed by the sampler registry (unknown names pass through)."""
     from modules.errors import EaselError

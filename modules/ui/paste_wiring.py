@@ -7,7 +7,7 @@ from modules.errors import EaselError
 from modules.imaging.infotext import parse_infotext
 from modules.imaging.metadata import read_image_metadata
 from modules.ui.context import UiContext
-from modules.ui.paste import fields_from_params, registry_sampler_resolver
+from modules.ui.paste import checkpoint_title_finder, fields_from_params, refiner_values, registry_sampler_resolver
 
 CLIP_SKIP = "CLIP_stop_at_last_layers"
 
@@ -47,6 +47,7 @@ def updates_for(ctx: UiContext, names: list[str], infotext: str | None, pairs: l
     values = fields_from_params(params, registry_sampler_resolver(ctx.app.services.samplers))
     if "subseed" in values or "subseed_strength" in values:
         values["seed_extras"] = values.get("subseed_strength", 0) > 0 or values.get("seed_resize_from_w", 0) > 0
+    values = refiner_values(params, values, checkpoint_title_finder(ctx.app.models))
     return [*(gr.update(value=values[name]) if name in values else gr.update() for name in names),
             *extra_updates(list(pairs), params)]
 

@@ -10,7 +10,7 @@ INT_FIELDS = frozenset({"steps", "width", "height", "seed", "subseed", "n_iter",
                         "seed_resize_from_h", "hr_second_pass_steps", "hr_resize_x", "hr_resize_y", "mask_blur",
                         "inpainting_fill", "inpaint_full_res_padding", "inpainting_mask_invert", "resize_mode"})
 FLOAT_FIELDS = frozenset({"cfg_scale", "subseed_strength", "denoising_strength", "hr_scale", "image_cfg_scale",
-                          "initial_noise_multiplier"})
+                          "initial_noise_multiplier", "refiner_switch_at"})
 # A field the UI offers before the pipeline supports it: refusing beats silently ignoring (e.g. hires fix).
 FEATURE_FIELDS = {"enable_hr": "Hires. fix"}
 
@@ -42,6 +42,24 @@ def seed_extras(values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+def refiner_fields(values: dict[str, Any]) -> dict[str, Any]:
+    """With the Refiner accordion's box off, or no checkpoint chosen, no refiner is sent (A1111's ScriptRefiner).
+
+    >>> refiner_fields({"refiner_enable": False, "refiner_checkpoint": "xl", "refiner_switch_at": 0.8})
+    {'refiner_checkpoint': None, 'refiner_switch_at': None}
+    >>> refiner_fields({"refiner_enable": True, "refiner_checkpoint": "None", "refiner_switch_at": 0.8})
+    {'refiner_checkpoint': None, 'refiner_switch_at': None}
+    >>> refiner_fields({"refiner_enable": True, "refiner_checkpoint": "xl", "refiner_switch_at": 0.8})
+    {'refiner_checkpoint': 'xl', 'refiner_switch_at': 0.8}
+    """
+    enabled = values.pop("refiner_enable", None)
+    if enabled is None:  # a tab without the accordion
+        return values
+    if not enabled or values.get("refiner_checkpoint") in (None, "", "None"):
+        values.update(refiner_checkpoint=None, refiner_switch_at=None)
+    return values
+
+
 def build_request(request_type, values: Mapping[str, Any], **fixed: Any):
     """A `request_type` from UI values; values for fields the type lacks are dropped unless they switch a feature
     on that the pipeline does not have yet (then the user is told).
@@ -51,7 +69,7 @@ def build_request(request_type, values: Mapping[str, Any], **fixed: Any):
     20
     """
     known = {f.name for f in dataclasses.fields(request_type)}
-    values = seed_extras(dict(values))
+    values = refiner_fields(seed_extras(dict(values)))
     for name, feature in FEATURE_FIELDS.items():
         if values.get(name) and name not in known:
             raise EaselError(f"{feature} is not available in this version of Easel yet; turn it off to generate")

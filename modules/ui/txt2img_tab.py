@@ -18,6 +18,7 @@ def build(ctx: UiContext) -> None:
         with gr.Column(scale=1, elem_id=f"{TAB}_settings"):
             params_panel.build_sampler_row(TAB, ctx)
             params_panel.build_hires(ctx)
+            params_panel.build_refiner(TAB, ctx)
             params_panel.build_size_rows(TAB, ctx)
             params_panel.build_cfg(TAB, ctx)
             params_panel.build_seed(TAB, ctx, generation_info)

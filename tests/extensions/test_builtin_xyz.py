@@ -244,6 +244,7 @@ AXIS_CASES = [  # (axis label, values, a fragment of each cell's infotext)
     ("Token merging ratio", "0, 0.5", ["Seed: 5, Size: 64x64", "Token merging ratio: 0.5"]),
     ("DeepCache interval", "1, 2", ["Seed: 5, Size: 64x64", "DeepCache interval: 2"]),
     ("[Hypertile] Unet First pass Enabled", "False, True", ["Seed: 5, Size: 64x64", "Hypertile U-Net: True"]),
+    ("Refiner checkpoint", "None, {other}", ["Seed: 5, Size: 64x64", "Refiner: {other_model} ["]),
 ]
 
 
@@ -252,13 +253,13 @@ def test_axes_set_what_their_label_says(app, label, values, fragments):
     from modules.prompts.styles import PromptStyle
 
     app.services.styles.set(PromptStyle("Hat", "{prompt}, wearing a hat"))
-    checkpoint = app.models.list_checkpoints()[0]
-    values = values.format(checkpoint=checkpoint.name)
+    checkpoint, other = app.models.list_checkpoints()[:2]  # the built-in model is listed after the user's own
+    values = values.format(checkpoint=checkpoint.name, other=other.name)
     result = app.txt2img(GenerationRequest(**BASE, subseed=9, script_name="X/Y/Z plot",
                                            script_args=xyz_args(label, values)))
     assert len(result.infotexts) == len(fragments) + 1
     for text, fragment in zip(result.infotexts[1:], fragments):
-        assert fragment.format(model=checkpoint.model_name) in text
+        assert fragment.format(model=checkpoint.model_name, other_model=other.model_name) in text
     assert f"X Type: {label}" in result.infotexts[0]
 
 
