@@ -79,6 +79,7 @@ class ResolvedControl:
     hr_hint: torch.Tensor | None = None  # the hires pass's hint at the hires size (None: `hint` resized)
     module: str = "none"
     hr_option: HiresOption = HiresOption.BOTH
+    unet: object = None  # the checkpoint UNet it was checked against; another UNet (a refiner's) is not steered
 
 
 def _hint_scale(control) -> int:
@@ -135,10 +136,11 @@ class ControlRun:
 
     @torch.no_grad()
     def residuals(self, x: torch.Tensor, t: torch.Tensor, context: torch.Tensor, rows: torch.Tensor | None = None,
-                  concat: torch.Tensor | None = None) -> list[torch.Tensor] | None:
+                  concat: torch.Tensor | None = None, unet=None) -> list[torch.Tensor] | None:
         """Summed residuals [k, c_i, h_i, w_i] for the rows `rows` (of the CFG batch; None: all) with latents
-        x [k, C, h, w], timesteps t [k] and context [k, L, D]; None when no unit steers this call."""
-        active = [u for u in self.units if self.steers(u)]
+        x [k, C, h, w], timesteps t [k] and context [k, L, D] for the UNet `unet`; None when no unit steers this
+        call (as for a refiner's UNet: the extension steers only the checkpoint it hooked)."""
+        active = [u for u in self.units if self.steers(u) and (u.unet is None or unet is None or u.unet is unet)]
         if not active:
             return None
         images, marks = self._layout(x.shape[0], rows)

@@ -36,10 +36,10 @@ def _with(run) -> dict:
     return {} if run is None else {"run": run}
 
 
-def _controlled(control, x, t, context, rows, concat) -> dict:
+def _controlled(control, model, x, t, context, rows, concat) -> dict:
     """`residuals=` for the rows `rows` of this model call when ControlNet units steer it (`control`: a
     modules.controlnet.apply.ControlRun handed in through the CFG denoiser's model_kwargs), else nothing."""
-    residuals = None if control is None else control.residuals(x, t, context, rows, concat)
+    residuals = None if control is None else control.residuals(x, t, context, rows, concat, model.unet)
     return {} if residuals is None else {"residuals": residuals}
 
 
@@ -75,14 +75,14 @@ def model_denoiser(model, choice: SamplerChoice, exact_rows: bool, patches: Unet
         if len(groups) == 1:
             part = cond.select(None, lengths[0])
             return model.unet_forward(x_in, t, part.cross_attn, concat=concat, **part.extras, **_with(run),
-                                      **_controlled(control, x_in, t, part.cross_attn, None, concat))
+                                      **_controlled(control, model, x_in, t, part.cross_attn, None, concat))
         out = torch.empty_like(x_in)  # [N, 4, h, w]
         for rows in groups:
             index = torch.tensor(rows)
             part = cond.select(rows, lengths[rows[0]])  # [k, n, C]
             x, t_rows, c = x_in[index], _rows(t, index), _rows(concat, index)
             out[index] = model.unet_forward(x, t_rows, part.cross_attn, concat=c, **part.extras, **_with(run),
-                                            **_controlled(control, x, t_rows, part.cross_attn, index, c))
+                                            **_controlled(control, model, x, t_rows, part.cross_attn, index, c))
         return out
 
     return choice.spec.denoiser(model_fn, model.alphas_cumprod, model.prediction_type)

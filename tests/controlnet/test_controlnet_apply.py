@@ -113,3 +113,11 @@ def test_the_hires_pass_takes_its_own_hint_and_global_pooling_averages():
 def test_an_inpaint_hint_marks_masked_pixels_minus_one():
     hint = torch.cat([torch.full((1, 3, 2, 2), 0.5), torch.tensor([[[[1.0, 0.0], [0.0, 0.0]]]])], dim=1)
     assert inpaint_hint(hint)[0, :, 0, 0].tolist() == [-1.0] * 3 and inpaint_hint(hint)[0, 0, 1, 1] == 0.5
+
+
+def test_only_the_checkpoint_the_unit_was_checked_against_is_steered():
+    """A refiner switched in mid-sampling has another UNet: the extension's hook never reaches it."""
+    base, refiner = object(), object()
+    run = ControlRun([unit(unet=base)])
+    args = (torch.zeros(1, 4, 4, 4), torch.ones(1), torch.zeros(1, 77, 8), None, None)
+    assert run.residuals(*args, unet=base) is not None and run.residuals(*args, unet=refiner) is None
