@@ -35,3 +35,11 @@ def test_materialize_styles_writes_the_styles_into_the_prompts(styled_app):
     assert ui_prompt_styles.styles_materialize_symbol == "\U0001f4cb"
     with pytest.raises(AttributeError, match="page builder"):
         ui_prompt_styles.UiPromptStyles
+
+
+def test_modules_ui_has_a1111s_button_symbols(styled_app):
+    """sd-webui-hires-fix-tweaks builds its buttons with modules.ui.random_symbol / reuse_symbol / refresh_symbol."""
+    from modules import ui
+
+    assert (ui.refresh_symbol, ui.random_symbol, ui.reuse_symbol) == ("\U0001f504", "\U0001f3b2\ufe0f", "\u267b\ufe0f")
+    assert ui.switch_values_symbol == "\u21c5" and ui.detect_image_size_symbol == "\U0001f4d0"

@@ -64,7 +64,9 @@ def extend_core_modules(app) -> None:
         ui_common = importlib.import_module("modules.extensions.compat.ui_common")
     except ImportError:
         return
-    for name in ("create_refresh_button", "plaintext_to_html", "create_output_panel", "gr_show", "versions_html"):
+    symbols = tuple(name for name in vars(ui_common) if name.endswith("_symbol"))  # A1111's ui.py has them too
+    for name in ("create_refresh_button", "plaintext_to_html", "create_output_panel", "gr_show", "versions_html",
+                 *symbols):
         if hasattr(ui_common, name) and not hasattr(ui, name):
             setattr(ui, name, getattr(ui_common, name))
     sys.modules.setdefault("modules.ui", ui)

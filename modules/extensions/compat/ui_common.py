@@ -18,6 +18,10 @@ clear_prompt_symbol = "\U0001f5d1\ufe0f"  # 🗑️
 random_symbol = "\U0001f3b2\ufe0f"  # 🎲️
 reuse_symbol = "\u267b\ufe0f"  # ♻️
 paste_symbol = "\u2199\ufe0f"  # ↙
+extra_networks_symbol = "\U0001f3b4"  # 🎴
+switch_values_symbol = "\u21c5"  # ⇅
+restore_progress_symbol = "\U0001f300"  # 🌀
+detect_image_size_symbol = "\U0001f4d0"  # 📐
 
 
 def plaintext_to_html(text: str, classname: str | None = None) -> str:
