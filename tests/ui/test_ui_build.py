@@ -180,3 +180,13 @@ def test_footer_carries_a1111_versions_line(built):
     _, blocks = built
     [footer] = [b for b in blocks.blocks.values() if getattr(b, "elem_id", None) == "footer"]
     assert "class='versions'" in footer.value and "gradio: " in footer.value and 'id="sd_checkpoint_hash"' in footer.value
+
+
+def test_closed_accordions_reach_the_page_with_their_contents(built):
+    """Gradio's page leaves out a closed accordion's contents only for `open` exactly false: the page gets 0
+    (closed all the same), so scripts find the elements inside at load, as in A1111 (javascript/easel.js)."""
+    _, blocks = built
+    accordions = {c["props"].get("elem_id"): c["props"]["open"] for c in blocks.config["components"]
+                  if c["type"] == "accordion"}
+    assert accordions["txt2img_hr"] == 0 and accordions["txt2img_hr"] is not False
+    assert all(value is not False for value in accordions.values())
