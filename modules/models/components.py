@@ -17,7 +17,7 @@ import torch
 from accelerate import init_empty_weights
 from diffusers import AutoencoderKL, UNet2DConditionModel
 from diffusers.loaders import single_file_utils as sfu
-from transformers import CLIPTextConfig, CLIPTextModel
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
 from modules.errors import ModelLoadError
 from modules.models.devices import DeviceConfig
@@ -57,10 +57,20 @@ def config_errors(spec: ModelSpec, what: str):
                                                     f"({type(e).__name__}: {e})") from None
 
 
+def unet_config(spec: ModelSpec, added_time_ids: bool = False) -> dict:
+    """diffusers' UNet config of the yaml. `added_time_ids` (SDXL): the `sequential` class input is the pooled
+    text embedding plus 256-wide time-id embeddings; diffusers guesses that only for cross-attention widths 2048
+    and 1280, so a family that knows says it (the same networks at any width, the tiny test models included)."""
+    config = sfu.create_unet_diffusers_config_from_ldm(spec.original_config, NO_SHAPE_HINTS)
+    if added_time_ids:
+        config.update(addition_embed_type="text_time", addition_time_embed_dim=256, class_embed_type=None)
+    return config
+
+
 def load_unet(source: TensorSource, spec: ModelSpec, dtype: torch.dtype, device,
-              channels_last: bool = False) -> UNet2DConditionModel:
+              channels_last: bool = False, added_time_ids: bool = False) -> UNet2DConditionModel:
     with config_errors(spec, "UNet"):
-        config = sfu.create_unet_diffusers_config_from_ldm(spec.original_config, NO_SHAPE_HINTS)
+        config = unet_config(spec, added_time_ids)
         with init_empty_weights(include_buffers=False):
             unet = UNet2DConditionModel(**config)
         weights = LazyStateDict(source, dtype, device, prefix=UNET_PREFIX, channels_last=channels_last)
@@ -98,7 +108,7 @@ def load_vae(source: TensorSource, spec: ModelSpec, dtype: torch.dtype, device, 
     return assign_weights(vae, converted, source.path, "VAE", spec)
 
 
-def clip_key_fix(key: str) -> str:
+def clip_key_fix(key: str, prefix: str = CLIP_L_PREFIX) -> str:
     """Old CLIP layouts lack `text_model.`; A1111 inserts it, and so do we.
 
     >>> clip_key_fix("cond_stage_model.transformer.encoder.layers.0.mlp.fc1.weight")
@@ -106,9 +116,9 @@ def clip_key_fix(key: str) -> str:
     >>> clip_key_fix("cond_stage_model.transformer.text_model.final_layer_norm.bias")
     'cond_stage_model.transformer.text_model.final_layer_norm.bias'
     """
-    rest = key.removeprefix(CLIP_L_PREFIX)
+    rest = key.removeprefix(prefix)
     if rest != key and rest.startswith(OLD_CLIP_PARTS):
-        return CLIP_L_PREFIX + "text_model." + rest
+        return prefix + "text_model." + rest
     return key
 
 
@@ -118,14 +128,30 @@ def build_text_encoder(config: dict) -> CLIPTextModel:
 
 
 def load_text_encoder(source: TensorSource, spec: ModelSpec, configs_dir: Path, dtype: torch.dtype,
-                      device) -> CLIPTextModel:
+                      device, prefix: str = CLIP_L_PREFIX, config: dict | None = None) -> CLIPTextModel:
+    """A CLIP text encoder in transformers' layout under `prefix` (SD 1.x's by default), shaped by `config`
+    (default: the yaml's `text_config`, else CLIP ViT-L/14's shipped json)."""
     with config_errors(spec, "text encoder"):
-        model = build_text_encoder(text_config_dict(spec, configs_dir))
-    weights = LazyStateDict(source, dtype, device, prefix=CLIP_L_PREFIX, rename=clip_key_fix,
+        model = build_text_encoder(config if config is not None else text_config_dict(spec, configs_dir))
+    weights = LazyStateDict(source, dtype, device, prefix=prefix, rename=lambda k: clip_key_fix(k, prefix),
                             exclude=lambda k: k.endswith("position_ids"))  # a buffer transformers rebuilds itself
-    converted = sfu.convert_ldm_clip_checkpoint(weights)
+    converted = sfu.convert_ldm_clip_checkpoint(weights, remove_prefix=prefix)
     flat = {k.removeprefix("text_model."): v for k, v in converted.items()}  # CLIPTextModel is flat in transformers 5
     return assign_weights(model, flat, source.path, "text encoder", spec)
+
+
+def load_openclip_with_projection(source: TensorSource, spec: ModelSpec, prefix: str, config: dict,
+                                  dtype: torch.dtype, device) -> CLIPTextModelWithProjection:
+    """An OpenCLIP text tower (OpenCLIP's layout under `prefix`) with every block and its text projection, as
+    transformers' CLIPTextModelWithProjection: the hidden states of each block and the projected pooled output."""
+    with config_errors(spec, "text encoder"):
+        with init_empty_weights(include_buffers=False):
+            model = CLIPTextModelWithProjection(CLIPTextConfig(**config))
+    weights = LazyStateDict(source, dtype, device, prefix=prefix)
+    converted = sfu.convert_open_clip_checkpoint(model, weights, prefix=prefix)
+    if not hasattr(model, "text_model"):  # transformers flattened the wrapper: keys without `text_model.`
+        converted = {k.removeprefix("text_model."): v for k, v in converted.items()}
+    return assign_weights(model, converted, source.path, "text encoder", spec)
 
 
 def prepare_for_inference(unet: UNet2DConditionModel | None, vae: AutoencoderKL | None,

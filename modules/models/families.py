@@ -3,7 +3,7 @@
 One row per family: its probe, the engine class that loads and runs it (`modules/models/engines/`), and the model
 config shipped for it (a same-name `.yaml` beside the checkpoint wins over that). Rows are tried in order; the first
 whose probe matches names the family. Families without an engine yet are still recognised, so the user hears
-"SDXL is not supported yet" rather than a shape error deep in a conversion. `docs/model-families.md` says how to
+"… is not supported yet" rather than a shape error deep in a conversion. `docs/model-families.md` says how to
 add one.
 """
 from __future__ import annotations
@@ -15,7 +15,9 @@ from modules.errors import ModelLoadError
 from modules.models.engines.base import Engine, has_prefix
 from modules.models.engines.sd1 import UNET_IN, SD1Engine, clip_l_unet_with_in_channels
 from modules.models.engines.sd2 import OPENCLIP_PREFIX, SD2Engine, openclip_unet_with_in_channels
-from modules.models.ldm_layout import CLIP_L_PREFIX
+from modules.models.engines.sdxl import SDXLEngine, unet_with_in_channels
+from modules.models.engines.sdxl_refiner import SDXLRefinerEngine
+from modules.models.ldm_layout import CLIP_L_PREFIX, REFINER_CLIP_G_PREFIX, SDXL_CLIP_G_PREFIX, SDXL_CLIP_L_PREFIX
 
 Shapes = Mapping[str, tuple[int, ...]]
 
@@ -40,7 +42,13 @@ class Family:
 
 
 FAMILIES: tuple[Family, ...] = (
-    Family("sdxl", "SDXL", lambda s: has_prefix(s, SDXL_PREFIX), None, None),
+    Family("sdxl-inpaint", "SDXL inpainting", unet_with_in_channels([SDXL_CLIP_L_PREFIX, SDXL_CLIP_G_PREFIX], 9),
+           SDXLEngine, "sd_xl-inpainting.yaml"),
+    Family("sdxl", "SDXL", unet_with_in_channels([SDXL_CLIP_L_PREFIX, SDXL_CLIP_G_PREFIX], 4), SDXLEngine,
+           "sd_xl_base.yaml"),
+    Family("sdxl-refiner", "SDXL refiner", unet_with_in_channels([REFINER_CLIP_G_PREFIX], 4, [SDXL_CLIP_L_PREFIX]),
+           SDXLRefinerEngine, "sd_xl_refiner.yaml"),
+    Family("sdxl-other", "SDXL instruct-pix2pix/other variants", lambda s: has_prefix(s, SDXL_PREFIX), None, None),
     Family("sd2", "SD 2.x", openclip_unet_with_in_channels(4), SD2Engine, "v2-inference.yaml"),
     Family("sd2-other", "SD 2.x inpainting/depth/other variants", lambda s: has_prefix(s, OPENCLIP_PREFIX), None,
            None),
@@ -58,7 +66,7 @@ def detect_family(shapes: Shapes, path: str, families: Sequence[Family] = FAMILI
     'sd1'
     >>> detect_family({"conditioner.embedders.0.x": (1,)}, "xl.safetensors")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    modules.errors.ModelLoadError: cannot load xl.safetensors: SDXL checkpoints are not supported yet (supported: ...)
+    modules.errors.ModelLoadError: cannot load xl.safetensors: SDXL instruct-pix2pix/other variants checkpoints are not supported yet (supported: ...)
     """
     for family in families:
         if family.probe(shapes):

@@ -16,6 +16,10 @@ UNET_PREFIX = "model.diffusion_model."
 VAE_PREFIX = "first_stage_model."
 CLIP_L_PREFIX = "cond_stage_model.transformer."  # SD 1.x's CLIP ViT-L/14, in either layout (with text_model. or not)
 TEXT_PREFIX = CLIP_L_PREFIX + "text_model."
+# SDXL (Stability's sgm layout): the text encoders are the conditioner's embedders, numbered in yaml order.
+SDXL_CLIP_L_PREFIX = "conditioner.embedders.0.transformer."  # CLIP ViT-L/14, transformers layout
+SDXL_CLIP_G_PREFIX = "conditioner.embedders.1.model."  # OpenCLIP ViT-bigG/14, OpenCLIP layout
+REFINER_CLIP_G_PREFIX = "conditioner.embedders.0.model."  # the refiner's only text encoder
 
 # (diffusers, ldm) renames inside one resnet, UNet flavour.
 UNET_RESNET_RENAMES = (
@@ -33,6 +37,8 @@ UNET_FIXED = {
     "conv_in.": "input_blocks.0.0.",
     "conv_norm_out.": "out.0.",
     "conv_out.": "out.2.",
+    "add_embedding.linear_1.": "label_emb.0.0.",  # SDXL's pooled-text + time-id embedding
+    "add_embedding.linear_2.": "label_emb.0.2.",
 }
 
 # (diffusers, ldm) renames inside the VAE's mid-block attention.
@@ -145,13 +151,16 @@ def vae_key_to_ldm(key: str, config: Mapping) -> str:
     raise KeyError(f"no original-layout name for VAE key {key!r}")
 
 
-def text_encoder_key_to_ldm(key: str) -> str:
-    """A transformers CLIPTextModel key (flat or with `text_model.`) → `cond_stage_model.transformer.text_model.*`.
+def text_encoder_key_to_ldm(key: str, prefix: str = CLIP_L_PREFIX) -> str:
+    """A transformers CLIPTextModel key (flat or with `text_model.`) → `<prefix>text_model.*` (SD 1.x's prefix
+    by default).
 
     >>> text_encoder_key_to_ldm("encoder.layers.0.mlp.fc1.weight")
     'cond_stage_model.transformer.text_model.encoder.layers.0.mlp.fc1.weight'
+    >>> text_encoder_key_to_ldm("text_model.final_layer_norm.bias", SDXL_CLIP_L_PREFIX)
+    'conditioner.embedders.0.transformer.text_model.final_layer_norm.bias'
     """
-    return TEXT_PREFIX + key.removeprefix("text_model.")
+    return prefix + "text_model." + key.removeprefix("text_model.")
 
 
 def _is_vae_attention_weight(ldm_key: str) -> bool:
@@ -174,6 +183,40 @@ def vae_to_ldm(state_dict: Mapping[str, torch.Tensor], config: Mapping) -> dict[
     return out
 
 
-def text_encoder_to_ldm(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """A transformers CLIPTextModel state dict in the original layout."""
-    return {text_encoder_key_to_ldm(k): v for k, v in state_dict.items()}
+def text_encoder_to_ldm(state_dict: Mapping[str, torch.Tensor],
+                        prefix: str = CLIP_L_PREFIX) -> dict[str, torch.Tensor]:
+    """A transformers CLIPTextModel state dict in the original layout, under `prefix`."""
+    return {text_encoder_key_to_ldm(k, prefix): v for k, v in state_dict.items()}
+
+
+OPENCLIP_BLOCK_RENAMES = (  # (transformers, OpenCLIP) inside one text-transformer block
+    ("self_attn.out_proj.", "attn.out_proj."),
+    ("layer_norm1.", "ln_1."),
+    ("layer_norm2.", "ln_2."),
+    ("mlp.fc1.", "mlp.c_fc."),
+    ("mlp.fc2.", "mlp.c_proj."),
+)
+
+
+def openclip_text_to_ldm(state_dict: Mapping[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """A transformers CLIPTextModel(WithProjection) state dict in OpenCLIP's layout under `prefix`: q/k/v fused
+    into `in_proj`, `ln_final`, `positional_embedding` and `text_projection` stored [width, proj] (the transpose
+    of the Linear weight); the inverse of diffusers' `convert_open_clip_checkpoint`."""
+    sd = {k.removeprefix("text_model."): v for k, v in state_dict.items() if not k.endswith("position_ids")}
+    out = {prefix + "token_embedding.weight": sd.pop("embeddings.token_embedding.weight"),
+           prefix + "positional_embedding": sd.pop("embeddings.position_embedding.weight"),  # [77, W]
+           prefix + "ln_final.weight": sd.pop("final_layer_norm.weight"),
+           prefix + "ln_final.bias": sd.pop("final_layer_norm.bias")}
+    if "text_projection.weight" in sd:
+        out[prefix + "text_projection"] = sd.pop("text_projection.weight").T.contiguous()  # [W, P]
+    blocks = sorted({int(m.group(1)) for k in sd if (m := re.match(r"encoder\.layers\.(\d+)\.", k))})
+    for i in blocks:
+        src, dst = f"encoder.layers.{i}.", f"{prefix}transformer.resblocks.{i}."
+        for part in ("weight", "bias"):
+            out[dst + f"attn.in_proj_{part}"] = torch.cat(
+                [sd.pop(src + f"self_attn.{p}_proj.{part}") for p in "qkv"])  # [3W, W] / [3W]
+        for key in [k for k in sd if k.startswith(src)]:
+            out[dst + _rename(key.removeprefix(src), OPENCLIP_BLOCK_RENAMES)] = sd.pop(key)
+    if sd:
+        raise KeyError(f"no OpenCLIP name for text-encoder keys {sorted(sd)[:3]}")
+    return out

@@ -14,6 +14,7 @@ from diffusers import AutoencoderKL
 from transformers import CLIPTokenizer
 
 from modules.models.components import load_vae, prepare_for_inference
+from modules.errors import ModelLoadError
 from modules.models.devices import DeviceConfig
 from modules.models.discovery import CheckpointInfo, VaeInfo
 from modules.models.engines.base import EngineContext
@@ -43,10 +44,16 @@ def load_vae_file(vae: VaeInfo, spec: ModelSpec, device_config: DeviceConfig,
 
 def load_model(info: CheckpointInfo, device_config: DeviceConfig, configs_dir: Path, tokenizer: CLIPTokenizer,
                vae: VaeInfo | None = None, vae_hash: str | None = None, disable_safe_unpickle: bool = False,
-               families: Sequence[Family] = FAMILIES) -> LoadedModel:
-    """Everything of one checkpoint, with the baked-in VAE or the given VAE file; `families`: the family table."""
+               families: Sequence[Family] = FAMILIES, as_refiner: bool = False) -> LoadedModel:
+    """Everything of one checkpoint, with the baked-in VAE or the given VAE file; `families`: the family table.
+    A family that only refines another model's image (the SDXL refiner) loads only `as_refiner`."""
     with closing(open_checkpoint(info.path, disable_safe_unpickle)) as source:
         family = detect_family({k: source.shape(k) for k in source.keys()}, str(info.path), families)
+        if family.engine.refiner_only and not as_refiner:
+            raise ModelLoadError(str(info.path), f"this is an {family.label} checkpoint: it finishes another "
+                                                 "model's image and cannot be the main model; choose it as the "
+                                                 "Refiner (refiner_checkpoint) and an SDXL base model as the "
+                                                 "checkpoint")
         spec = spec_for(info, family, configs_dir)
         engine = family.engine.load(source, spec, EngineContext(device_config, configs_dir, tokenizer),
                                     baked_vae=vae is None)

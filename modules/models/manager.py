@@ -300,14 +300,14 @@ class ModelManager:
     def held_refiner(self) -> LoadedModel | None:
         return self._refiner
 
-    def _load(self, info: CheckpointInfo, vae: VaeInfo | None) -> LoadedModel:
+    def _load(self, info: CheckpointInfo, vae: VaeInfo | None, as_refiner: bool = False) -> LoadedModel:
         info = info.with_hash(self.hash_cache.sha256(info.path, self._hash_key(info)))
         self._remember_hash(info)
         vae_hash = self.hash_cache.sha256(vae.path, f"vae/{vae.name}") if vae else None
         module = loader()
         return module.load_model(info, self.device_config, self.paths.configs_dir, self._tokenizer_for(), vae=vae,
                                  vae_hash=vae_hash, disable_safe_unpickle=self.disable_safe_unpickle,
-                                 families=self.families or module.FAMILIES)
+                                 families=self.families or module.FAMILIES, as_refiner=as_refiner)
 
     def _remember_hash(self, info: CheckpointInfo) -> None:
         with self._list_lock:

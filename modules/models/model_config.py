@@ -61,10 +61,11 @@ def spec_from_config(config: Mapping, config_path: Path) -> ModelSpec:
     ('v_prediction', 10, 0.18215, 512)
     """
     params = config["model"]["params"]
-    for section in ("unet_config", "first_stage_config"):
-        if section not in params:
-            raise ModelLoadError(str(config_path), f"model config has no model.params.{section}")
-    parameterization = params.get("parameterization", "eps")
+    if "unet_config" not in params and "network_config" not in params:  # LDM's name, then sgm's (SDXL)
+        raise ModelLoadError(str(config_path), "model config has no model.params.unet_config")
+    if "first_stage_config" not in params:
+        raise ModelLoadError(str(config_path), "model config has no model.params.first_stage_config")
+    parameterization = params.get("parameterization", sgm_parameterization(params))
     if parameterization not in ("eps", "v"):
         raise ModelLoadError(str(config_path), f"parameterization {parameterization!r} (valid: eps, v)")
     cond_params = (params.get("cond_stage_config") or {}).get("params") or {}
@@ -79,6 +80,18 @@ def spec_from_config(config: Mapping, config_path: Path) -> ModelSpec:
         native_size=int(params.get("easel_native_size", DEFAULT_NATIVE_SIZE)),
         text_config=dict(cond_params["text_config"]) if "text_config" in cond_params else None,
     )
+
+
+def sgm_parameterization(params: Mapping) -> str:
+    """sgm yamls (SDXL) say ε or v through the denoiser's scaling class rather than `parameterization`.
+
+    >>> sgm_parameterization({"denoiser_config": {"params": {"scaling_config": {"target": "x.VScaling"}}}})
+    'v'
+    >>> sgm_parameterization({})
+    'eps'
+    """
+    scaling = (((params.get("denoiser_config") or {}).get("params") or {}).get("scaling_config") or {})
+    return "v" if str(scaling.get("target", "")).endswith("VScaling") else "eps"
 
 
 def load_spec(config_path: Path) -> ModelSpec:

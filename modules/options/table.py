@@ -30,6 +30,7 @@ def _s(key, default, label, section, kind=None, choices=None, minimum=None, maxi
 
 SAVING = "Saving images"
 SD = "Stable Diffusion"
+SDXL = "Stable Diffusion XL"
 SAMPLER = "Sampler parameters"
 UI = "User interface"
 UPSCALING = "Upscaling"
@@ -77,6 +78,13 @@ SETTINGS: tuple[Setting, ...] = (
     _s("emphasis", "Original", "Emphasis mode", SD, choices=("Original", "No norm", "Ignore", "None")),
     _s("comma_padding_backtrack", 20, "Prompt word wrap length limit (tokens)", SD, int, minimum=0, maximum=74),
     _s("pad_cond_uncond", False, "Pad prompt/negative prompt to be same length", SD),
+    # SDXL conditioning (modules/models/engines/sdxl.py): A1111's keys, defaults and ranges
+    _s("sdxl_crop_top", 0, "SDXL crop top coordinate", SDXL, int, minimum=0, maximum=512),
+    _s("sdxl_crop_left", 0, "SDXL crop left coordinate", SDXL, int, minimum=0, maximum=512),
+    _s("sdxl_refiner_low_aesthetic_score", 2.5, "SDXL low aesthetic score (the refiner's negative prompt)", SDXL,
+       float, minimum=0.0, maximum=10.0),
+    _s("sdxl_refiner_high_aesthetic_score", 6.0, "SDXL high aesthetic score (the refiner's prompt)", SDXL, float,
+       minimum=0.0, maximum=10.0),
     _s("tiling", False, "Tiling (produce a tileable picture)", SD),
     # speed options (docs/performance.md); A1111's keys where A1111 has them, SD.Next's for feature caching
     _s("token_merging_ratio", 0.0, "Token merging ratio (0 = off; higher = faster, less detail)", OPTIMIZATIONS,

@@ -77,13 +77,16 @@ def step_conditioning(cache, model, batch: ImagePlan, clip_skip: int, steps: int
     options = encode_options(cache, model, opts)
     batch = without_network_tags(batch)
     schedule_kw = {"hires_steps": hires_steps, **options}
+    family_options = getattr(getattr(model, "engine", None), "prompt_options", None)  # e.g. SDXL's crop settings
+    negative_kw = {**schedule_kw, **(family_options(opts, True) if family_options else {})}
+    schedule_kw.update(family_options(opts, False) if family_options else {})
     if exact_rows:
         parts = [encode_multicond(model, [p], steps, clip_skip, **schedule_kw)[0] for p in batch.prompts]
-        negatives = [encode_schedules(model, [n], steps, clip_skip, **schedule_kw)[0]
+        negatives = [encode_schedules(model, [n], steps, clip_skip, **negative_kw)[0]
                      for n in batch.negative_prompts]
     else:
         parts = encode_multicond(model, list(batch.prompts), steps, clip_skip, **schedule_kw)
-        negatives = encode_schedules(model, list(batch.negative_prompts), steps, clip_skip, **schedule_kw)
+        negatives = encode_schedules(model, list(batch.negative_prompts), steps, clip_skip, **negative_kw)
     filler = None
     if opts.pad_cond_uncond:
         empty = encode_schedules(model, [""], steps, clip_skip, **schedule_kw)[0][0].cond

@@ -35,7 +35,7 @@ def test_every_row_is_well_formed():
             assert (INSTALL_DIR / "configs" / family.default_config).is_file(), family.name
         else:
             assert family.default_config is None
-    assert supported_labels() == "SD 1.x, SD 1.x inpainting, SD 2.x"
+    assert supported_labels() == "SD 1.x, SD 1.x inpainting, SD 2.x, SDXL, SDXL inpainting, SDXL refiner"
 
 
 def test_rows_are_tried_in_order():

@@ -1,4 +1,4 @@
-"""Family detection from keys and shapes: SD1, SD1 inpainting; refusals for the rest."""
+"""Family detection from keys and shapes: SD1, SD1 inpainting; refusals for the rest (SDXL: tests/models/test_sdxl.py)."""
 import pytest
 
 from modules.errors import ModelLoadError
@@ -15,7 +15,8 @@ def test_sd1_variants(channels, family):
 @pytest.mark.parametrize("shapes, words", [
     ({**SD1, UNET_IN: (320, 8, 3, 3)}, "instruct-pix2pix checkpoints are not supported yet"),
     ({"cond_stage_model.model.ln_final.weight": (1024,), UNET_IN: (320, 9, 3, 3)}, "SD 2.x inpainting"),
-    ({"conditioner.embedders.0.transformer.x": (1,), UNET_IN: (320, 4, 3, 3)}, "SDXL checkpoints are not supported"),
+    ({"conditioner.embedders.0.transformer.x": (1,), UNET_IN: (320, 4, 3, 3)},  # CLIP-L without bigG
+     "SDXL instruct-pix2pix/other variants checkpoints are not supported"),
     ({"lora_unet_down.lora_up.weight": (4, 4)}, "not a Stable Diffusion checkpoint (wrong architecture"),
     ({UNET_IN: (320, 4, 3, 3)}, "wrong architecture"),  # a UNet alone is not a checkpoint
 ])

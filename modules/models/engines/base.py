@@ -9,6 +9,7 @@ Inputs are cast to the model's dtypes on the way in and outputs come back as flo
 """
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,9 @@ from modules.conditioning.types import Conditioning
 from modules.models.devices import DeviceConfig
 from modules.models.model_config import ModelSpec, alphas_cumprod
 from modules.models.speedups.options import UnetPatches
+
+log = logging.getLogger(__name__)
+HALF_DTYPES = (torch.float16, torch.bfloat16)
 
 if TYPE_CHECKING:  # diffusers takes seconds to import; start-up does not need it
     from diffusers import AutoencoderKL, UNet2DConditionModel
@@ -67,6 +71,7 @@ class Engine(ABC):
 
     latent_shift: ClassVar[float] = 0.0
     a1111_flags: ClassVar[Mapping[str, bool]] = MappingProxyType({})
+    refiner_only: ClassVar[bool] = False  # finishes another model's image; the loader refuses it as the main model
 
     def __init__(self, unet: UNet2DConditionModel, vae: AutoencoderKL, spec: ModelSpec, device_config: DeviceConfig):
         self.unet, self.vae, self.spec = unet, vae, spec
@@ -97,6 +102,11 @@ class Engine(ABC):
     def networks(self) -> tuple[torch.nn.Module, ...]:
         """Every network holding weights (for memory accounting)."""
         return self.unet, self.vae
+
+    def prompt_options(self, opts, negative: bool) -> dict[str, Any]:
+        """Keyword arguments `encode_prompt` takes from the settings snapshot `opts` for the prompt (`negative`
+        False) or the negative prompt (SDXL: crop settings, aesthetic score, zeros for an empty negative)."""
+        return {}
 
     def unet_kwargs(self, cond: Conditioning) -> dict[str, Any]:
         """What the UNet takes besides x, t and cross-attention (SDXL: added_cond_kwargs); none by default."""

@@ -1,0 +1,225 @@
+"""SDXL base through the engine seam: detection, shipped configs, offline loading of a tiny single-file checkpoint,
+A1111's two-tower conditioning (penultimate states, bigG's pooled end token, zeros for an empty negative prompt,
+crop settings in the time ids), and Euler txt2img and img2img matching diffusers' own
+`StableDiffusionXLPipeline` / `StableDiffusionXLImg2ImgPipeline.from_single_file` on the same file (float32)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from diffusers import EulerDiscreteScheduler, StableDiffusionXLImg2ImgPipeline, StableDiffusionXLPipeline
+from PIL import Image
+
+from modules.errors import ModelLoadError
+from modules.models import model_config
+from modules.models.components import unet_config
+from modules.models.devices import DeviceConfig
+from modules.models.engines.sdxl import SDXLEngine
+from modules.models.families import UNET_IN, detect_family
+from modules.models.hashing import HashCache
+from modules.models.ldm_layout import REFINER_CLIP_G_PREFIX, SDXL_CLIP_G_PREFIX, SDXL_CLIP_L_PREFIX
+from modules.models.manager import ModelManager
+from modules.paths import INSTALL_DIR, Paths
+from modules.pipeline.img2img import img2img_steps, partial_schedule
+from modules.pipeline.prompting import step_conditioning
+from modules.pipeline.img2img_request import Img2ImgRequest
+from modules.pipeline.request import GenerationRequest
+from modules.pipeline.seeds import plan_images
+from tests.fixtures.tiny_sdxl import diffusers_sdxl_folder, make_tiny_sdxl_checkpoint
+from tests.pipeline.conftest import euler_denoiser, make_app
+
+FP32 = DeviceConfig(dtype=torch.float32, vae_dtype=torch.float32)
+BASE_KEYS = {SDXL_CLIP_L_PREFIX + "text_model.final_layer_norm.weight": (768,),
+             SDXL_CLIP_G_PREFIX + "ln_final.weight": (1280,), UNET_IN: (320, 4, 3, 3)}
+
+
+@pytest.fixture(scope="module")
+def sdxl_file(tmp_path_factory):
+    return make_tiny_sdxl_checkpoint(tmp_path_factory.mktemp("sdxl-data") / "models" / "Stable-diffusion")
+
+
+@pytest.fixture(scope="module")
+def sdxl_model(sdxl_file):
+    paths = Paths(data_dir=sdxl_file.parents[2])
+    return ModelManager(paths, FP32, HashCache(paths.cache_json)).get()
+
+
+def test_detection_of_base_inpainting_refiner_and_other_variants():
+    assert detect_family(BASE_KEYS, "b.safetensors").name == "sdxl"
+    assert detect_family({**BASE_KEYS, UNET_IN: (320, 9, 3, 3)}, "i.safetensors").name == "sdxl-inpaint"
+    refiner = {REFINER_CLIP_G_PREFIX + "ln_final.weight": (1280,), UNET_IN: (384, 4, 3, 3)}
+    assert detect_family(refiner, "r.safetensors").name == "sdxl-refiner"
+    with pytest.raises(ModelLoadError, match="p.safetensors: SDXL instruct-pix2pix/other variants"):
+        detect_family({**BASE_KEYS, UNET_IN: (320, 8, 3, 3)}, "p.safetensors")
+
+
+@pytest.mark.parametrize("name, in_channels, time_ids, context, blocks", [
+    ("sd_xl_base.yaml", 4, 6, 2048, [320, 640, 1280]),
+    ("sd_xl-inpainting.yaml", 9, 6, 2048, [320, 640, 1280]),
+    ("sd_xl_refiner.yaml", 4, 5, 1280, [384, 768, 1536, 1536]),
+])
+def test_shipped_configs_describe_sdxl(name, in_channels, time_ids, context, blocks):
+    spec = model_config.load_spec(INSTALL_DIR / "configs" / name)
+    assert (spec.prediction_type, spec.native_size, spec.scale_factor) == ("epsilon", 1024, 0.13025)
+    config = unet_config(spec, added_time_ids=True)
+    assert config["in_channels"] == in_channels and list(config["block_out_channels"]) == blocks
+    assert config["cross_attention_dim"] == context and config["addition_embed_type"] == "text_time"
+    assert config["projection_class_embeddings_input_dim"] == 1280 + 256 * time_ids
+    if name != "sd_xl_refiner.yaml":
+        assert list(config["transformer_layers_per_block"]) == [0, 2, 10]
+        assert list(config["attention_head_dim"]) == [5, 10, 20]  # 64-channel heads
+
+
+def test_tiny_checkpoint_loads_offline_as_sdxl(sdxl_model):
+    assert sdxl_model.family == "sdxl" and type(sdxl_model.engine) is SDXLEngine
+    assert (sdxl_model.native_size, sdxl_model.latent_scale) == (64, 0.13025)  # the tiny yaml's size
+    assert sdxl_model.engine.a1111_flags["is_sdxl"] and not sdxl_model.engine.a1111_flags["is_sd1"]
+    assert {k: s.hidden_size for k, s in sdxl_model.text_slots().items()} == {"clip_l": 32, "clip_g": 48}
+
+
+def test_without_a_yaml_each_family_gets_its_shipped_config():
+    from modules.models.discovery import CheckpointInfo
+    from modules.models.loader import spec_for
+    info = CheckpointInfo(INSTALL_DIR / "x.safetensors", "x.safetensors")
+    for shapes, config in ((BASE_KEYS, "sd_xl_base.yaml"), ({**BASE_KEYS, UNET_IN: (320, 9, 3, 3)},
+                                                            "sd_xl-inpainting.yaml")):
+        spec = spec_for(info, detect_family(shapes, "x.safetensors"), INSTALL_DIR / "configs")
+        assert spec.config_path.name == config and spec.native_size == 1024
+
+
+def test_empty_negative_prompt_is_zeros_and_a_prompt_is_not(sdxl_model):
+    neg = sdxl_model.encode_prompt(["", "blue"], 1, negative=True)
+    pos = sdxl_model.encode_prompt([""], 1)[0]
+    assert neg[0].cross_attn.abs().max() == 0 and neg[0].pooled.abs().max() == 0
+    assert neg[1].cross_attn.abs().max() > 0 and pos.cross_attn.abs().max() > 0 and pos.pooled.abs().max() > 0
+    assert neg[0].cross_attn.shape == pos.cross_attn.shape == (1, 77, 80)  # 32 (CLIP-L) + 48 (bigG)
+
+
+def test_long_prompts_have_one_chunk_per_75_tokens_and_pool_the_first(sdxl_model):
+    long_text = "red circle, " * 40  # 80 words and 40 commas: two chunks
+    first_chunk = sdxl_model.encode_prompt([long_text], 1)[0]
+    assert first_chunk.cross_attn.shape[1] == 154
+    assert first_chunk.pooled.shape == (1, 40)
+
+
+def test_crop_settings_reach_the_unet_time_ids(sdxl_model):
+    cond = sdxl_model.encode_prompt(["a red circle"], 1, crop=(16, 8))[0]
+    seen = {}
+
+    def hook(_module, args, kwargs):
+        seen["ids"] = kwargs["added_cond_kwargs"]["time_ids"].clone()
+
+    handle = sdxl_model.unet.register_forward_pre_hook(hook, with_kwargs=True)
+    try:
+        sdxl_model.unet_forward(torch.zeros(1, 4, 12, 8), 500.0, cond.cross_attn, pooled=cond.pooled,
+                                added=cond.added)
+    finally:
+        handle.remove()
+    assert seen["ids"].tolist() == [[96.0, 64.0, 16.0, 8.0, 96.0, 64.0]]  # height, width, top, left, height, width
+
+
+def test_a_bare_cross_attention_tensor_is_refused_with_a_reason(sdxl_model):
+    with pytest.raises(ValueError, match="pooled text embedding"):
+        sdxl_model.unet_forward(torch.zeros(1, 4, 8, 8), 500.0, torch.zeros(1, 77, 80))
+
+
+# ---- diffusers' own single-file loading on the same file -----------------------------------------------------
+
+def euler_scheduler() -> EulerDiscreteScheduler:
+    return EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                                  timestep_spacing="linspace", steps_offset=1)
+
+
+def easel_conds(app, model, req, steps):
+    plan = plan_images(req.prompt, req.negative_prompt, req.seed, 0, 0.0, 1, 1)
+    conds = step_conditioning(app.services.conditioning, model, plan, 1, steps, app.options.snapshot(), True)
+    return conds.cond(0).tensor, conds.uncond(0)
+
+
+def check_same_conditioning(pipe, req, cond, uncond):
+    with torch.inference_mode():
+        embeds, neg, pooled, neg_pooled = pipe.encode_prompt(req.prompt, device="cpu", negative_prompt=req.negative_prompt)
+    assert (cond.cross_attn - embeds).abs().max().item() <= 1e-4  # same tokens, padding, penultimate layers
+    assert (uncond.cross_attn - neg).abs().max().item() <= 1e-4
+    assert (cond.pooled - pooled).abs().max().item() <= 1e-4 and (uncond.pooled - neg_pooled).abs().max() <= 1e-4
+
+
+def capture(model, name):
+    captured, original = {}, getattr(model, name)
+
+    def wrapper(value, *args, **kwargs):
+        captured.setdefault(name, value.clone())
+        return original(value, *args, **kwargs)
+
+    setattr(model, name, wrapper)
+    return captured
+
+
+def test_euler_txt2img_matches_diffusers_from_single_file(tmp_path, sdxl_file):
+    req = GenerationRequest(prompt="a red circle", negative_prompt="blue", steps=8, width=64, height=96, seed=42,
+                            sampler_name="Euler", cfg_scale=7.0)
+    app = make_app(tmp_path / "app", sdxl_file, "--precision", "full")
+    model = app.models.get(None)
+    assert model.family == "sdxl" and model.dtype == torch.float32
+    assert app.models.native_size() == 64
+    captured = capture(model, "decode")
+    app.txt2img(req)
+    ours = captured["decode"]  # [1, 4, 12, 8]
+
+    cond, uncond = easel_conds(app, model, req, req.steps)
+    sigmas = app.services.samplers.build_sigmas("Euler", "Automatic", req.steps, euler_denoiser(app, model))[0]
+    folder = diffusers_sdxl_folder(tmp_path / "diffusers-config", "base", euler_scheduler())
+    pipe = StableDiffusionXLPipeline.from_single_file(str(sdxl_file), config=str(folder), local_files_only=True,
+                                                      torch_dtype=torch.float32)
+    pipe.set_progress_bar_config(disable=True)
+    check_same_conditioning(pipe, req, cond, uncond)
+    noise = torch.randn((1, 4, 12, 8), generator=torch.Generator().manual_seed(42))  # A1111's CPU/GPU noise
+    with torch.inference_mode():
+        theirs = pipe(prompt_embeds=cond.cross_attn, negative_prompt_embeds=uncond.cross_attn,
+                      pooled_prompt_embeds=cond.pooled, negative_pooled_prompt_embeds=uncond.pooled, latents=noise,
+                      sigmas=sigmas.tolist(), guidance_scale=7.0, height=96, width=64, output_type="latent").images
+    assert ours.abs().max() > 0.1  # a real latent, not an empty one
+    assert (ours - theirs).abs().max().item() <= 1e-3
+
+
+def test_euler_img2img_matches_diffusers_from_single_file(tmp_path, sdxl_file):
+    pixels = np.random.default_rng(3).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    req = Img2ImgRequest(prompt="a red circle", negative_prompt="blue", steps=10, width=64, height=64, seed=7,
+                         sampler_name="Euler", cfg_scale=5.0, denoising_strength=0.6,
+                         init_images=[Image.fromarray(pixels)])
+    app = make_app(tmp_path / "app", sdxl_file, "--precision", "full")
+    model = app.models.get(None)
+    init, decoded = capture(model, "encode"), capture(model, "decode")
+    app.img2img(req)
+    ours = decoded["decode"]  # [1, 4, 8, 8]
+    init_latent = model.encode(captured_image(init), sample=False)  # [1, 4, 8, 8], as Easel encodes it
+
+    total, t_enc = img2img_steps(req.steps, 0.6, False)
+    cond, uncond = easel_conds(app, model, req, total)
+    sigmas = app.services.samplers.build_sigmas("Euler", "Automatic", total, euler_denoiser(app, model))[0]
+    schedule = partial_schedule(sigmas, t_enc)  # the part A1111 runs: [t_enc + 2], ending at 0
+    folder = diffusers_sdxl_folder(tmp_path / "diffusers-config", "base", euler_scheduler())
+    pipe = StableDiffusionXLImg2ImgPipeline.from_single_file(str(sdxl_file), config=str(folder),
+                                                             local_files_only=True, torch_dtype=torch.float32)
+    pipe.set_progress_bar_config(disable=True)
+    check_same_conditioning(pipe, req, cond, uncond)
+    with torch.inference_mode():
+        theirs = pipe(prompt_embeds=cond.cross_attn, negative_prompt_embeds=uncond.cross_attn,
+                      pooled_prompt_embeds=cond.pooled, negative_pooled_prompt_embeds=uncond.pooled,
+                      image=init_latent, strength=1.0, sigmas=schedule.tolist(), guidance_scale=5.0,
+                      generator=torch.Generator().manual_seed(7), output_type="latent").images
+    assert (ours - init_latent).abs().max() > 0.1  # sampling changed the latent
+    assert (ours - theirs).abs().max().item() <= 1e-3
+
+
+def captured_image(captured) -> torch.Tensor:
+    return captured["encode"]  # [1, 3, 64, 64] in [0, 1]
+
+
+def test_a_refiner_as_the_main_model_is_refused_naming_the_file(tmp_path):
+    make_tiny_sdxl_checkpoint(tmp_path / "models" / "Stable-diffusion", kind="refiner", name="my-refiner")
+    paths = Paths(data_dir=tmp_path)
+    manager = ModelManager(paths, FP32, HashCache(paths.cache_json))
+    with pytest.raises(ModelLoadError, match=r"my-refiner\.safetensors.*SDXL refiner.*cannot be the main model"):
+        manager.get()
+    assert manager.current is None  # nothing half-loaded stays
