@@ -43,3 +43,24 @@ def test_modules_ui_has_a1111s_button_symbols(styled_app):
 
     assert (ui.refresh_symbol, ui.random_symbol, ui.reuse_symbol) == ("\U0001f504", "\U0001f3b2\ufe0f", "\u267b\ufe0f")
     assert ui.switch_values_symbol == "\u21c5" and ui.detect_image_size_symbol == "\U0001f4d0"
+
+
+def test_save_files_saves_gallery_entries_like_the_save_button(styled_app, tmp_path):
+    """stable-diffusion-webui-images-browser saves a browsed picture through ui_common.save_files."""
+    import json
+
+    from PIL import Image
+
+    from modules.ui_common import save_files
+
+    picture = Image.new("RGB", (16, 16), (200, 10, 10))
+    infotext = "a red square\nSteps: 3, Sampler: Euler, Seed: 42, Size: 16x16"
+    data = {"infotexts": [infotext], "index_of_first_image": 0, "width": 16, "height": 16, "sampler_name": "Euler",
+            "cfg_scale": 7.0, "steps": 3, "sd_model_name": "tiny", "sd_model_hash": "abc"}
+    files, message = save_files(json.dumps(data), [(picture, None)], False, 0)
+    paths = files["value"]
+    assert len(paths) == 1 and "Saved:" in message
+    saved = Image.open(paths[0])
+    assert saved.size == (16, 16) and saved.getpixel((0, 0)) == (200, 10, 10)
+    log = (styled_app.paths.data_dir / styled_app.options.get("outdir_save") / "log.csv").read_text()
+    assert "a red square" in log and "42" in log

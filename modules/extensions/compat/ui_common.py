@@ -66,5 +66,45 @@ def versions_html() -> str:
             f"gradio: {gr.__version__}")
 
 
+def save_files(js_data: str, images: list, do_make_zip: bool, index: int):
+    """A1111's Save / Zip button handler, for extensions that save gallery images their own way: `js_data` is the
+    generation info JSON (infotexts, index_of_first_image, width, sampler_name …), `images` the gallery entries
+    (images, (image, caption) pairs, file paths, data URLs), `index` the selected one. Saved to `outdir_save`
+    with a log.csv row, as Easel's own Save button does (modules/imaging/save_button.py). Returns (an update
+    listing the files, an HTML message)."""
+    import json
+
+    from modules.extensions.compat import binding
+    from modules.imaging.save_button import SaveSettings
+    from modules.imaging.save_button import save_files as save_gallery
+
+    app = binding.app()
+    info, opts = json.loads(js_data), app.options
+    settings = SaveSettings(folder=app.paths.data_dir / opts.get("outdir_save"), fmt=opts.get("samples_format"),
+                            selected_only=bool(opts.get("save_selected_only")),
+                            write_csv=bool(opts.get("save_write_log_csv")),
+                            by_date=bool(opts.get("use_save_to_dirs_for_ui")),
+                            zip_pattern=opts.get("grid_zip_filename_pattern"))
+    pictures = [_gallery_image(entry) for entry in images]
+    saved = save_gallery(app.services.saver, pictures, list(info.get("infotexts") or []), info, index, settings,
+                         bool(do_make_zip))
+    return gr.update(value=[str(p) for p in saved.paths], visible=True), plaintext_to_html(saved.message)
+
+
+def _gallery_image(entry):
+    """One gallery entry as a PIL image."""
+    import os
+
+    from PIL import Image
+
+    from modules.extensions.compat.infotext_utils import image_from_url_text
+
+    if isinstance(entry, (tuple, list)):
+        entry = entry[0]
+    if isinstance(entry, str) and os.path.isfile(entry):
+        return Image.open(entry)
+    return image_from_url_text(entry)
+
+
 __all__ = ["ToolButton", "create_refresh_button", "plaintext_to_html", "refresh_symbol", "folder_symbol",
            "gr_show", "versions_html"]
