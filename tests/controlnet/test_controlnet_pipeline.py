@@ -112,3 +112,18 @@ def test_img2img_and_inpainting_use_the_init_image_when_a_unit_has_none(app, hin
     inpainted = app.img2img(Img2ImgRequest(**base, mask=mask, controlnet_units=(unit(image=None),))).images[0]
     outside = np.asarray(inpainted, float)[:8, :8] - np.asarray(init, float)[:8, :8]
     assert np.abs(outside).max() <= 3  # kept outside the mask, as without ControlNet
+
+
+def test_a_9_channel_inpainting_model_is_steered_through_its_4_latent_channels(tmp_path, tiny_inpaint_checkpoint,
+                                                                              hint_sizes):
+    app = make_app(tmp_path, tiny_inpaint_checkpoint, "--precision", "full")
+    make_tiny_controlnet(app.paths.models_dir / "ControlNet", "control_tiny")
+    assert app.models.get(None).unet_in_channels == 9
+    init = Image.fromarray(np.asarray(control_image())[::-1].copy())
+    mask = Image.new("L", (64, 64), 0)
+    mask.paste(255, (16, 16, 48, 48))
+    base = dict(prompt="a red square", steps=3, width=64, height=64, seed=5, sampler_name="Euler",
+                denoising_strength=0.9, init_images=(init,), mask=mask)
+    plain = np.asarray(app.img2img(Img2ImgRequest(**base)).images[0], float)
+    steered = np.asarray(app.img2img(Img2ImgRequest(**base, controlnet_units=(unit(),))).images[0], float)
+    assert hint_sizes and np.abs(plain - steered)[16:48, 16:48].max() > 10
