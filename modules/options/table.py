@@ -20,6 +20,7 @@ class Setting:
     restart: bool = False
     hidden: bool = False  # kept in config.json and /options, changed elsewhere than the Settings tab (A1111's hidden)
     reload: bool = False  # takes effect when the page is loaded again (A1111's needs_reload_ui)
+    widget: str | None = None  # "radio": choices shown as radio buttons (an A1111 option built with gr.Radio)
 
 
 def _s(key, default, label, section, kind=None, choices=None, minimum=None, maximum=None, restart=False,

@@ -23,6 +23,8 @@ def component_for(setting: Setting, value: Any, elem_id: str | None = None, choi
         value = list(value) if multi else value
         if not multi and value not in choices:
             choices = [*choices, value]
+        if setting.widget == "radio" and not multi:
+            return gr.Radio(choices=choices, value=value, label=label, elem_id=elem_id, **kw)
         return gr.Dropdown(choices=choices, value=value, label=label, elem_id=elem_id, multiselect=multi,
                            allow_custom_value=False, **kw)
     if setting.kind in (int, float):

@@ -190,3 +190,20 @@ def test_closed_accordions_reach_the_page_with_their_contents(built):
                   if c["type"] == "accordion"}
     assert accordions["txt2img_hr"] == 0 and accordions["txt2img_hr"] is not False
     assert all(value is not False for value in accordions.values())
+
+
+def test_an_extension_option_built_with_radio_is_radio_buttons_in_settings():
+    """A1111 showed an option declared with gr.Radio as radio buttons; scripts read the chosen one
+    (sd-webui-moar-generate: `#setting_moar_generate label.selected`)."""
+    import gradio as gr
+
+    from modules.extensions.compat.options_view import OptionInfo, setting_of
+    from modules.ui.setting_components import component_for
+
+    radio = setting_of("x_place", OptionInfo("Off", "Place", gr.Radio, {"choices": ("Off", "Bottom")}))
+    dropdown = setting_of("x_mode", OptionInfo("Off", "Mode", gr.Dropdown, {"choices": ("Off", "Bottom")}))
+    with gr.Blocks():
+        shown = component_for(radio, "Bottom")
+        listed = component_for(dropdown, "Off")
+    assert isinstance(shown, gr.Radio) and shown.elem_id == "setting_x_place" and shown.value == "Bottom"
+    assert type(listed) is gr.Dropdown

@@ -4,6 +4,7 @@ An extension's option becomes a row of the settings table: the Settings tab show
 """
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from modules.extensions.compat import binding
@@ -71,6 +72,13 @@ def _choices(args) -> tuple | None:
     return tuple(c[1] if isinstance(c, tuple) else c for c in choices)
 
 
+def _widget(component) -> str | None:
+    """"radio" for an option built with gr.Radio: A1111's Settings tab showed radio buttons, and extensions' scripts
+    read the chosen one (`label.selected`). Gradio is loaded already when an extension hands its classes."""
+    radio = getattr(sys.modules.get("gradio"), "Radio", None)
+    return "radio" if isinstance(component, type) and radio is not None and issubclass(component, radio) else None
+
+
 def setting_of(key: str, info: OptionInfo) -> Setting:
     """The settings-table row for an extension's option."""
     section = info.section[1] if isinstance(info.section, tuple) and len(info.section) > 1 else info.section
@@ -87,7 +95,8 @@ def setting_of(key: str, info: OptionInfo) -> Setting:
         choices = None  # free text after all (A1111 lets such dropdowns hold other values)
     return Setting(key, default, info.label or key, section or DEFAULT_SECTION, kind, choices,
                    minimum if kind in (int, float) else None, maximum if kind in (int, float) else None,
-                   restart=info.restart, reload=info.reload_ui)
+                   restart=info.restart, reload=info.reload_ui,
+                   widget=_widget(info.component) if choices is not None else None)
 
 
 class Templates(dict):
