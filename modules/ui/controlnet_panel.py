@@ -77,12 +77,12 @@ def _unit(ctx: UiContext, prefix: str) -> dict:
                                         elem_id=f"{prefix}_{ELEM['guidance_start']}")
         c["guidance_end"] = gr.Slider(0.0, 1.0, value=1.0, step=0.01, label="Ending Control Step",
                                       elem_id=f"{prefix}_{ELEM['guidance_end']}")
-    with gr.Row():
+    with gr.Row():  # threshold sliders start at -1: "the preprocessor's default" until one is chosen
         c["processor_res"] = gr.Slider(64, 2048, value=512, step=8, label="Preprocessor Resolution",
                                        elem_id=f"{prefix}_{ELEM['processor_res']}")
-        c["threshold_a"] = gr.Slider(0, 255, value=-1, step=0.01, label="Threshold A", visible=False,
+        c["threshold_a"] = gr.Slider(-1, 255, value=-1, step=0.01, label="Threshold A", visible=False,
                                      elem_id=f"{prefix}_{ELEM['threshold_a']}")
-        c["threshold_b"] = gr.Slider(0, 255, value=-1, step=0.01, label="Threshold B", visible=False,
+        c["threshold_b"] = gr.Slider(-1, 255, value=-1, step=0.01, label="Threshold B", visible=False,
                                      elem_id=f"{prefix}_{ELEM['threshold_b']}")
     c["control_mode"] = gr.Radio([m.value for m in ControlMode], value=ControlMode.BALANCED.value,
                                  label="Control Mode", elem_id=f"{prefix}_{ELEM['control_mode']}")
