@@ -90,3 +90,24 @@ def test_api_answers_422_naming_the_field(tmp_path, tiny_checkpoint):
     with make_client(tmp_path, tiny_checkpoint) as client:
         r = client.post("/sdapi/v1/txt2img", json={**TINY, "override_settings": {"token_merging_ratio": 1.5}})
     assert r.status_code == 422 and "token_merging_ratio" in r.json()["errors"]
+
+
+def test_hypertile_for_the_second_pass_only(speed_app):
+    """A1111's "second pass" switch: the first pass stays exact, the infotext says the second pass was tiled."""
+    hires = dict(enable_hr=True, hr_scale=2, denoising_strength=0.5)
+    base = {**BASE, "width": 128, "height": 128}
+    plain = speed_app.txt2img(GenerationRequest(**base, **hires))
+    tiled = speed_app.txt2img(GenerationRequest(**base, **hires, override_settings={
+        "hypertile_enable_unet_secondpass": True, "hypertile_max_tile_unet": 128}))
+    info = parse_infotext(tiled.infotexts[0])
+    assert info["Hypertile U-Net second pass"] == "True" and "Hypertile U-Net" not in info
+    assert not np.array_equal(np.asarray(plain.images[0]), np.asarray(tiled.images[0]))
+
+
+def test_feature_caching_with_a_second_order_sampler(speed_app):
+    """Heun calls the model twice per step: the cache is keyed by step, so both calls of a cached step reuse."""
+    req = dict(BASE, sampler_name="Heun")
+    plain = np.asarray(speed_app.txt2img(GenerationRequest(**req)).images[0], dtype=np.int16)
+    cached = np.asarray(speed_app.txt2img(GenerationRequest(**req, override_settings={"deep_cache_interval": 2}))
+                        .images[0], dtype=np.int16)
+    assert not np.array_equal(plain, cached) and np.abs(plain - cached).mean() < 40
