@@ -93,7 +93,10 @@ def mount_kwargs(app, server, localizations=None) -> dict:
     assets.mount(server, table)
     localization.mount(server, localizations or localization.Localizations.for_app(app), app.options)
     head = localization.head_tag() + "\n" + assets.head_html(table)
-    return {"theme": theme(), "head": head, "ssr_mode": False, "footer_links": ["settings"]}
+    host = getattr(app, "scripts", None)
+    # the theme extensions were handed (A1111's shared.gradio_theme) carries the CSS variables they set on it
+    page_theme = host.page_theme() if host is not None and hasattr(host, "page_theme") else None
+    return {"theme": page_theme or theme(), "head": head, "ssr_mode": False, "footer_links": ["settings"]}
 
 
 def mount_ui(server, app):

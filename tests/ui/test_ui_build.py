@@ -207,3 +207,21 @@ def test_an_extension_option_built_with_radio_is_radio_buttons_in_settings():
         listed = component_for(dropdown, "Off")
     assert isinstance(shown, gr.Radio) and shown.elem_id == "setting_x_place" and shown.value == "Bottom"
     assert type(listed) is gr.Dropdown
+
+
+def test_css_variables_extensions_set_on_gradio_theme_reach_the_page(built):
+    """sd-webui-input-accordion-highlight sets colours on A1111's shared.gradio_theme for its style.css."""
+    from modules.extensions.compat import shared
+    from modules.extensions.compat.host import ScriptHost
+    from modules.ui.layout import mount_kwargs
+
+    app, _ = built
+    previous = app.scripts
+    shared.gradio_theme.easel_test_highlight = "#123456"
+    app.scripts = ScriptHost(app)
+    try:
+        css = mount_kwargs(app, FastAPI())["theme"]._get_theme_css()
+    finally:
+        app.scripts = previous
+        del shared.gradio_theme.easel_test_highlight
+    assert "--easel-test-highlight: #123456" in css

@@ -90,6 +90,13 @@ class ScriptHost:
     def before_ui(self) -> None:
         script_callbacks.before_ui_callback()
 
+    def page_theme(self):
+        """The theme extensions got as `shared.gradio_theme`, if one asked for it: the page is built with it, so the
+        CSS variables they set on it reach the page, as in A1111."""
+        from modules.extensions.compat import shared
+
+        return shared.used_gradio_theme()
+
     def extra_tabs(self) -> list:
         """on_ui_tabs: [(blocks, title, elem_id)], each to be rendered as a tab of the page."""
         return [t for t in script_callbacks.ui_tabs_callback() if isinstance(t, (list, tuple)) and len(t) >= 2]

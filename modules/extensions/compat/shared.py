@@ -94,13 +94,18 @@ _theme: dict = {}
 
 
 def _gradio_theme():
-    """A1111's `shared.gradio_theme`: a theme object extensions may set CSS variables on (one per process).
-    Easel's page is built with its own theme (modules/ui/layout.py), so such variables do not reach the page."""
+    """A1111's `shared.gradio_theme`: a theme object extensions may set CSS variables on (one per process); the page
+    is then built with it (ScriptHost.page_theme, modules/ui/layout.py), so the variables reach the page."""
     if "theme" not in _theme:
         from modules.ui.layout import theme
 
         _theme["theme"] = theme()
     return _theme["theme"]
+
+
+def used_gradio_theme():
+    """The theme handed out as `shared.gradio_theme`, or None when no extension asked for it."""
+    return _theme.get("theme")
 
 
 def _mem_mon():
