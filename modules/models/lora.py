@@ -21,11 +21,11 @@ import torch
 
 from modules.errors import ModelLoadError
 from modules.models.ldm_layout import UNET_PREFIX, unet_key_to_ldm
-_KEY = re.compile(r"^(lora_(?:unet|te)_[A-Za-z0-9_]+?)\.(.+)$")
+_KEY = re.compile(r"^(lora_(?:unet|te\d?)_[A-Za-z0-9_]+?)\.(.+)$")  # te1/te2: models with two text encoders
 _LORA_PARTS = {"lora_up.weight": "up", "lora_down.weight": "down", "lora_mid.weight": "mid"}
 _LOHA_PARTS = ("hada_w1_a", "hada_w1_b", "hada_w2_a", "hada_w2_b")
 _LOKR_PARTS = ("lokr_w1", "lokr_w1_a", "lokr_w1_b", "lokr_w2", "lokr_w2_a", "lokr_w2_b")
-_DIFFUSERS_KEY = re.compile(r"^(unet|text_encoder)\.(.+?)(?:\.processor\.(to_q|to_k|to_v|to_out)_lora)?"
+_DIFFUSERS_KEY = re.compile(r"^(unet|text_encoder(?:_2)?)\.(.+?)(?:\.processor\.(to_q|to_k|to_v|to_out)_lora)?"
                             r"\.(?:lora\.(down|up)|lora_([AB])|(down|up))\.weight$")
 
 
@@ -141,6 +141,8 @@ def kohya_key(key: str) -> str:
     'lora_unet_mid_block_attentions_0_transformer_blocks_0_attn1_to_out_0.lora_up.weight'
     >>> kohya_key("text_encoder.text_model.encoder.layers.0.mlp.fc1.lora.up.weight")
     'lora_te_text_model_encoder_layers_0_mlp_fc1.lora_up.weight'
+    >>> kohya_key("text_encoder_2.text_model.encoder.layers.0.mlp.fc1.lora_B.weight")
+    'lora_te2_text_model_encoder_layers_0_mlp_fc1.lora_up.weight'
     """
     m = _DIFFUSERS_KEY.match(key)
     if m is None:
@@ -151,7 +153,7 @@ def kohya_key(key: str) -> str:
     elif bare:
         return key  # `….down.weight` without a LoRA marker is an ordinary layer, not ours to rename
     direction = lora_dir or bare or ("down" if peft == "A" else "up")
-    prefix = "lora_unet_" if root == "unet" else "lora_te_"
+    prefix = {"unet": "lora_unet_", "text_encoder": "lora_te_", "text_encoder_2": "lora_te2_"}[root]
     return f"{prefix}{module.replace('.', '_')}.lora_{direction}.weight"
 
 
@@ -166,6 +168,9 @@ def parse_lora(state_dict: dict[str, torch.Tensor], path: Path | str) -> dict[st
         module, part = m.groups()
         part = _LORA_PARTS.get(part, part.removesuffix(".weight"))
         grouped.setdefault(module, {})[part] = tensor
+    if any(m.startswith("lora_te2_") for m in grouped):  # a second text encoder: the first is kohya's te1
+        grouped = {"lora_te1_" + m.removeprefix("lora_te_") if m.startswith("lora_te_") else m: v
+                   for m, v in grouped.items()}
     layers = {}
     for module, parts in grouped.items():
         alpha = parts.pop("alpha", None)

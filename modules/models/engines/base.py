@@ -189,7 +189,17 @@ class Engine(ABC):
         if self.latent_shift:
             z = z + self.latent_shift
         images = self.vae.decode(z, return_dict=False)[0]  # [B, 3, H, W] in [-1, 1]
+        if self.vae_dtype in HALF_DTYPES and bool(torch.isnan(images).any()):
+            self.vae_to_float32()  # SDXL's VAE overflows in float16; A1111 "reverts VAE to 32-bit floats"
+            return self.decode(latents)
         return ((images.float() + 1) / 2).clamp(0, 1)
+
+    def vae_to_float32(self) -> None:
+        """Run the VAE in float32 from now on (for this loaded model), as A1111 does after a NaN decode."""
+        log.warning("the VAE gave NaNs in %s: it runs in float32 from now on (a fixed fp16 VAE avoids this)",
+                    str(self.vae_dtype).removeprefix("torch."))
+        self.vae.to(torch.float32)
+        self.vae_dtype = torch.float32
 
     @torch.no_grad()
     def encode(self, images: torch.Tensor, generator: torch.Generator | None = None,
