@@ -80,6 +80,7 @@ class ResolvedControl:
     module: str = "none"
     hr_option: HiresOption = HiresOption.BOTH
     unet: object = None  # the checkpoint UNet it was checked against; another UNet (a refiner's) is not steered
+    low_vram: bool = False  # the extension's Low VRAM: networks wait on the CPU between calls
 
 
 def _hint_scale(control) -> int:
@@ -98,6 +99,7 @@ class ControlRun:
         if stage not in ("single", "first", "hires"):
             raise ValueError(f"stage must be 'single', 'first' or 'hires', not {stage!r}")
         self.units, self.stage = tuple(units), stage
+        self.offload = any(u.low_vram for u in self.units)  # the extension offloads all units when any asks
         self.fraction = 0.0
         self._images: torch.Tensor | None = None  # [rows] image index of each row of the last CFG batch
         self._marks: torch.Tensor | None = None  # [rows] 1.0 cond, 0.0 uncond
@@ -150,7 +152,12 @@ class ControlRun:
             hint = self._hint(unit, x.shape[-2:])  # [n, 3, H, W]
             hint = hint[images % hint.shape[0]]  # [k, 3, H, W]
             x_in = x if concat is None or unit.control.in_channels == x.shape[1] else torch.cat([x, concat.to(x)], 1)
+            place = getattr(unit.control, "place", None)
+            if place is not None:
+                place(x.device)
             outs = unit.control(x_in, t, context, hint)  # K × [k, c_i, h_i, w_i]
+            if place is not None and self.offload:
+                place("cpu")
             outs = [r * s for r, s in zip(outs, control_scales(unit.weight, len(outs), self.soft(unit)))]
             pooling = getattr(unit.control, "global_average_pooling", False)
             if unit.control_mode == ControlMode.CONTROL or pooling:

@@ -37,6 +37,11 @@ class LoadedControlNet:
     def in_channels(self) -> int:
         return int(self.net.config.in_channels)
 
+    def place(self, device) -> None:
+        """Keep the network on `device` (the sampler's, or the CPU between calls with Low VRAM)."""
+        if self.net.device != torch.device(device):
+            self.net.to(device)
+
     @torch.no_grad()
     def __call__(self, x: torch.Tensor, t: torch.Tensor, context: torch.Tensor,
                  hint: torch.Tensor) -> list[torch.Tensor]:

@@ -54,7 +54,7 @@ def resolve_units(services, model, units: Sequence[ControlUnit], width: int, hei
         out.append(ResolvedControl(
             f"ControlNet {i}", control, hint_at(width, height), unit.weight, unit.guidance_start, unit.guidance_end,
             unit.control_mode, None if hires_size is None else hint_at(*hires_size), unit.module, unit.hr_option,
-            model.unet))
+            model.unet, unit.low_vram))
     return tuple(out)
 
 

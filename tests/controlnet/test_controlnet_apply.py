@@ -121,3 +121,20 @@ def test_only_the_checkpoint_the_unit_was_checked_against_is_steered():
     run = ControlRun([unit(unet=base)])
     args = (torch.zeros(1, 4, 4, 4), torch.ones(1), torch.zeros(1, 77, 8), None, None)
     assert run.residuals(*args, unet=base) is not None and run.residuals(*args, unet=refiner) is None
+
+
+def test_low_vram_parks_every_network_on_the_cpu_between_calls():
+    class Placed(FakeControl):
+        def __init__(self):
+            super().__init__()
+            self.places = []
+
+        def place(self, device):
+            self.places.append(str(device))
+
+    low, other = Placed(), Placed()
+    call(ControlRun([unit(control=low, low_vram=True), unit(control=other)]))
+    assert low.places == ["cpu", "cpu"] and other.places == ["cpu", "cpu"]  # to the sampler's device, then parked
+    kept = Placed()
+    call(ControlRun([unit(control=kept)]))
+    assert kept.places == ["cpu"]
