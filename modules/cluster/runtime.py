@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -53,6 +54,9 @@ def connect(workers: int | None, address: str | None, root: Path) -> None:
     """ray.init for the server: its own local cluster with `workers` worker slots, or the one at `address`."""
     ray = import_ray()
     if address:
+        problem = unreachable(address)
+        if problem:
+            raise ClusterUnavailable(f"--ray-address {address} does not answer ({problem}); Easel did not start")
         try:
             ray.init(address=address, namespace=NAMESPACE, log_to_driver=False)
         except Exception as e:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError or its own types
@@ -62,6 +66,23 @@ def connect(workers: int | None, address: str | None, root: Path) -> None:
     env = {"PYTHONPATH": os.pathsep.join(filter(None, (str(root), os.environ.get("PYTHONPATH"))))}
     ray.init(num_cpus=os.cpu_count() or 1, resources={"easel_worker": int(workers or 1)}, namespace=NAMESPACE,
              include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": env})
+
+
+def unreachable(address: str, timeout_s: float = 5.0) -> str | None:
+    """Why the Ray head at HOST:PORT cannot be reached (checked with a plain TCP connect: ray.init itself keeps
+    retrying for minutes), or None when it answers.
+
+    >>> unreachable("no-port-here")
+    "expected HOST:PORT, got 'no-port-here'"
+    """
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return f"expected HOST:PORT, got {address!r}"
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout_s):
+            return None
+    except OSError as e:
+        return f"{type(e).__name__}: {e}"
 
 
 def local_threads(workers: int) -> int:
