@@ -47,6 +47,27 @@ def build(tab: str, ctx: UiContext) -> None:
                     with gr.Tab(f"ControlNet Unit {i}", elem_classes=["cnet-unit-tab"]):
                         units.append(_unit(ctx, f"{group_id}_ControlNet-{i}"))
     ctx.shared[f"{tab}_controlnet_units"] = units
+    pasting = ctx.shared.setdefault(f"{tab}_paste_extra", [])  # modules/ui/paste_wiring.py fills these
+    for i, unit in enumerate(units):
+        pasting += [(unit[name], pasted(i, name)) for name in PASTED]
+
+
+# Fields an infotext's `ControlNet i` entry carries (modules/controlnet/infotext.py), plus `enabled`.
+PASTED = ("enabled", "module", "model", "weight", "resize_mode", "processor_res", "threshold_a", "threshold_b",
+          "guidance_start", "guidance_end", "pixel_perfect", "control_mode")
+
+
+def pasted(index: int, name: str):
+    """params → the value of unit `index`'s field `name` in the pasted infotext (None: no entry, left as is)."""
+    def value(params):
+        from modules.controlnet.infotext import units_from_infotext
+
+        unit = units_from_infotext(params).get(index)
+        if unit is None:
+            return None
+        field = getattr(unit, name)
+        return field.value if hasattr(field, "value") and not isinstance(field, (int, float)) else field
+    return value
 
 
 def _unit(ctx: UiContext, prefix: str) -> dict:

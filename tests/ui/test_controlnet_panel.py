@@ -71,3 +71,19 @@ def test_preview_and_sliders():
     res, a, b = controlnet_panel.slider_updates(default_registry(), "canny")
     assert a["label"] == "Low Threshold" and a["value"] == 100 and b["maximum"] == 255 and res["visible"]
     assert [u["visible"] for u in controlnet_panel.slider_updates(default_registry(), "invert")] == [False] * 3
+
+
+def test_pasted_infotext_fills_the_unit_it_names():
+    from modules.imaging.infotext import parse_infotext
+
+    params = parse_infotext('x\nSteps: 2, Seed: 1, Size: 64x64, ControlNet 1: "Module: canny, Model: m [ab12], '
+                            'Weight: 0.6, Resize Mode: Resize and Fill, Processor Res: 256, Threshold A: 50.0, '
+                            'Threshold B: 150.0, Guidance Start: 0.1, Guidance End: 0.9, Pixel Perfect: True, '
+                            'Control Mode: ControlNet is more important"')
+    got = {name: controlnet_panel.pasted(1, name)(params) for name in controlnet_panel.PASTED}
+    assert got == {"enabled": True, "module": "canny", "model": "m [ab12]", "weight": 0.6,
+                   "resize_mode": "Resize and Fill", "processor_res": 256, "threshold_a": 50.0, "threshold_b": 150.0,
+                   "guidance_start": 0.1, "guidance_end": 0.9, "pixel_perfect": True,
+                   "control_mode": "ControlNet is more important"}
+    assert controlnet_panel.pasted(0, "module")(params) is None  # unit 0 has no entry: left as it is
+
