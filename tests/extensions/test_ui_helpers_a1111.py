@@ -64,3 +64,21 @@ def test_save_files_saves_gallery_entries_like_the_save_button(styled_app, tmp_p
     assert saved.size == (16, 16) and saved.getpixel((0, 0)) == (200, 10, 10)
     log = (styled_app.paths.data_dir / styled_app.options.get("outdir_save") / "log.csv").read_text()
     assert "a red square" in log and "42" in log
+
+
+def test_create_setting_component_draws_a_setting_as_the_settings_tab(styled_app):
+    """sd-webui-old-sd-firstpasser puts two checkpoint dropdowns in its panel with create_setting_component."""
+    import gradio as gr
+
+    from modules import ui_settings
+
+    with gr.Blocks():
+        checkpoint = ui_settings.create_setting_component("sd_model_checkpoint")
+        quality = ui_settings.create_setting_component("jpeg_quality")
+    assert isinstance(checkpoint, gr.Dropdown) and checkpoint.elem_id == "setting_sd_model_checkpoint"
+    assert any("tiny" in str(choice) for choice in checkpoint.choices)
+    assert isinstance(quality, (gr.Slider, gr.Number)) and quality.value == styled_app.options.get("jpeg_quality")
+    with pytest.raises(KeyError, match="no_such_key"):
+        ui_settings.create_setting_component("no_such_key")
+    with pytest.raises(AttributeError, match="page builder"):
+        ui_settings.create_ui

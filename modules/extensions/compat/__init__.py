@@ -24,6 +24,7 @@ ALIASES = {
     "modules.ui_components": "ui_components",
     "modules.ui_common": "ui_common",
     "modules.ui_prompt_styles": "ui_prompt_styles",
+    "modules.ui_settings": "ui_settings",
     "modules.sd_samplers": "sd_samplers",
     "modules.sd_models": "sd_models",
     "modules.sd_vae": "sd_vae",
