@@ -175,3 +175,19 @@ def test_feature_cache_refuses_a_unet_without_a_shallow_branch(unet):
     odd.up_blocks[-1].resnets = odd.up_blocks[-1].resnets[:1]
     with pytest.raises(InvalidInput, match="deep_cache_interval"):
         UnetRun(odd, UnetPatches(deep_cache_interval=2), lambda: 0)
+
+
+def test_feature_cache_adds_controlnet_residuals_to_the_shallow_skips(unet):
+    """ControlNet's residuals reach the skips the shallow branch uses: unchanged inputs give the full output."""
+    x, t, context = inputs(torch.float32)
+    gen = torch.Generator().manual_seed(3)
+    shapes = [(2, 32, 32, 32), (2, 32, 32, 32), (2, 32, 16, 16), (2, 64, 16, 16)]  # the tiny UNet's skips
+    kwargs = {"down_block_additional_residuals": tuple(torch.randn(s, generator=gen) for s in shapes),
+              "mid_block_additional_residual": torch.randn(2, 64, 16, 16, generator=gen)}
+    step = {"now": 0}
+    run = UnetRun(unet, UnetPatches(deep_cache_interval=2), lambda: step["now"])
+    with torch.no_grad():
+        full = run(x, t, context, kwargs)
+        step["now"] = 1
+        assert torch.equal(run(x, t, context, kwargs), full)
+    assert not torch.equal(full, plain(unet, x, t, context))  # the residuals did change the output

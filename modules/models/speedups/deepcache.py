@@ -18,6 +18,9 @@ import torch
 from modules.errors import InvalidInput
 
 REUSED_FROM = 1  # the shallow branch runs the last up block from this layer on (DeepCache's branch 0)
+# UNet arguments the shallow branch honours (SDXL's embeddings, ControlNet's residuals); with any other, every call
+# runs in full
+SHALLOW_KWARGS = {"added_cond_kwargs", "down_block_additional_residuals", "mid_block_additional_residual"}
 
 
 def _layers(block) -> list[tuple[Any, Any]]:
@@ -59,6 +62,9 @@ def shallow_forward(unet, x: torch.Tensor, t: torch.Tensor, context: torch.Tenso
     for pair in _layers(unet.down_blocks[0])[:len(up) - 1 - REUSED_FROM]:
         h = _apply(pair, h, emb, context)
         skips.append(h)
+    residuals = kwargs.get("down_block_additional_residuals")  # ControlNet's, in the order of the skips
+    if residuals is not None:
+        skips = [skip + residual for skip, residual in zip(skips, residuals)]
     h = kept
     for j in range(REUSED_FROM, len(up)):
         h = _apply(up[j], torch.cat([h, skips[len(up) - 1 - j]], dim=1), emb, context)
@@ -103,7 +109,7 @@ class FeatureCache:
         key = (self._slot, tuple(x.shape), tuple(context.shape))
         self._slot += 1
         kept = self._kept.get(key)
-        if step % self.interval and kept is not None:
+        if step % self.interval and kept is not None and set(kwargs) <= SHALLOW_KWARGS:
             return shallow_forward(self.unet, x, t, context, kept, kwargs)
         out, self._kept[key] = full_forward(self.unet, x, t, context, kwargs)
         return out
