@@ -111,3 +111,18 @@ def test_feature_caching_with_a_second_order_sampler(speed_app):
     cached = np.asarray(speed_app.txt2img(GenerationRequest(**req, override_settings={"deep_cache_interval": 2}))
                         .images[0], dtype=np.int16)
     assert not np.array_equal(plain, cached) and np.abs(plain - cached).mean() < 40
+
+
+def test_a1111_processing_object_reports_the_ratio(speed_app):
+    """Extensions ask `p.get_token_merging_ratio()` as in A1111 and get what the job would use."""
+    from modules.extensions.compat import binding
+    from modules.extensions.compat.processing import (StableDiffusionProcessingImg2Img,
+                                                      StableDiffusionProcessingTxt2Img)
+
+    binding.bind(speed_app, speed_app.scripts)
+    p = StableDiffusionProcessingTxt2Img()
+    p.override_settings = {"token_merging_ratio": 0.3, "token_merging_ratio_hr": 0.6}
+    assert p.get_token_merging_ratio() == 0.3 and p.get_token_merging_ratio(for_hr=True) == 0.6
+    q = StableDiffusionProcessingImg2Img()
+    q.override_settings = {"token_merging_ratio_img2img": 0.4}
+    assert q.get_token_merging_ratio() == 0.4

@@ -103,6 +103,15 @@ class StableDiffusionProcessing:
             values["init_images"] = tuple(values["init_images"] or ())
         return request_type(**values)
 
+    def get_token_merging_ratio(self, for_hr=False):
+        """A1111's rule (modules/pipeline/run_options.py) on the settings this p's job sees."""
+        from modules.pipeline.run_options import token_merging_ratio
+
+        if not binding.is_bound():
+            return 0.0
+        opts = binding.app().options.snapshot(self.override_settings)
+        return token_merging_ratio(opts, "hr" if for_hr else self.kind, self.override_settings)
+
 
 class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
     kind = "txt2img"
