@@ -24,8 +24,9 @@ class PromptConditioning(ConditioningCache):
         return self.models.text_weights_key(model) if self.models is not None else ""
 
     def embeddings_for(self, model):
-        """The database loaded for this model's CLIP ViT-L slot (re-read only when the folder changed)."""
-        if self.embeddings is None:
+        """The database loaded for this model's CLIP ViT-L slot (re-read only when the folder changed); None for
+        a model without one (the SDXL refiner has OpenCLIP bigG alone)."""
+        slot = model.text_slots().get("clip_l")
+        if self.embeddings is None or slot is None:
             return None
-        slot = model.text_slots()["clip_l"]
         return self.embeddings.load_for(slot.hidden_size, slot.tokenizer)
