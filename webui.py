@@ -232,7 +232,11 @@ def main(argv=None) -> int:
     server = create_server(app)
     port = flags.port or (7861 if flags.nowebui else 7860)
     log.info("Easel %s on http://%s:%d", app.services.version, server_host(flags), port)
-    return 0 if serve(server, app, server_host(flags), port) else STARTUP_FAILURE
+    try:
+        return 0 if serve(server, app, server_host(flags), port) else STARTUP_FAILURE
+    finally:
+        if app.cluster is not None:
+            app.cluster.close()
 
 
 def check_cluster_flags(flags: argparse.Namespace) -> str | None:

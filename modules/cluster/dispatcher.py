@@ -43,6 +43,14 @@ class ClusterDispatcher:
     def stop(self) -> None:
         self._stop.set()
 
+    def close(self) -> None:
+        """At server exit: no more workers, and the local Ray processes (or this driver's connection) end."""
+        import ray
+
+        self.stop()
+        if ray.is_initialized():
+            ray.shutdown()
+
     def wanted(self) -> int:
         """How many workers the cluster has room for (its `easel_worker` resource, summed over live nodes)."""
         import ray
