@@ -93,6 +93,8 @@ def progress_body(app, skip_current_image: bool) -> dict:
     state = {"skipped": p.skipped, "interrupted": p.interrupted, "job": f"job {job.id}", "job_count": p.job_count,
              "job_timestamp": str(int(job.started)), "job_no": p.job_no, "sampling_step": p.sampling_step,
              "sampling_steps": p.sampling_steps, "queue_size": queued}
+    record = app.jobs.store.get(job.id)
+    state["worker"] = record.worker if record is not None else None  # Easel's: where it runs (docs/cluster.md)
     return {"progress": p.fraction, "eta_relative": p.eta_seconds or 0.0, "state": state,
             "current_image": None if skip_current_image else image_preview(job), "textinfo": p.textinfo or None,
             "current_task": job.id}
