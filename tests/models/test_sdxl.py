@@ -223,3 +223,35 @@ def test_a_refiner_as_the_main_model_is_refused_naming_the_file(tmp_path):
     with pytest.raises(ModelLoadError, match=r"my-refiner\.safetensors.*SDXL refiner.*cannot be the main model"):
         manager.get()
     assert manager.current is None  # nothing half-loaded stays
+
+
+@pytest.mark.parametrize("refiner", [False, True])
+def test_the_full_size_layout_fills_every_network_exactly(refiner):
+    """The full-size tool's keys and shapes (meta tensors, nothing allocated), converted as the engine converts
+    them, give exactly the parameters of the networks the shipped yaml describes."""
+    import sys
+
+    from accelerate import init_empty_weights
+    from diffusers import UNet2DConditionModel
+    from diffusers.loaders import single_file_utils as sfu
+    from transformers import CLIPTextConfig, CLIPTextModelWithProjection
+
+    from modules.models.engines.sdxl import BIG_G_TEXT
+    sys.path.insert(0, str(INSTALL_DIR / "tools"))
+    from make_full_size_checkpoint import sdxl_meta_state_dict
+
+    state = sdxl_meta_state_dict(refiner=refiner)
+    spec = model_config.load_spec(INSTALL_DIR / "configs" / ("sd_xl_refiner.yaml" if refiner else "sd_xl_base.yaml"))
+    config = unet_config(spec, added_time_ids=True)
+    with init_empty_weights():
+        unet = UNet2DConditionModel(**config)
+        clip_g = CLIPTextModelWithProjection(CLIPTextConfig(**BIG_G_TEXT))
+    converted = sfu.convert_ldm_unet_checkpoint({k: v for k, v in state.items() if k.startswith("model.")}, config)
+    assert {k: tuple(v.shape) for k, v in converted.items()} == {k: tuple(v.shape) for k, v in unet.state_dict().items()}
+    prefix = REFINER_CLIP_G_PREFIX if refiner else SDXL_CLIP_G_PREFIX
+    tower = sfu.convert_open_clip_checkpoint(clip_g, {k: v for k, v in state.items() if k.startswith(prefix)}, prefix)
+    expected = {k: tuple(v.shape) for k, v in clip_g.state_dict().items() if not k.endswith("position_ids")}
+    assert {k: tuple(v.shape) for k, v in tower.items()} == expected
+    assert any(k.startswith(SDXL_CLIP_L_PREFIX) for k in state) is not refiner
+    assert detect_family({k: tuple(v.shape) for k, v in state.items()}, "x").name == \
+        ("sdxl-refiner" if refiner else "sdxl")
