@@ -5,8 +5,7 @@ extension) and SD.Next's for feature caching (`deep_cache_interval`); docs/perfo
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from modules.errors import InvalidInput
 
@@ -49,7 +48,6 @@ class UnetPatches:
     token_merging_ratio: float = 0.0  # share of the full-resolution tokens merged before self-attention
     deep_cache_interval: int = 1  # full UNet on every N-th step, the shallow branch only in between (1: off)
     hypertile: HyperTile | None = None
-    infotext: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self):
         _check("token_merging_ratio", self.token_merging_ratio, 0.0, MAX_TOKEN_MERGING_RATIO)
