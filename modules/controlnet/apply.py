@@ -1,4 +1,4 @@
-"""ControlNet residuals for one UNet call, by sd-webui-controlnet's rules (its `scripts/hook.py`).
+"""ControlNet residuals for one UNet call, by sd-webui-controlnet's rules (docs/controlnet.md, "How a unit steers").
 
 Per unit and model call:
 - it runs while `guidance_start ≤ step / steps ≤ guidance_end` (step counted from 0 in the pass, as the CFG hooks
