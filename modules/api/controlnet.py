@@ -83,6 +83,24 @@ def check_units(app, units: tuple[ControlUnit, ...], has_init_image: bool, has_m
     return check_unit_names(canonical, registry.names(), model_names(app), model_free)
 
 
+def detected_maps(app, request, result) -> list:
+    """The extension's extra API images: each enabled unit's detected map at the generation size (after the
+    generated images), unless the unit says save_detected_map: false or the setting control_net_no_detectmap is on.
+    Maps of the hires pass are not added."""
+    units = [(i, u) for i, u in enumerate(getattr(request, "controlnet_units", ())) if u.enabled and
+             u.save_detected_map]
+    if not units or app.options.data().get("control_net_no_detectmap"):
+        return []
+    from modules.controlnet.detect import detect_for_unit, map_image
+
+    registry = registry_of(app)
+    seed = result.all_seeds[0] if result.all_seeds else 0
+    init = getattr(request, "init_images", None) or (None,)
+    return [map_image(detect_for_unit(registry, unit, request.width, request.height, seed=seed, init_image=init[0],
+                                      init_mask=getattr(request, "mask", None), where=f"controlnet_units[{i}]"))
+            for i, unit in units]
+
+
 def control_types(registry, models: list[str]) -> dict:
     """/controlnet/control_types: per control type, its preprocessors (labels), matching models, defaults."""
     out = {"All": {"module_list": registry.names(labels=True), "model_list": ["None", *models],

@@ -39,11 +39,21 @@ def installed_scripts(app, kind: str) -> dict:
     return {**{t: False for t in host.titles(kind, alwayson=False)}, **{t: True for t in host.titles(kind, alwayson=True)}}
 
 
-def generation_response(result, parameters: dict, send_images: bool) -> dict:
-    """A1111's answer: bare base64 PNGs (with their infotext), the request echoed, `info` as a JSON string."""
+def generation_response(result, parameters: dict, send_images: bool, extra_images: list = ()) -> dict:
+    """A1111's answer: bare base64 PNGs (with their infotext), the request echoed, `info` as a JSON string;
+    `extra_images` (ControlNet's detected maps) come after the generated ones, as the extension appends them."""
     shown = zip(result.shown_images, result.shown_infotexts)
     images = [encode_png(png_bytes(i, t)) for i, t in shown] if send_images else []
+    if send_images:
+        images += [encode_png(png_bytes(i, None)) for i in extra_images]
     return {"images": images, "parameters": parameters, "info": result.info_json()}
+
+
+def with_detected_maps(app, request, result, parameters: dict, send_images: bool) -> dict:
+    from modules.api.controlnet import detected_maps
+
+    maps = detected_maps(app, request, result) if send_images else []
+    return generation_response(result, parameters, send_images, maps)
 
 
 def job_for(app, payload, request) -> Job:
@@ -113,19 +123,19 @@ def build_router(app) -> APIRouter:
         job = await run_in_threadpool(job_for, app, payload, request)
         result = await anyio.to_thread.run_sync(app.jobs.run, kind, request, job, limiter=waiters)
         keep_overrides(app, payload)
-        return result, api_parameters(payload, request)
+        return result, api_parameters(payload, request), request
 
     @router.post("/txt2img", response_model=GenerationResponse)
     async def txt2img(payload: Txt2ImgApiRequest):
-        result, parameters = await generate("txt2img", payload, GenerationRequest)
-        return await run_in_threadpool(generation_response, result, parameters, payload.send_images)
+        result, parameters, request = await generate("txt2img", payload, GenerationRequest)
+        return await run_in_threadpool(with_detected_maps, app, request, result, parameters, payload.send_images)
 
     @router.post("/img2img", response_model=GenerationResponse)
     async def img2img(payload: Img2ImgApiRequest):
-        result, parameters = await generate("img2img", payload, Img2ImgRequest, validate_img2img)
+        result, parameters, request = await generate("img2img", payload, Img2ImgRequest, validate_img2img)
         if not payload.include_init_images:  # A1111 leaves the (large) images out of the echo
             parameters["init_images"], parameters["mask"] = None, None
-        return await run_in_threadpool(generation_response, result, parameters, payload.send_images)
+        return await run_in_threadpool(with_detected_maps, app, request, result, parameters, payload.send_images)
 
     @router.get("/progress", response_model=ProgressResponse)
     def progress(skip_current_image: bool = False):

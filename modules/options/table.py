@@ -179,4 +179,6 @@ SETTINGS: tuple[Setting, ...] = (
        "master/index.json", "URL of the extension index (Extensions → Available)", EXTENSIONS),
     _s("control_net_unit_count", 3, "ControlNet: number of units (tabs) on txt2img and img2img", "ControlNet", int,
        minimum=1, maximum=10, reload=True),
+    _s("control_net_no_detectmap", False, "ControlNet: do not append the detected maps to the API's images",
+       "ControlNet"),
 )

@@ -106,6 +106,18 @@ def test_controlnet_changes_txt2img_and_echo_is_json(cn_client):
     assert old.json()["images"][0] == with_cn.json()["images"][0]  # same unit, older form
 
 
+
+def test_detected_maps_follow_the_images(cn_client):
+    body = {**TINY, "alwayson_scripts": {"controlnet": {"args": [unit(cn_client, processor_res=64)]}}}
+    images = cn_client.post("/sdapi/v1/txt2img", json=body).json()["images"]
+    assert len(images) == 2  # the image, then unit 0's canny map at the generation size
+    detected = Image.open(io.BytesIO(base64.b64decode(images[1])))
+    assert detected.size == (64, 64) and set(detected.convert("L").getdata()) <= {0, 255}
+    assert detected.getpixel((32, 32)) == (0, 0, 0) and max(detected.getdata())[0] == 255
+    body["alwayson_scripts"]["controlnet"]["args"][0]["save_detected_map"] = False
+    assert len(cn_client.post("/sdapi/v1/txt2img", json=body).json()["images"]) == 1
+
+
 def test_disabled_units_change_nothing(cn_client):
     plain = cn_client.post("/sdapi/v1/txt2img", json=TINY).json()
     off = cn_client.post("/sdapi/v1/txt2img", json={**TINY, "alwayson_scripts": {"controlnet": {"args": [
@@ -134,6 +146,7 @@ def test_webuiapi_controlnet_methods(server):
     plain = api.txt2img(prompt="a red cube", seed=3, width=64, height=64)
     result = api.txt2img(prompt="a red cube", seed=3, width=64, height=64, controlnet_units=[cn])
     assert result.image.size == (64, 64) and list(result.image.getdata()) != list(plain.image.getdata())
+    assert len(result.images) == 2  # the detected map follows, as the extension sends it
     result = api.img2img(images=[plain.image], prompt="a red cube", seed=3, width=64, height=64,
                          denoising_strength=0.6, controlnet_units=[webuiapi.ControlNetUnit(
                              module="canny", model=models[0], processor_res=64)])  # no image: the init image
