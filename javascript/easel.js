@@ -110,7 +110,8 @@ function easelWaitFor(test, timeout) {
 // in onUiLoaded. Gradio mounts a tab's contents when the tab is first shown, so each tab (nested tab bars too) is
 // shown once at load, the tabs hidden meanwhile, and the tabs first selected are selected again. Closed accordions'
 // contents are in the page already (modules/ui/layout.py).
-const EASEL_MOUNT_TIMEOUT = 20000;  // ms: a busy machine loads some components' code seconds after the rest
+const EASEL_MOUNT_TIMEOUT = 30000;  // ms: a busy machine loads some components' code seconds after the rest
+const EASEL_NOT_DRAWN = new Set(["state", "timer", "api"]);  // components with no element in the page
 
 function easelUnvisitedTabs(app, visited) {
     return Array.from(app.querySelectorAll("[role='tablist'] > button[role='tab']")).filter((button) =>
@@ -147,9 +148,10 @@ function easelExpectedIds() {
     const components = new Map(config.components.map((c) => [c.id, c]));
     const ids = [];
     (function walk(node) {
-        const props = (components.get(node.id) || {}).props || {};
+        const component = components.get(node.id) || {};
+        const props = component.props || {};
         if (props.visible === false) return;
-        if (props.elem_id) ids.push(props.elem_id);
+        if (props.elem_id && !EASEL_NOT_DRAWN.has(component.type)) ids.push(props.elem_id);
         (node.children || []).forEach(walk);
     })(config.layout);
     return ids;
