@@ -135,3 +135,48 @@ def test_a_file_that_is_no_controlnet_says_what_it_is(tmp_path, unet):
     save_file({"adapter.body.0.weight": torch.zeros(2)}, str(path))
     with pytest.raises(ModelLoadError, match="adapter.safetensors: a T2I-Adapter"):
         load_controlnet(path, "x", unet.config, torch.float32, "cpu")
+
+
+# lllyasviel/control_v11p_sd15_canny's published diffusers config (the fields an architecture depends on)
+SD15_CONTROLNET = {"attention_head_dim": 8, "block_out_channels": [320, 640, 1280, 1280], "cross_attention_dim": 768,
+                   "down_block_types": ["CrossAttnDownBlock2D"] * 3 + ["DownBlock2D"], "in_channels": 4,
+                   "layers_per_block": 2, "use_linear_projection": False, "conditioning_channels": 3}
+
+
+def _cldm(base: str) -> dict:
+    """A cldm yaml as lllyasviel ships it: the checkpoint yaml with `control_stage_config` mirroring its UNet."""
+    import yaml
+
+    from modules.paths import INSTALL_DIR
+
+    config = yaml.safe_load((INSTALL_DIR / "configs" / base).read_text())
+    params = config["model"]["params"]
+    params["control_stage_config"] = {"params": {**params["unet_config"]["params"], "hint_channels": 3}}
+    return config
+
+
+@pytest.mark.parametrize("base,expected", [
+    ("v1-inference.yaml", SD15_CONTROLNET),
+    ("v2-inference.yaml", {**SD15_CONTROLNET, "attention_head_dim": [5, 10, 20, 20], "cross_attention_dim": 1024,
+                           "use_linear_projection": True})])
+def test_real_size_yamls_give_the_published_architecture_and_every_key_converts(base, expected):
+    """Full-size SD 1.5 / SD 2.1 ControlNets on meta tensors: the yaml's config is diffusers' published one, and
+    the original layout of every parameter (input_hint_block.0–14, zero_convs.0–11, middle_block_out) converts
+    onto exactly the model's parameters."""
+    from accelerate import init_empty_weights
+    from diffusers import ControlNetModel
+
+    from modules.controlnet import convert
+    from tests.fixtures.tiny_controlnet import controlnet_key_to_ldm
+
+    config, pooling = convert.config_from_yaml(_cldm(base), base)
+    assert {k: list(v) if isinstance(v, tuple) else v for k, v in config.items() if k in expected} == expected
+    assert not pooling
+    with init_empty_weights():
+        model = ControlNetModel(**config)
+    shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    original = {"control_model." + controlnet_key_to_ldm(k, 2): torch.empty(s, device="meta")
+                for k, s in shapes.items()}
+    assert "control_model.input_hint_block.14.weight" in original and "control_model.zero_convs.11.0.bias" in original
+    converted = convert.convert_original(original, config, "x.pth")
+    assert {k: tuple(v.shape) for k, v in converted.items()} == shapes
