@@ -80,7 +80,8 @@ def _value(text: str):
 def parse_unit_text(text: str, where: str = "ControlNet") -> ControlUnit:
     """One entry's value → an enabled unit without an image.
 
-    >>> u = parse_unit_text("Module: canny, Model: m [ab12], Weight: 0.5, Resize Mode: Just Resize, Pixel Perfect: True")
+    >>> u = parse_unit_text("Module: canny, Model: m [ab12], Weight: 0.5, Resize Mode: Just Resize, "
+    ...                     "Pixel Perfect: True")
     >>> u.module, u.model, u.weight, u.resize_mode.value, u.pixel_perfect
     ('canny', 'm [ab12]', 0.5, 'Just Resize', True)
     """

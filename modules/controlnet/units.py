@@ -353,7 +353,8 @@ def check_unit_names(units: Sequence[ControlUnit], modules: Sequence[str], model
             continue
         where = f"controlnet.args[{i}]"
         if unit.module not in modules:
-            raise InvalidInput(f"{where}.module", f"unknown preprocessor {unit.module!r}", "GET /controlnet/module_list")
+            raise InvalidInput(f"{where}.module", f"unknown preprocessor {unit.module!r}",
+                               "GET /controlnet/module_list")
         model = match_model_name(unit.model, models)
         if unit.module in model_free:
             out.append(unit.replace(model=model or unit.model))

@@ -28,7 +28,8 @@ def test_reads_the_extensions_line():
 
 def test_written_with_resolved_sliders_and_read_back():
     units = (ControlUnit(enabled=False, module="invert"),
-             ControlUnit(enabled=True, module="canny", model="ctl [abcd1234]", weight=0.5, resize_mode=ResizeMode.JUST_RESIZE))
+             ControlUnit(enabled=True, module="canny", model="ctl [abcd1234]", weight=0.5,
+                         resize_mode=ResizeMode.JUST_RESIZE))
     entries = units_infotext(units, default_registry())
     assert list(entries) == ["ControlNet 1"]
     assert "Processor Res: 512, Threshold A: 100.0, Threshold B: 200.0" in entries["ControlNet 1"]
