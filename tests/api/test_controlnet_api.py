@@ -151,3 +151,19 @@ def test_webuiapi_controlnet_methods(server):
                          denoising_strength=0.6, controlnet_units=[webuiapi.ControlNetUnit(
                              module="canny", model=models[0], processor_res=64)])  # no image: the init image
     assert result.image.size == (64, 64)
+
+
+def test_inpaint_only_reads_the_unit_mask_or_img2img_mask(cn_client):
+    mask = Image.new("L", (64, 64), 0)
+    mask.paste(255, (0, 0, 32, 64))
+    txt = {**TINY, "alwayson_scripts": {"controlnet": {"args": [unit(cn_client, module="inpaint_only",
+                                                                     mask=b64(mask))]}}}
+    assert cn_client.post("/sdapi/v1/txt2img", json=txt).status_code == 200
+    img = {**TINY, "init_images": [b64(control_image())], "mask": b64(mask), "denoising_strength": 0.5,
+           "alwayson_scripts": {"controlnet": {"args": [{"module": "inpaint_only", "model": model_name(cn_client)}]}}}
+    response = cn_client.post("/sdapi/v1/img2img", json=img)
+    assert response.status_code == 200, response.text
+    assert len(response.json()["images"]) == 2  # the image, then the inpaint map (masked area darkened)
+    img.pop("mask")
+    response = cn_client.post("/sdapi/v1/img2img", json=img)
+    assert response.status_code == 422 and "controlnet.args[0].mask" in response.text
