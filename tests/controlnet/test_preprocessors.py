@@ -131,3 +131,16 @@ def test_unit_without_image_uses_init_image_else_refused():
     with pytest.raises(InvalidInput) as err:
         unit_inputs(unit, None, None, "controlnet.args[2]")
     assert err.value.field == "controlnet.args[2].image"
+
+
+def test_colour_count_classes():
+    from modules.controlnet.resize import colour_count
+
+    noise = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    assert colour_count(noise) == 200  # "a photo": smooth filters
+    few = np.zeros((64, 64, 3), np.uint8)
+    few[:, :, 0] = np.arange(64)[None, :] % 5 * 50  # 5 colours, e.g. a segmentation map: nearest
+    assert colour_count(few) == 5
+    rgba = np.zeros((8, 8, 4), np.uint8)
+    rgba[:4, :, 3] = 255  # the alpha channel counts too
+    assert colour_count(rgba) == 2
