@@ -161,6 +161,20 @@ def _pattern_values(p, seed, prompt) -> dict:
     return values
 
 
+class FilenameGenerator:
+    """A1111's filename pattern expander: `apply("[seed]-[prompt_words]")` with the values of `p`, seed and
+    prompt (Easel's patterns, modules/imaging/filename_pattern.py)."""
+
+    def __init__(self, p, seed, prompt, image=None, zip=False, basename=""):  # noqa: A002 - A1111's keyword
+        self.p, self.seed, self.prompt, self.image, self.zip, self.basename = p, seed, prompt, image, zip, basename
+
+    def apply(self, x: str) -> str:
+        values = {**_pattern_values(self.p, self.seed, self.prompt), "basename": self.basename}
+        if self.image is not None:
+            values.update(image_width=self.image.width, image_height=self.image.height)
+        return apply_pattern(x, values, datetime.now())
+
+
 def _encode(image, info, extension, section, pnginfo: dict) -> bytes:
     extra = {k: v for k, v in pnginfo.items() if k != section and v is not None}
     return image_with_infotext_bytes(image, info, extension, quality=int(_opt("jpeg_quality", 80)),

@@ -245,7 +245,14 @@ def __getattr__(name: str):
         return getattr(importlib.import_module("modules.extensions.compat.color_correction"), name)
     if name in _IMPORTED:
         return importlib.import_module(_IMPORTED[name])
+    helpers = importlib.import_module("modules.extensions.compat.processing_helpers")
+    if name in _HELPERS:
+        return getattr(helpers, name)
     raise AttributeError(f"module 'modules.processing' has no attribute {name!r}")
+
+
+_HELPERS = ("uncrop", "apply_overlay", "decode_latent_batch", "txt2img_image_conditioning",
+            "images_tensor_to_samples", "approximation_indexes")
 
 
 def _opt(key: str, default):

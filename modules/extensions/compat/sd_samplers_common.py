@@ -38,6 +38,25 @@ def samples_to_images_tensor(sample, approximation=None, model=None):
     return _model().decode(sample) * 2 - 1  # [B, 3, H, W] from 0..1 to -1..1
 
 
+def single_sample_to_image(sample, approximation=None):
+    """One latent [4, h, w] → a PIL image, decoded as the live preview's `approximation` says."""
+    from PIL import Image
+
+    image = samples_to_images_tensor(sample[None], approximation)[0]  # [3, H, W] in -1..1
+    array = ((image.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()  # [H, W, 3]
+    return Image.fromarray(array)
+
+
+def sample_to_image(samples, index: int = 0, approximation=None):
+    return single_sample_to_image(samples[index], approximation)
+
+
+def samples_to_image_grid(samples, approximation=None):
+    from modules.extensions.compat.images import image_grid
+
+    return image_grid([single_sample_to_image(sample, approximation) for sample in samples])
+
+
 def images_tensor_to_samples(image, approximation=None, model=None):
     """Images [B, 3, H, W] in 0..1 → latents [B, 4, h, w] by the loaded model's VAE."""
     return _model().encode(image, sample=False)  # [B, 4, h, w]

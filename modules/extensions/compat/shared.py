@@ -59,6 +59,13 @@ def _face_restorers():
     return face_restorer_list()
 
 
+def _shared_item(name: str):
+    """A1111's shared.py re-exports some shared_items functions under the same names."""
+    from modules.extensions.compat import shared_items
+
+    return getattr(shared_items, name)
+
+
 def _upscalers():
     from modules.extensions.compat.upscaler_view import upscaler_list
 
@@ -66,6 +73,8 @@ def _upscalers():
 
 
 _DYNAMIC = {
+    "list_checkpoint_tiles": lambda: _shared_item("list_checkpoint_tiles"),
+    "refresh_checkpoints": lambda: _shared_item("refresh_checkpoints"),
     "sd_model": _sd_model,
     "sd_upscalers": _upscalers,
     "device": lambda: binding.app().services.models.device_config.device,
