@@ -10,10 +10,12 @@ from modules.api.settings_checks import check_model_names, check_settings, effec
 from modules.upscalers.registry import LATENT_MODES
 
 
-def sd_model_entry(info) -> dict:
+def sd_model_entry(info, family=None) -> dict:
+    """A1111's fields, plus Easel's `family` (the family table's label, e.g. "SDXL"; None when unknown)."""
     return {"title": info.title, "model_name": info.model_name, "hash": info.shorthash or None,
             "sha256": info.sha256, "filename": str(info.path),
-            "config": str(info.config_path) if info.config_path else None}
+            "config": str(info.config_path) if info.config_path else None,
+            "family": family.label if family else None}
 
 
 def memory_body() -> dict:
@@ -86,7 +88,7 @@ def build_router(app) -> APIRouter:  # noqa: C901 - one short function per route
 
     @router.get("/sd-models")
     def sd_models() -> list[dict[str, Any]]:
-        return [sd_model_entry(c) for c in app.models.list_checkpoints()]
+        return [sd_model_entry(c, app.models.family_of(c)) for c in app.models.list_checkpoints()]
 
     @router.get("/sd-vae")
     def sd_vae() -> list[dict[str, Any]]:

@@ -10,52 +10,64 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from importlib import import_module
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from modules.errors import ModelLoadError
-from modules.models.engines.base import Engine, has_prefix
-from modules.models.engines.sd1 import UNET_IN, SD1Engine, clip_l_unet_with_in_channels
-from modules.models.engines.sd2 import OPENCLIP_PREFIX, SD2Engine, openclip_unet_with_in_channels
-from modules.models.engines.sdxl import SDXLEngine, unet_with_in_channels
-from modules.models.engines.sdxl_refiner import SDXLRefinerEngine
-from modules.models.ldm_layout import CLIP_L_PREFIX, REFINER_CLIP_G_PREFIX, SDXL_CLIP_G_PREFIX, SDXL_CLIP_L_PREFIX
+from modules.models.probes import (CLIP_L_PREFIX, OPENCLIP_PREFIX, REFINER_CLIP_G_PREFIX, SDXL_CLIP_G_PREFIX,
+                                   SDXL_CLIP_L_PREFIX, SDXL_PREFIX, UNET_IN, has_prefix, safetensors_shapes,
+                                   unet_with_in_channels)
+
+if TYPE_CHECKING:  # engines import torch; the table is read before torch loads (model list, native sizes)
+    from modules.models.engines.base import Engine
 
 Shapes = Mapping[str, tuple[int, ...]]
 
-SDXL_PREFIX = "conditioner.embedders."
-
-__all__ = ["CLIP_L_PREFIX", "FAMILIES", "Family", "UNET_IN", "detect_family", "family_by_name", "supported_labels"]
+__all__ = ["CLIP_L_PREFIX", "FAMILIES", "Family", "UNET_IN", "detect_family", "family_by_name", "family_of_file",
+           "supported_labels"]
 
 
 @dataclass(frozen=True)
 class Family:
-    """One row of the family table; `engine` None: recognised, not runnable yet."""
+    """One row of the family table; `engine` None: recognised, not runnable yet. The engine may be given as
+    "module:Class" so that reading the table imports no torch; `engine` resolves it on first use."""
 
     name: str
     label: str
     probe: Callable[[Shapes], bool]
-    engine: type[Engine] | None
+    engine_ref: type[Engine] | str | None
     default_config: str | None  # yaml file in configs/
 
     @property
     def supported(self) -> bool:
-        return self.engine is not None
+        return self.engine_ref is not None
 
+    @property
+    def engine(self) -> type[Engine] | None:
+        if not isinstance(self.engine_ref, str):
+            return self.engine_ref
+        module, name = self.engine_ref.split(":")
+        return getattr(import_module(module), name)
+
+
+SD1, SD2 = "modules.models.engines.sd1:SD1Engine", "modules.models.engines.sd2:SD2Engine"
+SDXL, REFINER = "modules.models.engines.sdxl:SDXLEngine", "modules.models.engines.sdxl_refiner:SDXLRefinerEngine"
+XL_TOWERS = (SDXL_CLIP_L_PREFIX, SDXL_CLIP_G_PREFIX)
 
 FAMILIES: tuple[Family, ...] = (
-    Family("sdxl-inpaint", "SDXL inpainting", unet_with_in_channels([SDXL_CLIP_L_PREFIX, SDXL_CLIP_G_PREFIX], 9),
-           SDXLEngine, "sd_xl-inpainting.yaml"),
-    Family("sdxl", "SDXL", unet_with_in_channels([SDXL_CLIP_L_PREFIX, SDXL_CLIP_G_PREFIX], 4), SDXLEngine,
-           "sd_xl_base.yaml"),
+    Family("sdxl-inpaint", "SDXL inpainting", unet_with_in_channels(XL_TOWERS, 9), SDXL, "sd_xl-inpainting.yaml"),
+    Family("sdxl", "SDXL", unet_with_in_channels(XL_TOWERS, 4), SDXL, "sd_xl_base.yaml"),
     Family("sdxl-refiner", "SDXL refiner", unet_with_in_channels([REFINER_CLIP_G_PREFIX], 4, [SDXL_CLIP_L_PREFIX]),
-           SDXLRefinerEngine, "sd_xl_refiner.yaml"),
+           REFINER, "sd_xl_refiner.yaml"),
     Family("sdxl-other", "SDXL instruct-pix2pix/other variants", lambda s: has_prefix(s, SDXL_PREFIX), None, None),
-    Family("sd2", "SD 2.x", openclip_unet_with_in_channels(4), SD2Engine, "v2-inference.yaml"),
+    Family("sd2", "SD 2.x", unet_with_in_channels([OPENCLIP_PREFIX], 4), SD2, "v2-inference.yaml"),
     Family("sd2-other", "SD 2.x inpainting/depth/other variants", lambda s: has_prefix(s, OPENCLIP_PREFIX), None,
            None),
-    Family("sd1-inpaint", "SD 1.x inpainting", clip_l_unet_with_in_channels(9), SD1Engine,
+    Family("sd1-inpaint", "SD 1.x inpainting", unet_with_in_channels([CLIP_L_PREFIX], 9), SD1,
            "v1-inpainting-inference.yaml"),
-    Family("sd1-pix2pix", "SD 1.x instruct-pix2pix", clip_l_unet_with_in_channels(8), None, None),
-    Family("sd1", "SD 1.x", clip_l_unet_with_in_channels(4), SD1Engine, "v1-inference.yaml"),
+    Family("sd1-pix2pix", "SD 1.x instruct-pix2pix", unet_with_in_channels([CLIP_L_PREFIX], 8), None, None),
+    Family("sd1", "SD 1.x", unet_with_in_channels([CLIP_L_PREFIX], 4), SD1, "v1-inference.yaml"),
 )
 
 
@@ -84,3 +96,12 @@ def supported_labels(families: Sequence[Family] = FAMILIES) -> str:
 
 def family_by_name(name: str, families: Sequence[Family] = FAMILIES) -> Family:
     return next(f for f in families if f.name == name)
+
+
+def family_of_file(path: Path | str, families: Sequence[Family] = FAMILIES) -> Family | None:
+    """The family of a .safetensors checkpoint from its header alone (no torch, no tensor read); None when the
+    file is not a .safetensors file or no row matches (a .ckpt needs unpickling, which only a load does)."""
+    shapes = safetensors_shapes(path)
+    if shapes is None:
+        return None
+    return next((f for f in families if f.probe(shapes)), None)

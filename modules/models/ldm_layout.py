@@ -12,14 +12,11 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
-UNET_PREFIX = "model.diffusion_model."
+from modules.models.probes import (CLIP_L_PREFIX, REFINER_CLIP_G_PREFIX, SDXL_CLIP_G_PREFIX,  # noqa: F401
+                                   SDXL_CLIP_L_PREFIX, UNET_PREFIX)
+
 VAE_PREFIX = "first_stage_model."
-CLIP_L_PREFIX = "cond_stage_model.transformer."  # SD 1.x's CLIP ViT-L/14, in either layout (with text_model. or not)
 TEXT_PREFIX = CLIP_L_PREFIX + "text_model."
-# SDXL (Stability's sgm layout): the text encoders are the conditioner's embedders, numbered in yaml order.
-SDXL_CLIP_L_PREFIX = "conditioner.embedders.0.transformer."  # CLIP ViT-L/14, transformers layout
-SDXL_CLIP_G_PREFIX = "conditioner.embedders.1.model."  # OpenCLIP ViT-bigG/14, OpenCLIP layout
-REFINER_CLIP_G_PREFIX = "conditioner.embedders.0.model."  # the refiner's only text encoder
 
 # (diffusers, ldm) renames inside one resnet, UNet flavour.
 UNET_RESNET_RENAMES = (

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from modules.errors import NotFound
 from modules.models.discovery import (VAE_AUTOMATIC, CheckpointInfo, VaeInfo, find_checkpoints_in, find_vaes_in,
                                       resolve_vae)
+from modules.models.families import FAMILIES, Family, family_of_file
 from modules.models.hashing import HashCache, short_hash
 from modules.models.model_config import DEFAULT_NATIVE_SIZE, load_spec
 from modules.paths import Paths
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
     from transformers import CLIPTokenizer
 
     from modules.models.devices import DeviceConfig
-    from modules.models.families import Family
     from modules.models.loaded import LoadedModel
     from modules.models.lora import AppliedLoras
 
@@ -231,7 +231,20 @@ class ModelManager:
         if current is not None and checkpoint in (None, "", current.checkpoint.title, current.checkpoint.name):
             return current.native_size
         info = self._pick(checkpoint or None)
-        return load_spec(info.config_path).native_size if info.config_path else DEFAULT_NATIVE_SIZE
+        if info.config_path:
+            return load_spec(info.config_path).native_size
+        family = self.family_of(info)
+        if family is None or family.default_config is None:
+            return DEFAULT_NATIVE_SIZE
+        return load_spec(self.paths.configs_dir / family.default_config).native_size
+
+    def family_of(self, info: CheckpointInfo) -> Family | None:
+        """A checkpoint's family row: the loaded model's, else read from a .safetensors header (no torch, no
+        tensors; None for a .ckpt not loaded yet or an unknown layout)."""
+        for model in (self._current, self._refiner):
+            if model is not None and model.checkpoint.path == info.path:
+                return next((f for f in self.families or FAMILIES if f.name == model.family), None)
+        return family_of_file(info.path, self.families or FAMILIES)
 
     def get(self, checkpoint: str | None = None, vae: str = VAE_AUTOMATIC) -> LoadedModel:
         """The loaded model for `checkpoint` (None: the current one, else the first listed) with the VAE `vae`."""
@@ -281,7 +294,7 @@ class ModelManager:
                 log.warning("loading refiner %s (%.1f GiB) beside %s with %.1f GiB of memory available",
                             info.name, size / 2**30, current.checkpoint.name if current else "no model",
                             available / 2**30)
-            self._refiner = self._load(info, vae_info)
+            self._refiner = self._load(info, vae_info, as_refiner=True)
             return self._refiner
 
     def release_refiner(self) -> None:
@@ -307,7 +320,7 @@ class ModelManager:
         module = loader()
         return module.load_model(info, self.device_config, self.paths.configs_dir, self._tokenizer_for(), vae=vae,
                                  vae_hash=vae_hash, disable_safe_unpickle=self.disable_safe_unpickle,
-                                 families=self.families or module.FAMILIES, as_refiner=as_refiner)
+                                 families=self.families or FAMILIES, as_refiner=as_refiner)
 
     def _remember_hash(self, info: CheckpointInfo) -> None:
         with self._list_lock:

@@ -255,3 +255,19 @@ def test_the_full_size_layout_fills_every_network_exactly(refiner):
     assert any(k.startswith(SDXL_CLIP_L_PREFIX) for k in state) is not refiner
     assert detect_family({k: tuple(v.shape) for k, v in state.items()}, "x").name == \
         ("sdxl-refiner" if refiner else "sdxl")
+
+
+def test_models_list_and_native_size_read_the_family_from_the_header_before_loading(tmp_path):
+    """Without a yaml beside it, an unloaded SDXL file defaults width/height to 1024 (its row's config) and the
+    model list (`/sdapi/v1/sd-models`) names its family; nothing is loaded."""
+    from modules.api.routes_lists import sd_model_entry
+
+    folder = tmp_path / "models" / "Stable-diffusion"
+    make_tiny_sdxl_checkpoint(folder, name="xl", with_yaml=False)
+    make_tiny_sdxl_checkpoint(folder, kind="refiner", name="xl-refiner", with_yaml=False)
+    paths = Paths(data_dir=tmp_path)
+    manager = ModelManager(paths, FP32, HashCache(paths.cache_json))
+    infos = {i.model_name: i for i in manager.list_checkpoints()}
+    assert manager.native_size("xl.safetensors") == 1024 and manager.current is None
+    assert sd_model_entry(infos["xl"], manager.family_of(infos["xl"]))["family"] == "SDXL"
+    assert sd_model_entry(infos["xl-refiner"], manager.family_of(infos["xl-refiner"]))["family"] == "SDXL refiner"

@@ -22,6 +22,7 @@ import torch
 from modules.conditioning.types import Conditioning
 from modules.models.devices import DeviceConfig
 from modules.models.model_config import ModelSpec, alphas_cumprod
+from modules.models.probes import has_prefix  # noqa: F401  (probe helper, re-exported for engine files)
 from modules.models.speedups.options import UnetPatches
 
 log = logging.getLogger(__name__)
@@ -31,15 +32,6 @@ if TYPE_CHECKING:  # diffusers takes seconds to import; start-up does not need i
     from diffusers import AutoencoderKL, UNet2DConditionModel
 
     from modules.models.safe_load import TensorSource
-
-
-def has_prefix(shapes: Mapping[str, tuple[int, ...]], prefix: str) -> bool:
-    """A probe helper: some key of the checkpoint starts with `prefix`.
-
-    >>> has_prefix({"conditioner.embedders.0.x": (1,)}, "conditioner.embedders.")
-    True
-    """
-    return any(k.startswith(prefix) for k in shapes)
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,10 @@ from modules.conditioning.text import encode_prompts
 from modules.conditioning.types import Conditioning
 from modules.errors import InvalidInput
 from modules.models.components import load_text_encoder, load_unet, load_vae
-from modules.models.engines.base import Engine, EngineContext, TextSlot, has_prefix
-from modules.models.ldm_layout import CLIP_L_PREFIX
+from modules.models.engines.base import Engine, EngineContext, TextSlot
 from modules.models.lora import module_map
 from modules.models.model_config import ModelSpec
-
-UNET_IN = "model.diffusion_model.input_blocks.0.0.weight"
+from modules.models.probes import CLIP_L_PREFIX, UNET_IN, unet_with_in_channels
 
 
 def clip_l_unet_with_in_channels(channels: int) -> Callable:
@@ -31,10 +29,7 @@ def clip_l_unet_with_in_channels(channels: int) -> Callable:
     >>> clip_l_unet_with_in_channels(4)({UNET_IN: (320, 9, 3, 3), CLIP_L_PREFIX + "x": (1,)})
     False
     """
-    def probe(shapes) -> bool:
-        shape = shapes.get(UNET_IN)
-        return has_prefix(shapes, CLIP_L_PREFIX) and shape is not None and len(shape) == 4 and shape[1] == channels
-    return probe
+    return unet_with_in_channels([CLIP_L_PREFIX], channels)
 
 
 class SD1Engine(Engine):

@@ -20,12 +20,12 @@ from diffusers.loaders import single_file_utils as sfu
 
 from modules.errors import InvalidInput, ModelLoadError
 from modules.models.components import assign_weights, build_text_encoder, config_errors, load_unet, load_vae
-from modules.models.engines.base import EngineContext, has_prefix
-from modules.models.engines.sd1 import UNET_IN, SD1Engine
+from modules.models.engines.base import EngineContext
+from modules.models.engines.sd1 import SD1Engine
 from modules.models.model_config import ModelSpec, load_spec
+from modules.models.probes import OPENCLIP_PREFIX, UNET_IN, unet_with_in_channels
 from modules.models.safe_load import LazyStateDict
 
-OPENCLIP_PREFIX = "cond_stage_model.model."
 EPSILON_CONFIG = "v2-inference.yaml"  # the family row's config; swapped for the v one when the UNet says so
 V_CONFIG = "v2-inference-v.yaml"
 PAD_ID = 0  # OpenCLIP pads with token 0 ("!"), CLIP with its end token
@@ -47,10 +47,7 @@ def openclip_unet_with_in_channels(channels: int) -> Callable:
     >>> probe({UNET_IN: (320, 9, 3, 3), OPENCLIP_PREFIX + "ln_final.weight": (1024,)})
     False
     """
-    def probe(shapes) -> bool:
-        shape = shapes.get(UNET_IN)
-        return has_prefix(shapes, OPENCLIP_PREFIX) and shape is not None and len(shape) == 4 and shape[1] == channels
-    return probe
+    return unet_with_in_channels([OPENCLIP_PREFIX], channels)
 
 
 def pad_after_end(ids: torch.Tensor, end_id: int, pad_id: int = PAD_ID) -> torch.Tensor:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -28,10 +28,9 @@ from modules.conditioning.prompt_tokens import prompt_to_chunks
 from modules.conditioning.types import Conditioning
 from modules.errors import ModelLoadError
 from modules.models.components import load_openclip_with_projection, load_text_encoder, load_unet, load_vae
-from modules.models.engines.base import Engine, EngineContext, TextSlot, has_prefix
-from modules.models.engines.sd1 import UNET_IN
+from modules.models.engines.base import Engine, EngineContext, TextSlot
 from modules.models.engines.sd2 import pad_after_end
-from modules.models.ldm_layout import SDXL_CLIP_G_PREFIX, SDXL_CLIP_L_PREFIX
+from modules.models.probes import SDXL_CLIP_G_PREFIX, SDXL_CLIP_L_PREFIX
 from modules.models.lora import module_map
 from modules.models.model_config import CLIP_L_CONFIG, ModelSpec
 
@@ -50,22 +49,6 @@ class TextTower:
     model: Any  # CLIPTextModel | CLIPTextModelWithProjection
     zero_pad: bool
     lora_prefix: str  # kohya's name for its layers ("lora_te1_", "lora_te2_")
-
-
-def unet_with_in_channels(prefixes: Sequence[str], channels: int, absent: Sequence[str] = ()) -> Callable:
-    """A probe: keys under every one of `prefixes`, none under `absent`, a UNet taking `channels` channels.
-
-    >>> probe = unet_with_in_channels([SDXL_CLIP_L_PREFIX, SDXL_CLIP_G_PREFIX], 4)
-    >>> probe({UNET_IN: (320, 4, 3, 3), SDXL_CLIP_L_PREFIX + "x": (1,), SDXL_CLIP_G_PREFIX + "y": (1,)})
-    True
-    >>> probe({UNET_IN: (320, 9, 3, 3), SDXL_CLIP_L_PREFIX + "x": (1,), SDXL_CLIP_G_PREFIX + "y": (1,)})
-    False
-    """
-    def probe(shapes) -> bool:
-        shape = shapes.get(UNET_IN)
-        return (all(has_prefix(shapes, p) for p in prefixes) and not any(has_prefix(shapes, p) for p in absent)
-                and shape is not None and len(shape) == 4 and shape[1] == channels)
-    return probe
 
 
 def embedder_text_config(spec: ModelSpec, index: int) -> dict | None:
