@@ -78,7 +78,7 @@ def detect_family(shapes: Shapes, path: str, families: Sequence[Family] = FAMILI
     'sd1'
     >>> detect_family({"conditioner.embedders.0.x": (1,)}, "xl.safetensors")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    modules.errors.ModelLoadError: cannot load xl.safetensors: SDXL instruct-pix2pix/other variants checkpoints are not supported yet (supported: ...)
+    modules.errors.ModelLoadError: cannot load xl.safetensors: SDXL instruct-pix2pix/other variants ... yet (...)
     """
     for family in families:
         if family.probe(shapes):

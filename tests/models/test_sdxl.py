@@ -138,7 +138,8 @@ def easel_conds(app, model, req, steps):
 
 def check_same_conditioning(pipe, req, cond, uncond):
     with torch.inference_mode():
-        embeds, neg, pooled, neg_pooled = pipe.encode_prompt(req.prompt, device="cpu", negative_prompt=req.negative_prompt)
+        embeds, neg, pooled, neg_pooled = pipe.encode_prompt(req.prompt, device="cpu",
+                                                             negative_prompt=req.negative_prompt)
     assert (cond.cross_attn - embeds).abs().max().item() <= 1e-4  # same tokens, padding, penultimate layers
     assert (uncond.cross_attn - neg).abs().max().item() <= 1e-4
     assert (cond.pooled - pooled).abs().max().item() <= 1e-4 and (uncond.pooled - neg_pooled).abs().max() <= 1e-4
@@ -247,7 +248,8 @@ def test_the_full_size_layout_fills_every_network_exactly(refiner):
         unet = UNet2DConditionModel(**config)
         clip_g = CLIPTextModelWithProjection(CLIPTextConfig(**BIG_G_TEXT))
     converted = sfu.convert_ldm_unet_checkpoint({k: v for k, v in state.items() if k.startswith("model.")}, config)
-    assert {k: tuple(v.shape) for k, v in converted.items()} == {k: tuple(v.shape) for k, v in unet.state_dict().items()}
+    shapes = {k: tuple(v.shape) for k, v in converted.items()}
+    assert shapes == {k: tuple(v.shape) for k, v in unet.state_dict().items()}
     prefix = REFINER_CLIP_G_PREFIX if refiner else SDXL_CLIP_G_PREFIX
     tower = sfu.convert_open_clip_checkpoint(clip_g, {k: v for k, v in state.items() if k.startswith(prefix)}, prefix)
     expected = {k: tuple(v.shape) for k, v in clip_g.state_dict().items() if not k.endswith("position_ids")}

@@ -1,5 +1,6 @@
 """SDXL inpainting (9 channels) and the SDXL refiner against diffusers' own pipelines on the same single files,
-the refiner's aesthetic-score time ids, the float16 VAE fallback, and SDXL LoRA names (kohya te1/te2/unet, diffusers)."""
+the refiner's aesthetic-score time ids, the float16 VAE fallback, SDXL LoRA names (kohya te1/te2/unet, diffusers)
+and a VAE of another family."""
 from __future__ import annotations
 
 import numpy as np
@@ -213,3 +214,23 @@ def test_an_sd1_lora_on_sdxl_is_a_warning_naming_it(tmp_path, sdxl_manager, tiny
     finally:
         sdxl_manager.restore_weights(model)
     assert any("sd1style" in w and ("no matching layer" in w or "does not fit" in w) for w in warnings), warnings
+
+
+def test_a_vae_of_another_family_is_refused_naming_the_file(tmp_path):
+    """A 16-channel VAE (SD3/Flux-shaped) on SDXL: a load error that names the VAE file; no model stays loaded."""
+    from diffusers import AutoencoderKL
+    from safetensors.torch import save_file
+
+    from modules.errors import ModelLoadError
+
+    make_tiny_sdxl_checkpoint(tmp_path / "models" / "Stable-diffusion", name="xl")
+    vae = AutoencoderKL(block_out_channels=(32, 32, 64, 64), latent_channels=16, norm_num_groups=32,
+                        down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4)
+    folder = tmp_path / "models" / "VAE"
+    folder.mkdir(parents=True)
+    save_file({k: v.contiguous() for k, v in vae.state_dict().items()}, str(folder / "flux.safetensors"))
+    paths = Paths(data_dir=tmp_path)
+    manager = ModelManager(paths, FP32, HashCache(paths.cache_json))
+    with pytest.raises(ModelLoadError, match=r"flux\.safetensors.*VAE weights do not fit"):
+        manager.get(None, "flux.safetensors")
+    assert manager.current is None
