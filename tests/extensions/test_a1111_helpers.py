@@ -68,3 +68,17 @@ def test_filename_generator_applies_patterns(loaded_app):
     p = SimpleNamespace(steps=20, cfg_scale=7.0, width=512, height=768, sampler_name="Euler", styles=[])
     name = images.FilenameGenerator(p, 42, "a red circle").apply("[seed]-[steps]-[width]x[height]-[prompt_spaces]")
     assert name == "42-20-512x768-a red circle"
+
+
+def test_run_pnginfo_and_cast_value(loaded_app):
+    """stable-diffusion-webui-images-browser shows a picture's text with modules.extras.run_pnginfo."""
+    from modules import extras, shared
+
+    image = Image.new("RGB", (4, 4))
+    image.info = {"parameters": "a red circle\nSteps: 3, Seed: 7", "note": "mine"}
+    empty, geninfo, html = extras.run_pnginfo(image)
+    assert empty == "" and geninfo.startswith("a red circle") and "<b><p>note</p></b>" in html and "mine" in html
+    assert extras.run_pnginfo(None) == ("", "", "")
+    with pytest.raises(AttributeError, match="page builder"):
+        extras.run_modelmerger
+    assert shared.opts.cast_value("jpeg_quality", "90") == 90 and shared.opts.cast_value("tiling", "False") is False

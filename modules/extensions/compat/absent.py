@@ -62,7 +62,7 @@ REASONS: dict[str, str] = {
     "modules.processing_scripts.refiner": "see modules.processing_scripts",
     "modules.processing_scripts.sampler": "see modules.processing_scripts",
     "modules.processing_scripts.seed": "see modules.processing_scripts",
-    "modules.txt2img": _UI, "modules.img2img": _UI, "modules.extras": _UI, "modules.postprocessing": _UI,
+    "modules.txt2img": _UI, "modules.img2img": _UI, "modules.postprocessing": _UI,
     "modules.progress": "A1111's progress routes; Easel's are /sdapi/v1/progress and its job queue",
     "modules.ui_checkpoint_merger": _UI, "modules.ui_extensions": _UI, "modules.ui_loadsave": _UI,
     "modules.ui_postprocessing": _UI,

@@ -177,6 +177,19 @@ class OptionsView:
     def same_type(self, x, y) -> bool:
         return x is None or y is None or type(x) is type(y)
 
+    def cast_value(self, key: str, value: Any) -> Any:
+        """`value` in the type of the setting's default ("False" is False for a switch); None when either is."""
+        if value is None:
+            return None
+        default = self.get_default(key)
+        if default is None:
+            default = getattr(self, key, None)
+        if default is None:
+            return None
+        if isinstance(default, bool) and value == "False":
+            return False
+        return type(default)(value)
+
     def dumpjson(self) -> str:
         import json
 
