@@ -22,7 +22,7 @@ KEYS = {"error", "detail", "body", "errors"}
     ({"scheduler": "sideways"}, "scheduler", "unknown scheduler"),
     ({"script_name": "no such script"}, "script_name", "unknown script"),
     ({"script_name": "x/y/z plot", "script_args": [0] * 99}, "script_args", "takes"),
-    ({"alwayson_scripts": {"ControlNet": {"args": []}}}, "alwayson_scripts.ControlNet", "unknown always-on"),
+    ({"alwayson_scripts": {"ADetailer": {"args": []}}}, "alwayson_scripts.ADetailer", "unknown always-on"),
     ({"restore_faces": True}, "restore_faces", "not available"),
     ({"infotext": "x\nSteps: 2, CFG scale: lots, Size: 64x64"}, "infotext", "CFG scale"),
 ])
