@@ -81,6 +81,35 @@ class ResolvedControl:
     hr_option: HiresOption = HiresOption.BOTH
     unet: object = None  # the checkpoint UNet it was checked against; another UNet (a refiner's) is not steered
     low_vram: bool = False  # the extension's Low VRAM: networks wait on the CPU between calls
+    inpaint_feed: torch.Tensor | None = None  # inpaint_only: [1, 4, H, W] control RGB + mask at the final size
+
+
+INPAINT_BLUR = 7  # the extension's control_net_inpaint_blur_sigma: dilate, then box-blur the mask by 7 pixels
+
+
+def soft_mask(mask: torch.Tensor, size: int = INPAINT_BLUR) -> torch.Tensor:
+    """[N, 1, H, W] 0/1 → dilated by a size×size square, then box-blurred (edges mirrored), as the extension softens
+    inpaint_only's mask before pasting.
+
+    >>> m = torch.zeros(1, 1, 9, 9); m[0, 0, 4, 4] = 1
+    >>> soft_mask(m, 3)[0, 0, 4].tolist()
+    [0.0, 0.0, 0.3333333432674408, 0.6666666865348816, 1.0, 0.6666666865348816, 0.3333333432674408, 0.0, 0.0]
+    """
+    pad = size // 2
+    grown = F.max_pool2d(mask, size, stride=1, padding=pad)  # [N, 1, H, W]
+    return F.avg_pool2d(F.pad(grown, (pad, pad, pad, pad), mode="reflect"), size, stride=1)  # [N, 1, H, W]
+
+
+def inpaint_only_blend(images: torch.Tensor, controls: Sequence[ResolvedControl]) -> torch.Tensor:
+    """Decoded images [B, 3, H, W] in [0, 1] → the control image kept outside each inpaint_only unit's (softened)
+    mask, as the extension pastes after decoding. A feed of another size is left out, as the extension does."""
+    for control in controls:
+        feed = control.inpaint_feed
+        if feed is None or tuple(feed.shape[-2:]) != tuple(images.shape[-2:]):
+            continue
+        raw, mask = feed[:, :3].to(images), soft_mask(feed[:, 3:4].to(images))  # [1, 3, H, W], [1, 1, H, W]
+        images = (mask * images.clamp(0, 1) + (1 - mask) * raw).clamp(0, 1)
+    return images
 
 
 def _hint_scale(control) -> int:

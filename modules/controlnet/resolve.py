@@ -29,6 +29,12 @@ def hint_tensor(detected: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(hint_array(detected))).permute(2, 0, 1)[None]  # [1, 3, H, W]
 
 
+def inpaint_feed(detected: np.ndarray) -> torch.Tensor:
+    """An inpaint map uint8 [H, W, 4] → [1, 4, H, W]: its RGB in [0, 1] and the mask (alpha above half) as 0/1."""
+    array = torch.from_numpy(np.ascontiguousarray(detected)).permute(2, 0, 1)[None].float()  # [1, 4, H, W]
+    return torch.cat([array[:, :3] / 255.0, (array[:, 3:4] > 127).float()], dim=1)
+
+
 def resolve_units(services, model, units: Sequence[ControlUnit], width: int, height: int, *,
                   hires_size: tuple[int, int] | None = None, init_image=None, init_mask=None,
                   seed: int = 0) -> tuple[ResolvedControl, ...]:
@@ -44,17 +50,22 @@ def resolve_units(services, model, units: Sequence[ControlUnit], width: int, hei
     out = []
     for i, unit in enabled:
         where = unit_field(i)
+        if unit.module == "inpaint_only" and init_mask is not None:  # A1111 inpaints already: the extension's fallback
+            unit = unit.replace(module="inpaint")
         info = library.find(unit.model, f"{where}.model")
         control = library.load(info, model.unet, model.dtype, model.device, f"{where}.model", model.checkpoint.name)
 
-        def hint_at(w: int, h: int) -> torch.Tensor:
-            return hint_tensor(detect_for_unit(registry, unit, w, h, seed=seed, init_image=init_image,
-                                               init_mask=init_mask, where=where))
+        def detect_at(w: int, h: int, unit=unit, where=where) -> np.ndarray:
+            return detect_for_unit(registry, unit, w, h, seed=seed, init_image=init_image, init_mask=init_mask,
+                                   where=where)  # [h, w, 3 or 4] uint8
 
+        first = detect_at(width, height)
+        final = first if hires_size is None else detect_at(*hires_size)
+        feed = inpaint_feed(final) if "inpaint_only" in unit.module and final.shape[2] == 4 else None
         out.append(ResolvedControl(
-            f"ControlNet {i}", control, hint_at(width, height), unit.weight, unit.guidance_start, unit.guidance_end,
-            unit.control_mode, None if hires_size is None else hint_at(*hires_size), unit.module, unit.hr_option,
-            model.unet, unit.low_vram))
+            f"ControlNet {i}", control, hint_tensor(first), unit.weight, unit.guidance_start, unit.guidance_end,
+            unit.control_mode, None if hires_size is None else hint_tensor(final), unit.module, unit.hr_option,
+            model.unet, unit.low_vram, feed))
     return tuple(out)
 
 

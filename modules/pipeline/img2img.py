@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from modules.options import Snapshot
+from modules.controlnet.apply import inpaint_only_blend
 from modules.controlnet.resolve import control_run, resolve_units
 from modules.pipeline import inpaint
 from modules.pipeline.extra_networks import NetworkRun, styled_prompts
@@ -232,7 +233,8 @@ class BatchRun:
         """Decode, restore faces if asked, then paste back and restore the original outside the mask (soft: where
         little changed)."""
         take, prepared, req = self.take, self.prepared, self.req
-        images = decoded(self.hooks, self.ctx, decode_latents(self.model, latents, self.opts.exact_batches))
+        images = decode_latents(self.model, latents, self.opts.exact_batches)  # [B, 3, H, W]
+        images = decoded(self.hooks, self.ctx, inpaint_only_blend(images, self.controls))
         images = [as_pil(im) for im in restored(self.faces, images)]
         plans, overlays, soft = take(prepared.masks), take(prepared.overlays), req.soft_settings()
         if soft is not None and repaint is not None:

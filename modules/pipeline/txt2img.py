@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
+from modules.controlnet.apply import inpaint_only_blend
 from modules.controlnet.resolve import control_run, resolve_units
 from modules.options import Snapshot
 from modules.pipeline.extra_networks import NetworkRun, styled_prompts
@@ -98,7 +99,8 @@ def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapsh
                                      notes=ctx.extra, refiner=refiner, controls=controls)
             if latents is not None:
                 latents = sampled(hooks, ctx, latents)
-                images = decoded(hooks, ctx, decode_latents(model, latents, exact))  # [B, 3, H, W]
+                images = inpaint_only_blend(decode_latents(model, latents, exact), controls)  # [B, 3, H, W]
+                images = decoded(hooks, ctx, images)
                 outputs.add_images(restored(faces, images), ctx.batch)
     ctx.result = outputs.result(ctx.plan, interrupted=job.interrupted)
     ctx.result.warnings.extend(nets.warnings)

@@ -146,3 +146,21 @@ def test_sd2_checkpoints_take_sd2_controlnets_and_refuse_sd1_ones(tmp_path):
         assert (all_latents(app, txt2img(steps=3, controlnet_units=(unit(model=name),))) - plain).abs().max() > 0.05
     with pytest.raises(InvalidInput, match=r"controlnet_units\[0\].model: .*control_sd15_tiny.pth.*another model"):
         app.txt2img(txt2img(steps=3, controlnet_units=(unit(model="control_sd15_tiny"),)))
+
+
+def test_inpaint_only_pastes_the_control_image_outside_its_mask(app):
+    """txt2img with an inpaint_only unit: outside the (dilated, blurred) mask the result is the control image;
+    in img2img with its own inpaint mask the unit falls back to inpaint_global_harmonious (no paste)."""
+    mask = Image.new("L", (64, 64), 0)
+    mask.paste(255, (16, 16, 48, 48))
+    control = np.asarray(control_image(), float)
+    inpaint = unit(module="inpaint_only", image=control_image(), mask=mask)
+    plain = np.asarray(app.txt2img(txt2img()).images[0], float)
+    pasted = np.asarray(app.txt2img(txt2img(controlnet_units=(inpaint,))).images[0], float)
+    assert np.abs(pasted[:8, :8] - control[:8, :8]).max() <= 1 and np.abs(plain[:8] - control[:8]).max() > 30
+    assert np.abs(pasted[28:36, 28:36] - control[28:36, 28:36]).max() > 30  # generated inside
+    base = dict(prompt="a red square", steps=3, width=64, height=64, seed=5, sampler_name="Euler",
+                denoising_strength=0.9, init_images=(Image.fromarray(np.uint8(255 - control)),), mask=mask)
+    kept = np.asarray(app.img2img(Img2ImgRequest(**base, controlnet_units=(unit(module="inpaint_only", image=None),)))
+                      .images[0], float)
+    assert np.abs(kept[:8, :8] - (255 - control[:8, :8])).max() <= 3  # the init image, not a paste of the map
