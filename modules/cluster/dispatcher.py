@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
-from collections.abc import Callable
+from typing import Any
 
 from modules.app import VERSION
 from modules.cluster.remote_slot import RemoteSlot, Snapshot, lost_errors
@@ -87,8 +87,9 @@ class ClusterDispatcher:
             options = {"max_concurrency": ACTOR_CONCURRENCY, "resources": {"easel_worker": 1}, "num_cpus": 0}
             if self.use_gpus:
                 options["num_gpus"] = 1
-            actor = ray.remote(EaselWorker).options(**options).remote(self.worker_argv, self.version, self.threads)
-            info = ray.get(actor.info.remote(), timeout=START_TIMEOUT_S)
+            actor_class: Any = ray.remote(EaselWorker)
+            actor = actor_class.options(**options).remote(self.worker_argv, self.version, self.threads)
+            info: dict = ray.get(actor.info.remote(), timeout=START_TIMEOUT_S)
         except lost_errors() as e:
             self._report_failed_start(name, str(e))
             with self._lock:

@@ -5,6 +5,7 @@ connection guarded by a lock: the worker and the HTTP threads share it; every ca
 """
 from __future__ import annotations
 
+import builtins
 import json
 import sqlite3
 import threading
@@ -126,7 +127,7 @@ class JobStore:
     def list(self, limit: int = 100) -> list[JobRecord]:
         with self._lock:
             rows = self._db.execute(f"SELECT {COLUMNS} FROM jobs ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
-            return [self._row(r) for r in rows]
+            return [record for record in map(self._row, rows) if record is not None]
 
     def mark_running(self, job_id: str, worker: str = "local") -> bool:
         """Claim a queued job for `worker`; False when it was cancelled or claimed meanwhile."""
@@ -142,7 +143,7 @@ class JobStore:
                                    (QUEUED, job_id, RUNNING))
             return cur.rowcount == 1
 
-    def finish(self, job_id: str, status: str, result: dict, pngs: list[bytes]) -> None:
+    def finish(self, job_id: str, status: str, result: dict, pngs: builtins.list[bytes]) -> None:
         """Store the outcome and its images in one transaction."""
         with self._lock, self._db:
             self._db.execute("BEGIN")
@@ -163,10 +164,10 @@ class JobStore:
                                    (CANCELLED, time.time(), job_id, QUEUED))
             return cur.rowcount == 1
 
-    def images(self, job_id: str) -> list[bytes]:
+    def images(self, job_id: str) -> builtins.list[bytes]:
         with self._lock:
             rows = self._db.execute("SELECT png FROM images WHERE job_id=? ORDER BY idx", (job_id,)).fetchall()
-            return [bytes(r[0]) for r in rows]
+            return [bytes(png) for (png,) in rows]
 
     def prune(self, older_than_s: float) -> int:
         """Delete finished jobs nobody fetched for `older_than_s` seconds; returns how many."""

@@ -7,7 +7,6 @@ import os
 import shutil
 import signal
 import time
-
 from io import BytesIO
 
 import numpy as np
@@ -138,7 +137,7 @@ def test_jobs_over_two_workers_match_one_process_and_survive_a_killed_worker(clu
     assert len({r.worker for r in records}) >= 2
     got = [np.asarray(Image.open(BytesIO(pngs[0])).convert("RGB")) for _, pngs in outcomes]
     want = pixels(single_process(path, requests))
-    assert all(np.array_equal(a, b) for a, b in zip(got, want))
+    assert all(np.array_equal(a, b) for a, b in zip(got, want, strict=True))
     wait_for(lambda: len(remote_slots(app)) == 2, 600, "the killed worker was not replaced")
 
 
