@@ -19,10 +19,10 @@ export HF_HUB_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 GRADIO_ANALYTICS_ENABLED=Fals
 # both CPU kinds are covered (docs/pipeline.md, "Testing both precisions"). EASEL_TEST_PRECISION set by the caller
 # forces one precision for the whole run and skips the second pass.
 if [ -n "${EASEL_TEST_PRECISION:-}" ] || ! grep -qE '\b(avx512_bf16|amx_bf16)\b' /proc/cpuinfo 2>/dev/null; then
-    exec "$VENV/bin/python" -m pytest "$@"
+    exec "$VENV/bin/python" -m pytest --durations=25 "$@"
 fi
 status=0
-"$VENV/bin/python" -m pytest "$@" || status=$?
+"$VENV/bin/python" -m pytest --durations=25 "$@" || status=$?
 echo "easel: running the precision-marked tests again in float32"
 # exit code 5: the selection holds no precision-marked test (e.g. `bash run_tests.sh tests/api`): nothing to redo
 EASEL_TEST_PRECISION=float32 "$VENV/bin/python" -m pytest -m precision "$@" || { rc=$?; [ "$rc" = 5 ] || status=$rc; }
