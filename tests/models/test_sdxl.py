@@ -273,3 +273,21 @@ def test_models_list_and_native_size_read_the_family_from_the_header_before_load
     assert manager.native_size("xl.safetensors") == 1024 and manager.current is None
     assert sd_model_entry(infos["xl"], manager.family_of(infos["xl"]))["family"] == "SDXL"
     assert sd_model_entry(infos["xl-refiner"], manager.family_of(infos["xl-refiner"]))["family"] == "SDXL refiner"
+
+
+def test_prompt_language_and_hires_run_through_both_towers(tmp_path, sdxl_file):
+    """Emphasis, BREAK, AND, prompt editing and a hires pass on SDXL: the chunks feed both towers (emphasis changes
+    each tower's half of the states) and the run goes through."""
+    app = make_app(tmp_path / "app", sdxl_file, "--precision", "full")
+    model = app.models.get(None)
+    plain, weighted = model.encode_prompt(["a red circle", "a (red:1.6) circle"], 1)
+    changed = (plain.cross_attn - weighted.cross_attn).abs().amax(dim=(0, 1))  # [80]
+    assert changed[:32].max() > 1e-3 and changed[32:].max() > 1e-3  # CLIP-L's 32 and bigG's 48 channels
+    assert torch.equal(plain.pooled, weighted.pooled)  # emphasis never touches the pooled output (A1111)
+    two_chunks = model.encode_prompt(["a red circle BREAK blue square"], 1)[0]
+    assert two_chunks.cross_attn.shape[1] == 154
+    req = GenerationRequest(prompt="a [red:blue:2] circle AND a (square:1.2) BREAK sky", negative_prompt="",
+                            steps=4, width=64, height=64, seed=5, sampler_name="Euler", enable_hr=True,
+                            hr_scale=1.5, denoising_strength=0.5)
+    result = app.txt2img(req)
+    assert result.images[0].size == (96, 96)
