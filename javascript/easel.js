@@ -108,8 +108,8 @@ function easelWaitFor(test, timeout) {
 
 // A1111's page (Gradio 3) held every tab's contents from the start, and extensions' scripts look their elements up
 // in onUiLoaded. Gradio mounts a tab's contents when the tab is first shown, so each tab (nested tab bars too) is
-// shown once at load, the tabs hidden meanwhile, and the tabs first selected are selected again. Closed accordions'
-// contents are in the page already (modules/ui/layout.py).
+// shown once at load, and the tabs first selected are selected again. Closed accordions' contents are in the page
+// already (modules/ui/layout.py).
 const EASEL_MOUNT_TIMEOUT = 30000;  // ms: a busy machine loads some components' code seconds after the rest
 const EASEL_NOT_DRAWN = new Set(["state", "timer", "api"]);  // components with no element in the page
 
@@ -157,15 +157,26 @@ function easelExpectedIds() {
     return ids;
 }
 
+// While the tabs are selected one by one, the user keeps seeing (and may use) the tab the page opened on; the tab
+// bar is hidden meanwhile, its selection moving.
+function easelKeepFirstTabShown(app) {
+    const first = app.querySelector("#tabs > .tab-wrapper button[role='tab'][aria-selected='true']");
+    const panel = first && first.getAttribute("aria-controls");
+    const style = document.createElement("style");
+    style.textContent = "#tabs > .tab-wrapper { visibility: hidden; }" + (panel ?
+        `#tabs > .tabitem { display: none !important; } #tabs > #${CSS.escape(panel)} { display: flex !important; }` :
+        "#tabs { visibility: hidden; }");
+    document.head.appendChild(style);
+    return style;
+}
+
 async function easelMountTabs() {
     const app = gradioApp();
-    const tabs = app.querySelector("#tabs");
-    if (tabs) tabs.style.visibility = "hidden";
+    const style = easelKeepFirstTabShown(app);
     try {
-        const ids = easelExpectedIds();
-        await easelShowEveryTab(app, ids);
+        await easelShowEveryTab(app, easelExpectedIds());
     } finally {
-        if (tabs) tabs.style.visibility = "";
+        style.remove();
     }
 }
 
