@@ -84,6 +84,8 @@ def _unit(ctx: UiContext, prefix: str) -> dict:
         c["low_vram"] = gr.Checkbox(label="Low VRAM", value=False, elem_id=f"{prefix}_{ELEM['low_vram']}")
         c["pixel_perfect"] = gr.Checkbox(label="Pixel Perfect", value=False,
                                          elem_id=f"{prefix}_{ELEM['pixel_perfect']}")
+    control_type = gr.Radio(["All", *sorted(reg.tags())], value="All", label="Control Type",
+                            elem_id=f"{prefix}_controlnet_type_filter_radio")
     with gr.Row():
         c["module"] = gr.Dropdown(label="Preprocessor", choices=[(p.shown_name, p.name) for p in reg.all()],
                                   value="none", elem_id=f"{prefix}_{ELEM['module']}")
@@ -114,9 +116,23 @@ def _unit(ctx: UiContext, prefix: str) -> dict:
     c["module"].change(lambda name: slider_updates(reg, name), inputs=c["module"],
                        outputs=[c["processor_res"], c["threshold_a"], c["threshold_b"]])
     refresh.click(lambda: gr.update(choices=model_choices(ctx)), outputs=c["model"])
+    control_type.change(lambda tag: type_filter(reg, model_choices(ctx)[1:], tag), inputs=control_type,
+                        outputs=[c["module"], c["model"]])
     run.click(lambda *v: preview_map(reg, *v), inputs=[c["module"], c["image"], c["mask"], c["processor_res"],
                                                         c["threshold_a"], c["threshold_b"]], outputs=preview)
     return c
+
+
+def type_filter(reg, models: list[str], tag: str) -> list:
+    """The Control Type radio: the preprocessors and models of that type, with the extension's defaults chosen."""
+    from modules.api.controlnet import control_types
+
+    entry = control_types(reg, models).get(tag) or control_types(reg, models)["All"]
+    by_label = {p.shown_name: p for p in reg.all()}
+    modules = [(label, by_label[label].name) for label in entry["module_list"] if label in by_label]
+    default = by_label.get(entry["default_option"])
+    return [gr.update(choices=modules, value=default.name if default else "none"),
+            gr.update(choices=entry["model_list"], value=entry["default_model"])]
 
 
 def slider_updates(reg, name: str) -> list:

@@ -87,3 +87,15 @@ def test_pasted_infotext_fills_the_unit_it_names():
                    "control_mode": "ControlNet is more important"}
     assert controlnet_panel.pasted(0, "module")(params) is None  # unit 0 has no entry: left as it is
 
+
+
+
+def test_control_type_filters_preprocessors_and_models():
+    models = ["control_v11p_sd15_canny [ab]", "control_v11f1p_sd15_depth [cd]"]
+    modules, chosen = controlnet_panel.type_filter(default_registry(), models, "Canny")
+    assert [name for _, name in modules["choices"]] == ["none", "canny", "invert"]
+    assert modules["value"] == "canny"  # the extension's default: the first after "none"
+    assert chosen["choices"] == ["None", "control_v11p_sd15_canny [ab]"]
+    assert chosen["value"] == "control_v11p_sd15_canny [ab]"
+    everything, _ = controlnet_panel.type_filter(default_registry(), [], "All")
+    assert len(everything["choices"]) == len(default_registry().all())
