@@ -1,6 +1,6 @@
 """What A1111's page holds when extensions' scripts run: every tab's and every closed accordion's contents are in
-the page at onUiLoaded (A1111's Gradio 3 rendered them all at load), yet the accordions stay closed and the first
-tab stays selected; onUiUpdate callbacks never see an accordion without its contents. The probe extension
+the page at onUiLoaded (A1111's Gradio 3 rendered them all at load), and so are selectable scripts' panels, yet
+the accordions stay closed, the panels hidden and the first tab selected; onUiUpdate callbacks never see an accordion without its contents. The probe extension
 (tests/fixtures/extensions/page_at_load) does what sd-dynamic-thresholding, sd-webui-vectorscope-cc and
 sd-webui-moar-generate do at load."""
 from __future__ import annotations
@@ -58,7 +58,7 @@ def test_closed_accordions_and_hidden_tabs_are_in_the_page_at_load(probe_server,
                              ".dataset.badge") == "false"
         # still closed, and still on the first tab, as the user left them
         for elem_id in ("page_at_load_enabled_txt2img", "page_at_load_strength_txt2img", "setting_page_at_load_flag",
-                        "page_at_load_second", "img2img_prompt"):
+                        "page_at_load_second", "img2img_prompt", "page_at_load_rounds_txt2img"):
             assert not page.locator(f"#{elem_id}").is_visible(), elem_id
         assert page.evaluate("() => get_uiCurrentTab().textContent.trim()") == "txt2img"
         assert page.locator("#txt2img_prompt textarea").is_visible()
@@ -71,6 +71,10 @@ def test_closed_accordions_and_hidden_tabs_are_in_the_page_at_load(probe_server,
         page.locator("#page_at_load_strength_txt2img").wait_for(state="visible")
         page.wait_for_function("() => gradioApp().querySelector('#page_at_load_input_txt2img-checkbox input')"
                                ".checked")
+        # a selectable script's panel was in the page, hidden; choosing the script shows it
+        page.locator("#script_list input").click()
+        page.locator("[role=option]", has_text="Page at load (selectable)").first.click()
+        page.locator("#page_at_load_rounds_txt2img").wait_for(state="visible")
         assert guard.errors == []
         assert console_errors == []
     except Exception:

@@ -51,13 +51,14 @@ def build_section(runner, tab: str) -> "ScriptSection":
                            elem_id="script_list" if tab == "txt2img" else f"{tab}_script_list")
     inputs[0] = dropdown
     groups = []
+    # in the page but not shown until chosen, as Gradio 3's visible=False was: scripts look their elements up at load
     for script in runner.selectable_scripts:
-        with gr.Group(visible=False, elem_id=f"{tab}_script_{_slug(script)}") as group:
+        with gr.Group(visible="hidden", elem_id=f"{tab}_script_{_slug(script)}") as group:
             _add_script(runner, script, inputs)
         groups.append(group)
 
     def show(title):
-        return [gr.update(visible=(title == t)) for t in runner.titles]
+        return [gr.update(visible=True if title == t else "hidden") for t in runner.titles]
 
     if groups:
         dropdown.change(show, inputs=dropdown, outputs=groups, show_progress="hidden")
