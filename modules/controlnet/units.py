@@ -111,10 +111,9 @@ _UNSUPPORTED_AT_DEFAULT = {
     "input_mode": ("simple",), "batch_images": (None, "", []), "output_dir": ("",), "loopback": (False,),
     "advanced_weighting": (None,), "effective_region_mask": (None,), "ipadapter_input": (None,),
     "batch_mask_dir": (None,), "animatediff_batch": (False,), "batch_modifiers": (None, []),
-    "batch_image_files": (None, []), "batch_keyframe_idx": (None,),
+    "batch_image_files": (None, []), "batch_keyframe_idx": (None,), "pulid_mode": ("Fidelity",),
+    "union_control_type": ("Unknown",),
 }
-# Accepted and meaningless here (UI bookkeeping, model-specific modes of models Easel has no support for).
-_IGNORED = {"is_ui", "pulid_mode", "union_control_type", "inpaint_crop_input_image"}
 
 Decoder = Callable[[str, Any], Image.Image]  # (field, base64 text) → image; raises InvalidInput
 

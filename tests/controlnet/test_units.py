@@ -97,11 +97,21 @@ def test_flat_positional_form_of_api_1_0():
     ({"image": [b64(RED)] * 3}, "controlnet.args[1].image"),
     ({"advanced_weighting": [1.0] * 13}, "controlnet.args[1].advanced_weighting"),
     ({"input_mode": "batch"}, "controlnet.args[1].input_mode"),
+    ({"union_control_type": "Depth"}, "controlnet.args[1].union_control_type"),
 ])
 def test_bad_values_name_unit_and_field(unit, field):
     with pytest.raises(InvalidInput) as err:
         units_from_api([{}, unit], decode)
     assert err.value.field == field
+
+
+def test_extension_defaults_of_unsupported_fields_are_accepted():
+    """A client sending a whole default ControlNetUnit (every field) is not refused."""
+    unit = unit_from_dict({"module": "canny", "is_ui": False, "input_mode": "simple", "batch_images": "",
+                           "output_dir": "", "loopback": False, "advanced_weighting": None,
+                           "effective_region_mask": None, "pulid_mode": "Fidelity", "union_control_type": "Unknown",
+                           "inpaint_crop_input_image": True, "batch_modifiers": [], "animatediff_batch": False})
+    assert unit.module == "canny"
 
 
 def test_not_a_list_or_not_a_unit():
