@@ -2,6 +2,8 @@
 logs no console error from Easel's own scripts."""
 from __future__ import annotations
 
+from PIL import Image
+
 from tests.e2e.conftest import PageGuard
 
 GLOBALS = ("gradioApp", "onUiLoaded", "onUiUpdate", "onAfterUiUpdate", "onUiTabChange", "onOptionsChanged",
@@ -12,7 +14,7 @@ GLOBALS = ("gradioApp", "onUiLoaded", "onUiUpdate", "onAfterUiUpdate", "onUiTabC
            "selected_gallery_button", "selected_gallery_index", "restart_reload", "confirm_clear_prompt", "popup",
            "closePopup", "appendContextMenuOption", "removeContextMenuOption", "addContextMenuEventListener",
            "showSubmitButtons", "getTranslation", "onOptionsAvailable", "localGet", "localSet", "localRemove",
-           "inputAccordionChecked")
+           "inputAccordionChecked", "dimensionChange")
 
 
 def test_a1111_globals_and_a_clean_console(browser, server):
@@ -56,3 +58,20 @@ def test_a1111_globals_and_a_clean_console(browser, server):
         assert console_errors == []
     finally:
         context.close()
+
+
+def test_dimension_change_frames_the_part_of_the_img2img_image_the_size_covers(page, tmp_path):
+    wide = tmp_path / "wide.png"
+    Image.new("RGB", (200, 100), "white").save(wide)
+    page.evaluate("() => switch_to_img2img()")
+    page.locator("#img2img_image input[type=file]").set_input_files(str(wide))
+    page.wait_for_function("() => gradioApp().querySelector('#img2img_image img')?.naturalWidth === 200")
+    # what sd-webui-aspect-ratio-helper does after setting the size itself: a square frame over a 2:1 image
+    page.evaluate("() => { dimensionChange({target: {value: '64'}}, true, false); "
+                  "dimensionChange({target: {value: '64'}}, false, true); }")
+    display, width, height = page.evaluate("""() => { const f = document.querySelector('#imageARPreview');
+        return [f.style.display, parseFloat(f.style.width), parseFloat(f.style.height)]; }""")
+    # the image's shown height (it is wider than the frame): the frame spans it
+    shown = page.evaluate("""() => { const i = gradioApp().querySelector('#img2img_image img');
+        return 100 * Math.min(i.clientWidth / 200, i.clientHeight / 100); }""")
+    assert display == "block" and abs(width - height) < 1 and abs(height - shown) < 1 and shown > 10
