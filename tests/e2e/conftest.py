@@ -138,7 +138,8 @@ def open_page(browser, server, width: int = 1280, height: int = 800):
     guard = PageGuard(page)
     page.goto(server.url + "/")
     page.wait_for_selector("#txt2img_prompt textarea", timeout=60_000)
-    page.wait_for_selector("body.easel-loaded", state="attached", timeout=30_000)
+    # every tab is mounted before onUiLoaded (javascript/easel.js): seconds after the prompt shows, on a busy machine
+    page.wait_for_selector("body.easel-loaded", state="attached", timeout=60_000)
     # Gradio adds the <head> scripts one at a time: easel.js (first) may have run long before the others
     page.wait_for_function("() => [typeof easelEditAttention, typeof easelSetHints, typeof easelRightToLeft]"
                            ".every(t => t === 'function')", timeout=30_000)
