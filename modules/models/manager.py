@@ -260,7 +260,7 @@ class ModelManager:
                     self._current = self._swap_vae(current, vae_info)
                 return self._current
             held = self._refiner
-            if held is not None and held.checkpoint.path == info.path and \
+            if held is not None and held.checkpoint.path == info.path and not held.engine.refiner_only and \
                     held.vae_path == (vae_info.path if vae_info else None):
                 self.unload()
                 self._current = held  # the refiner becomes the main model: no second read of the file

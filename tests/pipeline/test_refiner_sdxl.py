@@ -8,6 +8,7 @@ import pytest
 import torch
 from diffusers import EulerDiscreteScheduler, StableDiffusionXLImg2ImgPipeline, StableDiffusionXLPipeline
 
+from modules.errors import ModelLoadError
 from modules.pipeline.hooks import NoHooks
 from modules.pipeline.job import Job
 from modules.pipeline.request import GenerationRequest
@@ -71,3 +72,16 @@ def test_base_and_refiner_at_0_8_match_diffusers_denoising_end_and_start(tmp_pat
         alone = base_pipe(**prompts, latents=noise, height=64, width=64).images
     assert (ours - alone).abs().max() > 1e-2  # the refiner's last steps changed the latent
     assert (ours - theirs).abs().max().item() <= 1e-3
+
+
+def test_a_held_sdxl_refiner_is_not_promoted_to_the_main_model(tmp_path, files):
+    """Asking for the refiner as the main model is refused as a fresh load is, even while it is held."""
+    base_file, refiner_file = files
+    app = make_app(tmp_path / "app", base_file, "--precision", "full")
+    for file in refiner_file.parent.glob("xl-refiner.*"):
+        (tmp_path / "app" / "models" / "Stable-diffusion" / file.name).write_bytes(file.read_bytes())
+    app.models.get("xl-base")
+    assert app.models.refiner("xl-refiner").engine.refiner_only
+    with pytest.raises(ModelLoadError, match=r"xl-refiner\.safetensors.*cannot be the main model"):
+        app.models.get("xl-refiner")
+    assert app.models.current is None and app.models.held_refiner is None
