@@ -38,8 +38,10 @@ def ensure_sdxl_checkpoint(path: Path | None) -> Path:
     return found[0]
 
 
-def unet_step_seconds(call, rounds: int = 2) -> float:
-    """The faster of `rounds` timed calls after one warm-up (other processes share the machine)."""
+def unet_step_seconds(call, rounds: int = 1, skip: bool = False) -> float:
+    """The faster of `rounds` timed calls after one warm-up (other processes share the machine); NaN if `skip`."""
+    if skip:
+        return float("nan")
     call()
     times = []
     for _ in range(rounds):
@@ -49,7 +51,7 @@ def unet_step_seconds(call, rounds: int = 2) -> float:
     return min(times)
 
 
-def easel_side(ckpt: Path) -> dict:
+def easel_side(ckpt: Path, skip_step: bool = False) -> dict:
     import torch
 
     from bench.txt2img import build
@@ -68,7 +70,7 @@ def easel_side(ckpt: Path) -> dict:
     pooled = torch.cat([c.pooled for c in cond])  # [2, 1280]
     added = {k: torch.cat([c.added[k] for c in cond]) for k in cond[0].added}
     step = unet_step_seconds(lambda: model.unet_forward(x, torch.tensor([500.0, 500.0]), context, pooled=pooled,
-                                                        added=added))
+                                                        added=added), skip=skip_step)
     return {"side": "easel", "dtype": str(model.dtype), "load_s": load, "rss_before_mb": before, "peak_mb": peak,
             "weights_mb": model.memory_bytes() / 2**20, "step_s": step, "threads": torch.get_num_threads()}
 
@@ -108,7 +110,7 @@ def diffusers_config_folder(root: Path) -> Path:
     return root
 
 
-def diffusers_side(ckpt: Path) -> dict:
+def diffusers_side(ckpt: Path, skip_step: bool = False) -> dict:
     import torch
     from diffusers import StableDiffusionXLPipeline
 
@@ -131,33 +133,37 @@ def diffusers_side(ckpt: Path) -> dict:
              "time_ids": torch.tensor([[1024.0, 1024.0, 0.0, 0.0, 1024.0, 1024.0]] * 2, dtype=dtype)}
     with torch.no_grad():
         step = unet_step_seconds(lambda: pipe.unet(x, torch.tensor([500.0, 500.0]), encoder_hidden_states=context,
-                                                   added_cond_kwargs=added))
+                                                   added_cond_kwargs=added), skip=skip_step)
     return {"side": "diffusers", "dtype": str(dtype), "load_s": load, "rss_before_mb": before, "peak_mb": peak,
             "weights_mb": weights / 2**20, "step_s": step, "threads": torch.get_num_threads()}
 
 
 def report(row: dict) -> str:
     added = row["peak_mb"] - row["rss_before_mb"]
+    step = "not timed" if row["step_s"] != row["step_s"] else f"{row['step_s']:.1f} s"  # NaN: --skip-step
     return (f"{row['side']:9s} {row['dtype']:15s} load {row['load_s']:6.1f} s  peak RSS {row['peak_mb'] / 1024:5.1f} "
             f"GiB (+{added / 1024:.1f} GiB over {row['rss_before_mb'] / 1024:.1f} before; weights "
             f"{row['weights_mb'] / 1024:.1f} GiB, ratio {added / row['weights_mb']:.2f}x)  "
-            f"1024² UNet step (batch 2) {row['step_s']:.1f} s  threads {row['threads']}")
+            f"1024² UNet step (batch 2) {step}  threads {row['threads']}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ckpt", type=Path)
     parser.add_argument("--side", choices=("easel", "diffusers", "both"), default="both")
+    parser.add_argument("--skip-step", action="store_true", help="time the load only (a 1024² step takes minutes "
+                        "on a few CPU cores; both sides run the same diffusers UNet)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     ckpt = ensure_sdxl_checkpoint(args.ckpt)
     if args.child:
-        print(json.dumps((easel_side if args.side == "easel" else diffusers_side)(ckpt)))
+        print(json.dumps((easel_side if args.side == "easel" else diffusers_side)(ckpt, args.skip_step)))
         return
     sides = ("easel", "diffusers") if args.side == "both" else (args.side,)
     print(f"{ckpt} ({ckpt.stat().st_size / 1e9:.2f} GB)")
     for side in sides:  # one process each: peak RSS and allocator state of one do not leak into the other
-        out = subprocess.run([sys.executable, __file__, "--ckpt", str(ckpt), "--side", side, "--child"],
+        extra = ["--skip-step"] if args.skip_step else []
+        out = subprocess.run([sys.executable, __file__, "--ckpt", str(ckpt), "--side", side, "--child", *extra],
                              capture_output=True, text=True)
         if out.returncode:
             print(f"{side}: failed\n{out.stderr[-2000:]}")
