@@ -198,3 +198,14 @@ def test_the_manager_keeps_one_refiner_beside_the_main_model(app):
     assert models.get(REFINER) is refiner and models.held_refiner is None  # promoted, not read again
     models.unload()
     assert models.current is None and models.held_refiner is None
+
+
+def test_each_image_of_a_batch_equals_its_single_run(app):
+    """The switch swaps the conditioning of every row (cond and uncond of each image) at once."""
+    refiner = dict(refiner_checkpoint=REFINER, refiner_switch_at=0.5)
+    batch = run_txt2img(app.services, GenerationRequest(**{**BASE, "seed": 7}, batch_size=2, **refiner),
+                        app.options.snapshot(dict(BASE["override_settings"])), Job())
+    second = run_txt2img(app.services, GenerationRequest(**{**BASE, "seed": 8}, **refiner),
+                         app.options.snapshot(dict(BASE["override_settings"])), Job())
+    assert np.array_equal(pixels(batch.images[1]), pixels(second.images[0]))
+    assert "Refiner: " in batch.infotexts[1]
