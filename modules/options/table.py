@@ -120,6 +120,10 @@ SETTINGS: tuple[Setting, ...] = (
     _s("sigma_min", 0.0, "sigma min (0 = model default)", SAMPLER, float, minimum=0.0),
     _s("sigma_max", 0.0, "sigma max (0 = model default)", SAMPLER, float, minimum=0.0),
     _s("rho", 0.0, "rho (0 = scheduler default)", SAMPLER, float, minimum=0.0),
+    _s("hires_fix_refiner_pass", "second pass", "Hires fix: which pass to enable refiner for", SD,
+       choices=("first pass", "second pass", "both passes")),
+    _s("refiner_switch_by_sample_steps", False, "Switch to refiner by sampling steps instead of model timesteps "
+       "(the old behaviour)", SD),
     _s("img2img_fix_steps", False, "With img2img, do exactly the amount of steps the slider specifies", SD),
     _s("initial_noise_multiplier", 1.0, "Noise multiplier for img2img", SD, float, minimum=0.0, maximum=1.5),
     _s("img2img_extra_noise", 0.0, "Extra noise multiplier for img2img and hires fix (0 = disabled; should be "
