@@ -20,6 +20,7 @@ from diffusers.loaders import single_file_utils as sfu
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
 from modules.errors import ModelLoadError
+from modules.models.channels_last import use_channels_last_kernels
 from modules.models.devices import DeviceConfig
 from modules.models.ldm_layout import CLIP_L_PREFIX, UNET_PREFIX, VAE_PREFIX
 from modules.models.model_config import ModelSpec, text_config_dict
@@ -168,3 +169,5 @@ def prepare_for_inference(unet: UNet2DConditionModel | None, vae: AutoencoderKL 
             model.enable_xformers_memory_efficient_attention()
         if device_config.channels_last:
             model.to(memory_format=torch.channels_last)  # only 4-D (conv) weights change; one tensor at a time
+        if device_config.channels_last and device_config.device == "cpu":
+            use_channels_last_kernels(model)  # modules/models/channels_last.py: no slow 1×1 convs, no NCHW copies
