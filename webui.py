@@ -209,6 +209,9 @@ def parse_flags(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from modules.allocator import configure_at_start
+
+    log.info("memory allocator: %s (docs/performance.md)", configure_at_start())  # before any large tensor
     flags = parse_flags(argv)
     problem = check_exposure(flags) or check_cluster_flags(flags)
     if problem:

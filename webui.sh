@@ -6,4 +6,9 @@ cd "$(dirname "$0")"
 source tools/ensure_venv.sh
 ensure_venv run
 if wants_cluster "$@"; then ensure_cluster; fi
+# EASEL_ALLOCATOR=tcmalloc|jemalloc preloads that library when installed (docs/performance.md); by default webui.py
+# tunes glibc's malloc itself. A missing library falls back to that, so nothing here can stop the start.
+if preload="$("$VENV/bin/python" -m modules.allocator)" && [ -n "$preload" ]; then
+    export LD_PRELOAD="${LD_PRELOAD:+$LD_PRELOAD:}$preload"
+fi
 exec "$VENV/bin/python" webui.py "$@"
