@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from modules.extensions.manager import ExtensionManager
+from modules.jobs import JobQueue, JobStore
 from modules.options.store import Options
 from modules.ui import extensions_tab, localization, settings_tab
 from modules.ui.context import UiConfig, UiContext
@@ -39,7 +40,8 @@ def site(tmp_path):
     flags = make_flags()
     manager = ExtensionManager(paths, options, flags)
     manager.refresh(reorder=True)
-    app = SimpleNamespace(paths=paths, options=options, flags=flags, extensions=manager)
+    jobs = JobQueue(JobStore(":memory:"), lambda kind, request, job: None, {})  # Settings > Workers lists its slots
+    app = SimpleNamespace(paths=paths, options=options, flags=flags, extensions=manager, jobs=jobs)
     return app, localization.Localizations.for_app(app)
 
 
