@@ -71,11 +71,21 @@ def _drive(page, server, other_url: str) -> None:
     row.locator("input[type=checkbox]").first.click()
     apply_until(page, "extensions_apply", "extensions_installed_result", "Disabled: e2e-ext")
     assert "Restart Easel" in page.locator("#extensions_installed_result").inner_text()
-    config = server.data_dir / "config.json"
-    deadline = time.monotonic() + 15  # the page's result can be drawn a moment before a loaded disk has the file
-    while not config.is_file() and time.monotonic() < deadline:
+    assert _disabled_on_disk(server.data_dir / "config.json") == ["e2e-ext"]
+
+
+def _disabled_on_disk(config, timeout_s: float = 15.0):
+    """`disabled_extensions` as config.json holds it once written: the file exists from start-up ({} when
+    extensions load), and the page's result can be drawn a moment before a loaded disk has the new value."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            value = json.loads(config.read_text()).get("disabled_extensions")
+        except (OSError, ValueError):  # not there yet, or caught mid-write
+            value = None
+        if value or time.monotonic() > deadline:
+            return value
         time.sleep(0.2)
-    assert json.loads(config.read_text())["disabled_extensions"] == ["e2e-ext"]
 
 
 def _wait_for_row(page, name: str) -> None:
