@@ -42,6 +42,14 @@ def load_vae_file(vae: VaeInfo, spec: ModelSpec, device_config: DeviceConfig,
     return vae_model
 
 
+def check_main_model(family: Family, path: Path) -> None:
+    """A family that only finishes another model's image (the SDXL refiner) cannot be the main model."""
+    if family.engine.refiner_only:
+        raise ModelLoadError(str(path), f"this is an {family.label} checkpoint: it finishes another model's image "
+                                        "and cannot be the main model; choose it as the Refiner "
+                                        "(refiner_checkpoint) and an SDXL base model as the checkpoint")
+
+
 def load_model(info: CheckpointInfo, device_config: DeviceConfig, configs_dir: Path, tokenizer: CLIPTokenizer,
                vae: VaeInfo | None = None, vae_hash: str | None = None, disable_safe_unpickle: bool = False,
                families: Sequence[Family] = FAMILIES, as_refiner: bool = False) -> LoadedModel:
@@ -49,11 +57,8 @@ def load_model(info: CheckpointInfo, device_config: DeviceConfig, configs_dir: P
     A family that only refines another model's image (the SDXL refiner) loads only `as_refiner`."""
     with closing(open_checkpoint(info.path, disable_safe_unpickle)) as source:
         family = detect_family({k: source.shape(k) for k in source.keys()}, str(info.path), families)
-        if family.engine.refiner_only and not as_refiner:
-            raise ModelLoadError(str(info.path), f"this is an {family.label} checkpoint: it finishes another "
-                                                 "model's image and cannot be the main model; choose it as the "
-                                                 "Refiner (refiner_checkpoint) and an SDXL base model as the "
-                                                 "checkpoint")
+        if not as_refiner:
+            check_main_model(family, info.path)
         spec = spec_for(info, family, configs_dir)
         engine = family.engine.load(source, spec, EngineContext(device_config, configs_dir, tokenizer),
                                     baked_vae=vae is None)

@@ -259,6 +259,9 @@ class ModelManager:
                 if current.vae_path != (vae_info.path if vae_info else None):
                     self._current = self._swap_vae(current, vae_info)
                 return self._current
+            family = self.family_of(info)
+            if family is not None and family.supported:
+                loader().check_main_model(family, info.path)  # refused before the current model is dropped
             held = self._refiner
             if held is not None and held.checkpoint.path == info.path and not held.engine.refiner_only and \
                     held.vae_path == (vae_info.path if vae_info else None):

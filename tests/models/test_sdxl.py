@@ -226,6 +226,23 @@ def test_a_refiner_as_the_main_model_is_refused_naming_the_file(tmp_path):
     assert manager.current is None  # nothing half-loaded stays
 
 
+def test_choosing_a_refiner_keeps_the_current_model(tmp_path, sdxl_file):
+    """The refusal comes from the file's header before the current model is dropped; held as the refiner (as the
+    refiner switch loads it), the same file is still refused as the main model."""
+    folder = tmp_path / "models" / "Stable-diffusion"
+    folder.mkdir(parents=True)
+    for file in sdxl_file.parent.glob(sdxl_file.stem + ".*"):
+        (folder / file.name).write_bytes(file.read_bytes())
+    make_tiny_sdxl_checkpoint(folder, kind="refiner", name="zz-refiner")
+    paths = Paths(data_dir=tmp_path)
+    manager = ModelManager(paths, FP32, HashCache(paths.cache_json))
+    base = manager.get(sdxl_file.name)
+    assert manager.refiner("zz-refiner.safetensors").engine.refiner_only
+    with pytest.raises(ModelLoadError, match=r"zz-refiner\.safetensors.*cannot be the main model"):
+        manager.get("zz-refiner.safetensors")
+    assert manager.current is base
+
+
 @pytest.mark.parametrize("refiner", [False, True])
 def test_the_full_size_layout_fills_every_network_exactly(refiner):
     """The full-size tool's keys and shapes (meta tensors, nothing allocated), converted as the engine converts

@@ -80,8 +80,8 @@ def test_a_held_sdxl_refiner_is_not_promoted_to_the_main_model(tmp_path, files):
     app = make_app(tmp_path / "app", base_file, "--precision", "full")
     for file in refiner_file.parent.glob("xl-refiner.*"):
         (tmp_path / "app" / "models" / "Stable-diffusion" / file.name).write_bytes(file.read_bytes())
-    app.models.get("xl-base")
+    base = app.models.get("xl-base")
     assert app.models.refiner("xl-refiner").engine.refiner_only
     with pytest.raises(ModelLoadError, match=r"xl-refiner\.safetensors.*cannot be the main model"):
         app.models.get("xl-refiner")
-    assert app.models.current is None and app.models.held_refiner is None
+    assert app.models.current is base  # refused from the file's header, before the main model is dropped
