@@ -69,6 +69,11 @@ def contents_at_load(blocks: gr.Blocks) -> None:
     for block in blocks.blocks.values():
         if isinstance(block, gr.Accordion) and block.open is False:
             block.open = 0
+        elif isinstance(block, gr.Tabs) and not any(isinstance(child, gr.Tab) for child in block.children):
+            # Gradio 3 drew a Tabs holding no Tab as a plain column (embedding-inspector's tab has one); Gradio's
+            # page fails on it ("initial_tabs is not iterable"), which, rendered at load, would stop the page
+            block.get_block_name = lambda: "column"
+            block.get_component_class_id = gr.Column.get_component_class_id
 
 
 def building(host, tab: str):

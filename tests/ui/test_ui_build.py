@@ -225,3 +225,22 @@ def test_css_variables_extensions_set_on_gradio_theme_reach_the_page(built):
         app.scripts = previous
         del shared.gradio_theme.easel_test_highlight
     assert "--easel-test-highlight: #123456" in css
+
+
+def test_a_tabs_holding_no_tab_reaches_the_page_as_a_column():
+    """Gradio 3 drew it as a column; Gradio's page fails on it, and at load that would stop the whole page."""
+    import gradio as gr
+
+    from modules.ui.layout import contents_at_load
+
+    with gr.Blocks() as blocks:
+        with gr.Tabs():
+            with gr.Row():
+                gr.Textbox(elem_id="inside")
+        with gr.Tabs():
+            with gr.Tab("A"):
+                gr.Textbox()
+        contents_at_load(blocks)
+    kinds = [(c["type"], c["component_class_id"]) for c in blocks.config["components"] if c["type"] in
+             ("tabs", "column")]
+    assert kinds == [("column", gr.Column.get_component_class_id()), ("tabs", gr.Tabs.get_component_class_id())]
