@@ -113,8 +113,11 @@ function easelWaitFor(test, timeout) {
 const EASEL_MOUNT_TIMEOUT = 30000;  // ms: a busy machine loads some components' code seconds after the rest
 const EASEL_NOT_DRAWN = new Set(["state", "timer", "api"]);  // components with no element in the page
 
+// A tab bar's buttons, and those of its overflow menu (Gradio moves there the tabs a narrow bar cannot show).
 function easelUnvisitedTabs(app, visited) {
-    return Array.from(app.querySelectorAll("[role='tablist'] > button[role='tab']")).filter((button) =>
+    const buttons = app.querySelectorAll(
+        "[role='tablist'] > button[role='tab'], .tab-wrapper .overflow-dropdown button");
+    return Array.from(buttons).filter((button) =>
         !visited.has(button) && button.getAttribute("aria-disabled") !== "true");
 }
 
