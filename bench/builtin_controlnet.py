@@ -1,7 +1,7 @@
 """Bench of the built-in ControlNet (models/ControlNet/easel-builtin-outline, card beside it), through the app as a
 user runs it: txt2img 64×64, DPM++ 2M, 20 steps, one unit (preprocessor `none`, weight 1, Balanced).
 
-    .venv/bin/python bench/builtin_controlnet.py [--seeds 200] [--control outline|scribble] [--model NAME]
+    .venv/bin/python bench/builtin_controlnet.py [--seeds 200] [--compare-seeds 50] [--control outline|scribble]
 
 On held-out scenes (colour × shape × background never rendered together in training; one seed each), the control
 image is the shape's outline (or a scribble of it) at the scene's place, and the prompt names only the colours
@@ -12,6 +12,7 @@ image is the shape's outline (or a scribble of it) at the scene's place, and the
 3. without the unit, a prompt naming another place and shape than the control's: how often the picture follows the
    prompt (the model alone follows only the prompt);
 4. with the unit and that conflicting prompt: how often the control still decides place and type.
+2-4 run on the first `--compare-seeds` scenes (each picture takes seconds on a CPU).
 Runs on a fresh temporary data dir, so the built-in model is the one selected, and saves nothing.
 """
 from __future__ import annotations
@@ -74,6 +75,7 @@ def rate(pairs) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=200, help="held-out scenes, one seed each (default 200)")
+    parser.add_argument("--compare-seeds", type=int, default=50, help="scenes for measures 2-4 (default 50)")
     parser.add_argument("--control", choices=("outline", "scribble"), default="outline")
     parser.add_argument("--model", default=MODEL, help="the ControlNet's listed name")
     args = parser.parse_args()
@@ -92,12 +94,15 @@ def main() -> int:
         where, shape = other(POSITIONS, scene.position, rng), other(SHAPES, scene.shape, rng)
         conflicting = (f"a {scene.colour} {shape} {POSITION_WORDS[where][0]} on a {scene.background} background")
         rows["with"].append(run(app, bench_caption(scene), seed, unit))
+        if i >= args.compare_seeds:
+            continue
         rows["without"].append(run(app, bench_caption(scene), seed, None))
         rows["prompt_only"].append((run(app, conflicting, seed, None), where, shape))
         rows["conflict"].append((run(app, conflicting, seed, unit), where, shape))
     took = time.perf_counter() - start
+    pictures = args.seeds + 3 * min(args.seeds, args.compare_seeds)
     print(f"{args.seeds} held-out scenes, {args.control} control, {SAMPLER} {STEPS} steps ({took:.0f}s, "
-          f"{took / (4 * args.seeds):.2f}s per picture):")
+          f"{took / pictures:.2f}s per picture):")
     with_unit = rows["with"]
     for key, goal in GOALS.items():
         value = sum(getattr(r, key) == getattr(s, key) for r, s in zip(with_unit, scenes)) / len(scenes)
@@ -107,17 +112,20 @@ def main() -> int:
           ", background " + rate(r.background == s.background for r, s in zip(with_unit, scenes)))
     for key in ("shape", "position"):
         print(f"     {key} control → read: " + " | ".join(format_confusion(confusion(with_unit, scenes, key))))
+    compared = scenes[:args.compare_seeds]
+    print(f"  on the first {len(compared)} scenes:")
     print("  2. without the unit, the same prompt: position where the control would put it " +
-          rate(r.position == s.position for r, s in zip(rows["without"], scenes)) + ", shape " +
-          rate(r.shape == s.shape for r, s in zip(rows["without"], scenes)) + " (chance: 20 % / 25 %)")
+          rate(r.position == s.position for r, s in zip(rows["without"], compared)) + ", shape " +
+          rate(r.shape == s.shape for r, s in zip(rows["without"], compared)) + " (chance: 20 % / 25 %)")
     print("  3. without the unit, a prompt naming another place and shape: position of the prompt " +
           rate(r.position == w for r, w, _ in rows["prompt_only"]) + ", shape of the prompt " +
           rate(r.shape == k for r, _, k in rows["prompt_only"]) + "; position of the control " +
-          rate(r.position == s.position for (r, _, _), s in zip(rows["prompt_only"], scenes)))
+          rate(r.position == s.position for (r, _, _), s in zip(rows["prompt_only"], compared)))
+    conflict = rows["conflict"]
     print("  4. with the unit and that prompt: position of the control " +
-          rate(r.position == s.position for (r, _, _), s in zip(rows["conflict"], scenes)) + ", shape of the control " +
-          rate(r.shape == s.shape for (r, _, _), s in zip(rows["conflict"], scenes)) + "; position of the prompt " +
-          rate(r.position == w for r, w, _ in rows["conflict"]))
+          rate(r.position == s.position for (r, _, _), s in zip(conflict, compared)) + ", shape of the control " +
+          rate(r.shape == s.shape for (r, _, _), s in zip(conflict, compared)) + "; position of the prompt " +
+          rate(r.position == w for r, w, _ in conflict))
     return 0
 
 
