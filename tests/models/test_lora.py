@@ -148,7 +148,9 @@ def test_unloading_the_model_forgets_its_patches(tmp_path, tiny_checkpoint):
 def test_layers_that_do_not_fit_are_warnings(tmp_path, fp32):
     manager, model = fp32
     tensors = lora_tensors(model)
-    tensors["lora_te2_text_model_encoder_layers_0_mlp_fc1.lora_up.weight"] = torch.zeros(1)  # not ours: ignored
+    # a second text encoder's layer (SDXL's): SD 1.x has none, so it is reported, not applied
+    tensors["lora_te2_text_model_encoder_layers_0_mlp_fc1.lora_up.weight"] = torch.zeros(4, 2)
+    tensors["lora_te2_text_model_encoder_layers_0_mlp_fc1.lora_down.weight"] = torch.zeros(2, 4)
     tensors["lora_unet_no_such_block.lora_up.weight"] = torch.zeros(4, 2)
     tensors["lora_unet_no_such_block.lora_down.weight"] = torch.zeros(2, 4)
     key = kohya_name(model, UNET_LAYERS[1], "unet")
@@ -159,7 +161,7 @@ def test_layers_that_do_not_fit_are_warnings(tmp_path, fp32):
         warnings = manager.apply_loras(model, [(net, 1.0, 1.0)])
     finally:
         manager.restore_weights(model)
-    assert any("no matching layer here, e.g. lora_unet_no_such_block" in w for w in warnings)
+    assert any("2 of" in w and "have no matching layer here, e.g. lora_" in w for w in warnings)  # te2 + no_such
     assert any("other shapes" in w and key in w for w in warnings)
     assert path.is_file()
 
