@@ -95,9 +95,9 @@ def test_xyz_easel_only_raw_lines_is_the_19th_argument(client):
 
 
 def test_xyz_refuses_what_it_cannot_do_naming_the_argument(client):
-    past = len(A1111_TXT2IMG)
+    past = 1000  # beyond A1111's axes, ControlNet's and Easel's own
     refused(post(client, "txt2img", "X/Y/Z plot", xyz(past, "1")), "script_args[0] (X type)",
-            f"axis index {past} is out of range 0 to {past - 1}", "24: Clip skip")
+            f"axis index {past} is out of range 0 to ", "24: Clip skip")
     refused(post(client, "img2img", "X/Y/Z plot", xyz(0, "", A1111_IMG2IMG.index("UniPC Order"), "1, 2")),
             "script_args[3] (Y type)", "axis UniPC Order: this axis is not available in Easel")
     refused(post(client, "txt2img", "X/Y/Z plot", xyz(4, 20)), "script_args[1] (X values)", "a string")
