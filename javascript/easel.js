@@ -121,14 +121,15 @@ function easelUnvisitedTabs(app, visited) {
         !visited.has(button) && button.getAttribute("aria-disabled") !== "true");
 }
 
-// Select every tab once, nested tab bars as they appear, without waiting for each tab's contents (Gradio mounts
-// them in the background); then select again the tab each bar had, and wait for every element to be there.
-async function easelShowEveryTab(app, ids) {
+// Select every tab once (or only those of `only`, button ids), nested tab bars as they appear, without waiting for
+// each tab's contents (Gradio mounts them in the background); then select again the tab each bar had, and wait for
+// the elements `ids` to be there.
+async function easelShowEveryTab(app, ids, only) {
     const visited = new Set();
     const first = [];  // the tab each tab bar had, selected again at the end
     const start = Date.now();
     while (Date.now() - start < EASEL_MOUNT_TIMEOUT) {
-        const buttons = easelUnvisitedTabs(app, visited);
+        const buttons = easelUnvisitedTabs(app, visited).filter((b) => !only || only.includes(b.id));
         for (const bar of new Set(buttons.map((button) => button.parentElement))) {
             const selected = bar.querySelector(":scope > button[role='tab'][aria-selected='true']");
             if (selected && !visited.has(selected)) first.push(selected);
@@ -173,11 +174,20 @@ function easelKeepFirstTabShown(app) {
     return style;
 }
 
+// Without extensions of the user's, only img2img is mounted at load (Easel's own scripts look up its prompt and both
+// galleries then): showing every tab roughly doubles the browser's work before the page can be used.
+const EASEL_CORE_AT_LOAD = {
+    tabs: ["tab_img2img-button"],
+    ids: ["img2img_prompt", "txt2img_gallery", "img2img_gallery"],
+};
+
 async function easelMountTabs() {
     const app = gradioApp();
+    const everything = app.querySelector("#tabs.easel-everything-at-load") !== null;  // modules/ui/layout.py
     const style = easelKeepFirstTabShown(app);
     try {
-        await easelShowEveryTab(app, easelExpectedIds());
+        if (everything) await easelShowEveryTab(app, easelExpectedIds());
+        else await easelShowEveryTab(app, EASEL_CORE_AT_LOAD.ids, EASEL_CORE_AT_LOAD.tabs);
     } finally {
         style.remove();
     }

@@ -31,7 +31,9 @@ def build_ui(app) -> gr.Blocks:
     with gr.Blocks(title="Easel", analytics_enabled=False) as blocks:
         top_bar.build(ctx)
         # wrap, as A1111's tab bar does: with extension tabs, a menu would hide some of them at 800 px
-        with gr.Tabs(elem_id="tabs", overflow_behavior="wrap") as tabs:
+        everything = everything_at_load(app)
+        with gr.Tabs(elem_id="tabs", overflow_behavior="wrap",
+                     elem_classes=["easel-everything-at-load"] if everything else None) as tabs:
             ctx.shared["tabs"] = tabs
             with gr.Tab("txt2img", id="txt2img", elem_id="tab_txt2img"), building(host, "txt2img"):
                 txt2img_tab.build(ctx)
@@ -56,9 +58,18 @@ def build_ui(app) -> gr.Blocks:
         browser_state.wire(ctx, blocks)
         settings_tab.show_current_values(ctx, blocks)
         top_bar.show_current_values(ctx, blocks)
-        contents_at_load(blocks)
+        if everything:
+            contents_at_load(blocks)
     blocks.easel_context = ctx  # for tests and extensions that need to find a tab's fields
     return blocks
+
+
+def everything_at_load(app) -> bool:
+    """Whether the page holds every tab's and closed accordion's contents at load, as A1111's did: only when an
+    extension of the user's is enabled (their scripts look elements up then); it costs about twice the browser's
+    work before the page can be used (docs/a1111-compat.md)."""
+    manager = getattr(app, "extensions", None)
+    return manager is not None and any(not ext.is_builtin for ext in manager.enabled())
 
 
 def contents_at_load(blocks: gr.Blocks) -> None:

@@ -140,8 +140,9 @@ def assert_page_has_the_extension(app, page: dict) -> None:
     assert {"Simple frame", "Frame width", "Colour"} <= labels
     assert {"script_txt2img_simple_frame_width", "script_img2img_simple_frame_width", "simple_frame_color_box",
             "tab_simple_frame"} <= ids
-    tab = next(c["props"] for c in page["components"] if c.get("props", {}).get("elem_id") == "tab_simple_frame")
-    assert tab["render_children"] is True  # in the page before it is opened: A1111 scripts look it up at load
+    tabs = next(c["props"] for c in page["components"] if c.get("props", {}).get("elem_id") == "tabs")
+    # the page mounts every tab at load (javascript/easel.js): A1111 scripts look the extension's tab up then
+    assert "easel-everything-at-load" in (tabs.get("elem_classes") or [])
     assert any(d.get("js") and "simpleFrameRefresh" in d["js"] for d in page["dependencies"])
     fns = {getattr(f.fn, "__name__", ""): f.fn for f in app_blocks(app).fns.values() if f.fn is not None}
     slider, checkbox = fns["on_preset"]("bold")  # gr.Slider.update / gr.Checkbox.update under the shim
