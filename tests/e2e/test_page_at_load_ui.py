@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, PageGuard, Server, _data_dir, screenshot
+from tests.e2e.conftest import CHROMIUM, PageGuard, Server, _data_dir, screenshot
 
 PROBE = Path(__file__).parents[1] / "fixtures" / "extensions" / "page_at_load"
 
@@ -27,19 +27,10 @@ def probe_server(tmp_path_factory, tiny_checkpoint):
     server.stop()
 
 
-@pytest.fixture(scope="module")
-def chromium(probe_server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 @pytest.mark.slow  # its own server start, and the whole page mounted: 30-90 s on a loaded 2-core machine
-def test_closed_accordions_and_hidden_tabs_are_in_the_page_at_load(probe_server, chromium):
-    context = chromium.new_context(viewport={"width": 1280, "height": 800})
+def test_closed_accordions_and_hidden_tabs_are_in_the_page_at_load(probe_server, browser):
+    # the session's browser (tests/e2e/conftest.py): a second sync_playwright() in one process fails
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     page.set_default_timeout(60_000)
     console_errors = []
