@@ -24,18 +24,18 @@ def build(ctx: UiContext) -> None:
             image = SafeImage(label="Source", type="pil", image_mode="RGBA", elem_id="extras_image",
                              sources=["upload", "clipboard"], height=360)
             with gr.Tabs(elem_id="extras_resize_mode"):
-                with gr.Tab("Scale by", id="scale_by", elem_id="extras_scale_by_tab") as by_tab:
+                with gr.Tab("Scale by", id="scale_by", elem_id="extras_scale_by_tab"):
                     scale = gr.Slider(1.0, 8.0, value=2.0, step=0.05, label="Resize", elem_id="extras_upscaling_resize")
-                with gr.Tab("Scale to", id="scale_to", elem_id="extras_scale_to_tab") as to_tab:
+                with gr.Tab("Scale to", id="scale_to", elem_id="extras_scale_to_tab"):
                     with gr.Row():
                         width = gr.Slider(64, 8192, value=512, step=8, label="Width",
                                           elem_id="extras_upscaling_resize_w")
                         height = gr.Slider(64, 8192, value=512, step=8, label="Height",
                                            elem_id="extras_upscaling_resize_h")
                         crop = gr.Checkbox(True, label="Crop to fit", elem_id="extras_upscaling_crop")
-            mode = gr.State(0)
-            by_tab.select(lambda: 0, outputs=mode, queue=False)
-            to_tab.select(lambda: 1, outputs=mode, queue=False)
+            # the mode is read from the selected tab when Generate is pressed (EXTRAS_MODE_JS), not kept from tab
+            # select events: tabs mounted at load (javascript/easel.js) send theirs, whose answers may cross
+            mode = gr.Number(0, precision=0, visible=False, elem_id="extras_resize_mode_value")
             with gr.Row():
                 first = gr.Dropdown(choices, value="Lanczos" if "Lanczos" in choices else choices[0],
                                     label="Upscaler 1", elem_id="extras_upscaler_1")
@@ -66,11 +66,19 @@ def build(ctx: UiContext) -> None:
     def run(*values):
         return run_extras(ctx.app, section, *values[:-3], faces=values[-3:])
 
-    generate.click(run, inputs=[image, mode, scale, width, height, crop, first, second, visibility,
+    generate.click(run, js=EXTRAS_MODE_JS, inputs=[image, mode, scale, width, height, crop, first, second, visibility,
                                 *(section.inputs if section is not None else []), gfpgan, codeformer, weight],
                    outputs=[gallery, info])
     ctx.shared["extras_image"] = image
     ctx.shared["extras_scripts"] = section
+
+
+# Gradio passes the inputs to this first; it answers them with the mode of the tab shown (0 Scale by, 1 Scale to).
+EXTRAS_MODE_JS = """(...values) => {
+    const tab = document.querySelector("#extras_resize_mode button[role='tab'][aria-selected='true']");
+    values[1] = tab && tab.textContent.trim() === "Scale to" ? 1 : 0;
+    return values;
+}"""
 
 
 def run_extras(app, section, picture, resize_mode, factor, w, h, crop_it, up1, up2, vis, *script_values,
