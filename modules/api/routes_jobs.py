@@ -42,11 +42,6 @@ def stored_parameters(app, record) -> dict:
     return {k: v for k, v in json.loads(encode_request(request)).items() if k not in ("init_images", "mask")}
 
 
-def workers_status(app) -> dict:
-    """Each worker slot (this process, or the cluster's workers: docs/cluster.md) and how many jobs wait."""
-    return {"workers": [slot.as_dict() for slot in app.jobs.slots()], "queued": len(app.jobs.store.queued_ids())}
-
-
 def _event(name: str, data: dict) -> str:
     return f"event: {name}\ndata: {json.dumps(data)}\n\n"
 
@@ -79,7 +74,7 @@ def build_router(app, submitters: dict) -> APIRouter:
 
     @router.get("/workers", response_model=WorkersStatus, summary="The workers that run jobs and the queue depth")
     def list_workers():
-        return workers_status(app)
+        return app.jobs.workers_status()
 
     @router.get("/jobs/{job_id}", response_model=JobStatus)
     def job_status(job_id: str):

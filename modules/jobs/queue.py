@@ -138,6 +138,11 @@ class JobQueue:
         with self._cond:
             return list(self._slots.values())
 
+    def workers_status(self) -> dict:
+        """Each slot (this process, or the cluster's workers: docs/cluster.md) and how many jobs wait: what
+        /easel/v1/workers answers and Settings > Workers shows."""
+        return {"workers": [slot.as_dict() for slot in self.slots()], "queued": len(self.store.queued_ids())}
+
     @property
     def current(self) -> Job | None:
         """The job that started first among those running (A1111's single "current job" of /progress)."""

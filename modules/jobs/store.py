@@ -107,13 +107,6 @@ class JobStore:
         with self._lock:
             return self._row(self._db.execute(f"SELECT {COLUMNS} FROM jobs WHERE id=?", (job_id,)).fetchone())
 
-    def next_queued(self) -> JobRecord | None:
-        """The oldest queued job (FIFO by insertion order)."""
-        with self._lock:
-            query = f"SELECT {COLUMNS} FROM jobs WHERE status=? ORDER BY seq LIMIT 1"
-            row = self._db.execute(query, (QUEUED,)).fetchone()
-            return self._row(row)
-
     def queued_models(self) -> list[tuple[str, str | None, float]]:
         """(id, model, created) of every queued job, oldest first: what the slots choose from."""
         with self._lock:

@@ -29,7 +29,8 @@ def build(ctx: UiContext) -> None:
     queue = ctx.app.jobs
 
     def render() -> str:
-        return workers_html([slot.as_dict() for slot in queue.slots()], len(queue.store.queued_ids()))
+        status = queue.workers_status()
+        return workers_html(status["workers"], status["queued"])
 
     table = gr.HTML(render(), elem_id="settings_workers_table")
     refresh = gr.Button("Refresh", elem_id="settings_workers_refresh")

@@ -9,12 +9,12 @@ def test_fifo_and_claim(tmp_path):
     for name in "abc":
         store.add(name, "txt2img", "{}")
     assert store.queued_ids() == ["a", "b", "c"]
-    assert store.next_queued().id == "a"
+    assert store.queued_models()[0][0] == "a"
     assert store.mark_running("a") and not store.mark_running("a")
-    assert store.next_queued().id == "b"
+    assert store.queued_models()[0][0] == "b"
     assert store.cancel_queued("b") and store.get("b").status == CANCELLED
     assert not store.cancel_queued("a")  # running: only the queue can interrupt it
-    assert store.next_queued().id == "c"
+    assert store.queued_models()[0][0] == "c"
 
 
 def test_running_jobs_requeue_ahead_after_a_crash(tmp_path):
