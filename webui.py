@@ -263,8 +263,8 @@ def start_cluster(app, flags: argparse.Namespace, argv: list[str]) -> bool:
     local = not flags.ray_address
     threads = local_threads(flags.workers or 1) if local and not gpu_count() else None
     app.jobs.remove_slot("local")
-    app.cluster = ClusterDispatcher(app.jobs, worker_argv(argv), app.snapshot_for, threads=threads,
-                                    use_gpus=bool(gpu_count()) if local else False)
+    app.cluster = ClusterDispatcher(app.jobs, worker_argv(argv), app.snapshot_for, app.paths.data_dir,
+                                    threads=threads, use_gpus=bool(gpu_count()) if local else False)
     app.cluster.start()
     log.info("jobs run on Ray workers (%s)", flags.ray_address or f"{flags.workers} local")
     return True

@@ -53,11 +53,11 @@ def sequential(app, batch: list[GenerationRequest]) -> float:
 
 def cluster_app(data: str, workers: int, threads: int):
     argv = ["--data-dir", data, "--no-hashing"]
-    ray.init(num_cpus=os.cpu_count(), resources={"easel_worker": workers}, include_dashboard=False,
+    ray.init(address="local", num_cpus=os.cpu_count(), resources={"easel_worker": workers}, include_dashboard=False,
              log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
     app = webui.build_app(cli.parse_args(argv, env={}))
     app.jobs.remove_slot("local")
-    app.cluster = ClusterDispatcher(app.jobs, argv, app.snapshot_for, threads=threads)
+    app.cluster = ClusterDispatcher(app.jobs, argv, app.snapshot_for, app.paths.data_dir, threads=threads)
     app.cluster.start()
     app.jobs.start()
     while sum(isinstance(s, RemoteSlot) for s in app.jobs.slots()) < workers:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+from pathlib import Path
 from typing import Any
 
 from modules.app import VERSION
@@ -25,9 +26,10 @@ ACTOR_CONCURRENCY = 4  # the job's `run` plus progress / interrupt / skip calls 
 class ClusterDispatcher:
     """Owner of the cluster's worker actors; the queue (modules/jobs/queue.py) owns the jobs."""
 
-    def __init__(self, queue: JobQueue, worker_argv: list[str], snapshot: Snapshot,
+    def __init__(self, queue: JobQueue, worker_argv: list[str], snapshot: Snapshot, data_dir: Path,
                  threads: int | None = None, use_gpus: bool = False, version: str = VERSION):
-        self.queue, self.worker_argv, self.snapshot = queue, list(worker_argv), snapshot
+        """`data_dir`: the server's, where the files workers save are written (modules/cluster/saved_files.py)."""
+        self.queue, self.worker_argv, self.snapshot, self.data_dir = queue, list(worker_argv), snapshot, data_dir
         self.threads, self.use_gpus, self.version = threads, use_gpus, version
         self._names = (f"worker-{n}" for n in itertools.count(1))
         self._starting = 0
@@ -96,7 +98,7 @@ class ClusterDispatcher:
                 self._starting -= 1
             return
         log.info("cluster worker %s ready: %s, %s threads, on %s", name, info["device"], info["threads"], info["host"])
-        self.queue.add_slot(RemoteSlot(name, actor, info, self.snapshot))
+        self.queue.add_slot(RemoteSlot(name, actor, info, self.snapshot, self.data_dir))
         with self._lock:
             self._starting -= 1
 

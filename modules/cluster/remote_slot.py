@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from modules.cluster.saved_files import WorkerOutcome, place
 from modules.errors import EaselError
 from modules.jobs.slots import WorkerLost, WorkerSlot
 from modules.pipeline.job import Job
@@ -31,22 +33,23 @@ def lost_errors() -> tuple[type[BaseException], ...]:
     return tuple(getattr(rx, name) for name in names if hasattr(rx, name))
 
 
-def outcome_of(value):
-    """The worker's answer as the queue wants it: a result object, or an EaselError raised here."""
+def outcome_of(value, data_dir: Path):
+    """The worker's answer as the queue wants it: a result object whose saved files are now under the server's
+    `data_dir`, or an EaselError raised here."""
     if isinstance(value, tuple) and len(value) == 3 and value[0] == "error":
         error = EaselError(value[1])
         error.status_code = value[2]
         raise error
-    return value
+    return place(value, data_dir) if isinstance(value, WorkerOutcome) else value
 
 
 class RemoteSlot(WorkerSlot):
     """A queue slot backed by an `EaselWorker` actor (modules/cluster/worker.py)."""
 
-    def __init__(self, name: str, actor, info: dict, snapshot: Snapshot):
+    def __init__(self, name: str, actor, info: dict, snapshot: Snapshot, data_dir: Path):
         super().__init__(name, self._run, device=f"{info.get('device', '?')} on {info.get('host', '?')}",
                          model=info.get("model"))
-        self.actor, self.info, self._snapshot = actor, info, snapshot
+        self.actor, self.info, self._snapshot, self.data_dir = actor, info, snapshot, data_dir
         self._checkpoints = set(info.get("checkpoints") or ())
         self.fits = self._has_checkpoint
 
@@ -64,7 +67,7 @@ class RemoteSlot(WorkerSlot):
             forwarded_interrupt = False
             while not ray.wait([ref], timeout=POLL_S)[0]:
                 forwarded_interrupt = self._sync(job, forwarded_interrupt)
-            return outcome_of(ray.get(ref))
+            return outcome_of(ray.get(ref), self.data_dir)
         except errors as e:
             raise WorkerLost(f"{type(e).__name__}: {e}") from e
 

@@ -64,8 +64,9 @@ def connect(workers: int | None, address: str | None, root: Path) -> None:
                                      "Easel did not start") from None
         return
     env = {"PYTHONPATH": os.pathsep.join(filter(None, (str(root), os.environ.get("PYTHONPATH"))))}
-    ray.init(num_cpus=os.cpu_count() or 1, resources={"easel_worker": int(workers or 1)}, namespace=NAMESPACE,
-             include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": env})
+    # address="local": always a new cluster of our own, never one that happens to run on this machine
+    ray.init(address="local", num_cpus=os.cpu_count() or 1, resources={"easel_worker": int(workers or 1)},
+             namespace=NAMESPACE, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": env})
 
 
 def unreachable(address: str, timeout_s: float = 5.0) -> str | None:

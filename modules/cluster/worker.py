@@ -11,6 +11,7 @@ import socket
 import threading
 
 from modules.app import VERSION
+from modules.cluster.saved_files import WorkerOutcome, collect
 from modules.errors import EaselError
 from modules.pipeline.job import Job
 
@@ -53,13 +54,15 @@ class EaselWorker:
                 "checkpoints": [info.title for info in models.list_checkpoints()]}
 
     def run(self, job_id: str, kind: str, request, snapshot):
-        """Run one job; the result object, or an error as `error_outcome` values."""
+        """Run one job: the result with the files it saved (for the server's data dir), or an error as
+        `error_outcome` values."""
         job = Job(job_id, job_count=getattr(request, "n_iter", 1))
         with self._lock:
             self._jobs[job_id] = job
         before = self.app.models.current
         try:
-            return self.app.execute_with(kind, request, snapshot, job)
+            result = self.app.execute_with(kind, request, snapshot, job)
+            return WorkerOutcome(result, collect(result, self.app.paths.data_dir))
         except EaselError as e:
             return error_outcome(e)
         finally:

@@ -11,6 +11,7 @@ import pytest
 
 import webui
 from modules.app import VERSION
+from modules.cluster import runtime
 from modules.cluster.runtime import worker_argv
 
 
@@ -55,3 +56,14 @@ def test_ray_is_not_imported_without_cluster_flags(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
                          cwd=str(webui.INSTALL_DIR))
     assert out.stdout.strip().splitlines()[-1] == "False", out.stderr[-2000:]
+
+
+def test_workers_start_a_cluster_of_their_own_even_when_one_runs_here(monkeypatch, tmp_path):
+    """ray.init() without an address joins a cluster already running on the machine (RAY_ADDRESS or Ray's
+    /tmp/ray/ray_current_cluster): --workers must never hand jobs to someone else's cluster."""
+    calls = []
+    monkeypatch.setattr(runtime, "import_ray", lambda: type("FakeRay", (), {"init": staticmethod(
+        lambda **kw: calls.append(kw))}))
+    runtime.connect(2, None, tmp_path)
+    [kwargs] = calls
+    assert kwargs["address"] == "local" and kwargs["resources"] == {"easel_worker": 2}

@@ -62,7 +62,7 @@ def cluster(tmp_path_factory):
 def cluster_app(path, wait_workers: int = 2, timeout: float = 600.0):
     app = webui.build_app(cli.parse_args(ARGV(path), env={}))
     app.jobs.remove_slot("local")
-    app.cluster = ClusterDispatcher(app.jobs, ARGV(path), app.snapshot_for, threads=1)
+    app.cluster = ClusterDispatcher(app.jobs, ARGV(path), app.snapshot_for, app.paths.data_dir, threads=1)
     app.cluster.start()
     app.jobs.start()
     wait_for(lambda: len(remote_slots(app)) >= wait_workers, timeout, "the cluster's workers did not start")
