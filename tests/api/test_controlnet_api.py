@@ -146,11 +146,14 @@ def test_webuiapi_controlnet_methods(server):
     cn = webuiapi.ControlNetUnit(image=control_image(), module="canny", model=models[0], weight=2.0,
                                  processor_res=64)
     plain = api.txt2img(prompt="a red cube", seed=3, width=64, height=64)
-    result = api.txt2img(prompt="a red cube", seed=3, width=64, height=64, controlnet_units=[cn])
+    # webuiapi writes units into its mutable default `alwayson_scripts={}`, so every later call in this
+    # process would carry them: pass a fresh dict whenever units are given.
+    result = api.txt2img(prompt="a red cube", seed=3, width=64, height=64, controlnet_units=[cn],
+                         alwayson_scripts={})
     assert result.image.size == (64, 64) and list(result.image.getdata()) != list(plain.image.getdata())
     assert len(result.images) == 2  # the detected map follows, as the extension sends it
     result = api.img2img(images=[plain.image], prompt="a red cube", seed=3, width=64, height=64,
-                         denoising_strength=0.6, controlnet_units=[webuiapi.ControlNetUnit(
+                         denoising_strength=0.6, alwayson_scripts={}, controlnet_units=[webuiapi.ControlNetUnit(
                              module="canny", model=models[0], processor_res=64)])  # no image: the init image
     assert result.image.size == (64, 64)
 
