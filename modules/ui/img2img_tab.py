@@ -7,8 +7,8 @@ from pathlib import Path
 import gradio as gr
 
 from modules.errors import EaselError, InvalidInput
-from modules.ui import controlnet_panel, interrogate_buttons, mask_editor, params_panel, paste_wiring, prompt_row, \
-    results
+from modules.ui import controlnet_panel, extra_networks, interrogate_buttons, mask_editor, params_panel, \
+    paste_wiring, prompt_row, results
 from modules.ui.components import SafeImage, SafeImageEditor
 from modules.ui.context import UiContext
 from modules.ui.image_inputs import editor_composite, inpaint_image_and_mask, uploaded_mask
@@ -101,7 +101,7 @@ def build(ctx: UiContext) -> None:
     row = prompt_row.build(TAB, ctx)
     generation_info = gr.State({})
     mode = gr.State("img2img")
-    with gr.Row(equal_height=False, elem_id=f"{TAB}_settings_row"):
+    with extra_networks.tabs(TAB, ctx), gr.Row(equal_height=False, elem_id=f"{TAB}_settings_row"):
         with gr.Column(scale=1, elem_id=f"{TAB}_settings"):
             images, subtabs = _inputs_panel(ctx)
             interrogate_buttons.build(ctx, row.prompt, mode, images[:4])

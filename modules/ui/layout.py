@@ -115,6 +115,15 @@ def mount_kwargs(app, server, localizations=None) -> dict:
     return {"theme": page_theme or theme(), "head": head, "ssr_mode": False, "footer_links": ["settings"]}
 
 
+def mount_extra_networks(server, app, ctx: UiContext) -> None:
+    """The Extra Networks browser's routes (thumbnails, metadata, one card) over the pages this page shows."""
+    from modules.ui import extra_networks, extra_networks_routes
+
+    extra_networks_routes.mount(server, lambda: extra_networks.pages(ctx),
+                                lambda: extra_networks.view_settings(app.options),
+                                lambda: str(app.options.get("samples_format") or "png"))
+
+
 def mount_ui(server, app):
     """Build the page and mount it at / on the FastAPI `server` (with --gradio-auth when given); returns the app."""
     from modules.cli import parse_credentials
@@ -122,5 +131,6 @@ def mount_ui(server, app):
     auth = parse_credentials(app.flags.gradio_auth) if app.flags.gradio_auth else None
     blocks = build_ui(app)
     server.state.easel_blocks = blocks  # on_app_started(demo, app) hands it to extensions
+    mount_extra_networks(server, app, blocks.easel_context)
     return gr.mount_gradio_app(server, blocks, path="/", auth=auth,
                                **mount_kwargs(app, server, blocks.easel_context.localizations))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import gradio as gr
 
 from modules.pipeline.request import GenerationRequest
-from modules.ui import controlnet_panel, params_panel, paste_wiring, prompt_row, results
+from modules.ui import controlnet_panel, extra_networks, params_panel, paste_wiring, prompt_row, results
 from modules.ui.context import UiContext
 from modules.ui.requests import build_request
 
@@ -14,7 +14,7 @@ TAB = "txt2img"
 def build(ctx: UiContext) -> None:
     row = prompt_row.build(TAB, ctx)
     generation_info = gr.State({})
-    with gr.Row(equal_height=False, elem_id=f"{TAB}_settings_row"):
+    with extra_networks.tabs(TAB, ctx), gr.Row(equal_height=False, elem_id=f"{TAB}_settings_row"):
         with gr.Column(scale=1, elem_id=f"{TAB}_settings"):
             params_panel.build_sampler_row(TAB, ctx)
             params_panel.build_hires(ctx)
