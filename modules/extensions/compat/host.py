@@ -101,6 +101,12 @@ class ScriptHost:
         """on_ui_tabs: [(blocks, title, elem_id)], each to be rendered as a tab of the page."""
         return [t for t in script_callbacks.ui_tabs_callback() if isinstance(t, (list, tuple)) and len(t) >= 2]
 
+    def extra_network_pages(self) -> list:
+        """Pages extensions gave A1111's `ui_extra_networks.register_page`, as tabs of the Extra Networks browser."""
+        from modules.extensions.compat import ui_extra_networks
+
+        return ui_extra_networks.page_views()
+
     def infotext_pasted(self, infotext: str, params: dict) -> None:
         script_callbacks.infotext_pasted_callback(infotext, params)
 

@@ -10,6 +10,7 @@ from modules.extensions.compat.core_extras import extend_core_modules
 from modules.extensions.compat.host import ScriptHost
 from modules.extensions.compat.loader import ExtensionFolder, load_extension_scripts
 from modules.extensions.compat.options_view import register_a1111_rows
+from modules.extensions.compat import ui_extra_networks
 from modules.extensions.constraints import protect_this_process
 
 log = logging.getLogger("easel.extensions")
@@ -36,6 +37,7 @@ def start_extensions(app, folders: list[tuple[str, Path]]) -> ScriptHost:
     register_a1111_rows(app.options)
     _install_shims()
     script_callbacks.clear_callbacks()
+    ui_extra_networks.initialize()  # pages registered for an earlier App (tests start several) are not this one's
     if folders:  # scripts that run pip themselves at import: held to Easel's versions (extensions/constraints.py)
         protect_this_process()
         ensure_settings_file(app.paths.config_json)
