@@ -12,6 +12,7 @@ from typing import Callable
 
 import numpy as np
 
+from modules.controlnet.preprocessors.annotator_files import AnnotatorFiles
 from modules.errors import InvalidInput
 
 
@@ -61,10 +62,17 @@ class Preprocessor:
     accepts_mask: bool = False
     requires_mask: bool = False
     priority: int = 0  # higher is listed first (after "none")
+    weights: AnnotatorFiles | None = None  # network preprocessors: the annotator files `run` loads
 
     @property
     def shown_name(self) -> str:
         return self.label or self.name
+
+    def missing_files(self) -> str:
+        """'' when the preprocessor can run, else which weight files to put where (Easel downloads nothing)."""
+        if self.weights is None:
+            return ""
+        return ", ".join(f"{p.name} in {p.parent}/" for p in self.weights.missing())
 
     def params(self, processor_res: float, threshold_a: float, threshold_b: float, mask=None, rng=None) -> Params:
         """The unit's raw slider values resolved against this preprocessor's sliders."""
@@ -114,7 +122,12 @@ class Registry:
     def get(self, name: str, field_name: str = "module") -> Preprocessor:
         """The preprocessor called `name` (its name or its UI label); an error naming the field otherwise."""
         if name in self._by_name:
-            return self._by_name[name]
+            pre = self._by_name[name]
+            if missing := pre.missing_files():
+                who = pre.name if pre.shown_name == pre.name else f"{pre.name} ({pre.shown_name})"
+                raise InvalidInput(field_name, f"the {who} preprocessor needs {missing}",
+                                   "the extension's annotator files, put there by you; see docs/controlnet.md")
+            return pre
         if name in self._unavailable:
             raise InvalidInput(field_name, self._unavailable[name].message())
         raise InvalidInput(field_name, f"unknown preprocessor {name!r}", "GET /controlnet/module_list")

@@ -1,0 +1,60 @@
+"""openpose / openpose_hand: the CMU body network (and hand network) on the user's own weight files, drawn as the
+pose map the openpose ControlNets read (modules/controlnet/preprocessors/openpose/draw.py)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from modules.controlnet.preprocessors.annotator_files import AnnotatorFiles, NetworkCache
+from modules.controlnet.preprocessors.edges import scale_short_side
+from modules.controlnet.preprocessors.network_io import pad_edges
+from modules.controlnet.preprocessors.registry import Params
+
+BODY_FILE = "body_pose_model.pth"
+HAND_FILE = "hand_pose_model.pth"
+FACE_FILE = "facenet.pth"
+
+
+def build_body(states: list[dict], path: Path):
+    from modules.controlnet.preprocessors.openpose.network import BodyPoseNet, load_flat
+
+    return load_flat(BodyPoseNet, states[0], path, "OpenPose body")
+
+
+def build_hand(states: list[dict], path: Path):
+    from modules.controlnet.preprocessors.openpose.network import HandPoseNet, load_flat
+
+    return load_flat(HandPoseNet, states[0], path, "OpenPose hand")
+
+
+def detect_bodies(net, rgb: np.ndarray) -> list:
+    """Every person's 18 keypoints (None where absent), in pixels of `rgb`."""
+    from modules.controlnet.preprocessors.openpose.body import body_maps, find_peaks, match_limbs
+    from modules.controlnet.preprocessors.openpose.people import assemble, keypoints
+
+    heat, pafs = body_maps(net, rgb)  # [H, W, 19], [H, W, 38]
+    peaks = find_peaks(heat)
+    candidates = np.concatenate(peaks)  # [n, 4] (x, y, score, id), row = id
+    people = assemble(match_limbs(pafs, peaks, rgb.shape[0]), candidates)
+    return keypoints(people, candidates)
+
+
+def openpose(files: AnnotatorFiles, cache: NetworkCache, image: np.ndarray, p: Params,
+             with_hands: bool = False) -> np.ndarray:
+    """uint8 [H, W, 3] → the pose map at the preprocessor resolution (short side), [h, w, 3]."""
+    from modules.controlnet.preprocessors.openpose.draw import draw_people
+
+    found = files.paths()
+    body_net = cache.get(found[:1], lambda states: build_body(states, found[0]))
+    img = scale_short_side(image, p.resolution)
+    padded = pad_edges(img)  # detection runs on the padded frame, as in the extension
+    bodies = detect_bodies(body_net, padded)
+    hands = None
+    if with_hands:
+        from modules.controlnet.preprocessors.openpose.hand import detect_hands
+
+        hand_net = cache.get(found[1:2], lambda states: build_hand(states, found[1]))
+        hands = [detect_hands(hand_net, padded, body) for body in bodies]
+    canvas = draw_people(padded.shape[0], padded.shape[1], bodies, hands)
+    return np.ascontiguousarray(canvas[:img.shape[0], :img.shape[1]])
