@@ -20,3 +20,4 @@ class PipelineServices:
     styles: Any = None  # modules.prompts.styles.StyleDatabase
     upscalers: Any = None  # modules.upscalers.Upscalers (hires fix, img2img resize, Extras)
     controlnets: Any = None  # modules.controlnet.library.ControlNetLibrary (models/ControlNet, loaded networks)
+    controlnet_preprocessors: Any = None  # modules.controlnet.preprocessors.Registry (annotator files, their networks)

@@ -33,9 +33,9 @@ def load_exact(factory, state: dict, path: Path, what: str, unused_prefixes: tup
     try:
         result = net.load_state_dict(state, strict=False, assign=True)
     except RuntimeError as e:  # shapes that do not match the architecture
-        raise ModelLoadError(str(path), f"not a {what} file ({str(e).splitlines()[-1].strip()})") from None
+        raise ModelLoadError(str(path), f"not {what} file ({str(e).splitlines()[-1].strip()})") from None
     if result.missing_keys or result.unexpected_keys:
         sample = (result.missing_keys or result.unexpected_keys)[:3]
-        raise ModelLoadError(str(path), f"not a {what} file ({len(result.missing_keys)} weights missing, "
+        raise ModelLoadError(str(path), f"not {what} file ({len(result.missing_keys)} weights missing, "
                                         f"{len(result.unexpected_keys)} unknown, e.g. {', '.join(sample)})")
     return net.eval()

@@ -119,8 +119,15 @@ class Registry:
     def all(self) -> tuple[Preprocessor, ...]:
         return self._sorted
 
+    def lookup(self, name: str, field_name: str = "module") -> Preprocessor:
+        """The preprocessor called `name` (its name or its UI label), whether or not its weight files are there."""
+        if name in self._by_name:
+            return self._by_name[name]
+        return self.get(name, field_name)
+
     def get(self, name: str, field_name: str = "module") -> Preprocessor:
-        """The preprocessor called `name` (its name or its UI label); an error naming the field otherwise."""
+        """The preprocessor called `name` (its name or its UI label) ready to run; an error naming the field and
+        what is missing otherwise."""
         if name in self._by_name:
             pre = self._by_name[name]
             if missing := pre.missing_files():

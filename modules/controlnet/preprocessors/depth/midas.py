@@ -17,7 +17,7 @@ MIDAS_FILE = "dpt_hybrid-midas-501f0c75.pt"
 def build_midas(states: list[dict], path: Path):
     from modules.controlnet.preprocessors.depth.dpt import UNUSED_PREFIXES, DPTHybridDepth
 
-    return load_exact(DPTHybridDepth, states[0], path, "MiDaS DPT-Hybrid", UNUSED_PREFIXES)
+    return load_exact(DPTHybridDepth, states[0], path, "a MiDaS DPT-Hybrid", UNUSED_PREFIXES)
 
 
 def depth_to_map(depth: np.ndarray) -> np.ndarray:

@@ -19,13 +19,13 @@ FACE_FILE = "facenet.pth"
 def build_body(states: list[dict], path: Path):
     from modules.controlnet.preprocessors.openpose.network import BodyPoseNet, load_flat
 
-    return load_flat(BodyPoseNet, states[0], path, "OpenPose body")
+    return load_flat(BodyPoseNet, states[0], path, "an OpenPose body")
 
 
 def build_hand(states: list[dict], path: Path):
     from modules.controlnet.preprocessors.openpose.network import HandPoseNet, load_flat
 
-    return load_flat(HandPoseNet, states[0], path, "OpenPose hand")
+    return load_flat(HandPoseNet, states[0], path, "an OpenPose hand")
 
 
 def detect_bodies(net, rgb: np.ndarray) -> list:
