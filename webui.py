@@ -48,6 +48,9 @@ def build_app(flags: argparse.Namespace, worker: bool = False):
     from modules.imaging.saving import ImageSaver
     from modules.models.hashing import HashCache
     from modules.controlnet.library import ControlNetLibrary, controlnet_dirs
+    from modules.controlnet.preprocessors import PREPROCESSORS, UNAVAILABLE
+    from modules.controlnet.preprocessors.annotator_files import annotator_roots
+    from modules.controlnet.preprocessors.networks import with_networks
     from modules.models.lora_library import LoraLibrary
     from modules.models.manager import ModelManager
     from modules.options import Options
@@ -74,7 +77,9 @@ def build_app(flags: argparse.Namespace, worker: bool = False):
                                 styles=StyleDatabase(paths.styles_csv),
                                 upscalers=Upscalers(paths.models_dir, lambda: models.device_config.device,
                                                     flags.disable_safe_unpickle),
-                                controlnets=ControlNetLibrary(controlnet_dirs(paths), flags.disable_safe_unpickle))
+                                controlnets=ControlNetLibrary(controlnet_dirs(paths), flags.disable_safe_unpickle),
+                                controlnet_preprocessors=with_networks(
+                                    PREPROCESSORS, UNAVAILABLE, annotator_roots(paths), flags.disable_safe_unpickle))
     from modules.jobs import JobStore
 
     app = App(paths=paths, flags=flags, options=options, services=services,
