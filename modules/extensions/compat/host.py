@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from modules.errors import EaselError, InvalidInput
-from modules.extensions.compat import processing, run_sync, script_callbacks, scripts
+from modules.extensions.compat import binding, processing, run_sync, script_callbacks, scripts
 from modules.extensions.compat.nested_job import PassCounter
 from modules.extensions.compat.reporting import FAILURES, extension_of
 from modules.pipeline.hooks import HookPoint, check_point
@@ -133,14 +133,19 @@ class ScriptHost:
 
     def extras_hooks(self):
         """The core's ExtrasHooks for one App.extras call."""
-        return self.extras.hooks()
+        return self.extras.hooks(self)
 
     def extras_image_changed(self) -> None:
         self.extras.image_changed()
 
     # ---- running
     def run_job(self, kind: str, request, snapshot, job) -> GenerationResult:
-        """The queue worker's entry: A1111's `scripts.run(p, *args)` or else `process_images(p)`."""
+        """The queue worker's entry: A1111's `scripts.run(p, *args)` or else `process_images(p)`. While it runs,
+        A1111's globals (shared.opts, process_images, …) answer for this host's App (binding.running)."""
+        with binding.running(self):
+            return self._run_job(kind, request, job)
+
+    def _run_job(self, kind: str, request, job) -> GenerationResult:
         runner = self.runners[kind]
         self.ensure_layout()
         p = processing.from_request(kind, request, job)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from modules.extensions.compat import scripts
+from modules.extensions.compat import binding, scripts
 from modules.extensions.compat.scripts_postprocessing import PostprocessedImage, ScriptPostprocessingRunner
 from modules.pipeline.extras import NO_EXTRAS_HOOKS, ExtrasOutput
 
@@ -21,8 +21,9 @@ class ExtrasScripts:
         """Inside the Extras tab's layout: each script's controls (a row per script, A1111's order)."""
         return ExtrasSection(self.runner, self.runner.setup_ui())
 
-    def hooks(self):
-        return ExtrasScriptHooks(self.runner) if self.runner.scripts else NO_EXTRAS_HOOKS
+    def hooks(self, host=None):
+        """The hooks of one Extras job; with `host`, A1111's globals answer for its App while they run."""
+        return ExtrasScriptHooks(self.runner, host) if self.runner.scripts else NO_EXTRAS_HOOKS
 
     def image_changed(self) -> None:
         self.runner.image_changed()
@@ -47,10 +48,16 @@ class ExtrasSection:
 class ExtrasScriptHooks:
     """ExtrasHooks: one upscaled image → A1111's PostprocessedImage through every script → the images to return."""
 
-    def __init__(self, runner: ScriptPostprocessingRunner):
-        self.runner = runner
+    def __init__(self, runner: ScriptPostprocessingRunner, host=None):
+        self.runner, self.host = runner, host
 
     def postprocess(self, image, info: dict, request, job) -> list[ExtrasOutput]:
+        if self.host is not None:
+            with binding.running(self.host):
+                return self._postprocess(image, info, request)
+        return self._postprocess(image, info, request)
+
+    def _postprocess(self, image, info: dict, request) -> list[ExtrasOutput]:
         pp = PostprocessedImage(image)
         pp.info = dict(info)  # Easel's upscale entries first, as A1111's own Upscale script writes them
         pp.shared.target_width, pp.shared.target_height = image.size
