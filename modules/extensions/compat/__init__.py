@@ -25,6 +25,7 @@ ALIASES = {
     "modules.ui_common": "ui_common",
     "modules.ui_prompt_styles": "ui_prompt_styles",
     "modules.ui_settings": "ui_settings",
+    "modules.ui_extensions": "ui_extensions",
     "modules.extras": "extras",
     "modules.sd_samplers": "sd_samplers",
     "modules.sd_models": "sd_models",

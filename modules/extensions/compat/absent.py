@@ -64,7 +64,7 @@ REASONS: dict[str, str] = {
     "modules.processing_scripts.seed": "see modules.processing_scripts",
     "modules.txt2img": _UI, "modules.img2img": _UI, "modules.postprocessing": _UI,
     "modules.progress": "A1111's progress routes; Easel's are /sdapi/v1/progress and its job queue",
-    "modules.ui_checkpoint_merger": _UI, "modules.ui_extensions": _UI, "modules.ui_loadsave": _UI,
+    "modules.ui_checkpoint_merger": _UI, "modules.ui_loadsave": _UI,
     "modules.ui_postprocessing": _UI,
     "modules.ui_tempdir": _UI, "modules.ui_toprow": _UI, "modules.ui_extra_networks_checkpoints": _UI,
     "modules.ui_extra_networks_checkpoints_user_metadata": _UI, "modules.ui_extra_networks_hypernets": _UI,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from modules.extensions.compat import binding, install_aliases, script_callbacks
+from modules.extensions.compat import binding, install_aliases, script_callbacks, shared
 from modules.extensions.compat.core_extras import extend_core_modules
 from modules.extensions.compat.host import ScriptHost
 from modules.extensions.compat.loader import ExtensionFolder, load_extension_scripts
@@ -38,6 +38,7 @@ def start_extensions(app, folders: list[tuple[str, Path]]) -> ScriptHost:
     _install_shims()
     script_callbacks.clear_callbacks()
     ui_extra_networks.initialize()  # pages registered for an earlier App (tests start several) are not this one's
+    shared.state.forget_replacements()
     if folders:  # scripts that run pip themselves at import: held to Easel's versions (extensions/constraints.py)
         protect_this_process()
         ensure_settings_file(app.paths.config_json)

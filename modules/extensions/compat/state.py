@@ -1,15 +1,23 @@
 """A1111's `shared.state`: the running job's progress and flags, read from and written to the App's current Job."""
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
 from modules.extensions.compat import binding
 
+log = logging.getLogger("easel.extensions")
+
 # A1111 name → the Job attribute it reads and writes
 _JOB_FIELDS = {"job_no": "job_no", "job_count": "job_count", "sampling_step": "sampling_step",
                "sampling_steps": "sampling_steps", "interrupted": "interrupted", "skipped": "skipped",
                "textinfo": "textinfo", "id_live_preview": "preview_step"}
+# methods an extension may replace on A1111's State (e.g. to block interruptions); the App's own Interrupt and Skip
+# (the page's buttons, /sdapi/v1/interrupt and /skip) then go through the replacement, as A1111's did
+_REPLACEABLE = ("interrupt", "skip", "stop_generating", "request_restart", "nextjob", "begin", "end",
+                "set_current_image", "do_set_current_image", "assign_current_image", "dict")
+_ROUTED = ("interrupt", "skip")
 
 
 class StateView:
@@ -39,6 +47,9 @@ class StateView:
         raise AttributeError(key)
 
     def __setattr__(self, key: str, value: Any) -> None:
+        if key in _REPLACEABLE and callable(value):
+            self._replace(key, value)
+            return
         job = self._job()
         if job is not None and key in _JOB_FIELDS and key not in ("interrupted", "skipped"):
             setattr(job, _JOB_FIELDS[key], value)
@@ -49,14 +60,36 @@ class StateView:
         else:
             self._idle[key] = value
 
+    def _replace(self, key: str, method) -> None:
+        """An extension's replacement of one of State's methods: read back as set; the bound App's Interrupt or
+        Skip calls it (the App class's own method stays what the original here calls)."""
+        object.__setattr__(self, key, method)
+        if key in _ROUTED and binding.is_bound():
+            setattr(binding.app(), key, lambda: getattr(self, key)())
+
+    def forget_replacements(self) -> None:
+        """At each start of the extension layer: extensions' scripts import (and replace) afresh."""
+        for key in _REPLACEABLE:
+            self.__dict__.pop(key, None)
+
     def interrupt(self) -> None:
-        binding.app().interrupt()
+        app = binding.app()
+        type(app).interrupt(app)  # the App's own, not a route through a replacement (which would call back here)
 
     def skip(self) -> None:
-        binding.app().skip()
+        app = binding.app()
+        type(app).skip(app)
 
     def stop_generating(self) -> None:
         self.interrupt()
+
+    def request_restart(self) -> None:
+        """A1111 stops the job and has its launcher start the server again. Easel has no such launcher: the job
+        stops, and the log says that changes (e.g. extensions applied) load when Easel is started again."""
+        self.interrupt()
+        self._idle.update(server_command="restart", need_restart=True)
+        log.warning("a restart was requested (shared.state.request_restart); Easel does not restart itself: "
+                    "restart it to load the changes")
 
     def nextjob(self) -> None:
         job = self._job()
