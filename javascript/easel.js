@@ -110,7 +110,11 @@ function easelWaitFor(test, timeout) {
 // in onUiLoaded. Gradio mounts a tab's contents when the tab is first shown, so each tab (nested tab bars too) is
 // shown once at load, and the tabs first selected are selected again. Closed accordions' contents are in the page
 // already (modules/ui/layout.py).
-const EASEL_MOUNT_TIMEOUT = 30000;  // ms: a busy machine loads some components' code seconds after the rest
+// A page with many extensions holds thousands of components, and a busy machine draws them for a minute or more;
+// the wait ends as soon as every element is there, or once none has come for EASEL_MOUNT_STALL (an element that
+// never comes, e.g. in a part Gradio could not draw, must not hold the page that long).
+const EASEL_MOUNT_TIMEOUT = 180000;  // ms
+const EASEL_MOUNT_STALL = 10000;  // ms without a new element, every tab shown
 const EASEL_NOT_DRAWN = new Set(["state", "timer", "api"]);  // components with no element in the page
 
 // A tab bar's buttons, and those of its overflow menu (Gradio moves there the tabs a narrow bar cannot show).
@@ -128,6 +132,7 @@ async function easelShowEveryTab(app, ids, only) {
     const visited = new Set();
     const first = [];  // the tab each tab bar had, selected again at the end
     const start = Date.now();
+    let present = -1, lastGain = start;
     while (Date.now() - start < EASEL_MOUNT_TIMEOUT) {
         const buttons = easelUnvisitedTabs(app, visited).filter((b) => !only || only.includes(b.id));
         for (const bar of new Set(buttons.map((button) => button.parentElement))) {
@@ -138,7 +143,9 @@ async function easelShowEveryTab(app, ids, only) {
             visited.add(button);
             if (!first.includes(button)) button.click();
         }
-        if (!buttons.length && ids.every((id) => document.getElementById(id))) break;
+        const found = ids.reduce((n, id) => n + (document.getElementById(id) ? 1 : 0), 0);
+        if (found > present || buttons.length) [present, lastGain] = [found, Date.now()];
+        if (!buttons.length && (found === ids.length || Date.now() - lastGain > EASEL_MOUNT_STALL)) break;
         await new Promise((resolve) => setTimeout(resolve, 50));
     }
     for (const button of first.reverse()) button.click();

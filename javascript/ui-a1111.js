@@ -1,7 +1,8 @@
 // A1111's page globals that extensions' scripts call (A1111 defines them in script.js, ui.js, hints.js,
-// contextMenus.js, localStorage.js, inputAccordion.js …), written for Easel's page: `opts`, onOptionsChanged and
-// onOptionsAvailable, `titles`, updateInput, tab switching, gallery selection, visibility checks, popups,
-// context-menu entries, localGet/localSet, inputAccordionChecked.
+// contextMenus.js, localStorage.js, inputAccordion.js, extensions.js …), written for Easel's page: `opts`,
+// onOptionsChanged and onOptionsAvailable, `titles`, updateInput, tab switching, gallery selection, visibility
+// checks, popups, context-menu entries, localGet/localSet, inputAccordionChecked, extensions_apply, seed and size
+// buttons, formatTime.
 "use strict";
 
 var opts = {};  // every setting, as /sdapi/v1/options gives them (A1111 fills it from the settings JSON)
@@ -121,6 +122,44 @@ function restart_reload() {
     const poll = () => fetch("./").then(() => location.reload()).catch(() => setTimeout(poll, 1000));
     setTimeout(poll, 1000);
     return [];
+}
+
+// A1111's Extensions tab sent its checkboxes through extensions_apply(disabled, update, disable_all) (JSON lists and
+// the mode) to modules.ui_extensions.apply_and_restart, then reloaded the page once the server came back. Easel's
+// tab sends its own table, and Easel does not restart itself; these keep A1111's names and values for scripts
+// that call or wrap them: the values pass through as given.
+function extensions_apply(disabledList, updateList, disableAll) {
+    return [disabledList, updateList, disableAll];
+}
+function extensions_check() { return args_to_array(arguments); }
+
+// A seed field set to -1 (random), and the width and height fields swapped, as A1111's buttons do.
+function setRandomSeed(elemId) {
+    const input = gradioApp().querySelector(`#${elemId} input`);
+    if (input) {
+        input.value = "-1";
+        updateInput(input);
+    }
+    return [];
+}
+function switchWidthHeight(tabname) {
+    const width = gradioApp().querySelector(`#${tabname}_width input[type=number]`);
+    const height = gradioApp().querySelector(`#${tabname}_height input[type=number]`);
+    if (width && height) {
+        [width.value, height.value] = [height.value, width.value];
+        updateInput(width);
+        updateInput(height);
+    }
+    return [];
+}
+
+// Seconds as A1111's progress bar writes an ETA: "01:02:03" past an hour, "02:03" past a minute, else "3s".
+function formatTime(seconds) {
+    const pad = (n) => String(n).padStart(2, "0");
+    const whole = Math.floor(seconds);
+    if (seconds > 3600) return `${pad(Math.floor(whole / 3600))}:${pad(Math.floor(whole / 60) % 60)}:${pad(whole % 60)}`;
+    if (seconds > 60) return `${pad(Math.floor(whole / 60))}:${pad(whole % 60)}`;
+    return `${whole}s`;
 }
 
 // The browser's storage, as A1111's localStorage.js offers it: a private window or a full disk only warns.

@@ -85,6 +85,23 @@ def contents_at_load(blocks: gr.Blocks) -> None:
             # page fails on it ("initial_tabs is not iterable"), which, rendered at load, would stop the page
             block.get_block_name = lambda: "column"
             block.get_component_class_id = gr.Column.get_component_class_id
+        elif isinstance(block, gr.Tabs):
+            strays_beside(block)
+
+
+def strays_beside(tabs: gr.Tabs) -> None:
+    """Gradio 3 let a Tabs hold other components beside its tabs (the images browser keeps a hidden Textbox there);
+    Gradio's page then draws the wrong tab under a button and never draws one of them. They move just after the
+    Tabs, in its parent, where they sit in the page as before."""
+    strays = [child for child in tabs.children if not isinstance(child, gr.Tab)]
+    parent = tabs.parent
+    if not strays or parent is None or tabs not in parent.children:
+        return
+    tabs.children = [child for child in tabs.children if isinstance(child, gr.Tab)]
+    at = parent.children.index(tabs) + 1
+    parent.children[at:at] = strays
+    for child in strays:
+        child.parent = parent
 
 
 def building(host, tab: str):
