@@ -1,0 +1,89 @@
+"""The Extra Networks browser in the browser: a LoRA dropped into models/Lora shows up after the Lora tab's refresh,
+clicking its card adds `<lora:name:1>` to the prompt (a second click takes it out), and the generation uses it."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from tests.e2e.conftest import screenshot
+from tests.e2e.helpers import small_txt2img, wait_for_infotext
+
+TE_LAYER = "encoder.layers.0.self_attn.q_proj"
+
+
+def write_tiny_lora(checkpoint: Path, target: Path) -> None:
+    """A kohya LoRA on one text-encoder layer of the tiny checkpoint (shapes read from its header)."""
+    from safetensors import safe_open
+    from safetensors.numpy import save_file
+
+    with safe_open(str(checkpoint), framework="np") as f:
+        key = next(k for k in f.keys() if k.endswith(f"text_model.{TE_LAYER}.weight"))
+        out_ch, in_ch = f.get_slice(key).get_shape()
+    rng = np.random.default_rng(0)
+    prefix = "lora_te_text_model_" + TE_LAYER.replace(".", "_")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    save_file({f"{prefix}.lora_down.weight": (rng.standard_normal((2, in_ch)) * 0.3).astype(np.float32),
+               f"{prefix}.lora_up.weight": (rng.standard_normal((out_ch, 2)) * 0.3).astype(np.float32),
+               f"{prefix}.alpha": np.array(1.0, dtype=np.float32)}, str(target))
+
+
+def prompt_value(page) -> str:
+    return page.locator("#txt2img_prompt textarea").input_value()
+
+
+def extra_tab(page, label: str) -> None:
+    page.locator("#txt2img_extra_tabs button[role=tab]", has_text=label).first.click()
+
+
+def test_lora_card_click_adds_the_tag_and_generation_uses_it(page, server):
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    checkpoint = next((server.data_dir / "models" / "Stable-diffusion").glob("*.safetensors"))
+    write_tiny_lora(checkpoint, server.data_dir / "models" / "Lora" / "e2e_ink.safetensors")
+    small_txt2img(page, "a fox", seed=4321, steps=2)
+    extra_tab(page, "Lora")
+    page.locator("#txt2img_lora_extra_refresh").click()  # the file came after the page was built
+    card = page.locator("#txt2img_lora_cards .card[data-name='e2e_ink']")
+    card.wait_for(timeout=30_000)
+    card.click()
+    page.wait_for_function("() => document.querySelector('#txt2img_prompt textarea').value == 'a fox <lora:e2e_ink:1>'")
+    card.click()  # a second click takes it out again
+    page.wait_for_function("() => document.querySelector('#txt2img_prompt textarea').value == 'a fox'")
+    card.click()
+    screenshot(page, "extra_networks_lora")
+    extra_tab(page, "Generation")
+    page.locator("#txt2img_generate").click()
+    text = wait_for_infotext(page, "html_info_txt2img", "Seed: 4321")
+    assert "a fox <lora:e2e_ink:1>" in text and "Lora hashes: \"e2e_ink:" in text
+    page.locator("#txt2img_extra_tabs button[role=tab]", has_text="Lora").first.click()
+    page.locator("#txt2img_lora_extra_search").fill("no-such-lora")
+    page.wait_for_function("() => document.querySelector(\"#txt2img_lora_cards .card[data-name='e2e_ink']\")"
+                           ".classList.contains('hidden')")
+    assert errors == []
+
+
+def test_embedding_goes_to_the_last_prompt_box_and_checkpoint_card_switches(page, server):
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    (server.data_dir / "embeddings").mkdir(exist_ok=True)
+    (server.data_dir / "embeddings" / "e2e-bad-hands.pt").write_bytes(b"not read by the browser")
+    page.locator("#txt2img_neg_prompt textarea").fill("ugly")
+    page.locator("#txt2img_neg_prompt textarea").focus()  # the box used last takes the embedding
+    extra_tab(page, "Textual Inversion")
+    page.locator("#txt2img_textual_inversion_extra_refresh").click()
+    card = page.locator("#txt2img_textual_inversion_cards .card[data-name='e2e-bad-hands']")
+    card.click()
+    page.wait_for_function("() => document.querySelector('#txt2img_neg_prompt textarea').value == "
+                           "'ugly e2e-bad-hands'")
+    extra_tab(page, "Checkpoints")
+    page.evaluate("() => { window.easelSeen = []; document.addEventListener('click', (e) => { "
+                  "if (e.target.closest && e.target.closest('#change_checkpoint')) "
+                  "easelSeen.push(desiredCheckpointName); }, true); }")
+    page.locator("#txt2img_checkpoints_cards .card").first.click()
+    page.wait_for_function("() => easelSeen.length == 1 && desiredCheckpointName === null")  # the handler took it
+    chosen = page.evaluate("() => easelSeen[0]")
+    assert chosen.startswith("tiny")
+    page.wait_for_function("(t) => fetch('./sdapi/v1/options').then((r) => r.json())"
+                           ".then((o) => o.sd_model_checkpoint == t)", arg=chosen)
+    assert errors == []
