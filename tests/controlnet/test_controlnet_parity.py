@@ -11,15 +11,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from diffusers import (ControlNetModel, EulerDiscreteScheduler, StableDiffusionControlNetPipeline,
-                       StableDiffusionPipeline)
+from diffusers import ControlNetModel, StableDiffusionControlNetPipeline, StableDiffusionPipeline
 from PIL import Image
 
 from modules.controlnet.units import ControlUnit, ResizeMode
 from modules.pipeline.prompting import step_conditioning
 from modules.pipeline.request import GenerationRequest
 from modules.pipeline.seeds import plan_images
+from tests.fixtures.diffusers_oracle import euler_scheduler, load_pipeline, sd_config_folder
 from tests.fixtures.tiny_controlnet import make_tiny_controlnet, tiny_controlnet_model, tiny_controlnet_yaml
+from tests.fixtures.tiny_model import TINY_TEXT
 from tests.pipeline.conftest import euler_denoiser, make_app
 
 STEPS = 8
@@ -45,39 +46,13 @@ def setup(tmp_path_factory, tiny_checkpoint):
     tiny_controlnet_model(tiny_controlnet_yaml()).save_config(str(config_dir))  # config only, no weights
     net = ControlNetModel.from_single_file(str(path), config=str(config_dir), local_files_only=True,
                                            torch_dtype=torch.float32)
-    scheduler = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-                                       timestep_spacing="linspace", steps_offset=1)
-    base = StableDiffusionPipeline.from_single_file(str(tiny_checkpoint),
-                                                    original_config=str(tiny_checkpoint.with_suffix(".yaml")),
-                                                    config=str(sd1_config_folder(root / "sd1-config", scheduler)),
-                                                    local_files_only=True, safety_checker=None,
-                                                    torch_dtype=torch.float32)
+    base = load_pipeline(StableDiffusionPipeline, tiny_checkpoint,
+                         sd_config_folder(root / "sd1-config", TINY_TEXT, euler_scheduler()),
+                         original_config=str(tiny_checkpoint.with_suffix(".yaml")), safety_checker=None)
     components = {k: v for k, v in base.components.items() if k not in ("image_encoder",)}
     pipe = StableDiffusionControlNetPipeline(**components, controlnet=net)
     pipe.set_progress_bar_config(disable=True)
     return app, pipe, app.services.controlnets.names()[0]
-
-
-def sd1_config_folder(root, scheduler: EulerDiscreteScheduler):
-    """The tiny SD 1.x pipeline's component configs (no weights), so from_single_file stays offline."""
-    import json
-
-    from transformers import CLIPTextConfig, CLIPTokenizer
-
-    from modules.paths import INSTALL_DIR
-    from tests.fixtures.tiny_model import TINY_TEXT
-
-    (root / "text_encoder").mkdir(parents=True)
-    CLIPTextConfig(**TINY_TEXT).save_pretrained(root / "text_encoder")
-    CLIPTokenizer.from_pretrained(INSTALL_DIR / "configs" / "clip-tokenizer").save_pretrained(root / "tokenizer")
-    scheduler.save_config(root / "scheduler")
-    index = {"_class_name": "StableDiffusionPipeline", "_diffusers_version": "0.42.1",
-             "feature_extractor": [None, None], "safety_checker": [None, None], "requires_safety_checker": False,
-             "scheduler": ["diffusers", "EulerDiscreteScheduler"], "text_encoder": ["transformers", "CLIPTextModel"],
-             "tokenizer": ["transformers", "CLIPTokenizer"], "unet": ["diffusers", "UNet2DConditionModel"],
-             "vae": ["diffusers", "AutoencoderKL"]}
-    (root / "model_index.json").write_text(json.dumps(index))
-    return root
 
 
 def request(units=()) -> GenerationRequest:

@@ -3,16 +3,15 @@ OpenCLIP layer with its id-0 padding, clip skip, ε/v configs and native sizes, 
 own `StableDiffusionPipeline.from_single_file` on the same file (float32)."""
 from __future__ import annotations
 
-import json
 import re
 import shutil
 
 import pytest
 import torch
 import yaml
-from diffusers import EulerDiscreteScheduler, StableDiffusionPipeline
+from diffusers import StableDiffusionPipeline
 from diffusers.loaders import single_file_utils as sfu
-from transformers import CLIPTextConfig, CLIPTokenizer
+from transformers import CLIPTokenizer
 
 from modules.errors import InvalidInput, ModelLoadError
 from modules.models import model_config
@@ -26,9 +25,8 @@ from modules.models.lora_library import LoraLibrary
 from modules.models.manager import ModelManager
 from modules.models.safe_load import open_checkpoint
 from modules.paths import INSTALL_DIR, Paths
-from modules.pipeline.prompting import step_conditioning
 from modules.pipeline.request import GenerationRequest
-from modules.pipeline.seeds import plan_images
+from tests.fixtures.diffusers_oracle import capture, easel_conds, euler_scheduler, load_pipeline, sd_config_folder
 from tests.fixtures.tiny_lora import lora_tensors, write_lora
 from tests.fixtures.tiny_sd2 import TINY_TEXT2, full_text_tower, make_tiny_sd2_checkpoint, tiny_sd2_yaml
 from tests.pipeline.conftest import euler_denoiser, make_app
@@ -206,22 +204,6 @@ def test_embeddings_of_the_text_width_are_used_and_sd1_ones_are_skipped(tmp_path
 
 # ---- diffusers' own single-file loading on the same file -----------------------------------------------------
 
-def diffusers_folder(root, unet_scheduler: EulerDiscreteScheduler):
-    """A local diffusers layout holding only configs (no weights), so `from_single_file` never asks the hub."""
-    (root / "text_encoder").mkdir(parents=True)
-    CLIPTextConfig(**TINY_TEXT2).save_pretrained(root / "text_encoder")
-    tokenizer = CLIPTokenizer.from_pretrained(INSTALL_DIR / "configs" / "clip-tokenizer", pad_token="!")  # id 0
-    tokenizer.save_pretrained(root / "tokenizer")
-    unet_scheduler.save_config(root / "scheduler")
-    index = {"_class_name": "StableDiffusionPipeline", "_diffusers_version": "0.42.1",
-             "feature_extractor": [None, None], "safety_checker": [None, None], "requires_safety_checker": False,
-             "scheduler": ["diffusers", "EulerDiscreteScheduler"], "text_encoder": ["transformers", "CLIPTextModel"],
-             "tokenizer": ["transformers", "CLIPTokenizer"], "unet": ["diffusers", "UNet2DConditionModel"],
-             "vae": ["diffusers", "AutoencoderKL"]}
-    (root / "model_index.json").write_text(json.dumps(index))
-    return root
-
-
 @pytest.mark.parametrize("prediction", ["v", "epsilon"])
 def test_euler_txt2img_matches_diffusers_from_single_file(tmp_path, sd2_v, prediction):
     checkpoint = sd2_v if prediction == "v" else make_tiny_sd2_checkpoint(tmp_path / "src", prediction="epsilon")
@@ -233,24 +215,16 @@ def test_euler_txt2img_matches_diffusers_from_single_file(tmp_path, sd2_v, predi
     assert model.family == "sd2" and model.dtype == torch.float32
     assert model.prediction_type == diffusers_prediction
     assert app.models.native_size() == (96 if prediction == "v" else 64)  # what the UI and API default sizes to
-    captured = {}
-    decode = model.decode
-    model.decode = lambda latents: captured.setdefault("latents", latents.clone()) is not None and decode(latents)
+    captured = capture(model, "decode")
     app.txt2img(req)
-    ours = captured["latents"]  # [1, 4, 8, 8]
+    ours = captured["decode"]  # [1, 4, 8, 8]
 
-    plan = plan_images(req.prompt, req.negative_prompt, 42, 0, 0.0, 1, 1)
-    conds = step_conditioning(app.services.conditioning, model, plan, 1, req.steps, app.options.snapshot(), True)
-    cond, uncond = conds.cond(0).tensor.cross_attn, conds.uncond(0).cross_attn  # [1, 77, C] each
+    cond, uncond = (c.cross_attn for c in easel_conds(app, model, req, req.steps))  # [1, 77, C] each
     sigmas = app.services.samplers.build_sigmas("Euler", "Automatic", req.steps, euler_denoiser(app, model))[0]
-    scheduler = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-                                       timestep_spacing="linspace", steps_offset=1, prediction_type=diffusers_prediction)
-    folder = diffusers_folder(tmp_path / "diffusers-config", scheduler)
-    pipe = StableDiffusionPipeline.from_single_file(str(checkpoint),
-                                                    original_config=str(checkpoint.with_suffix(".yaml")),
-                                                    config=str(folder), local_files_only=True, safety_checker=None,
-                                                    torch_dtype=torch.float32)
-    pipe.set_progress_bar_config(disable=True)
+    folder = sd_config_folder(tmp_path / "diffusers-config", TINY_TEXT2, euler_scheduler(diffusers_prediction),
+                              pad_token="!")  # OpenCLIP pads with id 0
+    pipe = load_pipeline(StableDiffusionPipeline, checkpoint, folder,
+                         original_config=str(checkpoint.with_suffix(".yaml")), safety_checker=None)
     assert pipe.scheduler.config.prediction_type == diffusers_prediction
     with torch.inference_mode():
         their_cond, their_uncond = pipe.encode_prompt(req.prompt, "cpu", 1, True, req.negative_prompt)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from diffusers import EulerDiscreteScheduler, StableDiffusionXLImg2ImgPipeline, StableDiffusionXLPipeline
+from diffusers import StableDiffusionXLImg2ImgPipeline, StableDiffusionXLPipeline
 from PIL import Image
 
 from modules.errors import ModelLoadError
@@ -21,10 +21,10 @@ from modules.models.ldm_layout import REFINER_CLIP_G_PREFIX, SDXL_CLIP_G_PREFIX,
 from modules.models.manager import ModelManager
 from modules.paths import INSTALL_DIR, Paths
 from modules.pipeline.img2img import img2img_steps, partial_schedule
-from modules.pipeline.prompting import step_conditioning
 from modules.pipeline.img2img_request import Img2ImgRequest
 from modules.pipeline.request import GenerationRequest
-from modules.pipeline.seeds import plan_images
+from tests.fixtures.diffusers_oracle import (capture, check_same_sdxl_conditioning, easel_conds, euler_scheduler,
+                                             load_pipeline)
 from tests.fixtures.tiny_sdxl import diffusers_sdxl_folder, make_tiny_sdxl_checkpoint
 from tests.pipeline.conftest import euler_denoiser, make_app
 
@@ -125,37 +125,6 @@ def test_a_bare_cross_attention_tensor_is_refused_with_a_reason(sdxl_model):
 
 # ---- diffusers' own single-file loading on the same file -----------------------------------------------------
 
-def euler_scheduler() -> EulerDiscreteScheduler:
-    return EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-                                  timestep_spacing="linspace", steps_offset=1)
-
-
-def easel_conds(app, model, req, steps):
-    plan = plan_images(req.prompt, req.negative_prompt, req.seed, 0, 0.0, 1, 1)
-    conds = step_conditioning(app.services.conditioning, model, plan, 1, steps, app.options.snapshot(), True)
-    return conds.cond(0).tensor, conds.uncond(0)
-
-
-def check_same_conditioning(pipe, req, cond, uncond):
-    with torch.inference_mode():
-        embeds, neg, pooled, neg_pooled = pipe.encode_prompt(req.prompt, device="cpu",
-                                                             negative_prompt=req.negative_prompt)
-    assert (cond.cross_attn - embeds).abs().max().item() <= 1e-4  # same tokens, padding, penultimate layers
-    assert (uncond.cross_attn - neg).abs().max().item() <= 1e-4
-    assert (cond.pooled - pooled).abs().max().item() <= 1e-4 and (uncond.pooled - neg_pooled).abs().max() <= 1e-4
-
-
-def capture(model, name):
-    captured, original = {}, getattr(model, name)
-
-    def wrapper(value, *args, **kwargs):
-        captured.setdefault(name, value.clone())
-        return original(value, *args, **kwargs)
-
-    setattr(model, name, wrapper)
-    return captured
-
-
 def test_euler_txt2img_matches_diffusers_from_single_file(tmp_path, sdxl_file):
     req = GenerationRequest(prompt="a red circle", negative_prompt="blue", steps=8, width=64, height=96, seed=42,
                             sampler_name="Euler", cfg_scale=7.0)
@@ -169,11 +138,9 @@ def test_euler_txt2img_matches_diffusers_from_single_file(tmp_path, sdxl_file):
 
     cond, uncond = easel_conds(app, model, req, req.steps)
     sigmas = app.services.samplers.build_sigmas("Euler", "Automatic", req.steps, euler_denoiser(app, model))[0]
-    folder = diffusers_sdxl_folder(tmp_path / "diffusers-config", "base", euler_scheduler())
-    pipe = StableDiffusionXLPipeline.from_single_file(str(sdxl_file), config=str(folder), local_files_only=True,
-                                                      torch_dtype=torch.float32)
-    pipe.set_progress_bar_config(disable=True)
-    check_same_conditioning(pipe, req, cond, uncond)
+    pipe = load_pipeline(StableDiffusionXLPipeline, sdxl_file,
+                         diffusers_sdxl_folder(tmp_path / "diffusers-config", "base", euler_scheduler()))
+    check_same_sdxl_conditioning(pipe, req, cond, uncond)
     noise = torch.randn((1, 4, 12, 8), generator=torch.Generator().manual_seed(42))  # A1111's CPU/GPU noise
     with torch.inference_mode():
         theirs = pipe(prompt_embeds=cond.cross_attn, negative_prompt_embeds=uncond.cross_attn,
@@ -193,17 +160,15 @@ def test_euler_img2img_matches_diffusers_from_single_file(tmp_path, sdxl_file):
     init, decoded = capture(model, "encode"), capture(model, "decode")
     app.img2img(req)
     ours = decoded["decode"]  # [1, 4, 8, 8]
-    init_latent = model.encode(captured_image(init), sample=False)  # [1, 4, 8, 8], as Easel encodes it
+    init_latent = model.encode(init["encode"], sample=False)  # [1, 4, 8, 8], as Easel encodes it
 
     total, t_enc = img2img_steps(req.steps, 0.6, False)
     cond, uncond = easel_conds(app, model, req, total)
     sigmas = app.services.samplers.build_sigmas("Euler", "Automatic", total, euler_denoiser(app, model))[0]
     schedule = partial_schedule(sigmas, t_enc)  # the part A1111 runs: [t_enc + 2], ending at 0
-    folder = diffusers_sdxl_folder(tmp_path / "diffusers-config", "base", euler_scheduler())
-    pipe = StableDiffusionXLImg2ImgPipeline.from_single_file(str(sdxl_file), config=str(folder),
-                                                             local_files_only=True, torch_dtype=torch.float32)
-    pipe.set_progress_bar_config(disable=True)
-    check_same_conditioning(pipe, req, cond, uncond)
+    pipe = load_pipeline(StableDiffusionXLImg2ImgPipeline, sdxl_file,
+                         diffusers_sdxl_folder(tmp_path / "diffusers-config", "base", euler_scheduler()))
+    check_same_sdxl_conditioning(pipe, req, cond, uncond)
     with torch.inference_mode():
         theirs = pipe(prompt_embeds=cond.cross_attn, negative_prompt_embeds=uncond.cross_attn,
                       pooled_prompt_embeds=cond.pooled, negative_pooled_prompt_embeds=uncond.pooled,
@@ -211,10 +176,6 @@ def test_euler_img2img_matches_diffusers_from_single_file(tmp_path, sdxl_file):
                       generator=torch.Generator().manual_seed(7), output_type="latent").images
     assert (ours - init_latent).abs().max() > 0.1  # sampling changed the latent
     assert (ours - theirs).abs().max().item() <= 1e-3
-
-
-def captured_image(captured) -> torch.Tensor:
-    return captured["encode"]  # [1, 3, 64, 64] in [0, 1]
 
 
 def test_a_refiner_as_the_main_model_is_refused_naming_the_file(tmp_path):

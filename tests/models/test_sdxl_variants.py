@@ -19,7 +19,8 @@ from modules.pipeline.img2img import img2img_steps, partial_schedule
 from modules.pipeline.img2img_request import Img2ImgRequest
 from tests.fixtures.tiny_lora import lora_tensors, write_lora
 from tests.fixtures.tiny_sdxl import diffusers_sdxl_folder, make_tiny_sdxl_checkpoint
-from tests.models.test_sdxl import capture, check_same_conditioning, easel_conds, euler_scheduler
+from tests.fixtures.diffusers_oracle import (capture, check_same_sdxl_conditioning, easel_conds, euler_scheduler,
+                                             load_pipeline)
 from tests.pipeline.conftest import euler_denoiser, make_app
 
 FP32 = DeviceConfig(dtype=torch.float32, vae_dtype=torch.float32)
@@ -59,11 +60,9 @@ def test_inpainting_matches_diffusers_from_single_file(tmp_path):
     total, t_enc = img2img_steps(req.steps, 1.0, False)
     cond, uncond = easel_conds(app, model, req, total)
     sigmas = app.services.samplers.build_sigmas("Euler", "Automatic", total, euler_denoiser(app, model))[0]
-    folder = diffusers_sdxl_folder(tmp_path / "diffusers-config", "inpaint", euler_scheduler())
-    pipe = StableDiffusionXLInpaintPipeline.from_single_file(str(checkpoint), config=str(folder),
-                                                             local_files_only=True, torch_dtype=torch.float32)
-    pipe.set_progress_bar_config(disable=True)
-    check_same_conditioning(pipe, req, cond, uncond)
+    pipe = load_pipeline(StableDiffusionXLInpaintPipeline, checkpoint,
+                         diffusers_sdxl_folder(tmp_path / "diffusers-config", "inpaint", euler_scheduler()))
+    check_same_sdxl_conditioning(pipe, req, cond, uncond)
     with torch.inference_mode():
         theirs = pipe(prompt_embeds=cond.cross_attn, negative_prompt_embeds=uncond.cross_attn,
                       pooled_prompt_embeds=cond.pooled, negative_pooled_prompt_embeds=uncond.pooled, image=image,
@@ -105,11 +104,9 @@ def test_refiner_img2img_matches_diffusers_with_aesthetic_scores(tmp_path, refin
     assert cond.cross_attn.shape[-1] == 48 and cond.added["aesthetic_score"].item() == 6.0
     assert uncond.added["aesthetic_score"].item() == 2.5  # A1111's low score for the negative prompt
     sigmas = app.services.samplers.build_sigmas("Euler", "Automatic", total, euler_denoiser(app, model))[0]
-    folder = diffusers_sdxl_folder(tmp_path / "diffusers-config", "refiner", euler_scheduler())
-    pipe = StableDiffusionXLImg2ImgPipeline.from_single_file(str(refiner_file), config=str(folder),
-                                                             local_files_only=True, torch_dtype=torch.float32)
-    pipe.set_progress_bar_config(disable=True)
-    check_same_conditioning(pipe, req, cond, uncond)
+    pipe = load_pipeline(StableDiffusionXLImg2ImgPipeline, refiner_file,
+                         diffusers_sdxl_folder(tmp_path / "diffusers-config", "refiner", euler_scheduler()))
+    check_same_sdxl_conditioning(pipe, req, cond, uncond)
     with torch.inference_mode():
         theirs = pipe(prompt_embeds=cond.cross_attn, negative_prompt_embeds=uncond.cross_attn,
                       pooled_prompt_embeds=cond.pooled, negative_pooled_prompt_embeds=uncond.pooled,

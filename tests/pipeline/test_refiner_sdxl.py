@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import pytest
 import torch
-from diffusers import EulerDiscreteScheduler, StableDiffusionXLImg2ImgPipeline, StableDiffusionXLPipeline
+from diffusers import StableDiffusionXLImg2ImgPipeline, StableDiffusionXLPipeline
 
 from modules.errors import ModelLoadError
 from modules.pipeline.hooks import NoHooks
 from modules.pipeline.job import Job
 from modules.pipeline.request import GenerationRequest
 from modules.pipeline.txt2img import run_txt2img
+from tests.fixtures.diffusers_oracle import euler_scheduler
 from tests.fixtures.tiny_sdxl import diffusers_sdxl_folder, make_tiny_sdxl_checkpoint
 from tests.pipeline.conftest import euler_denoiser, make_app
 
@@ -25,11 +26,6 @@ class Capture(NoHooks):
         super().call(point, ctx, **kwargs)
         if point == "post_sample":
             self.latents = kwargs["samples"].value.clone()
-
-
-def euler_scheduler() -> EulerDiscreteScheduler:
-    return EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-                                  timestep_spacing="linspace", steps_offset=1)
 
 
 @pytest.fixture(scope="module")
