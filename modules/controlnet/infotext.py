@@ -46,7 +46,7 @@ def unit_text(unit: ControlUnit) -> str | None:
 def resolved(unit: ControlUnit, registry) -> ControlUnit:
     """The unit with -1 / out-of-range sliders replaced by its preprocessor's defaults (what actually ran)."""
     try:
-        pre = registry.get(unit.module)
+        pre = registry.lookup(unit.module)  # the sliders resolve whether or not annotator files are here
     except InvalidInput:
         return unit
     params = pre.params(unit.processor_res, unit.threshold_a, unit.threshold_b)

@@ -87,7 +87,7 @@ def _unit(ctx: UiContext, prefix: str) -> dict:
     control_type = gr.Radio(["All", *sorted(reg.tags())], value="All", label="Control Type",
                             elem_id=f"{prefix}_controlnet_type_filter_radio")
     with gr.Row():
-        c["module"] = gr.Dropdown(label="Preprocessor", choices=[(p.shown_name, p.name) for p in reg.all()],
+        c["module"] = gr.Dropdown(label="Preprocessor", choices=[(p.choice_label, p.name) for p in reg.all()],
                                   value="none", elem_id=f"{prefix}_{ELEM['module']}")
         run = gr.Button("💥", elem_id=f"{prefix}_controlnet_trigger_preprocessor", scale=0, min_width=40)
         c["model"] = gr.Dropdown(label="Model", choices=model_choices(ctx), value="None",
@@ -129,7 +129,8 @@ def type_filter(reg, models: list[str], tag: str) -> list:
 
     entry = control_types(reg, models).get(tag) or control_types(reg, models)["All"]
     by_label = {p.shown_name: p for p in reg.all()}
-    modules = [(label, by_label[label].name) for label in entry["module_list"] if label in by_label]
+    modules = [(by_label[label].choice_label, by_label[label].name) for label in entry["module_list"]
+               if label in by_label]
     default = by_label.get(entry["default_option"])
     return [gr.update(choices=modules, value=default.name if default else "none"),
             gr.update(choices=entry["model_list"], value=entry["default_model"])]

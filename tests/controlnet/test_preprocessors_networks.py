@@ -112,3 +112,17 @@ def test_api_lists_the_module_and_answers_422_naming_the_file(tmp_path, tiny_che
         response = client.post("/sdapi/v1/txt2img", json={**TINY, "alwayson_scripts": {"controlnet": {"args": [unit]}}})
         assert response.status_code == 422, response.text
         assert "controlnet.args[0].module" in response.text and "dpt_hybrid-midas-501f0c75.pt" in response.text
+
+
+def test_the_ui_shows_what_is_missing_and_infotext_still_resolves_sliders():
+    from modules.controlnet.infotext import resolved
+    from modules.controlnet.preprocessors import default_registry
+    from modules.controlnet.units import ControlUnit
+    from modules.ui import controlnet_panel
+
+    registry = default_registry()  # no folders: every annotator file is missing
+    assert registry.lookup("depth").choice_label == "depth_midas (missing dpt_hybrid-midas-501f0c75.pt)"
+    assert registry.lookup("canny").choice_label == "canny"
+    modules, _ = controlnet_panel.type_filter(registry, [], "OpenPose")
+    assert ("openpose (missing body_pose_model.pth)", "openpose") in modules["choices"]
+    assert resolved(ControlUnit(module="depth", processor_res=-1), registry).processor_res == 512

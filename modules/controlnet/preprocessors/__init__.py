@@ -31,18 +31,18 @@ PREPROCESSORS: tuple[Preprocessor, ...] = (
                  accepts_mask=True, requires_mask=True),
 )
 
-# Preprocessors that run a network: refused, naming the weight files, until Easel runs annotators.
+# Preprocessors refused with a reason. Those running a network on the user's annotator files (depth, openpose…)
+# are in networks.py: listed always, refused only while their files are missing.
 UNAVAILABLE: tuple[Unavailable, ...] = (
-    Unavailable("depth", ("dpt_hybrid-midas-501f0c75.pt",), "models/annotator/midas"),
-    Unavailable("depth_midas", ("dpt_hybrid-midas-501f0c75.pt",), "models/annotator/midas"),
-    Unavailable("openpose", ("body_pose_model.pth",), "models/annotator/openpose"),
-    Unavailable("openpose_full", ("body_pose_model.pth", "hand_pose_model.pth", "facenet.pth"),
-                "models/annotator/openpose"),
     Unavailable("reference_only", (), "", "its attention mode is not built yet"),
     Unavailable("tile_colorfix", (), "", "its colour-fix sampling step is not built yet"),
     Unavailable("tile_colorfix+sharp", (), "", "its colour-fix sampling step is not built yet"),
 )
 
 
-def default_registry() -> Registry:
-    return Registry(PREPROCESSORS, UNAVAILABLE)
+def default_registry(roots: tuple = (), disable_safe_unpickle: bool = False) -> Registry:
+    """Every preprocessor; the network ones look for their files under `roots`
+    (modules/controlnet/preprocessors/annotator_files.py `annotator_roots`; none: all reported missing)."""
+    from modules.controlnet.preprocessors.networks import with_networks
+
+    return with_networks(PREPROCESSORS, UNAVAILABLE, tuple(roots), disable_safe_unpickle)

@@ -68,6 +68,12 @@ class Preprocessor:
     def shown_name(self) -> str:
         return self.label or self.name
 
+    @property
+    def choice_label(self) -> str:
+        """The UI's dropdown text: its label, and for a network preprocessor the files still to get."""
+        missing = self.weights.missing() if self.weights is not None else ()
+        return f"{self.shown_name} (missing {', '.join(p.name for p in missing)})" if missing else self.shown_name
+
     def missing_files(self) -> str:
         """'' when the preprocessor can run, else which weight files to put where (Easel downloads nothing)."""
         if self.weights is None:
