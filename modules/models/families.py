@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # engines import torch; the table is read before torch loads 
 Shapes = Mapping[str, tuple[int, ...]]
 
 __all__ = ["CLIP_L_PREFIX", "FAMILIES", "Family", "UNET_IN", "detect_family", "family_by_name", "family_of_file",
-           "supported_labels"]
+           "refuse_unloadable", "supported_labels"]
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,14 @@ def supported_labels(families: Sequence[Family] = FAMILIES) -> str:
 
 def family_by_name(name: str, families: Sequence[Family] = FAMILIES) -> Family:
     return next(f for f in families if f.name == name)
+
+
+def refuse_unloadable(path: Path | str, families: Sequence[Family] = FAMILIES) -> None:
+    """`detect_family`'s error for a .safetensors file whose header names no supported family, read before any
+    weight (so a loaded model need not be dropped first); a .ckpt needs unpickling, so its load says it."""
+    shapes = safetensors_shapes(path)
+    if shapes is not None:
+        detect_family(shapes, str(path), families)
 
 
 def family_of_file(path: Path | str, families: Sequence[Family] = FAMILIES) -> Family | None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from modules.errors import NotFound
 from modules.models.discovery import (VAE_AUTOMATIC, CheckpointInfo, VaeInfo, find_checkpoints_in, find_vaes_in,
                                       resolve_vae)
-from modules.models.families import FAMILIES, Family, family_of_file
+from modules.models.families import FAMILIES, Family, family_of_file, refuse_unloadable
 from modules.models.hashing import HashCache, short_hash
 from modules.models.model_config import DEFAULT_NATIVE_SIZE, load_spec
 from modules.paths import Paths
@@ -259,9 +259,11 @@ class ModelManager:
                 if current.vae_path != (vae_info.path if vae_info else None):
                     self._current = self._swap_vae(current, vae_info)
                 return self._current
-            family = self.family_of(info)
+            family = self.family_of(info)  # what cannot be the main model is refused before the current is dropped
             if family is not None and family.supported:
-                loader().check_main_model(family, info.path)  # refused before the current model is dropped
+                loader().check_main_model(family, info.path)
+            else:
+                refuse_unloadable(info.path, self.families or FAMILIES)  # unknown or unsupported, from its header
             held = self._refiner
             if held is not None and held.checkpoint.path == info.path and not held.engine.refiner_only and \
                     held.vae_path == (vae_info.path if vae_info else None):
