@@ -102,7 +102,9 @@ def build_router(app) -> APIRouter:  # noqa: C901 - one short function per route
 
     @router.get("/embeddings")
     def embeddings() -> dict[str, Any]:
-        return app.services.embeddings.api_info()
+        from modules.pipeline.extra_networks import embeddings_listing  # sorted for the current model's encoders
+
+        return embeddings_listing(app.services)
 
     @router.get("/loras")
     def loras() -> list[dict[str, Any]]:

@@ -10,9 +10,9 @@ import hashlib
 import logging
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from modules.conditioning.chunks import CHUNK_LENGTH
 from modules.conditioning.tokenizer import tokenize
@@ -39,11 +39,30 @@ def find_embedding_files(folder: Path) -> list[Path]:
     return sorted(found, key=lambda p: str(p).lower())
 
 
-class EmbeddingDatabase:
-    """The embeddings of the data dir, loaded for one text-encoder width; owned by the App.
+def slot_widths(slots: Mapping[str, Any]) -> dict[str, int]:
+    """A model's text encoders as embeddings see them, {slot: width}, from its `text_slots()` (TextSlot values).
 
-    `load_for(width, tokenizer)` re-reads the folder only when a file, the width or the tokenizer changed (A1111
-    checks at every generation too). Not-loaded files: `skipped` (wrong width) and `errors` (unreadable).
+    >>> from types import SimpleNamespace as S
+    >>> slot_widths({"clip_l": S(hidden_size=768), "clip_g": S(hidden_size=1280)})
+    {'clip_l': 768, 'clip_g': 1280}
+    """
+    return {name: int(slot.hidden_size) for name, slot in slots.items()}
+
+
+def _as_widths(width: int | Mapping[str, int] | None) -> dict[str, int] | None:
+    """`load_for`'s first argument as {slot: width}: a bare width is one CLIP ViT-L-style encoder (SD 1.x, 2.x)."""
+    if width is None:
+        return None
+    return {"clip_l": int(width)} if isinstance(width, int) else dict(width)
+
+
+class EmbeddingDatabase:
+    """The embeddings of the data dir, loaded for one model's text encoders; owned by the App.
+
+    `load_for(widths, tokenizer)` sorts the folder's files again only when a file, the encoders or the tokenizer
+    changed (A1111 checks at every generation too); a file is read again only when it changed, so switching between
+    a model and its refiner is cheap. Not-loaded files: `skipped` (made for other text encoders) and `errors`
+    (unreadable).
     """
 
     def __init__(self, folders: Sequence[Path], hash_cache=None, disable_safe_unpickle: bool = False):
@@ -54,8 +73,10 @@ class EmbeddingDatabase:
         self.skipped: dict[str, Embedding] = {}
         self.errors: dict[str, str] = {}
         self.key = ""  # changes whenever what a prompt can mean changes (for the conditioning cache)
+        self.widths: dict[str, int] | None = None  # the text encoders loaded for ({slot: width}; None: any)
         self._ids_lookup: dict[int, list[tuple[list[int], Embedding]]] = {}
         self._signature: tuple | None = None
+        self._read: dict[str, tuple[tuple, Embedding | ModelLoadError]] = {}  # path → (its stat, what it gave)
         self._lock = threading.RLock()
 
     def _files(self) -> list[Path]:
@@ -72,48 +93,89 @@ class EmbeddingDatabase:
                 stats.append((str(p), 0, 0))
         return tuple(stats)
 
-    def load_for(self, width: int | None, tokenizer, force: bool = False) -> "EmbeddingDatabase":
-        """Make the database match the folder for a text encoder of `width`; cheap when nothing changed.
+    def load_for(self, width: int | Mapping[str, int] | None, tokenizer,
+                 force: bool = False) -> "EmbeddingDatabase":
+        """Make the database match the folder for a model's text encoders; cheap when nothing changed.
 
-        `width=None` (no model loaded yet) takes every width, as A1111 lists embeddings before a model loads;
-        without a tokenizer nothing can be matched in prompts.
+        `width`: {slot: width} of the model's text encoders (`slot_widths(model.text_slots())`; SDXL:
+        {"clip_l": 768, "clip_g": 1280}), or one width for a single CLIP-style encoder. None (no model loaded yet)
+        takes every embedding, as A1111 lists them before a model loads; without a tokenizer nothing can be
+        matched in prompts.
         """
+        widths = _as_widths(width)
         with self._lock:
             files = self._files()
-            signature = (self._file_signature(files), width, id(tokenizer))
+            signature = (self._file_signature(files), tuple(sorted((widths or {}).items())) if widths else None,
+                         id(tokenizer))
             if force or signature != self._signature:
-                self._reload(files, width, tokenizer)
+                self._reload(files, widths, tokenizer, force)
                 self._signature = signature
                 self.key = hashlib.sha1(repr(signature[:2]).encode()).hexdigest()[:16]
             return self
+
+    def load_for_model(self, model) -> "EmbeddingDatabase":
+        """`load_for` the text encoders of a loaded model (anything with `text_slots()`)."""
+        slots = model.text_slots()
+        tokenizer = next(iter(slots.values())).tokenizer if slots else None
+        return self.load_for(slot_widths(slots), tokenizer)
 
     def refresh(self) -> None:
         """Forget what was loaded; the next `load_for` reads every file again (`/refresh-embeddings`)."""
         with self._lock:
             self._signature = None
+            self._read.clear()
 
-    def _reload(self, files: Sequence[Path], width: int, tokenizer) -> None:
+    def _read_file(self, path: Path, stat: tuple) -> "Embedding":
+        """The file's embedding (or its ModelLoadError, raised), read again only when its stat changed."""
         from modules.conditioning.embeddings import load_embedding
 
+        seen = self._read.get(str(path))
+        if seen is None or seen[0] != stat:
+            try:
+                seen = stat, load_embedding(path, self.disable_safe_unpickle)
+            except ModelLoadError as e:
+                seen = stat, e
+            self._read[str(path)] = seen
+        if isinstance(seen[1], ModelLoadError):
+            raise seen[1]
+        return seen[1]
+
+    def _reload(self, files: Sequence[Path], widths: dict[str, int] | None, tokenizer, force: bool) -> None:
+        if force:
+            self._read.clear()
         loaded, skipped, errors = {}, {}, {}
+        stats = dict((s[0], s) for s in self._file_signature(files))
+        self._read = {k: v for k, v in self._read.items() if k in stats}  # forget deleted files
         for path in files:  # a later file with the same name replaces an earlier one, as in A1111
             try:
-                embedding = load_embedding(path, self.disable_safe_unpickle)
+                embedding = self._read_file(path, stats[str(path)])
             except ModelLoadError as e:
                 errors[path.stem] = e.message
                 log.warning("textual inversion: %s", e.message)
                 continue
             for table in (loaded, skipped, errors):
                 table.pop(embedding.name, None)
-            if width is not None and embedding.shape != width:
+            if widths is not None and not embedding.fits(widths):
                 skipped[embedding.name] = embedding
             elif embedding.vectors > CHUNK_LENGTH:
                 errors[embedding.name] = (f"cannot load {path}: {embedding.vectors} vectors, more than the "
                                           f"{CHUNK_LENGTH} a prompt chunk holds")
             else:
                 loaded[embedding.name] = embedding
-        self.loaded, self.skipped, self.errors = loaded, skipped, errors
+        shown = (tuple(loaded), tuple(skipped))
+        if shown != (tuple(self.loaded), tuple(self.skipped)) and (loaded or skipped):
+            log.info("Textual inversion embeddings loaded(%d): %s", len(loaded), ", ".join(loaded))
+            if skipped:
+                log.info("Textual inversion embeddings skipped(%d): %s", len(skipped), ", ".join(skipped))
+        self.loaded, self.skipped, self.errors, self.widths = loaded, skipped, errors, widths
         self._ids_lookup = self._build_lookup(tokenizer, loaded.values())
+
+    def misfit(self, name: str) -> str:
+        """Why the skipped embedding `name` is not used, for the run's warnings."""
+        embedding = self.skipped[name]
+        wanted = " + ".join(f"{k} {v}" for k, v in (self.widths or {}).items())
+        return (f"embedding {name} not used: its vectors are for other text encoders ({embedding.describe()}); "
+                f"this model's are {wanted}")
 
     @staticmethod
     def _build_lookup(tokenizer, embeddings) -> dict[int, list[tuple[list[int], Embedding]]]:

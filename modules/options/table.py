@@ -76,6 +76,8 @@ SETTINGS: tuple[Setting, ...] = (
     _s("sd15_download_sha256", "6ce0161689b3853acaa03779ec93eafe75a02f4ced659bee03f50797806fa2fa",
        "Expected sha256 of that download (empty: do not check)", SD),
     _s("CLIP_stop_at_last_layers", 1, "Clip skip", SD, int, minimum=1, maximum=12),
+    _s("sdxl_clip_l_skip", False, "Clip skip SDXL: apply Clip skip to SDXL's CLIP-L text encoder too (no effect on "
+       "SD 1.x or 2.x)", SD),
     _s("emphasis", "Original", "Emphasis mode", SD, choices=("Original", "No norm", "Ignore", "None")),
     _s("comma_padding_backtrack", 20, "Prompt word wrap length limit (tokens)", SD, int, minimum=0, maximum=74),
     _s("pad_cond_uncond", False, "Pad prompt/negative prompt to be same length", SD),

@@ -24,9 +24,9 @@ class PromptConditioning(ConditioningCache):
         return self.models.text_weights_key(model) if self.models is not None else ""
 
     def embeddings_for(self, model):
-        """The database loaded for this model's CLIP ViT-L slot (re-read only when the folder changed); None for
-        a model without one (the SDXL refiner has OpenCLIP bigG alone)."""
-        slot = model.text_slots().get("clip_l")
-        if self.embeddings is None or slot is None:
+        """The database loaded for this model's text encoders (files re-read only when they changed): SD 1.x and
+        2.x take one-set files of their width, SDXL files with clip_l and clip_g sets, the refiner (bigG alone)
+        one-set files 1280 wide."""
+        if self.embeddings is None or not model.text_slots():
             return None
-        return self.embeddings.load_for(slot.hidden_size, slot.tokenizer)
+        return self.embeddings.load_for_model(model)

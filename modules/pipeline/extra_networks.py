@@ -139,16 +139,14 @@ class NetworkRun:
         db = self.embeddings
         if db is None:
             return
-        db.load_for(self.model.text_encoder.config.hidden_size, self.model.tokenizer)
+        db.load_for_model(self.model)
         tokenizer = self.model.tokenizer
         for name in db.names_in(tokenizer, texts):
             shorthash = db.shorthash(name) if self.add_ti_hashes else None
             if shorthash:
                 self.ti_hashes[name.translate(_INFOTEXT_UNSAFE)] = shorthash
         for name in db.names_in(tokenizer, texts, "skipped"):
-            self._warn(f"embedding {name} not used: its vectors are {db.skipped[name].shape} wide, this model's "
-                       f"text encoder takes {self.model.text_encoder.config.hidden_size}",
-                       "Embeddings not loaded", name)
+            self._warn(db.misfit(name), "Embeddings not loaded", name)
         for name in db.names_in(tokenizer, texts, "errors"):
             self._warn(f"embedding {name} not used: {db.errors[name]}", "Embeddings not loaded", name)
 
@@ -182,7 +180,7 @@ def embeddings_listing(services, refresh: bool = False) -> dict:
     if refresh:
         db.refresh()
     if model is not None:
-        db.load_for(model.text_encoder.config.hidden_size, model.tokenizer)
+        db.load_for_model(model)
     else:
         db.load_for(None, None)
     return db.api_info()

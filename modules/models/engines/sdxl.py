@@ -5,8 +5,10 @@ Prompts take A1111's classic path (75-token chunks, emphasis, BREAK; AND and pro
 encoders, as A1111's `sd_models_xl.get_learned_conditioning` does through sgm's conditioner: each chunk's
 penultimate hidden states (no final layer norm) of CLIP-L [.., 768] and bigG [.., 1280] are weighted by emphasis
 each on its own and joined to [.., 2048]; bigG pads with id 0 after a chunk's end token; the pooled output is
-bigG's projected end token of the first chunk. An empty negative prompt is all zeros (sgm's
-`force_zero_embeddings`). The UNet's time ids are (height, width, crop top, crop left, height, width): the size is
+bigG's projected end token of the first chunk. With A1111's `sdxl_clip_l_skip` on, CLIP-L is read at the clip
+skip's layer instead (1: its last, still without the final layer norm); bigG stays at its penultimate. Textual
+inversion: an SDXL embedding's clip_l vectors go into CLIP-L's token embeddings, its clip_g ones into bigG's; an
+SD 1.x embedding is skipped. An empty negative prompt is all zeros (sgm's `force_zero_embeddings`). The UNet's time ids are (height, width, crop top, crop left, height, width): the size is
 the latent's (A1111 passes the pass's width and height, which the latent has), the crop A1111's `sdxl_crop_top/left`
 settings. `docs/model-families.md` (SDXL) has the details.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -23,10 +26,11 @@ import torch
 
 from modules.conditioning.cache import ConditioningKey
 from modules.conditioning.chunks import DEFAULT_COMMA_BACKTRACK
+from modules.conditioning.embeddings import embedding_fixes
 from modules.conditioning.emphasis import DEFAULT_EMPHASIS, apply_emphasis, get_emphasis
 from modules.conditioning.prompt_tokens import prompt_to_chunks
 from modules.conditioning.types import Conditioning
-from modules.errors import ModelLoadError
+from modules.errors import InvalidInput, ModelLoadError
 from modules.models.components import load_openclip_with_projection, load_text_encoder, load_unet, load_vae
 from modules.models.engines.base import Engine, EngineContext, TextSlot
 from modules.models.engines.sd2 import pad_after_end
@@ -120,40 +124,64 @@ class SDXLEngine(Engine):
         return self.text_encoder.config.num_hidden_layers
 
     @torch.no_grad()
-    def _tower_states(self, tower: TextTower, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Token ids [N, 77] → (penultimate hidden states [N, 77, C] float32, projected pooled [N, P] or None)."""
+    def _tower_states(self, tower: TextTower, ids: torch.Tensor, back: int = 2,
+                      fixes: Sequence | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Token ids [N, 77] → (hidden states of the `back`-th last layer, no final layer norm [N, 77, C] float32,
+        projected pooled [N, P] or None). `fixes` (one list per row): textual-inversion vectors for this tower."""
         if tower.zero_pad:
             ids = pad_after_end(ids, self.tokenizer.eos_token_id)  # [N, 77]
-        out = tower.model(input_ids=ids.to(self.device), output_hidden_states=True)
+        hook = nullcontext()
+        if fixes is not None and any(fixes):
+            hook = embedding_fixes(tower.model.get_input_embeddings(), fixes, tower.slot)
+        with hook:
+            out = tower.model(input_ids=ids.to(self.device), output_hidden_states=True)
         pooled = getattr(out, "text_embeds", None)
-        return out.hidden_states[-2].float(), None if pooled is None else pooled.float()
+        return out.hidden_states[-back].float(), None if pooled is None else pooled.float()
 
     def text_hidden_states(self, input_ids: torch.Tensor, clip_skip: int = 1) -> torch.Tensor:
         """CLIP token ids [B,77] → every tower's penultimate states joined [B,77,ΣC] float32 (A1111 reads SDXL's
         towers at their penultimate layer whatever clip skip says)."""
         return torch.cat([self._tower_states(t, input_ids)[0] for t in self.towers], dim=-1)
 
-    def _encode_chunks(self, chunks, mode) -> tuple[torch.Tensor, torch.Tensor]:
-        """Chunks → (hidden states [N, 77, ΣC] with emphasis per tower, pooled [N, P] of the last tower)."""
+    def _encode_chunks(self, chunks, mode, clip_l_back: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
+        """Chunks → (hidden states [N, 77, ΣC] with emphasis per tower, pooled [N, P] of the last tower); CLIP-L
+        is read at its `clip_l_back`-th last layer, bigG at its penultimate."""
         ids = torch.tensor([c.tokens for c in chunks], dtype=torch.long)  # [N, 77]
         multipliers = torch.tensor([c.multipliers for c in chunks], dtype=torch.float32)  # [N, 77]
+        fixes = [c.fixes for c in chunks]
         states, pooled = [], None
         for tower in self.towers:
-            z, tower_pooled = self._tower_states(tower, ids)
+            back = clip_l_back if tower.slot == "clip_l" else 2
+            z, tower_pooled = self._tower_states(tower, ids, back, fixes)
             states.append(apply_emphasis(z, multipliers, mode))  # [N, 77, C_i]
             pooled = tower_pooled if tower_pooled is not None else pooled
         return torch.cat(states, dim=-1), pooled  # [N, 77, ΣC], [N, P]
 
+    def _clip_l_back(self, clip_skip: int, clip_l_skip: bool) -> int:
+        """Which layer from the end CLIP-L is read at: the penultimate (2), or with A1111's `sdxl_clip_l_skip` on,
+        the clip skip's (1: the last layer, still without the final layer norm)."""
+        tower = next((t for t in self.towers if t.slot == "clip_l"), None)
+        if not clip_l_skip or tower is None:
+            return 2
+        layers = tower.model.config.num_hidden_layers
+        if not isinstance(clip_skip, int) or not 1 <= clip_skip <= layers:
+            raise InvalidInput("clip_skip", f"{clip_skip!r} is out of range for SDXL's CLIP-L", f"1 to {layers}")
+        return clip_skip
+
     def encode_prompt(self, texts: Sequence[str], clip_skip: int, *, tokenizer=None,
                       emphasis: str = DEFAULT_EMPHASIS, comma_backtrack: int = DEFAULT_COMMA_BACKTRACK,
                       cache=None, model_hash: str = "", embeddings=None, negative: bool = False,
-                      crop: tuple[int, int] = (0, 0), aesthetic_score: float | None = None) -> list[Conditioning]:
-        """One Conditioning [1, 77*k, ΣC] with pooled [1, P] and `added` per text. `clip_skip` is not used (A1111
-        ignores it for SDXL); `embeddings` neither: SDXL embeddings (clip_l + clip_g vectors) are not read yet."""
+                      crop: tuple[int, int] = (0, 0), aesthetic_score: float | None = None,
+                      clip_l_skip: bool = False) -> list[Conditioning]:
+        """One Conditioning [1, 77*k, ΣC] with pooled [1, P] and `added` per text. `clip_skip` acts on CLIP-L only
+        and only with `clip_l_skip` (A1111's `sdxl_clip_l_skip`); `embeddings` (an EmbeddingDatabase loaded for
+        this model) gives each tower its own vector set of an SDXL embedding."""
         tokenizer = tokenizer if tokenizer is not None else self.tokenizer
         mode = get_emphasis(emphasis)
         added = self._added(crop, aesthetic_score)
-        keys = {t: ConditioningKey(f"{model_hash}|sdxl", t, 1, mode.name, comma_backtrack) for t in texts}
+        back = self._clip_l_back(clip_skip, clip_l_skip)
+        tag = f"{model_hash}|sdxl" + (f"|ti:{embeddings.key}" if embeddings is not None else "")
+        keys = {t: ConditioningKey(tag, t, back, mode.name, comma_backtrack) for t in texts}
         results: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         if cache is not None:
             for text, key in keys.items():
@@ -162,8 +190,8 @@ class SDXLEngine(Engine):
                     results[text] = hit, pooled
         todo = [t for t in dict.fromkeys(texts) if t not in results and not (negative and t == "")]
         if todo:
-            per_text = [prompt_to_chunks(tokenizer, t, mode.name, comma_backtrack)[0] for t in todo]
-            z, pooled = self._encode_chunks([c for chunks in per_text for c in chunks], mode)  # [Σk, 77, C]
+            per_text = [prompt_to_chunks(tokenizer, t, mode.name, comma_backtrack, embeddings)[0] for t in todo]
+            z, pooled = self._encode_chunks([c for chunks in per_text for c in chunks], mode, back)  # [Σk, 77, C]
             start = 0
             for text, chunks in zip(todo, per_text):
                 results[text] = z[start:start + len(chunks)].reshape(1, -1, z.shape[-1]), pooled[start:start + 1]
@@ -182,7 +210,8 @@ class SDXLEngine(Engine):
         return {"crop_coords": torch.tensor([[float(crop[0]), float(crop[1])]])}  # [1, 2]: top, left
 
     def prompt_options(self, opts, negative: bool) -> dict[str, Any]:
-        return {"negative": negative, "crop": (opts.sdxl_crop_top, opts.sdxl_crop_left)}
+        return {"negative": negative, "crop": (opts.sdxl_crop_top, opts.sdxl_crop_left),
+                "clip_l_skip": bool(opts.sdxl_clip_l_skip)}
 
     def text_slots(self) -> dict[str, TextSlot]:
         return {t.slot: TextSlot(t.slot, t.model.config.hidden_size, self.tokenizer) for t in self.towers}
