@@ -27,16 +27,19 @@ def sampler_params(spec: SamplerSpec, eta: float | None = None, s_churn: float |
     """(keyword arguments for `spec.function` including its fixed kwargs, infotext entries).
 
     None means the default: eta from `eta_ddim` for DDIM-style samplers (option "eta_ddim") else from
-    `eta_ancestral` (A1111's settings); s_tmax 0 means infinity, as in A1111's settings.
+    `eta_ancestral` (A1111's settings), or the sampler's own option "eta_default" where it has one (its eta is
+    another parameter, e.g. TCD's gamma); s_tmax 0 means infinity, as in A1111's settings.
     """
     uses_ddim_eta = bool(spec.options.get("eta_ddim", False))
-    eta_default = eta_ddim if uses_ddim_eta else eta_ancestral
+    own_eta = spec.options.get("eta_default")  # a sampler whose eta is its own parameter (TCD's gamma)
+    eta_default = own_eta if own_eta is not None else eta_ddim if uses_ddim_eta else eta_ancestral
+    eta_unmarked = own_eta if own_eta is not None else 0.0 if uses_ddim_eta else 1.0
     values = {"s_churn": s_churn, "s_tmin": s_tmin, "s_tmax": s_tmax or None, "s_noise": s_noise}
     kwargs: dict[str, Any] = dict(spec.kwargs)
     infotext: dict[str, Any] = {}
     if "eta" in spec.params:
         kwargs["eta"] = _number("eta", eta_default if eta is None else eta)
-        if kwargs["eta"] != (0.0 if uses_ddim_eta else 1.0):
+        if kwargs["eta"] != eta_unmarked:
             infotext["Eta DDIM" if uses_ddim_eta else "Eta"] = kwargs["eta"]
     for name, value in values.items():
         if name not in spec.params:

@@ -12,6 +12,7 @@ from modules.sampling.karras import (sample_dpm_2, sample_dpm_2_ancestral, sampl
                                      sample_heun, sample_lms)
 from modules.sampling.lcm import sample_lcm
 from modules.sampling.restart import sample_restart
+from modules.sampling.tcd import sample_tcd
 from modules.sampling.timestep import sample_ddim, sample_ddim_cfgpp, sample_plms
 from modules.sampling.unipc import sample_unipc
 
@@ -19,5 +20,5 @@ __all__ = [
     "sample_euler", "sample_euler_ancestral", "sample_heun", "sample_dpm_2", "sample_dpm_2_ancestral", "sample_lms",
     "sample_dpmpp_2m", "sample_dpmpp_2s_ancestral", "sample_dpmpp_sde", "sample_dpmpp_2m_sde", "sample_dpmpp_3m_sde",
     "sample_dpm_fast", "sample_dpm_adaptive", "sample_restart", "sample_ddim", "sample_ddim_cfgpp", "sample_plms",
-    "sample_unipc", "sample_lcm",
+    "sample_unipc", "sample_lcm", "sample_tcd",
 ]

@@ -19,7 +19,8 @@ class SamplerSpec:
     options (A1111's names): second_order (two model calls per step: prompt schedules count double),
     discard_next_to_last_sigma, uses_ensd (ENSD goes to the infotext), brownian_noise (SDE noise from per-image
     Brownian trees), eta_ddim (eta defaults to the DDIM setting), vp_initial_noise (txt2img noise is scaled to
-    the VP prior, sqrt(1 + sigma_max^2), as A1111's timestep samplers start from unscaled noise).
+    the VP prior, sqrt(1 + sigma_max^2), as A1111's timestep samplers start from unscaled noise), eta_default
+    (the sampler's own eta default, not taken from the settings: TCD's gamma).
     kwargs: fixed keyword arguments for `function`. params: the tunables it accepts (eta, s_churn, s_tmin,
     s_tmax, s_noise, noise_sampler). denoiser: builds the denoiser it needs from (model_fn, alphas_cumprod,
     prediction_type). `function` and `denoiser` may be `Deferred` (the built-in rows: imported on first use).

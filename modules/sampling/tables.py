@@ -23,6 +23,7 @@ class _Names:
 
 smp = _Names("modules.sampling.samplers")
 sch = _Names("modules.sampling.schedules")
+few = _Names("modules.sampling.few_step_schedules")
 LCMDenoiser = Deferred("modules.sampling.lcm", "LCMDenoiser")
 
 # The tunables each sampler takes from the request/settings, as A1111 1.10 passes them (`sampler_extra_params`
@@ -67,6 +68,8 @@ SAMPLERS: tuple[SamplerSpec, ...] = (
     SamplerSpec("PLMS", smp.sample_plms, ("plms",), "ddim", {"vp_initial_noise": True}),
     SamplerSpec("UniPC", smp.sample_unipc, ("unipc",), None, {"vp_initial_noise": True}),
     SamplerSpec("LCM", smp.sample_lcm, ("k_lcm",), None, params=("noise_sampler",), denoiser=LCMDenoiser),
+    SamplerSpec("TCD", smp.sample_tcd, ("tcd",), "lcm", {"vp_initial_noise": True, "eta_default": 0.3},
+                params=ETA_ONLY),
 )
 
 SCHEDULERS: tuple[SchedulerSpec, ...] = (
@@ -85,4 +88,6 @@ SCHEDULERS: tuple[SchedulerSpec, ...] = (
     SchedulerSpec("beta", "Beta", sch.beta_schedule, need_inner_model=True,
                   from_settings={"alpha": ("beta_dist_alpha", "Beta schedule alpha"),
                                  "beta": ("beta_dist_beta", "Beta schedule beta")}),
+    SchedulerSpec("lcm", "LCM", few.lcm, need_inner_model=True),
+    SchedulerSpec("trailing", "Trailing", few.trailing, need_inner_model=True),
 )

@@ -1,12 +1,13 @@
-"""GET /sdapi/v1/samplers and /schedulers list exactly A1111 1.10's set, with aliases and options."""
+"""GET /sdapi/v1/samplers and /schedulers list exactly A1111 1.10's set, with aliases and options, plus the
+few-step rows of docs/few-step-models.md (TCD; the LCM and Trailing schedules)."""
 
 SAMPLERS = ["DPM++ 2M", "DPM++ SDE", "DPM++ 2M SDE", "DPM++ 2M SDE Heun", "DPM++ 2S a", "DPM++ 3M SDE", "Euler a",
             "Euler", "LMS", "Heun", "DPM2", "DPM2 a", "DPM fast", "DPM adaptive", "Restart", "DDIM", "DDIM CFG++",
-            "PLMS", "UniPC", "LCM"]
+            "PLMS", "UniPC", "LCM"] + ["TCD"]
 SCHEDULERS = {"automatic": "Automatic", "uniform": "Uniform", "karras": "Karras", "exponential": "Exponential",
               "polyexponential": "Polyexponential", "sgm_uniform": "SGM Uniform", "kl_optimal": "KL Optimal",
               "align_your_steps": "Align Your Steps", "simple": "Simple", "normal": "Normal", "ddim": "DDIM",
-              "beta": "Beta"}
+              "beta": "Beta"} | {"lcm": "LCM", "trailing": "Trailing"}
 
 
 def test_samplers_are_exactly_a1111s(client):
