@@ -108,12 +108,12 @@ def bench_caption(scene: Scene) -> str:
     return CAPTIONS[0][0].format(colour=scene.colour, bg=scene.background)
 
 
-def hints(scenes: list[Scene], kind: str, seed: int) -> np.ndarray:
+def hints(scenes: list[Scene], kind: str, seed: int, outline_share: float = 0.5) -> np.ndarray:
     """float32 [N, 3, 64, 64] in [0, 1]: control images of `scenes` (scribbles drawn from `seed`; "mixed": each
-    scene's kind drawn too)."""
+    scene's kind drawn too, the exact outline with probability `outline_share`)."""
     rng = random.Random(seed)
     out = []
     for scene in scenes:
-        this = rng.choice(CONTROL_KINDS) if kind == "mixed" else kind
+        this = ("outline" if rng.random() < outline_share else "scribble") if kind == "mixed" else kind
         out.append(control_image(scene, this, random.Random(rng.random())))
     return np.stack(out).transpose(0, 3, 1, 2).astype(np.float32) / 255.0

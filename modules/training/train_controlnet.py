@@ -19,6 +19,7 @@ import random
 import signal
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,7 @@ from transformers import CLIPTextConfig, CLIPTextModel
 
 from modules.models.probes import CLIP_L_PREFIX
 from modules.training import controlnet_data as cdata
+from modules.training.controlnet_loss import cell_weights, distinctive_cells, sampling_weights
 from modules.training.dataset import make_scenes, to_unit
 from modules.training.render import render_many
 from modules.training.evaluate import Networks, confusion, format_confusion, generate, score
@@ -45,6 +47,22 @@ RUN_DIR = ROOT / "training-runs" / "controlnet-builtin"
 EXPORT_DIR = ROOT / "models" / "ControlNet" / "easel-builtin-outline"
 HINT_WIDTHS = (16, 32, 96)  # two stride-2 convolutions: 64×64 control → 16×16 latents
 DATA_SEED, DATA_COUNT = 21, 4000
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What a training phase varies (`models/ControlNet/easel-builtin-outline.md` gives the shipped phases)."""
+
+    batch: int = 16
+    lr: float = 5e-4
+    shape_weight: float = 3.0  # loss weight of latent cells holding the shape
+    telling_weight: float = 8.0  # ... of cells where the shape differs from another shape in its box
+    shape_mix: tuple[tuple[str, float], ...] = (("square", 1.5), ("star", 1.5))  # draw these more often
+    shifts: tuple[float, ...] = (1.0,)  # timestep shift per part of the batch (`mixed_shift_timesteps`)
+    outline_share: float = 0.65  # exact outlines among the control images; the rest scribbles
+    guided_weight: float = 0.0  # loss weight on the classifier-free-guided prediction (0: no CFG pairs)
+    guidance: float = 7.0  # ... at this CFG scale (the app's default)
+    init_from: Path | None = None  # an earlier phase's checkpoint to start from
 
 
 def load_frozen(checkpoint: Path = CHECKPOINT):
@@ -95,28 +113,32 @@ class Controlled(torch.nn.Module):
 class ControlNetTrainer:
     """Trains a ControlNet against the frozen built-in model; checkpoint at `run_dir/controlnet.pt`."""
 
-    def __init__(self, run_dir: Path = RUN_DIR, batch: int = 16, lr: float = 5e-4, shape_weight: float = 3.0,
-                 count: int = DATA_COUNT):
+    def __init__(self, run_dir: Path = RUN_DIR, recipe: Recipe | None = None, count: int = DATA_COUNT):
         from modules.training.train_builtin import _tokenizer
         from modules.training.vocab import CompactVocab
 
         self.path = Path(run_dir) / "controlnet.pt"
-        self.batch, self.lr, self.shape_weight = batch, lr, shape_weight
+        self.recipe = recipe = recipe or Recipe()
+        self.batch, self.lr = recipe.batch, recipe.lr
         self.unet, self.text, self.vae, self.scale, self.config = load_frozen()
         self.vocab = CompactVocab(_tokenizer())
         self.abar = schedule(self.config)
         self.scenes = make_scenes(count, DATA_SEED)
         images = render_many(self.scenes)  # [N, 3, 64, 64] uint8
         self.mean, self.std = self._encode(images)
-        self.cells = latent_shape_cells(images, self.scenes, factor=4)  # [N, 1, 16, 16]
+        self.weights = cell_weights(latent_shape_cells(images, self.scenes, factor=4),  # [N, 1, 16, 16]
+                                    distinctive_cells(self.scenes), recipe.shape_weight, recipe.telling_weight)
+        self.draw = sampling_weights(self.scenes, dict(recipe.shape_mix))  # [N]
         self.net = new_controlnet(self.unet)
         self.net.train()
-        self.opt = torch.optim.AdamW(self.net.parameters(), lr=lr, weight_decay=0.01)
+        self.opt = torch.optim.AdamW(self.net.parameters(), lr=recipe.lr, weight_decay=0.01)
         self.gen = torch.Generator().manual_seed(0)
         self.rng = random.Random(0)
         self.progress = Progress()
         self._contexts: dict[str, torch.Tensor] = {}
         state = load_checkpoint(self.path)
+        if state is None and recipe.init_from is not None:  # a later phase starts from an earlier one's weights
+            self.net.load_state_dict(load_checkpoint(recipe.init_from)["net"])
         if state is not None:
             self.net.load_state_dict(state["net"])
             self.opt.load_state_dict(state["opt"])
@@ -144,27 +166,41 @@ class ControlNetTrainer:
 
     def save(self) -> None:
         save_atomic({"net": self.net.state_dict(), "opt": self.opt.state_dict(), "gen": self.gen.get_state(),
-                     "rng": self.rng.getstate(), "progress": vars(self.progress)}, self.path)
+                     "rng": self.rng.getstate(), "progress": vars(self.progress), "recipe": repr(self.recipe)},
+                    self.path)
 
     def step(self, fraction: float) -> dict:
         for group in self.opt.param_groups:
             group["lr"] = self.lr * lr_factor(fraction)
-        idx = torch.randint(0, len(self.mean), (self.batch,), generator=self.gen)
+        recipe = self.recipe
+        pairs = recipe.guided_weight > 0  # each scene twice: its caption, then empty (the CFG pair)
+        n = self.batch // 2 if pairs else self.batch
+        idx = torch.multinomial(self.draw, n, replacement=True, generator=self.gen)  # [n]
         scenes = [self.scenes[i] for i in idx.tolist()]
-        hint = torch.from_numpy(cdata.hints(scenes, "mixed", self.rng.randrange(2 ** 31)))  # [B, 3, 64, 64]
-        context = self.context([cdata.colour_caption(s, self.rng) for s in scenes])  # [B, 77, C]
+        hint = torch.from_numpy(cdata.hints(scenes, "mixed", self.rng.randrange(2 ** 31),
+                                            recipe.outline_share))  # [n, 3, 64, 64]
+        captions = [cdata.colour_caption(s, self.rng) for s in scenes]
         x0 = (self.mean[idx] + self.std[idx] * torch.randn(self.mean[idx].shape, generator=self.gen)) * self.scale
-        u = torch.randint(0, len(self.abar), (self.batch,), generator=self.gen)
-        t = mixed_shift_timesteps(u, self.abar, (1.0, 4.0))  # [B]
-        x_t, v = v_target(x0, torch.randn(x0.shape, generator=self.gen), self.abar[t])
-        pred = Controlled(self.unet, self.net, hint)(x_t, t, context).sample  # [B, 4, 16, 16]
-        weight = 1.0 + (self.shape_weight - 1.0) * self.cells[idx].float()  # [B, 1, 16, 16]
-        loss = weighted_mse(pred, v, weight)
+        u = torch.randint(0, len(self.abar), (n,), generator=self.gen)
+        t = mixed_shift_timesteps(u, self.abar, recipe.shifts)  # [n]
+        x_t, v = v_target(x0, torch.randn(x0.shape, generator=self.gen), self.abar[t])  # [n, 4, 16, 16]
+        weights = self.weights[idx]  # [n, 1, 16, 16]
+        if pairs:
+            captions += [""] * n
+            hint, x_t, v, t, weights = (torch.cat([a, a]) for a in (hint, x_t, v, t, weights))
+        pred = Controlled(self.unet, self.net, hint)(x_t, t, self.context(captions)).sample  # [B, 4, 16, 16]
+        loss = weighted_mse(pred, v, weights)
+        stats = {"loss": float(loss.detach())}
+        if pairs:
+            guided = pred[n:] + recipe.guidance * (pred[:n] - pred[n:])  # [n, 4, 16, 16], as sampling combines
+            guided_loss = weighted_mse(guided, v[:n], weights[:n])
+            loss = loss + recipe.guided_weight * guided_loss
+            stats["guided"] = float(guided_loss.detach())
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.net.parameters(), 1.0)
         self.opt.step()
-        return {"loss": float(loss.detach())}
+        return stats
 
 
 @torch.no_grad()
@@ -187,8 +223,9 @@ def held_out_eval(unet, net, text, vae, scale, abar, vocab, count: int = 40, kin
     return score(readings, scenes), readings, scenes
 
 
-def train(minutes: float, eval_minutes: float, log) -> None:
-    trainer = ControlNetTrainer()
+def train(minutes: float, eval_minutes: float, log, run_dir: Path = RUN_DIR, recipe: Recipe | None = None) -> None:
+    trainer = ControlNetTrainer(run_dir, recipe)
+    log(f"recipe: {trainer.recipe}")
     log(f"controlnet: {sum(p.numel() for p in trainer.net.parameters()) / 1e6:.2f} M parameters, "
         f"resuming at step {trainer.progress.step} ({trainer.progress.elapsed / 60:.1f} of {minutes} min)")
 
@@ -209,11 +246,11 @@ def train(minutes: float, eval_minutes: float, log) -> None:
         evaluate(cdata.CONTROL_KINDS, 40)
 
 
-def export(folder: Path = EXPORT_DIR) -> Path:
+def export(folder: Path = EXPORT_DIR, run_dir: Path = RUN_DIR) -> Path:
     """The last checkpoint as a diffusers ControlNet folder (config.json + float16 safetensors)."""
-    state = load_checkpoint(RUN_DIR / "controlnet.pt")
+    state = load_checkpoint(run_dir / "controlnet.pt")
     if state is None:
-        raise SystemExit(f"no run at {RUN_DIR}; train first")
+        raise SystemExit(f"no run at {run_dir}; train first")
     unet = load_frozen()[0]
     net = new_controlnet(unet)
     net.load_state_dict(state["net"])
@@ -225,15 +262,15 @@ def export(folder: Path = EXPORT_DIR) -> Path:
     return folder
 
 
-def evaluate_last(count: int) -> None:
+def evaluate_last(count: int, run_dir: Path = RUN_DIR) -> None:
     """Accuracy of the last checkpoint on `count` held-out scenes, outline and scribble controls (bare networks,
     DPM++ 2M Karras, 20 steps: fast; `bench/builtin_controlnet.py` measures the shipped folder through the app)."""
     from modules.training.train_builtin import _tokenizer
     from modules.training.vocab import CompactVocab
 
-    state = load_checkpoint(RUN_DIR / "controlnet.pt")
+    state = load_checkpoint(run_dir / "controlnet.pt")
     if state is None:
-        raise SystemExit(f"no run at {RUN_DIR}; train first")
+        raise SystemExit(f"no run at {run_dir}; train first")
     unet, text, vae, scale, config = load_frozen()
     net = new_controlnet(unet)
     net.load_state_dict(state["net"])
@@ -253,17 +290,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 keeps a shared machine usable)")
     parser.add_argument("--export", action="store_true", help="write the shipped folder from the last checkpoint")
     parser.add_argument("--evaluate", type=int, default=0, metavar="N", help="score the last checkpoint on N scenes")
+    parser.add_argument("--run-dir", type=Path, default=RUN_DIR, help="the run's folder (its checkpoint and log)")
+    parser.add_argument("--init-from", type=Path, default=None,
+                        help="start a new run from this checkpoint's ControlNet weights (a later training phase)")
+    parser.add_argument("--lr", type=float, default=Recipe.lr, help="peak learning rate")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.export or args.evaluate:
-        export() if args.export else evaluate_last(args.evaluate)
+        export(run_dir=args.run_dir) if args.export else evaluate_last(args.evaluate, args.run_dir)
         return
-    RUN_DIR.mkdir(parents=True, exist_ok=True)
+    args.run_dir.mkdir(parents=True, exist_ok=True)
 
     def log(line: str) -> None:
         print(f"{time.strftime('%H:%M:%S')} {line}", flush=True)
 
-    train(args.minutes, args.eval_minutes, log)
+    train(args.minutes, args.eval_minutes, log, args.run_dir, Recipe(lr=args.lr, init_from=args.init_from))
 
 
 if __name__ == "__main__":
