@@ -60,8 +60,6 @@ class Recipe:
     shape_mix: tuple[tuple[str, float], ...] = (("square", 1.5), ("star", 1.5))  # draw these more often
     shifts: tuple[float, ...] = (1.0,)  # timestep shift per part of the batch (`mixed_shift_timesteps`)
     outline_share: float = 0.65  # exact outlines among the control images; the rest scribbles
-    guided_weight: float = 0.0  # loss weight on the classifier-free-guided prediction (0: no CFG pairs)
-    guidance: float = 7.0  # ... at this CFG scale (the app's default)
     init_from: Path | None = None  # an earlier phase's checkpoint to start from
 
 
@@ -172,35 +170,23 @@ class ControlNetTrainer:
     def step(self, fraction: float) -> dict:
         for group in self.opt.param_groups:
             group["lr"] = self.lr * lr_factor(fraction)
-        recipe = self.recipe
-        pairs = recipe.guided_weight > 0  # each scene twice: its caption, then empty (the CFG pair)
-        n = self.batch // 2 if pairs else self.batch
-        idx = torch.multinomial(self.draw, n, replacement=True, generator=self.gen)  # [n]
+        recipe, n = self.recipe, self.batch
+        idx = torch.multinomial(self.draw, n, replacement=True, generator=self.gen)  # [B]
         scenes = [self.scenes[i] for i in idx.tolist()]
         hint = torch.from_numpy(cdata.hints(scenes, "mixed", self.rng.randrange(2 ** 31),
-                                            recipe.outline_share))  # [n, 3, 64, 64]
-        captions = [cdata.colour_caption(s, self.rng) for s in scenes]
+                                            recipe.outline_share))  # [B, 3, 64, 64]
+        context = self.context([cdata.colour_caption(s, self.rng) for s in scenes])  # [B, 77, C]
         x0 = (self.mean[idx] + self.std[idx] * torch.randn(self.mean[idx].shape, generator=self.gen)) * self.scale
         u = torch.randint(0, len(self.abar), (n,), generator=self.gen)
-        t = mixed_shift_timesteps(u, self.abar, recipe.shifts)  # [n]
-        x_t, v = v_target(x0, torch.randn(x0.shape, generator=self.gen), self.abar[t])  # [n, 4, 16, 16]
-        weights = self.weights[idx]  # [n, 1, 16, 16]
-        if pairs:
-            captions += [""] * n
-            hint, x_t, v, t, weights = (torch.cat([a, a]) for a in (hint, x_t, v, t, weights))
-        pred = Controlled(self.unet, self.net, hint)(x_t, t, self.context(captions)).sample  # [B, 4, 16, 16]
-        loss = weighted_mse(pred, v, weights)
-        stats = {"loss": float(loss.detach())}
-        if pairs:
-            guided = pred[n:] + recipe.guidance * (pred[:n] - pred[n:])  # [n, 4, 16, 16], as sampling combines
-            guided_loss = weighted_mse(guided, v[:n], weights[:n])
-            loss = loss + recipe.guided_weight * guided_loss
-            stats["guided"] = float(guided_loss.detach())
+        t = mixed_shift_timesteps(u, self.abar, recipe.shifts)  # [B]
+        x_t, v = v_target(x0, torch.randn(x0.shape, generator=self.gen), self.abar[t])  # [B, 4, 16, 16]
+        pred = Controlled(self.unet, self.net, hint)(x_t, t, context).sample  # [B, 4, 16, 16]
+        loss = weighted_mse(pred, v, self.weights[idx])  # weights [B, 1, 16, 16]
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.net.parameters(), 1.0)
         self.opt.step()
-        return stats
+        return {"loss": float(loss.detach())}
 
 
 @torch.no_grad()
