@@ -6,8 +6,9 @@ import gradio as gr
 
 from modules.errors import EaselError
 from modules.models.discovery import VAE_AUTOMATIC, VAE_NONE
-from modules.ui import settings_tab
+from modules.ui import model_family, settings_tab
 from modules.ui.context import UiContext
+from modules.ui.params_panel import native_size
 from modules.ui.setting_components import component_for, dynamic_choices, setter
 
 NO_MODEL_HINT = ("No checkpoint found. Put a Stable Diffusion 1.x .safetensors or .ckpt file in "
@@ -70,6 +71,7 @@ def _checkpoint(ctx: UiContext):
     app = ctx.app
     titles = checkpoint_titles(app)
     checkpoint = gr.Dropdown(titles, value=current_title(app, titles), label="Stable Diffusion checkpoint",
+                             info=model_family.family_note(app, current_title(app, titles)) or None,
                              elem_id="setting_sd_model_checkpoint", scale=4, min_width=240)
     refresh = gr.Button("🔄", elem_id="refresh_sd_model_checkpoint", elem_classes=["tool"], scale=0, min_width=40)
 
@@ -79,13 +81,16 @@ def _checkpoint(ctx: UiContext):
 
     def do_refresh():
         fresh = checkpoint_titles(app, refresh=True)
-        return gr.update(choices=fresh, value=shown_title(app, fresh)), model_notice(app, fresh)
+        title = shown_title(app, fresh)
+        return gr.update(choices=fresh, value=title, info=model_family.family_note(app, title)), \
+            model_notice(app, fresh)
 
     # `input`: the user's own choice only. The page-load refresh and 🔄 also set the value, to the selected model's
     # title (which gains its hash once hashed); a late page-load answer must not undo a choice made meanwhile.
     # (When the selected file is gone, `shown_title` writes the setting itself.)
     checkpoint.input(choose, inputs=checkpoint, outputs=None, queue=False, show_progress="hidden")
     ctx.shared["refresh_checkpoints"] = (do_refresh, checkpoint)
+    ctx.after_build.append(lambda: model_family.wire(ctx, checkpoint, native_size(app)))
     ctx.shared.setdefault("quicksettings_fields", []).append(("sd_model_checkpoint", checkpoint))
     return checkpoint, refresh, do_refresh, titles
 
@@ -111,7 +116,8 @@ def current_values(ctx: UiContext, fields: list[tuple[str, object]]) -> list:
     for key, component in fields:
         if key == "sd_model_checkpoint":
             titles = checkpoint_titles(app)
-            update = gr.update(choices=titles, value=shown_title(app, titles))
+            title = shown_title(app, titles)
+            update = gr.update(choices=titles, value=title, info=model_family.family_note(app, title))
         elif key == "sd_vae":
             choices, value = vae_choices(app), app.options.get("sd_vae")
             update = gr.update(choices=choices if value in choices else [*choices, value], value=value)
