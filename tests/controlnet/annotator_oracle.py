@@ -62,6 +62,12 @@ def openpose_body():
     return importlib.import_module("easel_oracle_openpose.body")
 
 
+def openpose_face():
+    """The extension's annotator/openpose/face.py (its FaceNet; needs cv2 and torchvision)."""
+    openpose_body()
+    return importlib.import_module("easel_oracle_openpose.face")
+
+
 def midas_dpt():
     """The extension's annotator/midas/midas/dpt_depth.py (needs timm)."""
     folder = ORACLE / "annotator" / "midas" / "midas"

@@ -40,8 +40,11 @@ def data_dir(tmp_path_factory) -> Path:
 
 def test_listed_without_files_and_refused_naming_the_path(tmp_path):
     registry = with_networks(PREPROCESSORS, UNAVAILABLE, annotator_roots(Paths(data_dir=tmp_path)))
-    assert {"depth", "openpose", "openpose_hand"} <= set(registry.names())
+    variants = {"openpose", "openpose_hand", "openpose_face", "openpose_faceonly", "openpose_full"}
+    assert {"depth", *variants} <= set(registry.names())
+    assert not {u.name for u in registry.unavailable()} & {"depth", "depth_midas", *variants}
     assert "depth_midas" in registry.names(labels=True)
+    assert registry.lookup("openpose_full").priority == 100  # the OpenPose type's default, as in the extension
     assert [s["name"] for s in registry.lookup("depth").detail()["sliders"]] == ["Resolution"]
     with pytest.raises(InvalidInput) as refused:
         registry.get("depth_midas", "controlnet.args[0].module")
@@ -103,7 +106,7 @@ def test_a_foreign_or_malicious_file_is_refused_naming_it(tmp_path, content, say
 def test_api_lists_the_module_and_answers_422_naming_the_file(tmp_path, tiny_checkpoint):
     with make_client(tmp_path, tiny_checkpoint) as client:
         listing = client.get("/controlnet/module_list").json()
-        assert {"depth", "openpose", "openpose_hand"} <= set(listing["module_list"])
+        assert {"depth", "openpose", "openpose_hand", "openpose_full"} <= set(listing["module_list"])
         wanted = str(tmp_path / "models" / "annotator" / "openpose")
         detect = client.post("/controlnet/detect", json={"controlnet_module": "openpose",
                                                           "controlnet_input_images": [b64(control_image())]})

@@ -3,7 +3,6 @@ extension draws them, and match the extension's own procedure (tests/controlnet/
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 
 from modules.controlnet.preprocessors.openpose import detect_bodies
@@ -98,3 +97,83 @@ def test_post_processing_matches_the_extension():
         assert (mine is None) == (ref is None)
         if ref is not None:  # OpenCV's and Pillow's resampling kernels differ a little
             assert abs(mine.x - ref.x) <= 2 and abs(mine.y - ref.y) <= 2, (mine, ref)
+
+
+def grid_blobs(count: int, h: int, w: int, sigma: float) -> np.ndarray:
+    """[count + 1, h, w]: map k has a blob at GRID[k] (fractions of the width and height); the last is empty."""
+    ys, xs = np.mgrid[0:h, 0:w].astype(float)
+    maps = np.zeros((count + 1, h, w), np.float32)
+    for k, (u, v) in enumerate(GRID[:count]):
+        maps[k] = np.exp(-((xs - u * (w - 1)) ** 2 + (ys - v * (h - 1)) ** 2) / (2 * sigma ** 2))
+    return maps
+
+
+GRID = [(0.15 + 0.7 * (k % 9) / 8, 0.15 + 0.7 * (k // 9) / 8) for k in range(72)]
+
+
+class GridNetwork:
+    """Stands in for the hand (21 points) or face (70 landmarks) network: blobs at GRID, whatever the input."""
+
+    def __init__(self, points: int):
+        self.points = points
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(grid_blobs(self.points, x.shape[2] // 8, x.shape[3] // 8, sigma=1.0))[None]
+
+
+BIG = PERSON * 2  # about 360 px tall on a 512 px image
+
+
+def test_hand_points_land_where_the_network_puts_them():
+    from modules.controlnet.preprocessors.openpose.body import Keypoint
+    from modules.controlnet.preprocessors.openpose.hand import detect_hands, hand_boxes
+
+    body = [Keypoint(x, y) for x, y in BIG]
+    boxes = hand_boxes(body, 512, 512)
+    assert len(boxes) == 2  # left arm first, then right
+    hands = detect_hands(GridNetwork(21), np.zeros((512, 512, 3), np.uint8), body)
+    for (x, y, side), hand in zip(boxes, hands):
+        assert len(hand) == 21
+        for point, (u, v) in zip(hand, GRID):
+            assert abs(point.x - (x + u * side)) <= 2 + side / 64 and abs(point.y - (y + v * side)) <= 2 + side / 64
+
+
+def test_face_landmarks_land_where_the_network_puts_them():
+    from modules.controlnet.preprocessors.openpose.body import Keypoint
+    from modules.controlnet.preprocessors.openpose.face import detect_face, face_box
+
+    body = [Keypoint(x, y) for x, y in BIG]
+    x, y, side = face_box(body, 512, 512)
+    face = detect_face(GridNetwork(70), np.zeros((512, 512, 3), np.uint8), body)
+    assert len(face) == 70  # the background map never reaches 0.05 here
+    for point, (u, v) in zip(face, GRID):
+        assert abs(point.x - (x + u * (side - 1))) <= 1.5 and abs(point.y - (y + v * (side - 1))) <= 1.5
+
+
+class PlantedCache:
+    """Stands in for the registry's NetworkCache: the planted network for each annotator file."""
+
+    def get(self, paths, build):
+        name = paths[0].name
+        if name == "body_pose_model.pth":
+            return PlantedNetwork(2 * 0.5 * 368 / 512)
+        return GridNetwork(21 if name == "hand_pose_model.pth" else 70)
+
+
+def test_openpose_full_draws_body_hands_and_face(tmp_path):
+    from modules.controlnet.preprocessors.annotator_files import AnnotatorFiles
+    from modules.controlnet.preprocessors.openpose import openpose
+    from modules.controlnet.preprocessors.registry import Params
+
+    names = ("body_pose_model.pth", "hand_pose_model.pth", "facenet.pth")
+    (tmp_path / "openpose").mkdir()
+    for name in names:
+        (tmp_path / "openpose" / name).write_bytes(b"")  # only looked up: the planted cache builds nothing
+    files = AnnotatorFiles("openpose", names, (tmp_path,))
+    image = np.zeros((512, 512, 3), np.uint8)
+    full = openpose(files, PlantedCache(), image, Params(resolution=512), with_hands=True, with_face=True)
+    faceonly = openpose(AnnotatorFiles("openpose", names[::2], (tmp_path,)), PlantedCache(), image,
+                        Params(resolution=512), with_face=True, with_bodies=False)
+    colours = {tuple(c) for c in full.reshape(-1, 3)}
+    assert {COLOURS[0], (0, 0, 255), (255, 255, 255)} <= colours  # a body part, hand points, face landmarks
+    assert {tuple(c) for c in faceonly.reshape(-1, 3)} == {(0, 0, 0), (255, 255, 255)}

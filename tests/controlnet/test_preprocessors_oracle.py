@@ -1,11 +1,12 @@
-"""Easel's annotator networks against sd-webui-controlnet's own code (tests/controlnet/annotator_oracle.py), on the
-same random-weight files in the original layouts: outputs agree to 1e-4 of their scale in float32."""
+"""Easel's annotator networks (depth, OpenPose body, hand and face) against sd-webui-controlnet's own code
+(tests/controlnet/annotator_oracle.py), on the same random-weight files in the original layouts: outputs agree to
+1e-4 of their scale in float32."""
 from __future__ import annotations
 
 import torch
 
 from modules.controlnet.preprocessors.depth.midas import build_midas
-from modules.controlnet.preprocessors.openpose import build_body, build_hand
+from modules.controlnet.preprocessors.openpose import build_body, build_face, build_hand
 from tests.controlnet import annotator_oracle
 from tests.fixtures.annotator_weights import midas_state, openpose_state
 
@@ -33,6 +34,18 @@ def test_openpose_body_and_hand_networks_match_the_extension():
             a, b = theirs(x), ours(x)
         for t, o in zip(a if kind == "body" else (a,), b if kind == "body" else (b,)):
             close(o, t)
+
+
+def test_openpose_face_network_matches_the_extension():
+    face = annotator_oracle.openpose_face()
+    flat = openpose_state("face", seed=6)
+    theirs = face.FaceNet().eval()
+    theirs.load_state_dict(flat)  # the extension loads facenet.pth as it is
+    ours = build_face([flat], "facenet.pth")
+    torch.manual_seed(0)
+    x = torch.rand(1, 3, 48, 48) - 0.5
+    with torch.no_grad():
+        close(ours(x), theirs(x)[-1])  # the extension reads the last stage's maps
 
 
 def test_midas_dpt_hybrid_matches_the_extension():

@@ -11,24 +11,25 @@ from modules.controlnet.preprocessors.depth.midas import MIDAS_FILE, depth_midas
 from modules.controlnet.preprocessors.openpose import BODY_FILE, FACE_FILE, HAND_FILE, openpose
 from modules.controlnet.preprocessors.registry import Preprocessor, Registry, Unavailable
 
-NO_FACE = "its face network (facenet.pth) is not built yet"
+OPENPOSE_VARIANTS = (  # name, files, hands, face, bodies drawn, resolution slider shown, priority
+    ("openpose", (BODY_FILE,), False, False, True, True, 0),
+    ("openpose_hand", (BODY_FILE, HAND_FILE), True, False, True, False, 0),
+    ("openpose_face", (BODY_FILE, FACE_FILE), False, True, True, False, 0),
+    ("openpose_faceonly", (BODY_FILE, FACE_FILE), False, True, False, False, 0),
+    ("openpose_full", (BODY_FILE, HAND_FILE, FACE_FILE), True, True, True, True, 100),
+)
 
 
 def network_preprocessors(roots: tuple[Path, ...], cache: NetworkCache) -> tuple[Preprocessor, ...]:
     midas = AnnotatorFiles("midas", (MIDAS_FILE,), roots)
-    body = AnnotatorFiles("openpose", (BODY_FILE,), roots)
-    body_and_hands = AnnotatorFiles("openpose", (BODY_FILE, HAND_FILE), roots)
-    return (
-        Preprocessor("depth", partial(depth_midas, midas, cache), label="depth_midas", tags=("Depth",),
-                     priority=100, weights=midas),
-        Preprocessor("openpose", partial(openpose, body, cache), tags=("OpenPose",), weights=body),
-        Preprocessor("openpose_hand", partial(openpose, body_and_hands, cache, with_hands=True),
-                     tags=("OpenPose",), resolution=None, weights=body_and_hands),
-    )
-
-
-NETWORK_UNAVAILABLE = tuple(Unavailable(name, (BODY_FILE, HAND_FILE, FACE_FILE), "models/annotator/openpose", NO_FACE)
-                            for name in ("openpose_full", "openpose_face", "openpose_faceonly"))
+    out = [Preprocessor("depth", partial(depth_midas, midas, cache), label="depth_midas", tags=("Depth",),
+                        priority=100, weights=midas)]
+    for name, names, hands, face, bodies, slider, priority in OPENPOSE_VARIANTS:
+        files = AnnotatorFiles("openpose", names, roots)
+        run = partial(openpose, files, cache, with_hands=hands, with_face=face, with_bodies=bodies)
+        out.append(Preprocessor(name, run, tags=("OpenPose",), priority=priority, weights=files,
+                                **({} if slider else {"resolution": None})))
+    return tuple(out)
 
 
 def with_networks(preprocessors: tuple[Preprocessor, ...], unavailable: tuple[Unavailable, ...],
@@ -38,5 +39,4 @@ def with_networks(preprocessors: tuple[Preprocessor, ...], unavailable: tuple[Un
     cache = NetworkCache(disable_safe_unpickle=disable_safe_unpickle)
     networks = network_preprocessors(tuple(roots), cache)
     names = {p.name for p in networks} | {p.shown_name for p in networks}
-    rest = tuple(u for u in unavailable if u.name not in names and u.name not in {n.name for n in NETWORK_UNAVAILABLE})
-    return Registry(tuple(preprocessors) + networks, rest + NETWORK_UNAVAILABLE)
+    return Registry(tuple(preprocessors) + networks, tuple(u for u in unavailable if u.name not in names))

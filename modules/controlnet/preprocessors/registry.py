@@ -7,8 +7,8 @@ values (and -1) fall back to the slider's default, as the extension does.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 

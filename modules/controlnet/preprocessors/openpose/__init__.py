@@ -1,5 +1,6 @@
-"""openpose / openpose_hand: the CMU body network (and hand network) on the user's own weight files, drawn as the
-pose map the openpose ControlNets read (modules/controlnet/preprocessors/openpose/draw.py)."""
+"""openpose, openpose_hand, openpose_face, openpose_faceonly, openpose_full: the CMU body network (with the hand
+and face networks) on the user's own weight files, drawn as the pose map the openpose ControlNets read
+(modules/controlnet/preprocessors/openpose/draw.py)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -28,6 +29,12 @@ def build_hand(states: list[dict], path: Path):
     return load_flat(HandPoseNet, states[0], path, "an OpenPose hand")
 
 
+def build_face(states: list[dict], path: Path):
+    from modules.controlnet.preprocessors.openpose.network import face_net, load_flat
+
+    return load_flat(face_net, states[0], path, "an OpenPose face")
+
+
 def detect_bodies(net, rgb: np.ndarray) -> list:
     """Every person's 18 keypoints (None where absent), in pixels of `rgb`."""
     from modules.controlnet.preprocessors.openpose.body import body_maps, find_peaks, match_limbs
@@ -40,21 +47,30 @@ def detect_bodies(net, rgb: np.ndarray) -> list:
     return keypoints(people, candidates)
 
 
-def openpose(files: AnnotatorFiles, cache: NetworkCache, image: np.ndarray, p: Params,
-             with_hands: bool = False) -> np.ndarray:
-    """uint8 [H, W, 3] → the pose map at the preprocessor resolution (short side), [h, w, 3]."""
+def openpose(files: AnnotatorFiles, cache: NetworkCache, image: np.ndarray, p: Params, with_hands: bool = False,
+             with_face: bool = False, with_bodies: bool = True) -> np.ndarray:
+    """uint8 [H, W, 3] → the pose map at the preprocessor resolution (short side), [h, w, 3]. `files` lists the
+    body file, then the hand file when `with_hands`, then the face file when `with_face`."""
     from modules.controlnet.preprocessors.openpose.draw import draw_people
 
-    found = files.paths()
-    body_net = cache.get(found[:1], lambda states: build_body(states, found[0]))
+    found = list(files.paths())
+    body_path = found.pop(0)
+    body_net = cache.get((body_path,), lambda states: build_body(states, body_path))
     img = scale_short_side(image, p.resolution)
     padded = pad_edges(img)  # detection runs on the padded frame, as in the extension
     bodies = detect_bodies(body_net, padded)
-    hands = None
+    hands = faces = None
     if with_hands:
         from modules.controlnet.preprocessors.openpose.hand import detect_hands
 
-        hand_net = cache.get(found[1:2], lambda states: build_hand(states, found[1]))
+        hand_path = found.pop(0)
+        hand_net = cache.get((hand_path,), lambda states: build_hand(states, hand_path))
         hands = [detect_hands(hand_net, padded, body) for body in bodies]
-    canvas = draw_people(padded.shape[0], padded.shape[1], bodies, hands)
+    if with_face:
+        from modules.controlnet.preprocessors.openpose.face import detect_face
+
+        face_path = found.pop(0)
+        face_net = cache.get((face_path,), lambda states: build_face(states, face_path))
+        faces = [detect_face(face_net, padded, body) for body in bodies]
+    canvas = draw_people(padded.shape[0], padded.shape[1], bodies, hands, faces, with_bodies)
     return np.ascontiguousarray(canvas[:img.shape[0], :img.shape[1]])

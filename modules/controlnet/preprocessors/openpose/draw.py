@@ -1,6 +1,7 @@
 """The pose map ControlNet's openpose models were trained on: black canvas, each limb a filled ellipse 8 px thick
 in its colour at 60 %, each keypoint a disc of radius 4 in its full colour; hand bones as 2 px lines in a hue
-wheel with blue points. Pillow draws what the extension draws with OpenCV (same shapes, sizes and colours)."""
+wheel with blue points; face landmarks as white discs of radius 3. Pillow draws what the extension draws with
+OpenCV (same shapes, sizes and colours)."""
 from __future__ import annotations
 
 import colorsys
@@ -14,6 +15,7 @@ from modules.controlnet.preprocessors.openpose.body import LIMBS, Keypoint
 DRAWN_LIMBS = 17  # the ear-to-shoulder limbs help assembly but are not drawn
 STICK_HALF_WIDTH = 4
 POINT_RADIUS = 4
+FACE_RADIUS = 3
 COLOURS = ((255, 0, 0), (255, 85, 0), (255, 170, 0), (255, 255, 0), (170, 255, 0), (85, 255, 0), (0, 255, 0),
            (0, 255, 85), (0, 255, 170), (0, 255, 255), (0, 170, 255), (0, 85, 255), (0, 0, 255), (85, 0, 255),
            (170, 0, 255), (255, 0, 255), (255, 0, 170), (255, 0, 85))
@@ -70,12 +72,25 @@ def draw_hand(canvas: Image.Image, points: list[Keypoint | None]) -> None:
             pen.ellipse((x - POINT_RADIUS, y - POINT_RADIUS, x + POINT_RADIUS, y + POINT_RADIUS), fill=(0, 0, 255))
 
 
+def draw_face(canvas: Image.Image, points: list[Keypoint]) -> None:
+    """One face's landmarks as white discs of radius 3."""
+    pen = ImageDraw.Draw(canvas)
+    for p in points:
+        x, y = int(p.x), int(p.y)
+        if x > 0 and y > 0:
+            pen.ellipse((x - FACE_RADIUS, y - FACE_RADIUS, x + FACE_RADIUS, y + FACE_RADIUS), fill=(255, 255, 255))
+
+
 def draw_people(height: int, width: int, bodies: list[list[Keypoint | None]],
-                hands: list[tuple[list[Keypoint | None], ...]] | None = None) -> np.ndarray:
-    """uint8 [height, width, 3]: person by person, the body then its hands, on black."""
+                hands: list[tuple[list[Keypoint | None], ...]] | None = None,
+                faces: list[list[Keypoint] | None] | None = None, with_bodies: bool = True) -> np.ndarray:
+    """uint8 [height, width, 3]: person by person, the body (unless `with_bodies` is off), its hands, its face."""
     canvas = Image.new("RGB", (width, height))
     for k, body in enumerate(bodies):
-        draw_body(canvas, body)
+        if with_bodies:
+            draw_body(canvas, body)
         for hand in (hands[k] if hands else ()):
             draw_hand(canvas, hand)
+        if faces and faces[k]:
+            draw_face(canvas, faces[k])
     return np.asarray(canvas)

@@ -19,6 +19,7 @@ BODY_TRUNK = TRUNK + (("conv4_3_CPM", 512, 256, 3), ("conv4_4_CPM", 256, 128, 3)
 HAND_TRUNK = TRUNK + (("conv4_3", 512, 512, 3), ("conv4_4", 512, 512, 3), ("conv5_1", 512, 512, 3),
                       ("conv5_2", 512, 512, 3), ("conv5_3_CPM", 512, 128, 3))
 PAFS, BODY_MAPS, HAND_MAPS = 38, 19, 22  # 19 limbs × (x, y); 18 parts + background; 21 hand points + background
+FACE_MAPS = 71  # 70 face landmarks + background; the face network (`facenet.pth`) has the hand network's shape
 
 
 def body_stage1(branch: int, out: int) -> tuple:
@@ -78,21 +79,25 @@ class BodyPoseNet(nn.Module):
 
 
 class HandPoseNet(nn.Module):
-    """x [B, 3, H, W] (BGR, value/256 − 0.5) → heatmaps [B, 22, H/8, W/8]."""
+    """x [B, 3, H, W] (BGR, value/256 − 0.5) → heatmaps [B, maps, H/8, W/8] (22 for the hand, 71 for the face)."""
 
-    def __init__(self):
+    def __init__(self, maps: int = HAND_MAPS):
         super().__init__()
         self.trunk = ConvChain(HAND_TRUNK, HAND_NO_RELU)
-        first = (("conv6_1_CPM", 128, 512, 1), ("conv6_2_CPM", 512, HAND_MAPS, 1))
-        specs = [first] + [refine_stage(f"stage{s}", 128 + HAND_MAPS, HAND_MAPS) for s in range(2, 7)]
+        first = (("conv6_1_CPM", 128, 512, 1), ("conv6_2_CPM", 512, maps, 1))
+        specs = [first] + [refine_stage(f"stage{s}", 128 + maps, maps) for s in range(2, 7)]
         self.stages = nn.ModuleList(ConvChain(spec, HAND_NO_RELU) for spec in specs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = self.trunk(x)  # [B, 128, H/8, W/8]
         heat = self.stages[0](features)
         for stage in self.stages[1:]:
-            heat = stage(torch.cat([heat, features], dim=1))  # [B, 150, H/8, W/8] in
+            heat = stage(torch.cat([heat, features], dim=1))  # [B, maps + 128, H/8, W/8] in
         return heat
+
+
+def face_net() -> HandPoseNet:
+    return HandPoseNet(FACE_MAPS)
 
 
 def flat_keys(net: nn.Module) -> dict[str, str]:
