@@ -27,6 +27,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from modules.controlnet.colorfix import colorfix, schedule_at
+from modules.controlnet.reference import (REFERENCE_MODULES, ReferenceHooks, ReferencePass, call_with_reference,
+                                          noised, style_fidelity)
+from modules.controlnet.shapes import unet_family
 from modules.controlnet.units import ControlMode, HiresOption
 from modules.sampling.cfg_hooks import CFGHooks, DenoiserParams
 
@@ -82,6 +86,9 @@ class ResolvedControl:
     unet: object = None  # the checkpoint UNet it was checked against; another UNet (a refiner's) is not steered
     low_vram: bool = False  # the extension's Low VRAM: networks wait on the CPU between calls
     inpaint_feed: torch.Tensor | None = None  # inpaint_only: [1, 4, H, W] control RGB + mask at the final size
+    threshold_a: float = -1.0  # the preprocessor's sliders as resolved (colour fix, reference fidelity)
+    threshold_b: float = -1.0
+    seed: int = 0  # seeds the noise of reference_* write passes
 
 
 INPAINT_BLUR = 7  # the extension's control_net_inpaint_blur_sigma: dilate, then box-blur the mask by 7 pixels
@@ -132,7 +139,8 @@ class ControlRun:
         self.fraction = 0.0
         self._images: torch.Tensor | None = None  # [rows] image index of each row of the last CFG batch
         self._marks: torch.Tensor | None = None  # [rows] 1.0 cond, 0.0 uncond
-        self._hints: dict[tuple[int, int, int], torch.Tensor] = {}
+        self._hints: dict[tuple, torch.Tensor] = {}  # hints and control-image latents by unit and size
+        self._noise: dict[str, torch.Generator] = {}  # reference units' noise, seeded once per pass
 
     def cfg_hooks(self) -> CFGHooks:
         """Run after the other hooks: it reads the rows as they will reach the model."""
@@ -157,21 +165,90 @@ class ControlRun:
     def steers(self, unit: ResolvedControl) -> bool:
         if unit.weight == 0 or not guidance_active(self.fraction, unit.guidance_start, unit.guidance_end):
             return False
-        if self.stage == "first" and unit.hr_option == HiresOption.HIGH_RES_ONLY:
-            return False
-        return not (self.stage == "hires" and unit.hr_option == HiresOption.LOW_RES_ONLY)
+        return self.steers_stage(unit)
 
     def soft(self, unit: ResolvedControl) -> bool:
         forced = self.stage == "hires" and any(m in unit.module for m in HIRES_SOFT_MODULES)
         return unit.control_mode != ControlMode.BALANCED or forced
 
     @torch.no_grad()
+    def unet_call(self, unet_call, model, x: torch.Tensor, t: torch.Tensor, cond, rows: torch.Tensor | None = None,
+                  concat: torch.Tensor | None = None) -> torch.Tensor:
+        """One UNet call of `model` (a LoadedModel) for the rows `rows` of the CFG batch (None: all): latents
+        x [k, C, h, w], timesteps t [k], conditioning `cond` (a Conditioning of k rows). `unet_call(x, residuals,
+        concat=...)` runs the UNet; the units add their residuals, reference attention and colour fix around it."""
+        added = {}
+        if any(u.control is not None and self.steers(u) and _fits(u, model.unet) for u in self.units):
+            added = model.control_kwargs(x, cond.cross_attn, cond.pooled, cond.added)
+        residuals = self.residuals(x, t, cond.cross_attn, rows, concat, model.unet, added)
+        passes = self._reference_passes(model, x, t, rows, concat)
+        if passes:
+            uncond = (self._layout(x.shape[0], rows)[1] == 0).nonzero().flatten()  # [n] unconditional rows
+            hooks = ReferenceHooks(model.unet, unet_family(model.unet.config))
+            out = call_with_reference(hooks, passes, unet_call, x, residuals, uncond)
+        else:
+            out = unet_call(x, residuals)
+        return self._colorfix(model, x, t, out, rows)
+
+    def _reference_passes(self, model, x, t, rows, concat) -> list[ReferencePass]:
+        """The write passes of the reference units steering this call (weight, window and hires option as for a
+        ControlNet), with their latents noised to the call's timesteps."""
+        units = [u for u in self.units if u.module in REFERENCE_MODULES and self.steers(u) and _fits(u, model.unet)]
+        passes = []
+        sdxl = unet_family(model.unet.config) == "sdxl"
+        for unit in units:
+            reference = self._latent(unit, model, x, rows)  # [k, 4, h, w]
+            a = schedule_at(model.alphas_cumprod, torch.as_tensor(t).reshape(-1).expand(x.shape[0]), reference)
+            if unit.label not in self._noise:
+                self._noise[unit.label] = torch.Generator().manual_seed(int(unit.seed))
+            latents = noised(reference, a, self._noise[unit.label])  # [k, 4, h, w]
+            fidelity = style_fidelity(unit.threshold_a, sdxl, unit.control_mode.value, self.stage == "hires")
+            ref_concat = None
+            if concat is not None and model.unet.config.in_channels == x.shape[1] + concat.shape[1]:
+                ref_concat = torch.cat([torch.zeros_like(reference[:, :1]), reference], dim=1)  # [k, 5, h, w]
+            passes.append(ReferencePass(unit.module, unit.weight, fidelity, latents, ref_concat))
+        return passes
+
+    def _colorfix(self, model, x, t, out, rows) -> torch.Tensor:
+        """tile_colorfix units pull the prediction's colours to the control image's at every call of the pass, as
+        the extension does (its guidance window does not stop the colour fix; a weight of 0 does)."""
+        for unit in self.units:
+            if "colorfix" not in unit.module or unit.weight == 0 or not _fits(unit, model.unet):
+                continue
+            reference = self._latent(unit, model, x, rows).to(out)  # [k, 4, h, w]
+            variation = unit.threshold_a * (2 if self.stage == "hires" and self.steers_stage(unit) else 1)
+            sharp = unit.threshold_b if "+sharp" in unit.module else None
+            out = colorfix(out, x, torch.as_tensor(t), reference, model.alphas_cumprod, model.prediction_type,
+                           weight=unit.weight, variation=int(variation), sharpness=sharp,
+                           cond_marks=self._layout(x.shape[0], rows)[1])
+        return out
+
+    def steers_stage(self, unit: ResolvedControl) -> bool:
+        """Whether the pass's stage lets the unit steer (its hires option), whatever the step."""
+        if self.stage == "first" and unit.hr_option == HiresOption.HIGH_RES_ONLY:
+            return False
+        return not (self.stage == "hires" and unit.hr_option == HiresOption.LOW_RES_ONLY)
+
+    def _latent(self, unit: ResolvedControl, model, x: torch.Tensor, rows) -> torch.Tensor:
+        """The unit's control image as the model's latents (VAE posterior mean, encoded once per size), one per
+        row of this call's latents x [k, C, h, w]: [k, 4, h, w]."""
+        latent_size = x.shape[-2:]
+        key = ("latent", id(unit), int(latent_size[0]), int(latent_size[1]))
+        if key not in self._hints:
+            image = self._hint(unit, latent_size, model.vae_scale_factor, raw=True)[:, :3]  # [n, 3, H, W]
+            self._hints[key] = model.encode(image.clamp(0, 1), sample=False)  # [n, 4, h, w]
+        latents = self._hints[key]
+        images = self._layout(x.shape[0], rows)[0]
+        return latents[images % latents.shape[0]]  # [k, 4, h, w]
+
+    @torch.no_grad()
     def residuals(self, x: torch.Tensor, t: torch.Tensor, context: torch.Tensor, rows: torch.Tensor | None = None,
-                  concat: torch.Tensor | None = None, unet=None) -> list[torch.Tensor] | None:
+                  concat: torch.Tensor | None = None, unet=None, added: dict | None = None) -> list[torch.Tensor] | None:
         """Summed residuals [k, c_i, h_i, w_i] for the rows `rows` (of the CFG batch; None: all) with latents
         x [k, C, h, w], timesteps t [k] and context [k, L, D] for the UNet `unet`; None when no unit steers this
-        call (as for a refiner's UNet: the extension steers only the checkpoint it hooked)."""
-        active = [u for u in self.units if self.steers(u) and (u.unet is None or unet is None or u.unet is unet)]
+        call (as for a refiner's UNet: the extension steers only the checkpoint it hooked). `added`: what the
+        model's ControlNets take besides (SDXL: `added_cond_kwargs`, `Engine.control_kwargs`)."""
+        active = [u for u in self.units if u.control is not None and self.steers(u) and _fits(u, unet)]
         if not active:
             return None
         images, marks = self._layout(x.shape[0], rows)
@@ -184,7 +261,7 @@ class ControlRun:
             place = getattr(unit.control, "place", None)
             if place is not None:
                 place(x.device)
-            outs = unit.control(x_in, t, context, hint)  # K × [k, c_i, h_i, w_i]
+            outs = unit.control(x_in, t, context, hint, **(added or {}))  # K × [k, c_i, h_i, w_i]
             if place is not None and self.offload:
                 place("cpu")
             outs = [r * s for r, s in zip(outs, control_scales(unit.weight, len(outs), self.soft(unit)))]
@@ -204,12 +281,13 @@ class ControlRun:
             return index, torch.ones(count)
         return self._images[index], self._marks[index]
 
-    def _hint(self, unit: ResolvedControl, latent_size) -> torch.Tensor:
-        """The unit's hint at `latent_size` × the ControlNet's hint scale: the pass's own hint when it fits, else the
-        closer of hint / hr_hint resized (bilinear, antialiased); inpaint hints converted."""
-        scale = _hint_scale(unit.control)
+    def _hint(self, unit: ResolvedControl, latent_size, scale: int | None = None, raw: bool = False) -> torch.Tensor:
+        """The unit's hint at `latent_size` × `scale` (default: the ControlNet's hint scale): the pass's own hint when
+        it fits, else the closer of hint / hr_hint resized (bilinear, antialiased); inpaint hints converted unless
+        `raw`."""
+        scale = scale or _hint_scale(unit.control)
         size = (int(latent_size[0]) * scale, int(latent_size[1]) * scale)
-        key = (id(unit), *size)
+        key = (id(unit), *size, raw)
         if key not in self._hints:
             options = [h for h in ((unit.hr_hint, unit.hint) if self.stage == "hires" else (unit.hint, unit.hr_hint))
                        if h is not None]
@@ -217,8 +295,13 @@ class ControlRun:
             hint = hint.float()
             if tuple(hint.shape[-2:]) != size:
                 hint = F.interpolate(hint, size=size, mode="bilinear", antialias=True, align_corners=False)
-            self._hints[key] = inpaint_hint(hint)  # [n, 3, H, W]
+            self._hints[key] = hint if raw else inpaint_hint(hint)  # [n, 3 (raw: 3 or 4), H, W]
         return self._hints[key]
+
+
+def _fits(unit: ResolvedControl, unet) -> bool:
+    """A unit steers only the UNet it was checked against (not a refiner's)."""
+    return unit.unet is None or unet is None or unit.unet is unet
 
 
 def _rows_of(cond) -> int:

@@ -8,8 +8,9 @@ Layouts read (docs/controlnet.md, "Model files"):
 - diffusers' layout (`controlnet_cond_embedding.*`): a folder with `config.json`, or a lone weights file.
 
 Without a config the architecture is the checkpoint's own UNet encoder: a ControlNet is a copy of the encoder of the
-model it was trained on, so the UNet's config, the hint channels and the cross-attention width read from the file's
-shapes describe it. The key conversion is diffusers' own (`convert_controlnet_checkpoint`).
+model it was trained on, so the UNet's config with the levels, depths, hint channels and cross-attention width read
+from the file's shapes (modules/controlnet/shapes.py) describe it; SDXL ControlNets (diffusers' full, mid and small,
+in either layout) included. The key conversion is diffusers' own (`convert_controlnet_checkpoint`).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import inspect
 from collections.abc import Mapping
 from typing import Any
 
+from modules.controlnet.shapes import EncoderShape, cross_width, read_encoder
 from modules.errors import ModelLoadError
 
 CONTROL_PREFIX = "control_model."
@@ -25,6 +27,9 @@ ORIGINAL_HINT = "input_hint_block.0.weight"
 DIFFUSERS_HINT = "controlnet_cond_embedding.conv_in.weight"
 ORIGINAL_IN = "input_blocks.0.0.weight"
 DIFFUSERS_IN = "conv_in.weight"
+# SDXL's added-conditioning embedding: diffusers' name → the original layout's
+ADDED_EMBEDDING = {f"add_embedding.linear_{i}.{p}": f"label_emb.0.{2 * (i - 1)}.{p}" for i in (1, 2)
+                   for p in ("weight", "bias")}
 # a default SD 1.x first stage, for ControlNet yamls that leave the VAE out (diffusers' builder reads its depth)
 DEFAULT_DDCONFIG = {"ch_mult": [1, 2, 4, 4]}
 
@@ -89,30 +94,50 @@ def config_from_yaml(original_config: Mapping, path: str) -> tuple[dict[str, Any
 
 
 def config_from_shapes(shapes: Mapping[str, tuple[int, ...]], layout: str, prefix: str,
-                       unet_config: Mapping[str, Any]) -> dict[str, Any]:
-    """A ControlNetModel config for a file without one: the checkpoint UNet's encoder, with the hint channels, input
-    channels and cross-attention width the file's shapes show (a misfit is then reported by the caller)."""
+                       unet_config: Mapping[str, Any], path: str = "the file") -> dict[str, Any]:
+    """A ControlNetModel config for a file without one: the checkpoint UNet's (head sizes, time embedding, added
+    conditioning), with what the file's shapes show: hint and input channels, encoder levels and channels, res
+    blocks per level, attention depth per level and in the middle block (SDXL's full, mid and small ControlNets
+    differ there), projections and cross-attention width. A misfit with the checkpoint is reported by the caller."""
+    encoder = read_encoder(shapes, layout, prefix)
     hint = shapes[prefix + (ORIGINAL_HINT if layout == "original" else DIFFUSERS_HINT)]  # [16, hint ch, 3, 3]
     first = shapes.get(prefix + (ORIGINAL_IN if layout == "original" else DIFFUSERS_IN))  # [C, in ch, 3, 3]
     overrides: dict[str, Any] = {"conditioning_channels": int(hint[1])}
     if first is not None:
         overrides["in_channels"] = int(first[1])
-    width = cross_attention_width(shapes)
-    if width is not None:
-        overrides["cross_attention_dim"] = width
+    if encoder.cross_width is not None:
+        overrides["cross_attention_dim"] = encoder.cross_width
+    if encoder.linear_projection is not None:
+        overrides["use_linear_projection"] = encoder.linear_projection
+    if encoder.block_out_channels:
+        overrides.update(encoder_layout(encoder, path))
     return from_unet_config(unet_config, **overrides)
 
 
-def cross_attention_width(shapes: Mapping[str, tuple[int, ...]]) -> int | None:
-    """The text width a ControlNet's cross-attention reads (its first `attn2.to_k` weight is [inner, width]).
+def encoder_layout(encoder: EncoderShape, path: str) -> dict[str, Any]:
+    """ControlNetModel's block fields for an encoder. diffusers gives the middle block the last level's
+    transformer depth, so the two must agree where both have attention.
 
-    >>> cross_attention_width({"control_model.input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight": (320, 768)})
-    768
+    >>> from modules.controlnet.shapes import EncoderShape
+    >>> layout = encoder_layout(EncoderShape((320, 640, 1280), 2, (None, 0, 1), 1, True, 2816, 2048), "f")
+    >>> layout["down_block_types"], layout["transformer_layers_per_block"], layout["mid_block_type"]
+    (['DownBlock2D', 'CrossAttnDownBlock2D', 'CrossAttnDownBlock2D'], [1, 0, 1], 'UNetMidBlock2DCrossAttn')
     """
-    for key in sorted(shapes):
-        if key.endswith("attn2.to_k.weight"):
-            return int(shapes[key][-1])
-    return None
+    depths, mid = list(encoder.depths), encoder.mid_depth
+    if depths[-1] is not None and mid is not None and depths[-1] != mid:
+        raise ModelLoadError(path, f"its last encoder level has {depths[-1]} transformer layers but its middle "
+                                   f"block {mid}; such a ControlNet is not supported")
+    last = depths[-1] if depths[-1] is not None else (mid if mid is not None else 1)
+    per_level = [d if d is not None else 1 for d in depths[:-1]] + [last]
+    return {"block_out_channels": list(encoder.block_out_channels), "layers_per_block": encoder.layers_per_block,
+            "down_block_types": ["DownBlock2D" if d is None else "CrossAttnDownBlock2D" for d in depths],
+            "transformer_layers_per_block": per_level,
+            "mid_block_type": "UNetMidBlock2D" if mid is None else "UNetMidBlock2DCrossAttn"}
+
+
+def cross_attention_width(shapes: Mapping[str, tuple[int, ...]]) -> int | None:
+    """The text width a ControlNet's cross-attention reads (modules/controlnet/shapes.py)."""
+    return cross_width(shapes)
 
 
 def convert_original(weights: Mapping, config: Mapping[str, Any], path: str) -> dict:
@@ -126,4 +151,9 @@ def convert_original(weights: Mapping, config: Mapping[str, Any], path: str) -> 
         converted = sfu.convert_controlnet_checkpoint(weights, dict(config))
     except (KeyError, IndexError, TypeError, ValueError, AttributeError) as e:
         raise ModelLoadError(path, f"cannot convert its ControlNet weights ({type(e).__name__}: {e})") from None
-    return {k: v for k, v in converted.items() if v is not None}
+    out = {k: v for k, v in converted.items() if v is not None}
+    prefix = CONTROL_PREFIX if any(k.startswith(CONTROL_PREFIX) for k in weights.keys()) else ""
+    for ours, theirs in ADDED_EMBEDDING.items():  # SDXL's (diffusers' converter leaves them out)
+        if prefix + theirs in weights:
+            out[ours] = weights[prefix + theirs]
+    return out

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from modules.controlnet import convert
+from modules.controlnet.shapes import family_name, read_encoder, unet_family
 from modules.errors import InvalidInput, ModelLoadError
 
 DIFFUSERS_WEIGHTS = ("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.bin")
@@ -37,20 +38,30 @@ class LoadedControlNet:
     def in_channels(self) -> int:
         return int(self.net.config.in_channels)
 
+    @property
+    def has_cross_attention(self) -> bool:
+        """False for encoders without text attention (SDXL's small ControlNets): their text width is moot."""
+        return any(name.endswith("attn2") for name, _ in self.net.named_modules())
+
     def place(self, device) -> None:
         """Keep the network on `device` (the sampler's, or the CPU between calls with Low VRAM)."""
         if self.net.device != torch.device(device):
             self.net.to(device)
 
     @torch.no_grad()
-    def __call__(self, x: torch.Tensor, t: torch.Tensor, context: torch.Tensor,
-                 hint: torch.Tensor) -> list[torch.Tensor]:
+    def __call__(self, x: torch.Tensor, t: torch.Tensor, context: torch.Tensor, hint: torch.Tensor,
+                 added_cond_kwargs: dict[str, torch.Tensor] | None = None) -> list[torch.Tensor]:
         """Residuals for latents x [B,C,h,w] at timesteps t [B] with context [B,L,D] and hint [B,3,8h,8w]: the
-        encoder's outputs then the middle block's, each [B, c_i, h_i, w_i], float32, unscaled."""
+        encoder's outputs then the middle block's, each [B, c_i, h_i, w_i], float32, unscaled. SDXL ControlNets also
+        take the UNet's `added_cond_kwargs` (pooled text [B, P] and time ids [B, 6])."""
         net = self.net
         dtype = net.dtype
+        extra = {}
+        if added_cond_kwargs is not None:
+            extra["added_cond_kwargs"] = {k: v.to(net.device, dtype) for k, v in added_cond_kwargs.items()}
         down, mid = net(x.to(net.device, dtype), t.to(net.device), encoder_hidden_states=context.to(net.device, dtype),
-                        controlnet_cond=hint.to(net.device, dtype), conditioning_scale=1.0, return_dict=False)
+                        controlnet_cond=hint.to(net.device, dtype), conditioning_scale=1.0, return_dict=False,
+                        **extra)
         return [r.float() for r in (*down, mid)]
 
 
@@ -118,12 +129,39 @@ def architecture(path: Path, source, layout: str, prefix: str, unet_config) -> t
             raise ModelLoadError(str(beside), f"unreadable yaml ({e})") from None
         return convert.config_from_yaml(original, str(beside))
     shapes = {k: source.shape(k) for k in source.keys()}
+    check_family(read_encoder(shapes, layout, prefix).family, unet_family(unet_config), path)
     width, expected = convert.cross_attention_width(shapes), unet_config.get("cross_attention_dim")
     if width is not None and expected is not None and width != int(expected):
         raise ModelLoadError(str(path), f"is a ControlNet for another model family (cross-attention width {width}; "
                                         f"the loaded checkpoint uses {expected})")
     pooling = "shuffle" in path.stem.lower()  # the extension's rule for files without a yaml
-    return convert.config_from_shapes(shapes, layout, prefix, unet_config), pooling
+    config = convert.config_from_shapes(shapes, layout, prefix, unet_config, str(path))
+    ours, theirs = list(config["block_out_channels"]), list(unet_config.get("block_out_channels", []))
+    if ours != theirs:
+        raise ModelLoadError(str(path), f"is a ControlNet for another model family (encoder channels {ours}; the "
+                                        f"loaded checkpoint has {theirs})")
+    return config, pooling
+
+
+def family_problem(control: str, checkpoint: str, checkpoint_name: str = "the loaded checkpoint") -> str | None:
+    """Why a ControlNet of family `control` cannot steer a `checkpoint` model, or None: an SDXL ControlNet reads the
+    pooled text and size embeddings only SDXL checkpoints give, and an SD 1.x/2.x one cannot take them.
+
+    >>> family_problem("sdxl", "sd", "v1-5.safetensors")
+    'is an SDXL ControlNet; v1-5.safetensors is an SD 1.x/2.x model (choose a ControlNet made for SD 1.x/2.x)'
+    >>> family_problem("sdxl", "sdxl") is None
+    True
+    """
+    if control == checkpoint:
+        return None
+    return (f"is an {family_name(control)} ControlNet; {checkpoint_name} is an {family_name(checkpoint)} model "
+            f"(choose a ControlNet made for {family_name(checkpoint)})")
+
+
+def check_family(control: str, checkpoint: str, path: Path) -> None:
+    problem = family_problem(control, checkpoint)
+    if problem is not None:
+        raise ModelLoadError(str(path), problem)
 
 
 def assign(net, weights, path: Path) -> None:
@@ -145,12 +183,17 @@ def check_fits(control: LoadedControlNet, unet, checkpoint: str, field: str) -> 
     """A ControlNet must read the checkpoint's text width and add to its encoder's channels; else it was made for
     another model family, which `field` (the unit's model field) and both files are named for."""
     unet_config = unet.config
-    if control.net.config.get("addition_embed_type") or unet_config.get("addition_embed_type"):
-        raise InvalidInput(field, f"ControlNet {control.path.name}: ControlNets for SDXL-style models (with added "
-                                  "text/time embeddings) are not supported yet", "an SD 1.x or SD 2.x ControlNet "
-                                  "and checkpoint")
+    problem = family_problem(unet_family(control.net.config), unet_family(unet_config), checkpoint)
+    if problem is not None:
+        raise InvalidInput(field, f"ControlNet {control.path.name} {problem}")
+    added = control.net.config.get("projection_class_embeddings_input_dim")
+    if added != unet_config.get("projection_class_embeddings_input_dim"):
+        raise InvalidInput(field, f"ControlNet {control.path.name} is for another model family (added conditioning "
+                                  f"width {added}; {checkpoint} takes "
+                                  f"{unet_config.get('projection_class_embeddings_input_dim')})",
+                           "a ControlNet made for the loaded checkpoint's family")
     width, expected = control.cross_attention_dim, int(unet_config.cross_attention_dim)
-    if width != expected:
+    if width != expected and control.has_cross_attention:
         raise InvalidInput(field, f"ControlNet {control.path.name} is for another model family (cross-attention "
                                   f"width {width}; {checkpoint} uses {expected})",
                            "a ControlNet made for the loaded checkpoint's family")

@@ -1,10 +1,11 @@
 """A request's ControlNet units → what a sampling pass runs: loaded networks and hint tensors (once per job).
 
 For each enabled unit: the model file by its listed name (`ControlNetLibrary`), loaded for the job's checkpoint and
-checked to fit its family; the control image (or, in img2img, the init image) through the unit's preprocessor and
-resize mode at the generation size (`modules/controlnet/detect.py`), and again at the hires size when hires fix
-runs, as the extension preprocesses for both passes. Any problem is an error on the unit's field, never a run
-without that unit.
+checked to fit its family (model-free modules such as reference_only need none); the control image (or, in img2img,
+the init image) through the unit's preprocessor and resize mode at the generation size
+(`modules/controlnet/detect.py`), and again at the hires size when hires fix runs, as the extension preprocesses for
+both passes; the preprocessor's sliders as they resolve (colour fix, style fidelity). Any problem is an error on the
+unit's field, never a run without that unit.
 """
 from __future__ import annotations
 
@@ -52,8 +53,13 @@ def resolve_units(services, model, units: Sequence[ControlUnit], width: int, hei
         where = unit_field(i)
         if unit.module == "inpaint_only" and init_mask is not None:  # A1111 inpaints already: the extension's fallback
             unit = unit.replace(module="inpaint")
-        info = library.find(unit.model, f"{where}.model")
-        control = library.load(info, model.unet, model.dtype, model.device, f"{where}.model", model.checkpoint.name)
+        pre = registry.get(unit.module, f"{where}.module")
+        control = None  # model-free modules (reference_*) steer the UNet itself
+        if not pre.model_free:
+            info = library.find(unit.model, f"{where}.model")
+            control = library.load(info, model.unet, model.dtype, model.device, f"{where}.model",
+                                   model.checkpoint.name)
+        sliders = pre.params(unit.processor_res, unit.threshold_a, unit.threshold_b)
 
         def detect_at(w: int, h: int, unit=unit, where=where) -> np.ndarray:
             return detect_for_unit(registry, unit, w, h, seed=seed, init_image=init_image, init_mask=init_mask,
@@ -65,7 +71,7 @@ def resolve_units(services, model, units: Sequence[ControlUnit], width: int, hei
         out.append(ResolvedControl(
             f"ControlNet {i}", control, hint_tensor(first), unit.weight, unit.guidance_start, unit.guidance_end,
             unit.control_mode, None if hires_size is None else hint_tensor(final), unit.module, unit.hr_option,
-            model.unet, unit.low_vram, feed))
+            model.unet, unit.low_vram, feed, float(sliders.a), float(sliders.b), int(seed)))
     return tuple(out)
 
 

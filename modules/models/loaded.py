@@ -49,6 +49,12 @@ class LoadedModel:
         extra = {} if residuals is None else {"residuals": residuals}
         return self.engine.unet_forward(x, t, cond, concat, name=self.checkpoint.name, run=run, **extra)
 
+    def control_kwargs(self, x: torch.Tensor, context: torch.Tensor, pooled: torch.Tensor | None = None,
+                       added: Mapping[str, torch.Tensor] | None = None) -> dict:
+        """What this model's ControlNets take besides x, t, context and hint for the latents x (SDXL: the UNet's
+        pooled text and time ids, `Engine.control_kwargs`)."""
+        return self.engine.control_kwargs(x, Conditioning(context, None, pooled, added or {}))
+
     def unet_run(self, patches, step: Callable[[], int]) -> Callable | None:
         """A pass's speed options for this model's UNet (None when none is on; `Engine.unet_run`)."""
         return self.engine.unet_run(patches, step)

@@ -36,11 +36,17 @@ def _with(run) -> dict:
     return {} if run is None else {"run": run}
 
 
-def _controlled(control, model, x, t, context, rows, concat) -> dict:
-    """`residuals=` for the rows `rows` of this model call when ControlNet units steer it (`control`: a
-    modules.controlnet.apply.ControlRun handed in through the CFG denoiser's model_kwargs), else nothing."""
-    residuals = None if control is None else control.residuals(x, t, context, rows, concat, model.unet)
-    return {} if residuals is None else {"residuals": residuals}
+def _unet_call(model, control, x, t, part, concat, rows, run) -> torch.Tensor:
+    """The UNet for the rows `rows` of this model call (None: all); with ControlNet units (`control`: a
+    modules.controlnet.apply.ControlRun handed in through the CFG denoiser's model_kwargs) the run adds their
+    residuals, reference attention and colour fix around it."""
+    def unet(x_in, residuals=None, concat=concat):
+        extra = {} if residuals is None else {"residuals": residuals}
+        return model.unet_forward(x_in, t, part.cross_attn, concat=concat, **part.extras, **_with(run), **extra)
+
+    if control is None:
+        return unet(x)
+    return control.unet_call(unet, model, x, t, part, rows, concat)
 
 
 def _groups_by_length(lengths: tuple[int, ...]) -> list[list[int]]:
@@ -74,15 +80,13 @@ def model_denoiser(model, choice: SamplerChoice, exact_rows: bool, patches: Unet
         groups = [[i] for i in range(x_in.shape[0])] if exact_rows else _groups_by_length(lengths)
         if len(groups) == 1:
             part = cond.select(None, lengths[0])
-            return model.unet_forward(x_in, t, part.cross_attn, concat=concat, **part.extras, **_with(run),
-                                      **_controlled(control, model, x_in, t, part.cross_attn, None, concat))
+            return _unet_call(model, control, x_in, t, part, concat, None, run)
         out = torch.empty_like(x_in)  # [N, 4, h, w]
         for rows in groups:
             index = torch.tensor(rows)
             part = cond.select(rows, lengths[rows[0]])  # [k, n, C]
             x, t_rows, c = x_in[index], _rows(t, index), _rows(concat, index)
-            out[index] = model.unet_forward(x, t_rows, part.cross_attn, concat=c, **part.extras, **_with(run),
-                                            **_controlled(control, model, x, t_rows, part.cross_attn, index, c))
+            out[index] = _unet_call(model, control, x, t_rows, part, c, index, run)
         return out
 
     return choice.spec.denoiser(model_fn, model.alphas_cumprod, model.prediction_type)

@@ -8,6 +8,8 @@ __all__ = ["Params", "Preprocessor", "Registry", "Slider", "Unavailable", "PREPR
            "default_registry"]
 
 _EDGE_TAGS = ("Canny", "Lineart", "Scribble", "MLSD")
+_VARIATION = Slider("Variation", 3.0, 32.0, 8.0, 1.0)
+_FIDELITY = Slider("Style Fidelity (only for Balanced mode)", 0.0, 1.0, 0.5)
 
 # The extension's names, labels, tags, sliders and sorting priorities.
 PREPROCESSORS: tuple[Preprocessor, ...] = (
@@ -29,15 +31,22 @@ PREPROCESSORS: tuple[Preprocessor, ...] = (
                  accepts_mask=True, requires_mask=True),
     Preprocessor("inpaint_only", tile.inpaint, tags=("Inpaint",), resolution=None, priority=100,
                  accepts_mask=True, requires_mask=True),
+    # the image as it is; the colour fix acts during sampling (modules/controlnet/colorfix.py)
+    Preprocessor("tile_colorfix", edges.none, tags=("Tile",), resolution=None, slider_1=_VARIATION),
+    Preprocessor("tile_colorfix+sharp", edges.none, tags=("Tile",), resolution=None, slider_1=_VARIATION,
+                 slider_2=Slider("Sharpness", 0.0, 2.0, 1.0)),
+    # no ControlNet model: the reference steers the UNet's attention (modules/controlnet/reference.py)
+    Preprocessor("reference_only", edges.none, tags=("Reference",), resolution=None, slider_1=_FIDELITY,
+                 model_free=True, priority=100),
+    Preprocessor("reference_adain", edges.none, tags=("Reference",), resolution=None, slider_1=_FIDELITY,
+                 model_free=True),
+    Preprocessor("reference_adain+attn", edges.none, tags=("Reference",), resolution=None, slider_1=_FIDELITY,
+                 model_free=True),
 )
 
 # Preprocessors refused with a reason. Those running a network on the user's annotator files (depth, openpose…)
 # are in networks.py: listed always, refused only while their files are missing.
-UNAVAILABLE: tuple[Unavailable, ...] = (
-    Unavailable("reference_only", (), "", "its attention mode is not built yet"),
-    Unavailable("tile_colorfix", (), "", "its colour-fix sampling step is not built yet"),
-    Unavailable("tile_colorfix+sharp", (), "", "its colour-fix sampling step is not built yet"),
-)
+UNAVAILABLE: tuple[Unavailable, ...] = ()
 
 
 def default_registry(roots: tuple = (), disable_safe_unpickle: bool = False) -> Registry:

@@ -110,6 +110,11 @@ class Engine(ABC):
         cast = [r.to(self.device, self.dtype) for r in residuals]
         return {"down_block_additional_residuals": tuple(cast[:-1]), "mid_block_additional_residual": cast[-1]}
 
+    def control_kwargs(self, x: torch.Tensor, cond: Conditioning) -> dict[str, Any]:
+        """What a ControlNet of this family takes besides x [B, C, h, w], t, context and hint: the added conditioning
+        the UNet gets for the same call (SDXL: pooled text and time ids); none by default."""
+        return self.unet_kwargs(cond)
+
     def unet_run(self, patches: UnetPatches, step: Callable[[], int]) -> Callable | None:
         """What applies a pass's speed options (token merging, HyperTile, feature caching) to this engine's UNet,
         or None when none is on, so the call takes the plain path. `step()` is the pass's current sampling step.

@@ -235,10 +235,17 @@ class SDXLEngine(Engine):
     def unet_forward(self, x: torch.Tensor, t, cond: Conditioning, concat: torch.Tensor | None = None,
                      **options) -> torch.Tensor:
         """As `Engine.unet_forward`, with the image size of the latent x [B, 4, h, w] added to the conditioning."""
+        return super().unet_forward(x, t, self._sized(x, cond), concat, **options)
+
+    def _sized(self, x: torch.Tensor, cond: Conditioning) -> Conditioning:
+        """`cond` with the image size of the latent x [B, 4, h, w] in its `added` entries."""
         f = self.vae_scale_factor
         size = torch.tensor([[float(x.shape[-2] * f), float(x.shape[-1] * f)]]).expand(len(cond), 2)  # [B, 2]
-        return super().unet_forward(x, t, dataclasses.replace(cond, added={**cond.added, "size": size}), concat,
-                                    **options)
+        return dataclasses.replace(cond, added={**cond.added, "size": size})
+
+    def control_kwargs(self, x: torch.Tensor, cond: Conditioning) -> dict[str, Any]:
+        """An SDXL ControlNet takes the UNet's pooled text and time ids for the same latents."""
+        return self.unet_kwargs(self._sized(x, cond))
 
     def unet_kwargs(self, cond: Conditioning) -> dict[str, Any]:
         if cond.pooled is None or not all(n in cond.added for n in self.time_id_names):
