@@ -143,3 +143,29 @@ def test_the_api_lists_the_new_modules_and_runs_a_reference_unit_without_a_model
         answer = client.post("/sdapi/v1/txt2img", json={"prompt": "a ball", "steps": 3, "width": 64, "height": 64,
                                                          "alwayson_scripts": {"controlnet": {"args": [unit]}}})
         assert answer.status_code == 200, answer.text
+
+
+def test_new_modules_write_and_read_back_their_infotext():
+    from modules.controlnet.infotext import parse_unit_text, units_infotext
+    from modules.controlnet.preprocessors import default_registry
+
+    units = (ref_unit("reference_adain+attn"), ControlUnit(enabled=True, module="tile_colorfix+sharp", model="t [1]"))
+    entries = units_infotext(units, default_registry())
+    assert "Module: reference_adain+attn, Model: None" in entries["ControlNet 0"]
+    assert "Threshold A: 0.5" in entries["ControlNet 0"]  # Style Fidelity's default, as it ran
+    assert "Threshold A: 8.0, Threshold B: 1.0" in entries["ControlNet 1"]  # Variation, Sharpness
+    back = parse_unit_text(entries["ControlNet 1"].strip('"'))
+    assert (back.module, back.model, back.threshold_a, back.threshold_b) == ("tile_colorfix+sharp", "t [1]", 8.0, 1.0)
+
+
+def test_xyz_preprocessor_axis_switches_reference_modes(app):
+    from modules.extensions.compat import binding
+    from tests.extensions.test_builtin_xyz import BASE, xyz_args
+
+    binding.bind(app, app.scripts)
+    result = app.txt2img(GenerationRequest(**BASE, controlnet_units=(ref_unit(),), script_name="X/Y/Z plot",
+                                           script_args=xyz_args("[ControlNet] Preprocessor",
+                                                                "reference_only, reference_adain")))
+    first, second = result.images[1:]
+    assert list(first.getdata()) != list(second.getdata())
+    assert "Module: reference_only" in result.infotexts[1] and "Module: reference_adain," in result.infotexts[2]
