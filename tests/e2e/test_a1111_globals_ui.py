@@ -14,7 +14,8 @@ GLOBALS = ("gradioApp", "onUiLoaded", "onUiUpdate", "onAfterUiUpdate", "onUiTabC
            "selected_gallery_button", "selected_gallery_index", "restart_reload", "confirm_clear_prompt", "popup",
            "closePopup", "appendContextMenuOption", "removeContextMenuOption", "addContextMenuEventListener",
            "showSubmitButtons", "getTranslation", "onOptionsAvailable", "localGet", "localSet", "localRemove",
-           "inputAccordionChecked", "dimensionChange")
+           "inputAccordionChecked", "dimensionChange", "extensions_apply", "extensions_check", "setRandomSeed",
+           "switchWidthHeight", "formatTime")
 
 
 def test_a1111_globals_and_a_clean_console(browser, server):
@@ -54,6 +55,17 @@ def test_a1111_globals_and_a_clean_console(browser, server):
                                  box.value = 'set by a script'; updateInput(box); }""")
         page.locator("#txt2img_prompt textarea").press("End")
         assert page.locator("#txt2img_prompt textarea").input_value() == "set by a script"
+        assert page.evaluate("() => [formatTime(5.5), formatTime(125), formatTime(3725)]") == ["5s", "02:05",
+                                                                                             "01:02:05"]
+        assert page.evaluate("() => extensions_apply('[\"a\"]', '[]', 'none')") == ['["a"]', "[]", "none"]
+        page.locator("#txt2img_width input[type=number]").fill("512")  # A1111's ⇅ button: 512 × 768 → 768 × 512
+        page.locator("#txt2img_height input[type=number]").fill("768")
+        page.evaluate("() => switchWidthHeight('txt2img')")
+        assert page.locator("#txt2img_width input[type=number]").input_value() == "768"
+        assert page.locator("#txt2img_height input[type=number]").input_value() == "512"
+        page.locator("#txt2img_seed input").fill("42")
+        page.evaluate("() => setRandomSeed('txt2img_seed')")
+        assert page.locator("#txt2img_seed input").input_value() == "-1"
         assert guard.errors == []
         assert console_errors == []
     finally:
