@@ -21,8 +21,10 @@ import torch
 
 from modules.errors import ModelLoadError
 from modules.models.ldm_layout import UNET_PREFIX, unet_key_to_ldm
+from modules.models.lora_family import check_family
 _KEY = re.compile(r"^(lora_(?:unet|te\d?)_[A-Za-z0-9_]+?)\.(.+)$")  # te1/te2: models with two text encoders
-_LORA_PARTS = {"lora_up.weight": "up", "lora_down.weight": "down", "lora_mid.weight": "mid"}
+_LORA_PARTS = {"lora_up.weight": "up", "lora_down.weight": "down", "lora_mid.weight": "mid",
+               "lora_B.weight": "up", "lora_A.weight": "down"}  # kohya names with PEFT's parts, as A1111 reads
 _LOHA_PARTS = ("hada_w1_a", "hada_w1_b", "hada_w2_a", "hada_w2_b")
 _LOKR_PARTS = ("lokr_w1", "lokr_w1_a", "lokr_w1_b", "lokr_w2", "lokr_w2_a", "lokr_w2_b")
 _DIFFUSERS_KEY = re.compile(r"^(unet|text_encoder(?:_2)?)\.(.+?)(?:\.processor\.(to_q|to_k|to_v|to_out)_lora)?"
@@ -304,9 +306,12 @@ class AppliedLoras:
         signature = tuple((n.identity, float(te), float(unet)) for n, te, unet in loras)
         if signature == self.signature:
             return []
-        self.restore()
         if self._table is None:
             self._table = self.model.lora_module_map()  # the family engine's kohya key map
+        for network, te, unet in loras:  # another family's LoRA: refused before any weight changes
+            if te or unet:
+                check_family(network, self._table)
+        self.restore()
         updates, warnings = plan_updates(loras, self._table)
         te_modules = {m for part, m in self._table.values() if part == "te"}
         for module, layers in updates.items():  # one module at a time: peak memory is one weight's copy

@@ -106,13 +106,14 @@ def test_malformed_lora_is_an_error_naming_the_file(lora_app):
     assert lora_app.models.text_weights_key(model) == ""  # nothing left patched after the failures
 
 
-def test_layers_for_another_model_are_a_warning(app):
+def test_a_lora_for_another_family_stops_the_job(app):
     model = app.models.get(None)
     tensors = lora_tensors(model)
     tensors = {k: torch.zeros(2, 1024) if k.endswith("lora_down.weight") else v for k, v in tensors.items()}
-    write_lora(app.services.loras.folder / "sdxl.safetensors", tensors)
-    result = run(app, "a circle <lora:sdxl:1>")
-    assert any("does not fit this model" in w for w in result.warnings)
+    write_lora(app.services.loras.folder / "sd2.safetensors", tensors)
+    with pytest.raises(InvalidInput, match=r"<lora:sd2> \(.*sd2\.safetensors\) was made for SD 2\.x"):
+        run(app, "a circle <lora:sd2:1>")
+    assert app.models.text_weights_key(model) == ""  # nothing patched
 
 
 # ---- textual inversion ---------------------------------------------------------------------------------------
