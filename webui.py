@@ -1,28 +1,34 @@
 """Easel's composition root: parse flags → build the App → mount API and UI → serve. The only wiring place."""
 from __future__ import annotations
 
+import argparse
+import contextlib
+import functools
+import ipaddress
+import logging
 import os
+import sys
+import threading
+import time
+from collections.abc import MutableMapping
+from pathlib import Path
 
-# Offline and private before any library is imported: no hub, no telemetry, no analytics.
-for _key, _value in (("HF_HUB_OFFLINE", "1"), ("HF_HUB_DISABLE_TELEMETRY", "1"), ("TRANSFORMERS_OFFLINE", "1"),
-                     ("DIFFUSERS_OFFLINE", "1"), ("GRADIO_ANALYTICS_ENABLED", "False"), ("DO_NOT_TRACK", "1")):
-    os.environ.setdefault(_key, _value)
-
-import argparse  # noqa: E402
-import functools  # noqa: E402
-import ipaddress  # noqa: E402
-import logging  # noqa: E402
-import sys  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from modules import cli  # noqa: E402
-from modules.paths import INSTALL_DIR, Paths  # noqa: E402
+from modules import cli
+from modules.paths import INSTALL_DIR, Paths
 
 log = logging.getLogger("easel")
 STARTUP_FAILURE = 3  # uvicorn's exit status when the server cannot start
 PAGE_WAIT_S = 3.0  # the warm-up waits this long for the first page request before starting without it
+# Offline and private: no hub, no telemetry, no analytics (values the user set win).
+OFFLINE_ENVIRONMENT = (("HF_HUB_OFFLINE", "1"), ("HF_HUB_DISABLE_TELEMETRY", "1"), ("TRANSFORMERS_OFFLINE", "1"),
+                       ("DIFFUSERS_OFFLINE", "1"), ("GRADIO_ANALYTICS_ENABLED", "False"), ("DO_NOT_TRACK", "1"))
+
+
+def set_offline_environment(environ: MutableMapping[str, str] = os.environ) -> None:
+    """Called first by `main` (and by a cluster worker before it builds its App): the libraries read these when
+    they are imported, which no module imported above does."""
+    for key, value in OFFLINE_ENVIRONMENT:
+        environ.setdefault(key, value)
 
 
 def build_paths(flags: argparse.Namespace) -> Paths:
@@ -213,11 +219,14 @@ def parse_flags(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> int:
+    set_offline_environment()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from modules.allocator import configure_at_start
 
     log.info("memory allocator: %s (docs/performance.md)", configure_at_start())  # before any large tensor
     flags = parse_flags(argv)
+    if notice := cli.memory_saver_notice(flags):
+        log.warning(notice)
     problem = check_exposure(flags) or check_cluster_flags(flags)
     if problem:
         print(f"easel: {problem}", file=sys.stderr)
@@ -287,10 +296,8 @@ def serve(server, app, host: str, port: int) -> bool:
     wait_s = 0.0 if app.flags.nowebui else PAGE_WAIT_S
     threading.Thread(target=warm_up_when_listening, args=(listener, app, page_served, wait_s), name="easel-warm-up",
                      daemon=True).start()
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         listener.run()
-    except KeyboardInterrupt:
-        pass
     return listener.started
 
 

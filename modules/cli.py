@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 
 def _add_server_flags(parser: argparse.ArgumentParser) -> None:
@@ -77,28 +77,45 @@ def build_parser(add_help: bool = True) -> argparse.ArgumentParser:
     return parser
 
 
-def parse_args(argv: Sequence[str] | None = None, env: dict | None = None,
+def parse_args(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None,
                parser: argparse.ArgumentParser | None = None) -> argparse.Namespace:
     """Parse COMMANDLINE_ARGS first, then argv, so flags typed on the command line win."""
-    env = os.environ if env is None else env
+    environ = os.environ if env is None else env
     parser = parser or build_parser()
-    words = shlex.split(env.get("COMMANDLINE_ARGS", ""))
+    words = shlex.split(environ.get("COMMANDLINE_ARGS", ""))
     return parser.parse_args([*words, *(argv or [])])
 
 
-def parse_args_with_preload(argv: Sequence[str] | None = None, env: dict | None = None,
+def parse_args_with_preload(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None,
                             preload: Callable[[argparse.ArgumentParser, argparse.Namespace], None] | None = None
                             ) -> argparse.Namespace:
     """A1111's start-up order: a first pass reads the flags that say where extensions are and which are off
     (--data-dir, --disable-*-extensions); `preload(parser, first_pass)` lets extensions add their flags (their
     preload.py); then the real parse, so `--help` lists extensions' flags and they are accepted."""
-    env = os.environ if env is None else env
+    environ = os.environ if env is None else env
     parser = build_parser()
     if preload is not None:
-        words = [*shlex.split(env.get("COMMANDLINE_ARGS", "")), *(argv or [])]
+        words = [*shlex.split(environ.get("COMMANDLINE_ARGS", "")), *(argv or [])]
         first, _ = build_parser(add_help=False).parse_known_args(words)
         preload(parser, first)
-    return parse_args(argv, env, parser)
+    return parse_args(argv, environ, parser)
+
+
+def memory_saver_notice(flags: argparse.Namespace) -> str | None:
+    """What A1111's VRAM-saving flags do here, for the console at start: never accepted in silence. Easel keeps the
+    whole model on one device, so they change nothing on the CPU, and the first model load on a GPU refuses them.
+
+    >>> memory_saver_notice(parse_args(["--medvram"], env={}))  # doctest: +ELLIPSIS
+    '--medvram: A1111 moves the UNet, text encoder and VAE ... no effect on the CPU, and refused on a GPU ...'
+    >>> memory_saver_notice(parse_args([], env={})) is None
+    True
+    """
+    given = [f"--{name}" for name in ("medvram", "lowvram", "lowram") if getattr(flags, name, False)]
+    if not given:
+        return None
+    return (f"{' and '.join(given)}: A1111 moves the UNet, text encoder and VAE to the GPU only while each runs, "
+            "to save VRAM; Easel keeps the whole model on one device: no effect on the CPU, and refused on a GPU "
+            "at the first model load (remove the flag there, or run on the CPU with --use-cpu all)")
 
 
 def parse_credentials(text: str) -> list[tuple[str, str]]:

@@ -48,7 +48,7 @@ def test_first_page_signal_fires_once_the_page_is_sent():
 
     def run_in_own_thread(coroutine) -> None:
         """asyncio.run in a fresh thread: earlier tests (Playwright's sync API) may leave a loop running here."""
-        errors = []
+        errors: list[BaseException] = []
         worker = threading.Thread(target=lambda: _capture(errors, asyncio.run, coroutine))
         worker.start()
         worker.join()
@@ -90,3 +90,34 @@ def test_warm_up_waits_for_the_server_then_for_the_page_at_most_wait_s():
     assert app.warmed == 0  # the server never started: nothing to warm for
     webui.warm_up_when_listening(_Listener(started=True), app, served, 0.01)
     assert app.warmed == 1  # no page asked for (API only, no browser yet): it starts anyway
+
+
+def test_vram_flags_are_explained_at_start_not_ignored(caplog, monkeypatch, tmp_path):
+    """--medvram/--lowvram/--lowram: said in the console before anything starts (here main stops right after,
+    refusing --listen without a password)."""
+    for key, value in webui.OFFLINE_ENVIRONMENT:
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("COMMANDLINE_ARGS", "")
+    monkeypatch.setattr("modules.allocator.configure_at_start", lambda: "unchanged")  # no mallopt in pytest
+    with caplog.at_level("WARNING", logger="easel"):
+        assert webui.main(["--medvram", "--lowram", "--listen", "--data-dir", str(tmp_path)]) == 2
+    said = [r.getMessage() for r in caplog.records if "--medvram and --lowram" in r.getMessage()]
+    assert said and "no effect on the CPU" in said[0] and "refused on a GPU" in said[0]
+
+
+def test_the_offline_environment_is_set_by_main_not_by_importing():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    environ = {"HF_HUB_OFFLINE": "0"}
+    webui.set_offline_environment(environ)
+    assert environ["HF_HUB_OFFLINE"] == "0"  # the user's choice stays
+    assert environ["GRADIO_ANALYTICS_ENABLED"] == "False" and environ["DIFFUSERS_OFFLINE"] == "1"
+    clean = {k: v for k, v in os.environ.items() if k not in dict(webui.OFFLINE_ENVIRONMENT)}
+    code = "import os, webui; print(sorted(k for k, _ in webui.OFFLINE_ENVIRONMENT if k in os.environ))"
+    done = subprocess.run([sys.executable, "-c", code], cwd=Path(webui.__file__).parent, env=clean,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"

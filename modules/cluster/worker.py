@@ -38,6 +38,7 @@ class EaselWorker:
 
         self.threads = threads or max(1, (os.cpu_count() or 1) // max(1, _workers_on_this_node()))
         torch.set_num_threads(self.threads)
+        webui.set_offline_environment()  # the head sets it in its main(); a worker may have been started by hand
         self.app = webui.build_app(webui.parse_flags(argv), worker=True)
         self.app.warm_up()
         self._jobs: dict[str, Job] = {}
