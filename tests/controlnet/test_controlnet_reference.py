@@ -143,6 +143,10 @@ def test_the_api_lists_the_new_modules_and_runs_a_reference_unit_without_a_model
         answer = client.post("/sdapi/v1/txt2img", json={"prompt": "a ball", "steps": 3, "width": 64, "height": 64,
                                                          "alwayson_scripts": {"controlnet": {"args": [unit]}}})
         assert answer.status_code == 200, answer.text
+        for module in ("reference_only", "tile_colorfix+sharp"):
+            detected = client.post("/controlnet/detect", json={"controlnet_module": module,
+                                                               "controlnet_input_images": [unit["image"]]})
+            assert detected.status_code == 200 and len(detected.json()["images"]) == 1, detected.text
 
 
 def test_new_modules_write_and_read_back_their_infotext():

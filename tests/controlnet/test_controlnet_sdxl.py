@@ -163,3 +163,21 @@ def test_an_sdxl_controlnet_on_sd1_is_refused_naming_unit_and_families(tmp_path,
     with pytest.raises(InvalidInput, match=r"controlnet_units\[0\].model: .*diffusers_xl_tiny.*is an SDXL ControlNet;"
                                            r" .* is an SD 1.x/2.x model"):
         app.txt2img(request([unit("diffusers_xl_tiny")]))
+
+
+def test_reference_colorfix_and_hires_run_on_sdxl(sdxl_app):
+    """The reference hooks find SDXL's blocks (its AdaIN block table, fidelity cubed), the colour fix runs beside
+    an SDXL tile ControlNet, and the hires pass gives the ControlNet its own size's time ids."""
+    from modules.controlnet.units import ControlUnit, ResizeMode
+
+    plain = easel_latents(sdxl_app, request())
+    for module, model in (("reference_adain+attn", "None"), ("reference_only", "None"),
+                          ("tile_colorfix", "diffusers_xl_tiny_mid")):
+        steered = easel_latents(sdxl_app, request([ControlUnit(enabled=True, module=module, model=model,
+                                                               image=control_image(),
+                                                               resize_mode=ResizeMode.JUST_RESIZE)]))
+        assert (steered - plain).abs().max() > 1e-3, module
+    hires = GenerationRequest(prompt="a red square", steps=3, width=64, height=64, seed=SEED, sampler_name="Euler",
+                              enable_hr=True, hr_scale=1.5, denoising_strength=0.5,
+                              controlnet_units=(unit("diffusers_xl_tiny_folder"),))
+    assert easel_latents(sdxl_app, hires).shape == (1, 4, 12, 12)
