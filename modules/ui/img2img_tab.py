@@ -20,6 +20,14 @@ MODES = (("img2img", "img2img"), ("sketch", "Sketch"), ("inpaint", "Inpaint"), (
 RESIZE_MODES = (("Just resize", 0), ("Crop and resize", 1), ("Resize and fill", 2), ("Just resize (latent upscale)", 3))
 INPAINT_MODES = ("inpaint", "inpaint_upload", "batch")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
+# Gradio passes the inputs to this first; their first value becomes the mode of the sub-tab shown (A1111 reads
+# get_tab_index('mode_img2img') the same way at submit).
+MODE_JS = """(...values) => {
+    const modes = %s;
+    const shown = modes[get_tab_index("mode_img2img")];
+    if (shown) values[0] = shown;
+    return values;
+}""" % str([key for key, _ in MODES]).replace("'", '"')
 
 
 def _inputs_panel(ctx: UiContext):
@@ -100,11 +108,14 @@ def batch_files(folder: str) -> list[Path]:
 def build(ctx: UiContext) -> None:
     row = prompt_row.build(TAB, ctx)
     generation_info = gr.State({})
-    mode = gr.State("img2img")
+    # the sub-tab's mode, read from the tab shown when Generate is pressed (MODE_JS); tab select events keep it for
+    # Send to and the inpaint controls, but tabs mounted at load (javascript/easel.js) send theirs too, and their
+    # answers may cross
+    mode = gr.Textbox("img2img", visible=False, elem_id="img2img_mode_value")
     with extra_networks.tabs(TAB, ctx), gr.Row(equal_height=False, elem_id=f"{TAB}_settings_row"):
         with gr.Column(scale=1, elem_id=f"{TAB}_settings"):
             images, subtabs = _inputs_panel(ctx)
-            interrogate_buttons.build(ctx, row.prompt, mode, images[:4])
+            interrogate_buttons.build(ctx, row.prompt, mode, images[:4], MODE_JS)
             ctx.add(TAB, "resize_mode", gr.Radio, label="Resize mode", choices=list(RESIZE_MODES), value=0,
                     elem_id="resize_mode")
             inpaint_group = _inpaint_controls(ctx)
@@ -158,8 +169,8 @@ def _wire_generate(ctx: UiContext, row, out, mode, images) -> None:
             return
         yield from results.stream_job(ctx, work, count, out)
 
-    event = row.generate.click(generate, inputs=[mode, *images, *components], outputs=results.outputs_of(out),
-                               concurrency_limit=None, show_progress="hidden")
+    event = row.generate.click(generate, js=MODE_JS, inputs=[mode, *images, *components],
+                               outputs=results.outputs_of(out), concurrency_limit=None, show_progress="hidden")
     results.refresh_after(ctx, event)
 
 

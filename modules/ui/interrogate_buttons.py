@@ -23,8 +23,9 @@ def picture_of(mode: str, image, sketch, inpaint, base):
     return picture.convert("RGB")
 
 
-def build(ctx, prompt, mode, images) -> None:
-    """Two buttons in a row; `images` are the img2img, Sketch, Inpaint and Inpaint upload inputs, in that order."""
+def build(ctx, prompt, mode, images, mode_js: str | None = None) -> None:
+    """Two buttons in a row; `images` are the img2img, Sketch, Inpaint and Inpaint upload inputs, in that order;
+    `mode_js` puts the shown sub-tab's mode in place of `mode`'s value (modules/ui/img2img_tab.py)."""
     def make_handler(model: str):
         def interrogate(mode_value, image, sketch, inpaint, base, current):
             try:
@@ -38,5 +39,5 @@ def build(ctx, prompt, mode, images) -> None:
     with gr.Row(elem_id="img2img_interrogate_row"):
         for label, model, elem_id in BUTTONS:
             button = gr.Button(label, elem_id=elem_id, size="sm")
-            button.click(make_handler(model), inputs=[mode, *images, prompt], outputs=prompt,
+            button.click(make_handler(model), js=mode_js, inputs=[mode, *images, prompt], outputs=prompt,
                          concurrency_limit=None, show_progress="minimal")

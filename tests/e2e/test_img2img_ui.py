@@ -83,3 +83,25 @@ def test_extras_upscales_by_two(page, tmp_path):
     wait_for_infotext(page, "html_info_extras", "256x256")
     page.wait_for_selector("#extras_gallery img")
     screenshot(page, "extras")
+
+
+def test_img2img_generate_and_interrogate_send_the_mode_of_the_tab_shown(page):
+    """Tabs mounted at load send select events whose answers may cross, so the mode the server last heard of can
+    differ from the sub-tab the user sees: the Generate and Interrogate events take it from the tab shown (their
+    `js` runs before the request; here it is run on made-up values)."""
+    select_tab(page, "img2img")
+    tabs = page.locator("#mode_img2img button[role=tab]")
+    run_js = """([button, values]) => {
+        const cfg = window.gradio_config;
+        const target = cfg.components.find((c) => c.props && c.props.elem_id === button).id;
+        const dep = cfg.dependencies.find((d) => d.targets.some(([id, ev]) => id === target && ev === "click"));
+        return (0, eval)(dep.js)(...values);
+    }"""
+    for label, mode in (("Inpaint upload", "inpaint_upload"), ("Batch", "batch"), ("img2img", "img2img"),
+                        ("Sketch", "sketch")):
+        tabs.filter(has_text=label).first.click()
+        page.wait_for_function("(t) => [...document.querySelectorAll('#mode_img2img button[role=tab]')]"
+                               ".some((b) => b.getAttribute('aria-selected') === 'true' && b.innerText.trim() === t)",
+                               arg=label)
+        for button in ("img2img_generate", "interrogate"):
+            assert page.evaluate(run_js, [button, ["stale", "x", 3]]) == [mode, "x", 3], (button, label)
