@@ -53,12 +53,16 @@ function tryToRemoveExtraNetworkFromPrompt(textarea, text, isNeg) {
             return found;
         });
         if (at < 0) return false;
-        if (after && value.substr(at, after.length) === after) value = value.substr(0, at) + value.substr(at + after.length);
-        if (separator && at >= separator.length && value.substr(at - separator.length, separator.length) === separator) {
-            value = value.substr(0, at - separator.length) + value.substr(at);
+        if (after && value.substr(at, after.length) === after) {
+            value = value.substr(0, at) + value.substr(at + after.length);
+        }
+        const before = at - separator.length;
+        if (separator && before >= 0 && value.substr(before, separator.length) === separator) {
+            value = value.substr(0, before) + value.substr(at);
         }
     } else {
-        const pattern = new RegExp(`(?:${extraNetworksEscapeRegExp(separator)})?${extraNetworksEscapeRegExp(text)}`, "g");
+        const escaped = extraNetworksEscapeRegExp(text);
+        const pattern = new RegExp(`(?:${extraNetworksEscapeRegExp(separator)})?${escaped}`, "g");
         const stripped = value.replace(pattern, "");
         if (stripped === value) return false;
         value = stripped;
@@ -112,7 +116,8 @@ function extraNetworksSort(full) {
     const parent = gradioApp().getElementById(`${full}_cards`);
     const direction = gradioApp().getElementById(`${full}_extra_sort_dir`);
     if (!parent) return;
-    const active = gradioApp().querySelector(`#${full}_controls .extra-network-control--sort.extra-network-control--enabled`);
+    const active = gradioApp().querySelector(
+        `#${full}_controls .extra-network-control--sort.extra-network-control--enabled`);
     const key = active ? active.dataset.sortkey : "default";
     const field = "sort" + key.charAt(0).toUpperCase() + key.slice(1);
     const cards = Array.from(parent.querySelectorAll(":scope > .card"));

@@ -129,6 +129,8 @@ SETTINGS: tuple[Setting, ...] = (
        choices=("Ascending", "Descending"), reload=True),
     _s("extra_networks_tree_view_default_enabled", True, "Show the folder buttons of Extra Networks by default",
        "Extra Networks", reload=True),
+    _s("extra_networks_show_hidden_directories", True, "Show folder buttons for hidden directories (names starting "
+       "with a dot)", "Extra Networks", reload=True),
     _s("ui_extra_networks_tab_reorder", "", "Extra networks tab order (comma-separated parts of tab names)",
        "Extra Networks", reload=True),
     _s("textual_inversion_add_hashes_to_infotext", True, "Add Textual Inversion hashes to infotext", SD),

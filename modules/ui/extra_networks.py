@@ -20,20 +20,10 @@ from modules.ui.extra_networks_pages import builtin_pages, in_preferred_order
 
 log = logging.getLogger(__name__)
 
-# A1111's defaults for its Extra Networks settings, for an App whose settings table lacks a row
-VIEW_DEFAULTS = {"extra_networks_card_width": 0, "extra_networks_card_height": 0,
-                 "extra_networks_card_text_scale": 1.0, "extra_networks_card_show_desc": True,
-                 "extra_networks_card_description_is_html": False, "extra_networks_hidden_models": "When searched",
-                 "extra_networks_card_order_field": "Path", "extra_networks_card_order": "Ascending",
-                 "extra_networks_tree_view_default_enabled": True, "ui_extra_networks_tab_reorder": ""}
-
-
-def setting(options, key: str):
-    return options.get(key) if key in options.table else VIEW_DEFAULTS[key]
-
 
 def view_settings(options) -> ViewSettings:
-    return ViewSettings.from_options(lambda key: setting(options, key))
+    """The card settings as they are now (Settings → Extra Networks)."""
+    return ViewSettings.from_options(options.get)
 
 
 def pages(ctx: UiContext) -> list:
@@ -44,7 +34,8 @@ def pages(ctx: UiContext) -> list:
         extension_pages = host.extra_network_pages() if host is not None and hasattr(host, "extra_network_pages") \
             else []
         found = [*builtin_pages(ctx.app), *extension_pages]
-        ctx.shared["extra_network_pages"] = in_preferred_order(found, setting(ctx.app.options, "ui_extra_networks_tab_reorder"))
+        order = ctx.app.options.get("ui_extra_networks_tab_reorder")
+        ctx.shared["extra_network_pages"] = in_preferred_order(found, order)
     return ctx.shared["extra_network_pages"]
 
 

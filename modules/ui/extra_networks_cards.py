@@ -58,6 +58,7 @@ class ViewSettings:
     order_field: str = "Path"
     order: str = "Ascending"
     dirs_shown: bool = True
+    show_hidden_dirs: bool = True  # folder buttons for folders whose names start with "."
 
     @classmethod
     def from_options(cls, get) -> ViewSettings:
@@ -66,7 +67,8 @@ class ViewSettings:
                    float(get("extra_networks_card_text_scale") or 1.0), bool(get("extra_networks_card_show_desc")),
                    bool(get("extra_networks_card_description_is_html")), str(get("extra_networks_hidden_models")),
                    str(get("extra_networks_card_order_field")), str(get("extra_networks_card_order")),
-                   bool(get("extra_networks_tree_view_default_enabled")))
+                   bool(get("extra_networks_tree_view_default_enabled")),
+                   bool(get("extra_networks_show_hidden_directories")))
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,8 @@ def lora_prompt(alias: str, preferred_weight: float = 0.0, activation_text: str 
     >>> print(lora_prompt("ink", 0.6, "inked"))
     "<lora:ink:" + 0.6 + ">" + " inked"
     """
-    weight = repr(float(preferred_weight)) if preferred_weight else 'extraNetworksOpt("extra_networks_default_multiplier", 1)'
+    default = 'extraNetworksOpt("extra_networks_default_multiplier", 1)'
+    weight = repr(float(preferred_weight)) if preferred_weight else default
     expression = f"{quote_js(f'<lora:{alias}:')} + {weight} + {quote_js('>')}"
     return expression + (f" + {quote_js(' ' + activation_text)}" if activation_text else "")
 
@@ -221,7 +224,8 @@ def no_cards_html(folders: list[str], message: str = "") -> str:
     if message:
         return f"<div class='nocards'><h1>{html.escape(message)}</h1></div>"
     items = "".join(f"<li>{html.escape(f)}</li>" for f in folders)
-    return f"<div class='nocards'><h1>Nothing here. Add some content to the following directories:</h1><ul>{items}</ul></div>"
+    return (f"<div class='nocards'><h1>Nothing here. Add some content to the following directories:</h1>"
+            f"<ul>{items}</ul></div>")
 
 
 def folder_buttons(folders: list[str], show_hidden: bool = True) -> list[str]:
@@ -297,7 +301,6 @@ class PageView:
     folders: tuple[str, ...] = ()  # the page's root folders, named when there are no cards
     allow_negative: bool = False
     message: str = ""  # shown instead of cards (e.g. a kind Easel does not run)
-    show_hidden_dirs: bool = True
 
 
 def page_html(ids: PaneIds, page: PageView, view: ViewSettings) -> str:
@@ -305,5 +308,5 @@ def page_html(ids: PaneIds, page: PageView, view: ViewSettings) -> str:
     cards = "".join(card_html(ids, c, view, page.allow_negative) for c in page.cards)
     if page.message or not cards:
         cards = no_cards_html(list(page.folders), page.message)
-    labels = folder_buttons([c.folder for c in page.cards], page.show_hidden_dirs)
+    labels = folder_buttons([c.folder for c in page.cards], view.show_hidden_dirs)
     return pane_html(ids, view, cards, dirs_html(ids, labels))

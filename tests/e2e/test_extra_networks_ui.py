@@ -50,12 +50,15 @@ def test_lora_card_click_adds_the_tag_and_generation_uses_it(page, server):
     page.wait_for_function("() => document.querySelector('#txt2img_prompt textarea').value == 'a fox <lora:e2e_ink:1>'")
     card.click()  # a second click takes it out again
     page.wait_for_function("() => document.querySelector('#txt2img_prompt textarea').value == 'a fox'")
+    page.evaluate("() => { opts.extra_networks_default_multiplier = 0.7; }")  # the setting, read at the click
     card.click()
+    page.wait_for_function("() => document.querySelector('#txt2img_prompt textarea').value == "
+                           "'a fox <lora:e2e_ink:0.7>'")
     screenshot(page, "extra_networks_lora")
     extra_tab(page, "Generation")
     page.locator("#txt2img_generate").click()
     text = wait_for_infotext(page, "html_info_txt2img", "Seed: 4321")
-    assert "a fox <lora:e2e_ink:1>" in text and "Lora hashes: \"e2e_ink:" in text
+    assert "a fox <lora:e2e_ink:0.7>" in text and "Lora hashes: \"e2e_ink:" in text
     page.locator("#txt2img_extra_tabs button[role=tab]", has_text="Lora").first.click()
     page.locator("#txt2img_lora_extra_search").fill("no-such-lora")
     page.wait_for_function("() => document.querySelector(\"#txt2img_lora_cards .card[data-name='e2e_ink']\")"

@@ -43,6 +43,9 @@ def test_cards_in_hidden_folders_follow_the_setting():
     assert 'class="card search_only"' in card_html(IDS, card, ViewSettings(hidden_models="When searched"))
     assert 'class="card"' in card_html(IDS, card, ViewSettings(hidden_models="Always"))
     assert card_html(IDS, card, ViewSettings(hidden_models="Never")) == ""
+    page = PageView((card,), ("/m/Lora",))
+    assert ">.old/</button>" in page_html(IDS, page, ViewSettings())
+    assert ">.old/</button>" not in page_html(IDS, page, ViewSettings(show_hidden_dirs=False))
 
 
 def test_pane_carries_the_controls_extensions_select_on():
