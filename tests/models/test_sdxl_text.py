@@ -126,6 +126,26 @@ def test_the_refiner_takes_no_sdxl_embedding(tmp_path):
     assert set(db.loaded) == {"gstyle"} and set(db.skipped) == {"xlstyle", "sd1style"}
 
 
+def test_switching_between_base_and_refiner_reads_no_file_again(tmp_path, monkeypatch):
+    """A job with a refiner sorts the folder for each model's encoders; the files are read once, and again only
+    when they change."""
+    import os
+
+    from modules.conditioning import embeddings
+    from modules.conditioning.embedding_db import EmbeddingDatabase
+
+    write_embeddings(tmp_path / "embeddings")
+    reads, real = [], embeddings.load_embedding
+    monkeypatch.setattr(embeddings, "load_embedding", lambda path, *a: reads.append(path.name) or real(path, *a))
+    db = EmbeddingDatabase([tmp_path / "embeddings"])
+    for widths in ({"clip_l": 32, "clip_g": 48}, {"clip_g": 48}, {"clip_l": 32, "clip_g": 48}):
+        db.load_for(widths, None)
+    assert sorted(reads) == ["sd1style.pt", "xlstyle.safetensors"] and set(db.loaded) == {"xlstyle"}
+    os.utime(tmp_path / "embeddings" / "sd1style.pt", ns=(1, 1))
+    db.load_for({"clip_g": 48}, None)
+    assert sorted(reads) == ["sd1style.pt", "sd1style.pt", "xlstyle.safetensors"]
+
+
 # ---- sdxl_clip_l_skip ----------------------------------------------------------------------------------------
 
 def reference_clip_l(model, text: str, back: int) -> torch.Tensor:
