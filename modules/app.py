@@ -4,15 +4,17 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modules.interrogate import InterrogateRequest, InterrogateResult, Interrogators, validate_model
 from modules.jobs import JobQueue, JobStore
 from modules.lazy import Deferred
 from modules.options import Options
 from modules.paths import Paths
-from modules.pipeline.extras import NO_EXTRAS_HOOKS, ExtrasRequest, ExtrasResult, run_extras_job, validate_extras
+from modules.pipeline.extras import (NO_EXTRAS_HOOKS, ExtrasHooks, ExtrasRequest, ExtrasResult, run_extras_job,
+                                     validate_extras)
 from modules.pipeline.img2img_request import Img2ImgRequest
 from modules.pipeline.img2img_request import decoded as img2img_decoded
 from modules.pipeline.hooks import NO_HOOKS, RunHooks
@@ -20,6 +22,10 @@ from modules.pipeline.job import Job
 from modules.pipeline.request import GenerationRequest
 from modules.pipeline.result import GenerationResult
 from modules.pipeline.services import PipelineServices
+
+if TYPE_CHECKING:  # for annotations only: the cluster imports Ray, and the App is built before either is needed
+    from modules.cluster.dispatcher import ClusterDispatcher
+    from modules.extensions.manager import ExtensionManager
 
 VERSION = "0.1.0"
 
@@ -29,7 +35,7 @@ class JobKind:
     """A row of the job-kind table: the request type the queue stores and the pipeline function that runs it."""
 
     request_type: type
-    run: object  # (services, request, options snapshot, job, hooks) → GenerationResult
+    run: Callable[..., Any]  # (services, request, options snapshot, job, hooks) → the kind's result
 
 
 # The generation pipelines are named, not imported: they pull in torch, which the page must not wait for
@@ -50,9 +56,11 @@ class App:
     options: Options
     services: PipelineServices
     job_store: JobStore | None = None  # None: an in-memory queue (nothing survives a restart)
-    extensions: Any = None  # modules.extensions.manager.ExtensionManager (installed folders, enable, install)
-    scripts: Any = None  # a ScriptHost (modules/pipeline/hooks.py): runs scripts and hooks around a job
-    cluster: Any = None  # a ClusterDispatcher (modules/cluster) when jobs run on Ray workers; None: here
+    extensions: ExtensionManager | None = None  # installed extension folders, enable, install
+    # the A1111 script host (modules/extensions/compat/host.py), which runs scripts and hooks around a job; typed
+    # Any because the core never imports the compatibility layer, not even for its types
+    scripts: Any = None
+    cluster: ClusterDispatcher | None = None  # set when jobs run on Ray workers (modules/cluster); None: here
 
     def __post_init__(self):
         self._run_lock = threading.Lock()
@@ -137,7 +145,8 @@ class App:
             self.services.samplers.load_code()
             self.models.prepare()
 
-    def run_core(self, kind: str, request, snapshot, job: Job, hooks: RunHooks = NO_HOOKS) -> GenerationResult:
+    def run_core(self, kind: str, request, snapshot, job: Job,
+                 hooks: RunHooks | ExtrasHooks = NO_HOOKS) -> GenerationResult:
         """One pipeline run, for the worker and for scripts that run several (X/Y/Z plot): no queue, no lock."""
         return JOB_KINDS[kind].run(self.services, request, snapshot, job, hooks)
 

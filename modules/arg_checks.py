@@ -4,7 +4,8 @@ overlap)`) and what is valid, so a bad value answers 422 instead of failing deep
 The built-in scripts use these (their layouts: docs/scripts.md)."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from modules.errors import InvalidInput
 

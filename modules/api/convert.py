@@ -27,7 +27,7 @@ def flag(text: str) -> bool:
 
 
 # infotext key → (setting, type): these become override_settings unless the request sets them.
-INFOTEXT_SETTINGS: tuple[tuple[str, str, type], ...] = (
+INFOTEXT_SETTINGS: tuple[tuple[str, str, Callable[[str], Any]], ...] = (
     ("Clip skip", "CLIP_stop_at_last_layers", int),
     ("ENSD", "eta_noise_seed_delta", int),
     ("RNG", "randn_source", str),
@@ -48,11 +48,12 @@ HIRES_KEYS = ("Hires upscale", "Hires upscaler", "Hires resize-1")
 IMAGE_FIELDS = ("init_images", "mask")
 
 
-def _typed(key: str, text: str, kind: type):
+def _typed(key: str, value: object, kind: Callable[[str], Any]):
+    text = str(value)
     try:
-        return kind(float(text)) if kind is int else kind(text)
+        return int(float(text)) if kind is int else kind(text)
     except ValueError:
-        raise InvalidInput("infotext", f"{key}: {text!r} is not a {kind.__name__}") from None
+        raise InvalidInput("infotext", f"{key}: {text!r} is not a {getattr(kind, '__name__', 'value')}") from None
 
 
 def fill_from_infotext(data: dict, explicitly_set: set[str], text: str, known_fields: set[str]) -> dict:
@@ -80,9 +81,9 @@ def fill_from_infotext(data: dict, explicitly_set: set[str], text: str, known_fi
             and any(key in params for key in HIRES_KEYS):
         data["enable_hr"] = True
     overrides = dict(data.get("override_settings") or {})
-    for key, setting, kind in INFOTEXT_SETTINGS:
+    for key, setting, parse in INFOTEXT_SETTINGS:
         if key in params and setting not in overrides:
-            overrides[setting] = _typed(key, params[key], kind)
+            overrides[setting] = _typed(key, params[key], parse)
     data["override_settings"] = overrides
     return data
 
@@ -132,7 +133,7 @@ def native_size_defaults(app, data: dict, explicitly_set: set[str]) -> dict:
         size = app.models.native_size(checkpoint)
     except EaselError:
         return data  # an unknown checkpoint is reported by check_model_names, naming the field
-    return {**data, **{name: size for name in unset}}
+    return {**data, **dict.fromkeys(unset, size)}
 
 
 def decode_images(values: dict, opts: Mapping[str, Any]) -> dict:

@@ -6,7 +6,6 @@ generation jobs, so a model upscaler never shares the device with a running gene
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional
 
 from PIL import Image
 from pydantic import BaseModel, Field
@@ -26,8 +25,8 @@ class ExtrasOptions(BaseModel):
     upscaling_resize_w: int = Field(512, ge=1, le=16384)
     upscaling_resize_h: int = Field(512, ge=1, le=16384)
     upscaling_crop: bool = True
-    upscaler_1: Optional[str] = "None"
-    upscaler_2: Optional[str] = "None"
+    upscaler_1: str | None = "None"
+    upscaler_2: str | None = "None"
     extras_upscaler_2_visibility: float = Field(0, ge=0, le=1)
     upscale_first: bool = False
 
@@ -47,7 +46,7 @@ class ExtrasBatchImagesRequest(ExtrasOptions):
 
 class ExtrasSingleImageResponse(BaseModel):
     html_info: str
-    image: Optional[str] = None
+    image: str | None = None
 
 
 class ExtrasBatchImagesResponse(BaseModel):

@@ -48,7 +48,7 @@ def resolve(field: str, host: str, port: int, forbid_local: bool) -> str:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as e:
         raise InvalidInput(field, f"cannot resolve {host}: {e}") from None
-    addresses = [info[4][0] for info in infos]
+    addresses = [str(info[4][0]) for info in infos]
     if not addresses:
         raise InvalidInput(field, f"cannot resolve {host}")
     if forbid_local and not all(is_public_address(a) for a in addresses):
@@ -60,6 +60,7 @@ def resolve(field: str, host: str, port: int, forbid_local: bool) -> str:
 def pinned_connection(scheme: str, host: str, port: int, address: str) -> http.client.HTTPConnection:
     """An HTTP(S) connection to `host` whose socket goes to `address`; the Host header, SNI and the certificate
     check still use `host`."""
+    conn: http.client.HTTPConnection
     if scheme == "https":
         conn = http.client.HTTPSConnection(host, port, timeout=URL_TIMEOUT_S, context=ssl.create_default_context())
     else:
@@ -68,7 +69,8 @@ def pinned_connection(scheme: str, host: str, port: int, address: str) -> http.c
     def connect_to_checked(_address, timeout=None, source_address=None):
         return socket.create_connection((address, port), timeout, source_address)
 
-    conn._create_connection = connect_to_checked  # http.client's hook for opening the socket
+    # http.client's hook for opening the socket; private, so its type stubs leave it out
+    conn._create_connection = connect_to_checked  # type: ignore[attr-defined]
     return conn
 
 

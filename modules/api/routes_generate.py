@@ -7,6 +7,7 @@ import base64
 import io
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import anyio
@@ -36,10 +37,11 @@ def installed_scripts(app, kind: str) -> dict:
     host = getattr(app, "scripts", None)
     if host is None:
         return {}
-    return {**{t: False for t in host.titles(kind, alwayson=False)}, **{t: True for t in host.titles(kind, alwayson=True)}}
+    return {**dict.fromkeys(host.titles(kind, alwayson=False), False),
+            **dict.fromkeys(host.titles(kind, alwayson=True), True)}
 
 
-def generation_response(result, parameters: dict, send_images: bool, extra_images: list = ()) -> dict:
+def generation_response(result, parameters: dict, send_images: bool, extra_images: Sequence = ()) -> dict:
     """A1111's answer: bare base64 PNGs (with their infotext), the request echoed, `info` as a JSON string;
     `extra_images` (ControlNet's detected maps) come after the generated ones, as the extension appends them."""
     shown = zip(result.shown_images, result.shown_infotexts)

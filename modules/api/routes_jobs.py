@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import Optional
 
 import anyio
 from fastapi import APIRouter, HTTPException
@@ -144,7 +143,7 @@ async def _stream(app, job_id: str):
 
 
 class InternalProgressRequest(BaseModel):
-    id_task: Optional[str] = None
+    id_task: str | None = None
     id_live_preview: int = -1
     live_preview: bool = True
 
@@ -153,11 +152,11 @@ class InternalProgressResponse(BaseModel):
     active: bool
     queued: bool
     completed: bool
-    progress: Optional[float] = None
-    eta: Optional[float] = None
-    live_preview: Optional[str] = None
+    progress: float | None = None
+    eta: float | None = None
+    live_preview: str | None = None
     id_live_preview: int = -1
-    textinfo: Optional[str] = None
+    textinfo: str | None = None
 
 
 def build_internal_router(app) -> APIRouter:
@@ -169,7 +168,8 @@ def build_internal_router(app) -> APIRouter:
         state = app.jobs.state(req.id_task) if req.id_task else None
         if state is None or state.status != "running":
             queued = state is not None and state.status == "queued"
-            text = f"In queue: {state.position + 1}" if queued and state.position is not None else "Waiting..."
+            position = state.position if state is not None and queued else None
+            text = f"In queue: {position + 1}" if position is not None else "Waiting..."
             return {"active": False, "queued": queued, "completed": state is not None and state.status in FINISHED,
                     "id_live_preview": -1, "textinfo": text}
         body = state.as_dict()

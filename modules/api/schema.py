@@ -6,9 +6,10 @@ API-only fields. Unknown fields are ignored, as A1111 does.
 from __future__ import annotations
 
 import dataclasses
+import types
 import typing
 from collections.abc import Mapping
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Union
 
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, create_model
@@ -40,30 +41,30 @@ CONSTRAINTS: dict[str, dict] = {
 # are listed in `UNSUPPORTED` and refused when set to anything but an off value, never silently ignored.
 API_ONLY_COMMON: dict[str, tuple[Any, Any]] = {
     "sampler_index": (str, "Euler"),
-    "script_name": (Optional[str], None),
+    "script_name": (str | None, None),
     "script_args": (list[Any], []),
     "alwayson_scripts": (dict[str, Any], {}),
     "send_images": (bool, True),
     "do_not_save_samples": (bool, False),
     "override_settings_restore_afterwards": (bool, True),
-    "restore_faces": (Optional[bool], None),
-    "tiling": (Optional[bool], None),
-    "infotext": (Optional[str], None),
-    "force_task_id": (Optional[str], None),
+    "restore_faces": (bool | None, None),
+    "tiling": (bool | None, None),
+    "infotext": (str | None, None),
+    "force_task_id": (str | None, None),
     "disable_extra_networks": (bool, False),
-    "comments": (Optional[dict[str, Any]], None),
-    "denoising_strength": (Optional[float], None),
+    "comments": (dict[str, Any] | None, None),
+    "denoising_strength": (float | None, None),
 }
 API_ONLY_TXT2IMG: dict[str, tuple[Any, Any]] = {
     "enable_hr": (bool, False),
     "hr_scale": (float, 2.0),
-    "hr_upscaler": (Optional[str], None),
+    "hr_upscaler": (str | None, None),
     "hr_second_pass_steps": (int, 0),
     "hr_resize_x": (int, 0),
     "hr_resize_y": (int, 0),
-    "hr_checkpoint_name": (Optional[str], None),
-    "hr_sampler_name": (Optional[str], None),
-    "hr_scheduler": (Optional[str], None),
+    "hr_checkpoint_name": (str | None, None),
+    "hr_sampler_name": (str | None, None),
+    "hr_scheduler": (str | None, None),
     "hr_prompt": (str, ""),
     "hr_negative_prompt": (str, ""),
     "firstphase_width": (int, 0),
@@ -85,11 +86,11 @@ def api_type(tp: Any) -> Any:
     if tp is Image.Image:
         return str
     if origin in (tuple, list) and args:
-        return list[api_type(args[0])]
+        return types.GenericAlias(list, (api_type(args[0]),))  # list[...] of a type known at run time
     if origin in (Mapping, dict, typing.Mapping) or tp in (Mapping, dict):
         return dict[str, Any]
     if origin is Union or str(origin) == "<class 'types.UnionType'>":
-        return Optional[api_type(next(a for a in args if a is not type(None)))] if type(None) in args else tp
+        return api_type(next(a for a in args if a is not type(None))) | None if type(None) in args else tp
     return tp
 
 
@@ -122,7 +123,7 @@ def request_model(name: str, request_type: type, extra: Mapping[str, tuple[Any, 
             default = dict(default)
         default = api_defaults.get(f.name, default)
         tp = hints[f.name] if api_types and f.name in api_types else api_type(hints[f.name])
-        fields[f.name] = _field(f.name, Optional[tp] if default is None else tp, default)
+        fields[f.name] = _field(f.name, tp | None if default is None else tp, default)
     for key, (tp, default) in extra.items():
         if key not in fields:
             fields[key] = _field(key, tp, default)
@@ -132,17 +133,26 @@ def request_model(name: str, request_type: type, extra: Mapping[str, tuple[Any, 
 # A1111: `sampler_name` unset means `sampler_index` (whose default is Euler); its API schema says 0.75 for
 # `denoising_strength` (the hires pass's strength when enable_hr is set).
 TXT2IMG_DEFAULTS = {"sampler_name": None, "denoising_strength": 0.75}
-Txt2ImgApiRequest = request_model("StableDiffusionTxt2ImgProcessingAPI", GenerationRequest,
-                                  {**API_ONLY_COMMON, **API_ONLY_TXT2IMG}, TXT2IMG_DEFAULTS)
-
 # img2img: images arrive as base64 strings; the API layer decodes them into the request's PIL images.
-IMG2IMG_TYPES = {"init_images": list[str], "mask": Optional[str]}
-Img2ImgApiRequest = request_model("StableDiffusionImg2ImgProcessingAPI", Img2ImgRequest, API_ONLY_COMMON,
-                                  TXT2IMG_DEFAULTS, IMG2IMG_TYPES)
+IMG2IMG_TYPES = {"init_images": list[str], "mask": str | None}
+
+if TYPE_CHECKING:
+    class ApiRequestModel(BaseModel):
+        """What a type checker sees of the two request models built at run time below: fields of any type."""
+
+        def __getattr__(self, name: str) -> Any: ...
+
+    Txt2ImgApiRequest = ApiRequestModel
+    Img2ImgApiRequest = ApiRequestModel
+else:
+    Txt2ImgApiRequest = request_model("StableDiffusionTxt2ImgProcessingAPI", GenerationRequest,
+                                      {**API_ONLY_COMMON, **API_ONLY_TXT2IMG}, TXT2IMG_DEFAULTS)
+    Img2ImgApiRequest = request_model("StableDiffusionImg2ImgProcessingAPI", Img2ImgRequest, API_ONLY_COMMON,
+                                      TXT2IMG_DEFAULTS, IMG2IMG_TYPES)
 
 
 class GenerationResponse(BaseModel):
-    images: Optional[list[str]] = Field(None, description="the generated images, bare base64 PNG")
+    images: list[str] | None = Field(None, description="the generated images, bare base64 PNG")
     parameters: dict[str, Any]
     info: str = Field(description="a JSON string: prompt, all_seeds, infotexts, …")
 
@@ -172,9 +182,9 @@ class ProgressResponse(BaseModel):
     progress: float
     eta_relative: float
     state: ProgressState
-    current_image: Optional[str] = None
-    textinfo: Optional[str] = None
-    current_task: Optional[str] = None
+    current_image: str | None = None
+    textinfo: str | None = None
+    current_task: str | None = None
 
 
 class PNGInfoRequest(BaseModel):
@@ -190,38 +200,38 @@ class PNGInfoResponse(BaseModel):
 class JobSubmitted(BaseModel):
     id: str
     status: str
-    position: Optional[int] = None
+    position: int | None = None
 
 
 class JobStatus(BaseModel):
     id: str
     kind: str
     status: str = Field(description="queued, running, done, failed or cancelled")
-    position: Optional[int] = None
+    position: int | None = None
     progress: float
-    eta_relative: Optional[float] = None
-    sampling_step: Optional[int] = None
-    sampling_steps: Optional[int] = None
-    textinfo: Optional[str] = None
-    error: Optional[str] = None
-    error_status: Optional[int] = None
+    eta_relative: float | None = None
+    sampling_step: int | None = None
+    sampling_steps: int | None = None
+    textinfo: str | None = None
+    error: str | None = None
+    error_status: int | None = None
     created: float
-    started: Optional[float] = None
-    finished: Optional[float] = None
-    worker: Optional[str] = Field(None, description="the worker that runs or ran it ('local' without a cluster)")
-    waiting_for: Optional[str] = Field(None, description="why a queued job cannot start yet, if it cannot")
+    started: float | None = None
+    finished: float | None = None
+    worker: str | None = Field(None, description="the worker that runs or ran it ('local' without a cluster)")
+    waiting_for: str | None = Field(None, description="why a queued job cannot start yet, if it cannot")
 
 
 class WorkerStatus(BaseModel):
     name: str
     device: str
-    model: Optional[str] = None
-    running: Optional[str] = Field(None, description="id of the job it runs now")
+    model: str | None = None
+    running: str | None = Field(None, description="id of the job it runs now")
     alive: bool
-    threads: Optional[int] = None
-    loads: Optional[int] = Field(None, description="checkpoint loads since the worker started")
-    version: Optional[str] = None
-    pid: Optional[int] = None
+    threads: int | None = None
+    loads: int | None = Field(None, description="checkpoint loads since the worker started")
+    version: str | None = None
+    pid: int | None = None
 
 
 class WorkersStatus(BaseModel):

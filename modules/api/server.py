@@ -4,6 +4,8 @@ Every router gets the same auth dependency, so no route can be added outside it 
 """
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import Depends, FastAPI, HTTPException
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -22,7 +24,8 @@ from modules.pipeline.request import GenerationRequest
 API_PREFIXES = ("/sdapi/", "/easel/", "/internal/", "/controlnet/")
 DEFAULT_MAX_REQUEST_MB = 40
 DOCS_ASSETS = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css"}
-ERROR_RESPONSES = {code: {"model": ErrorResponse} for code in (400, 401, 404, 409, 413, 422)}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse}
+                                                    for code in (400, 401, 404, 409, 413, 422)}
 
 
 def submitters(app) -> dict:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from modules.imaging.saving import sanitize_filename_part
 
@@ -29,7 +30,7 @@ def prompt_words(prompt: str, limit: int = MAX_PROMPT_WORDS) -> str:
     return " ".join(words[:limit]) if words else "empty"
 
 
-def _value(tag: str, arg: str | None, values: Mapping[str, object], now: datetime) -> str | None:
+def _value(tag: str, arg: str | None, values: Mapping[str, Any], now: datetime) -> str | None:
     if tag == "date":
         return now.date().isoformat()
     if tag == "datetime":
@@ -48,7 +49,7 @@ def _value(tag: str, arg: str | None, values: Mapping[str, object], now: datetim
     return None if value is None else sanitize_filename_part(str(value))
 
 
-def apply_pattern(pattern: str, values: Mapping[str, object], now: datetime | None = None) -> str:
+def apply_pattern(pattern: str, values: Mapping[str, Any], now: datetime | None = None) -> str:
     """`pattern` with each `[tag]` replaced by its value: seed, steps, cfg, width, height, sampler, scheduler,
     model_name, model_hash, styles, prompt, prompt_spaces, prompt_words, prompt_no_styles, date,
     datetime<format>, job_timestamp, … (any key of `values`).

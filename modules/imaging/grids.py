@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from PIL import Image, ImageColor, ImageDraw, ImageFont
 
@@ -76,8 +76,8 @@ class GridAnnotation:
     def __init__(self, text: str = "", is_active: bool = True):
         self.text = text
         self.is_active = is_active
-        self.size: tuple[int, int] | None = None
-        self.allowed_width: int | None = None
+        self.size: tuple[float, float] | None = None  # Pillow measures text in fractional pixels
+        self.allowed_width: float | None = None
 
     def __repr__(self) -> str:
         return f"GridAnnotation({self.text!r}, is_active={self.is_active})"
@@ -126,12 +126,16 @@ class GridStyle:
     font_path: str | None = None
 
 
+def _fits(draw: ImageDraw.ImageDraw, font, allowed: float) -> Callable[[str], bool]:
+    return lambda text: draw.textlength(text, font=font) <= allowed
+
+
 def _measured(groups: list[list[GridAnnotation]], widths: list[int], font, draw: ImageDraw.ImageDraw):
     """Each label group wrapped to its width and measured; new GridAnnotation objects (inputs stay as given)."""
     out = []
     for group, allowed in zip(groups, widths):
         lines = [GridAnnotation(text, ann.is_active) for ann in group
-                 for text in wrap_words(ann.text, lambda s: draw.textlength(s, font=font) <= allowed)]
+                 for text in wrap_words(ann.text, _fits(draw, font, allowed))]
         for line in lines:
             left, top, right, bottom = draw.multiline_textbbox((0, 0), line.text, font=font)
             line.size, line.allowed_width = (right - left, bottom - top), allowed
@@ -143,6 +147,7 @@ def _draw_lines(draw: ImageDraw.ImageDraw, x: float, y: float, lines: list[GridA
                 spacing: int, style: GridStyle) -> None:
     """A group of lines centred on x from y down; a line wider than allowed is drawn with a smaller font."""
     for line in lines:
+        assert line.size is not None and line.allowed_width is not None  # measured by _measured
         size = fontsize
         font = load_font(size, style.font_path)
         while size > 1 and draw.textlength(line.text, font=font) > line.allowed_width:

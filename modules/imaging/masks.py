@@ -33,7 +33,7 @@ def fit_mask(mask: Image.Image, size: tuple[int, int]) -> tuple[Image.Image, str
         return mask, None
     note = (f"mask size {mask.width}x{mask.height} differs from the image's {size[0]}x{size[1]}; "
             "the mask was resized to the image")
-    return mask.resize(size, resample=Image.LANCZOS), note
+    return mask.resize(size, resample=Image.Resampling.LANCZOS), note
 
 
 def check_mask(mask: Image.Image) -> None:

@@ -8,7 +8,7 @@ the last step to the exact size is always Lanczos.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from PIL import Image
 
@@ -42,7 +42,7 @@ def plain_resize(image: Image.Image, width: int, height: int, upscale: Upscale |
         if scale > 1.0:
             image = upscale(image, scale)
     if image.size != (width, height):
-        image = image.resize((width, height), resample=Image.LANCZOS)
+        image = image.resize((width, height), resample=Image.Resampling.LANCZOS)
     return image
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -24,8 +25,8 @@ STD = np.array([0.26862954, 0.26130258, 0.27577711], dtype=np.float32)
 class HFModel:
     """A transformers model with its tokenizer and the square input side of its vision tower."""
 
-    model: object
-    tokenizer: object
+    model: Any  # BlipForConditionalGeneration or CLIPModel: used through the methods of the one it is
+    tokenizer: Any  # the model folder's transformers tokenizer
     image_size: int
     folder: Path
     text_cache: dict = field(default_factory=dict)  # phrases → normalized text features (CPU), CLIP only
@@ -37,7 +38,7 @@ def load_hf(folder: Path, kind: str, device: str, dtype) -> HFModel:
 
     model_class = BlipForConditionalGeneration if kind == "blip" else CLIPModel
     try:
-        model = model_class.from_pretrained(folder, local_files_only=True, dtype=dtype)
+        model: Any = model_class.from_pretrained(folder, local_files_only=True, dtype=dtype)  # one of two classes
         tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
         raise ModelLoadError(str(folder), f"not a loadable {kind.upper()} folder ({type(e).__name__}: {e})") from None

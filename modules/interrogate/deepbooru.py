@@ -10,12 +10,16 @@ import pickle
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
 from modules.errors import ModelLoadError, UnsafeCheckpoint
 from modules.imaging.resize import resize_image
+
+if TYPE_CHECKING:
+    import torch
 
 INPUT_SIDE = 512  # the network was trained on 512×512 pictures
 
@@ -24,7 +28,7 @@ INPUT_SIDE = 512  # the network was trained on 512×512 pictures
 class DeepBooruModel:
     """A loaded tagger: the network and its tag names (same order as its outputs)."""
 
-    net: object  # DeepDanbooruNet
+    net: torch.nn.Module  # DeepDanbooruNet
     tags: tuple[str, ...]
     path: Path
 

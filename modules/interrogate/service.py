@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from modules.errors import InvalidInput
 from modules.interrogate import locate

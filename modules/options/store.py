@@ -54,7 +54,7 @@ def coerce(setting: Setting, value: Any) -> Any:
             raise TypeError
         if kind in (int, float) and isinstance(value, str):
             raise TypeError
-        out = kind(value) if kind in (int, float, str) else value
+        out: Any = kind(value) if kind in (int, float, str) else value
     except (TypeError, ValueError):
         raise InvalidInput(setting.key, f"expected {kind.__name__}, got {value!r}") from None
     if setting.choices is not None and out not in setting.choices:
@@ -104,8 +104,11 @@ class Options:
             raise EaselError(f"settings file {path} is not valid JSON: {e}") from None
         for key, value in stored.items():
             setting = self.table.get(key)
+            if setting is None:  # an extension's setting, or one from another version: kept as it is
+                self._values[key] = value
+                continue
             try:
-                self._values[key] = coerce(setting, value) if setting else value
+                self._values[key] = coerce(setting, value)
             except InvalidInput as e:
                 log.warning("config.json: %s; using the default %r", e, setting.default)
 

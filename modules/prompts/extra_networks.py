@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Sequence
+from collections.abc import Sequence
 
 _TAG = re.compile(r"<(\w+):([^>]+)>")
 
@@ -32,7 +32,7 @@ class ExtraNetworkParams:
     named: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_items(cls, items: Sequence[str]) -> "ExtraNetworkParams":
+    def from_items(cls, items: Sequence[str]) -> ExtraNetworkParams:
         positional, named = [], {}
         for item in items:
             key_value = item.split("=", 2)

@@ -20,7 +20,7 @@ text → index. A part keeps its leading spaces and loses trailing ones; a `:wei
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 _AND = re.compile(r"\bAND\b")
 _WEIGHT = re.compile(r"^((?:\s|.)*?)(?:\s*:\s*([-+]?(?:\d+\.?|\d*\.\d+)))?\s*$")
@@ -34,7 +34,9 @@ def split_weighted_parts(prompt: str) -> list[tuple[str, float]]:
     """
     parts = []
     for part in _AND.split(prompt):
-        text, weight = _WEIGHT.match(part).groups()
+        match = _WEIGHT.match(part)
+        assert match is not None  # every group of the pattern is optional: it matches any text
+        text, weight = match.groups()
         parts.append((text, float(weight) if weight is not None else 1.0))
     return parts
 

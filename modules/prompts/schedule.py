@@ -67,7 +67,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Sequence
+from collections.abc import Sequence
 
 import lark
 
@@ -123,7 +123,7 @@ def _change_steps(tree: lark.Tree, timing: _Timing) -> list[int]:
     steps = {timing.steps}
     for node in tree.iter_subtrees():
         if node.data == "scheduled":
-            end = timing.end_step(node.children[-2])
+            end = timing.end_step(str(node.children[-2]))  # the step number's token
             if end >= 1:
                 steps.add(end)
         elif node.data == "alternate":

@@ -10,7 +10,8 @@ in by the run; each receives a params object it may modify.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import torch
 
@@ -28,14 +29,15 @@ class MultiCond:
     parts: tuple[tuple[tuple[int, float], ...], ...]
 
     @classmethod
-    def single(cls, cond) -> "MultiCond":
+    def single(cls, cond) -> MultiCond:
         """One part of weight 1 per image: cond row i belongs to image i."""
         return cls(cond, tuple(((i, 1.0),) for i in range(_batch_len(cond))))
 
     @classmethod
-    def from_parts(cls, per_image: Sequence[Sequence[tuple[Any, float]]]) -> "MultiCond":
+    def from_parts(cls, per_image: Sequence[Sequence[tuple[Any, float]]]) -> MultiCond:
         """From `[[(cond [T, C] or dict, weight), ...] per image]`, as `AND`-split prompts produce."""
-        rows, parts = [], []
+        rows: list[Any] = []
+        parts: list[tuple[tuple[int, float], ...]] = []
         for image_parts in per_image:
             parts.append(tuple((len(rows) + j, float(w)) for j, (_, w) in enumerate(image_parts)))
             rows.extend(c for c, _ in image_parts)
@@ -101,8 +103,8 @@ class CFGDenoiser:
             extra["concat"] = params.image_cond
         out = self.denoiser(params.x, params.sigma, cond=self._cond_batch(conds), **extra)  # [N (+ B), C, H, W]
         out_params = DenoisedParams(out, self.sampling_step, self.total_steps, self.denoiser)
-        for hook in self.hooks.on_denoised:
-            hook(out_params)
+        for on_denoised in self.hooks.on_denoised:
+            on_denoised(out_params)
         out = out_params.x
         batch = x.shape[0]
         denoised_uncond = out[-batch:] if with_uncond else None
@@ -114,10 +116,11 @@ class CFGDenoiser:
         else:
             denoised = _combine(out, cond, denoised_uncond, scale)  # [B, C, H, W]
         if self.keep_mask is not None:
+            assert self.init_latent is not None  # a keep_mask comes with the latent it keeps (inpainting)
             denoised = self.init_latent * self.keep_mask + (1 - self.keep_mask) * denoised
         after = AfterCFGParams(denoised, self.sampling_step, self.total_steps)
-        for hook in self.hooks.on_after_cfg:
-            hook(after)
+        for on_after_cfg in self.hooks.on_after_cfg:
+            on_after_cfg(after)
         self.step += 1
         return after.x, denoised_uncond
 
@@ -163,7 +166,7 @@ class CFGDenoiser:
         if uncond is not None:
             x_in = torch.cat([x_in, x])  # [N + B, C, H, W]
             sigma_in = torch.cat([sigma_in, sigma])
-            image_in = None if image_in is None else torch.cat([image_in, self.image_cond])
+            image_in = None if image_in is None or self.image_cond is None else torch.cat([image_in, self.image_cond])
         return DenoiserParams(x_in, image_in, sigma_in, self.sampling_step, self.total_steps,
                               cond.tensor, uncond, self)
 

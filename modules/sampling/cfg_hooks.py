@@ -7,7 +7,8 @@ them without importing torch: the page is served before torch loads (docs/archit
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import torch
@@ -74,7 +75,7 @@ class CFGHooks:
     # Thresholding); one per run, a later one wins
     combine: Callable[[CombineParams], Any] | None = None
 
-    def plus(self, other: "CFGHooks") -> "CFGHooks":
+    def plus(self, other: CFGHooks) -> CFGHooks:
         """These hooks, then `other`'s, at each point."""
         return CFGHooks(self.on_denoiser + other.on_denoiser, self.on_denoised + other.on_denoised,
                         self.on_after_cfg + other.on_after_cfg, self.on_step + other.on_step,

@@ -9,7 +9,7 @@ This is the maths of k-diffusion's `DiscreteSchedule`, `CompVisDenoiser` and `Co
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -54,7 +54,7 @@ class DiscreteDenoiser:
         self.sigmas = ((1 - self.alphas_cumprod) / self.alphas_cumprod) ** 0.5  # [T], ascending
         self.log_sigmas = self.sigmas.log()  # [T]
 
-    def to(self, device) -> "DiscreteDenoiser":
+    def to(self, device) -> DiscreteDenoiser:
         """The same denoiser with its schedule tensors on `device` (they must sit with the sigmas it is given)."""
         moved = type(self).__new__(type(self))
         moved.__dict__.update(self.__dict__)

@@ -6,7 +6,7 @@ This is A1111's `LCMCompVisDenoiser` and `sample_lcm`.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from tqdm.auto import trange

@@ -8,7 +8,7 @@ noise seed delta (ENSD) the later draws come from generators re-seeded with seed
 from __future__ import annotations
 
 import random
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -138,7 +138,7 @@ class BrownianTreeNoise:
     def __init__(self, x: torch.Tensor, sigma_min, sigma_max, seeds: Sequence[int]):
         self.x, self.seeds = x, [int(s) for s in seeds]
         self.t0, self.t1 = torch.as_tensor(sigma_min), torch.as_tensor(sigma_max)
-        self.trees = None
+        self.trees: list | None = None
 
     def _build(self) -> list:
         import torchsde  # needed only by the SDE samplers

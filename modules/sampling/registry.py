@@ -7,7 +7,8 @@ lists them before torch loads); the methods that compute sigmas and noise import
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from modules.errors import InvalidInput
 from modules.lazy import Deferred
@@ -31,10 +32,10 @@ class SamplerRegistry:
         self._sampler_names: dict[str, SamplerSpec] = {}
         self._scheduler_names: dict[str, SchedulerSpec] = {}
         self.frozen = False
-        for spec in schedulers:
-            self.add_scheduler(spec)
-        for spec in samplers:
-            self.add_sampler(spec)
+        for scheduler in schedulers:
+            self.add_scheduler(scheduler)
+        for sampler in samplers:
+            self.add_sampler(sampler)
 
     @property
     def samplers(self) -> tuple[SamplerSpec, ...]:
@@ -77,7 +78,7 @@ class SamplerRegistry:
         if taken:
             raise ValueError(f"{names[0]!r}: names already registered: {', '.join(sorted(taken))}")
         rows.append(spec)
-        index.update({k: spec for k in keys})
+        index.update(dict.fromkeys(keys, spec))
 
     def resolve_sampler(self, name: str | None) -> tuple[SamplerSpec, SchedulerSpec | None]:
         """A sampler by name or alias; an old combined name ("DPM++ 2M Karras") also yields its scheduler.
@@ -182,6 +183,7 @@ def _scheduled(chosen: SchedulerSpec, n: int, denoiser, ov: SigmaOverrides, extr
     for key in ("sigma_min", "sigma_max"):
         if not (math.isfinite(kwargs[key]) and kwargs[key] > 0):
             raise InvalidInput(key, f"{kwargs[key]!r} is not a usable noise level", "a number > 0, or 0 for auto")
+    assert chosen.function is not None  # `_scheduler` returns None, not a row, for "automatic" (no function)
     return chosen.function(n=n, **kwargs, device="cpu")
 
 

@@ -117,8 +117,6 @@ def sample_unipc(model, x, sigmas, extra_args=None, callback=None, disable=None,
         if callback is not None:
             callback({'x': x, 'i': i, 'sigma': sigmas[i], 'sigma_hat': sigmas[i], 'denoised': denoised})
         x_prev, prev_order = x, this_order
-        if sig[i + 1] == 0:
-            x = denoised
-        else:
-            x = unipc_predict(x, history, lambdas, sig[i], sig[i + 1], this_order, variant)
+        last = sig[i + 1] == 0
+        x = denoised if last else unipc_predict(x, history, lambdas, sig[i], sig[i + 1], this_order, variant)
     return x

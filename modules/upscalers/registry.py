@@ -40,8 +40,8 @@ class UpscalerInfo:
 
 BUILTIN: tuple[UpscalerInfo, ...] = (
     UpscalerInfo("None", "none", 1.0),
-    UpscalerInfo("Lanczos", "pil", 4.0, resample=Image.LANCZOS),
-    UpscalerInfo("Nearest", "pil", 4.0, resample=Image.NEAREST),
+    UpscalerInfo("Lanczos", "pil", 4.0, resample=Image.Resampling.LANCZOS),
+    UpscalerInfo("Nearest", "pil", 4.0, resample=Image.Resampling.NEAREST),
 )
 
 

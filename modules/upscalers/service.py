@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
@@ -69,6 +70,8 @@ class Upscalers:
 
     def model(self, info: UpscalerInfo):
         """The spandrel descriptor for a model row, loading it (and dropping the previous one) if needed."""
+        if info.path is None:
+            raise ValueError(f"upscaler {info.name!r} is not a model file")  # a caller's slip: only model rows load
         with self._lock:
             if self._loaded is None or self._loaded[0] != info.path:
                 from modules.upscalers.models import load_descriptor
@@ -92,7 +95,7 @@ class Upscalers:
                         break
                     image = run_model(descriptor, image, tile, overlap, progress)
         if image.size != (width, height):
-            resample = Image.LANCZOS if info.resample is None else info.resample  # NEAREST is 0
+            resample = Image.Resampling.LANCZOS if info.resample is None else info.resample  # NEAREST is 0
             image = image.resize((width, height), resample=resample)
         return image
 

@@ -6,7 +6,7 @@ the untiled result; a convolutional one differs only near seams.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -48,17 +48,18 @@ def upscale_tiled(model: Callable[[torch.Tensor], torch.Tensor], image: torch.Te
     _, _, height, width = image.shape
     total = count_tiles(height, width, tile, overlap)
     if tile <= 0 or (height <= tile and width <= tile):
-        out = model(image)
+        whole = model(image)  # [1, C', H*s, W*s]
         if progress:
             progress(1, 1)
-        return out
+        return whole
     ys, xs = tile_starts(height, tile, overlap), tile_starts(width, tile, overlap)
-    out = weight = None
+    out: torch.Tensor | None = None
+    weight: torch.Tensor | None = None
     done = 0
     for y in ys:
         for x in xs:
             piece = model(image[:, :, y:y + tile, x:x + tile])  # [1, C', th*s, tw*s]
-            if out is None:
+            if out is None or weight is None:
                 out = piece.new_zeros(1, piece.shape[1], height * scale, width * scale)
                 weight = piece.new_zeros(1, 1, height * scale, width * scale)
             th, tw = piece.shape[-2:]
@@ -70,4 +71,5 @@ def upscale_tiled(model: Callable[[torch.Tensor], torch.Tensor], image: torch.Te
             done += 1
             if progress:
                 progress(done, total)
+    assert out is not None and weight is not None  # ys and xs each hold at least one start
     return out / weight

@@ -39,7 +39,7 @@ class ServerProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         # one math thread: the tiny model gains nothing from more, and a shared CPU loses a lot (5 s → 0.3 s a job)
         env = {"OMP_NUM_THREADS": "1", **os.environ, "COMMANDLINE_ARGS": "", "PYTHONUNBUFFERED": "1"}
-        self.log = open(data_dir / f"server-{self.port}.log", "ab")
+        self.log = open(data_dir / f"server-{self.port}.log", "ab")  # noqa: SIM115 - the server writes it until stop()
         self.proc = subprocess.Popen([sys.executable, str(REPO / "webui.py"), "--nowebui", "--data-dir",
                                       str(data_dir), "--port", str(self.port), *flags],
                                      cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT)

@@ -21,7 +21,7 @@ FOCUSED = """() => { const e = document.activeElement;
 
 
 def tab_stops(page, presses: int) -> list[str]:
-    stops = []
+    stops: list[str] = []
     for _ in range(presses):
         page.keyboard.press("Tab")
         where = page.evaluate(FOCUSED)

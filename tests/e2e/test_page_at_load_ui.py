@@ -1,6 +1,7 @@
 """What A1111's page holds when extensions' scripts run: every tab's and every closed accordion's contents are in
 the page at onUiLoaded (A1111's Gradio 3 rendered them all at load), and so are selectable scripts' panels, yet
-the accordions stay closed, the panels hidden and the first tab selected; onUiUpdate callbacks never see an accordion without its contents. The probe extension
+the accordions stay closed, the panels hidden and the first tab selected; onUiUpdate callbacks never see an accordion
+without its contents. The probe extension
 (tests/fixtures/extensions/page_at_load) does what sd-dynamic-thresholding, sd-webui-vectorscope-cc and
 sd-webui-moar-generate do at load."""
 from __future__ import annotations
@@ -54,6 +55,8 @@ def test_closed_accordions_and_hidden_tabs_are_in_the_page_at_load(probe_server,
         assert page.evaluate("() => get_uiCurrentTab().textContent.trim()") == "txt2img"
         assert page.locator("#txt2img_prompt textarea").is_visible()
         assert page.evaluate("() => get_tab_index('page_at_load_tabs')") == 0
+        assert page.evaluate("() => [...document.querySelectorAll('#page_at_load_stray_tabs [role=tab]')]"
+                             ".map((b) => b.textContent.trim())") == ["One", "Two"]
         # opening the accordion shows what was there all along
         page.locator("#page_at_load_txt2img .label-wrap").first.click()
         page.locator("#page_at_load_enabled_txt2img").wait_for(state="visible")

@@ -11,8 +11,8 @@ from modules.imaging.convert import pil_to_tensor, tensor_to_pil
 def a1111_pixels(sample: torch.Tensor) -> np.ndarray:
     """A1111 processing.py, for one decoded sample [3, H, W] already mapped to [0, 1]."""
     x = torch.clamp(sample, min=0.0, max=1.0)
-    x = 255. * np.moveaxis(x.cpu().numpy(), 0, 2)
-    return x.astype(np.uint8)
+    pixels = 255. * np.moveaxis(x.cpu().numpy(), 0, 2)
+    return pixels.astype(np.uint8)
 
 
 def test_matches_a1111_byte_for_byte():
@@ -52,7 +52,7 @@ def test_round_trip_is_exact_for_8_bit_images():
     img = Image.fromarray(pixels.astype(np.uint8))
     tensor = pil_to_tensor([img, img])
     assert tensor.shape == (2, 3, 16, 16) and tensor.dtype == torch.float32
-    assert 0.0 <= tensor.min() and tensor.max() <= 1.0
+    assert tensor.min() >= 0.0 and tensor.max() <= 1.0
     assert np.array_equal(np.asarray(tensor_to_pil(tensor)[1]), np.asarray(img))
 
 

@@ -39,7 +39,7 @@ def test_crop_region_expanded_keeps_aspect_and_stays_inside():
     box = masks.crop_region(square_mask(64, (50, 10, 62, 14)), pad=4)
     assert box == (46, 6, 64, 18)
     x1, y1, x2, y2 = masks.expand_crop_region(box, 64, 64, 64, 64)
-    assert x2 - x1 == y2 - y1 == 18 and 0 <= x1 and x2 <= 64
+    assert x2 - x1 == y2 - y1 == 18 and x1 >= 0 and x2 <= 64
 
 
 def test_fill_replaces_masked_area_with_surrounding_colour():

@@ -40,7 +40,7 @@ def test_upscaler_used_only_when_enlarging():
 
     def upscale(image, scale):
         calls.append(scale)
-        return image.resize((image.width * 2, image.height * 2), Image.NEAREST)
+        return image.resize((image.width * 2, image.height * 2), Image.Resampling.NEAREST)
 
     resize_image(0, striped(32, 32), 64, 64, upscale)
     resize_image(0, striped(32, 32), 16, 16, upscale)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -20,7 +21,8 @@ def deepbooru_state_dict(probabilities: dict[str, float]) -> dict:
     """Every weight zero except the last block's output bias (ones) and the classifier's first column, so the
     network answers exactly sigmoid(logit(p)) = p for each tag, whatever the image."""
     blocks, head = block_layout()
-    sd = {f"{conv_name(0)}.weight": torch.zeros(STEM, 3, 7, 7), f"{conv_name(0)}.bias": torch.zeros(STEM)}
+    sd: dict[str, Any] = {f"{conv_name(0)}.weight": torch.zeros(STEM, 3, 7, 7),
+                          f"{conv_name(0)}.bias": torch.zeros(STEM)}
     stage_of = [s for s, stage in enumerate(STAGES) for _ in stage]
     channels = STEM
     for block, stage in zip(blocks, stage_of):
@@ -51,7 +53,8 @@ def tiny_blip(folder: Path) -> None:
     from transformers import BertTokenizer, BlipConfig, BlipForConditionalGeneration
 
     folder.mkdir(parents=True, exist_ok=True)
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[DEC]", *"a photo of cat dog red on the table".split()]
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[DEC]", "a", "photo", "of", "cat", "dog", "red", "on",
+             "the", "table"]
     (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
     BertTokenizer(str(folder / "vocab.txt"), bos_token="[DEC]").save_pretrained(folder)
     text = dict(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,

@@ -20,7 +20,8 @@ class FakeWorker:
     """Records the order of jobs and whether two ever ran at once; steps a fake sampler for `steps` steps."""
 
     def __init__(self, step_seconds=0.0, gate: threading.Event | None = None):
-        self.order, self.active, self.overlap = [], 0, False
+        self.order: list[str] = []
+        self.active, self.overlap = 0, False
         self.step_seconds, self.gate = step_seconds, gate
         self.lock = threading.Lock()
 

@@ -1,6 +1,8 @@
 """JobStore: FIFO order, crash recovery (running → queued), results kept until deleted."""
 from __future__ import annotations
 
+import json
+
 from modules.jobs.store import CANCELLED, DONE, QUEUED, RUNNING, JobStore
 
 
@@ -21,7 +23,7 @@ def test_running_jobs_requeue_ahead_after_a_crash(tmp_path):
     path = tmp_path / "jobs.sqlite"
     store = JobStore(path)
     for name in "abc":
-        store.add(name, "txt2img", '{"prompt": "%s"}' % name)
+        store.add(name, "txt2img", json.dumps({"prompt": name}))
     store.mark_running("a")
     del store  # no close: as after kill -9
     again = JobStore(path)

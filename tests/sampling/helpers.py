@@ -16,12 +16,14 @@ def load_kdiffusion() -> types.SimpleNamespace:
     wandb, clip and friends); submodules are loaded by path under a bare package module."""
     if "k_diffusion.external" not in sys.modules:
         spec = importlib.util.find_spec("k_diffusion")
+        assert spec is not None and spec.submodule_search_locations, "k-diffusion is a test requirement"
         root = Path(spec.submodule_search_locations[0])
         pkg = types.ModuleType("k_diffusion")
         pkg.__path__ = [str(root)]
         sys.modules["k_diffusion"] = pkg
         for name in ("utils", "sampling", "external"):
             sub = importlib.util.spec_from_file_location(f"k_diffusion.{name}", root / f"{name}.py")
+            assert sub is not None and sub.loader is not None
             module = importlib.util.module_from_spec(sub)
             sys.modules[f"k_diffusion.{name}"] = module
             sub.loader.exec_module(module)
@@ -76,7 +78,7 @@ class NoiseList:
     def randn_like(self, x):
         return self(x)
 
-    def fresh(self) -> "NoiseList":
+    def fresh(self) -> NoiseList:
         other = NoiseList.__new__(NoiseList)
         other.noises, other.i = self.noises, 0
         return other

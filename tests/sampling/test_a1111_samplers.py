@@ -1,5 +1,7 @@
 """Samplers A1111 implements itself (Restart, DDIM and DDIM CFG++ on timesteps, LCM's denoiser), against
 transcriptions of A1111 1.10's code as the oracle."""
+from typing import Any
+
 import pytest
 import torch
 
@@ -122,7 +124,10 @@ def test_ddim_cfgpp_needs_a_cfg_denoiser():
         sample_ddim_cfgpp(DEN, NOISE, DEN.get_sigmas(3), disable=True)
 
 
-class A1111LCM(KD.external.DiscreteEpsDDPMDenoiser):
+KD_EPS_DENOISER: Any = KD.external.DiscreteEpsDDPMDenoiser  # a base class loaded at run time (helpers.py)
+
+
+class A1111LCM(KD_EPS_DENOISER):
     """sd_samplers_lcm.LCMCompVisDenoiser, with the model passed in."""
 
     def __init__(self, model):

@@ -44,7 +44,7 @@ def test_sd_upscale_on_the_tiny_model(app):
     opts = app.options.snapshot({"exact_batches": False})  # one UNet call per step for the 4 tiles
     result = run_sd_upscale(app.services, req, opts, Job(), "Lanczos", 2.0, 16)
     assert result.images[0].size == (80, 80)
-    assert np.array_equal(np.asarray(result.images[0]), np.asarray(source.resize((80, 80), Image.LANCZOS)))
+    assert np.array_equal(np.asarray(result.images[0]), np.asarray(source.resize((80, 80), Image.Resampling.LANCZOS)))
     redrawn = run_sd_upscale(app.services, req.replace(denoising_strength=0.5, save_images=False), opts, Job(),
                              "Lanczos", 2.0, 16)
     assert redrawn.images[0].size == (80, 80) and result.saved_paths[0].is_file()

@@ -134,7 +134,11 @@ def parse_lines(text: str) -> list[dict]:
 def load_prompt_file(file):
     if file is None:
         return None, gr.update()
-    data = file if isinstance(file, bytes) else open(getattr(file, "name", file), "rb").read()
+    if isinstance(file, bytes):
+        data = file
+    else:
+        with open(getattr(file, "name", file), "rb") as f:
+            data = f.read()
     return None, "\n".join(x.strip() for x in data.decode("utf8", errors="ignore").split("\n"))
 
 

@@ -194,7 +194,7 @@ class Script(scripts.Script):
         self._swap_buttons(rows)
         self.infotext_fields = [entry for axis in "xyz" for entry in (
             (rows[axis][0], f"{axis.upper()} Type"), (rows[axis][1], f"{axis.upper()} Values"),
-            (rows[axis][2], lambda params, a=axis.upper(): gr.update(value=csv_values(params.get(f"{a} Values", "")))))]
+            (rows[axis][2], lambda params, a=axis: gr.update(value=csv_values(params.get(f"{a.upper()} Values", "")))))]
         # A1111 1.10's 18 args in its order, then Easel's own (raw_mode), so A1111 clients' script_args fit
         return [*rows["x"][:3], *rows["y"][:3], *rows["z"][:3], draw_legend, include_lone_images, include_sub_grids,
                 no_fixed_seeds, *vary_seeds, margin_size, csv_mode, raw_mode]

@@ -9,7 +9,7 @@ fuzzy border never shows) and blurred, both by a width proportional to the face'
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -63,8 +63,8 @@ def align_matrix(landmarks: np.ndarray, size: int = FACE_SIZE) -> np.ndarray:
 
 def warp_face(image: Image.Image, matrix: np.ndarray, size: int = FACE_SIZE) -> Image.Image:
     """The size×size aligned crop: each crop pixel reads the image where `matrix` (image → crop) came from."""
-    return image.convert("RGB").transform((size, size), Image.AFFINE, _pil_affine(invert_affine(matrix)),
-                                          resample=Image.BILINEAR, fillcolor=BORDER_RGB)
+    return image.convert("RGB").transform((size, size), Image.Transform.AFFINE, _pil_affine(invert_affine(matrix)),
+                                          resample=Image.Resampling.BILINEAR, fillcolor=BORDER_RGB)
 
 
 def crop_box(matrix: np.ndarray, size: int, image_size: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -97,8 +97,8 @@ def soft_mask(matrix: np.ndarray, size: int, image_size: tuple[int, int]) -> tup
     """(support, soft) masks [H, W] in [0, 1] for pasting a crop back: `support` is the crop's footprint eroded by
     a pixel; `soft` is that eroded again and blurred by a width of 1/20 of the face's side, so it is zero
     wherever `support` is."""
-    full = Image.new("L", (size, size), 255).transform(image_size, Image.AFFINE, _pil_affine(matrix),
-                                                        resample=Image.BILINEAR, fillcolor=0)
+    full = Image.new("L", (size, size), 255).transform(image_size, Image.Transform.AFFINE, _pil_affine(matrix),
+                                                        resample=Image.Resampling.BILINEAR, fillcolor=0)
     footprint = torch.from_numpy(np.asarray(full, np.float32) / 255.0)[None, None]  # [1, 1, H, W]
     support = _erode(footprint, 1)
     edge = int(math.sqrt(float(support.sum()))) // 20
@@ -110,7 +110,8 @@ def paste_face(image: Image.Image, face: Image.Image, matrix: np.ndarray) -> Ima
     """`image` with the (restored) crop `face` warped back by the inverse of `matrix` and blended in softly;
     pixels outside the crop's footprint are returned unchanged."""
     size = face.width
-    back = face.convert("RGB").transform(image.size, Image.AFFINE, _pil_affine(matrix), resample=Image.BILINEAR)
+    back = face.convert("RGB").transform(image.size, Image.Transform.AFFINE, _pil_affine(matrix),
+                                         resample=Image.Resampling.BILINEAR)
     support, soft = soft_mask(matrix, size, image.size)
     base = torch.from_numpy(np.asarray(image.convert("RGB"), np.float32))  # [H, W, 3]
     restored = torch.from_numpy(np.asarray(back, np.float32)) * support[..., None]
@@ -129,6 +130,6 @@ def restore_faces(image: Image.Image, landmarks: Sequence[np.ndarray],
             continue
         restored = restore_crop(warp_face(out, matrix, size))
         if restored.size != (size, size):
-            restored = restored.resize((size, size), Image.LANCZOS)
+            restored = restored.resize((size, size), Image.Resampling.LANCZOS)
         out = paste_face(out, restored, matrix)
     return out

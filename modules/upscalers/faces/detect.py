@@ -84,7 +84,7 @@ def detector_input(image: Image.Image, min_side: int) -> tuple[torch.Tensor, flo
     """(BGR tensor [1, 3, h, w] minus the mean, the scale applied): scaled up so the short side is ≥ min_side."""
     scale = max(1.0, min_side / min(image.size))
     if scale != 1.0:
-        image = image.resize((int(image.width * scale), int(image.height * scale)), Image.BILINEAR)
+        image = image.resize((int(image.width * scale), int(image.height * scale)), Image.Resampling.BILINEAR)
     pixels = np.asarray(image.convert("RGB"), dtype=np.float32)[:, :, ::-1] - np.array(MEAN_BGR, np.float32)
     return torch.from_numpy(pixels.copy()).permute(2, 0, 1)[None], scale  # [1, 3, h, w]
 
