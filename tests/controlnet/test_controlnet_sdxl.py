@@ -181,3 +181,48 @@ def test_reference_colorfix_and_hires_run_on_sdxl(sdxl_app):
                               enable_hr=True, hr_scale=1.5, denoising_strength=0.5,
                               controlnet_units=(unit("diffusers_xl_tiny_folder"),))
     assert easel_latents(sdxl_app, hires).shape == (1, 4, 12, 12)
+
+
+# diffusers/controlnet-canny-sdxl-1.0's architecture fields (its config.json), and the -mid variant's depths
+SDXL_FULL = {"block_out_channels": [320, 640, 1280], "layers_per_block": 2, "cross_attention_dim": 2048,
+             "down_block_types": ["DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"],
+             "transformer_layers_per_block": [1, 2, 10], "mid_block_type": "UNetMidBlock2DCrossAttn",
+             "use_linear_projection": True, "addition_embed_type": "text_time",
+             "projection_class_embeddings_input_dim": 2816}
+
+
+@pytest.mark.parametrize("depths", [[1, 2, 10], [0, 0, 1], [0, 0, 0]])
+@pytest.mark.parametrize("layout", ["diffusers", "original"])
+def test_real_size_sdxl_controlnets_get_their_architecture_from_the_shapes(depths, layout):
+    """Full-size SDXL ControlNets on meta tensors (full, and mid/small depths): a lone file's shapes, in either
+    layout, give back the architecture, with the real SDXL UNet's config as the base, and the original layout
+    converts onto exactly the model's parameters."""
+    from accelerate import init_empty_weights
+    from diffusers import ControlNetModel, UNet2DConditionModel
+
+    from modules.controlnet import convert
+    from modules.models.components import unet_config
+    from modules.models.model_config import spec_from_config
+    from modules.paths import INSTALL_DIR
+    from tests.fixtures.tiny_controlnet import controlnet_key_to_ldm
+
+    import yaml
+
+    spec = spec_from_config(yaml.safe_load((INSTALL_DIR / "configs" / "sd_xl_base.yaml").read_text()),
+                            INSTALL_DIR / "configs" / "sd_xl_base.yaml")
+    with init_empty_weights():
+        unet = UNet2DConditionModel(**unet_config(spec, added_time_ids=True))
+        config = {**dict(ControlNetModel.from_unet(unet, load_weights_from_unet=False).config),
+                  "transformer_layers_per_block": depths}
+        model = ControlNetModel.from_config(config)
+    shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    if layout == "original":
+        shapes = {controlnet_key_to_ldm(k, 2): s for k, s in shapes.items()}
+    derived = convert.config_from_shapes(shapes, layout, "", unet.config)
+    expected = {**SDXL_FULL, "transformer_layers_per_block": [1, *depths[1:]]}  # level 0 has no attention
+    assert {k: list(v) if isinstance(v, tuple) else v for k, v in derived.items() if k in expected} == expected
+    if layout == "original":
+        original = {k: torch.empty(s, device="meta") for k, s in shapes.items()}
+        converted = convert.convert_original(original, derived, "x.safetensors")
+        assert {k: tuple(v.shape) for k, v in converted.items()} == {
+            k: tuple(v.shape) for k, v in model.state_dict().items()}
