@@ -243,7 +243,8 @@ class ControlRun:
 
     @torch.no_grad()
     def residuals(self, x: torch.Tensor, t: torch.Tensor, context: torch.Tensor, rows: torch.Tensor | None = None,
-                  concat: torch.Tensor | None = None, unet=None, added: dict | None = None) -> list[torch.Tensor] | None:
+                  concat: torch.Tensor | None = None, unet=None,
+                  added: dict | None = None) -> list[torch.Tensor] | None:
         """Summed residuals [k, c_i, h_i, w_i] for the rows `rows` (of the CFG batch; None: all) with latents
         x [k, C, h, w], timesteps t [k] and context [k, L, D] for the UNet `unet`; None when no unit steers this
         call (as for a refiner's UNet: the extension steers only the checkpoint it hooked). `added`: what the

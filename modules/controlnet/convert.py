@@ -19,7 +19,7 @@ import inspect
 from collections.abc import Mapping
 from typing import Any
 
-from modules.controlnet.shapes import EncoderShape, cross_width, read_encoder
+from modules.controlnet.shapes import EncoderShape, read_encoder
 from modules.errors import ModelLoadError
 
 CONTROL_PREFIX = "control_model."
@@ -133,11 +133,6 @@ def encoder_layout(encoder: EncoderShape, path: str) -> dict[str, Any]:
             "down_block_types": ["DownBlock2D" if d is None else "CrossAttnDownBlock2D" for d in depths],
             "transformer_layers_per_block": per_level,
             "mid_block_type": "UNetMidBlock2D" if mid is None else "UNetMidBlock2DCrossAttn"}
-
-
-def cross_attention_width(shapes: Mapping[str, tuple[int, ...]]) -> int | None:
-    """The text width a ControlNet's cross-attention reads (modules/controlnet/shapes.py)."""
-    return cross_width(shapes)
 
 
 def convert_original(weights: Mapping, config: Mapping[str, Any], path: str) -> dict:

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from modules.controlnet import convert
-from modules.controlnet.shapes import family_name, read_encoder, unet_family
+from modules.controlnet.shapes import cross_width, family_name, read_encoder, unet_family
 from modules.errors import InvalidInput, ModelLoadError
 
 DIFFUSERS_WEIGHTS = ("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.bin")
@@ -130,7 +130,7 @@ def architecture(path: Path, source, layout: str, prefix: str, unet_config) -> t
         return convert.config_from_yaml(original, str(beside))
     shapes = {k: source.shape(k) for k in source.keys()}
     check_family(read_encoder(shapes, layout, prefix).family, unet_family(unet_config), path)
-    width, expected = convert.cross_attention_width(shapes), unet_config.get("cross_attention_dim")
+    width, expected = cross_width(shapes), unet_config.get("cross_attention_dim")
     if width is not None and expected is not None and width != int(expected):
         raise ModelLoadError(str(path), f"is a ControlNet for another model family (cross-attention width {width}; "
                                         f"the loaded checkpoint uses {expected})")

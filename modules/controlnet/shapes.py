@@ -76,8 +76,10 @@ def read_diffusers(shapes: Shapes) -> EncoderShape:
     ...      "down_blocks.1.attentions.0.proj_in.weight": (64, 64),
     ...      "down_blocks.1.attentions.0.transformer_blocks.0.attn2.to_k.weight": (64, 80),
     ...      "down_blocks.1.attentions.0.transformer_blocks.1.norm1.weight": (64,),
-    ...      "mid_block.attentions.0.norm.weight": (64,), "mid_block.attentions.0.transformer_blocks.0.norm1.weight": (64,),
-    ...      "mid_block.attentions.0.transformer_blocks.1.norm1.weight": (64,), "add_embedding.linear_1.weight": (128, 808)}
+    ...      "mid_block.attentions.0.norm.weight": (64,),
+    ...      "mid_block.attentions.0.transformer_blocks.0.norm1.weight": (64,),
+    ...      "mid_block.attentions.0.transformer_blocks.1.norm1.weight": (64,),
+    ...      "add_embedding.linear_1.weight": (128, 808)}
     >>> e = read_diffusers(s)
     >>> e.block_out_channels, e.layers_per_block, e.depths, e.mid_depth, e.linear_projection, e.added_in, e.family
     ((32, 64), 2, (None, 2), 2, True, 808, 'sdxl')
