@@ -18,7 +18,8 @@ def write_tiny_lora(checkpoint: Path, target: Path) -> None:
     from safetensors.numpy import save_file
 
     with safe_open(str(checkpoint), framework="np") as f:
-        key = next(k for k in f.keys() if k.endswith(f"text_model.{TE_LAYER}.weight"))
+        names = list(f.keys())  # a safetensors file's tensor names (not a dict)
+        key = next(k for k in names if k.endswith(f"text_model.{TE_LAYER}.weight"))
         out_ch, in_ch = f.get_slice(key).get_shape()
     rng = np.random.default_rng(0)
     prefix = "lora_te_text_model_" + TE_LAYER.replace(".", "_")
