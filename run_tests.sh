@@ -23,6 +23,11 @@ export HF_HUB_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 GRADIO_ANALYTICS_ENABLED=Fals
 # running). With arguments, the run is as given.
 status=0
 if [ "$#" -eq 0 ]; then
+    # The lint and type gate (docs/contributing.md, section 3; settings in pyproject.toml): any finding fails the
+    # run, after the tests have run too.
+    echo "easel: ruff and mypy"
+    "$VENV/bin/python" -m ruff check . || status=1
+    "$VENV/bin/python" -m mypy || status=1
     "$VENV/bin/python" -m pytest --durations=25 --ignore=tests/cluster || status=$?
     "$VENV/bin/python" -m pytest tests/cluster || { rc=$?; [ "$rc" = 5 ] || status=$rc; }
 else
