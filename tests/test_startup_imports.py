@@ -1,5 +1,6 @@
-"""Issue 6's start-up budget: the App, the API and the page are built and the page is served without importing
-torch (or diffusers, transformers, spandrel); the background warm-up then imports them, still loading no model.
+"""The start-up rule (docs/architecture.md §4): the App, the API and the page are built and the page is served
+without importing torch (or diffusers, transformers, spandrel); the background warm-up then imports them, still
+loading no model.
 
 Runs in a fresh interpreter: this test process has long imported torch itself."""
 from __future__ import annotations
@@ -31,7 +32,8 @@ after_page = loaded()
 app.warm_up()
 print(json.dumps({{"after_app": after_app, "after_server": after_server, "after_page": after_page,
                   "status": status, "after_warm_up": loaded(),
-                  "pipeline": "modules.pipeline.txt2img" in sys.modules, "loader": "modules.models.loader" in sys.modules,
+                  "pipeline": "modules.pipeline.txt2img" in sys.modules,
+                  "loader": "modules.models.loader" in sys.modules,
                   "model_loaded": app.models.current is not None}}))
 """
 
