@@ -16,7 +16,7 @@ import gradio as gr
 from modules.errors import EaselError
 from modules.ui.context import UiContext
 from modules.ui.extra_networks_cards import ViewSettings, no_cards_html
-from modules.ui.extra_networks_pages import builtin_pages, in_preferred_order
+from modules.ui.extra_networks_pages import builtin_pages, in_preferred_order, unique_pages
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,9 @@ def pages(ctx: UiContext) -> list:
         host = getattr(ctx.app, "scripts", None)
         extension_pages = host.extra_network_pages() if host is not None and hasattr(host, "extra_network_pages") \
             else []
-        found = [*builtin_pages(ctx.app), *extension_pages]
+        found, dropped = unique_pages([*builtin_pages(ctx.app), *extension_pages])
+        for page in dropped:
+            log.warning("extra networks: a second page named %r is left out (one tab per name)", page.title)
         order = ctx.app.options.get("ui_extra_networks_tab_reorder")
         ctx.shared["extra_network_pages"] = in_preferred_order(found, order)
     return ctx.shared["extra_network_pages"]

@@ -104,6 +104,25 @@ def builtin_pages(app) -> list[BuiltinPage]:
     ]
 
 
+def unique_pages(pages: list) -> tuple[list, list]:
+    """(pages with distinct ids, those left out): a second page with the same id (an extension's "Lora" beside
+    Easel's) would give the page two elements of each id, and the scripts would reach only the first.
+
+    >>> class P:
+    ...     def __init__(self, page): self.page = page
+    >>> [[p.page for p in part] for part in unique_pages([P("lora"), P("wildcards"), P("lora")])]
+    [['lora', 'wildcards'], ['lora']]
+    """
+    kept: dict[str, object] = {}
+    dropped = []
+    for page in pages:
+        if page.page in kept:
+            dropped.append(page)
+        else:
+            kept[page.page] = page
+    return list(kept.values()), dropped
+
+
 def in_preferred_order(pages: list, order: str) -> list:
     """A1111's `ui_extra_networks_tab_reorder`: comma-separated parts of page names, those matching first.
 

@@ -34,7 +34,16 @@ class WildcardsPage(ui_extra_networks.ExtraNetworksPage):
         return [self.folder]
 
 
+class BrokenPage(ui_extra_networks.ExtraNetworksPage):
+    def __init__(self):
+        super().__init__("Broken Cards")
+
+    def list_items(self):
+        raise RuntimeError("no cards today")
+
+
 script_callbacks.on_before_ui(lambda: ui_extra_networks.register_page(WildcardsPage(FOLDER)))
+script_callbacks.on_before_ui(lambda: ui_extra_networks.register_page(BrokenPage()))
 '''
 
 
@@ -153,6 +162,7 @@ def test_routes_follow_the_page_login(tmp_path, tiny_checkpoint):
 
 
 def test_a_page_an_extension_registers_becomes_a_tab(tmp_path, tiny_checkpoint):
+    from modules.extensions.compat.reporting import FAILURES
     from modules.ui.layout import build_ui
     from tests.extensions.conftest import start, stop
 
@@ -172,6 +182,9 @@ def test_a_page_an_extension_registers_becomes_a_tab(tmp_path, tiny_checkpoint):
         html = pane(blocks, "txt2img_wildcards_cards_html")
         assert 'data-name="colors"' in html and "&quot;__colors__&quot;" in html and "colors.preview.png" in html
         assert "id='txt2img_wildcards_cards'" in html and "wildcards/colors.txt" in html
+        assert "this page failed" in pane(blocks, "img2img_broken_cards_cards_html")  # the rest of the page stands
+        failures = [f for f in FAILURES.failures if f.extension == "wildcard-cards"]
+        assert any("no cards today" in f.error and "Broken Cards" in f.hook for f in failures)
     finally:
         stop(app)
         app.jobs.close()
