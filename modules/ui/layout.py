@@ -86,16 +86,20 @@ def contents_at_load(blocks: gr.Blocks) -> None:
             block.get_block_name = lambda: "column"
             block.get_component_class_id = gr.Column.get_component_class_id
         elif isinstance(block, gr.Tabs):
-            strays_beside(block)
+            strays_beside(block, blocks)
 
 
-def strays_beside(tabs: gr.Tabs) -> None:
+def strays_beside(tabs: gr.Tabs, page: gr.Blocks) -> None:
     """Gradio 3 let a Tabs hold other components beside its tabs (the images browser keeps a hidden Textbox there);
     Gradio's page then draws the wrong tab under a button and never draws one of them. They move just after the
-    Tabs, in its parent, where they sit in the page as before."""
+    Tabs, into the layout block of the page that holds it (an extension tab's own Blocks only lent it its
+    children), where they sit in the page as before."""
     strays = [child for child in tabs.children if not isinstance(child, gr.Tab)]
-    parent = tabs.parent
-    if not strays or parent is None or tabs not in parent.children:
+    if not strays:
+        return
+    holders = [b for b in page.blocks.values() if not isinstance(b, gr.Blocks) and tabs in getattr(b, "children", ())]
+    parent = holders[0] if holders else page if tabs in page.children else None
+    if parent is None:
         return
     tabs.children = [child for child in tabs.children if isinstance(child, gr.Tab)]
     at = parent.children.index(tabs) + 1
