@@ -57,6 +57,7 @@ class Entry:
     commit: str
     kind: str
     smoke: dict
+    note: str = ""  # why a row fails on A1111 1.10.1 too (e.g. an import nothing in its environment provides)
 
     @property
     def mirror(self) -> str:
@@ -75,6 +76,7 @@ class Row:
     smoke_ok: bool = False
     would_install: list[str] = field(default_factory=list)
     missing_files: int = 0
+    note: str = ""
 
     @property
     def ok(self) -> bool:
@@ -224,7 +226,7 @@ def run_batch(entries: list[Entry], mirrors: Path, work: Path, browser, site: Pa
               added: dict) -> tuple[list[Row], list[str]]:
     """One Easel start with `entries`: their rows, and the page's errors that no extension's file explains."""
     data = work / f"data-{entries[0].name}"
-    rows = {e.name: Row(e.name, e.kind, would_install=added.get(e.name, [])) for e in entries}
+    rows = {e.name: Row(e.name, e.kind, would_install=added.get(e.name, []), note=e.note) for e in entries}
     for entry in entries:
         try:
             rows[entry.name].missing_files = export(entry, mirrors, data / "extensions" / entry.name)
@@ -287,7 +289,7 @@ def table(rows: list[Row]) -> str:
     lines = ["| extension | kind | result | smoke check | problems (Extensions tab) | hook errors | console errors | "
              "install.py would add |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        result = "pass" if r.ok else "FAIL"
+        result = "pass" if r.ok else f"FAIL ({r.note})" if r.note else "FAIL"
         missing = f" ({r.missing_files} files missing from the snapshot)" if r.missing_files else ""
         lines.append(f"| {r.name}{missing} | {r.kind} | {result} | {r.smoke.replace('|', '/')} | {cell(r.problems)} | "
                      f"{cell(r.hooks)} | {cell(r.console)} | {cell(r.would_install)} |")
