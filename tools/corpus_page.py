@@ -28,6 +28,7 @@ def open_page(browser, easel, rows: dict):
     (by its folder name in a URL, or by the name of one of its scripts where Easel serves it)."""
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     other: list[str] = []
+    offline: list[str] = []  # requests to other hosts that failed for want of a network
     owners = script_owners(easel.data_dir / "extensions")
 
     def owner(text: str) -> str | None:
@@ -39,6 +40,9 @@ def open_page(browser, easel, rows: dict):
         if msg.type == "error":
             where = (msg.location or {}).get("url", "")
             if any(code in msg.text for code in OFFLINE) and not where.startswith(easel.url):
+                offline.append(where)
+                return
+            if offline and "Failed to fetch" in msg.text:  # the script's own report of that failed request
                 return
             text = f"{msg.text[:200]} ({where.rsplit('/', 1)[-1]})"
             name = owner(msg.text) or owner(where)
