@@ -173,3 +173,28 @@ def test_xyz_preprocessor_axis_switches_reference_modes(app):
     first, second = result.images[1:]
     assert list(first.getdata()) != list(second.getdata())
     assert "Module: reference_only" in result.infotexts[1] and "Module: reference_adain," in result.infotexts[2]
+
+
+def test_reference_on_a_9_channel_inpainting_model_feeds_its_write_pass_a_mask_and_latents(tmp_path,
+                                                                                       tiny_inpaint_checkpoint):
+    """The write pass of a 9-channel UNet gets a zero mask and the reference latents as its extra channels (as the
+    extension does); the UNet would refuse 4 channels."""
+    from modules.pipeline.img2img_request import Img2ImgRequest
+
+    app = make_app(tmp_path, tiny_inpaint_checkpoint, "--precision", "full")
+    widths = []
+    unet = app.models.get(None).unet
+    hook = unet.conv_in.register_forward_pre_hook(lambda module, args: widths.append(args[0].shape[1]))
+    mask = Image.new("L", (64, 64), 0)
+    mask.paste(255, (16, 16, 48, 48))
+    base = dict(prompt="a red ball", steps=3, width=64, height=64, seed=5, sampler_name="Euler",
+                denoising_strength=0.9, init_images=(reference_image().transpose(Image.FLIP_LEFT_RIGHT),), mask=mask)
+    try:
+        plain = np.asarray(app.img2img(Img2ImgRequest(**base)).images[0], float)
+        calls = len(widths)
+        steered = np.asarray(app.img2img(Img2ImgRequest(**base, controlnet_units=(ref_unit("reference_adain"),)))
+                             .images[0], float)
+    finally:
+        hook.remove()
+    assert set(widths) == {9} and len(widths) == 3 * calls  # a write pass before each real call
+    assert np.abs(plain - steered).max() > 0
