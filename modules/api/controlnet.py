@@ -175,7 +175,7 @@ def build_router(app) -> APIRouter:
                      controlnet_processor_res: float = Body(-1), controlnet_threshold_a: float = Body(-1),
                      controlnet_threshold_b: float = Body(-1), controlnet_masks: list[str] = Body([]),
                      low_vram: bool = Body(False), controlnet_images: list[str] = Body([])) -> dict[str, Any]:
-        # low_vram asks the extension to offload annotator networks; the preprocessors here run none.
+        # low_vram asks the extension to offload annotator networks; Easel runs them on the CPU, so there is none.
         # controlnet_images: the older name, still sent by webuiapi's controlnet_detect.
         return detect(app, controlnet_module, controlnet_input_images or controlnet_images, controlnet_masks,
                       controlnet_processor_res, controlnet_threshold_a, controlnet_threshold_b)

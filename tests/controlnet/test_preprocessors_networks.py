@@ -129,3 +129,21 @@ def test_the_ui_shows_what_is_missing_and_infotext_still_resolves_sliders():
     modules, _ = controlnet_panel.type_filter(registry, [], "OpenPose")
     assert ("openpose (missing body_pose_model.pth)", "openpose") in modules["choices"]
     assert resolved(ControlUnit(module="depth", processor_res=-1), registry).processor_res == 512
+
+
+def test_networks_are_built_once_per_file_version(tmp_path):
+    from modules.controlnet.preprocessors.annotator_files import NetworkCache
+
+    path = tmp_path / "net.pth"
+    torch.save({"w": torch.ones(2)}, path)
+    builds: list[float] = []
+
+    def build(states):
+        builds.append(float(states[0]["w"][0]))
+        return object()
+
+    cache = NetworkCache(capacity=1)
+    first = cache.get((path,), build)
+    assert cache.get((path,), build) is first and builds == [1.0]
+    torch.save({"w": torch.full((3,), 2.0)}, path)  # replaced: another size, another date
+    assert cache.get((path,), build) is not first and builds == [1.0, 2.0]

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from modules.errors import ModelLoadError
 from modules.paths import Paths
 
 DEFAULT_FOLDER = Path("models") / "annotator"  # shown when the registry was built without the App's paths
@@ -47,11 +48,14 @@ class AnnotatorFiles:
         return tuple(self.wanted_path(n) for n in self.files if self.find(n) is None)
 
     def paths(self) -> tuple[Path, ...]:
-        """Every file's found path; call only after `missing()` came back empty."""
-        found = tuple(self.find(n) for n in self.files)
-        if any(p is None for p in found):
-            raise FileNotFoundError(", ".join(str(p) for p in self.missing()))
-        return found  # type: ignore[return-value]
+        """Every file's found path (the registry checked them; one removed since is reported naming it)."""
+        found = []
+        for name in self.files:
+            path = self.find(name)
+            if path is None:
+                raise ModelLoadError(str(self.wanted_path(name)), "file not found")
+            found.append(path)
+        return tuple(found)
 
 
 def load_state_dict(path: Path, disable_safe_unpickle: bool = False) -> dict:
@@ -68,12 +72,13 @@ def load_state_dict(path: Path, disable_safe_unpickle: bool = False) -> dict:
 @dataclass
 class NetworkCache:
     """The last few annotator networks built, keyed by file and its size and mtime (so a replaced file is reloaded).
-    Owned by the App's preprocessor registry; loading a 500 MB file on every preview would be slow."""
+    Owned by the App's preprocessor registry; loading a 500 MB file on every preview would be slow. Four fit
+    depth and openpose_full's three networks together (about 1 GB in float32)."""
 
-    capacity: int = 2
+    capacity: int = 4
     disable_safe_unpickle: bool = False
-    _nets: OrderedDict = field(default_factory=OrderedDict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _nets: OrderedDict = field(default_factory=OrderedDict, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def get(self, paths: tuple[Path, ...], build: Callable[[list[dict]], object]):
         """The network `build` makes from the state dicts of `paths`, built once per file version."""

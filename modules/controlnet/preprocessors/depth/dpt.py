@@ -42,9 +42,9 @@ class Reassemble(nn.Module):
             self.add_module("4", nn.Conv2d(dim, dim, 3, stride=2, padding=1))
 
     def forward(self, tokens: torch.Tensor, gh: int, gw: int) -> torch.Tensor:
-        x = self._modules["0"](tokens).transpose(1, 2)  # [B, dim, N]
-        x = self._modules["3"](x.unflatten(2, (gh, gw)))  # [B, dim, gh, gw]
-        return self._modules["4"](x) if "4" in self._modules else x
+        x = self.get_submodule("0")(tokens).transpose(1, 2)  # [B, dim, N]
+        x = self.get_submodule("3")(x.unflatten(2, (gh, gw)))  # [B, dim, gh, gw]
+        return self.get_submodule("4")(x) if "4" in self._modules else x
 
 
 class Encoder(nn.Module):
@@ -118,10 +118,10 @@ class Decoder(nn.Module):
         self.output_conv = Head(features)
 
     def forward(self, layers: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        rn = [self._modules[f"layer{i}_rn"](x) for i, x in enumerate(layers, start=1)]  # 256 ch, 1/4 … 1/32
-        path = self._modules["refinenet4"](rn[3])
+        rn = [self.get_submodule(f"layer{i}_rn")(x) for i, x in enumerate(layers, start=1)]  # 256 ch, 1/4 … 1/32
+        path = self.get_submodule("refinenet4")(rn[3])
         for i in (3, 2, 1):
-            path = self._modules[f"refinenet{i}"](path, rn[i - 1])
+            path = self.get_submodule(f"refinenet{i}")(path, rn[i - 1])
         return self.output_conv(path)  # [B, 1, H, W]
 
 

@@ -91,6 +91,7 @@ def draw_people(height: int, width: int, bodies: list[list[Keypoint | None]],
             draw_body(canvas, body)
         for hand in (hands[k] if hands else ()):
             draw_hand(canvas, hand)
-        if faces and faces[k]:
-            draw_face(canvas, faces[k])
+        face = faces[k] if faces else None
+        if face:
+            draw_face(canvas, face)
     return np.asarray(canvas)

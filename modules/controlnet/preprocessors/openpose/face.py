@@ -26,9 +26,9 @@ def face_box(body: list[Keypoint | None], height: int, width: int) -> tuple[int,
         return None
     half = 0.0
     for indices, factor in ((EYES, 3.0), (EARS, 1.5)):
-        for i in indices:
-            if body[i] is not None:
-                half = max(half, factor * max(abs(nose.x - body[i].x), abs(nose.y - body[i].y)))
+        for point in (body[i] for i in indices):
+            if point is not None:
+                half = max(half, factor * max(abs(nose.x - point.x), abs(nose.y - point.y)))
     x, y = max(0.0, nose.x - half), max(0.0, nose.y - half)
     # The extension compares the box's far edge with its half size, and crops to the image only then.
     side = min(width - x if x + half > width else 2 * half, height - y if y + half > height else 2 * half)

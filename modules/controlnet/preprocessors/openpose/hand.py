@@ -67,7 +67,8 @@ def strongest_blob_peak(raw: np.ndarray) -> tuple[int, int] | None:
         return None
     heat = ndimage.sum(raw, blobs, index=np.arange(1, count + 1))
     kept = np.where(blobs == int(np.argmax(heat)) + 1, raw, 0)
-    return np.unravel_index(int(np.argmax(kept)), kept.shape)
+    row, col = np.unravel_index(int(np.argmax(kept)), kept.shape)
+    return int(row), int(col)
 
 
 def detect_hands(net, rgb: np.ndarray, body: list[Keypoint | None]) -> tuple[list[Keypoint | None], ...]:
