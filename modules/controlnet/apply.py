@@ -15,6 +15,10 @@ Per unit and model call:
 - the residuals of all units are summed.
 A 4-channel hint (inpaint: RGB and mask) becomes `rgb · (1 − m) − m` with m the mask above 0.5.
 
+Around each UNet call (`ControlRun.unet_call`, called by the model wrapper) an SDXL ControlNet also gets the UNet's
+pooled text and time ids (`Engine.control_kwargs`); reference_* units run their write pass first
+(modules/controlnet/reference.py) and tile_colorfix units correct the prediction after (modules/controlnet/colorfix.py).
+
 Rows: which image (hint) and which side of guidance (cond or uncond) each row of a model call belongs to is read
 in the CFG hook `observe` (DenoiserParams: cond rows first, grouped per image by AND-parts, then one uncond row per
 image); the model wrapper (modules/pipeline/sample.py) then asks for the residuals of the rows it runs together.
