@@ -41,9 +41,11 @@ from tools.corpus_server import DRY_PIP, Easel  # noqa: E402
 
 CORPUS = ROOT / "tests" / "extensions" / "corpus.json"
 MIRRORS = ROOT.parent / ".mirror"  # where the snapshots of the corpus repositories sit, beside the checkout
-# what A1111 1.10's environment carries (through gradio 3, scikit-image, facexlib, pytorch_lightning, its own
-# requirements) and extensions import without asking for them
-A1111_PACKAGES = ["matplotlib", "imageio", "opencv-python", "torchmetrics", "einops"]
+# what A1111 1.10's environment carries (through gradio 3, scikit-image, facexlib, pytorch_lightning, and its own
+# requirements_versions.txt: scikit-image, GitPython, omegaconf, kornia, piexif, diskcache) and extensions import
+# without asking for them (multidiffusion-upscaler imports skimage, the Civitai extension's install.py imports git)
+A1111_PACKAGES = ["matplotlib", "imageio", "opencv-python", "torchmetrics", "einops", "scikit-image", "GitPython",
+                  "omegaconf", "kornia", "piexif", "diskcache"]
 PROBLEM = re.compile(r" (?:WARNING|ERROR) easel\.extensions: extension (\S+?):? (?!failed in)(.*)")
 HOOK_FAILURE = re.compile(r" ERROR easel\.extensions: extension (\S+) failed in (.+?): (.*)")
 VISIBLE_PROMPT = "[...document.querySelectorAll('#txt2img_prompt textarea')].some(t => t.offsetParent !== null)"
