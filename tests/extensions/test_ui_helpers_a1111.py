@@ -82,3 +82,16 @@ def test_create_setting_component_draws_a_setting_as_the_settings_tab(styled_app
         ui_settings.create_setting_component("no_such_key")
     with pytest.raises(AttributeError, match="page builder"):
         ui_settings.create_ui
+
+
+def test_create_output_panel_builds_a1111s_output_components(styled_app):
+    """sd-webui-supermerger imports it from modules.ui and reads the parts by name or by position."""
+    import gradio as gr
+
+    from modules.ui import create_output_panel
+
+    with gr.Blocks():
+        panel = create_output_panel("merger", "outputs")
+    assert isinstance(panel.gallery, gr.Gallery) and panel.gallery.elem_id == "merger_gallery"
+    assert panel[1] is panel.generation_info and panel.generation_info.elem_id == "generation_info_merger"
+    assert isinstance(panel.infotext, gr.HTML) and isinstance(panel[3], gr.HTML) and panel.button_upscale is None

@@ -108,3 +108,31 @@ def _gallery_image(entry):
 
 __all__ = ["ToolButton", "create_refresh_button", "plaintext_to_html", "refresh_symbol", "folder_symbol",
            "gr_show", "versions_html"]
+
+
+class OutputPanel:
+    """What `create_output_panel` built, by A1111's attribute names (extensions also unpack it as a tuple)."""
+
+    def __init__(self, gallery, generation_info, infotext, html_log, button_upscale=None):
+        self.gallery, self.generation_info, self.infotext = gallery, generation_info, infotext
+        self.html_log, self.button_upscale = html_log, button_upscale
+
+    def __iter__(self):
+        return iter((self.gallery, self.generation_info, self.infotext, self.html_log))
+
+    def __getitem__(self, index):
+        return tuple(self)[index]
+
+
+def create_output_panel(tabname: str, outdir, toprow=None) -> OutputPanel:
+    """A1111's output column for a tab an extension builds (a model merger showing its test images): the gallery,
+    the hidden generation-info JSON, the infotext and the log, with A1111's elem_ids. Easel's own tabs have their
+    own output column (modules/ui/results.py); A1111's Save / Zip / Send-to row and the hires Upscale button are
+    not part of this one (`button_upscale` is None)."""
+    with gr.Column(variant="panel", elem_id=f"{tabname}_results_panel"):
+        gallery = gr.Gallery(label="Output", show_label=False, elem_id=f"{tabname}_gallery", columns=4,
+                             preview=True, height="auto")
+        generation_info = gr.Textbox(visible="hidden", elem_id=f"generation_info_{tabname}")
+        infotext = gr.HTML(elem_id=f"html_info_{tabname}", elem_classes="infotext")
+        html_log = gr.HTML(elem_id=f"html_log_{tabname}", elem_classes="html-log")
+    return OutputPanel(gallery, generation_info, infotext, html_log)
