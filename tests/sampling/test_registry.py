@@ -150,6 +150,10 @@ def test_every_row_names_code_that_exists(reg):
         assert spec.function.resolve() is getattr(samplers, spec.function.name)
     assert reg.resolve_sampler("LCM")[0].denoiser.resolve() is lcm.LCMDenoiser
     assert reg.resolve_sampler("Euler")[0].denoiser.resolve() is DiscreteDenoiser
+    from modules.sampling import few_step_schedules
+
+    homes = {"modules.sampling.schedules": sch, "modules.sampling.few_step_schedules": few_step_schedules}
     for scheduler in reg.schedulers:
         if scheduler.function is not None:
-            assert scheduler.function.resolve() is getattr(sch, scheduler.function.name), scheduler.name
+            home = homes[scheduler.function.module]
+            assert scheduler.function.resolve() is getattr(home, scheduler.function.name), scheduler.name
