@@ -91,3 +91,54 @@ def test_embedding_goes_to_the_last_prompt_box_and_checkpoint_card_switches(page
     page.wait_for_function("(t) => fetch('./sdapi/v1/options').then((r) => r.json())"
                            ".then((o) => o.sd_model_checkpoint == t)", arg=chosen)
     assert errors == []
+
+
+GLOBALS = ("cardClicked", "selectCheckpoint", "updatePromptArea", "tryToRemoveExtraNetworkFromPrompt",
+           "extraNetworksRefreshSingleCard", "requestGet", "applyExtraNetworkFilter", "applyExtraNetworkSort",
+           "extraNetworksSearchButton", "extraNetworksControlSortOnClick", "extraNetworksControlSortDirOnClick",
+           "extraNetworksControlTreeViewOnClick", "extraNetworksControlRefreshOnClick", "extraNetworksCopyCardPath",
+           "extraNetworksRequestMetadata", "extraNetworksShowMetadata")
+
+
+def card_names(page) -> list[str]:
+    return page.evaluate("() => Array.from(document.querySelectorAll('#img2img_lora_cards > .card'))"
+                         ".map((c) => c.dataset.name).filter((n) => n.startsWith('e2e_sort'))")
+
+
+def test_globals_sorting_folders_and_a_single_card_refresh(page, server):
+    from tests.ui.test_extra_networks_cards import write_safetensors
+
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    assert page.evaluate("(names) => names.filter((n) => typeof window[n] !== 'function')", list(GLOBALS)) == []
+    lora = server.data_dir / "models" / "Lora"
+    write_safetensors(lora / "deeper" / "e2e_sort_b.safetensors", {"ss_note": "bee"})
+    write_safetensors(lora / "e2e_sort_a.safetensors")
+    page.locator("#tabs button[role=tab]", has_text="img2img").first.click()
+    page.locator("#img2img_extra_tabs button[role=tab]", has_text="Lora").first.click()
+    page.locator("#img2img_lora_extra_refresh").click()
+    page.locator("#img2img_lora_cards .card[data-name='e2e_sort_a']").wait_for()
+    assert card_names(page) == ["e2e_sort_b", "e2e_sort_a"]  # by path: Lora/deeper/… comes before Lora/e2e…
+    page.locator("#img2img_lora_extra_sort_name").click()
+    page.wait_for_function("() => document.querySelector('#img2img_lora_cards > .card[data-name^=e2e_sort]')"
+                           ".dataset.name == 'e2e_sort_a'")
+    page.locator("#img2img_lora_extra_sort_dir").click()
+    page.wait_for_function("() => { const n = Array.from(document.querySelectorAll('#img2img_lora_cards > .card'))"
+                           ".map((c) => c.dataset.name).filter((n) => n.startsWith('e2e_sort')); "
+                           "return n.join() == 'e2e_sort_b,e2e_sort_a'; }")
+    page.locator("#img2img_lora_dirs button", has_text="deeper/").click()  # the folder's button searches it
+    page.wait_for_function("() => document.querySelector(\"#img2img_lora_cards .card[data-name='e2e_sort_a']\")"
+                           ".classList.contains('hidden')")
+    assert page.locator("#img2img_lora_extra_search").input_value() == "deeper/"
+    page.locator("#img2img_lora_dirs button", has_text="all").click()
+    (lora / "deeper" / "e2e_sort_b.txt").write_text("A bee, described later")
+    page.evaluate("() => extraNetworksRefreshSingleCard('lora', 'img2img', 'e2e_sort_b')")
+    page.wait_for_function("() => document.querySelector(\"#img2img_lora_cards .card[data-name='e2e_sort_b'] "
+                           ".description\").textContent == 'A bee, described later'")
+    page.locator("#img2img_lora_cards .card[data-name='e2e_sort_b']").hover()
+    page.locator("#img2img_lora_cards .card[data-name='e2e_sort_b'] .metadata-button").click()
+    page.wait_for_function("() => (document.querySelector('.global-popup .popup-metadata') || {}).textContent"
+                           "?.includes('bee')")
+    page.keyboard.press("Escape")
+    assert page.locator("#img2img_prompt textarea").input_value() == ""  # the buttons do not click the card
+    assert errors == []
