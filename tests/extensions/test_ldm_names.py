@@ -86,3 +86,8 @@ def test_networks_lists_the_lora_files(loaded_app):
     assert row.get_alias() == "grainy"
     with pytest.raises(AttributeError, match="applies LoRA itself"):
         networks.load_networks
+    import lora  # the older names beside networks (sd-webui-supermerger imports them)
+
+    assert lora.available_loras["grain"].alias == "grainy" and "grainy" in lora.available_lora_aliases
+    with pytest.raises(AttributeError, match="applies LoRA itself"):
+        lora.loaded_loras

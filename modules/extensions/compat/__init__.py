@@ -76,6 +76,7 @@ ALIASES = {
     # helpers and classes extensions import from it; its model code is absent (compat/absent.py says why)
     # A1111's built-in Lora extension's module, importable by its bare name once that extension had loaded
     "networks": "lora_networks",
+    "lora": "lora_module",
     "ldm.util": "ldm_util",
     "ldm.modules.diffusionmodules.util": "ldm_diffusion_util",
     "ldm.modules.encoders.modules": "ldm_encoders",
