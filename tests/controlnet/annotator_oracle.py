@@ -50,7 +50,8 @@ def openpose_body():
     """The extension's annotator/openpose/body.py (needs cv2; matplotlib is only drawn on there, so a stand-in)."""
     openpose_models()
     _needs("cv2")
-    if "matplotlib" not in sys.modules and importlib.util.find_spec("matplotlib") is None:
+    stand_in = "matplotlib" not in sys.modules and importlib.util.find_spec("matplotlib") is None
+    if stand_in:
         import colorsys
 
         import numpy as np
@@ -58,13 +59,19 @@ def openpose_body():
         mpl = types.ModuleType("matplotlib")
         mpl.colors = types.SimpleNamespace(hsv_to_rgb=lambda hsv: np.array(colorsys.hsv_to_rgb(*hsv)))
         sys.modules.update({"matplotlib": mpl, "matplotlib.pyplot": types.ModuleType("matplotlib.pyplot")})
-    importlib.import_module("easel_oracle_openpose.util")  # util first: it and body import each other
-    return importlib.import_module("easel_oracle_openpose.body")
+    try:
+        importlib.import_module("easel_oracle_openpose.util")  # util first: it and body import each other
+        importlib.import_module("easel_oracle_openpose.face")
+        return importlib.import_module("easel_oracle_openpose.body")
+    finally:
+        if stand_in:  # the oracle's modules keep their reference; nothing else should find it
+            sys.modules.pop("matplotlib", None)
+            sys.modules.pop("matplotlib.pyplot", None)
 
 
 def openpose_face():
     """The extension's annotator/openpose/face.py (its FaceNet; needs cv2 and torchvision)."""
-    openpose_body()
+    openpose_body()  # imports face.py too, while the matplotlib stand-in is there
     return importlib.import_module("easel_oracle_openpose.face")
 
 
