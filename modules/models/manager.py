@@ -349,7 +349,8 @@ class ModelManager:
         """Patch exactly `loras` [(LoraNetwork, te_weight, unet_weight)] into `model` (an empty list restores it).
 
         Originals are kept, so `restore_weights` (or another set) brings every weight back bit for bit; the same
-        set again is a no-op. Returns warnings (layers that do not fit this model).
+        set again is a no-op. Returns warnings (layers that do not fit this model); a LoRA made for another model
+        family is an InvalidInput before any weight changes (modules/models/lora_family.py).
         """
         from modules.models.lora import AppliedLoras
 
