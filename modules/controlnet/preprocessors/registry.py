@@ -95,7 +95,9 @@ class Preprocessor:
 
 @dataclass(frozen=True)
 class Unavailable:
-    """A preprocessor that needs annotator weights; listed in the docs, refused with the file to get."""
+    """A preprocessor Easel names but cannot run yet: refused with the reason (or the files it would need). Those
+    running on the user's annotator files are Preprocessors with `weights` (modules/controlnet/preprocessors/
+    networks.py)."""
 
     name: str
     files: tuple[str, ...]
