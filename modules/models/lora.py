@@ -4,7 +4,10 @@ A kohya file holds, per adapted layer `lora_{unet,te}_<module path with _>`, `.l
 `.lora_up.weight` [out, r(, 1, 1)] and `.alpha`; the layer's weight becomes W + m · (alpha / r) · up @ down with m
 the prompt's te/unet multiplier. UNet paths may be in the original LDM naming (`input_blocks_1_1_proj_in`) or in
 diffusers' (`down_blocks_0_attentions_0_proj_in`); both resolve to our diffusers modules. LyCORIS LoHa
-(Hyeon-Woo et al. 2022, Hadamard product of two low-rank pairs) and LoKr (Kronecker product) layers are read too.
+(Hyeon-Woo et al. 2022, Hadamard product of two low-rank pairs) and LoKr (Kronecker product) layers are read too,
+and so are the other spellings few-step LoRAs circulate in (kohya names with PEFT's lora_A/lora_B parts, diffusers'
+and PEFT's `unet.…` keys; docs/few-step-models.md). A LoRA made for another model family is refused before any
+weight changes (`lora_family.py`).
 
 Patching belongs to the ModelManager (the sole owner of weights): `AppliedLoras` keeps a copy of every weight it
 changes and restores it bit for bit, so nothing drifts however many generations run. Finding and reading the
