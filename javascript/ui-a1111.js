@@ -157,7 +157,8 @@ function switchWidthHeight(tabname) {
 function formatTime(seconds) {
     const pad = (n) => String(n).padStart(2, "0");
     const whole = Math.floor(seconds);
-    if (seconds > 3600) return `${pad(Math.floor(whole / 3600))}:${pad(Math.floor(whole / 60) % 60)}:${pad(whole % 60)}`;
+    const [hours, minutes] = [Math.floor(whole / 3600), Math.floor(whole / 60) % 60];
+    if (seconds > 3600) return `${pad(hours)}:${pad(minutes)}:${pad(whole % 60)}`;
     if (seconds > 60) return `${pad(Math.floor(whole / 60))}:${pad(whole % 60)}`;
     return `${whole}s`;
 }
