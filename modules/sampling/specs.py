@@ -1,9 +1,10 @@
 """Row types of the sampler and scheduler tables, and the settings that shape a sigma schedule."""
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from modules.lazy import Deferred
 
@@ -91,7 +92,7 @@ class SigmaOverrides:
     is_sdxl: bool = False
 
     @classmethod
-    def read(cls, source) -> "SigmaOverrides":
+    def read(cls, source) -> SigmaOverrides:
         """From None, a mapping, or any object with these attribute names (missing ones keep their defaults)."""
         if source is None or isinstance(source, cls):
             return source or cls()

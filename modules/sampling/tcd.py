@@ -9,7 +9,8 @@ does (docs/few-step-models.md).
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from tqdm.auto import trange

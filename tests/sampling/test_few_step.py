@@ -43,7 +43,7 @@ TINY = TinyEps(seed=11)
 MODELS["tiny_eps"] = (TINY, torch.randn(2, 5, 8, generator=torch.Generator().manual_seed(12)))
 
 
-def theirs(scheduler, name, step_kwargs=lambda: {}):
+def theirs(scheduler, name, step_kwargs=dict):
     """diffusers' sampling loop on the model `name`, from the unit noise NOISE."""
     model, cond = MODELS[name]
     x = NOISE * scheduler.init_noise_sigma
