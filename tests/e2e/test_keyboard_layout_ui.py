@@ -10,6 +10,8 @@ from tests.e2e.helpers import wait_for_infotext
 # txt2img_enable is the Refiner accordion, beside Hires. fix in A1111's "accordions" section.
 TAB_ORDER = ["txt2img_neg_prompt", "txt2img_interrupt", "txt2img_skip", "txt2img_generate", "txt2img_paste",
              "txt2img_clear_prompt", "txt2img_style_apply", "txt2img_style_create", "txt2img_styles",
+             "txt2img_generation_tab-button", "txt2img_textual_inversion-button", "txt2img_hypernetworks-button",
+             "txt2img_checkpoints-button", "txt2img_lora-button",  # A1111's Extra Networks tabs (docs/ui.md)
              "txt2img_sampling", "txt2img_scheduler", "txt2img_steps", "txt2img_hr", "txt2img_enable", "txt2img_width",
              "txt2img_height", "txt2img_res_switch_btn", "txt2img_batch_count", "txt2img_batch_size",
              "txt2img_cfg_scale", "txt2img_seed", "txt2img_random_seed", "txt2img_reuse_seed"]
@@ -32,7 +34,7 @@ def tab_stops(page, presses: int) -> list[str]:
 
 def test_tab_order_follows_the_page(page):
     page.locator("#txt2img_prompt textarea").focus()
-    stops = tab_stops(page, 38)
+    stops = tab_stops(page, 44)
     assert "BODY" not in stops
     assert stops[:len(TAB_ORDER)] == TAB_ORDER
 
