@@ -15,6 +15,21 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update"]
 
 
+def is_offline_failure(text: str, where: str, server: str) -> bool:
+    """A console error of a request to another host that failed for want of a network.
+
+    >>> is_offline_failure("Failed to load resource: net::ERR_NAME_NOT_RESOLVED", "https://api.github.com/x",
+    ...                    "http://127.0.0.1:7860")
+    True
+    >>> is_offline_failure("Failed to load resource: net::ERR_NAME_NOT_RESOLVED", "http://127.0.0.1:7860/x",
+    ...                    "http://127.0.0.1:7860")
+    False
+    >>> is_offline_failure("Failed to load resource: 404", "https://api.github.com/x", "http://127.0.0.1:7860")
+    False
+    """
+    return any(code in text for code in OFFLINE) and not where.startswith(server)
+
+
 def script_owners(extensions: Path) -> dict[str, str]:
     """Script file name → the extension (folder under `extensions`) that has it in javascript/ (first one wins)."""
     owners: dict[str, str] = {}
@@ -39,7 +54,7 @@ def open_page(browser, easel, rows: dict):
     def console(msg):
         if msg.type == "error":
             where = (msg.location or {}).get("url", "")
-            if any(code in msg.text for code in OFFLINE) and not where.startswith(easel.url):
+            if is_offline_failure(msg.text, where, easel.url):
                 offline.append(where)
                 return
             if offline and "Failed to fetch" in msg.text:  # the script's own report of that failed request

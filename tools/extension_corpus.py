@@ -287,11 +287,20 @@ def cell(items: list[str]) -> str:
     return "<br>".join(i.replace("|", "\\|").replace("\n", " ") for i in items) or "–"
 
 
+def verdict(ok: bool, note: str) -> str:
+    """The result cell: a failing row's note (why it fails on A1111 too) goes beside FAIL.
+
+    >>> verdict(True, ""), verdict(False, ""), verdict(False, "fails on A1111 too")
+    ('pass', 'FAIL', 'FAIL (fails on A1111 too)')
+    """
+    return "pass" if ok else f"FAIL ({note})" if note else "FAIL"
+
+
 def table(rows: list[Row]) -> str:
     lines = ["| extension | kind | result | smoke check | problems (Extensions tab) | hook errors | console errors | "
              "install.py would add |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        result = "pass" if r.ok else f"FAIL ({r.note})" if r.note else "FAIL"
+        result = verdict(r.ok, r.note)
         missing = f" ({r.missing_files} files missing from the snapshot)" if r.missing_files else ""
         lines.append(f"| {r.name}{missing} | {r.kind} | {result} | {r.smoke.replace('|', '/')} | {cell(r.problems)} | "
                      f"{cell(r.hooks)} | {cell(r.console)} | {cell(r.would_install)} |")
