@@ -1,8 +1,11 @@
 """Benchmark: a full-size SDXL checkpoint (random fp16 weights, 3.47 B parameters, 6.9 GB) in Easel and in diffusers.
 
 For each side, in a fresh process: load time, peak RSS during the load against the weights' in-memory size
-(Easel's goal: the load adds at most 1.3× that size), and seconds per UNet step at 1024×1024 (CFG batch of 2,
-the default CPU precision). Needs about 18 GB of free memory (one side at a time). Usage:
+(Easel's goal: the load adds at most 1.3× that size), and the seconds of one 1024×1024 sampling step with CFG in
+the default CPU precision: Easel's UNet call on the prompt and negative prompt (batch 2), and diffusers'
+`StableDiffusionXLPipeline` running one step with guidance on the same file (its own CFG batch of 2, prompts encoded
+beforehand); the last line gives Easel's times over diffusers'. Needs about 18 GB of free memory (one side at a
+time). Usage:
 
     .venv/bin/python bench/sdxl_load.py [--ckpt FILE] [--side easel|diffusers|both]
 
@@ -38,11 +41,13 @@ def ensure_sdxl_checkpoint(path: Path | None) -> Path:
     return found[0]
 
 
-def unet_step_seconds(call, rounds: int = 1, skip: bool = False) -> float:
-    """The faster of `rounds` timed calls after one warm-up (other processes share the machine); NaN if `skip`."""
+def unet_step_seconds(call, rounds: int = 1, skip: bool = False, warmup: bool = False) -> float:
+    """The faster of `rounds` timed calls (after one warm-up call with `warmup`: a 1024² step takes minutes on a
+    few CPU cores, so its first-call overheads are noise and the default skips it); NaN if `skip`."""
     if skip:
         return float("nan")
-    call()
+    if warmup:
+        call()
     times = []
     for _ in range(rounds):
         start = time.perf_counter()
@@ -127,13 +132,18 @@ def diffusers_side(ckpt: Path, skip_step: bool = False) -> dict:
     peak = rss_mb("VmHWM")
     weights = sum(t.numel() * t.element_size() for m in (pipe.unet, pipe.vae, pipe.text_encoder, pipe.text_encoder_2)
                   for t in [*m.parameters(), *m.buffers()])
-    x = torch.randn(2, 4, 128, 128, dtype=dtype)
-    context = torch.randn(2, 77, 2048, dtype=dtype)
-    added = {"text_embeds": torch.randn(2, 1280, dtype=dtype),
-             "time_ids": torch.tensor([[1024.0, 1024.0, 0.0, 0.0, 1024.0, 1024.0]] * 2, dtype=dtype)}
-    with torch.no_grad():
-        step = unet_step_seconds(lambda: pipe.unet(x, torch.tensor([500.0, 500.0]), encoder_hidden_states=context,
-                                                   added_cond_kwargs=added), skip=skip_step)
+    pipe.set_progress_bar_config(disable=True)
+    with torch.inference_mode():
+        embeds, negative, pooled, negative_pooled = pipe.encode_prompt(PROMPT, device="cpu", negative_prompt="")
+    noise = torch.randn((1, 4, 128, 128), generator=torch.Generator().manual_seed(1), dtype=dtype)  # 1024² latent
+
+    def one_step():  # one Euler step with guidance: diffusers' own CFG batch [2, 4, 128, 128] through the UNet
+        with torch.inference_mode():
+            pipe(prompt_embeds=embeds, negative_prompt_embeds=negative, pooled_prompt_embeds=pooled,
+                 negative_pooled_prompt_embeds=negative_pooled, latents=noise, num_inference_steps=1,
+                 guidance_scale=7.0, height=1024, width=1024, output_type="latent")
+
+    step = unet_step_seconds(one_step, skip=skip_step)
     return {"side": "diffusers", "dtype": str(dtype), "load_s": load, "rss_before_mb": before, "peak_mb": peak,
             "weights_mb": weights / 2**20, "step_s": step, "threads": torch.get_num_threads()}
 
@@ -144,7 +154,7 @@ def report(row: dict) -> str:
     return (f"{row['side']:9s} {row['dtype']:15s} load {row['load_s']:6.1f} s  peak RSS {row['peak_mb'] / 1024:5.1f} "
             f"GiB (+{added / 1024:.1f} GiB over {row['rss_before_mb'] / 1024:.1f} before; weights "
             f"{row['weights_mb'] / 1024:.1f} GiB, ratio {added / row['weights_mb']:.2f}x)  "
-            f"1024² UNet step (batch 2) {step}  threads {row['threads']}")
+            f"1024² CFG step (batch 2) {step}  threads {row['threads']}")
 
 
 def main() -> None:
@@ -161,6 +171,7 @@ def main() -> None:
         return
     sides = ("easel", "diffusers") if args.side == "both" else (args.side,)
     print(f"{ckpt} ({ckpt.stat().st_size / 1e9:.2f} GB)")
+    rows = {}
     for side in sides:  # one process each: peak RSS and allocator state of one do not leak into the other
         extra = ["--skip-step"] if args.skip_step else []
         out = subprocess.run([sys.executable, __file__, "--ckpt", str(ckpt), "--side", side, "--child", *extra],
@@ -168,7 +179,24 @@ def main() -> None:
         if out.returncode:
             print(f"{side}: failed\n{out.stderr[-2000:]}")
             continue
-        print(report(json.loads(out.stdout.strip().splitlines()[-1])))
+        rows[side] = json.loads(out.stdout.strip().splitlines()[-1])
+        print(report(rows[side]))
+    if len(rows) == 2:
+        print(ratios(rows["easel"], rows["diffusers"]))
+
+
+def ratios(easel: dict, diffusers: dict) -> str:
+    """Easel over diffusers: load time, memory the load added, and the 1024² CFG step (NaN steps: not timed).
+
+    >>> row = {"load_s": 10.0, "peak_mb": 300.0, "rss_before_mb": 100.0, "step_s": 4.0}
+    >>> ratios(row, {**row, "load_s": 20.0, "step_s": float("nan")})
+    'easel / diffusers: load 0.50x, memory added 1.00x, 1024² CFG step not timed'
+    """
+    added = [(r["peak_mb"] - r["rss_before_mb"]) for r in (easel, diffusers)]
+    step = easel["step_s"] / diffusers["step_s"]
+    shown = "not timed" if step != step else f"{step:.2f}x"
+    return (f"easel / diffusers: load {easel['load_s'] / diffusers['load_s']:.2f}x, memory added "
+            f"{added[0] / added[1]:.2f}x, 1024² CFG step {shown}")
 
 
 if __name__ == "__main__":
