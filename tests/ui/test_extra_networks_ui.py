@@ -186,5 +186,8 @@ def test_a_page_an_extension_registers_becomes_a_tab(tmp_path, tiny_checkpoint):
         failures = [f for f in FAILURES.failures if f.extension == "wildcard-cards"]
         assert any("no cards today" in f.error and "Broken Cards" in f.hook for f in failures)
     finally:
+        from modules.extensions.compat import ui_extra_networks
+
+        ui_extra_networks.initialize()  # the registered pages are process-wide, as A1111's
         stop(app)
         app.jobs.close()
