@@ -120,10 +120,31 @@ class NetworkRun:
             self._warn(message)
         self._note_embeddings(list(stripped) + list(batch.negative_prompts))
 
+    def check_families(self, plan, batches: int) -> None:
+        """Refuse, before the first batch runs, a LoRA of another family than the model in any batch's prompt, so a
+        job runs whole or not at all (`activate` would only meet it at its own batch)."""
+        from modules.models.lora_family import check_family
+
+        table = None
+        for n in range(batches):
+            _, networks = parse_extra_networks_batch(plan.batch(n).prompts)
+            for kind, params_list in networks.items():
+                if kind not in LORA_KINDS:
+                    continue
+                for request in (lora_request(p, kind) for p in params_list):
+                    info = self._find(request.name) if request.te or request.unet else None
+                    if info is not None:  # one not found is reported by `activate`, in its own batch
+                        table = self.model.lora_module_map() if table is None else table
+                        check_family(self.library.load(info), table)
+
+    def _find(self, name: str):
+        """The LoraInfo of `name`, or None; looked up once per run."""
+        if name not in self._found:
+            self._found[name] = self.library.find(name) if self.library is not None else None
+        return self._found[name]
+
     def _load(self, request: LoraRequest):
-        if request.name not in self._found:
-            self._found[request.name] = self.library.find(request.name) if self.library is not None else None
-        info = self._found[request.name]
+        info = self._find(request.name)
         if info is None:
             folder = self.library.folder if self.library is not None else "models/Lora"
             self._warn(f"Lora not found: {request.name} (looked in {folder})", "Lora not found", request.name)

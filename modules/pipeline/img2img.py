@@ -187,6 +187,7 @@ def run_img2img(services: PipelineServices, req: Img2ImgRequest, opts: Snapshot,
     refiner = None if refiner_plan is None else RefinerSession(services, refiner_plan, opts, ctx.model, tiling)
     model = with_vae_methods(model, opts, job_models_dirs(services))  # decodes and encodes as the settings say
     with tiled(model, tiling), NetworkRun(services, ctx.model, opts) as nets, refiner or contextlib.nullcontext():
+        nets.check_families(ctx.plan, req.n_iter)
         for n in range(req.n_iter):
             if job.interrupted:
                 break

@@ -80,6 +80,7 @@ def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapsh
     model = with_vae_methods(model, opts, job_models_dirs(services))  # decodes and encodes as the settings say
     refiner = None if refiner_plan is None else RefinerSession(services, refiner_plan, opts, ctx.model, tiling)
     with tiled(model, tiling), NetworkRun(services, ctx.model, opts) as nets, refiner or contextlib.nullcontext():
+        nets.check_families(ctx.plan, req.n_iter)
         for n in range(req.n_iter):
             if job.interrupted:
                 break

@@ -116,6 +116,22 @@ def test_a_lora_for_another_family_stops_the_job(app):
     assert app.models.text_weights_key(model) == ""  # nothing patched
 
 
+def test_a_lora_of_another_family_in_a_later_batch_stops_the_job_before_the_first(app):
+    """Scripts may give each batch its own prompt: the family check covers every batch before any runs."""
+    from modules.pipeline.seeds import ImagePlan
+
+    model = app.models.get(None)
+    tensors = {k: torch.zeros(2, 1024) if k.endswith("lora_down.weight") else v for k, v in lora_tensors(model).items()}
+    write_lora(app.services.loras.folder / "sd2late.safetensors", tensors)
+    plan = ImagePlan(("a circle", "a circle <lora:sd2late:1>"), ("", ""), (1, 2), (1, 2), 1)
+    with NetworkRun(app.services, model, app.options.snapshot()) as nets:
+        nets.check_families(ImagePlan(plan.prompts[:1], ("",), (1,), (1,), 1), 1)  # batch 1 alone: fine
+        with pytest.raises(InvalidInput, match=r"<lora:sd2late> .* was made for SD 2\.x"):
+            nets.check_families(plan, 2)
+        assert nets.lora_hashes == {} and nets.warnings == []  # nothing noted for batches not yet run
+    assert app.models.text_weights_key(model) == ""
+
+
 # ---- textual inversion ---------------------------------------------------------------------------------------
 
 def write_embedding(app, name, vectors, width=None):
