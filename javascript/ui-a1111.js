@@ -270,6 +270,25 @@ function easelGradio3Config() {
     });
 }
 
+// Gradio 3 put a textbox's <textarea> (and <input>) straight inside its <label>; Gradio 6 wraps it in a div, so
+// A1111-era selectors such as "#txt2img_prompt > label > textarea" find nothing. A query that finds nothing and
+// has that step is asked again with the step relaxed ("label textarea"); every other query is untouched.
+const EASEL_LABEL_CHILD = />\s*label\s*>\s*(textarea|input)/;  // (no g flag: test() would keep a position)
+function easelRelaxLabelChild(proto) {
+    const one = proto.querySelector, all = proto.querySelectorAll;
+    proto.querySelector = function (selector) {
+        const found = one.call(this, selector);
+        if (found || typeof selector !== "string" || !EASEL_LABEL_CHILD.test(selector)) return found;
+        return one.call(this, selector.replace(new RegExp(EASEL_LABEL_CHILD, "g"), "> label $1"));
+    };
+    proto.querySelectorAll = function (selector) {
+        const found = all.call(this, selector);
+        if (found.length || typeof selector !== "string" || !EASEL_LABEL_CHILD.test(selector)) return found;
+        return all.call(this, selector.replace(new RegExp(EASEL_LABEL_CHILD, "g"), "> label $1"));
+    };
+}
+[Document.prototype, Element.prototype, DocumentFragment.prototype].forEach(easelRelaxLabelChild);
+
 (function easelA1111Start() {
     if (typeof onUiUpdate !== "function") {  // Gradio may run this file before easel.js
         setTimeout(easelA1111Start, 20);

@@ -37,6 +37,10 @@ def test_a1111_globals_and_a_clean_console(browser, server):
         assert page.evaluate("() => { localSet('easel-e2e', 'x'); const v = localGet('easel-e2e'); "
                              "localRemove('easel-e2e'); return [v, localGet('easel-e2e')]; }") == ["x", None]
         assert page.evaluate("() => gradioApp().getElementById('txt2img_prompt') !== null")
+        # Gradio 3's textbox DOM, as A1111-era selectors write it (sd-webui-enable-checker)
+        assert page.evaluate("() => gradioApp().querySelector('#txt2img_prompt > label > textarea') === "
+                             "gradioApp().querySelector('#txt2img_prompt textarea')")
+        assert page.evaluate("() => document.querySelectorAll('#txt2img_prompt > label > textarea').length") == 1
         assert page.evaluate("() => get_uiCurrentTab().textContent.trim()") == "txt2img"
         # an extension's title for a button's text becomes its tooltip (applied as the page changes)
         page.evaluate("() => { titles['Generate'] = 'Make the picture'; }")
