@@ -202,4 +202,6 @@ def test_easels_own_page_is_unchanged_under_the_shim(tmp_path, tiny_checkpoint):
         shimmed = _page(build_ui(make_app(tmp_path / "shimmed", tiny_checkpoint)))
     finally:
         gradio3.uninstall_gradio3_shim()
-    assert repr(shimmed) == repr(plain)
+    # the Extra Networks panes name their (empty) model folders, which lie in each App's own data dir
+    assert repr(shimmed).replace(str(tmp_path / "shimmed"), "DATA") == repr(plain).replace(str(tmp_path / "plain"),
+                                                                                           "DATA")
