@@ -78,8 +78,8 @@ def test_a_square_outline_gives_a_square(app):
     """Squares used to come out with rounded corners and read as circles (the first training phase alone: 22 of 58
     held-out squares); the second phase weights the cells that tell a square from a circle."""
     reads = [analyze(generate(app, scene(where, "square", cx, cy), seed)).shape
-             for where, cx, cy in (("centre", 0.5, 0.5), ("left", 0.25, 0.5)) for seed in (1, 2, 3)]
-    assert reads.count("square") >= 5, reads
+             for where, cx, cy in (("centre", 0.5, 0.5), ("left", 0.25, 0.5)) for seed in (1, 2, 3, 4, 5, 6)]
+    assert reads.count("square") >= 9, reads  # 11 of 12 in float32 and bf16 on 2026-12-06; 4 of the first 6 before
 
 
 def test_the_cells_that_tell_a_square_from_a_circle_are_its_corners():
