@@ -76,6 +76,16 @@ def recorder_app(tmp_path, tiny_checkpoint):
     stop(app)
 
 
+@pytest.fixture
+def bound(tmp_path, tiny_checkpoint):
+    """An App with the A1111 names bound and no extension loaded."""
+    app = make_app(tmp_path / "data", tiny_checkpoint, "--nowebui")
+    start(app, [])
+    yield app
+    app.jobs.close()
+    stop(app)
+
+
 def stop(app) -> None:
     """Undo what loading extensions did to process-wide state (callbacks, patches of Gradio, the binding)."""
     from modules.extensions.compat import binding, component_hooks, gradio3, script_callbacks

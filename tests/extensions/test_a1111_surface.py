@@ -12,15 +12,6 @@ from tests.extensions.conftest import start, stop
 from tests.pipeline.conftest import make_app
 
 
-@pytest.fixture
-def bound(tmp_path, tiny_checkpoint):
-    app = make_app(tmp_path / "data", tiny_checkpoint, "--nowebui")
-    start(app, [])
-    yield app
-    app.jobs.close()
-    stop(app)
-
-
 def test_hashes_and_cache_share_cache_json(bound, tmp_path):
     from modules import cache, hashes
 

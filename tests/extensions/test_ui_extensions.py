@@ -7,17 +7,6 @@ import logging
 import pytest
 
 from modules.errors import InvalidInput
-from tests.extensions.conftest import start, stop
-from tests.pipeline.conftest import make_app
-
-
-@pytest.fixture
-def bound(tmp_path, tiny_checkpoint):
-    app = make_app(tmp_path / "data", tiny_checkpoint, "--nowebui")
-    start(app, [])
-    yield app
-    app.jobs.close()
-    stop(app)
 
 
 def test_apply_and_restart_stores_the_choices_and_says_easel_does_not_restart(bound, caplog):

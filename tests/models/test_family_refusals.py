@@ -44,16 +44,10 @@ def test_refused_before_the_current_model_is_dropped(tmp_path, tiny_checkpoint, 
 def test_a_vae_of_another_family_leaves_the_loaded_model_and_its_vae(tmp_path):
     """A 16-channel VAE (SD3/Flux-shaped) chosen for a loaded SDXL model: an error naming the VAE file; the model
     keeps its own VAE and still decodes."""
-    from diffusers import AutoencoderKL
-
-    from tests.fixtures.tiny_sdxl import make_tiny_sdxl_checkpoint
+    from tests.fixtures.tiny_sdxl import make_16_channel_vae, make_tiny_sdxl_checkpoint
 
     make_tiny_sdxl_checkpoint(tmp_path / "models" / "Stable-diffusion", name="xl")
-    vae = AutoencoderKL(block_out_channels=(32, 32, 64, 64), latent_channels=16, norm_num_groups=32,
-                        down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4)
-    folder = tmp_path / "models" / "VAE"
-    folder.mkdir(parents=True)
-    save_file({k: v.contiguous() for k, v in vae.state_dict().items()}, str(folder / "flux.safetensors"))
+    make_16_channel_vae(tmp_path / "models" / "VAE")
     paths = Paths(data_dir=tmp_path)
     manager = ModelManager(paths, FP32, HashCache(paths.cache_json))
     model = manager.get("xl")

@@ -18,7 +18,7 @@ from modules.paths import Paths
 from modules.pipeline.img2img import img2img_steps, partial_schedule
 from modules.pipeline.img2img_request import Img2ImgRequest
 from tests.fixtures.tiny_lora import lora_tensors, write_lora
-from tests.fixtures.tiny_sdxl import diffusers_sdxl_folder, make_tiny_sdxl_checkpoint
+from tests.fixtures.tiny_sdxl import diffusers_sdxl_folder, make_16_channel_vae, make_tiny_sdxl_checkpoint
 from tests.fixtures.diffusers_oracle import (capture, check_same_sdxl_conditioning, easel_conds, euler_scheduler,
                                              load_pipeline)
 from tests.pipeline.conftest import euler_denoiser, make_app
@@ -217,17 +217,10 @@ def test_an_sd1_lora_on_sdxl_is_refused_naming_it(tmp_path, sdxl_manager, tiny_c
 
 def test_a_vae_of_another_family_is_refused_naming_the_file(tmp_path):
     """A 16-channel VAE (SD3/Flux-shaped) on SDXL: a load error that names the VAE file; no model stays loaded."""
-    from diffusers import AutoencoderKL
-    from safetensors.torch import save_file
-
     from modules.errors import ModelLoadError
 
     make_tiny_sdxl_checkpoint(tmp_path / "models" / "Stable-diffusion", name="xl")
-    vae = AutoencoderKL(block_out_channels=(32, 32, 64, 64), latent_channels=16, norm_num_groups=32,
-                        down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4)
-    folder = tmp_path / "models" / "VAE"
-    folder.mkdir(parents=True)
-    save_file({k: v.contiguous() for k, v in vae.state_dict().items()}, str(folder / "flux.safetensors"))
+    make_16_channel_vae(tmp_path / "models" / "VAE")
     paths = Paths(data_dir=tmp_path)
     manager = ModelManager(paths, FP32, HashCache(paths.cache_json))
     with pytest.raises(ModelLoadError, match=r"flux\.safetensors.*VAE weights do not fit"):
