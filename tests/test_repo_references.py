@@ -16,7 +16,7 @@ SKIPPED_DIRS = {"__pycache__", ".venv", "results", "node_modules"}
 OUTSIDE = re.compile("|".join((
     r"\b(?:" + "COM" + "PAT|ARCHI" + r"TECTURE)(?:\.md)?\s*§",  # a planning document's sections
     r"\b(?:" + "COM" + "PAT|ARCHI" + r"TECTURE)\.md\b",
-    r"\.\./" + r"shared\b|/work/" + r"shared\b",  # a folder beside the repository
+    r"\.\./" + r"shared\b|/wo" + r"rk/" + r"shared\b",  # a folder beside the repository
     r"\bhouse " + r"rules?\b",
     r"\b[Ii]ssues? " + r"#?\d+\b",  # a tracker's numbers mean nothing in a clone
 )))
@@ -65,6 +65,6 @@ def test_the_pattern_finds_what_it_forbids():
     """The forbidden spellings, assembled here as a reader would meet them, are found (else the test above could
     never fail)."""
     samples = ["see " + "COM" + "PAT §5", "ARCHI" + "TECTURE.md", "../" + "shared/notes", "house " + "rule 6",
-               "fixes " + "issue 9"]
+               "fixes " + "iss" + "ue " + "9"]
     assert [bool(OUTSIDE.search(s)) for s in samples] == [True] * len(samples)
     assert not OUTSIDE.search("docs/architecture.md §4 and Karras et al. (2022), §3")
