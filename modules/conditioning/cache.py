@@ -6,8 +6,9 @@ A1111 re-encodes only when the prompt, the model, clip skip or the emphasis mode
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # stores tensors but computes none: the App builds it before torch loads (docs/architecture.md §4)
     import torch

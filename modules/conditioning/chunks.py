@@ -8,8 +8,9 @@ results. `BREAK` closes the current piece early; when a piece fills up and a com
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 CHUNK_LENGTH = 75  # prompt tokens per chunk; with BOS and EOS a chunk is CLIP's 77 positions
 CLIP_COMMA_ID = 267  # "," in CLIP ViT-L/14's vocabulary

@@ -94,7 +94,7 @@ class EmbeddingDatabase:
         return tuple(stats)
 
     def load_for(self, width: int | Mapping[str, int] | None, tokenizer,
-                 force: bool = False) -> "EmbeddingDatabase":
+                 force: bool = False) -> EmbeddingDatabase:
         """Make the database match the folder for a model's text encoders; cheap when nothing changed.
 
         `width`: {slot: width} of the model's text encoders (`slot_widths(model.text_slots())`; SDXL:
@@ -113,7 +113,7 @@ class EmbeddingDatabase:
                 self.key = hashlib.sha1(repr(signature[:2]).encode()).hexdigest()[:16]
             return self
 
-    def load_for_model(self, model) -> "EmbeddingDatabase":
+    def load_for_model(self, model) -> EmbeddingDatabase:
         """`load_for` the text encoders of a loaded model (anything with `text_slots()`)."""
         slots = model.text_slots()
         tokenizer = next(iter(slots.values())).tokenizer if slots else None
@@ -125,7 +125,7 @@ class EmbeddingDatabase:
             self._signature = None
             self._read.clear()
 
-    def _read_file(self, path: Path, stat: tuple) -> "Embedding":
+    def _read_file(self, path: Path, stat: tuple) -> Embedding:
         """The file's embedding (or its ModelLoadError, raised), read again only when its stat changed."""
         from modules.conditioning.embeddings import load_embedding
 
@@ -144,7 +144,7 @@ class EmbeddingDatabase:
         if force:
             self._read.clear()
         loaded, skipped, errors = {}, {}, {}
-        stats = dict((s[0], s) for s in self._file_signature(files))
+        stats = {s[0]: s for s in self._file_signature(files)}
         self._read = {k: v for k, v in self._read.items() if k in stats}  # forget deleted files
         for path in files:  # a later file with the same name replaces an earlier one, as in A1111
             try:

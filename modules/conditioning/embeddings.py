@@ -172,7 +172,8 @@ def read_embedding_file(path: Path, disable_safe_unpickle: bool = False) -> obje
     if path.suffix.lower() == ".safetensors":
         source = SafetensorsFile(path)
         try:
-            return {k: source.read(k) for k in source.keys()}
+            names = source.keys()  # a list of tensor names: SafetensorsFile is not a mapping
+            return {k: source.read(k) for k in names}
         finally:
             source.close()
     module = pickle if disable_safe_unpickle else restricted_pickle_module(path)

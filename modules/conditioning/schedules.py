@@ -11,8 +11,9 @@ through the classic CLIP path and gives tensors. Both travel through schedules a
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 import torch
 

@@ -11,7 +11,8 @@ norm; result [N, 77, C].
 """
 from __future__ import annotations
 
-from typing import Protocol, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 import torch
 

@@ -7,8 +7,9 @@ adds that cleaning in front, so ids match CLIP's own `SimpleTokenizer` (Radford 
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import ftfy
 

@@ -51,7 +51,7 @@ class Conditioning:
         extra = {} if self.pooled is None else {"pooled": self.pooled}
         return {**extra, **({"added": dict(self.added)} if self.added else {})}
 
-    def select(self, rows: Sequence[int] | None, tokens: int) -> "Conditioning":
+    def select(self, rows: Sequence[int] | None, tokens: int) -> Conditioning:
         """Rows `rows` (None: all) cut to their first `tokens` tokens, for one UNet call; the rows must all have at
         least that many real tokens."""
         if rows is None:
@@ -62,7 +62,7 @@ class Conditioning:
                             {k: v[index] for k, v in self.added.items()})
 
     @staticmethod
-    def cat(parts: Sequence["Conditioning"]) -> "Conditioning":
+    def cat(parts: Sequence[Conditioning]) -> Conditioning:
         """Rows of all parts in order. Shorter parts are zero-padded to the longest; their lengths keep saying
         which tokens are real, so the padding never reaches the UNet."""
         if len(parts) == 1:
@@ -79,7 +79,7 @@ class Conditioning:
         )
 
     @staticmethod
-    def stack(rows: Sequence["Conditioning"]) -> "Conditioning":
+    def stack(rows: Sequence[Conditioning]) -> Conditioning:
         """One-row conditionings [1, T_i, C] → [N, max T, C], each row filled up by repeating its last token
         vector (A1111's `stack_conds`: the UNet sees those repeats, so every row counts as full length)."""
         longest = max(r.cross_attn.shape[1] for r in rows)

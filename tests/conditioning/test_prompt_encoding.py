@@ -13,7 +13,7 @@ from modules.conditioning.schedules import (
     multicond_batch_at_step,
     stack_conds,
 )
-from modules.conditioning.text import encode_chunks, encode_prompts, prompt_to_chunks, weighted_tokens
+from modules.conditioning.text import encode_prompts, prompt_to_chunks, weighted_tokens
 from modules.conditioning.token_counter import count_tokens
 from modules.conditioning.tokenizer import load_clip_tokenizer, tokenize
 from modules.errors import InvalidInput
