@@ -16,15 +16,18 @@ files is `lora_library.py`.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import torch
 
 from modules.errors import ModelLoadError
 from modules.models.ldm_layout import UNET_PREFIX, unet_key_to_ldm
 from modules.models.lora_family import check_family
+
+# The layers a LoRA patches (`lora_module_map` lists only these): each has a `weight` tensor.
+PatchedModule = torch.nn.Linear | torch.nn.Conv2d
 _KEY = re.compile(r"^(lora_(?:unet|te\d?)_[A-Za-z0-9_]+?)\.(.+)$")  # te1/te2: models with two text encoders
 _LORA_PARTS = {"lora_up.weight": "up", "lora_down.weight": "down", "lora_mid.weight": "mid",
                "lora_B.weight": "up", "lora_A.weight": "down"}  # kohya names with PEFT's parts, as A1111 reads
@@ -260,7 +263,7 @@ def module_map(model) -> dict[str, tuple[str, torch.nn.Module]]:
 def plan_updates(loras: Sequence[tuple[LoraNetwork, float, float]], table):
     """Which layer updates go into which module, with their factor (multiplier · scale), checked against the
     module's weight shape without computing anything: ({module: [(layer, factor)]}, warnings)."""
-    updates: dict[torch.nn.Module, list[tuple[LoraLayer, float]]] = {}
+    updates: dict[PatchedModule, list[tuple[LoraLayer, float]]] = {}
     warnings: list[str] = []
     for network, te_weight, unet_weight in loras:
         missed, misfit = [], []
@@ -299,14 +302,17 @@ class AppliedLoras:
     def __init__(self, model):
         self.model = model
         self.signature: tuple = ()
+        # (network, te, unet) of the last `apply`, kept after `restore`: what the last generation used
+        self.last_applied: tuple[tuple[LoraNetwork, float, float], ...] = ()
         self.text_key = ""  # non-empty while the text encoder carries LoRA weights
-        self._backups: dict[torch.nn.Module, torch.Tensor] = {}
+        self._backups: dict[PatchedModule, torch.Tensor] = {}
         self._table = None
 
     @torch.no_grad()
     def apply(self, loras: Sequence[tuple[LoraNetwork, float, float]]) -> list[str]:
         """Patch exactly `loras` in (restoring first when a different set is in); returns warnings."""
         signature = tuple((n.identity, float(te), float(unet)) for n, te, unet in loras)
+        self.last_applied = tuple((n, float(te), float(unet)) for n, te, unet in loras)
         if signature == self.signature:
             return []
         if self._table is None:

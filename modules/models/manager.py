@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from modules.models.devices import DeviceConfig
     from modules.models.loaded import LoadedModel
-    from modules.models.lora import AppliedLoras
+    from modules.models.lora import AppliedLoras, LoraNetwork
 
 SHOWN_NAMES = 8
 log = logging.getLogger(__name__)
@@ -257,8 +257,8 @@ class ModelManager:
             current = self._current
             if current is not None and current.checkpoint.path == info.path:
                 if current.vae_path != (vae_info.path if vae_info else None):
-                    self._current = self._swap_vae(current, vae_info)
-                return self._current
+                    current = self._current = self._swap_vae(current, vae_info)
+                return current
             family = self.family_of(info)  # what cannot be the main model is refused before the current is dropped
             if family is not None and family.supported:
                 loader().check_main_model(family, info.path)
@@ -364,6 +364,13 @@ class ModelManager:
         with self._load_lock:
             if self._loras is not None and (model is None or self._loras.model is model):
                 self._loras.restore()
+
+    def last_applied_loras(self) -> tuple[tuple[LoraNetwork, float, float], ...]:
+        """The LoRAs the current model's last generation patched in, as (network, te_weight, unet_weight); they
+        stay listed after the generation restored the weights (what A1111's `loaded_networks` shows)."""
+        with self._load_lock:
+            state = self._loras
+            return state.last_applied if state is not None and state.model is self._current else ()
 
     def text_weights_key(self, model: LoadedModel) -> str:
         """'' while `model`'s text encoder has its file weights; else a key naming the patches (cache keys)."""

@@ -89,5 +89,27 @@ def test_networks_lists_the_lora_files(loaded_app):
     import lora  # the older names beside networks (sd-webui-supermerger imports them)
 
     assert lora.available_loras["grain"].alias == "grainy" and "grainy" in lora.available_lora_aliases
+
+
+def test_loaded_networks_are_the_loras_of_the_last_generation(loaded_app):
+    """sd-webui-regional-prompter reads `lora.loaded_loras` (= `networks.loaded_networks`) after a generation and
+    clears it; Easel lists what it patched in, and clearing that list changes nothing."""
+    import lora
+    import networks
+
+    from tests.fixtures.tiny_lora import lora_tensors, write_lora
+
+    model = loaded_app.models.get(None)
+    write_lora(loaded_app.services.loras.folder / "speck.safetensors", lora_tensors(model, seed=2))
+    networks.list_available_networks()
+    loaded_app.txt2img(GenerationRequest(prompt="a red circle", steps=1, width=64, height=64, seed=1))
+    assert networks.loaded_networks == []
+    loaded_app.txt2img(GenerationRequest(prompt="a red circle <lora:speck:0.7>", steps=1, width=64, height=64,
+                                         seed=1))
+    [net] = networks.loaded_networks
+    assert (net.name, net.mentioned_name, net.te_multiplier, net.unet_multiplier) == ("speck", "speck", 0.7, 0.7)
+    assert net.network_on_disk.filename.endswith("speck.safetensors") and net.bundle_embeddings == {}
+    lora.loaded_loras.clear()
+    assert [n.name for n in lora.loaded_loras] == ["speck"]
     with pytest.raises(AttributeError, match="applies LoRA itself"):
-        lora.loaded_loras
+        networks.load_network

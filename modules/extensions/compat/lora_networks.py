@@ -1,6 +1,7 @@
 """`networks` of A1111's built-in Lora extension, which other extensions import by that name (A1111 had it in
 sys.modules once the Lora extension loaded): the LoRA files on disk as NetworkOnDisk rows, by name and by alias,
-read from Easel's LoRA library (modules/models/lora.py). How LoRA weights are applied is Easel's own; the Lora
+read from Easel's LoRA library (modules/models/lora.py), and the ones the last generation applied as
+`loaded_networks`. How LoRA weights are applied is Easel's own; the Lora
 extension's loading and patching internals are absent and say so."""
 from __future__ import annotations
 
@@ -43,6 +44,19 @@ class NetworkOnDisk:
         return self.name if use_name or self.alias in forbidden_network_aliases else self.alias
 
 
+class Network:
+    """A LoRA applied to the current generation, as A1111's Lora extension lists it in `loaded_networks`."""
+
+    def __init__(self, name: str, network_on_disk: NetworkOnDisk):
+        self.name, self.network_on_disk = name, network_on_disk
+        self.te_multiplier = self.unet_multiplier = 1.0
+        self.dyn_dim: int | None = None
+        self.modules: dict = {}  # A1111's patch objects per layer: Easel patches weights itself
+        self.bundle_embeddings: dict = {}
+        self.mtime: float | None = None
+        self.mentioned_name: str | None = None
+
+
 forbidden_network_aliases: dict[str, int] = {"none": 1, "Addams": 1}
 
 
@@ -61,6 +75,23 @@ def list_available_networks() -> None:
         library.list(refresh=True)
 
 
+def _loaded() -> list[Network]:
+    """The LoRAs of the current model's last generation (a fresh list each time: clearing it changes nothing, as
+    Easel applies the prompt's LoRAs again for every generation)."""
+    models = binding.app().services.models
+    library = binding.app().services.loras
+    loaded = []
+    for lora, te, unet in models.last_applied_loras():
+        info = lora.info
+        disk = NetworkOnDisk(info.name, str(info.path), info.metadata, info.alias,
+                             library.shorthash(info) if library is not None else None)
+        network = Network(info.name, disk)
+        network.te_multiplier, network.unet_multiplier, network.mentioned_name = te, unet, info.name
+        network.mtime = info.path.stat().st_mtime if info.path.exists() else None
+        loaded.append(network)
+    return loaded
+
+
 def _by_alias() -> dict[str, NetworkOnDisk]:
     rows = _rows()
     return {**{row.name: row for row in rows}, **{row.alias: row for row in rows}}
@@ -70,6 +101,7 @@ _VIEWS = {
     "available_networks": lambda: {row.name: row for row in _rows()},
     "available_network_aliases": _by_alias,
     "available_network_hash_lookup": lambda: {row.shorthash: row for row in _rows() if row.shorthash},
+    "loaded_networks": _loaded,
 }
 
 
