@@ -9,12 +9,14 @@ from modules.extensions.compat import binding
 
 
 class Embedding:
-    """A1111's embedding: `vec` [n, C], `name`, `step`, with `shape` (C) and `vectors` (n)."""
+    """A1111's embedding: `vec` [n, C], `name`, `step`, with `shape` (C) and `vectors` (n). An SDXL file's `vec` is
+    a dict by text encoder ({"clip_l": [n, 768], "clip_g": [n, 1280]}) and `shape` the widths summed, as A1111's."""
 
     def __init__(self, vec, name: str, step=None):
         self.vec, self.name, self.step = vec, name, step
-        self.shape = int(vec.shape[-1]) if vec is not None else None
-        self.vectors = int(vec.shape[0]) if vec is not None and vec.ndim > 1 else 1
+        sets = list(vec.values()) if isinstance(vec, dict) else [vec] if vec is not None else []
+        self.shape = sum(int(t.shape[-1]) for t in sets) if sets else None
+        self.vectors = int(sets[0].shape[0]) if sets and sets[0].ndim > 1 else 1
         self.cached_checksum = None
         self.sd_checkpoint = self.sd_checkpoint_name = None
         self.optimizer_state_dict = None
@@ -22,9 +24,9 @@ class Embedding:
         self.hash = self.shorthash = None
 
     @classmethod
-    def of(cls, core) -> "Embedding":
+    def of(cls, core) -> Embedding:
         """The view of one of Easel's loaded embeddings."""
-        view = cls(core.vec, core.name, core.step)
+        view = cls(dict(core.per_slot) if core.per_slot else core.vec, core.name, core.step)
         view.sd_checkpoint, view.sd_checkpoint_name = core.sd_checkpoint, core.sd_checkpoint_name
         view.filename = str(core.path) if core.path else None
         return view
