@@ -143,7 +143,9 @@ class EmbeddingDatabase:
     def _reload(self, files: Sequence[Path], widths: dict[str, int] | None, tokenizer, force: bool) -> None:
         if force:
             self._read.clear()
-        loaded, skipped, errors = {}, {}, {}
+        loaded: dict[str, Embedding] = {}
+        skipped: dict[str, Embedding] = {}
+        errors: dict[str, str] = {}  # name → why it was not loaded
         stats = {s[0]: s for s in self._file_signature(files)}
         self._read = {k: v for k, v in self._read.items() if k in stats}  # forget deleted files
         for path in files:  # a later file with the same name replaces an earlier one, as in A1111
@@ -211,7 +213,7 @@ class EmbeddingDatabase:
         position = 0
         while position < len(tokens):
             embedding, length = self.find_embedding_at_position(tokens, position)
-            if embedding is None:
+            if embedding is None or length is None:  # both None or both set
                 out.append(tokens[position])
                 position += 1
                 continue

@@ -24,7 +24,7 @@ def _weighted_tokens(tokenizer, text: str, emphasis: str, embeddings) -> tuple[l
     """`weighted_tokens` plus textual inversion: with an EmbeddingDatabase, names inside each run become
     placeholder positions; the 4th value maps their start to (vectors, embedding)."""
     mode = get_emphasis(emphasis)
-    parsed = parse_prompt_attention(text) if mode.parse_attention else [[text, 1.0]]
+    parsed: list[list] = parse_prompt_attention(text) if mode.parse_attention else [[text, 1.0]]  # [text, weight] runs
     pieces = [(t, w) for t, w in parsed if [t, w] != BREAK_MARK]
     tokenized = iter(tokenize_many(tokenizer, [t for t, _ in pieces]))
     ids: list[int] = []

@@ -83,10 +83,15 @@ def cond_at_step(schedule: Sequence[ScheduledPromptConditioning], step: int) -> 
 def stack_conds(conds: Sequence[torch.Tensor | Conditioning]) -> torch.Tensor | Conditioning:
     """Stack [T_i, C] conditionings into [N, max T, C], repeating each one's last vector to fill it (one-row
     Conditionings stack into one Conditioning the same way)."""
-    if isinstance(conds[0], Conditioning):
-        return Conditioning.stack(conds)
-    longest = max(c.shape[0] for c in conds)
-    padded = [torch.cat([c, c[-1:].repeat(longest - c.shape[0], 1)]) if c.shape[0] < longest else c for c in conds]
+    rows = [c for c in conds if isinstance(c, Conditioning)]
+    tensors = [c for c in conds if not isinstance(c, Conditioning)]  # [T_i, C] each
+    if rows and tensors:
+        raise ValueError(f"stack_conds got {len(rows)} Conditioning values and {len(tensors)} plain tensors; "
+                         "a batch holds one kind")
+    if rows:
+        return Conditioning.stack(rows)
+    longest = max(c.shape[0] for c in tensors)
+    padded = [torch.cat([c, c[-1:].repeat(longest - c.shape[0], 1)]) if c.shape[0] < longest else c for c in tensors]
     return torch.stack(padded)  # [N, T, C]
 
 

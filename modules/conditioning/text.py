@@ -12,7 +12,7 @@ norm; result [N, 77, C].
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import torch
 
@@ -23,6 +23,9 @@ from modules.conditioning.emphasis import DEFAULT_EMPHASIS, EmphasisMode, apply_
 from modules.conditioning.prompt_tokens import prompt_to_chunks, weighted_tokens
 from modules.errors import InvalidInput
 
+if TYPE_CHECKING:
+    from transformers import CLIPTokenizer
+
 __all__ = [
     "PromptChunk", "TextEncoder", "chunk_tokens", "empty_chunk", "weighted_tokens", "prompt_to_chunks", "encode_chunks",
     "encode_prompts", "encode_empty", "pad_to_same_length",
@@ -30,6 +33,11 @@ __all__ = [
 
 
 class TextEncoder(Protocol):
+    """A CLIP-style text encoder: its tokenizer (the default for prompts) and hidden states of token ids."""
+
+    @property
+    def tokenizer(self) -> CLIPTokenizer: ...
+
     def text_hidden_states(self, input_ids: torch.Tensor, clip_skip: int) -> torch.Tensor: ...
 
 

@@ -9,8 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 import torch
+
+
+class UNetExtras(TypedDict, total=False):
+    """What the UNet takes besides cross-attention, as keyword arguments of `LoadedModel.unet_forward`."""
+
+    pooled: torch.Tensor  # [N, D]
+    added: dict[str, torch.Tensor]  # each [N, ...]
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,10 +54,14 @@ class Conditioning:
         return self.lengths if self.lengths is not None else (self.cross_attn.shape[1],) * len(self)
 
     @property
-    def extras(self) -> dict[str, torch.Tensor]:
+    def extras(self) -> UNetExtras:
         """What the UNet takes besides cross-attention, as keyword arguments: empty for SD 1.x."""
-        extra = {} if self.pooled is None else {"pooled": self.pooled}
-        return {**extra, **({"added": dict(self.added)} if self.added else {})}
+        extra = UNetExtras()
+        if self.pooled is not None:
+            extra["pooled"] = self.pooled
+        if self.added:
+            extra["added"] = dict(self.added)
+        return extra
 
     def select(self, rows: Sequence[int] | None, tokens: int) -> Conditioning:
         """Rows `rows` (None: all) cut to their first `tokens` tokens, for one UNet call; the rows must all have at
@@ -74,7 +86,7 @@ class Conditioning:
         first = parts[0]
         return Conditioning(
             torch.cat(tensors), None if uniform else lengths,  # [ΣN, longest, C]
-            None if first.pooled is None else torch.cat([p.pooled for p in parts]),
+            None if first.pooled is None else torch.cat(_pooled_rows(parts)),  # [ΣN, D]
             {k: torch.cat([p.added[k] for p in parts]) for k in first.added},
         )
 
@@ -89,9 +101,18 @@ class Conditioning:
         first = rows[0]
         return Conditioning(
             torch.stack(padded),  # [N, longest, C]
-            None, None if first.pooled is None else torch.cat([r.pooled for r in rows]),
+            None, None if first.pooled is None else torch.cat(_pooled_rows(rows)),  # [N, D]
             {k: torch.cat([r.added[k] for r in rows]) for k in first.added},
         )
+
+
+def _pooled_rows(parts: Sequence[Conditioning]) -> list[torch.Tensor]:
+    """The pooled embeddings [N_i, D] of parts that all have one; a mix with and without cannot be joined."""
+    pooled = [p.pooled for p in parts if p.pooled is not None]
+    if len(pooled) != len(parts):
+        raise ValueError(f"{len(parts) - len(pooled)} of {len(parts)} conditionings have no pooled embedding "
+                         "while the first has one; they cannot be joined into one batch")
+    return pooled
 
 
 def _zero_pad(x: torch.Tensor, tokens: int) -> torch.Tensor:

@@ -47,6 +47,19 @@ def test_bad_lengths_are_refused():
     assert as_conditioning(torch.zeros(1, 77, 4)).token_lengths == (77,)
 
 
+def test_rows_with_and_without_pooled_embeddings_are_not_joined():
+    for join in (Conditioning.cat, Conditioning.stack):
+        with pytest.raises(ValueError, match="1 of 2 conditionings have no pooled embedding"):
+            join([rows(1, 77, pooled=True), rows(1, 77)])
+
+
+def test_extras_are_the_unet_keyword_arguments():
+    assert rows(1, 77).extras == {}
+    extras = rows(2, 77, start=1.0, pooled=True).extras
+    assert extras.keys() == {"pooled", "added"} and extras["pooled"].shape == (2, 3)
+    assert extras["added"]["time_ids"].shape == (2, 6)
+
+
 def test_a_long_prompt_and_a_short_negative_keep_their_own_lengths(tmp_path, tiny_checkpoint):
     app = make_app(tmp_path, tiny_checkpoint)
     model = app.models.get(None)

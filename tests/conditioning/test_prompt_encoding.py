@@ -16,6 +16,7 @@ from modules.conditioning.schedules import (
 from modules.conditioning.text import encode_prompts, prompt_to_chunks, weighted_tokens
 from modules.conditioning.token_counter import count_tokens
 from modules.conditioning.tokenizer import load_clip_tokenizer, tokenize
+from modules.conditioning.types import Conditioning
 from modules.errors import InvalidInput
 from modules.paths import INSTALL_DIR
 
@@ -129,6 +130,14 @@ def test_stack_conds_keeps_equal_lengths():
     assert out.shape == (2, 154, 2) and out[0].abs().sum() == 0
     entry = ScheduledPromptConditioning(3, a)
     assert entry.end_at_step == 3 and entry.cond is a
+
+
+def test_stack_conds_refuses_a_mix_of_tensors_and_conditionings():
+    one_row = Conditioning(torch.ones(1, 77, 2))  # [1, 77, 2]
+    assert stack_conds([one_row, one_row]).cross_attn.shape == (2, 77, 2)
+    for mixed in ([one_row, torch.zeros(77, 2)], [torch.zeros(77, 2), one_row]):
+        with pytest.raises(ValueError, match="1 Conditioning values and 1 plain tensors"):
+            stack_conds(mixed)
 
 
 # ---- token counter -------------------------------------------------------------------------------------------

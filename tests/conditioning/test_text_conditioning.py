@@ -32,7 +32,7 @@ class FakeEncoder:
     def __init__(self, tokenizer=None, channels: int = 8):
         self.tokenizer = tokenizer
         self.channels = channels
-        self.calls = []
+        self.calls: list[tuple[tuple[int, ...], int]] = []  # (input ids shape, clip_skip) per call
 
     def text_hidden_states(self, input_ids, clip_skip):
         self.calls.append((tuple(input_ids.shape), clip_skip))
