@@ -93,7 +93,8 @@ def export(entry: Entry, mirrors: Path, target: Path) -> int:
     """Write the commit's files into `target`; returns how many files the snapshot lacks (large blobs it left out)."""
     git_dir = mirrors / entry.mirror / "repo"
     if not git_dir.is_dir():
-        raise FileNotFoundError(f"no snapshot of {entry.url} at {git_dir} (fetch github:{entry.mirror.replace('+', '/')})")
+        raise FileNotFoundError(f"no snapshot of {entry.url} at {git_dir} "
+                                f"(fetch github:{entry.mirror.replace('+', '/')})")
     listing = subprocess.run(["git", "--git-dir", str(git_dir), "ls-tree", "-r", "-z", entry.commit],
                              capture_output=True, check=True).stdout.decode().split("\0")
     missing = 0
@@ -311,8 +312,8 @@ def write_doc(path: Path, rows: list[Row], together: str) -> None:
     text = path.read_text(encoding="utf-8") if path.is_file() else "# Extension corpus\n"
     head = text.split("<!-- corpus-table -->", 1)[0].rstrip() + "\n\n<!-- corpus-table -->\n"
     passed = sum(r.ok for r in rows)
-    path.write_text(f"{head}Latest run ({time.strftime('%Y-%m-%d')}): {passed} of {len(rows)} pass.\n\n{table(rows)}\n\n"
-                    f"{together}\n", encoding="utf-8")
+    path.write_text(f"{head}Latest run ({time.strftime('%Y-%m-%d')}): {passed} of {len(rows)} pass.\n\n"
+                    f"{table(rows)}\n\n{together}\n", encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -321,7 +322,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mirrors", type=Path, default=MIRRORS)
     parser.add_argument("--only", nargs="*", help="names of the corpus to run (default: all)")
     parser.add_argument("--batch", type=int, default=10, help="extensions per Easel start")
-    parser.add_argument("--no-browser", action="store_true", help="skip Chromium (no console errors, no element checks)")
+    parser.add_argument("--no-browser", action="store_true",
+                        help="skip Chromium (no console errors, no element checks)")
     parser.add_argument("--skip-together", action="store_true", help="skip the final start with all of them")
     parser.add_argument("--write-doc", type=Path, help="write the table into this markdown file")
     parser.add_argument("--no-site", action="store_true", help="do not put what install.py would add on PYTHONPATH")

@@ -80,7 +80,8 @@ def special_tokens_map() -> dict:
 
 
 def write_files(out_dir: Path, bpe_path: Path) -> None:
-    lines = gzip.open(bpe_path).read().decode("utf-8").split("\n")
+    with gzip.open(bpe_path) as packed:
+        lines = packed.read().decode("utf-8").split("\n")
     vocab, merges = build_vocab_and_merges(lines)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")

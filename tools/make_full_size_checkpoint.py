@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -75,7 +76,7 @@ def sdxl_meta_state_dict(refiner: bool = False, configs_dir: Path = INSTALL_DIR 
     return state
 
 
-SHAPES = {"sd15": sd15_meta_state_dict, "sdxl": sdxl_meta_state_dict,
+SHAPES: dict[str, Callable[[], dict[str, torch.Tensor]]] = {"sd15": sd15_meta_state_dict, "sdxl": sdxl_meta_state_dict,
           "sdxl-refiner": lambda: sdxl_meta_state_dict(refiner=True)}
 
 

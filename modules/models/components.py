@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 from accelerate import init_empty_weights
@@ -31,9 +32,11 @@ OLD_CLIP_PARTS = ("embeddings.", "encoder.", "final_layer_norm.")
 # mapping gives its SD1 default without reading (or even listing) any tensor.
 NO_SHAPE_HINTS: dict = {}
 
+NetworkT = TypeVar("NetworkT", bound=torch.nn.Module)
 
-def assign_weights(model: torch.nn.Module, state_dict: Mapping[str, torch.Tensor], path: Path, what: str,
-                   spec: ModelSpec) -> torch.nn.Module:
+
+def assign_weights(model: NetworkT, state_dict: Mapping[str, torch.Tensor], path: Path, what: str,
+                   spec: ModelSpec) -> NetworkT:
     """Put converted tensors into an empty model; a mismatch is the user's file not fitting the config."""
     try:
         model.load_state_dict(dict(state_dict), strict=True, assign=True)

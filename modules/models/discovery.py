@@ -64,7 +64,7 @@ def walk_files(root: Path) -> list[Path]:
     """All files under `root`, sorted, following symlinked folders; a missing folder has none."""
     if not root.is_dir():
         return []
-    found = []
+    found: list[Path] = []
     for folder, dirs, files in os.walk(root, followlinks=True):
         dirs.sort()
         found.extend(Path(folder) / f for f in sorted(files))

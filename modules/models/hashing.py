@@ -95,7 +95,8 @@ class HashCache:
         sha = sha256_file(path)
         with self._lock:
             data = self._read()
-            section = data.get(SECTION) if isinstance(data.get(SECTION), dict) else {}
+            stored = data.get(SECTION)
+            section = stored if isinstance(stored, dict) else {}
             section[key] = {"mtime": mtime, "size": size, "sha256": sha}
             data[SECTION] = section
             self.cache_path.parent.mkdir(parents=True, exist_ok=True)

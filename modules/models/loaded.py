@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import torch
 
@@ -20,6 +20,17 @@ from modules.models.engines.base import Engine, TextSlot
 
 if TYPE_CHECKING:
     from modules.models.model_config import ModelSpec
+
+
+@runtime_checkable
+class ClipTextEngine(Protocol):
+    """An engine whose first text encoder is CLIP (SD 1.x, 2.x): the classic prompt path and textual inversion
+    run it layer by layer."""
+
+    @property
+    def text_layers(self) -> int: ...
+
+    def text_hidden_states(self, input_ids: torch.Tensor, clip_skip: int = 1) -> torch.Tensor: ...
 
 
 @dataclass(eq=False)
@@ -74,7 +85,7 @@ class LoadedModel:
 
     def text_hidden_states(self, input_ids: torch.Tensor, clip_skip: int = 1) -> torch.Tensor:
         """CLIP token ids [B,77] → hidden states [B,77,C] float32 (the family's first text encoder)."""
-        return self.engine.text_hidden_states(input_ids, clip_skip)
+        return self._clip_engine().text_hidden_states(input_ids, clip_skip)
 
     def text_slots(self) -> dict[str, TextSlot]:
         return self.engine.text_slots()
@@ -111,7 +122,14 @@ class LoadedModel:
 
     @property
     def text_layers(self) -> int:
-        return self.engine.text_layers
+        return self._clip_engine().text_layers
+
+    def _clip_engine(self) -> ClipTextEngine:
+        engine = self.engine
+        if not isinstance(engine, ClipTextEngine):  # AttributeError, as before: `hasattr` callers see no text seam
+            raise AttributeError(f"the {self.family} engine ({type(engine).__name__}) has no single CLIP text "
+                                 "encoder to run layer by layer")
+        return engine
 
     @property
     def spec(self) -> ModelSpec:

@@ -10,7 +10,7 @@ A mismatch stops the job before any weight changes (docs/few-step-models.md).
 from __future__ import annotations
 
 import re
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from modules.errors import InvalidInput
 

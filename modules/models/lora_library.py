@@ -53,7 +53,8 @@ def read_lora_tensors(path: Path, disable_safe_unpickle: bool = False) -> dict[s
 
     if path.suffix.lower() == ".safetensors":
         with SafetensorsFile(path) as source:
-            return {k: source.read(k) for k in source.keys()}
+            names = source.keys()
+            return {k: source.read(k) for k in names}
     return load_pickle_state_dict(path, disable_safe_unpickle)
 
 

@@ -11,10 +11,13 @@ import _codecs
 import collections
 import pickle
 import types
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy
 import torch
+from numpy._core import multiarray as numpy_multiarray
 
 from modules.errors import UnsafeCheckpoint
 
@@ -64,7 +67,7 @@ def allowed_global(module: str, name: str):
     if module == "torch" and name == "Size":
         return torch.Size
     if module in NUMPY_MULTIARRAY and name in ("scalar", "_reconstruct"):
-        return getattr(numpy._core.multiarray, name)
+        return getattr(numpy_multiarray, name)
     if module == "numpy" and name in ("dtype", "ndarray"):
         return getattr(numpy, name)
     if module == "numpy.dtypes" and name.endswith("DType") and name[:1].isupper():
@@ -76,6 +79,13 @@ def allowed_global(module: str, name: str):
     if (module, name) in INERT_GLOBALS:
         return InertObject
     return None
+
+
+class _PickleModule(types.ModuleType):
+    """The two names of the `pickle` module that `torch.load` calls, declared so they can be set."""
+
+    Unpickler: type[pickle.Unpickler]
+    load: Callable[..., Any]
 
 
 def restricted_pickle_module(path: Path | str) -> types.ModuleType:
@@ -90,7 +100,7 @@ def restricted_pickle_module(path: Path | str) -> types.ModuleType:
                                                   "it was run (--disable-safe-unpickle skips this check)")
             return found
 
-    module = types.ModuleType("easel_restricted_pickle")
+    module = _PickleModule("easel_restricted_pickle")
     module.Unpickler = RestrictedUnpickler
     module.load = lambda file, **kwargs: RestrictedUnpickler(file, **kwargs).load()
     return module

@@ -105,8 +105,8 @@ class LazyStateDict(Mapping):
                  channels_last: bool = False):
         self.source, self.dtype, self.device, self.channels_last = source, dtype, device, channels_last
         rename = rename or (lambda k: k)
-        self._file_key = {rename(k): k for k in source.keys()
-                          if k.startswith(prefix) and not (exclude and exclude(k))}
+        names = source.keys()
+        self._file_key = {rename(k): k for k in names if k.startswith(prefix) and not (exclude and exclude(k))}
 
     def __getitem__(self, key: str) -> torch.Tensor:
         try:

@@ -80,7 +80,7 @@ class SafetensorsFile:
     def __init__(self, path: Path | str):
         self.path = Path(path)
         try:
-            self._file = open(self.path, "rb")
+            self._file = open(self.path, "rb")  # noqa: SIM115 - held open until close() / __exit__
         except FileNotFoundError:
             raise ModelLoadError(str(self.path), "file not found") from None
         except OSError as e:
@@ -156,7 +156,7 @@ class SafetensorsFile:
         if not buffer.numel():
             return
         self._file.seek(offset)
-        view = memoryview(buffer.numpy())
+        view = buffer.numpy().data  # a writable memoryview over the tensor's bytes
         got = 0
         while got < len(view):
             n = self._file.readinto(view[got:got + READ_CHUNK])
@@ -215,7 +215,7 @@ def write_safetensors(path: Path | str, shapes: Mapping[str, tuple[tuple[int, ..
             if tuple(tensor.shape) != tuple(shape) or tensor.dtype != dtype:
                 raise ValueError(f"{key}: made {tuple(tensor.shape)} {tensor.dtype}, header says {shape} {dtype}")
             if tensor.numel():
-                f.write(memoryview(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy()))
+                f.write(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().data)
 
 
 def tensor_shapes(tensors: Iterable[tuple[str, torch.Tensor]]) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:

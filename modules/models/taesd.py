@@ -111,7 +111,8 @@ def _load(path: Path | str, part: str, build, shape) -> nn.Sequential:
     """A network from a `.pth` (restricted unpickler) or `.safetensors`; a foreign layout raises naming the file."""
     source = open_checkpoint(path)
     try:
-        state = {k.removeprefix(f"{part}."): source.read(k, torch.float32) for k in source.keys()}
+        names = source.keys()
+        state = {k.removeprefix(f"{part}."): source.read(k, torch.float32) for k in names}
     finally:
         source.close()
     try:

@@ -7,12 +7,13 @@ by whole latent pixels shifts the output alike, and the image's right edge conti
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Final
 
 import torch
 
-CIRCULAR = "circular"
+CIRCULAR: Final = "circular"
 
 
 def _convolutions(model) -> list[torch.nn.Conv2d]:

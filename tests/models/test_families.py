@@ -1,4 +1,5 @@
-"""Family detection from keys and shapes: SD1, SD1 inpainting; refusals for the rest (SDXL: tests/models/test_sdxl.py)."""
+"""Family detection from keys and shapes: SD1, SD1 inpainting; refusals for the rest (SDXL:
+tests/models/test_sdxl.py)."""
 import pytest
 
 from modules.errors import ModelLoadError

@@ -208,16 +208,13 @@ def test_choosing_a_refiner_keeps_the_current_model(tmp_path, sdxl_file):
 def test_the_full_size_layout_fills_every_network_exactly(refiner):
     """The full-size tool's keys and shapes (meta tensors, nothing allocated), converted as the engine converts
     them, give exactly the parameters of the networks the shipped yaml describes."""
-    import sys
-
     from accelerate import init_empty_weights
     from diffusers import UNet2DConditionModel
     from diffusers.loaders import single_file_utils as sfu
     from transformers import CLIPTextConfig, CLIPTextModelWithProjection
 
     from modules.models.engines.sdxl import BIG_G_TEXT
-    sys.path.insert(0, str(INSTALL_DIR / "tools"))
-    from make_full_size_checkpoint import sdxl_meta_state_dict
+    from tools.make_full_size_checkpoint import sdxl_meta_state_dict
 
     state = sdxl_meta_state_dict(refiner=refiner)
     spec = model_config.load_spec(INSTALL_DIR / "configs" / ("sd_xl_refiner.yaml" if refiner else "sd_xl_base.yaml"))

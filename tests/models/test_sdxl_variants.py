@@ -26,8 +26,8 @@ from tests.pipeline.conftest import euler_denoiser, make_app
 FP32 = DeviceConfig(dtype=torch.float32, vae_dtype=torch.float32)
 
 
-def first_unet_input(model) -> tuple[dict, object]:
-    seen = {}
+def first_unet_input(model) -> tuple[dict[str, torch.Tensor], object]:
+    seen: dict[str, torch.Tensor] = {}
 
     def hook(_module, args, kwargs):
         seen.setdefault("x", args[0].clone())

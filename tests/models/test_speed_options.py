@@ -132,7 +132,7 @@ def test_feature_cache_reuses_on_the_steps_between_and_stays_close(unet, dtype):
     x1, t1 = x + 0.1 * inputs(dtype, seed=5)[0], torch.tensor([450.0, 450.0])  # the next step's inputs
     for reused_inputs in ((x, t), (x1, t1)):
         step = {"now": 0}
-        run = UnetRun(net, UnetPatches(deep_cache_interval=2), lambda: step["now"])
+        run = UnetRun(net, UnetPatches(deep_cache_interval=2), lambda step=step: step["now"])
         with torch.no_grad():
             full = run(x, t, context, {}).float()
             step["now"] = 1

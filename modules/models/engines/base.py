@@ -75,7 +75,7 @@ class Engine(ABC):
 
     @classmethod
     @abstractmethod
-    def load(cls, source: TensorSource, spec: ModelSpec, context: EngineContext, baked_vae: bool) -> "Engine":
+    def load(cls, source: TensorSource, spec: ModelSpec, context: EngineContext, baked_vae: bool) -> Engine:
         """Build the networks from an open checkpoint (`baked_vae`: also its own VAE; else the caller sets one)."""
 
     @abstractmethod

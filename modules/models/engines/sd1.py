@@ -18,7 +18,7 @@ from modules.models.components import load_text_encoder, load_unet, load_vae
 from modules.models.engines.base import Engine, EngineContext, TextSlot
 from modules.models.lora import module_map
 from modules.models.model_config import ModelSpec
-from modules.models.probes import CLIP_L_PREFIX, UNET_IN, unet_with_in_channels
+from modules.models.probes import CLIP_L_PREFIX, unet_with_in_channels
 
 
 def clip_l_unet_with_in_channels(channels: int) -> Callable:
@@ -43,7 +43,7 @@ class SD1Engine(Engine):
         self.text_encoder, self.tokenizer = text_encoder, tokenizer
 
     @classmethod
-    def load(cls, source, spec: ModelSpec, context: EngineContext, baked_vae: bool) -> "SD1Engine":
+    def load(cls, source, spec: ModelSpec, context: EngineContext, baked_vae: bool) -> SD1Engine:
         config = context.device_config
         device = torch.device(config.device)
         unet = load_unet(source, spec, config.dtype, device, config.channels_last)

@@ -16,6 +16,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 import torch
+from diffusers import UNet2DConditionModel
 from diffusers.loaders import single_file_utils as sfu
 
 from modules.errors import InvalidInput, ModelLoadError
@@ -23,7 +24,7 @@ from modules.models.components import assign_weights, build_text_encoder, config
 from modules.models.engines.base import EngineContext
 from modules.models.engines.sd1 import SD1Engine
 from modules.models.model_config import ModelSpec, load_spec
-from modules.models.probes import OPENCLIP_PREFIX, UNET_IN, unet_with_in_channels
+from modules.models.probes import OPENCLIP_PREFIX, unet_with_in_channels
 from modules.models.safe_load import LazyStateDict
 
 EPSILON_CONFIG = "v2-inference.yaml"  # the family row's config; swapped for the v one when the UNet says so
@@ -62,7 +63,7 @@ def pad_after_end(ids: torch.Tensor, end_id: int, pad_id: int = PAD_ID) -> torch
     return ids.masked_fill(after, pad_id)
 
 
-def unet_predicts_v(unet: torch.nn.Module, device, dtype: torch.dtype) -> bool:
+def unet_predicts_v(unet: UNet2DConditionModel, device, dtype: torch.dtype) -> bool:
     """A1111's test for an SD 2.x UNet: at t=999, on constant inputs, a v model's output lies far below its input."""
     context = torch.full((1, 2, unet.config.cross_attention_dim), 0.5, device=device, dtype=dtype)  # [1, 2, C]
     x = torch.full((1, 4, 8, 8), 0.5, device=device, dtype=dtype)  # [1, 4, 8, 8]
@@ -128,7 +129,7 @@ class SD2Engine(SD1Engine):
         self.tower_blocks = tower_blocks  # blocks in the file; the model holds the first num_hidden_layers
 
     @classmethod
-    def load(cls, source, spec: ModelSpec, context: EngineContext, baked_vae: bool) -> "SD2Engine":
+    def load(cls, source, spec: ModelSpec, context: EngineContext, baked_vae: bool) -> SD2Engine:
         config = context.device_config
         device = torch.device(config.device)
         unet = load_unet(source, spec, config.dtype, device, config.channels_last)
@@ -137,7 +138,8 @@ class SD2Engine(SD1Engine):
             spec = load_spec(configs_dir / V_CONFIG)  # no yaml beside the file: the weights decide
         text_encoder = load_openclip_text(source, spec, config.dtype, device)
         vae = load_vae(source, spec, config.vae_dtype, device, True, config.channels_last) if baked_vae else None
-        blocks = {m.group(1) for k in source.keys() if (m := BLOCK_KEY.match(k))}
+        names = source.keys()
+        blocks = {m.group(1) for k in names if (m := BLOCK_KEY.match(k))}
         return cls(unet, vae, text_encoder, context.tokenizer, spec, config, max(len(blocks), 1))
 
     @property

@@ -8,16 +8,17 @@ each on its own and joined to [.., 2048]; bigG pads with id 0 after a chunk's en
 bigG's projected end token of the first chunk. With A1111's `sdxl_clip_l_skip` on, CLIP-L is read at the clip
 skip's layer instead (1: its last, still without the final layer norm); bigG stays at its penultimate. Textual
 inversion: an SDXL embedding's clip_l vectors go into CLIP-L's token embeddings, its clip_g ones into bigG's; an
-SD 1.x embedding is skipped. An empty negative prompt is all zeros (sgm's `force_zero_embeddings`). The UNet's time ids are (height, width, crop top, crop left, height, width): the size is
-the latent's (A1111 passes the pass's width and height, which the latent has), the crop A1111's `sdxl_crop_top/left`
-settings. `docs/model-families.md` (SDXL) has the details.
+SD 1.x embedding is skipped. An empty negative prompt is all zeros (sgm's `force_zero_embeddings`). The UNet's
+time ids are (height, width, crop top, crop left, height, width): the size is the latent's (A1111 passes the
+pass's width and height, which the latent has), the crop A1111's `sdxl_crop_top/left` settings.
+`docs/model-families.md` (SDXL) has the details.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
-from contextlib import nullcontext
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -39,7 +40,7 @@ from modules.models.lora import module_map
 from modules.models.model_config import CLIP_L_CONFIG, ModelSpec
 
 # OpenCLIP ViT-bigG/14's text tower, all 32 blocks (the pooled output needs the last), for yamls without text_config
-BIG_G_TEXT = MappingProxyType({
+BIG_G_TEXT: Mapping[str, Any] = MappingProxyType({  # CLIPTextConfig's keyword arguments
     "hidden_size": 1280, "intermediate_size": 5120, "num_hidden_layers": 32, "num_attention_heads": 20,
     "vocab_size": 49408, "max_position_embeddings": 77, "hidden_act": "gelu", "projection_dim": 1280,
     "layer_norm_eps": 1e-5, "bos_token_id": 49406, "eos_token_id": 49407, "pad_token_id": 1})
@@ -100,7 +101,7 @@ class SDXLEngine(Engine):
         self.towers, self.tokenizer = tuple(towers), tokenizer
 
     @classmethod
-    def load(cls, source, spec: ModelSpec, context: EngineContext, baked_vae: bool) -> "SDXLEngine":
+    def load(cls, source, spec: ModelSpec, context: EngineContext, baked_vae: bool) -> SDXLEngine:
         config, device = context.device_config, torch.device(context.device_config.device)
         unet = load_unet(source, spec, config.dtype, device, config.channels_last, added_time_ids=True)
         clip_l = load_text_encoder(source, spec, context.configs_dir, config.dtype, device,
@@ -130,7 +131,7 @@ class SDXLEngine(Engine):
         projected pooled [N, P] or None). `fixes` (one list per row): textual-inversion vectors for this tower."""
         if tower.zero_pad:
             ids = pad_after_end(ids, self.tokenizer.eos_token_id)  # [N, 77]
-        hook = nullcontext()
+        hook: AbstractContextManager[None] = nullcontext()
         if fixes is not None and any(fixes):
             hook = embedding_fixes(tower.model.get_input_embeddings(), fixes, tower.slot)
         with hook:
@@ -155,6 +156,8 @@ class SDXLEngine(Engine):
             z, tower_pooled = self._tower_states(tower, ids, back, fixes)
             states.append(apply_emphasis(z, multipliers, mode))  # [N, 77, C_i]
             pooled = tower_pooled if tower_pooled is not None else pooled
+        if pooled is None:
+            raise ValueError("none of the SDXL text towers gives a pooled output (bigG needs its text projection)")
         return torch.cat(states, dim=-1), pooled  # [N, 77, ΣC], [N, P]
 
     def _clip_l_back(self, clip_skip: int, clip_l_skip: bool) -> int:
@@ -168,7 +171,11 @@ class SDXLEngine(Engine):
             raise InvalidInput("clip_skip", f"{clip_skip!r} is out of range for SDXL's CLIP-L", f"1 to {layers}")
         return clip_skip
 
-    def encode_prompt(self, texts: Sequence[str], clip_skip: int, *, tokenizer=None,
+    def encode_prompt(self, texts: Sequence[str], clip_skip: int, **options: Any) -> list[Conditioning]:
+        """The base signature; the options SDXL takes are the keywords of `_encode_prompt` (others: TypeError)."""
+        return self._encode_prompt(texts, clip_skip, **options)
+
+    def _encode_prompt(self, texts: Sequence[str], clip_skip: int, *, tokenizer=None,
                       emphasis: str = DEFAULT_EMPHASIS, comma_backtrack: int = DEFAULT_COMMA_BACKTRACK,
                       cache=None, model_hash: str = "", embeddings=None, negative: bool = False,
                       crop: tuple[int, int] = (0, 0), aesthetic_score: float | None = None,

@@ -27,7 +27,7 @@ class SDXLRefinerEngine(SDXLEngine):
     refiner_only = True
 
     @classmethod
-    def load(cls, source, spec: ModelSpec, context: EngineContext, baked_vae: bool) -> "SDXLRefinerEngine":
+    def load(cls, source, spec: ModelSpec, context: EngineContext, baked_vae: bool) -> SDXLRefinerEngine:
         config, device = context.device_config, torch.device(context.device_config.device)
         unet = load_unet(source, spec, config.dtype, device, config.channels_last, added_time_ids=True)
         clip_g = load_openclip_with_projection(source, spec, REFINER_CLIP_G_PREFIX,

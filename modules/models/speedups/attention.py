@@ -8,9 +8,9 @@ block's input, which token merging compares tokens by (the paper's metric). Both
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 import torch
 

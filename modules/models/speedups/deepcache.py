@@ -11,7 +11,8 @@ own slot (by position and shapes), so CFG's cond and uncond calls and length gro
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 

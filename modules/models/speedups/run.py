@@ -6,8 +6,9 @@ must live across the pass's calls: the feature cache and HyperTile's seeded gene
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from contextlib import nullcontext
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
