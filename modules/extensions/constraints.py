@@ -45,7 +45,8 @@ def canonical(name: str) -> str:
 def requirement_names(text: str) -> list[str]:
     """The package names of a requirements file's lines (options, comments and blank lines skipped).
 
-    >>> requirement_names("# pinned\\ndiffusers==0.42.1\\n-r other.txt\\nPillow\\ngradio[oauth]>=6 ; python_version>'3'")
+    >>> requirement_names("# pinned\\ndiffusers==0.42.1\\n-r other.txt\\nPillow\\n"
+    ...                   "gradio[oauth]>=6 ; python_version>'3'")
     ['diffusers', 'pillow', 'gradio']
     """
     names = []

@@ -1,8 +1,9 @@
 """Running an extension's `install.py` as A1111 does: with Easel's Python, in a subprocess, where `import launch`
 gives the A1111 helpers (`is_installed`, `run_pip`, …) through the compat aliases. The folder is the working
 directory; output is captured and logged. Every pip run inside it is held to Easel's own package versions
-(modules/extensions/constraints.py): an install that would change one fails, naming the package. `InstallState` (a small JSON file in the data dir) remembers which commit
-and install.py each extension last ran successfully for, so start-up runs only the new or changed ones.
+(modules/extensions/constraints.py): an install that would change one fails, naming the package. `InstallState`
+(a small JSON file in the data dir) remembers which commit and install.py each extension last ran successfully for,
+so start-up runs only the new or changed ones.
 """
 from __future__ import annotations
 

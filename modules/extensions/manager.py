@@ -8,6 +8,7 @@ enabling, disabling, installing and updating take effect at the next start, and 
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import shutil
@@ -357,7 +358,5 @@ def folder_guess(url: str) -> str:
 
 
 def _remove_if_empty(folder: Path) -> None:
-    try:
+    with contextlib.suppress(OSError):
         folder.rmdir()
-    except OSError:
-        pass

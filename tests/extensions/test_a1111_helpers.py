@@ -80,5 +80,5 @@ def test_run_pnginfo_and_cast_value(loaded_app):
     assert empty == "" and geninfo.startswith("a red circle") and "<b><p>note</p></b>" in html and "mine" in html
     assert extras.run_pnginfo(None) == ("", "", "")
     with pytest.raises(AttributeError, match="page builder"):
-        extras.run_modelmerger
+        _ = extras.run_modelmerger
     assert shared.opts.cast_value("jpeg_quality", "90") == 90 and shared.opts.cast_value("tiling", "False") is False

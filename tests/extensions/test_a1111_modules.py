@@ -3,9 +3,7 @@ extensions use from them work (a view onto Easel, or A1111's behaviour where a v
 no counterpart in Easel imports and says why on any attribute read."""
 from __future__ import annotations
 
-import base64
 import importlib
-import io
 import pickle
 
 import pytest
@@ -70,7 +68,7 @@ def test_a_module_easel_lacks_says_why(bound):
     from modules import sd_hijack_clip
 
     with pytest.raises(AttributeError, match="FrozenCLIPEmbedderWithCustomWords.*modules/conditioning"):
-        sd_hijack_clip.FrozenCLIPEmbedderWithCustomWords
+        _ = sd_hijack_clip.FrozenCLIPEmbedderWithCustomWords
     with pytest.raises(ImportError):
         from modules.interrogate import InterrogateModels  # noqa: F401
 

@@ -62,7 +62,7 @@ def test_scripts_exposes_the_modules_a1111_scripts_imports(bound):
     script_callbacks.before_ui_callback()
     assert seen == [1]
     with pytest.raises(AttributeError):
-        scripts.no_such_thing
+        _ = scripts.no_such_thing
 
 
 def test_cmd_opts_have_a1111_defaults(bound, tmp_path):

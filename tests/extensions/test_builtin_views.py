@@ -47,7 +47,8 @@ def test_sd_schedulers(bound):
     sd_schedulers = a1111("sd_schedulers")
     labels = [s.label for s in sd_schedulers.schedulers]
     assert labels[:3] == ["Automatic", "Uniform", "Karras"]
-    assert sd_schedulers.schedulers_map["karras"] is not None and sd_schedulers.schedulers_map["Karras"].name == "karras"
+    schedulers_map = sd_schedulers.schedulers_map
+    assert schedulers_map["karras"] is not None and schedulers_map["Karras"].name == "karras"
 
 
 def test_sd_models_names_and_matching(bound):

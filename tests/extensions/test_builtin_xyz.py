@@ -110,7 +110,8 @@ def test_pick_axis_by_index_or_label():
     with pytest.raises(InvalidInput, match=r"unknown axis 'Bogus' \(valid: 0: Nothing, 1: Seed"):
         script.pick_axis(options, "Bogus")
     with pytest.raises(InvalidInput, match=r"^script_args\[3\] \(Y type\): X/Y/Z plot: axis index 999 is out of "
-                                           r"range 0 to 62 \(valid: 0: Nothing.*, 41: Size, .*, 62: DeepCache interval\)$"):
+                                           r"range 0 to 62 \(valid: 0: Nothing.*, 41: Size, .*, "
+                                           r"62: DeepCache interval\)$"):
         script.pick_axis(options, 999, "script_args[3] (Y type)")
     with pytest.raises(InvalidInput, match="neither an index nor a label"):
         script.pick_axis(options, [1])
@@ -119,7 +120,8 @@ def test_pick_axis_by_index_or_label():
 
 
 def cell_of(grid: Image.Image, col: int, row: int, size: int, cols: int, rows: int) -> np.ndarray:
-    """A cell of a labelled grid without margins: labels take the top band and (row labels) 3/4 of a cell on the left."""
+    """A cell of a labelled grid without margins: labels take the top band and (row labels) 3/4 of a cell on the
+    left."""
     pad_left, pad_top = grid.width - cols * size, grid.height - rows * size
     box = (pad_left + col * size, pad_top + row * size, pad_left + (col + 1) * size, pad_top + (row + 1) * size)
     return np.asarray(grid.crop(box))

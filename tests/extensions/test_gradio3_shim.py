@@ -206,6 +206,7 @@ def test_easels_own_page_is_unchanged_under_the_shim(tmp_path, tiny_checkpoint):
         gradio3.uninstall_gradio3_shim()
     # Extra Networks cards name their files and folders, which lie in each App's own data dir, with their dates
     def same_place(page, data_dir):
-        return re.sub(r'data-sort-date_(\w+)="\d+"', r'data-sort-date_\1="T"', repr(page).replace(str(data_dir), "DATA"))
+        text = repr(page).replace(str(data_dir), "DATA")
+        return re.sub(r'data-sort-date_(\w+)="\d+"', r'data-sort-date_\1="T"', text)
 
     assert same_place(shimmed, tmp_path / "shimmed") == same_place(plain, tmp_path / "plain")

@@ -38,8 +38,9 @@ def test_installed_from_git_url_and_loaded_at_next_start(tmp_path, tiny_checkpoi
         module.CALLS.clear()
         result = app.txt2img(GenerationRequest(prompt="p", steps=2, width=64, height=64, save_images=True,
                                                alwayson_scripts={"hook recorder": {"args": [True, ""]}}))
-        assert module.CALLS == ["setup", "before_process", "model_loaded", "process", "before_process_batch:0",
-                                *PER_BATCH, "postprocess"]
+        calls = module.CALLS
+        assert calls == ["setup", "before_process", "model_loaded", "process", "before_process_batch:0", *PER_BATCH,
+                         "postprocess"]
         assert "Recorder: on" in result.infotexts[0]
         assert "hook_recorder_flag" in app.options.table
         client = TestClient(webui.create_server(app))

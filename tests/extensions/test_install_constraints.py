@@ -115,7 +115,8 @@ def test_a_dependency_that_would_change_transformers_fails_even_when_install_py_
 def test_a_package_that_changes_nothing_of_easels_resolves(tmp_path, offline_pip):
     _, result = install(tmp_path, "harmless", UNRELATED)
     assert result.ok, result.installer.output
-    assert "Would install harmless-extra-1.0" in result.installer.output and "dry run finished" in result.installer.output
+    output = result.installer.output
+    assert "Would install harmless-extra-1.0" in output and "dry run finished" in output
 
 
 def test_run_pip_in_the_web_ui_process_is_constrained_too(offline_pip):

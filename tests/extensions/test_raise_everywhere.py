@@ -104,7 +104,7 @@ def test_start_up_generations_and_extras_complete_and_each_failure_is_reported_o
     assert app.txt2img(GenerationRequest(**BASE)).images  # the next job runs
 
     counts = reported(app)
-    assert LOADING | RUNNING | PAGE <= set(counts), sorted(LOADING | RUNNING | PAGE - set(counts))
+    assert set(counts) >= LOADING | RUNNING | PAGE, sorted(LOADING | RUNNING | PAGE - set(counts))
     assert counts[f"{RE}.process_batch"] >= 5 and counts["on_cfg_denoiser"] >= 5 * 3  # once shown, then counted
     lines = problem_lines(app)
     for hook in LOADING | RUNNING | PAGE:

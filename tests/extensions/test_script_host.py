@@ -36,7 +36,7 @@ def test_hooks_are_off_when_the_script_is_not_enabled(recorder_app):
 
 def test_selectable_script_runs_process_images_itself(recorder_app):
     result = recorder_app.txt2img(GenerationRequest(**BASE, script_name="recorder twice", script_args=[3]))
-    assert len(result.images) == 3 and [s for s in result.all_seeds] == [102]
+    assert len(result.images) == 3 and list(result.all_seeds) == [102]
     assert ["Seed: 100" in result.infotexts[0], "Seed: 101" in result.infotexts[1]] == [True, True]
 
 

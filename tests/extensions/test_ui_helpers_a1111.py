@@ -34,7 +34,7 @@ def test_materialize_styles_writes_the_styles_into_the_prompts(styled_app):
     assert prompt["value"] == "a cat, sharp focus" and negative["value"] == "ugly, blurry" and chosen["value"] == []
     assert ui_prompt_styles.styles_materialize_symbol == "\U0001f4cb"
     with pytest.raises(AttributeError, match="page builder"):
-        ui_prompt_styles.UiPromptStyles
+        _ = ui_prompt_styles.UiPromptStyles
 
 
 def test_modules_ui_has_a1111s_button_symbols(styled_app):
@@ -81,7 +81,7 @@ def test_create_setting_component_draws_a_setting_as_the_settings_tab(styled_app
     with pytest.raises(KeyError, match="no_such_key"):
         ui_settings.create_setting_component("no_such_key")
     with pytest.raises(AttributeError, match="page builder"):
-        ui_settings.create_ui
+        _ = ui_settings.create_ui
 
 
 def test_create_output_panel_builds_a1111s_output_components(styled_app):

@@ -36,25 +36,30 @@ VALUES: dict[str, Any] = {
 
 # A1111's switches (store_true): False unless given
 SWITCHES = frozenset((
-    "add_stop_route administrator allow_code always_batch_cond_uncond api api_log api_server_stop autolaunch "
-    "deepdanbooru disable_all_extensions disable_console_progressbars disable_extra_extensions "
-    "disable_model_loading_ram_optimization disable_nan_check disable_opt_split_attention disable_safe_unpickle "
-    "do_not_download_clip dump_sysinfo enable_console_prompts enable_insecure_extension_access f "
-    "force_enable_xformers freeze_settings gradio_debug hide_ui_dir_config listen log_startup lowram lowvram "
-    "medvram medvram_sdxl no_download_sd_model no_gradio_queue no_half no_half_vae no_hashing "
-    "no_progressbar_hiding no_prompt_history nowebui opt_channelslast opt_sdp_attention opt_sdp_no_mem_attention "
-    "opt_split_attention opt_split_attention_invokeai opt_split_attention_v1 opt_sub_quad_attention "
-    "reinstall_torch reinstall_xformers share show_negative_prompt skip_install skip_load_model_at_start "
-    "skip_prepare_environment skip_python_version_check skip_torch_cuda_test skip_version_check test_server "
-    "ui_debug_mode unix_filenames_sanitization unload_gfpgan upcast_sampling update_all_extensions update_check "
-    "use_ipex use_textbox_seed xformers xformers_flash_attention").split())
+    "add_stop_route", "administrator", "allow_code", "always_batch_cond_uncond", "api", "api_log", "api_server_stop",
+    "autolaunch", "deepdanbooru", "disable_all_extensions", "disable_console_progressbars", "disable_extra_extensions",
+    "disable_model_loading_ram_optimization", "disable_nan_check", "disable_opt_split_attention",
+    "disable_safe_unpickle", "do_not_download_clip", "dump_sysinfo", "enable_console_prompts",
+    "enable_insecure_extension_access", "f", "force_enable_xformers", "freeze_settings", "gradio_debug",
+    "hide_ui_dir_config", "listen", "log_startup", "lowram", "lowvram", "medvram", "medvram_sdxl",
+    "no_download_sd_model", "no_gradio_queue", "no_half", "no_half_vae", "no_hashing", "no_progressbar_hiding",
+    "no_prompt_history", "nowebui", "opt_channelslast", "opt_sdp_attention", "opt_sdp_no_mem_attention",
+    "opt_split_attention", "opt_split_attention_invokeai", "opt_split_attention_v1", "opt_sub_quad_attention",
+    "reinstall_torch", "reinstall_xformers", "share", "show_negative_prompt", "skip_install",
+    "skip_load_model_at_start", "skip_prepare_environment", "skip_python_version_check", "skip_torch_cuda_test",
+    "skip_version_check", "test_server", "ui_debug_mode", "unix_filenames_sanitization", "unload_gfpgan",
+    "upcast_sampling", "update_all_extensions", "update_check", "use_ipex", "use_textbox_seed", "xformers",
+    "xformers_flash_attention",
+))
 
 # A1111's flags whose default is None
 NONE_FLAGS = frozenset((
-    "api_auth ckpt_dir clip_models_path cors_allow_origins cors_allow_origins_regex device_id disable_tls_verify "
-    "freeze_settings_in_sections freeze_specific_settings gfpgan_model gradio_auth gradio_auth_path "
-    "gradio_img2img_tool gradio_inpaint_tool loglevel models_dir ngrok port server_name sub_quad_chunk_threshold "
-    "sub_quad_kv_chunk_size subpath theme tls_certfile tls_keyfile vae_dir vae_path ckpt").split())
+    "api_auth", "ckpt_dir", "clip_models_path", "cors_allow_origins", "cors_allow_origins_regex", "device_id",
+    "disable_tls_verify", "freeze_settings_in_sections", "freeze_specific_settings", "gfpgan_model", "gradio_auth",
+    "gradio_auth_path", "gradio_img2img_tool", "gradio_inpaint_tool", "loglevel", "models_dir", "ngrok", "port",
+    "server_name", "sub_quad_chunk_threshold", "sub_quad_kv_chunk_size", "subpath", "theme", "tls_certfile",
+    "tls_keyfile", "vae_dir", "vae_path", "ckpt",
+))
 
 # lists and dicts are built fresh on each read, so an extension appending to one changes nothing shared
 FRESH = {"use_cpu": list, "styles_file": list, "ngrok_options": dict}

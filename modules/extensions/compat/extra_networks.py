@@ -10,8 +10,8 @@ from modules.extensions.compat.reporting import extension_of, guarded
 from modules.prompts.extra_networks import ExtraNetworkParams as _CoreParams
 from modules.prompts.extra_networks import parse_extra_networks
 
-extra_network_registry: dict[str, "ExtraNetwork"] = {}
-extra_network_aliases: dict[str, "ExtraNetwork"] = {}
+extra_network_registry: dict[str, ExtraNetwork] = {}
+extra_network_aliases: dict[str, ExtraNetwork] = {}
 
 
 class ExtraNetworkParams:

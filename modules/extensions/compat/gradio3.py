@@ -29,7 +29,8 @@ import functools
 import inspect
 import logging
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import gradio as gr
 import gradio.component_meta as component_meta
@@ -94,7 +95,7 @@ def _is_gradio(cls: type) -> bool:
     return cls.__module__.split(".")[0] == "gradio"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _parameters(cls: type) -> tuple[frozenset, bool]:
     """(names `cls.__init__` accepts, whether it also takes **kwargs)."""
     params = list(inspect.signature(cls.__init__).parameters.values())[1:]
@@ -102,7 +103,7 @@ def _parameters(cls: type) -> tuple[frozenset, bool]:
     return names, any(p.kind is p.VAR_KEYWORD for p in params)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def config_class(cls: type) -> type:
     """The class whose constructor parameters describe `cls` to the page: itself, unless its `__init__` only
     forwards **kwargs to a Gradio parent (then Gradio would find no parameter and send an empty configuration)."""

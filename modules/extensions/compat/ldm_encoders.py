@@ -4,7 +4,6 @@
 text model (compat/sd_model_view.py). Built directly, a FrozenCLIPEmbedder loads its weights as the original does."""
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 
@@ -29,7 +28,7 @@ class FrozenCLIPEmbedder(AbstractEncoder):
             self.freeze()
 
     @classmethod
-    def over(cls, tokenizer, transformer, device=None, max_length: int = 77) -> "FrozenCLIPEmbedder":
+    def over(cls, tokenizer, transformer, device=None, max_length: int = 77) -> FrozenCLIPEmbedder:
         """One over a tokenizer and text model already loaded (the loaded checkpoint's)."""
         self = cls.__new__(cls)
         AbstractEncoder.__init__(self)

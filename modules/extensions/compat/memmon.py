@@ -42,8 +42,8 @@ class MemUsageMonitor(threading.Thread):
 
     def read(self) -> dict:
         if self.disabled:
-            return {k: 0 for k in ("free", "total", "active", "active_peak", "reserved", "reserved_peak",
-                                   "system_peak", "min_free")}
+            return dict.fromkeys(("free", "total", "active", "active_peak", "reserved", "reserved_peak", "system_peak",
+                                  "min_free"), 0)
         import torch
 
         free, total = self.cuda_mem_get_info()

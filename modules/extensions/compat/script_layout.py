@@ -36,7 +36,7 @@ def _add_script(runner, script, inputs: list) -> None:
     script.args_to = len(inputs)
 
 
-def build_section(runner, tab: str) -> "ScriptSection":
+def build_section(runner, tab: str) -> ScriptSection:
     """Inside the caller's Gradio layout: always-on scripts' panels, then the Script dropdown and the selected
     script's panel (A1111's setup_ui)."""
     import gradio as gr

@@ -2,6 +2,7 @@
 sha256, shorthash), name matching, selection and (re)loading — views onto the App's ModelManager."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -157,10 +158,8 @@ def read_metadata_from_safetensors(filename) -> dict:
         metadata = dict(file.metadata or {})
     for key, value in metadata.items():
         if isinstance(value, str) and value[:1] == "{":
-            try:
+            with contextlib.suppress(ValueError):
                 metadata[key] = json.loads(value)
-            except ValueError:
-                pass
     return metadata
 
 
@@ -176,7 +175,8 @@ def read_state_dict(checkpoint_file, print_global_state: bool = False, map_locat
         from modules.models.safetensors_io import SafetensorsFile
 
         with SafetensorsFile(path) as file:
-            return {key: file.read(key, device=map_location or "cpu") for key in file.keys()}
+            names = file.keys()  # a list: SafetensorsFile is not iterable itself
+            return {key: file.read(key, device=map_location or "cpu") for key in names}
     from modules.models.safe_load import load_pickle_state_dict
 
     state = load_pickle_state_dict(path, bool(shared.cmd_opts.disable_safe_unpickle))

@@ -3,7 +3,8 @@ App's sampler registry."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from modules.extensions.compat import binding
 

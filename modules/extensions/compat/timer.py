@@ -5,7 +5,7 @@ import time
 
 
 class TimerSubcategory:
-    def __init__(self, timer: "Timer", category: str):
+    def __init__(self, timer: Timer, category: str):
         self.timer, self.category, self.start = timer, category, None
 
     def __enter__(self):
