@@ -63,11 +63,11 @@ def test_ldm_model_code_is_absent_with_a_reason(loaded_app):
     import ldm.modules.attention as attention
 
     with pytest.raises(AttributeError, match="diffusers classes"):
-        attention.CrossAttention
+        _ = attention.CrossAttention
     from ldm.models.diffusion import ddpm
 
     with pytest.raises(AttributeError, match="ldm.models.diffusion.ddpm.LatentDiffusion"):
-        ddpm.LatentDiffusion
+        _ = ddpm.LatentDiffusion
 
 
 def test_networks_lists_the_lora_files(loaded_app):
@@ -85,7 +85,7 @@ def test_networks_lists_the_lora_files(loaded_app):
     assert networks.available_network_aliases["grainy"] is not None and row.sd_version == networks.SdVersion.SD1
     assert row.get_alias() == "grainy"
     with pytest.raises(AttributeError, match="applies LoRA itself"):
-        networks.load_networks
+        _ = networks.load_networks
     import lora  # the older names beside networks (sd-webui-supermerger imports them)
 
     assert lora.available_loras["grain"].alias == "grainy" and "grainy" in lora.available_lora_aliases
@@ -112,4 +112,4 @@ def test_loaded_networks_are_the_loras_of_the_last_generation(loaded_app):
     lora.loaded_loras.clear()
     assert [n.name for n in lora.loaded_loras] == ["speck"]
     with pytest.raises(AttributeError, match="applies LoRA itself"):
-        networks.load_network
+        _ = networks.load_network
