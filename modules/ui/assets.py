@@ -1,7 +1,8 @@
 """The browser side: `javascript/*.js` and `style.css` of the install folder and of every extension that loads,
 served from one route and loaded into the page's <head>; extensions' `localizations/*.json`; and A1111's
 `/file=<path>` route for files inside those extension folders (images, fonts, … their scripts and CSS refer to)
-and in the `tmp` folders extensions write for their scripts. Only files of that table or under those folders can be fetched: no path traversal, no hidden files (.git)."""
+and in the `tmp` folders extensions write for their scripts. Only files of that table or under those folders can be
+fetched: no path traversal, no hidden files (.git)."""
 from __future__ import annotations
 
 import html

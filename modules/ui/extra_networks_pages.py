@@ -7,8 +7,9 @@ A page is asked for its HTML per tab (txt2img, img2img); it lists its folder onc
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 from modules.ui.extra_networks_cards import PageView, PaneIds, ViewSettings, card_html, page_html, page_id
 from modules.ui.extra_networks_sources import (checkpoint_view, embedding_view, hypernetwork_view, lora_view,

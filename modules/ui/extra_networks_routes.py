@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from modules.ui.extra_networks_cards import PREVIEW_SUFFIXES, ViewSettings
 

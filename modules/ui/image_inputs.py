@@ -7,9 +7,9 @@ colour into the picture, so a white stroke over a white sky would be lost. The I
 from __future__ import annotations
 
 import base64
-import binascii
 import io
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 from PIL import Image

@@ -2,6 +2,7 @@
 Inpaint upload, Batch."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import gradio as gr
@@ -22,12 +23,12 @@ INPAINT_MODES = ("inpaint", "inpaint_upload", "batch")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
 # Gradio passes the inputs to this first; their first value becomes the mode of the sub-tab shown (A1111 reads
 # get_tab_index('mode_img2img') the same way at submit).
-MODE_JS = """(...values) => {
-    const modes = %s;
+MODE_JS = f"""(...values) => {{
+    const modes = {json.dumps([key for key, _ in MODES])};
     const shown = modes[get_tab_index("mode_img2img")];
     if (shown) values[0] = shown;
     return values;
-}""" % str([key for key, _ in MODES]).replace("'", '"')
+}}"""
 
 
 def _inputs_panel(ctx: UiContext):

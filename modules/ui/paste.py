@@ -5,7 +5,8 @@ A1111's `infotext_utils` paste fields do. Pure functions: the tabs turn the resu
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from modules.imaging.infotext_fields import INFOTEXT_FIELDS
 

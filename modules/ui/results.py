@@ -10,9 +10,10 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import gradio as gr
 from PIL import Image
@@ -100,8 +101,9 @@ def press_save(ctx: UiContext, gallery, info: dict, make_zip: bool):
 def time_taken_html(seconds: float) -> str:
     """A1111's performance line under the results.
 
-    >>> time_taken_html(75.25)
-    "<div class='performance'><p class='time'>Time taken: <wbr><span class='measurement'>1 min. 15.2 sec.</span></p></div>"
+    >>> time_taken_html(75.25)  # doctest: +NORMALIZE_WHITESPACE
+    "<div class='performance'><p class='time'>Time taken:
+    <wbr><span class='measurement'>1 min. 15.2 sec.</span></p></div>"
     """
     minutes, rest = divmod(seconds, 60)
     text = (f"{int(minutes)} min. " if minutes >= 1 else "") + f"{rest:.1f} sec."

@@ -1,7 +1,8 @@
 """One Gradio component per settings-table row, shared by the Settings tab and the quicksettings bar."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import gradio as gr
 

@@ -58,7 +58,8 @@ def test_tab_lists_extensions_with_their_git_details_and_problems(tmp_path):
 
 def test_install_button_installs_from_a_file_url_and_shows_failures(tmp_path):
     paths = make_paths(tmp_path)
-    good = make_repo(tmp_path / "src", "good-ext", {"install.py": "import launch\nassert launch.is_installed('pytest')\n"})
+    good = make_repo(tmp_path / "src", "good-ext",
+                     {"install.py": "import launch\nassert launch.is_installed('pytest')\n"})
     bad = make_repo(tmp_path / "src", "bad-ext", {"install.py": "print('about to fail')\nraise SystemExit(2)\n"})
     manager, blocks = build_tab(paths)
     install = handler(blocks, "extensions_install_button")

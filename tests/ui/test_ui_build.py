@@ -40,7 +40,8 @@ def test_page_has_the_a1111_ids_extensions_look_for(built):
                      "sampling", "batch_count", "batch_size", "subseed", "interrupt", "skip", "styles"):
             assert f"{tab}_{name}" in ids, f"{tab}_{name}"
     for other in ("img2maskimg", "img2maskimg_mask", "inpaint_controls", "img_inpaint_base", "img_inpaint_mask",
-                  "quicksettings", "setting_sd_model_checkpoint", "setting_sd_vae", "html_info_txt2img", "pnginfo_image", "settings_submit", "extras_image",
+                  "quicksettings", "setting_sd_model_checkpoint", "setting_sd_vae", "html_info_txt2img",
+                  "pnginfo_image", "settings_submit", "extras_image",
                   "outpaint_image", "txt2img_hr", "txt2img_paste", "txt2img_generation_info_button",
                   "img2img_generation_info_button", "save_txt2img", "save_zip_txt2img", "download_files_txt2img",
                   "footer"):
@@ -179,7 +180,8 @@ def test_a_vanished_selected_checkpoint_gives_way_to_the_first_listed(built):
 def test_footer_carries_a1111_versions_line(built):
     _, blocks = built
     [footer] = [b for b in blocks.blocks.values() if getattr(b, "elem_id", None) == "footer"]
-    assert "class='versions'" in footer.value and "gradio: " in footer.value and 'id="sd_checkpoint_hash"' in footer.value
+    text = footer.value
+    assert "class='versions'" in text and "gradio: " in text and 'id="sd_checkpoint_hash"' in text
 
 
 def test_closed_accordions_reach_the_page_with_their_contents(built):
