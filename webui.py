@@ -19,6 +19,10 @@ from modules.paths import INSTALL_DIR, Paths
 log = logging.getLogger("easel")
 STARTUP_FAILURE = 3  # uvicorn's exit status when the server cannot start
 PAGE_WAIT_S = 3.0  # the warm-up waits this long for the first page request before starting without it
+# On Ctrl+C / SIGTERM, open connections get this long to finish before they are cut: an open page holds Gradio's
+# event streams forever, so without a limit the server never exited while a browser tab was open (a job in flight
+# is not lost either way: the queue is on disk, modules/jobs/store.py).
+SHUTDOWN_GRACE_S = 3
 # Offline and private: no hub, no telemetry, no analytics (values the user set win).
 OFFLINE_ENVIRONMENT = (("HF_HUB_OFFLINE", "1"), ("HF_HUB_DISABLE_TELEMETRY", "1"), ("TRANSFORMERS_OFFLINE", "1"),
                        ("DIFFUSERS_OFFLINE", "1"), ("GRADIO_ANALYTICS_ENABLED", "False"), ("DO_NOT_TRACK", "1"))
@@ -292,7 +296,8 @@ def serve(server, app, host: str, port: int) -> bool:
 
     page_served = threading.Event()
     asgi = server if app.flags.nowebui else FirstPageSignal(server, page_served)
-    listener = uvicorn.Server(uvicorn.Config(asgi, host=host, port=port, log_level="warning"))
+    listener = uvicorn.Server(uvicorn.Config(asgi, host=host, port=port, log_level="warning",
+                                             timeout_graceful_shutdown=SHUTDOWN_GRACE_S))
     wait_s = 0.0 if app.flags.nowebui else PAGE_WAIT_S
     threading.Thread(target=warm_up_when_listening, args=(listener, app, page_served, wait_s), name="easel-warm-up",
                      daemon=True).start()
