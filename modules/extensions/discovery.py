@@ -87,7 +87,7 @@ class Extension:
 
 def extension_folders(paths) -> list[tuple[Path, bool]]:
     """(folder, is_builtin) of every extension folder, built-in ones first, each group sorted by name."""
-    found = []
+    found: list[tuple[Path, bool]] = []
     for base, builtin in ((paths.builtin_extensions_dir, True), (paths.extensions_dir, False)):
         if base.is_dir():
             found.extend((p, builtin) for p in sorted(base.iterdir(), key=lambda p: p.name)
@@ -98,7 +98,8 @@ def extension_folders(paths) -> list[tuple[Path, bool]]:
 def discover(paths) -> list[Extension]:
     """Every extension folder as an Extension (enabled, no problems yet), in A1111's base order. A second folder
     with an already-seen canonical name is kept but marked, so the manager does not load it."""
-    extensions, seen = [], {}
+    extensions: list[Extension] = []
+    seen: dict[str, Extension] = {}  # canonical name → the first folder with it
     for folder, builtin in extension_folders(paths):
         ext = Extension(name=folder.name, path=folder, is_builtin=builtin, metadata=read_metadata(folder))
         if ext.metadata.problem:

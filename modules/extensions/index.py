@@ -73,7 +73,8 @@ def parse_index(text: str, source: str = "index") -> list[IndexEntry]:
     for item in items:
         if not isinstance(item, dict) or not isinstance(item.get("url"), str) or not item.get("url"):
             continue
-        tags = item.get("tags") if isinstance(item.get("tags"), list) else []
+        tags = item.get("tags")
+        tags = tags if isinstance(tags, list) else []
         stars = item.get("stars")
         entries.append(IndexEntry(str(item.get("name") or item["url"]), item["url"],
                                   str(item.get("description") or ""), tuple(str(t) for t in tags),

@@ -292,11 +292,14 @@ class ExtensionManager:
     # ----- updates -----
 
     def _git_extensions(self, names: Iterable[str] | None) -> list[Extension]:
-        names = None if names is None else list(names)
-        chosen = self.all() if names is None else [self.get(n) for n in names]
-        missing = [n for n, e in zip(names or [], chosen) if e is None]
-        if missing:
-            raise NotFound(f"no extension named {', '.join(map(repr, missing))}")
+        if names is None:
+            chosen = self.all()
+        else:
+            named = [(n, self.get(n)) for n in names]
+            missing = [n for n, e in named if e is None]
+            if missing:
+                raise NotFound(f"no extension named {', '.join(map(repr, missing))}")
+            chosen = [e for _, e in named if e is not None]
         return [e for e in chosen if not e.is_builtin]
 
     def check_updates(self, names: Iterable[str] | None = None) -> list[UpdateOutcome]:

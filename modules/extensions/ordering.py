@@ -7,36 +7,42 @@ still load. A cycle is reported on each extension in it, and broken at the exten
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from modules.extensions.discovery import Extension
+
+IsActive = Callable[[Extension], bool]
 
 
 @dataclass
 class Order:
-    loaded: list = field(default_factory=list)  # Extensions, in load order
-    left_out: dict = field(default_factory=dict)  # name → why it is not loaded
-    notes: dict = field(default_factory=dict)  # name → a problem that does not stop loading (a cycle)
+    loaded: list[Extension] = field(default_factory=list)  # in load order
+    left_out: dict[str, str] = field(default_factory=dict)  # name → why it is not loaded
+    notes: dict[str, str] = field(default_factory=dict)  # name → a problem that does not stop loading (a cycle)
 
 
-def _index(extensions) -> dict:
+def _index(extensions: list[Extension]) -> dict[str, Extension]:
     """Lower-case folder name and canonical name → extension."""
-    table = {}
+    table: dict[str, Extension] = {}
     for ext in extensions:
         for name in ext.names():
             table.setdefault(name, ext)
     return table
 
 
-def _pick(requirement: str, table: dict):
+def _pick(requirement: str, table: dict[str, Extension]) -> Extension | None:
     """A1111: `a|b` is satisfied by the first alternative present."""
     return next((table[alt] for alt in requirement.split("|") if alt in table), None)
 
 
-def _missing_requirements(candidates: list, installed: dict, is_active) -> dict:
+def _missing_requirements(candidates: list[Extension], installed: dict[str, Extension],
+                          is_active: IsActive) -> dict[str, str]:
     """Extensions whose Requires cannot be met (repeated until nothing changes: blocking spreads)."""
-    left_out: dict = {}
+    left_out: dict[str, str] = {}
     while True:
         table = _index([e for e in candidates if e.name not in left_out])
-        found = {}
+        found: dict[str, str] = {}
         for ext in candidates:
             if ext.name in left_out:
                 continue
@@ -53,9 +59,10 @@ def _missing_requirements(candidates: list, installed: dict, is_active) -> dict:
         left_out.update(found)
 
 
-def _edges(loaded: list) -> dict:
+def _edges(loaded: list[Extension]) -> dict[str, set[str]]:
     """name → names that must load after it."""
-    table, after = _index(loaded), {e.name: set() for e in loaded}
+    table = _index(loaded)
+    after: dict[str, set[str]] = {e.name: set() for e in loaded}
     for ext in loaded:
         for req in (*ext.metadata.requires, *ext.metadata.after):
             dep = _pick(req, table)
@@ -68,7 +75,7 @@ def _edges(loaded: list) -> dict:
     return after
 
 
-def _in_cycle(name: str, after: dict, remaining: set) -> bool:
+def _in_cycle(name: str, after: dict[str, set[str]], remaining: set[str]) -> bool:
     """Is `name` reachable from itself through the extensions not yet placed?"""
     stack, seen = [t for t in after[name] if t in remaining], set()
     while stack:
@@ -81,7 +88,7 @@ def _in_cycle(name: str, after: dict, remaining: set) -> bool:
     return False
 
 
-def _stable_toposort(loaded: list) -> tuple[list, list]:
+def _stable_toposort(loaded: list[Extension]) -> tuple[list[Extension], list[Extension]]:
     """Kahn's algorithm taking, at each step, the ready extension earliest in base order. When only cycles are
     left, the earliest extension in one is taken anyway. Returns (load order, extensions found in cycles)."""
     position = {e.name: i for i, e in enumerate(loaded)}
@@ -92,7 +99,8 @@ def _stable_toposort(loaded: list) -> tuple[list, list]:
             waiting[t] += 1
     ready = [position[n] for n, count in waiting.items() if count == 0]
     heapq.heapify(ready)
-    result, cyclic = [], []
+    result: list[Extension] = []
+    cyclic: list[Extension] = []
     while len(result) < len(loaded):
         if not ready:
             remaining = {e.name for e in loaded} - {e.name for e in result}
@@ -109,7 +117,7 @@ def _stable_toposort(loaded: list) -> tuple[list, list]:
     return result, cyclic
 
 
-def load_order(extensions: list, is_active=None) -> Order:
+def load_order(extensions: list[Extension], is_active: IsActive | None = None) -> Order:
     """`extensions` in base order (enabled or not); `is_active(ext)` says whether the settings and flags let it
     load (default: `ext.enabled`). Returns which load, in what order, and why others do not."""
     is_active = is_active or (lambda ext: ext.enabled)

@@ -56,6 +56,8 @@ def run_preload(ext, parser: argparse.ArgumentParser) -> str | None:
     module_name = "easel_preload_" + re.sub(r"\W", "_", ext.name)
     try:
         spec = importlib.util.spec_from_file_location(module_name, file)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot import {file}")
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         hook = getattr(module, "preload", None)

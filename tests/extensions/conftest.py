@@ -27,6 +27,8 @@ def load_builtin(path: str, folder: str | None = None):
     try:
         spec = importlib.util.spec_from_file_location(Path(path).stem if folder else Path(path).name,
                                                       BUILTIN / path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot import {BUILTIN / path}")
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         return module
