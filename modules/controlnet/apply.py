@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
@@ -73,12 +74,24 @@ def inpaint_hint(hint: torch.Tensor) -> torch.Tensor:
     return hint[:, :3] * (1 - mask) - mask  # [N, 3, H, W]
 
 
+class ControlNet(Protocol):
+    """What a unit's network is to the pass (modules/controlnet/model.py's LoadedControlNet): residuals [B, c_i,
+    h_i, w_i] for latents x [B, C, h, w], timesteps t [B], context [B, L, D] and hint [B, 3, 8h, 8w]. It may also
+    have `place(device)`, `global_average_pooling` and `net` (its diffusers model), read when present."""
+
+    @property
+    def in_channels(self) -> int: ...
+
+    def __call__(self, x: torch.Tensor, t: torch.Tensor, context: torch.Tensor, hint: torch.Tensor,
+                 added_cond_kwargs: dict[str, torch.Tensor] | None = None) -> list[torch.Tensor]: ...
+
+
 @dataclass(frozen=True)
 class ResolvedControl:
     """One enabled unit, ready to run: its loaded ControlNet, hint images and schedule."""
 
     label: str  # "ControlNet 0": names the unit in messages
-    control: object  # modules.controlnet.model.LoadedControlNet (callable: x, t, context, hint → residuals)
+    control: ControlNet | None  # None: a model-free module (reference_*) that steers the UNet itself
     hint: torch.Tensor  # [n, 3 or 4, H, W] in [0, 1] (−1: inpaint's masked) at the generation size; n = 1 or B
     weight: float = 1.0
     guidance_start: float = 0.0
@@ -253,24 +266,24 @@ class ControlRun:
         x [k, C, h, w], timesteps t [k] and context [k, L, D] for the UNet `unet`; None when no unit steers this
         call (as for a refiner's UNet: the extension steers only the checkpoint it hooked). `added`: what the
         model's ControlNets take besides (SDXL: `added_cond_kwargs`, `Engine.control_kwargs`)."""
-        active = [u for u in self.units if u.control is not None and self.steers(u) and _fits(u, unet)]
+        active = [(u, u.control) for u in self.units if u.control is not None and self.steers(u) and _fits(u, unet)]
         if not active:
             return None
         images, marks = self._layout(x.shape[0], rows)
         t = torch.as_tensor(t, dtype=torch.float32).reshape(-1).expand(x.shape[0])  # [k]
         total = None
-        for unit in active:
+        for unit, control in active:
             hint = self._hint(unit, x.shape[-2:])  # [n, 3, H, W]
             hint = hint[images % hint.shape[0]]  # [k, 3, H, W]
-            x_in = x if concat is None or unit.control.in_channels == x.shape[1] else torch.cat([x, concat.to(x)], 1)
-            place = getattr(unit.control, "place", None)
+            x_in = x if concat is None or control.in_channels == x.shape[1] else torch.cat([x, concat.to(x)], 1)
+            place = getattr(control, "place", None)
             if place is not None:
                 place(x.device)
-            outs = unit.control(x_in, t, context, hint, **(added or {}))  # K × [k, c_i, h_i, w_i]
+            outs = control(x_in, t, context, hint, **(added or {}))  # K × [k, c_i, h_i, w_i]
             if place is not None and self.offload:
                 place("cpu")
             outs = [r * s for r, s in zip(outs, control_scales(unit.weight, len(outs), self.soft(unit)))]
-            pooling = getattr(unit.control, "global_average_pooling", False)
+            pooling = getattr(control, "global_average_pooling", False)
             if unit.control_mode == ControlMode.CONTROL or pooling:
                 outs = [r * marks.to(r).view(-1, 1, 1, 1) for r in outs]  # uncond rows: no control
             if pooling:
@@ -282,7 +295,7 @@ class ControlRun:
         """(image index, cond mark) per row of this call; without an observed layout every row is its own image
         (modulo the hints) and counts as cond."""
         index = torch.arange(count) if rows is None else torch.as_tensor(rows).reshape(-1).cpu()
-        if self._images is None or int(index.max()) >= len(self._images):
+        if self._images is None or self._marks is None or int(index.max()) >= len(self._images):
             return index, torch.ones(count)
         return self._images[index], self._marks[index]
 

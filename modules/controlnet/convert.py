@@ -147,7 +147,7 @@ def convert_original(weights: Mapping, config: Mapping[str, Any], path: str) -> 
     except (KeyError, IndexError, TypeError, ValueError, AttributeError) as e:
         raise ModelLoadError(path, f"cannot convert its ControlNet weights ({type(e).__name__}: {e})") from None
     out = {k: v for k, v in converted.items() if v is not None}
-    prefix = CONTROL_PREFIX if any(k.startswith(CONTROL_PREFIX) for k in weights.keys()) else ""
+    prefix = CONTROL_PREFIX if any(k.startswith(CONTROL_PREFIX) for k in weights) else ""
     for ours, theirs in ADDED_EMBEDDING.items():  # SDXL's (diffusers' converter leaves them out)
         if prefix + theirs in weights:
             out[ours] = weights[prefix + theirs]

@@ -8,6 +8,7 @@ built-in ControlNet ships). Files `**/*.{pt,pth,ckpt,safetensors,bin}`; a folder
 """
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
 import os
@@ -131,7 +132,7 @@ class ControlNetLibrary:
     def list(self) -> list[ControlNetInfo]:
         return find_controlnets(self.dirs, self._hash)
 
-    def names(self) -> list[str]:
+    def names(self) -> builtins.list[str]:  # `list` here is the method above
         """The extension's model_list: listed names (without its leading "None")."""
         return [i.name for i in self.list()]
 

@@ -8,6 +8,7 @@ diffusers folder, or else from the checkpoint's own UNet (modules/controlnet/con
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,7 +102,7 @@ def load_controlnet(path: Path | str, name: str, unet_config, dtype: torch.dtype
         config, pooling = architecture(path, source, layout, prefix, unet_config)
         with init_empty_weights(include_buffers=False):
             net = ControlNetModel(**config)
-        weights = LazyStateDict(source, dtype, device, prefix=prefix)
+        weights: Mapping[str, torch.Tensor] = LazyStateDict(source, dtype, device, prefix=prefix)
         if layout == "original":
             weights = convert.convert_original(weights, config, str(path))
         assign(net, weights, path)
@@ -128,7 +129,8 @@ def architecture(path: Path, source, layout: str, prefix: str, unet_config) -> t
         except (OSError, yaml.YAMLError) as e:
             raise ModelLoadError(str(beside), f"unreadable yaml ({e})") from None
         return convert.config_from_yaml(original, str(beside))
-    shapes = {k: source.shape(k) for k in source.keys()}
+    names = source.keys()
+    shapes = {k: source.shape(k) for k in names}
     check_family(read_encoder(shapes, layout, prefix).family, unet_family(unet_config), path)
     width, expected = cross_width(shapes), unet_config.get("cross_attention_dim")
     if width is not None and expected is not None and width != int(expected):

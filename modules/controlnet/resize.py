@@ -56,13 +56,13 @@ def colour_count(array: np.ndarray, enough: int = 200) -> int:
     >>> colour_count(np.array([[[0, 0, 0], [255, 0, 0], [0, 0, 0]]], np.uint8))
     2
     """
-    packed = np.zeros(array.shape[:2], np.uint32)
+    packed = np.zeros(array.shape[:2], np.uint32)  # [H, W]
     for c in range(array.shape[2]):
         packed = (packed << 8) | array[:, :, c]
-    packed = packed.ravel()
-    if len(np.unique(packed[::16])) >= enough:
+    flat = packed.ravel()  # [H*W]
+    if len(np.unique(flat[::16])) >= enough:
         return enough
-    return min(len(np.unique(packed)), enough)
+    return min(len(np.unique(flat)), enough)
 
 
 def otsu_level(gray: np.ndarray) -> float:

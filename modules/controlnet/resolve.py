@@ -43,9 +43,11 @@ def resolve_units(services, model, units: Sequence[ControlUnit], width: int, hei
     (width, height) when a second pass runs)."""
     from modules.controlnet.detect import detect_for_unit
 
-    library = getattr(services, "controlnets", None)
     enabled = [(i, u) for i, u in enumerate(units) if u.enabled]
-    if enabled and library is None:
+    if not enabled:
+        return ()
+    library = getattr(services, "controlnets", None)
+    if library is None:
         raise RuntimeError("ControlNet units were given but this App has no ControlNet library")
     registry = preprocessor_registry(services)
     out = []

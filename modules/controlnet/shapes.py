@@ -111,7 +111,7 @@ def read_original(shapes: Shapes, prefix: str = "") -> EncoderShape:
     ops = sorted(int(m.group(1)) for k in bare if (m := re.match(r"input_blocks\.(\d+)\.0\.op\.weight$", k)))
     blocks = _count(bare, r"input_blocks\.(\d+)\.")
     layers = ops[0] - 1 if ops else blocks - 1
-    firsts = []
+    firsts: list[int] = []
     while f"input_blocks.{1 + len(firsts) * (layers + 1)}.0.out_layers.3.weight" in bare:
         firsts.append(1 + len(firsts) * (layers + 1))
     channels = tuple(int(bare[f"input_blocks.{k}.0.out_layers.3.weight"][0]) for k in firsts)

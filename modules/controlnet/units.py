@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from enum import Enum
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from enum import Enum, StrEnum
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -22,7 +23,7 @@ from PIL import Image
 from modules.errors import InvalidInput
 
 
-class ResizeMode(str, Enum):
+class ResizeMode(StrEnum):
     """How the control image is fitted to the generation size (modules/controlnet/resize.py)."""
 
     JUST_RESIZE = "Just Resize"
@@ -44,7 +45,7 @@ _RESIZE_ALIASES = {
 }
 
 
-class ControlMode(str, Enum):
+class ControlMode(StrEnum):
     """How the ControlNet's residuals are balanced against the prompt (A1111's "guess mode" grew into this)."""
 
     BALANCED = "Balanced"
@@ -52,7 +53,7 @@ class ControlMode(str, Enum):
     CONTROL = "ControlNet is more important"
 
 
-class HiresOption(str, Enum):
+class HiresOption(StrEnum):
     """Which pass of hires fix a unit steers."""
 
     BOTH = "Both"
@@ -87,7 +88,7 @@ class ControlUnit:
         object.__setattr__(self, "control_mode", parse_control_mode("control_mode", self.control_mode))
         object.__setattr__(self, "hr_option", _enum_value("hr_option", HiresOption, self.hr_option))
 
-    def replace(self, **changes) -> "ControlUnit":
+    def replace(self, **changes) -> ControlUnit:
         return dataclasses.replace(self, **changes)
 
 
@@ -107,7 +108,7 @@ _KEY_ALIASES = {"input_image": "image", "lowvram": "low_vram", "guidance": "guid
                 "mask_image": "mask"}
 
 # Extension fields Easel does not implement: accepted only at their default, so no value is silently dropped.
-_UNSUPPORTED_AT_DEFAULT = {
+_UNSUPPORTED_AT_DEFAULT: dict[str, tuple[object, ...]] = {
     "input_mode": ("simple",), "batch_images": (None, "", []), "output_dir": ("",), "loopback": (False,),
     "advanced_weighting": (None,), "effective_region_mask": (None,), "ipadapter_input": (None,),
     "batch_mask_dir": (None,), "animatediff_batch": (False,), "batch_modifiers": (None, []),
@@ -285,7 +286,8 @@ def _images(values: Mapping[str, Any], where: str, decode: Decoder | None):
             raise InvalidInput(field, f"a list of {len(image)} entries", "one image per unit: an image, "
                                '{"image": ..., "mask": ...} or [image, mask]')
     if isinstance(image, Mapping):
-        image, mask = image.get("image"), image.get("mask", mask)
+        mask = image.get("mask", mask)
+        image = image.get("image")
     rgb = to_rgb(field, image, decode)
     gray = to_mask(f"{where}.mask", mask, decode)
     if rgb is None and gray is not None:

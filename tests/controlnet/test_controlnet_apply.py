@@ -19,7 +19,7 @@ class FakeControl:
     def __init__(self):
         self.calls = []
 
-    def __call__(self, x, t, context, hint):
+    def __call__(self, x, t, context, hint, added_cond_kwargs=None):
         self.calls.append((x.shape, t.clone(), context.shape, hint.clone()))
         level = hint.mean(dim=(1, 2, 3)).view(-1, 1, 1, 1)  # [k, 1, 1, 1]
         return [torch.ones(x.shape[0], 2, 4, 4) * level * (i + 1) for i in range(3)]

@@ -9,7 +9,7 @@ from PIL import Image
 from modules.errors import InvalidInput
 from modules.pipeline.img2img_request import Img2ImgRequest
 from tests.controlnet.test_controlnet_parity import control_image
-from tests.controlnet.test_controlnet_pipeline import all_latents, hint_sizes, txt2img, unit  # noqa: F401
+from tests.controlnet.test_controlnet_pipeline import all_latents, txt2img, unit
 from tests.fixtures.tiny_controlnet import make_tiny_controlnet
 from tests.pipeline.conftest import make_app
 

@@ -68,9 +68,14 @@ def unit(model: str, **fields) -> ControlUnit:
 def easel_latents(app, req: GenerationRequest) -> torch.Tensor:
     """The final latents of Easel's txt2img (caught on their way to the VAE)."""
     model = app.models.get(None)
-    captured = {}
+    captured: dict[str, torch.Tensor] = {}
     decode = model.decode
-    model.decode = lambda latents: captured.setdefault("latents", latents.clone()) is not None and decode(latents)
+
+    def catch(latents: torch.Tensor) -> torch.Tensor:
+        captured.setdefault("latents", latents.clone())
+        return decode(latents)
+
+    model.decode = catch
     try:
         app.txt2img(req)
     finally:

@@ -7,7 +7,6 @@ import pytest
 import torch
 from PIL import Image
 
-from modules.controlnet.model import LoadedControlNet
 from modules.controlnet.units import ControlMode, ControlUnit, HiresOption, ResizeMode
 from modules.errors import InvalidInput
 from modules.pipeline.img2img_request import Img2ImgRequest
@@ -25,20 +24,6 @@ def app(tmp_path_factory, tiny_checkpoint):
     return app
 
 
-@pytest.fixture
-def hint_sizes(monkeypatch):
-    """The hint sizes every ControlNet call sees, in order."""
-    seen = []
-    call = LoadedControlNet.__call__
-
-    def spy(self, x, t, context, hint):
-        seen.append(tuple(hint.shape[-2:]))
-        return call(self, x, t, context, hint)
-
-    monkeypatch.setattr(LoadedControlNet, "__call__", spy)
-    return seen
-
-
 def unit(**fields) -> ControlUnit:
     base = dict(enabled=True, module="none", model="control_tiny", image=control_image(),
                 resize_mode=ResizeMode.JUST_RESIZE)
@@ -54,9 +39,14 @@ def txt2img(**fields) -> GenerationRequest:
 def all_latents(app, req) -> torch.Tensor:
     """The final latents of every image of a txt2img run [B, 4, h, w] (exact batches decode one at a time)."""
     model = app.models.get(None)
-    caught = []
+    caught: list[torch.Tensor] = []
     decode = model.decode
-    model.decode = lambda latents: caught.append(latents.clone()) or decode(latents)
+
+    def catch(latents: torch.Tensor) -> torch.Tensor:
+        caught.append(latents.clone())
+        return decode(latents)
+
+    model.decode = catch
     try:
         app.txt2img(req)
     finally:

@@ -91,9 +91,10 @@ def generate(app, *units, hr: bool = False) -> np.ndarray:
     """The final latents (the tiny model's random VAE shows little of them in pixels)."""
     from tests.controlnet.test_controlnet_parity import easel_latents
 
-    extra = {"enable_hr": True, "hr_scale": 1.5, "hr_upscaler": "Latent", "denoising_strength": 0.5} if hr else {}
     req = GenerationRequest(prompt="a red ball", negative_prompt="green", steps=5, width=64, height=64, seed=9,
-                            sampler_name="Euler", cfg_scale=7.0, controlnet_units=tuple(units), **extra)
+                            sampler_name="Euler", cfg_scale=7.0, controlnet_units=tuple(units))
+    if hr:
+        req = req.replace(enable_hr=True, hr_scale=1.5, hr_upscaler="Latent", denoising_strength=0.5)
     return easel_latents(app, req).numpy()
 
 

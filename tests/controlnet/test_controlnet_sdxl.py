@@ -70,8 +70,9 @@ def test_the_family_is_read_from_the_file_header(tmp_path, layout):
     for path in (sdxl, sd1):
         source = open_checkpoint(path)
         try:
-            kind, prefix = file_layout(source.keys())
-            families.append(read_encoder({k: source.shape(k) for k in source.keys()}, kind, prefix).family)
+            names = source.keys()
+            kind, prefix = file_layout(names)
+            families.append(read_encoder({k: source.shape(k) for k in names}, kind, prefix).family)
         finally:
             source.close()
     assert families == ["sdxl", "sd"]

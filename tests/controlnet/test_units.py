@@ -67,6 +67,12 @@ def test_control_mode_forms(value, expected):
     assert unit_from_dict({"control_mode": value}).control_mode is expected
 
 
+def test_modes_print_as_the_extensions_texts():
+    """str() and f-strings of a mode give its text (the value the extension's API and infotext carry)."""
+    assert [str(m) for m in ResizeMode] == ["Just Resize", "Crop and Resize", "Resize and Fill"]
+    assert f"{ControlMode.PROMPT} / {HiresOption.LOW_RES_ONLY}" == "My prompt is more important / Low res only"
+
+
 def test_old_key_aliases_and_guess_mode():
     unit = unit_from_dict({"input_image": b64(RED), "lowvram": True, "guidance": 0.4, "guessmode": True}, "u", decode)
     assert unit.image is not None and unit.low_vram and unit.guidance_end == 0.4
