@@ -73,7 +73,8 @@ def measure(registry: SamplerRegistry, name: str, args) -> tuple[int, float, flo
     def run_loop():
         x = scale_initial_noise(spec, noise, sigmas)
         cfg = CFGDenoiser(denoiser, cond, uncond, 7.0)
-        extra = {"noise_sampler": registry.noise_sampler(spec, x, sigmas, rng)} if "noise_sampler" in spec.params else {}
+        extra = ({"noise_sampler": registry.noise_sampler(spec, x, sigmas, rng)} if "noise_sampler" in spec.params
+                 else {})
         with torch.inference_mode():
             spec.function(cfg, x, sigmas, disable=True, **kwargs, **extra)
 

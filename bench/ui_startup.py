@@ -41,34 +41,33 @@ def rss_mb(pid: int) -> float:
 def one_run(data_dir: Path, extra: list[str], timeout: float = 120.0) -> tuple[float, float, str]:
     port = free_port()
     env = {**os.environ, "COMMANDLINE_ARGS": ""}
-    log = tempfile.TemporaryFile(mode="w+")  # a file, not a pipe: -X importtime writes more than a pipe holds
-    start = time.perf_counter()
-    process = subprocess.Popen([sys.executable, *extra, str(ROOT / "webui.py"), "--data-dir", str(data_dir),
-                                "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                               stderr=log, text=True)
-    try:
-        while time.perf_counter() - start < timeout:
-            if process.poll() is not None:
-                log.seek(0)
-                raise RuntimeError(f"webui.py exited early: {log.read()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1) as response:
-                    if response.status == 200:
-                        return time.perf_counter() - start, rss_mb(process.pid), ""
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("the page did not answer in time")
-    finally:
-        process.terminate()
+    with tempfile.TemporaryFile(mode="w+") as log:  # a file, not a pipe: -X importtime writes more than a pipe holds
+        start = time.perf_counter()
+        process = subprocess.Popen([sys.executable, *extra, str(ROOT / "webui.py"), "--data-dir", str(data_dir),
+                                    "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                   stderr=log, text=True)
         try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.seek(0)
-        if extra:
-            print_imports(log.read())
-        log.close()
+            while time.perf_counter() - start < timeout:
+                if process.poll() is not None:
+                    log.seek(0)
+                    raise RuntimeError(f"webui.py exited early: {log.read()[-2000:]}")
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1) as response:
+                        if response.status == 200:
+                            return time.perf_counter() - start, rss_mb(process.pid), ""
+                except OSError:
+                    time.sleep(0.05)
+            raise RuntimeError("the page did not answer in time")
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            log.seek(0)
+            if extra:
+                print_imports(log.read())
 
 
 def print_imports(stderr: str, top: int = 12) -> None:

@@ -86,11 +86,11 @@ def classify_shape(blob: np.ndarray) -> str:
     """The outline whose fit to the blob's bounding box has the highest IoU with the blob."""
     ys, xs = np.nonzero(blob)
     box = (float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1))
-    scores = {}
+    scores: dict[str, float] = {}
     for shape in UNIT_OUTLINES:
         template = outline_mask(shape, box, blob.shape)
         scores[shape] = (template & blob).sum() / max(1, (template | blob).sum())
-    return max(scores, key=scores.get)
+    return max(scores, key=scores.__getitem__)
 
 
 def nearest_position(cx: float, cy: float) -> str:

@@ -57,6 +57,14 @@ def _wobble(points: list[tuple[float, float]], rng: random.Random, amplitude: fl
     return [(x + offset(i, waves[:2]), y + offset(i, waves[2:])) for i, (x, y) in enumerate(points)]
 
 
+def _scribbled(points: list[tuple[float, float]], rng: random.Random, big: int) -> list[tuple[float, float]]:
+    """The contour from a random start point, wobbled, and sometimes left slightly open at its end."""
+    start = rng.randrange(len(points) - 1)
+    points = points[start:-1] + points[:start + 1]
+    points = _wobble(points, rng, amplitude=rng.uniform(0.01, 0.04) * big)
+    return points[:len(points) - rng.randint(0, len(points) // 12)]
+
+
 def control_image(scene: Scene, kind: str = "outline", rng: random.Random | None = None,
                   size: int = 64) -> np.ndarray:
     """uint8 [size, size, 3]: the scene's shape drawn as a white line on black, anti-aliased.
@@ -72,14 +80,12 @@ def control_image(scene: Scene, kind: str = "outline", rng: random.Random | None
     box = (cx - h, cy - h, cx + h, cy + h)
     if kind == "scribble":
         rng = rng or random.Random(0)
-        box = tuple(v + rng.uniform(-0.06, 0.06) * 2 * h for v in box)
+        x0, y0, x1, y1 = (v + rng.uniform(-0.06, 0.06) * 2 * h for v in box)
+        box = (x0, y0, x1, y1)
         width = rng.uniform(1.0, 3.0) * SUPERSAMPLE
-    points = outline_points(scene.shape, box)
-    if kind == "scribble":
-        start = rng.randrange(len(points) - 1)
-        points = points[start:-1] + points[:start + 1]
-        points = _wobble(points, rng, amplitude=rng.uniform(0.01, 0.04) * big)
-        points = points[:len(points) - rng.randint(0, len(points) // 12)]
+        points = _scribbled(outline_points(scene.shape, box), rng, big)
+    else:
+        points = outline_points(scene.shape, box)
     image = Image.new("L", (big, big), 0)
     draw = ImageDraw.Draw(image)
     draw.line(points, fill=255, width=max(1, round(width)), joint="curve")

@@ -3,7 +3,9 @@ rendered together, read them with the analyzer, and count what came out right. U
 DPM++ 2M / Karras sampler code as the app, on the bare networks (no checkpoint round trip needed)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -14,6 +16,9 @@ from modules.sampling.schedules import get_sigmas_karras
 from modules.training.analyzer import Reading, analyze
 from modules.training.scenes import Scene, bench_prompt, held_out_scenes
 
+if TYPE_CHECKING:
+    from diffusers import AutoencoderKL
+
 ATTRIBUTES = ("colour", "background", "shape", "position")
 
 
@@ -23,8 +28,8 @@ class Networks:
 
     unet: torch.nn.Module
     text: torch.nn.Module
-    vae: torch.nn.Module
-    token_ids: object  # captions -> ids [B, 77] in the text encoder's own table
+    vae: AutoencoderKL
+    token_ids: Callable[[list[str]], torch.Tensor]  # captions -> ids [B, 77] in the text encoder's own table
     alphas_cumprod: torch.Tensor
     latent_scale: float
 

@@ -236,6 +236,8 @@ def _export_one(args, log, checkpoint: str, name: str, inpaint: bool) -> None:
     config = _yaml(args, cached["scale"], inpaint=inpaint)
     vocab = CompactVocab(_tokenizer())
     state = load_checkpoint(args.run_dir / checkpoint)
+    if state is None:
+        raise SystemExit(f"{args.run_dir}: no {checkpoint} to export; train first")
     unet, text = build_unet(config), build_text_encoder(config, vocab.size)
     unet.load_state_dict(state["ema_unet"])
     text.load_state_dict(state["ema_text"])
@@ -289,7 +291,8 @@ def shift_list(text: str) -> tuple[float, ...]:
     try:
         shifts = tuple(float(part) for part in text.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected numbers ≥ 1 separated by commas, like 4 or 4,8")
+        raise argparse.ArgumentTypeError(f"{text!r}: expected numbers ≥ 1 separated by commas, "
+                                         "like 4 or 4,8") from None
     if any(s < 1 for s in shifts):
         raise argparse.ArgumentTypeError(f"{text!r}: a shift below 1 would train at less noise; use 1 for uniform")
     return shifts

@@ -162,7 +162,10 @@ class ControlNetTrainer:
         self._contexts: dict[str, torch.Tensor] = {}
         state = load_checkpoint(self.path)
         if state is None and recipe.init_from is not None:  # a later phase starts from an earlier one's weights
-            self.net.load_state_dict(load_checkpoint(recipe.init_from)["net"])
+            start = load_checkpoint(recipe.init_from)
+            if start is None:
+                raise SystemExit(f"{self.path.parent}: starts from {recipe.init_from}, which does not exist")
+            self.net.load_state_dict(start["net"])
         if state is not None:
             self.net.load_state_dict(state["net"])
             self.opt.load_state_dict(state["opt"])

@@ -103,5 +103,6 @@ class InpaintTrainer(UnetTrainer):
     def unet_input(self, x_t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         size = self.images.shape[-1]
         masks = torch.stack([random_mask(self.scenes[i], size, self.gen) for i in idx.tolist()])  # [B,1,H,W]
-        cond = conditioning(self.vae, self.images[idx.numpy()], masks, self.scale, tuple(x_t.shape[-2:]))
+        h, w = x_t.shape[-2:]
+        cond = conditioning(self.vae, self.images[idx.numpy()], masks, self.scale, (h, w))
         return torch.cat([x_t, cond], dim=1)  # [B, 9, h, w]

@@ -201,7 +201,7 @@ class UnetTrainer:
         mean, std = self.mean[idx].float(), self.std[idx].float()  # [B, 4, h, w]
         x0 = (mean + std * torch.randn(mean.shape, generator=self.gen)) * self.scale
         weight = None
-        if self.shape_weight != 1.0:
+        if self.shape_weight != 1.0 and self.shape_cells is not None:  # __init__: a weight comes with its cells
             weight = 1.0 + (self.shape_weight - 1.0) * self.shape_cells[idx].float()  # [B, 1, h, w]
         return idx, self.vocab.compact(full), x0, weight
 

@@ -67,12 +67,18 @@ class VaeTrainer:
         save_atomic({"model": self.vae.state_dict(), "opt": self.opt.state_dict(), "gen": self.gen.get_state(),
                      "progress": vars(self.progress)}, self.path)
 
-    def _crop(self, target: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One random crop for the whole batch: convolutions are local, so crops teach edges at a quarter of the
-        cost of whole pictures (the decoder phase then trains on whole pictures)."""
-        top, left = torch.randint(0, target.shape[-1] - self.crop + 1, (2,), generator=self.gen).tolist()
-        window = (..., slice(top, top + self.crop), slice(left, left + self.crop))
+    def _crop(self, target: torch.Tensor, mask: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """One random size×size crop for the whole batch: convolutions are local, so crops teach edges at a quarter
+        of the cost of whole pictures (the decoder phase then trains on whole pictures)."""
+        top, left = torch.randint(0, target.shape[-1] - size + 1, (2,), generator=self.gen).tolist()
+        window = (..., slice(top, top + size), slice(left, left + size))
         return target[window], mask[window]
+
+    def _cached_latents(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The cached posterior (mean, std) [B, 4, h, w] float32 of the rows `idx` (decoder-only training)."""
+        if self.latents is None:  # __init__ refuses decoder-only training without them
+            raise ValueError("decoder-only training needs the cached latents (mean, std)")
+        return self.latents[0][idx].float(), self.latents[1][idx].float()
 
     def step(self, fraction: float) -> dict:
         for group in self.opt.param_groups:
@@ -82,11 +88,11 @@ class VaeTrainer:
         target = to_unit(images)  # [B, 3, 64, 64]
         mask = shape_masks(images, [self.scenes[i] for i in idx.tolist()])  # [B, 1, 64, 64]
         if self.crop and not self.decoder_only:
-            target, mask = self._crop(target, mask)  # [B, 3, c, c], [B, 1, c, c]
+            target, mask = self._crop(target, mask, self.crop)  # [B, 3, c, c], [B, 1, c, c]
         self.vae.train()
         with torch.autocast("cpu", torch.bfloat16, enabled=self.bf16):
             if self.decoder_only:
-                mean, std = self.latents[0][idx].float(), self.latents[1][idx].float()  # [B, 4, h, w]
+                mean, std = self._cached_latents(idx)  # [B, 4, h, w]
                 z = mean + std * torch.randn(mean.shape, generator=self.gen)
                 kl = torch.zeros(())
             else:

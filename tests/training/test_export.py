@@ -33,8 +33,8 @@ def test_export_loads_through_the_sd_code_path_with_the_same_weights(tmp_path, f
     path, config, vocab, unet, vae, text = _exported(tmp_path, factor)
     side = 64 // factor
     assert path.with_suffix(".yaml").is_file()
-    assert any(k.startswith("model.diffusion_model.") for k in __import__("safetensors").safe_open(
-        str(path), "pt").keys())
+    names = __import__("safetensors").safe_open(str(path), "pt").keys()
+    assert any(k.startswith("model.diffusion_model.") for k in names)
     app = webui.build_app(cli.parse_args(["--data-dir", str(tmp_path), "--precision", "full"], env={}))
     model = app.models.get(path.stem)
     assert model.prediction_type == "v_prediction" and model.native_size == 64 and model.latent_scale == 0.7
@@ -47,8 +47,8 @@ def test_export_loads_through_the_sd_code_path_with_the_same_weights(tmp_path, f
         got = model.text_hidden_states(full_ids)
         torch.testing.assert_close(got, expected, atol=2e-2, rtol=2e-2)  # float16 storage
         x, t = torch.randn(2, 4, side, side), torch.tensor([10.0, 900.0])
-        torch.testing.assert_close(model.unet_forward(x, t, expected), unet(x, t, encoder_hidden_states=expected).sample,
-                                   atol=3e-2, rtol=3e-2)
+        torch.testing.assert_close(model.unet_forward(x, t, expected),
+                                   unet(x, t, encoder_hidden_states=expected).sample, atol=3e-2, rtol=3e-2)
         z = torch.randn(1, 4, side, side)
         torch.testing.assert_close(model.decode(z * 0.7), ((vae.decode(z).sample + 1) / 2).clamp(0, 1),
                                    atol=2e-2, rtol=2e-2)
