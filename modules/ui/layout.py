@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextlib
 
 import gradio as gr
+from gradio.blocks import BlockContext
 
 from modules.prompts.styles import StyleDatabase
 from modules.ui import (assets, browser_state, extensions_tab, extras_tab, footer, img2img_tab, localization,
                         outpaint_tab, pnginfo_tab, send_to, settings_tab, top_bar, txt2img_tab)
+from modules.ui.components import TabsAsColumn
 from modules.ui.context import UiConfig, UiContext
 
 # System fonts only: no font file is fetched from anywhere, not even from this server.
@@ -79,12 +81,11 @@ def contents_at_load(blocks: gr.Blocks) -> None:
     each tab once at load for the same reason; docs/a1111-compat.md)."""
     for block in blocks.blocks.values():
         if isinstance(block, gr.Accordion) and block.open is False:
-            block.open = 0
+            block.open = 0  # type: ignore[assignment]  # Gradio types it bool; its page reads 0 as closed, rendered
         elif isinstance(block, gr.Tabs) and not any(isinstance(child, gr.Tab) for child in block.children):
             # Gradio 3 drew a Tabs holding no Tab as a plain column (embedding-inspector's tab has one); Gradio's
             # page fails on it ("initial_tabs is not iterable"), which, rendered at load, would stop the page
-            block.get_block_name = lambda: "column"
-            block.get_component_class_id = gr.Column.get_component_class_id
+            block.__class__ = TabsAsColumn
         elif isinstance(block, gr.Tabs):
             strays_beside(block, blocks)
 
@@ -97,8 +98,9 @@ def strays_beside(tabs: gr.Tabs, page: gr.Blocks) -> None:
     strays = [child for child in tabs.children if not isinstance(child, gr.Tab)]
     if not strays:
         return
-    holders = [b for b in page.blocks.values() if not isinstance(b, gr.Blocks) and tabs in getattr(b, "children", ())]
-    parent = holders[0] if holders else page if tabs in page.children else None
+    holders = [b for b in page.blocks.values()
+               if isinstance(b, BlockContext) and not isinstance(b, gr.Blocks) and tabs in b.children]
+    parent: BlockContext | None = holders[0] if holders else page if tabs in page.children else None
     if parent is None:
         return
     tabs.children = [child for child in tabs.children if isinstance(child, gr.Tab)]

@@ -20,6 +20,7 @@ from PIL import Image
 
 from modules.errors import EaselError
 from modules.pipeline.job import Job
+from modules.ui.components import TitledButton
 from modules.ui.context import UiContext
 from modules.ui.progress import progress_html, run_with_progress
 
@@ -55,10 +56,10 @@ def build(tab: str, ctx: UiContext, kind: str, generation_info=None) -> Results:
         save_folder = ctx.app.options.get("outdir_save")
         with gr.Row(elem_id=f"image_buttons_{tab}", elem_classes=["image-buttons"]):
             folder = gr.Button("📂", elem_id=f"{tab}_open_folder", elem_classes=["tool"], scale=0, min_width=40)
-            save = gr.Button("💾", elem_id=f"save_{tab}", elem_classes=["tool"], scale=0, min_width=40,
-                             tooltip=f"Save the image to a dedicated directory ({save_folder}).")
-            save_zip = gr.Button("🗃️", elem_id=f"save_zip_{tab}", elem_classes=["tool"], scale=0, min_width=40,
-                                 tooltip=f"Save zip archive with images to a dedicated directory ({save_folder})")
+            save = TitledButton("💾", elem_id=f"save_{tab}", elem_classes=["tool"], scale=0, min_width=40,
+                                tooltip=f"Save the image to a dedicated directory ({save_folder}).")
+            save_zip = TitledButton("🗃️", elem_id=f"save_zip_{tab}", elem_classes=["tool"], scale=0, min_width=40,
+                                    tooltip=f"Save zip archive with images to a dedicated directory ({save_folder})")
             send = {target: gr.Button(label, elem_id=f"{tab}_send_to_{target}", min_width=60)
                     for target, label in SEND_TARGETS if target != tab}
         downloads = gr.File(None, file_count="multiple", interactive=False, show_label=False, visible=False,
@@ -204,7 +205,9 @@ def stream_job(ctx: UiContext, work: Callable[[Job], Any], job_count: int, resul
 def queue_position(app, job) -> tuple[int, int] | None:
     """(1-based place, jobs queued) from the App's job queue, when it has one (else None)."""
     jobs = getattr(app, "jobs", None)
-    state = jobs.state(job.id) if jobs is not None and hasattr(jobs, "state") else None
+    if jobs is None or not hasattr(jobs, "state"):
+        return None
+    state = jobs.state(job.id)
     if state is None or state.position is None:
         return None
     queued = len(jobs.store.queued_ids()) if hasattr(jobs, "store") else state.position + 1

@@ -184,6 +184,16 @@ def test_footer_carries_a1111_versions_line(built):
     assert "class='versions'" in text and "gradio: " in text and 'id="sd_checkpoint_hash"' in text
 
 
+def test_save_buttons_are_titled_with_the_save_folder(built):
+    app, blocks = built
+    configs = {b.elem_id: b.get_config() for b in blocks.blocks.values() if getattr(b, "elem_id", None)}
+    folder = app.options.get("outdir_save")
+    for tab in ("txt2img", "img2img"):
+        assert configs[f"save_{tab}"]["webui_tooltip"] == f"Save the image to a dedicated directory ({folder})."
+        assert configs[f"save_zip_{tab}"]["webui_tooltip"] == ("Save zip archive with images to a dedicated "
+                                                              f"directory ({folder})")
+
+
 def test_closed_accordions_reach_the_page_with_their_contents(built):
     """Gradio's page leaves out a closed accordion's contents only for `open` exactly false: with a user extension the
     page gets 0 (closed all the same), so scripts find the elements inside at load, as in A1111 (javascript/easel.js);
