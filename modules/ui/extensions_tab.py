@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import time
+from typing import Literal
 
 import gradio as gr
 
@@ -15,7 +16,7 @@ from modules.extensions.manager import locked  # noqa: F401  (re-exported: the t
 from modules.ui.context import UiContext
 
 COLUMNS = ("Extension", "URL", "Branch", "Version", "Date", "Update", "Enabled", "Problem")
-TYPES = ("str", "str", "str", "str", "str", "str", "bool", "str")
+TYPES: tuple[Literal["str", "bool"], ...] = ("str", "str", "str", "str", "str", "str", "bool", "str")
 ENABLED_COL = COLUMNS.index("Enabled")
 MODES = [("Enable extensions", "none"), ("Only built-in extensions", "extra"), ("Disable all extensions", "all")]
 RESTART_NOTE = ("Restart Easel to load or unload extension scripts, JavaScript and CSS "

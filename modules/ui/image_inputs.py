@@ -41,6 +41,14 @@ def as_image(value: Any, field: str) -> Image.Image | None:
     raise InvalidInput(field, f"expected an image, got {type(value).__name__}")
 
 
+def required_image(value: Any, field: str, problem: str, valid: str) -> Image.Image:
+    """`as_image`, refusing None with `problem` and what would be `valid`."""
+    image = as_image(value, field)
+    if image is None:
+        raise InvalidInput(field, problem, valid)
+    return image
+
+
 def mask_from_layers(layers: Iterable[Any], size: tuple[int, int]) -> Image.Image:
     """White (255) wherever any layer has paint (alpha > 0), black elsewhere; `size` is the background's (w, h).
 
@@ -54,7 +62,7 @@ def mask_from_layers(layers: Iterable[Any], size: tuple[int, int]) -> Image.Imag
         if image is None:
             continue
         if image.size != size:
-            image = image.resize(size, Image.NEAREST)
+            image = image.resize(size, Image.Resampling.NEAREST)
         alpha = np.asarray(image.convert("RGBA"))[..., 3]  # [H, W]
         painted |= alpha > 0
     return Image.fromarray(painted.astype(np.uint8) * 255, mode="L")
@@ -62,9 +70,10 @@ def mask_from_layers(layers: Iterable[Any], size: tuple[int, int]) -> Image.Imag
 
 def editor_image_and_mask(value: dict | None, field: str) -> tuple[Image.Image, Image.Image]:
     """An ImageMask value {background, layers, composite} → (RGB image, L mask). Refuses an empty canvas."""
-    if not value or value.get("background") is None:
-        raise InvalidInput(field, "no image uploaded", "upload an image, then paint over the part to change")
-    background = as_image(value["background"], field)
+    problem, valid = "no image uploaded", "upload an image, then paint over the part to change"
+    if not value:
+        raise InvalidInput(field, problem, valid)
+    background = required_image(value.get("background"), field, problem, valid)
     mask = mask_from_layers(value.get("layers") or [], background.size)
     if not mask.getbbox():
         raise InvalidInput(field, "nothing painted", "paint over the part of the image to regenerate")
@@ -89,7 +98,7 @@ shape: clear the mask and paint it again on this image)
     if abs(mw * h - mh * w) > ASPECT_TOLERANCE * max(mw * h, mh * w):
         raise InvalidInput(field, f"the mask is {mw}×{mh} but the image is {w}×{h}",
                            "a mask of the image's shape: clear the mask and paint it again on this image")
-    return mask.resize((w, h), Image.NEAREST)
+    return mask.resize((w, h), Image.Resampling.NEAREST)
 
 
 def _decode_png(data: str, field: str) -> Image.Image:
@@ -138,30 +147,27 @@ def mask_from_data_url(data: str | None, size: tuple[int, int], field: str = "ma
 def inpaint_image_and_mask(image: Any, mask_data: str | None, field: str = "inpaint") -> tuple[Image.Image,
                                                                                                Image.Image]:
     """The Inpaint tab's uploaded picture and its painted mask as (RGB image, L mask of the image's size)."""
-    picture = as_image(image, field)
-    if picture is None:
-        raise InvalidInput(field, "no image uploaded", "upload an image, then paint over the part to change")
+    picture = required_image(image, field, "no image uploaded", "upload an image, then paint over the part to change")
     return picture.convert("RGB"), mask_from_data_url(mask_data, picture.size)
 
 
 def editor_composite(value: dict | None, field: str) -> Image.Image:
     """A sketch: the picture with the strokes drawn on it."""
-    if not value or (value.get("composite") is None and value.get("background") is None):
+    if not value:
         raise InvalidInput(field, "no image", "upload or draw an image")
-    return as_image(value.get("composite") or value["background"], field).convert("RGB")
+    picture = value.get("composite") or value.get("background")
+    return required_image(picture, field, "no image", "upload or draw an image").convert("RGB")
 
 
 def uploaded_mask(value: Any, size: tuple[int, int]) -> Image.Image:
     """A mask image the user uploaded: white = repaint; its alpha, when it has one, also hides."""
-    image = as_image(value, "mask")
-    if image is None:
-        raise InvalidInput("mask", "no mask uploaded", "a black-and-white image, white where to repaint")
+    image = required_image(value, "mask", "no mask uploaded", "a black-and-white image, white where to repaint")
     if image.mode in ("RGBA", "LA"):
         rgba = np.asarray(image.convert("RGBA")).astype(np.float32)  # [H, W, 4]
         grey = rgba[..., :3].mean(axis=2) * rgba[..., 3] / 255.0
         image = Image.fromarray(grey.clip(0, 255).astype(np.uint8), mode="L")
     image = image.convert("L")
-    return image.resize(size, Image.LANCZOS) if image.size != size else image
+    return image.resize(size, Image.Resampling.LANCZOS) if image.size != size else image
 
 
 def outpaint_canvas(image: Image.Image, directions: Iterable[str], pixels: int,

@@ -121,10 +121,11 @@ def report_to_extension(app, file: Path, text: str) -> None:
     """Show a localization's problem in the Extensions tab's row of the extension holding it (the manager logs it);
     a file of the install folder is only logged."""
     manager = getattr(app, "extensions", None)
-    for ext in manager.all() if manager is not None else ():
-        if Path(ext.path).resolve() in file.resolve().parents:
-            manager.report_problem(ext.name, text)
-            return
+    if manager is not None:
+        for ext in manager.all():
+            if Path(ext.path).resolve() in file.resolve().parents:
+                manager.report_problem(ext.name, text)
+                return
     log_problem(file, text)
 
 

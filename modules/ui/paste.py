@@ -6,7 +6,7 @@ A1111's `infotext_utils` paste fields do. Pure functions: the tabs turn the resu
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, SupportsFloat
 
 from modules.imaging.infotext_fields import INFOTEXT_FIELDS
 
@@ -15,15 +15,18 @@ PASTE_FIELDS: tuple[tuple[str, str, Callable[[str], Any]], ...] = (
     *INFOTEXT_FIELDS, ("Clip skip", "CLIP_stop_at_last_layers", int))
 
 
-def _number(convert: Callable[[str], Any], text: str) -> Any:
-    """`int` also accepts "20.0" (some writers add a decimal point); anything unreadable is None."""
+def _number(convert: Callable[..., Any], value: object) -> Any:
+    """`value` (the infotext's text, or a fill-in number) through `convert`; `int` also accepts "20.0" (some writers
+    add a decimal point); anything unreadable is None."""
     try:
-        return convert(text) if convert is not int else int(float(text))
+        if convert is int and isinstance(value, (str, SupportsFloat)):
+            return int(float(value))
+        return convert(value)
     except (TypeError, ValueError):
         return None
 
 
-def fields_from_params(params: Mapping[str, str], resolve_sampler: Callable[[str], tuple[str, str | None]] | None
+def fields_from_params(params: Mapping[str, object], resolve_sampler: Callable[[str], tuple[str, str | None]] | None
                        = None) -> dict[str, Any]:
     """Parsed infotext (`parse_infotext`) → {field name: typed value} for the fields it names.
 
@@ -56,7 +59,7 @@ def fields_from_params(params: Mapping[str, str], resolve_sampler: Callable[[str
     return values
 
 
-def refiner_values(params: Mapping[str, str], values: dict[str, Any],
+def refiner_values(params: Mapping[str, object], values: dict[str, Any],
                    find_title: Callable[[str], str | None]) -> dict[str, Any]:
     """A1111's Refiner paste fields: the accordion's box follows whether the infotext names a refiner, and
     `Refiner: name [hash]` becomes the title of the checkpoint it names (`find_title`; left out when none does).

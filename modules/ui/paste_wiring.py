@@ -1,6 +1,8 @@
 """Filling a tab's fields from an infotext: the ↙ button, a PNG dropped on the prompt, and "Send to"."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import gradio as gr
 
 from modules.errors import EaselError
@@ -25,7 +27,7 @@ def extra_targets(ctx: UiContext, tab: str) -> list:
     return list(ctx.shared.get(f"{tab}_paste_extra") or [])
 
 
-def extra_updates(pairs: list, params: dict) -> list:
+def extra_updates(pairs: list, params: dict[str, object]) -> list:
     updates = []
     for _, key in pairs:
         try:
@@ -36,7 +38,7 @@ def extra_updates(pairs: list, params: dict) -> list:
     return updates
 
 
-def updates_for(ctx: UiContext, names: list[str], infotext: str | None, pairs: list = ()) -> list:
+def updates_for(ctx: UiContext, names: list[str], infotext: str | None, pairs: Sequence = ()) -> list:
     """One update per target: the pasted value where the infotext has one, else unchanged."""
     if not infotext or not infotext.strip():
         return [gr.update() for _ in [*names, *pairs]]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from typing import Any
 
 from PIL import Image
@@ -75,7 +75,7 @@ def progress_html(fraction: float, eta: float | None, text: str = "", waiting: t
 
 def run_with_progress(work: Callable[[], Any], job, line: WaitLine, is_running: Callable[[], bool],
                       position: Callable[[], tuple[int, int] | None] | None = None,
-                      poll: float = 0.4) -> Iterator[tuple[str, Image.Image | None]]:
+                      poll: float = 0.4) -> Generator[tuple[str, Image.Image | None], None, Any]:
     """Run `work()` in a thread; yield (bar html, preview or None) until it ends; return its result.
 
     `position()` gives the job's (place, total) in the App's queue when the App has one; else the UI's own line.

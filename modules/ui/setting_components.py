@@ -29,11 +29,10 @@ def component_for(setting: Setting, value: Any, elem_id: str | None = None, choi
         return gr.Dropdown(choices=choices, value=value, label=label, elem_id=elem_id, multiselect=multi,
                            allow_custom_value=False, **kw)
     if setting.kind in (int, float):
-        bounded = setting.minimum is not None and setting.maximum is not None
-        if bounded and setting.maximum - setting.minimum <= SLIDER_MAX_SPAN:
+        low, high = setting.minimum, setting.maximum
+        if low is not None and high is not None and high - low <= SLIDER_MAX_SPAN:
             step = 1 if setting.kind is int else 0.01
-            return gr.Slider(setting.minimum, setting.maximum, value=value, step=step, label=label,
-                             elem_id=elem_id, **kw)
+            return gr.Slider(low, high, value=value, step=step, label=label, elem_id=elem_id, **kw)
         return gr.Number(value=value, label=label, elem_id=elem_id, precision=0 if setting.kind is int else None,
                          minimum=setting.minimum, maximum=setting.maximum, **kw)
     if setting.kind in (list, tuple):

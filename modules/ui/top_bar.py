@@ -3,6 +3,7 @@ in `quicksettings_list`."""
 from __future__ import annotations
 
 import gradio as gr
+from gradio.components import Component
 
 from modules.errors import EaselError
 from modules.models.discovery import VAE_AUTOMATIC, VAE_NONE
@@ -107,7 +108,7 @@ def _vae(ctx: UiContext):
     ctx.shared.setdefault("quicksettings_fields", []).append(("sd_vae", vae))
 
 
-def current_values(ctx: UiContext, fields: list[tuple[str, object]]) -> list:
+def current_values(ctx: UiContext, fields: list[tuple[str, Component]]) -> list:
     """An update per quicksettings field with the value its setting has now: the page's own values are those of
     start-up, and the API, another page or the Settings tab may have changed them since. A value that has not
     changed since start-up is not sent: a page-load answer arriving late (a busy server) must not undo a choice
