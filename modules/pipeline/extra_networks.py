@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from modules.errors import InvalidInput, NotFound
 from modules.pipeline.params import RunFacts
@@ -92,7 +92,7 @@ class NetworkRun:
         self.not_found: dict[str, list[str]] = {}  # infotext key → names
         self._found: dict[str, object] = {}  # name → LoraInfo | None, so a name is looked up once per run
 
-    def __enter__(self) -> "NetworkRun":
+    def __enter__(self) -> NetworkRun:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -168,7 +168,7 @@ def upscale_one(upscalers, image: Image.Image, req: ExtrasRequest, tile: int, ov
     if second.kind != "none" and req.extras_upscaler_2_visibility > 0:
         other = upscalers.upscale(image, second.name, scale, tile, overlap, progress, "upscaler_2")
         if other.size != result.size:
-            other = other.resize(result.size, resample=Image.LANCZOS)
+            other = other.resize(result.size, resample=Image.Resampling.LANCZOS)
         result = Image.blend(result.convert("RGB"), other.convert("RGB"), req.extras_upscaler_2_visibility)
         info["Postprocess upscaler 2"] = second.name
         info["Postprocess upscaler 2 visibility"] = req.extras_upscaler_2_visibility
@@ -228,7 +228,8 @@ def _emit(result: ExtrasResult, output: ExtrasOutput, parameters: str | None, sa
     text = postprocess_infotext(output.info)
     chunks = {"postprocessing": text, "extras": text}  # A1111 1.10 writes both
     image = output.image
-    image.info = {"parameters": parameters, **chunks} if parameters else dict(chunks)
+    image.info = {"parameters": parameters} if parameters else {}
+    image.info.update(chunks.items())  # "parameters" first, then the postprocessing chunks
     result.images.append(image)
     result.infotexts.append(text)
     if not save:

@@ -6,8 +6,9 @@ The second pass always runs exactly its steps (A1111 passes them explicitly, as 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -100,7 +101,7 @@ def plan_hires(req: GenerationRequest, upscalers, factor: int = 8) -> HiresPlan 
         value = getattr(req, name)
         _check(name, isinstance(value, int) and 0 <= value <= MAX_HIRES_SIDE, value, f"0 to {MAX_HIRES_SIDE}")
     w, h, tx, ty = target_size(req.width, req.height, req.hr_scale, req.hr_resize_x, req.hr_resize_y, factor)
-    _check("hr_scale", MIN_HIRES_SIDE <= min(w, h) and max(w, h) <= MAX_HIRES_SIDE, f"{w}x{h}",
+    _check("hr_scale", min(w, h) >= MIN_HIRES_SIDE and max(w, h) <= MAX_HIRES_SIDE, f"{w}x{h}",
            f"a target from {MIN_HIRES_SIDE} to {MAX_HIRES_SIDE} pixels a side")
     name = req.hr_upscaler or DEFAULT_UPSCALER
     latent = LATENT_MODES.get(name)
@@ -182,11 +183,18 @@ def upscale_latents(model, latents: torch.Tensor | None, plan: HiresPlan, upscal
     size = (plan.target_h // f, plan.target_w // f)
     pixels = None
     if plan.latent_mode is not None:
+        if latents is None:  # first_pass_from_image gives latents for a latent upscaler
+            raise ValueError(f"the latent upscaler {plan.upscaler!r} needs the first pass's latents")
         mode, antialias = plan.latent_mode
         out = F.interpolate(latents, size=size, mode=mode, antialias=antialias)  # [B, C, H/f, W/f]
     else:
         upscale = None if upscalers is None else (lambda im, s: upscalers.upscale(im, plan.upscaler, s, *tiling))
-        first = first_images if first_images is not None else tensor_to_pil(decode_latents(model, latents, exact))
+        if first_images is not None:
+            first = first_images
+        elif latents is not None:
+            first = tensor_to_pil(decode_latents(model, latents, exact))
+        else:
+            raise ValueError(f"the upscaler {plan.upscaler!r} needs the first pass's latents or images")
         images = [resize_image(0, im, plan.target_w, plan.target_h, upscale) for im in first]
         pixels = pil_to_tensor(images)  # [B, 3, H, W]
         rows = [pixels[i:i + 1] for i in range(len(images))] if exact else [pixels]
@@ -215,7 +223,7 @@ def second_pass_conditioning(model, latents: torch.Tensor, pixels: torch.Tensor 
     if pixels is None:
         pixels = decode_latents(model, latents, exact)  # [B, 3, H, W]
     mask = torch.ones(latents.shape[0], 1, height, width)
-    return inpaint.image_conditioning(model, pixels, mask, tuple(latents.shape[-2:]), weight)
+    return inpaint.image_conditioning(model, pixels, mask, (latents.shape[2], latents.shape[3]), weight)
 
 
 @dataclass
@@ -252,7 +260,8 @@ class SecondPass:
                                      self.first_steps, opts, exact, hires_steps=hires_steps)
 
         conds = conds_for(model)
-        rng = make_rng(tuple(init.shape[1:]), batch, req, opts, model.device, model.vae_scale_factor)
+        shape = (init.shape[1], init.shape[2], init.shape[3])  # (C, H/f, W/f)
+        rng = make_rng(shape, batch, req, opts, model.device, model.vae_scale_factor)
         image_cond = second_pass_conditioning(model, init, pixels, opts.inpainting_mask_weight, exact)
         step = Pass(self.choice, self.denoiser, self.sigmas, self.t_enc, req.cfg_scale, plan.strength >= 1.0,
                     extra_noise=opts.img2img_extra_noise, ngms=negative_guidance_minimum(req, opts))

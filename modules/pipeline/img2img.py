@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -24,7 +25,7 @@ from modules.pipeline.extra_networks import NetworkRun, styled_prompts
 from modules.pipeline.img2img_request import Img2ImgRequest, validate_img2img
 from modules.pipeline.hooks import NO_HOOKS, RunContext, RunHooks, begin_batch, decoded, extra_noise_hook, sampled
 from modules.pipeline.job import Job
-from modules.pipeline.output import ImageOutputs, as_pil, face_restoration, restored
+from modules.pipeline.output import FaceRestoration, ImageOutputs, as_pil, face_restoration, restored
 from modules.pipeline.prompting import step_conditioning
 from modules.pipeline.refiner import RefinerSession
 from modules.pipeline.refiner_plan import plan_refiner
@@ -33,7 +34,7 @@ from modules.pipeline.run_options import (NegativeGuidanceMinimum, negative_guid
                                           tiling_enabled, tiling_infotext, unet_patches)
 from modules.pipeline.sample import (SamplerChoice, decode_latents, job_models_dirs, job_previewer, model_denoiser,
                                      preview_period, run_sampler)
-from modules.pipeline.seeds import fix_seed, plan_images
+from modules.pipeline.seeds import ImagePlan, fix_seed, plan_images
 from modules.pipeline.services import PipelineServices
 from modules.pipeline.steps import choose_sampler, make_rng, run_facts
 from modules.pipeline.vae_methods import method_infotext, with_vae_methods
@@ -66,7 +67,7 @@ class Pass:
     """One denoising pass from an init latent: what txt2img's hires fix and img2img share."""
 
     choice: SamplerChoice
-    denoiser: object
+    denoiser: Callable[..., torch.Tensor]  # D(x [B, C, H, W], sigma [B], **model kwargs) -> denoised (model_denoiser)
     sigmas: torch.Tensor  # the full schedule [n + 1]; noise samplers span it, as in A1111
     t_enc: int
     cfg_scale: float
@@ -77,7 +78,7 @@ class Pass:
 
     def run(self, services, conds, init: torch.Tensor, rng, job: Job, image_cond=None,
             repaint: torch.Tensor | None = None, soft: SoftSettings | None = None,
-            extra_hooks: CFGHooks = CFGHooks(), on_extra_noise=None, notes: dict | None = None,
+            extra_hooks: CFGHooks | None = None, on_extra_noise=None, notes: dict | None = None,
             control=None) -> torch.Tensor | None:
         """init [B, 4, h, w] → sampled latents (None if stopped before a step finished). With `repaint`
         [B, 1, h, w], latents outside it are kept: exactly, or by the soft blend of `soft` (no final blend).
@@ -91,7 +92,7 @@ class Pass:
             noise = noise if on_extra_noise is None else on_extra_noise(noise, init, x)
             x = x + noise * self.extra_noise  # [B, 4, h, w]
         hooks = CFGHooks() if soft is None or repaint is None else blend_hooks(soft, init, repaint)
-        hooks = hooks.plus(extra_hooks)
+        hooks = hooks if extra_hooks is None else hooks.plus(extra_hooks)
         hooks = hooks if control is None else hooks.plus(control.cfg_hooks())
         keep = None if repaint is None or soft is not None else 1 - repaint  # [B, 1, h, w]
         cfg = CFGDenoiser(self.denoiser, conds.cond, conds.uncond, self.cfg_scale, image_cond=image_cond,
@@ -101,7 +102,7 @@ class Pass:
         noise_sampler = services.samplers.noise_sampler(self.choice.spec, x, self.sigmas, rng)
         latents = run_sampler(self.choice, cfg, x, sched, noise_sampler, job)
         self.ngms.note_skips(cfg, notes)
-        if latents is not None and keep is not None:
+        if latents is not None and keep is not None and repaint is not None:  # keep is set only with repaint
             latents = latents * repaint + init * keep
         return latents
 
@@ -215,18 +216,18 @@ def run_img2img(services: PipelineServices, req: Img2ImgRequest, opts: Snapshot,
 class BatchRun:
     """One img2img batch: encode, sample from the noised init latent, decode and paste back."""
 
-    services: object
+    services: PipelineServices
     model: object
     req: Img2ImgRequest
     opts: Snapshot
     step: Pass
-    batch: object
-    take: object
-    prepared: object
+    batch: ImagePlan
+    take: Callable[[list], list]  # batch n's items of a per-image list (`_batch_items` bound to n)
+    prepared: inpaint.PreparedInputs
     job: Job
     hooks: RunHooks
     ctx: RunContext
-    faces: object = None  # the FaceRestoration step, or None
+    faces: FaceRestoration | None = None  # the face restoration step
     refiner: RefinerSession | None = None  # switches to another checkpoint mid-sampling (modules/pipeline/refiner.py)
     controls: tuple = ()  # the job's ControlNet units (modules/controlnet/resolve.py)
 
@@ -234,9 +235,9 @@ class BatchRun:
         """Decode, restore faces if asked, then paste back and restore the original outside the mask (soft: where
         little changed)."""
         take, prepared, req = self.take, self.prepared, self.req
-        images = decode_latents(self.model, latents, self.opts.exact_batches)  # [B, 3, H, W]
-        images = decoded(self.hooks, self.ctx, inpaint_only_blend(images, self.controls))
-        images = [as_pil(im) for im in restored(self.faces, images)]
+        pixels = decode_latents(self.model, latents, self.opts.exact_batches)  # [B, 3, H, W]
+        finished = decoded(self.hooks, self.ctx, inpaint_only_blend(pixels, self.controls))  # [3, H, W] or PIL each
+        images = [as_pil(im) for im in restored(self.faces, finished)]
         plans, overlays, soft = take(prepared.masks), take(prepared.overlays), req.soft_settings()
         if soft is not None and repaint is not None:
             masks = difference_masks(soft, repaint, init, latents, req.width, req.height)

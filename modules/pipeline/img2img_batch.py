@@ -6,9 +6,9 @@ Outputs go to the output folder named after the input (`stem.png`, `stem-2.png` 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from PIL import Image
 
@@ -48,21 +48,25 @@ def find_mask(masks: list[Path], stem: str) -> Path | None:
     return next((m for m in masks if m.stem == stem), None)
 
 
+# infotext key → request field, and how its text becomes the field's value
+PNG_INFO_FIELDS: tuple[tuple[str, str, Callable[[str], object]], ...] = (
+    ("Seed", "seed", int), ("CFG scale", "cfg_scale", float), ("Steps", "steps", int), ("Sampler", "sampler_name", str))
+
+
 def with_png_info(req: Img2ImgRequest, infotext: str | None, props: tuple[str, ...]) -> Img2ImgRequest:
     """A1111's rule: prompts from the image are appended, the other selected fields replace the request's."""
     if not infotext:
         return req
     parsed = {k: v for k, v in parse_infotext(infotext).items() if k in props}
-    changes = {}
+    changes: dict[str, object] = {}
     if "Prompt" in parsed:
         changes["prompt"] = f"{req.prompt} {parsed['Prompt']}".strip()
     if "Negative prompt" in parsed:
         changes["negative_prompt"] = f"{req.negative_prompt} {parsed['Negative prompt']}".strip()
-    for key, name, kind in (("Seed", "seed", int), ("CFG scale", "cfg_scale", float), ("Steps", "steps", int),
-                            ("Sampler", "sampler_name", str)):
+    for key, name, kind in PNG_INFO_FIELDS:
         if key in parsed:
             try:
-                changes[name] = kind(parsed[key])
+                changes[name] = kind(str(parsed[key]))  # read from the text, so a string (no default fills these)
             except ValueError:
                 raise InvalidInput(key, f"{parsed[key]!r} in the image's infotext is not usable") from None
     return req.replace(**changes)

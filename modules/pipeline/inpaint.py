@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
 
+from modules.errors import InvalidInput
 from modules.imaging import masks as mk
 from modules.imaging.convert import flatten, parse_background, pil_to_tensor
 from modules.imaging.resize import LATENT_RESIZE, RESIZE_AND_FILL, resize_image, resize_mode_index
@@ -70,8 +71,11 @@ def plan_mask(req: Img2ImgRequest, size: tuple[int, int]) -> MaskPlan | None:
     latent = None if req.latent_mask is None else \
         mk.fit_mask(as_image(req.latent_mask, "latent_mask").convert("RGB"), size)[0]
     if req.inpaint_full_res:
-        box = mk.crop_region(mask, req.inpaint_full_res_padding)
-        box = mk.expand_crop_region(box, req.width, req.height, mask.width, mask.height)
+        found = mk.crop_region(mask, req.inpaint_full_res_padding)
+        if found is None:  # a wide blur can spread a few white pixels below one grey level
+            raise InvalidInput("mask_blur", f"a blur of {req.mask_blur_x} × {req.mask_blur_y} leaves nothing of "
+                               "this mask to repaint", "a smaller mask blur or a larger mask")
+        box = mk.expand_crop_region(found, req.width, req.height, mask.width, mask.height)
         work = resize_image(RESIZE_AND_FILL, mask.crop(box), req.width, req.height)
         latent = None if latent is None else resize_image(RESIZE_AND_FILL, latent.crop(box), req.width, req.height)
         return MaskPlan(work, mask, box, note, latent)
@@ -128,8 +132,9 @@ def prepare_inputs(req: Img2ImgRequest, background: str = "#ffffff", upscale=Non
         prepared.masks.append(plan)
         if plan is not None and plan.note and plan.note not in prepared.notes:
             prepared.notes.append(plan.note)
-    if prepared.has_mask:
-        prepared.extra.update(mask_infotext(req, prepared.masks[0]))
+    first = prepared.masks[0]
+    if first is not None:  # as `prepared.has_mask`
+        prepared.extra.update(mask_infotext(req, first))
     return prepared
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from PIL import Image
 
 from modules.errors import InvalidInput
 from modules.imaging.convert import tensor_to_pil
@@ -29,7 +30,9 @@ class ImageOutputs:
                  hooks: RunHooks = NO_HOOKS, ctx: RunContext | None = None):
         self.services, self.req, self.opts, self.facts, self.kind = services, req, opts, facts, kind
         self.hooks, self.ctx = hooks, ctx
-        self.images, self.infotexts, self.saved = [], [], []
+        self.images: list[Image.Image] = []
+        self.infotexts: list[str] = []
+        self.saved: list[Path] = []
         self.faces: FaceRestoration | None = None  # set by the run when it restores faces (for `info`)
         self.job_timestamp = time.strftime("%Y%m%d%H%M%S")
 

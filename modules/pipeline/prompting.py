@@ -10,8 +10,8 @@ Extra-network tags (`<lora:…>`) are cut from the positive prompts here, so eve
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 

@@ -9,8 +9,9 @@ over unchanged; only the denoiser and the conditioning inside the guidance objec
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -91,7 +92,7 @@ class RefinerSession:
                                notes, exact)
         return CFGHooks(on_denoiser=(switch,))
 
-    def __enter__(self) -> "RefinerSession":
+    def __enter__(self) -> RefinerSession:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Self
 
 from modules.controlnet.units import ControlUnit, coerce_units
 from modules.errors import InvalidInput
@@ -81,7 +82,8 @@ class GenerationRequest:
         object.__setattr__(self, "alwayson_scripts", MappingProxyType(dict(self.alwayson_scripts or {})))
         object.__setattr__(self, "controlnet_units", coerce_units(self.controlnet_units))
 
-    def replace(self, **changes) -> "GenerationRequest":
+    def replace(self, **changes) -> Self:
+        """A copy with `changes`, of the same class (an Img2ImgRequest stays one)."""
         return dataclasses.replace(self, **changes)
 
     @property

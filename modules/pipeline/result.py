@@ -26,7 +26,8 @@ class GenerationResult:
     @property
     def shown_paths(self) -> list[Path | None]:
         """The saved file of each of `shown_images` (None where it was not saved), for downloads under its name."""
-        images = list(self.saved_paths) if len(self.saved_paths) == len(self.images) else [None] * len(self.images)
+        saved = len(self.saved_paths) == len(self.images)
+        images: list[Path | None] = list(self.saved_paths) if saved else [None] * len(self.images)
         return [self.grid_path, *images] if self.grid is not None else images
 
     @property

@@ -2,6 +2,11 @@
 and blend the tiles back together. Written as a function of plain values so the script stays thin."""
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
 from modules.errors import InvalidInput
 from modules.imaging.convert import flatten, parse_background
 from modules.pipeline.img2img import run_img2img
@@ -22,7 +27,11 @@ def run_sd_upscale(services, req: Img2ImgRequest, opts, job, upscaler: str = "No
     grid = split_grid(image, req.width, req.height, overlap)
     tiles = grid.tiles()
     seed = fix_seed(req.seed)
-    combined, infotexts, saved, seeds, first_info = [], [], [], [], {}
+    combined: list[Image.Image] = []
+    infotexts: list[str] = []
+    saved: list[Path] = []
+    seeds: list[int] = []
+    first_info: dict[str, Any] = {}
     for n in range(req.n_iter):
         results, tile_seed = [], seed + n
         for start in range(0, len(tiles), req.batch_size):

@@ -22,7 +22,7 @@ class ImagePlan:
     subseeds: tuple[int, ...]
     batch_size: int
 
-    def batch(self, n: int) -> "ImagePlan":
+    def batch(self, n: int) -> ImagePlan:
         s = slice(n * self.batch_size, (n + 1) * self.batch_size)
         return ImagePlan(self.prompts[s], self.negative_prompts[s], self.seeds[s], self.subseeds[s], self.batch_size)
 

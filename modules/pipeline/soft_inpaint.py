@@ -38,13 +38,16 @@ def blend_weight(nmask: torch.Tensor, sigma: torch.Tensor | float, settings: Sof
 
 def blend_hooks(settings: SoftSettings, init: torch.Tensor, nmask: torch.Tensor) -> CFGHooks:
     """CFG hooks that replace the hard keep-mask blend by the soft one at every step (sigma read per step)."""
-    state = {"sigma": None}
+    state: dict[str, torch.Tensor] = {}  # "sigma": this step's noise level, a 0-d tensor
 
     def remember_sigma(params: DenoiserParams) -> None:
         state["sigma"] = params.sigma[0]
 
     def blend(params: AfterCFGParams) -> None:
-        weight = blend_weight(nmask, state["sigma"].to(nmask), settings)  # [B, 1, h, w]
+        sigma = state.get("sigma")
+        if sigma is None:
+            raise RuntimeError("soft inpainting: the after-CFG blend ran before any denoiser call saw a sigma")
+        weight = blend_weight(nmask, sigma.to(nmask), settings)  # [B, 1, h, w]
         params.x = latent_blend(init, params.x, weight, settings.inpaint_detail_preservation)
 
     return CFGHooks(on_denoiser=(remember_sigma,), on_after_cfg=(blend,))
@@ -99,14 +102,14 @@ def difference_masks(settings: SoftSettings, nmask: torch.Tensor, original: torc
     soft = nmask[:, 0].float().clamp(0, 1)  # [B, h, w]
     scalar = 1 - soft ** (settings.mask_blend_scale / 2)
     scalar = 0.5 * (1 - settings.composite_mask_influence) + scalar * settings.composite_mask_influence
-    scalar = (scalar / (1.00001 - scalar)).cpu().numpy()  # [B, h, w]
+    scale = (scalar / (1.00001 - scalar)).cpu().numpy()  # [B, h, w]
     distance = torch.linalg.vector_norm(result - original, dim=1).float().cpu().numpy()  # [B, h, w]
     kernel = tapered_gaussian()
     out = []
     for i, dist in enumerate(distance):
         dist = percentile_filter(dist, kernel, 0.9, 1.0)
         dist = percentile_filter(dist, kernel, 0.25, 0.75)
-        ratio = dist / (settings.composite_difference_threshold * scalar[min(i, len(scalar) - 1)])
+        ratio = dist / (settings.composite_difference_threshold * scale[min(i, len(scale) - 1)])
         keep = smootherstep(1 / (1 + ratio ** settings.composite_difference_contrast))
         mask = Image.fromarray((255.0 * (1 - keep)).astype(np.uint8), mode="L")
         mask = resize_image(RESIZE_AND_FILL, mask, width, height)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -88,7 +89,9 @@ def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapsh
             outputs.facts = nets.facts(facts)
             job.begin_pass(n * passes // req.n_iter, len(sigmas) - 1, f"Batch {n + 1} out of {req.n_iter}")
             first_images = None
-            if req.firstpass_image is not None:  # hires fix from a given picture: no first pass (A1111)
+            # hires fix from a given picture: no first pass (A1111); validate_request allows firstpass_image only
+            # with enable_hr, so `second` is there
+            if req.firstpass_image is not None and second is not None:
                 latents, first_images = first_pass_from_image(model, req, second.plan, len(batch.seeds), exact)
             else:
                 latents = first.run(services, model, req, opts, batch, job, hooks, ctx, refiner)
@@ -100,8 +103,8 @@ def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapsh
                                      notes=ctx.extra, refiner=refiner, controls=controls)
             if latents is not None:
                 latents = sampled(hooks, ctx, latents)
-                images = inpaint_only_blend(decode_latents(model, latents, exact), controls)  # [B, 3, H, W]
-                images = decoded(hooks, ctx, images)
+                pixels = inpaint_only_blend(decode_latents(model, latents, exact), controls)  # [B, 3, H, W]
+                images = decoded(hooks, ctx, pixels)  # [3, H, W] or PIL each
                 outputs.add_images(restored(faces, images), ctx.batch)
     ctx.result = outputs.result(ctx.plan, interrupted=job.interrupted)
     ctx.result.warnings.extend(nets.warnings)
@@ -114,7 +117,7 @@ class FirstPass:
     """The text-to-image pass of a run, prepared once (sampler, schedule, NGMS), run per batch."""
 
     choice: SamplerChoice
-    denoiser: object
+    denoiser: Callable[..., torch.Tensor]  # D(x [B, C, H, W], sigma [B], **model kwargs) -> denoised (model_denoiser)
     sigmas: torch.Tensor  # [steps + 1]
     ngms: NegativeGuidanceMinimum
     controls: tuple = ()  # the job's ControlNet units (modules/controlnet/resolve.py)

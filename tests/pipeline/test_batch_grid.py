@@ -10,7 +10,7 @@ from PIL import Image
 
 from modules.imaging.infotext import parse_infotext
 from modules.pipeline.request import GenerationRequest
-from tests.api.conftest import TINY, client  # noqa: F401  (the in-process API fixture)
+from tests.api.conftest import TINY, make_client
 
 BASE = dict(prompt="a red circle", steps=2, width=64, height=64, seed=77, sampler_name="Euler")
 
@@ -52,13 +52,14 @@ def test_grid_settings_rows_and_save_only(app, tmp_path):
         assert on_disk.size == (192, 64)  # one row of three
 
 
-def test_api_returns_the_grid_only_when_it_saves_images(client):
+def test_api_returns_the_grid_only_when_it_saves_images(tmp_path, tiny_checkpoint):
     def images(body):
         return [Image.open(io.BytesIO(base64.b64decode(b))) for b in body["images"]]
 
-    plain = client.post("/sdapi/v1/txt2img", json={**TINY, "batch_size": 2}).json()
+    with make_client(tmp_path, tiny_checkpoint) as client:
+        plain = client.post("/sdapi/v1/txt2img", json={**TINY, "batch_size": 2}).json()
+        saved = client.post("/sdapi/v1/txt2img", json={**TINY, "batch_size": 2, "save_images": True}).json()
     assert [i.size for i in images(plain)] == [(64, 64), (64, 64)]
     assert json.loads(plain["info"])["index_of_first_image"] == 0
-    saved = client.post("/sdapi/v1/txt2img", json={**TINY, "batch_size": 2, "save_images": True}).json()
     assert [i.size for i in images(saved)] == [(128, 64), (64, 64), (64, 64)]
     assert json.loads(saved["info"])["index_of_first_image"] == 1

@@ -1,11 +1,14 @@
 """Hires fix on the tiny models: sizes, infotext keys, latent and image upscalers, second-pass options, errors."""
+import dataclasses
+import types
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from modules.errors import InvalidInput
 from modules.imaging.infotext import parse_infotext
-from modules.pipeline.hires import plan_hires
+from modules.pipeline.hires import plan_hires, upscale_latents
 from modules.pipeline.job import Job
 from modules.pipeline.request import GenerationRequest
 from modules.upscalers.registry import LATENT_MODES
@@ -80,6 +83,15 @@ def test_bad_hires_fields_are_named(app):
     with pytest.raises(InvalidInput, match="hr_scale"):
         plan_hires(GenerationRequest(**BASE, enable_hr=True, hr_scale=0.5), None)
     assert plan_hires(GenerationRequest(**BASE), None) is None
+
+
+def test_second_pass_without_first_pass_output_is_a_clear_error():
+    model = types.SimpleNamespace(vae_scale_factor=8)  # refused before the model is used
+    latent = plan_hires(GenerationRequest(**BASE, enable_hr=True, hr_upscaler="Latent"), None)
+    image = dataclasses.replace(latent, upscaler="Lanczos", latent_mode=None)  # an image upscaler's plan
+    for upscaler, plan in (("Latent", latent), ("Lanczos", image)):
+        with pytest.raises(ValueError, match=f"upscaler '{upscaler}' needs the first pass's latents"):
+            upscale_latents(model, None, plan, None, exact=False)
 
 
 def test_use_same_sampler_labels_mean_the_first_pass(app):

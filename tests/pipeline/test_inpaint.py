@@ -7,6 +7,7 @@ from modules.errors import InvalidInput
 from modules.imaging.infotext import parse_infotext
 from modules.imaging.masks import gaussian_kernel
 from modules.pipeline.img2img_request import Img2ImgRequest
+from modules.pipeline.inpaint import plan_mask
 from tests.pipeline.conftest import make_app
 
 BASE = dict(prompt="a red circle", negative_prompt="blue", steps=3, width=64, height=64, seed=77)
@@ -100,6 +101,15 @@ def test_empty_mask_is_refused_before_any_work(app):
     with pytest.raises(InvalidInput, match="mask.*empty"):  # inverted all-white: the same
         app.img2img(Img2ImgRequest(**BASE, init_images=[noise_image()], mask=Image.new("L", (8, 8), 255),
                                    inpainting_mask_invert=1))
+
+
+def test_only_masked_refuses_a_mask_its_blur_wipes_out():
+    dot = box_mask(box=(40, 30, 41, 31))  # one white pixel
+    req = Img2ImgRequest(**BASE, init_images=[noise_image()], mask=dot, mask_blur=64, inpaint_full_res=True)
+    with pytest.raises(InvalidInput, match="leaves nothing of this mask") as refused:
+        plan_mask(req, (96, 96))
+    assert refused.value.field == "mask_blur"
+    assert plan_mask(req.replace(mask_blur=1), (96, 96)) is not None
 
 
 def test_masked_batch_equals_single_runs(any_app):

@@ -7,7 +7,15 @@ from PIL import Image
 from modules.errors import InvalidInput
 from modules.imaging.infotext import parse_infotext
 from modules.pipeline.img2img_request import Img2ImgRequest
-from modules.pipeline.soft_inpaint import SoftSettings, blend_weight, latent_blend, percentile_filter, tapered_gaussian
+from modules.pipeline.soft_inpaint import (
+    SoftSettings,
+    blend_hooks,
+    blend_weight,
+    latent_blend,
+    percentile_filter,
+    tapered_gaussian,
+)
+from modules.sampling.cfg_hooks import AfterCFGParams, DenoiserParams
 from tests.pipeline.conftest import make_app
 
 BASE = dict(prompt="a red circle", steps=3, width=64, height=64, seed=21)
@@ -56,6 +64,18 @@ def test_blend_ends_and_weights():
     nmask = torch.tensor([0.0, 0.5, 1.0])
     assert torch.equal(blend_weight(nmask, 1.0, SoftSettings())[[0, 2]], torch.tensor([0.0, 1.0]))
     assert blend_weight(nmask, 10.0, SoftSettings())[1] < blend_weight(nmask, 0.1, SoftSettings())[1]
+
+
+def test_blend_hooks_use_the_sigma_of_the_denoiser_call():
+    init, x = torch.zeros(1, 4, 2, 2), torch.ones(1, 4, 2, 2)  # [B, C, h, w]
+    nmask = torch.tensor([[[[0.0, 1.0], [1.0, 1.0]]]])  # [B, 1, h, w]: keep the top-left latent
+    hooks = blend_hooks(SoftSettings(), init, nmask)
+    after = AfterCFGParams(x.clone(), 0, 1)
+    with pytest.raises(RuntimeError, match="before any denoiser call"):
+        hooks.on_after_cfg[0](after)
+    hooks.on_denoiser[0](DenoiserParams(x, None, torch.tensor([1.0]), 0, 1, None, None))
+    hooks.on_after_cfg[0](after)
+    assert torch.equal(after.x[0, :, 0, 0], init[0, :, 0, 0]) and torch.allclose(after.x[0, :, 1, 1], x[0, :, 1, 1])
 
 
 @pytest.fixture(params=["regular", "inpaint"])

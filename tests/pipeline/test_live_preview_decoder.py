@@ -6,8 +6,8 @@ from modules.imaging.preview import preview_image
 from modules.pipeline.job import Job
 from modules.pipeline.request import GenerationRequest
 
-REQUEST = dict(prompt="a red star at the top on a blue background", steps=4, width=64, height=64, seed=5,
-               sampler_name="Euler")
+REQUEST = GenerationRequest(prompt="a red star at the top on a blue background", steps=4, width=64, height=64,
+                            seed=5, sampler_name="Euler")
 
 
 def preview_of(app, method: str):
@@ -15,7 +15,7 @@ def preview_of(app, method: str):
     app.options.set("show_progress_every_n_steps", 2)
     app.options.set("show_progress_type", method)
     job = Job()
-    app.txt2img(GenerationRequest(**REQUEST), job)
+    app.txt2img(REQUEST, job)
     return job, preview_image(job.preview, job.previewer)
 
 

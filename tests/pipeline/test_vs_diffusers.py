@@ -20,7 +20,8 @@ def test_euler_final_latent_matches_diffusers(app_fp32):
     ours = captured["latents"]  # [1, 4, 8, 8]
 
     plan = plan_images(req.prompt, req.negative_prompt, 42, 0, 0.0, 1, 1)
-    conds = step_conditioning(app_fp32.services.conditioning, model, plan, 1, req.steps, app_fp32.options.snapshot(), True)
+    conds = step_conditioning(app_fp32.services.conditioning, model, plan, 1, req.steps,
+                              app_fp32.options.snapshot(), True)
     cond, uncond = conds.cond(0).tensor.cross_attn, conds.uncond(0).cross_attn  # [1, 77, C] each
     denoiser_sigmas = app_fp32.services.samplers.build_sigmas("Euler", "Automatic", req.steps,
                                                               euler_denoiser(app_fp32, model))[0]
