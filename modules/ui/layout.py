@@ -8,8 +8,8 @@ import gradio as gr
 from gradio.blocks import BlockContext
 
 from modules.prompts.styles import StyleDatabase
-from modules.ui import (assets, browser_state, extensions_tab, extras_tab, footer, img2img_tab, localization,
-                        outpaint_tab, pnginfo_tab, send_to, settings_tab, top_bar, txt2img_tab)
+from modules.ui import (assets, browser_state, extensions_tab, extras_tab, footer, gradio_page_fixes, img2img_tab,
+                        localization, outpaint_tab, pnginfo_tab, send_to, settings_tab, top_bar, txt2img_tab)
 from modules.ui.components import TabsAsColumn
 from modules.ui.context import UiConfig, UiContext
 
@@ -155,5 +155,6 @@ def mount_ui(server, app):
     blocks = build_ui(app)
     server.state.easel_blocks = blocks  # on_app_started(demo, app) hands it to extensions
     mount_extra_networks(server, app, blocks.easel_context)
+    gradio_page_fixes.mount(server)
     return gr.mount_gradio_app(server, blocks, path="/", auth=auth,
                                **mount_kwargs(app, server, blocks.easel_context.localizations))
