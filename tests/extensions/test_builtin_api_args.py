@@ -173,7 +173,8 @@ def test_loopback(client):
 
 def doc_tables() -> dict[str, list[list[str]]]:
     """`## Title (tabs)` → the rows of the first table under it (cells, header and rule left out)."""
-    tables, title = {}, None
+    tables: dict[str, list[list[str]]] = {}
+    title = None
     for line in DOCS.read_text(encoding="utf-8").splitlines():
         heading = re.match(r"^##+ (.+?)( \(.*\))?$", line)
         if heading:

@@ -2,6 +2,8 @@
 callbacks see every sampling step, and what they change (x, sigma, conds) changes the generation (tiny model)."""
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import torch
 import pytest
@@ -124,7 +126,8 @@ def test_a_failing_cfg_callback_is_reported_once_and_the_generation_goes_on(cfg_
 
 def test_a_replaced_kdiffusion_callback_state_runs_after_every_step(cfg_app, callbacks):
     """ReSharpen and Vectorscope CC replace KDiffusionSampler.callback_state and change d["x"] in place."""
-    from modules.sd_samplers_kdiffusion import KDiffusionSampler
+    # an A1111 module, made at run time by the compat layer
+    KDiffusionSampler = importlib.import_module("modules.sd_samplers_kdiffusion").KDiffusionSampler
 
     plain = pixels(cfg_app.txt2img(GenerationRequest(**BASE)))
     original = KDiffusionSampler.callback_state

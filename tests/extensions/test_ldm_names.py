@@ -3,7 +3,9 @@ blocks) work, `shared.sd_model.cond_stage_model.wrapped` is a FrozenCLIPEmbedder
 tokenizer extension reads its vocabulary), and its model code is absent with a reason rather than silently inert."""
 from __future__ import annotations
 
+import importlib
 import math
+from types import ModuleType
 
 import pytest
 import torch
@@ -11,6 +13,11 @@ import torch
 from modules.pipeline.request import GenerationRequest
 from tests.extensions.conftest import start, stop
 from tests.pipeline.conftest import make_app
+
+
+def a1111(name: str) -> ModuleType:
+    """A module of A1111's world (ldm.*, networks, lora): the compat layer makes it importable at run time only."""
+    return importlib.import_module(name)
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +31,11 @@ def loaded_app(tmp_path_factory, tiny_checkpoint):
 
 
 def test_ldm_helpers(loaded_app):
-    from ldm.modules.diffusionmodules.util import conv_nd, make_beta_schedule, timestep_embedding, zero_module
-    from ldm.util import default, instantiate_from_config
+    util = a1111("ldm.modules.diffusionmodules.util")
+    conv_nd, make_beta_schedule, timestep_embedding, zero_module = (
+        util.conv_nd, util.make_beta_schedule, util.timestep_embedding, util.zero_module)
+    ldm_util = a1111("ldm.util")
+    default, instantiate_from_config = ldm_util.default, ldm_util.instantiate_from_config
 
     made = instantiate_from_config({"target": "torch.nn.Linear", "params": {"in_features": 2, "out_features": 3}})
     assert isinstance(made, torch.nn.Linear) and made.out_features == 3
@@ -41,7 +51,8 @@ def test_ldm_helpers(loaded_app):
 
 
 def test_cond_stage_model_wraps_the_loaded_clip(loaded_app):
-    from ldm.modules.encoders.modules import FrozenCLIPEmbedder, FrozenOpenCLIPEmbedder
+    encoders = a1111("ldm.modules.encoders.modules")
+    FrozenCLIPEmbedder, FrozenOpenCLIPEmbedder = encoders.FrozenCLIPEmbedder, encoders.FrozenOpenCLIPEmbedder
     from modules import shared
 
     cond = shared.sd_model.cond_stage_model
@@ -60,11 +71,11 @@ def test_cond_stage_model_wraps_the_loaded_clip(loaded_app):
 
 
 def test_ldm_model_code_is_absent_with_a_reason(loaded_app):
-    import ldm.modules.attention as attention
+    attention = a1111("ldm.modules.attention")
 
     with pytest.raises(AttributeError, match="diffusers classes"):
         _ = attention.CrossAttention
-    from ldm.models.diffusion import ddpm
+    ddpm = a1111("ldm.models.diffusion.ddpm")
 
     with pytest.raises(AttributeError, match="ldm.models.diffusion.ddpm.LatentDiffusion"):
         _ = ddpm.LatentDiffusion
@@ -72,7 +83,7 @@ def test_ldm_model_code_is_absent_with_a_reason(loaded_app):
 
 def test_networks_lists_the_lora_files(loaded_app):
     """`import networks` (A1111's built-in Lora extension): old-sd-firstpasser looks LoRAs up by name and alias."""
-    import networks
+    networks = a1111("networks")
 
     from tests.fixtures.tiny_lora import lora_tensors, write_lora
 
@@ -86,7 +97,7 @@ def test_networks_lists_the_lora_files(loaded_app):
     assert row.get_alias() == "grainy"
     with pytest.raises(AttributeError, match="applies LoRA itself"):
         _ = networks.load_networks
-    import lora  # the older names beside networks (sd-webui-supermerger imports them)
+    lora = a1111("lora")  # the older names beside networks (sd-webui-supermerger imports them)
 
     assert lora.available_loras["grain"].alias == "grainy" and "grainy" in lora.available_lora_aliases
 
@@ -94,8 +105,7 @@ def test_networks_lists_the_lora_files(loaded_app):
 def test_loaded_networks_are_the_loras_of_the_last_generation(loaded_app):
     """sd-webui-regional-prompter reads `lora.loaded_loras` (= `networks.loaded_networks`) after a generation and
     clears it; Easel lists what it patched in, and clearing that list changes nothing."""
-    import lora
-    import networks
+    lora, networks = a1111("lora"), a1111("networks")
 
     from tests.fixtures.tiny_lora import lora_tensors, write_lora
 

@@ -4,6 +4,7 @@ overrides replaces the guidance combination at every step (as sd-dynamic-thresho
 "<sampler>_dynthres<N>" added in process_batch, p.sampler_name set to it, removed in postprocess_batch)."""
 from __future__ import annotations
 
+import importlib
 import textwrap
 
 import numpy as np
@@ -92,8 +93,9 @@ def pixels(result) -> np.ndarray:
 
 def test_rows_have_constructors_and_create_sampler_builds_their_objects(half_app):
     from modules import sd_samplers
-    from modules.sd_samplers_kdiffusion import CFGDenoiserKDiffusion, KDiffusionSampler
-    from modules.sd_samplers_timesteps import CompVisSampler
+    kdiffusion = importlib.import_module("modules.sd_samplers_kdiffusion")  # A1111 modules, made at run time
+    CFGDenoiserKDiffusion, KDiffusionSampler = kdiffusion.CFGDenoiserKDiffusion, kdiffusion.KDiffusionSampler
+    CompVisSampler = importlib.import_module("modules.sd_samplers_timesteps").CompVisSampler
 
     euler = sd_samplers.create_sampler("Euler", None)
     assert isinstance(euler, KDiffusionSampler) and euler.config.name == "Euler"
@@ -132,7 +134,9 @@ def test_the_plain_combination_equals_the_cores(half_app):
     import torch
 
     from modules.sampling.cfg import MultiCond, _combine
-    from modules.sd_samplers_kdiffusion import CFGDenoiserKDiffusion
+
+    # an A1111 module, made at run time by the compat layer
+    CFGDenoiserKDiffusion = importlib.import_module("modules.sd_samplers_kdiffusion").CFGDenoiserKDiffusion
 
     x_out = torch.randn(5, 4, 2, 2)  # image 0: rows 0, 1; image 1: row 2; uncond rows 3, 4
     parts = (((0, 0.7), (1, 0.3)), ((2, 1.0),))

@@ -3,6 +3,8 @@ ui_prompt_styles (the styles row's symbols and materialize_styles, which sd-webu
 own hires prompt boxes); the rest of ui_prompt_styles is A1111's page builder and says so."""
 from __future__ import annotations
 
+import importlib
+
 import pytest
 
 from modules.prompts.styles import PromptStyle
@@ -20,7 +22,7 @@ def styled_app(tmp_path_factory, tiny_checkpoint):
 
 
 def test_quote_js_escapes_for_an_attribute(styled_app):
-    from modules.ui_extra_networks import quote_js
+    quote_js = importlib.import_module("modules.ui_extra_networks").quote_js  # an A1111 module, made at run time
 
     assert quote_js('a "b" \\ c') == '"a \\"b\\" \\\\ c"'
 
@@ -51,7 +53,7 @@ def test_save_files_saves_gallery_entries_like_the_save_button(styled_app, tmp_p
 
     from PIL import Image
 
-    from modules.ui_common import save_files
+    save_files = importlib.import_module("modules.ui_common").save_files  # an A1111 module, made at run time
 
     picture = Image.new("RGB", (16, 16), (200, 10, 10))
     infotext = "a red square\nSteps: 3, Sampler: Euler, Seed: 42, Size: 16x16"
