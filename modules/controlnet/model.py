@@ -11,13 +11,16 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 
 from modules.controlnet import convert
 from modules.controlnet.shapes import cross_width, family_name, read_encoder, unet_family
 from modules.errors import InvalidInput, ModelLoadError
+
+if TYPE_CHECKING:
+    from diffusers import ControlNetModel
 
 DIFFUSERS_WEIGHTS = ("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.bin")
 
@@ -28,7 +31,7 @@ class LoadedControlNet:
 
     name: str  # the listed name, e.g. "control_v11p_sd15_canny [d14c016b]"
     path: Path
-    net: Any  # diffusers.ControlNetModel, eval mode, no grad
+    net: ControlNetModel  # eval mode, no grad
     global_average_pooling: bool = False
 
     @property

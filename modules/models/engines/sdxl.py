@@ -24,6 +24,7 @@ from types import MappingProxyType
 from typing import Any
 
 import torch
+from transformers import CLIPTextModel, CLIPTextModelWithProjection
 
 from modules.conditioning.cache import ConditioningKey
 from modules.conditioning.chunks import DEFAULT_COMMA_BACKTRACK
@@ -51,7 +52,7 @@ class TextTower:
     """One text encoder of the family: its textual-inversion slot, the model, and whether it pads with id 0."""
 
     slot: str
-    model: Any  # CLIPTextModel | CLIPTextModelWithProjection
+    model: CLIPTextModel | CLIPTextModelWithProjection
     zero_pad: bool
     lora_prefix: str  # kohya's name for its layers ("lora_te1_", "lora_te2_")
 
