@@ -51,6 +51,8 @@ def test_batch_grid_downloads_save_and_zip(page, server):
     assert names[0] == grid.name and sorted(names[1:]) == samples  # downloads keep the saved names
 
     log_images = server.data_dir / "log" / "images"
+    title = page.locator("#save_txt2img").get_attribute("title") or ""
+    assert title.startswith("Save the image to a dedicated directory ("), title  # javascript/hints.js sets it
     page.locator("#save_txt2img").click()  # the grid is selected: every shown image is saved
     saved = wait_for_files(log_images, "*.png", 5)
     wait_for_infotext(page, "html_log_txt2img", "Saved: ")
