@@ -35,7 +35,8 @@ def start_extensions(app, folders: list[tuple[str, Path]]) -> ScriptHost:
     install_aliases()
     extend_core_modules(app)
     register_a1111_rows(app.options)
-    _install_shims()
+    if folders:  # Gradio is patched only for extension code: without extensions the page runs on Gradio as shipped
+        _install_shims()
     script_callbacks.clear_callbacks()
     ui_extra_networks.initialize()  # pages registered for an earlier App (tests start several) are not this one's
     shared.state.forget_replacements()
