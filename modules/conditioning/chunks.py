@@ -10,7 +10,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:  # embeddings.py imports this module
+    from modules.conditioning.embeddings import Embedding
 
 CHUNK_LENGTH = 75  # prompt tokens per chunk; with BOS and EOS a chunk is CLIP's 77 positions
 CLIP_COMMA_ID = 267  # "," in CLIP ViT-L/14's vocabulary
@@ -22,7 +25,7 @@ class PromptChunkFix(NamedTuple):
     vectors land at positions offset+1 … of the 77, after BOS)."""
 
     offset: int
-    embedding: Any  # modules.conditioning.embeddings.Embedding: .vec [n, C]
+    embedding: Embedding  # .vec [n, C]
 
 
 @dataclass
@@ -93,7 +96,7 @@ def chunk_tokens_counted(
     breaks: Sequence[int] = (),
     comma_id: int | None = CLIP_COMMA_ID,
     comma_backtrack: int = DEFAULT_COMMA_BACKTRACK,
-    embeddings: Mapping[int, tuple[int, Any]] | None = None,
+    embeddings: Mapping[int, tuple[int, Embedding]] | None = None,
 ) -> tuple[list[PromptChunk], int]:
     """`chunk_tokens` plus A1111's token count: 75 for every chunk but the last, plus the last one's tokens.
 
