@@ -118,7 +118,7 @@ def start_scripts(app):
 
     manager = app.extensions
     FAILURES.listeners[:] = [lambda f: manager.report_problem(f.extension, f"{f.hook}: {f.error}")]
-    return start_extensions(app, [(e.name, e.path) for e in manager.enabled()])
+    return start_extensions(app, [(e.name, e.path) for e in manager.enabled()], on_warning=manager.report_problem)
 
 
 def is_loopback(host: str) -> bool:

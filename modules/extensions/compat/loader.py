@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from modules.extensions.compat import scripts
+from modules.extensions.compat.hook_spelling import misspelled_hooks
 from modules.extensions.compat.reporting import FAILURES, register_extension_folder
+
+log = logging.getLogger("easel.extensions")
 
 
 @dataclass(frozen=True)
@@ -52,13 +56,27 @@ def load_module(path: Path):
     return module
 
 
-def _register(module, path: Path, basedir: Path) -> int:
+def _warn_misspelled(extension: str, path: Path, cls: type, base: type, on_warning=None) -> None:
+    for method, hook in misspelled_hooks(cls, base):
+        text = (f"scripts/{path.name}: {cls.__name__}.{method} is no {base.__name__} hook, so it never runs; "
+                f"did you mean {hook}?")
+        if on_warning is not None:
+            on_warning(extension, text)
+        else:
+            log.warning("extension %s: %s", extension, text)
+
+
+def _register(module, path: Path, basedir: Path, extension: str = "", on_warning=None) -> int:
     from modules.extensions.compat import scripts_postprocessing
 
     found = 0
     for value in list(module.__dict__.values()):
         if not inspect.isclass(value) or value in (scripts.Script, scripts_postprocessing.ScriptPostprocessing):
             continue
+        if value.__module__ == module.__name__:  # defined here, not imported from another script
+            for base in (scripts.Script, scripts_postprocessing.ScriptPostprocessing):
+                if issubclass(value, base):
+                    _warn_misspelled(extension or basedir.name, path, value, base, on_warning)
         if issubclass(value, scripts.Script):
             scripts.scripts_data.append(scripts.ScriptClassData(value, str(path), str(basedir), module))
             found += 1
@@ -69,8 +87,10 @@ def _register(module, path: Path, basedir: Path) -> int:
     return found
 
 
-def load_extension_scripts(folders: list[ExtensionFolder], on_problem=None) -> None:
-    """Import every script of `folders` (in load order) and register its classes; `on_problem(name, text)`."""
+def load_extension_scripts(folders: list[ExtensionFolder], on_problem=None, on_warning=None) -> None:
+    """Import every script of `folders` (in load order) and register its classes; `on_problem(name, text)` hears
+    a script that did not import (FAILURES records it too), `on_warning(name, text)` what is wrong with one that
+    did (a misspelled hook; logged when nobody listens)."""
     scripts.scripts_data.clear()
     from modules.extensions.compat import scripts_postprocessing
 
@@ -84,7 +104,7 @@ def load_extension_scripts(folders: list[ExtensionFolder], on_problem=None) -> N
             sys.path.insert(0, str(folder.path))
             scripts.set_current(str(folder.path), str(path))
             try:
-                _register(load_module(path), path, folder.path)
+                _register(load_module(path), path, folder.path, folder.name, on_warning)
             except BaseException as e:  # noqa: BLE001 - SyntaxError, ImportError, SystemExit… from extension code
                 if isinstance(e, KeyboardInterrupt):
                     raise

@@ -28,8 +28,9 @@ def _install_shims() -> None:
     component_hooks.install()
 
 
-def start_extensions(app, folders: list[tuple[str, Path]]) -> ScriptHost:
-    """Load the scripts of `folders` ((name, path) in load order) into a host bound to `app`."""
+def start_extensions(app, folders: list[tuple[str, Path]], on_warning=None) -> ScriptHost:
+    """Load the scripts of `folders` ((name, path) in load order) into a host bound to `app`; `on_warning(name,
+    text)` hears what the loader finds wrong with a script that did load (a misspelled hook)."""
     host = ScriptHost(app)
     binding.bind(app, host)
     install_aliases()
@@ -43,7 +44,8 @@ def start_extensions(app, folders: list[tuple[str, Path]]) -> ScriptHost:
     if folders:  # scripts that run pip themselves at import: held to Easel's versions (extensions/constraints.py)
         protect_this_process()
         ensure_settings_file(app.paths.config_json)
-    load_extension_scripts([ExtensionFolder(n, Path(p)) for n, p in folders])  # failures reach FAILURES' listeners
+    # failures reach FAILURES' listeners
+    load_extension_scripts([ExtensionFolder(n, Path(p)) for n, p in folders], on_warning=on_warning)
     host.initialize()
     script_callbacks.ui_settings_callback()  # settings exist before the Settings tab and config.json read them
     log.info("extensions: %d scripts from %d extension folders", len(host.all_titles()), len(folders))
