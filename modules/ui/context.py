@@ -11,10 +11,17 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modules.errors import EaselError
 from modules.ui.progress import WaitLine
+
+if TYPE_CHECKING:
+    from transformers import CLIPTokenizer
+
+    from modules.app import App
+    from modules.prompts.styles import StyleDatabase
+    from modules.ui.localization import Localizations
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +53,7 @@ class UiConfig:
 
 @dataclass
 class UiContext:
-    app: Any
+    app: App
     ui_config: UiConfig
     line: WaitLine = field(default_factory=WaitLine)
     fields: dict[str, dict[str, Any]] = field(default_factory=dict)  # tab → field name → component
@@ -54,9 +61,9 @@ class UiContext:
     persist: list = field(default_factory=list)  # components whose values the browser keeps over a reload
     after_build: list = field(default_factory=list)  # wiring that needs every tab to exist (Send to …)
     shared: dict[str, Any] = field(default_factory=dict)  # components other tabs reach: tabs, images, …
-    styles: Any = None  # modules.prompts.styles.StyleDatabase
-    localizations: Any = None  # modules.ui.localization.Localizations: the Settings choices and the page's data
-    _tokenizer: Any = None
+    styles: StyleDatabase | None = None
+    localizations: Localizations | None = None  # the Settings choices and the page's data
+    _tokenizer: CLIPTokenizer | None = None
 
     def tokenizer(self):
         if self._tokenizer is None:

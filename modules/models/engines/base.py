@@ -30,6 +30,7 @@ HALF_DTYPES = (torch.float16, torch.bfloat16)
 
 if TYPE_CHECKING:  # diffusers takes seconds to import; start-up does not need it
     from diffusers import AutoencoderKL, UNet2DConditionModel
+    from transformers import CLIPTokenizer
 
     from modules.models.safe_load import TensorSource
 
@@ -40,7 +41,7 @@ class EngineContext:
 
     device_config: DeviceConfig
     configs_dir: Path
-    tokenizer: Any  # CLIP ViT-L/14's tokenizer from configs/ (shared: loading it takes a second)
+    tokenizer: CLIPTokenizer  # CLIP ViT-L/14's, from configs/ (shared: loading it takes a second)
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class TextSlot:
 
     name: str
     hidden_size: int
-    tokenizer: Any
+    tokenizer: CLIPTokenizer
 
 
 class Engine(ABC):
