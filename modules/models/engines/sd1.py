@@ -24,6 +24,7 @@ from modules.models.probes import CLIP_L_PREFIX, unet_with_in_channels
 def clip_l_unet_with_in_channels(channels: int) -> Callable:
     """A probe: CLIP ViT-L text encoder keys and a UNet whose first convolution takes `channels` channels.
 
+    >>> from modules.models.probes import UNET_IN
     >>> clip_l_unet_with_in_channels(9)({UNET_IN: (320, 9, 3, 3), CLIP_L_PREFIX + "x": (1,)})
     True
     >>> clip_l_unet_with_in_channels(4)({UNET_IN: (320, 9, 3, 3), CLIP_L_PREFIX + "x": (1,)})

@@ -42,6 +42,7 @@ OPENCLIP_LAYERS = MappingProxyType({"penultimate": 23, "last": 24})  # the yaml'
 def openclip_unet_with_in_channels(channels: int) -> Callable:
     """A probe: OpenCLIP text tower keys and a UNet whose first convolution takes `channels` channels.
 
+    >>> from modules.models.probes import UNET_IN
     >>> probe = openclip_unet_with_in_channels(4)
     >>> probe({UNET_IN: (320, 4, 3, 3), OPENCLIP_PREFIX + "ln_final.weight": (1024,)})
     True
