@@ -1,8 +1,8 @@
 """`networks` of A1111's built-in Lora extension, which other extensions import by that name (A1111 had it in
 sys.modules once the Lora extension loaded): the LoRA files on disk as NetworkOnDisk rows, by name and by alias,
 read from Easel's LoRA library (modules/models/lora.py), and the ones the last generation applied as
-`loaded_networks`. How LoRA weights are applied is Easel's own; the Lora
-extension's loading and patching internals are absent and say so."""
+`loaded_networks`. How LoRA weights are applied is Easel's own; the Lora extension's loading and patching
+internals are absent and say so."""
 from __future__ import annotations
 
 import enum
@@ -60,12 +60,15 @@ class Network:
 forbidden_network_aliases: dict[str, int] = {"none": 1, "Addams": 1}
 
 
+def _on_disk(info, library) -> NetworkOnDisk:
+    """The row of one of Easel's LoraInfo (`library`: the LoRA library, for the short hash; None: no hash)."""
+    shorthash = library.shorthash(info) if library is not None else None
+    return NetworkOnDisk(info.name, str(info.path), info.metadata, info.alias, shorthash)
+
+
 def _rows() -> list[NetworkOnDisk]:
     library = binding.app().services.loras
-    if library is None:
-        return []
-    return [NetworkOnDisk(info.name, str(info.path), info.metadata, info.alias, library.shorthash(info))
-            for info in library.list()]
+    return [] if library is None else [_on_disk(info, library) for info in library.list()]
 
 
 def list_available_networks() -> None:
@@ -83,9 +86,7 @@ def _loaded() -> list[Network]:
     loaded = []
     for lora, te, unet in models.last_applied_loras():
         info = lora.info
-        disk = NetworkOnDisk(info.name, str(info.path), info.metadata, info.alias,
-                             library.shorthash(info) if library is not None else None)
-        network = Network(info.name, disk)
+        network = Network(info.name, _on_disk(info, library))
         network.te_multiplier, network.unet_multiplier, network.mentioned_name = te, unet, info.name
         network.mtime = info.path.stat().st_mtime if info.path.exists() else None
         loaded.append(network)
