@@ -126,7 +126,7 @@ def detect(app, module: str, images: list[str], masks: list[str], processor_res:
            threshold_b: float) -> dict:
     """/controlnet/detect: each image through the preprocessor at its own size (no resize mode)."""
     from modules.api.images import decode_image
-    from modules.controlnet.detect import map_image, run_preprocessor
+    from modules.controlnet.detect import map_image, run_preprocessor_with_poses
 
     registry = registry_of(app)
     pre = registry.get(module, "controlnet_module")
@@ -135,14 +135,32 @@ def detect(app, module: str, images: list[str], masks: list[str], processor_res:
     if pre.requires_mask and len(masks) != len(images):
         raise InvalidInput("controlnet_masks", f"the {pre.name} preprocessor needs one mask per image")
     opts = app.options.data()
-    out = []
+    out, poses = [], []
     for i, text in enumerate(images):
         image = decode_image(f"controlnet_input_images[{i}]", text, opts)
         mask = decode_image(f"controlnet_masks[{i}]", masks[i], opts) if i < len(masks) else None
-        detected = run_preprocessor(registry, pre.name, image, mask, processor_res=processor_res,
-                                    threshold_a=threshold_a, threshold_b=threshold_b, where="controlnet")
+        detected, pose = run_preprocessor_with_poses(registry, pre.name, image, mask, processor_res=processor_res,
+                                                     threshold_a=threshold_a, threshold_b=threshold_b,
+                                                     where="controlnet")
         out.append(png_base64(map_image(detected)))
-    return {"info": "Success", "images": out}
+        if pose is not None:
+            poses.append(pose)
+    # The openpose family also answers the people found, one OpenPose JSON per image, as the extension does.
+    return {"info": "Success", **({"poses": poses} if poses else {}), "images": out}
+
+
+def render_openpose_json(pose_data: list) -> dict:
+    """/controlnet/render_openpose_json: each OpenPose JSON drawn on its canvas (body, hands, face), as base64
+    PNGs; a malformed entry is refused naming it (`pose_data[i].people[j].…`)."""
+    if not pose_data:
+        return {"info": "No pose data detected."}
+    from modules.controlnet.preprocessors.openpose.draw import draw_persons
+    from modules.controlnet.preprocessors.openpose.pose_json import decode_poses
+    from PIL import Image
+
+    decoded = [decode_poses(pose, f"pose_data[{i}]") for i, pose in enumerate(pose_data)]  # all checked first
+    return {"images": [png_base64(Image.fromarray(draw_persons(h, w, people))) for people, h, w in decoded],
+            "info": "Success"}
 
 
 def build_router(app) -> APIRouter:
@@ -179,5 +197,11 @@ def build_router(app) -> APIRouter:
         # controlnet_images: the older name, still sent by webuiapi's controlnet_detect.
         return detect(app, controlnet_module, controlnet_input_images or controlnet_images, controlnet_masks,
                       controlnet_processor_res, controlnet_threshold_a, controlnet_threshold_b)
+
+    @router.post("/controlnet/render_openpose_json")
+    def render_openpose_json_route(pose_data: list[Any] = Body([])) -> dict[str, Any]:
+        # The body is the list itself, as the extension takes it; entries are checked field by field in
+        # modules/controlnet/preprocessors/openpose/pose_json.py so a 422 names the bad field.
+        return render_openpose_json(pose_data)
 
     return router

@@ -27,10 +27,9 @@ def unit_inputs(unit: ControlUnit, init_image: Image.Image | None = None, init_m
     return image, (mask.convert("L") if mask is not None else None)
 
 
-def run_preprocessor(registry: Registry, module: str, image: Image.Image, mask: Image.Image | None = None, *,
-                     processor_res: float = -1, threshold_a: float = -1, threshold_b: float = -1, seed: int = 0,
-                     where: str = "unit") -> np.ndarray:
-    """The raw detected map, uint8 [h, w, 3] (or [h, w, 4] with the mask as alpha for inpaint modules)."""
+def _prepared(registry: Registry, module: str, image: Image.Image, mask: Image.Image | None, processor_res: float,
+              threshold_a: float, threshold_b: float, seed: int, where: str):
+    """(preprocessor, image uint8 [H, W, 3], its resolved Params); a missing required mask is refused."""
     pre = registry.get(module, f"{where}.module")
     array = np.asarray(image.convert("RGB"))  # [H, W, 3]
     mask_array = None
@@ -39,8 +38,27 @@ def run_preprocessor(registry: Registry, module: str, image: Image.Image, mask: 
     if pre.requires_mask and mask_array is None:
         raise InvalidInput(f"{where}.mask", f"the {pre.name} preprocessor needs a mask",
                            "a mask image (white = area to fill), or img2img inpaint")
-    params = pre.params(processor_res, threshold_a, threshold_b, mask_array, np.random.default_rng(seed))
+    return pre, array, pre.params(processor_res, threshold_a, threshold_b, mask_array, np.random.default_rng(seed))
+
+
+def run_preprocessor(registry: Registry, module: str, image: Image.Image, mask: Image.Image | None = None, *,
+                     processor_res: float = -1, threshold_a: float = -1, threshold_b: float = -1, seed: int = 0,
+                     where: str = "unit") -> np.ndarray:
+    """The raw detected map, uint8 [h, w, 3] (or [h, w, 4] with the mask as alpha for inpaint modules)."""
+    pre, array, params = _prepared(registry, module, image, mask, processor_res, threshold_a, threshold_b, seed,
+                                   where)
     return pre.run(array, params)
+
+
+def run_preprocessor_with_poses(registry: Registry, module: str, image: Image.Image, mask: Image.Image | None = None,
+                                *, processor_res: float = -1, threshold_a: float = -1, threshold_b: float = -1,
+                                seed: int = 0, where: str = "unit") -> tuple[np.ndarray, dict | None]:
+    """As run_preprocessor, with the people found as OpenPose JSON for the openpose family (None for the rest)."""
+    pre, array, params = _prepared(registry, module, image, mask, processor_res, threshold_a, threshold_b, seed,
+                                   where)
+    if pre.run_with_poses is None:
+        return pre.run(array, params), None
+    return pre.run_with_poses(array, params)
 
 
 def detect_for_unit(registry: Registry, unit: ControlUnit, width: int, height: int, *, seed: int = 0,

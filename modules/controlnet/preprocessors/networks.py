@@ -8,7 +8,7 @@ from pathlib import Path
 
 from modules.controlnet.preprocessors.annotator_files import AnnotatorFiles, NetworkCache
 from modules.controlnet.preprocessors.depth.midas import MIDAS_FILE, depth_midas
-from modules.controlnet.preprocessors.openpose import BODY_FILE, FACE_FILE, HAND_FILE, openpose
+from modules.controlnet.preprocessors.openpose import BODY_FILE, FACE_FILE, HAND_FILE, openpose, openpose_poses
 from modules.controlnet.preprocessors.registry import RESOLUTION, Preprocessor, Registry, Unavailable
 
 OPENPOSE_VARIANTS = (  # name, files, hands, face, bodies drawn, resolution slider shown, priority
@@ -26,9 +26,10 @@ def network_preprocessors(roots: tuple[Path, ...], cache: NetworkCache) -> tuple
                         priority=100, weights=midas)]
     for name, names, hands, face, bodies, slider, priority in OPENPOSE_VARIANTS:
         files = AnnotatorFiles("openpose", names, roots)
-        run = partial(openpose, files, cache, with_hands=hands, with_face=face, with_bodies=bodies)
-        out.append(Preprocessor(name, run, tags=("OpenPose",), resolution=RESOLUTION if slider else None,
-                                priority=priority, weights=files))
+        flags = {"with_hands": hands, "with_face": face, "with_bodies": bodies}
+        out.append(Preprocessor(name, partial(openpose, files, cache, **flags), tags=("OpenPose",),
+                                resolution=RESOLUTION if slider else None, priority=priority, weights=files,
+                                run_with_poses=partial(openpose_poses, files, cache, **flags)))
     return tuple(out)
 
 

@@ -63,6 +63,8 @@ class Preprocessor:
     requires_mask: bool = False
     priority: int = 0  # higher is listed first (after "none")
     weights: AnnotatorFiles | None = None  # network preprocessors: the annotator files `run` loads
+    # The openpose family: `run`'s map and the people found as OpenPose JSON (openpose/pose_json.py), in one pass.
+    run_with_poses: Callable[[np.ndarray, Params], tuple[np.ndarray, dict]] | None = None
 
     @property
     def shown_name(self) -> str:

@@ -47,19 +47,18 @@ def detect_bodies(net, rgb: np.ndarray) -> list:
     return keypoints(people, candidates)
 
 
-def openpose(files: AnnotatorFiles, cache: NetworkCache, image: np.ndarray, p: Params, with_hands: bool = False,
-             with_face: bool = False, with_bodies: bool = True) -> np.ndarray:
-    """uint8 [H, W, 3] → the pose map at the preprocessor resolution (short side), [h, w, 3]. `files` lists the
-    body file, then the hand file when `with_hands`, then the face file when `with_face`."""
-    from modules.controlnet.preprocessors.openpose.draw import draw_people
+def detect_people(files: AnnotatorFiles, cache: NetworkCache, padded: np.ndarray, with_hands: bool = False,
+                  with_face: bool = False) -> list:
+    """Every person on the padded frame as a pose_json.Person in its pixels; hands and face only when asked for.
+    `files` lists the body file, then the hand file when `with_hands`, then the face file when `with_face`."""
+    from modules.controlnet.preprocessors.openpose.pose_json import Person
 
     found = list(files.paths())
     body_path = found.pop(0)
     body_net = cache.get((body_path,), lambda states: build_body(states, body_path))
-    img = scale_short_side(image, p.resolution)
-    padded = pad_edges(img)  # detection runs on the padded frame, as in the extension
     bodies = detect_bodies(body_net, padded)
-    hands = faces = None
+    hands: list = [(None, None)] * len(bodies)
+    faces: list = [None] * len(bodies)
     if with_hands:
         from modules.controlnet.preprocessors.openpose.hand import detect_hands
 
@@ -72,5 +71,30 @@ def openpose(files: AnnotatorFiles, cache: NetworkCache, image: np.ndarray, p: P
         face_path = found.pop(0)
         face_net = cache.get((face_path,), lambda states: build_face(states, face_path))
         faces = [detect_face(face_net, padded, body) for body in bodies]
-    canvas = draw_people(padded.shape[0], padded.shape[1], bodies, hands, faces, with_bodies)
-    return np.ascontiguousarray(canvas[:img.shape[0], :img.shape[1]])
+    return [Person(tuple(body), _points(left), _points(right), _points(face))
+            for body, (left, right), face in zip(bodies, hands, faces)]
+
+
+def _points(points: list | None) -> tuple | None:
+    return tuple(points) if points else None
+
+
+def openpose_poses(files: AnnotatorFiles, cache: NetworkCache, image: np.ndarray, p: Params,
+                   with_hands: bool = False, with_face: bool = False,
+                   with_bodies: bool = True) -> tuple[np.ndarray, dict]:
+    """uint8 [H, W, 3] → (the pose map at the preprocessor resolution (short side), [h, w, 3]; the people as the
+    extension's OpenPose JSON on the padded frame detection ran on, pose_json.py)."""
+    from modules.controlnet.preprocessors.openpose.draw import draw_persons
+    from modules.controlnet.preprocessors.openpose.pose_json import encode_poses
+
+    img = scale_short_side(image, p.resolution)
+    padded = pad_edges(img)  # detection runs on the padded frame, as in the extension
+    people = detect_people(files, cache, padded, with_hands, with_face)
+    canvas = draw_persons(padded.shape[0], padded.shape[1], people, with_bodies)
+    return np.ascontiguousarray(canvas[:img.shape[0], :img.shape[1]]), encode_poses(people, *padded.shape[:2])
+
+
+def openpose(files: AnnotatorFiles, cache: NetworkCache, image: np.ndarray, p: Params, with_hands: bool = False,
+             with_face: bool = False, with_bodies: bool = True) -> np.ndarray:
+    """uint8 [H, W, 3] → the pose map at the preprocessor resolution (short side), [h, w, 3]."""
+    return openpose_poses(files, cache, image, p, with_hands, with_face, with_bodies)[0]

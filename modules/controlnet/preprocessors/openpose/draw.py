@@ -72,26 +72,37 @@ def draw_hand(canvas: Image.Image, points: list[Keypoint | None]) -> None:
             pen.ellipse((x - POINT_RADIUS, y - POINT_RADIUS, x + POINT_RADIUS, y + POINT_RADIUS), fill=(0, 0, 255))
 
 
-def draw_face(canvas: Image.Image, points: list[Keypoint]) -> None:
-    """One face's landmarks as white discs of radius 3."""
+def draw_face(canvas: Image.Image, points: list[Keypoint | None]) -> None:
+    """One face's landmarks as white discs of radius 3 (those at or left of / above the first pixel are not drawn)."""
     pen = ImageDraw.Draw(canvas)
     for p in points:
+        if p is None:
+            continue
         x, y = int(p.x), int(p.y)
         if x > 0 and y > 0:
             pen.ellipse((x - FACE_RADIUS, y - FACE_RADIUS, x + FACE_RADIUS, y + FACE_RADIUS), fill=(255, 255, 255))
 
 
 def draw_people(height: int, width: int, bodies: list[list[Keypoint | None]],
-                hands: list[tuple[list[Keypoint | None], ...]] | None = None,
-                faces: list[list[Keypoint] | None] | None = None, with_bodies: bool = True) -> np.ndarray:
-    """uint8 [height, width, 3]: person by person, the body (unless `with_bodies` is off), its hands, its face."""
+                hands: list[tuple[list[Keypoint | None] | None, ...]] | None = None,
+                faces: list[list[Keypoint | None] | None] | None = None, with_bodies: bool = True) -> np.ndarray:
+    """uint8 [height, width, 3]: person by person, the body (unless `with_bodies` is off), its hands (left, then
+    right; None where not found), its face."""
     canvas = Image.new("RGB", (width, height))
     for k, body in enumerate(bodies):
         if with_bodies:
             draw_body(canvas, body)
         for hand in (hands[k] if hands else ()):
-            draw_hand(canvas, hand)
+            if hand:
+                draw_hand(canvas, hand)
         face = faces[k] if faces else None
         if face:
             draw_face(canvas, face)
     return np.asarray(canvas)
+
+
+def draw_persons(height: int, width: int, people, with_bodies: bool = True) -> np.ndarray:
+    """uint8 [height, width, 3] of `people` (pose_json.Person, pixels): what /controlnet/render_openpose_json draws
+    and what the openpose preprocessors draw before cropping the padding away."""
+    return draw_people(height, width, [list(p.body) for p in people],
+                       [(p.left_hand, p.right_hand) for p in people], [p.face for p in people], with_bodies)

@@ -51,7 +51,8 @@ def face_heatmaps(net, crop_bgr: np.ndarray) -> np.ndarray:
 
 def detect_face(net, rgb: np.ndarray, body: list[Keypoint | None]) -> list[Keypoint] | None:
     """The face's landmarks in pixels of `rgb`: for each map (the background's too, as the extension reads them)
-    reaching 0.05, its first maximum; those at the box's top or left edge are not drawn."""
+    reaching 0.05, its first maximum. A coordinate on the box's top row or left column is −1 (never drawn), as the
+    extension reports it in its pose JSON (modules/controlnet/preprocessors/openpose/pose_json.py)."""
     box = face_box(body, *rgb.shape[:2])
     if box is None:
         return None
@@ -61,6 +62,5 @@ def detect_face(net, rgb: np.ndarray, body: list[Keypoint | None]) -> list[Keypo
     for heat in maps:
         if (heat > THRESHOLD).any():
             py, px = np.unravel_index(int(np.argmax(heat)), heat.shape)
-            if px > 0 and py > 0:
-                points.append(Keypoint(float(px + x), float(py + y)))
+            points.append(Keypoint(float(px + x) if px else -1.0, float(py + y) if py else -1.0))
     return points or None

@@ -20,25 +20,32 @@ MIN_BOX = 20
 ARMS = ((5, 6, 7), (2, 3, 4))
 
 
+def hand_box(shoulder: Keypoint | None, elbow: Keypoint | None, wrist: Keypoint | None, height: int,
+             width: int) -> tuple[int, int, int] | None:
+    """(x, y, side) of the square box past the wrist, inside the image; None without all three points or when the
+    box is under 20 px.
+
+    >>> hand_box(Keypoint(50, 10), Keypoint(50, 40), Keypoint(50, 70), 200, 200)
+    (27, 57, 45)
+    """
+    if shoulder is None or elbow is None or wrist is None:
+        return None
+    side = 1.5 * max(math.hypot(wrist.x - elbow.x, wrist.y - elbow.y),
+                     0.9 * math.hypot(elbow.x - shoulder.x, elbow.y - shoulder.y))
+    x = max(0.0, wrist.x + 0.33 * (wrist.x - elbow.x) - side / 2)
+    y = max(0.0, wrist.y + 0.33 * (wrist.y - elbow.y) - side / 2)
+    side = min(side, width - x if x + side > width else side, height - y if y + side > height else side)
+    return (int(x), int(y), int(side)) if side >= MIN_BOX else None
+
+
 def hand_boxes(body: list[Keypoint | None], height: int, width: int) -> list[tuple[int, int, int]]:
-    """(x, y, side) of each hand's square box inside the image; boxes under 20 px are skipped.
+    """(x, y, side) of each hand's square box inside the image, left arm first; boxes under 20 px are skipped.
 
     >>> hand_boxes([None] * 2 + [Keypoint(50, 10), Keypoint(50, 40), Keypoint(50, 70)] + [None] * 13, 200, 200)
     [(27, 57, 45)]
     """
-    boxes = []
-    for s, e, w in ARMS:
-        shoulder, elbow, wrist = body[s], body[e], body[w]
-        if shoulder is None or elbow is None or wrist is None:
-            continue
-        side = 1.5 * max(math.hypot(wrist.x - elbow.x, wrist.y - elbow.y),
-                         0.9 * math.hypot(elbow.x - shoulder.x, elbow.y - shoulder.y))
-        x = max(0.0, wrist.x + 0.33 * (wrist.x - elbow.x) - side / 2)
-        y = max(0.0, wrist.y + 0.33 * (wrist.y - elbow.y) - side / 2)
-        side = min(side, width - x if x + side > width else side, height - y if y + side > height else side)
-        if side >= MIN_BOX:
-            boxes.append((int(x), int(y), int(side)))
-    return boxes
+    boxes = (hand_box(body[s], body[e], body[w], height, width) for s, e, w in ARMS)
+    return [box for box in boxes if box is not None]
 
 
 def hand_heatmaps(net, crop_bgr: np.ndarray) -> np.ndarray:
@@ -71,16 +78,23 @@ def strongest_blob_peak(raw: np.ndarray) -> tuple[int, int] | None:
     return int(row), int(col)
 
 
-def detect_hands(net, rgb: np.ndarray, body: list[Keypoint | None]) -> tuple[list[Keypoint | None], ...]:
-    """Each found hand's 21 points in pixels of `rgb` (None where a point was not found)."""
-    out = []
+def detect_hands(net, rgb: np.ndarray, body: list[Keypoint | None]) -> tuple[list[Keypoint] | None, ...]:
+    """(left hand, right hand): each found hand's 21 points in pixels of `rgb`, None for a hand without a box. A
+    point whose peak sits on the box's top row or left column gets −1 for that coordinate (never drawn), as the
+    extension reports it in its pose JSON (modules/controlnet/preprocessors/openpose/pose_json.py)."""
+    out: list[list[Keypoint] | None] = []
     bgr = rgb[:, :, ::-1]
-    for x, y, side in hand_boxes(body, *rgb.shape[:2]):
+    for s, e, w in ARMS:
+        box = hand_box(body[s], body[e], body[w], *rgb.shape[:2])
+        if box is None:
+            out.append(None)
+            continue
+        x, y, side = box
         maps = hand_heatmaps(net, np.ascontiguousarray(bgr[y:y + side, x:x + side]))
-        points: list[Keypoint | None] = []
+        points: list[Keypoint] = []
         for part in range(HAND_POINTS):
             peak = strongest_blob_peak(maps[:, :, part])
             px, py = (0, 0) if peak is None else (int(peak[1] * side / MAP_SIZE), int(peak[0] * side / MAP_SIZE))
-            points.append(None if px == 0 or py == 0 else Keypoint(px + x, py + y))
+            points.append(Keypoint(px + x if px else -1.0, py + y if py else -1.0))
         out.append(points)
     return tuple(out)
