@@ -211,9 +211,13 @@ def test_malformed_entries_are_422_naming_the_field(client, change, field):
     assert answer.status_code == 422 and field in answer.text, answer.text
 
 
-def test_non_finite_and_huge_canvases_are_refused():
+def test_non_finite_huge_and_far_values_are_refused():
     with pytest.raises(InvalidInput, match=r"pose\.people\[0\]\.pose_keypoints_2d: .*not finite"):
         decode_poses({**GOOD, "people": [{"pose_keypoints_2d": [float("nan"), 0.5, 1.0] * 18}]})
+    with pytest.raises(InvalidInput, match=r"pose\.people\[0\]\.pose_keypoints_2d: .*out of range"):
+        decode_poses({**GOOD, "people": [{"pose_keypoints_2d": [1e30, 5.0, 1.0] * 18}]})  # Pillow would fail
+    with pytest.raises(InvalidInput, match=r"pose\.canvas_height: nan is not"):
+        decode_poses({**GOOD, "canvas_height": float("nan")})  # Python's JSON reader takes NaN
     with pytest.raises(InvalidInput, match="too large"):
         decode_poses({**GOOD, "canvas_height": 16384, "canvas_width": 16384})
     with pytest.raises(InvalidInput, match=r"^pose: expected an object"):

@@ -23,6 +23,7 @@ Points = tuple[Keypoint | None, ...]
 HAND_POINTS = 21
 MAX_SIDE = 16384
 MAX_AREA = 8192 * 8192
+MAX_COORD = 1e7  # px: beyond this Pillow's drawing overflows; any such point is far off every canvas anyway
 SNAP = 1e-3  # px: a normalised point this close to a whole pixel is that pixel (float rounding, not position)
 
 
@@ -90,6 +91,8 @@ def _points(values, where: str, count: int | None, height: int, width: int) -> P
         raise InvalidInput(where, "expected a list of numbers", "x, y, confidence for each point, or null")
     if not all(math.isfinite(v) for v in values):
         raise InvalidInput(where, "holds a number that is not finite", "finite x, y, confidence values")
+    if any(abs(v) > MAX_COORD for i, v in enumerate(values) if i % 3 != 2):
+        raise InvalidInput(where, "holds a coordinate out of range", f"x and y within ±{MAX_COORD:.0f}")
     if len(values) % 3:
         raise InvalidInput(where, f"{len(values)} numbers is not a multiple of 3", "x, y, confidence per point")
     if count is not None and len(values) != 3 * count:
@@ -105,8 +108,8 @@ def _points(values, where: str, count: int | None, height: int, width: int) -> P
 
 def _side(data: Mapping, key: str, where: str) -> int:
     value = data.get(key)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or \
-            not 1 <= value <= MAX_SIDE:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 1 <= value <= MAX_SIDE or \
+            value != int(value):
         raise InvalidInput(f"{where}.{key}", f"{value!r} is not a canvas size", f"a whole number 1 to {MAX_SIDE}")
     return int(value)
 
@@ -119,7 +122,7 @@ def decode_poses(data, where: str = "pose") -> tuple[list[Person], int, int]:
     height, width = _side(data, "canvas_height", where), _side(data, "canvas_width", where)
     if height * width > MAX_AREA:
         raise InvalidInput(f"{where}.canvas_width", f"a {width}×{height} canvas is too large",
-                           f"at most {MAX_AREA // 1_000_000} megapixels")
+                           f"at most {MAX_AREA} pixels in all, 8192×8192")
     if data.get("animals"):
         raise InvalidInput(f"{where}.animals", "animal poses are not drawn by Easel", "an empty list or no key")
     people = data.get("people", [])
