@@ -7,6 +7,7 @@ import ast
 import base64
 import importlib
 import io
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ import webuiapi
 from PIL import Image
 
 from modules.controlnet.preprocessors import default_registry
-from modules.controlnet.preprocessors.annotator_files import AnnotatorFiles
+from modules.controlnet.preprocessors.annotator_files import AnnotatorFiles, NetworkCache
 from modules.controlnet.preprocessors.openpose import detect_people, openpose, openpose_poses
 from modules.controlnet.preprocessors.openpose.body import Keypoint
 from modules.controlnet.preprocessors.openpose.draw import draw_persons
@@ -47,7 +48,8 @@ def planted_full(tmp_path, width: int = 448):
         (tmp_path / "openpose" / name).write_bytes(b"")  # only looked up: the planted cache builds nothing
     files = AnnotatorFiles("openpose", FILES, (tmp_path,))
     image = np.zeros((512, width, 3), np.uint8)
-    return openpose_poses(files, PlantedCache(), image, Params(resolution=min(512, width)), with_hands=True,
+    cache = cast(NetworkCache, PlantedCache())  # stands in for the registry's cache
+    return openpose_poses(files, cache, image, Params(resolution=min(512, width)), with_hands=True,
                           with_face=True), files, image
 
 
@@ -190,7 +192,8 @@ def test_render_draws_a_pose_sent_in_pixels_or_fractions(client):
     assert client.post("/controlnet/render_openpose_json", json=[]).json() == {"info": "No pose data detected."}
 
 
-GOOD = {"people": [{"pose_keypoints_2d": [0.5, 0.5, 1.0] * 18}], "canvas_height": 64, "canvas_width": 64}
+GOOD: dict[str, Any] = {"people": [{"pose_keypoints_2d": [0.5, 0.5, 1.0] * 18}], "canvas_height": 64,
+                        "canvas_width": 64}
 
 
 @pytest.mark.parametrize("change, field", [

@@ -26,10 +26,10 @@ def network_preprocessors(roots: tuple[Path, ...], cache: NetworkCache) -> tuple
                         priority=100, weights=midas)]
     for name, names, hands, face, bodies, slider, priority in OPENPOSE_VARIANTS:
         files = AnnotatorFiles("openpose", names, roots)
-        flags = {"with_hands": hands, "with_face": face, "with_bodies": bodies}
-        out.append(Preprocessor(name, partial(openpose, files, cache, **flags), tags=("OpenPose",),
-                                resolution=RESOLUTION if slider else None, priority=priority, weights=files,
-                                run_with_poses=partial(openpose_poses, files, cache, **flags)))
+        run = partial(openpose, files, cache, with_hands=hands, with_face=face, with_bodies=bodies)
+        with_poses = partial(openpose_poses, files, cache, with_hands=hands, with_face=face, with_bodies=bodies)
+        out.append(Preprocessor(name, run, tags=("OpenPose",), resolution=RESOLUTION if slider else None,
+                                priority=priority, weights=files, run_with_poses=with_poses))
     return tuple(out)
 
 
