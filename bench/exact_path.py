@@ -5,7 +5,9 @@ decide the kernels, the GEMM peak (2048² matmul in the model's dtype and in flo
 512×512 with CFG (batch 2, counted by torch.utils.flop_counter) and their rate as a fraction of the peak, then
 Easel/diffusers on the same checkpoint, weights and steps (alternating, medians). Usage:
 
-    .venv/bin/python bench/exact_path.py [--ckpt FILE] [--steps 20] [--rounds 2] [--size 512]
+    .venv/bin/python bench/exact_path.py [--ckpt FILE] [--steps 20] [--rounds 2] [--size 512] [--precision full]
+
+`--precision full` runs the float32 path a CPU without bf16 takes (Zen 3) on a CPU that has it.
 
 `gemm_peak_gflops`, `unet_flop_rate` and `easel_vs_diffusers` are imported by bench/speed_options.py.
 """
@@ -103,12 +105,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--precision", choices=("full", "half", "autocast"), help="Easel's --precision (default: "
+                        "the CPU's: bf16 where it has avx512_bf16)")
     args = parser.parse_args()
     from bench.txt2img import build, ensure_checkpoint
 
     torch.set_num_threads(1)
     print(f"cpu flags: {cpu_flags()}; torch {torch.__version__}, 1 thread, CPU clock", flush=True)
-    app = build(ensure_checkpoint(args.ckpt), ROOT / "bench" / "results" / "data", None)
+    app = build(ensure_checkpoint(args.ckpt), ROOT / "bench" / "results" / "data", args.precision)
     model = app.models.get(None)
     peak32 = gemm_peak_gflops()
     peak = peak32 if model.dtype == torch.float32 else gemm_peak_gflops(dtype=model.dtype)
