@@ -1,7 +1,10 @@
 """Bench of the built-in ControlNet (models/ControlNet/easel-builtin-outline, card beside it), through the app as a
-user runs it: txt2img 64×64, DPM++ 2M, 20 steps, one unit (preprocessor `none`, weight 1, Balanced).
+user runs it: txt2img 64×64, DPM++ 2M, 20 steps, one unit (preprocessor `none`, weight 1, the control mode the
+model card recommends for colour-only prompts: "ControlNet is more important"; `--control-mode Balanced` for the
+extension's default).
 
     .venv/bin/python bench/builtin_controlnet.py [--seeds 200] [--compare-seeds 50] [--control outline|scribble]
+        [--control-mode "ControlNet is more important"|Balanced|"My prompt is more important"]
 
 On held-out scenes (colour × shape × background never rendered together in training; one seed each), the control
 image is the shape's outline (or a scribble of it) at the scene's place, and the prompt names only the colours
@@ -34,7 +37,7 @@ from PIL import Image  # noqa: E402
 
 import webui  # noqa: E402
 from modules import cli  # noqa: E402
-from modules.controlnet.units import ControlUnit  # noqa: E402
+from modules.controlnet.units import ControlMode, ControlUnit  # noqa: E402
 from modules.pipeline.request import GenerationRequest  # noqa: E402
 from modules.training.analyzer import analyze  # noqa: E402
 from modules.training.controlnet_data import bench_caption, control_image  # noqa: E402
@@ -78,18 +81,21 @@ def main() -> int:
     parser.add_argument("--compare-seeds", type=int, default=50, help="scenes for measures 2-4 (default 50)")
     parser.add_argument("--control", choices=("outline", "scribble"), default="outline")
     parser.add_argument("--model", default=MODEL, help="the ControlNet's listed name")
+    parser.add_argument("--control-mode", default=ControlMode.CONTROL.value, choices=[m.value for m in ControlMode])
     args = parser.parse_args()
     data = tempfile.mkdtemp(prefix="easel-bench-")
     app = webui.build_app(cli.parse_args(["--data-dir", data, "--nowebui"], env={}))
     print(f"model: {app.models.get().checkpoint.title}; ControlNet: "
-          f"{app.services.controlnets.find(args.model, 'model').name}; CPU: {cpu_flags()}")
+          f"{app.services.controlnets.find(args.model, 'model').name}, control mode {args.control_mode!r}; "
+          f"CPU: {cpu_flags()}")
     scenes = held_out_scenes(args.seeds, seed=2026)
     rng = random.Random(2026)
     rows = {k: [] for k in ("with", "without", "prompt_only", "conflict")}
     start = time.perf_counter()
     for i, scene in enumerate(scenes):
         control = Image.fromarray(control_image(scene, args.control, random.Random(i)))
-        unit = ControlUnit(enabled=True, module="none", model=args.model, image=control)
+        unit = ControlUnit(enabled=True, module="none", model=args.model, image=control,
+                           control_mode=ControlMode(args.control_mode))
         seed = 40_000 + i
         where, shape = other(POSITIONS, scene.position, rng), other(SHAPES, scene.shape, rng)
         conflicting = (f"a {scene.colour} {shape} {POSITION_WORDS[where][0]} on a {scene.background} background")

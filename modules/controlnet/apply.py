@@ -7,7 +7,8 @@ Per unit and model call:
   context) and the unit's hint image at 8× the latent size;
 - residual i of K (the encoder outputs, then the middle block's) is multiplied by `weight`, and with "My prompt is
   more important" or "ControlNet is more important" by `weight · 0.825^(12 − i)` instead ("soft injection"; SD 1.x
-  has K = 13, so the middle block keeps the full weight). Canny and MLSD units get the soft weights in the hires pass
+  has K = 13, so the middle block keeps the full weight; SDXL's K = 10 takes the first ten; any other K counts
+  back from the middle block, `control_scales`). Canny and MLSD units get the soft weights in the hires pass
   whatever their mode, as the extension does;
 - "ControlNet is more important" (and shuffle's global average pooling) zeroes the residuals of the unconditional
   rows, so only the prompt side of classifier-free guidance is steered;
@@ -41,20 +42,31 @@ from modules.sampling.cfg_hooks import CFGHooks, DenoiserParams
 
 SOFT_BASE = 0.825
 SOFT_TOP = 12  # the extension's exponent base: 12 − i for residual i (SD 1.x's 13 residuals)
+EXTENSION_RESIDUALS = (13, 10)  # residual counts the extension's soft weights are defined for (SD 1.x/2.x, SDXL)
 HIRES_SOFT_MODULES = ("canny", "mlsd")  # modules whose units get soft weights in the hires pass
 
 
 def control_scales(weight: float, count: int, soft: bool) -> list[float]:
     """The factor of each of `count` residuals.
 
+    Soft weights are the extension's for the shapes it knows: SD 1.x/2.x's 13 residuals (the middle block keeps the
+    full weight) and SDXL's 10, which take the first 10 of those 13 numbers as the extension does. For any other
+    count (the built-in ControlNet has 5) the same decay is counted back from the middle block, so it keeps the full
+    weight as in the 13-residual rule; taking the first numbers instead would scale a 5-residual ControlNet's middle
+    block by 0.21 and leave it almost no say.
+
     >>> control_scales(0.5, 3, False)
     [0.5, 0.5, 0.5]
     >>> [round(s, 4) for s in control_scales(1.0, 13, True)][-3:], round(control_scales(1.0, 13, True)[0], 4)
     ([0.6806, 0.825, 1.0], 0.0994)
+    >>> round(control_scales(1.0, 10, True)[-1], 4), [round(s, 4) for s in control_scales(1.0, 5, True)]
+    (0.5615, [0.4633, 0.5615, 0.6806, 0.825, 1.0])
     """
     if not soft:
         return [weight] * count
-    return [weight * SOFT_BASE ** float(SOFT_TOP - i) for i in range(count)]
+    if count in EXTENSION_RESIDUALS:
+        return [weight * SOFT_BASE ** float(SOFT_TOP - i) for i in range(count)]
+    return [weight * SOFT_BASE ** float(count - 1 - i) for i in range(count)]
 
 
 def guidance_active(fraction: float, start: float, end: float) -> bool:

@@ -69,7 +69,8 @@ def test_rows_of_a_call_get_their_images_hint_and_side():
     run.observe(DenoiserParams(torch.zeros(5, 4, 4, 4), None, torch.ones(5), 0, 10, torch.zeros(3, 77, 8), None, cfg))
     out = run.residuals(torch.zeros(2, 4, 4, 4), torch.ones(2), torch.zeros(2, 77, 8), torch.tensor([2, 4]))
     # row 2: image 1's second AND-part (cond, hint 0.8); row 4: image 1's uncond row
-    assert float(out[0][0, 0, 0, 0]) == pytest.approx(0.8 * 0.825 ** 12) and float(out[0][1].abs().max()) == 0
+    soft = control_scales(1.0, 3, True)[0]
+    assert float(out[0][0, 0, 0, 0]) == pytest.approx(0.8 * soft) and float(out[0][1].abs().max()) == 0
 
 
 def test_guidance_window_weight_zero_and_hires_options():
@@ -89,7 +90,8 @@ def test_guidance_window_weight_zero_and_hires_options():
 def test_canny_units_get_soft_weights_in_the_hires_pass_only():
     first = call(ControlRun([unit(module="canny")], "first"))
     hires = call(ControlRun([unit(module="canny", hr_hint=torch.full((1, 3, 32, 32), 0.5))], "hires"))
-    assert float(first[0][0, 0, 0, 0]) == 0.5 and float(hires[0][0, 0, 0, 0]) == pytest.approx(0.5 * 0.825 ** 12)
+    soft = control_scales(1.0, 3, True)[0]
+    assert float(first[0][0, 0, 0, 0]) == 0.5 and float(hires[0][0, 0, 0, 0]) == pytest.approx(0.5 * soft)
 
 
 def test_units_sum_and_hints_follow_the_latent_size():
@@ -138,3 +140,12 @@ def test_low_vram_parks_every_network_on_the_cpu_between_calls():
     kept = Placed()
     call(ControlRun([unit(control=kept)]))
     assert kept.places == ["cpu"]
+
+
+def test_soft_scales_keep_the_extensions_numbers_and_a_full_middle_block_elsewhere():
+    """13 residuals (SD 1.x/2.x) and SDXL's 10 get the extension's numbers; another count (the built-in ControlNet
+    has 5) decays back from a middle block at full weight instead of starting at 0.825^12."""
+    sd1, sdxl, five = (control_scales(2.0, k, True) for k in (13, 10, 5))
+    assert sd1 == [2.0 * 0.825 ** (12 - i) for i in range(13)]
+    assert sdxl == sd1[:10]
+    assert five == [2.0 * 0.825 ** (4 - i) for i in range(5)] and five[-1] == 2.0
