@@ -1,10 +1,9 @@
 """Bench of the built-in ControlNet (models/ControlNet/easel-builtin-outline, card beside it), through the app as a
-user runs it: txt2img 64×64, DPM++ 2M, 20 steps, one unit (preprocessor `none`, weight 1, the control mode the
-model card recommends for colour-only prompts: "ControlNet is more important"; `--control-mode Balanced` for the
-extension's default).
+user runs it: txt2img 64×64, DPM++ 2M, 20 steps, one unit (preprocessor `none`, weight 1, control mode Balanced as
+the extension's default; `--control-mode` measures the other two).
 
     .venv/bin/python bench/builtin_controlnet.py [--seeds 200] [--compare-seeds 50] [--control outline|scribble]
-        [--control-mode "ControlNet is more important"|Balanced|"My prompt is more important"]
+        [--control-mode Balanced|"My prompt is more important"|"ControlNet is more important"]
 
 On held-out scenes (colour × shape × background never rendered together in training; one seed each), the control
 image is the shape's outline (or a scribble of it) at the scene's place, and the prompt names only the colours
@@ -81,7 +80,7 @@ def main() -> int:
     parser.add_argument("--compare-seeds", type=int, default=50, help="scenes for measures 2-4 (default 50)")
     parser.add_argument("--control", choices=("outline", "scribble"), default="outline")
     parser.add_argument("--model", default=MODEL, help="the ControlNet's listed name")
-    parser.add_argument("--control-mode", default=ControlMode.CONTROL.value, choices=[m.value for m in ControlMode])
+    parser.add_argument("--control-mode", default=ControlMode.BALANCED.value, choices=[m.value for m in ControlMode])
     args = parser.parse_args()
     data = tempfile.mkdtemp(prefix="easel-bench-")
     app = webui.build_app(cli.parse_args(["--data-dir", data, "--nowebui"], env={}))
