@@ -6,11 +6,13 @@ encoder for the control image. The built-in VAE shrinks by 4 (not SD's 8), so th
 convolutions (widths 16, 32, 96) instead of three: a 64×64 control image meets 16×16 latents. The UNet, text
 encoder and VAE stay frozen; captions name only colours (`controlnet_data.py`), so shape type and position must come
 from the control. Loss: MSE on v, latent cells holding the shape weighted ×3, as the UNet was trained
-(`train_unet.py`). Two phases (`PHASES`): 50 minutes with timesteps split between uniform and shifted by 4, then 10
-on what tells the shapes apart: uniform timesteps, the cells where the shape differs from another shape in its box
-weighted ×8 (`controlnet_loss.py`), squares and stars drawn 1.5× as often, more exact outlines than scribbles.
+(`train_unet.py`). Three phases (`PHASES`): 50 minutes with timesteps split between uniform and shifted by 4; 600
+steps on what tells the shapes apart: uniform timesteps, the cells where the shape differs from another shape in
+its box weighted ×8 (`controlnet_loss.py`), squares and stars drawn 1.5× as often, more exact outlines than
+scribbles; 600 steps more where a row with an empty caption learns the frozen UNet's own prediction, so that the
+ControlNet leaves the unconditional side of classifier-free guidance alone (`unsteered_where_empty`).
 
-    python -m modules.training.train_controlnet            # train or resume both phases (checkpoint every 3 min)
+    python -m modules.training.train_controlnet            # train or resume each phase (checkpoint every 3 min)
     python -m modules.training.train_controlnet --export   # write models/ControlNet/easel-builtin-outline/
     python -m modules.training.train_controlnet --evaluate 200   # the last phase on 200 held-out scenes
 """
@@ -63,6 +65,7 @@ class Recipe:
     shifts: tuple[float, ...] = (1.0, 4.0)  # timestep shift per part of the batch (`mixed_shift_timesteps`)
     outline_share: float = 0.5  # exact outlines among the control images; the rest scribbles
     init_from: Path | None = None  # an earlier phase's checkpoint to start from
+    quiet_when_empty: bool = False  # empty-caption rows learn the frozen UNet's own prediction (no steering)
 
 
 @dataclass(frozen=True)
@@ -80,12 +83,19 @@ class Phase:
 # 50 min learn place and rough shape, then 600 steps (8-10 min of an idle core) on what tells the shapes apart:
 # after the first phase the ControlNet pushed too weakly at corners to beat the colour-only prompt, whose frozen
 # UNet draws circles (`models/ControlNet/easel-builtin-outline.md`, Measured). The second phase counts steps, not
-# time, so that a machine busy with other jobs does not shorten it.
+# time, so that a machine busy with other jobs does not shorten it. The third: steered on both rows of classifier-free
+# guidance, the ControlNet's push at the corners was mostly subtracted again with the unconditional row (steering
+# the conditional rows only read 99 %; the card's "What else was tried"), so empty captions now teach it to leave
+# a row alone. The price: with an empty prompt the unit does not steer.
 PHASES = (
     Phase("outline", RUN_DIR, 50.0, Recipe()),
     Phase("corners", RUN_DIR.with_name("controlnet-builtin-phase2"), 40.0,
           Recipe(telling_weight=8.0, shape_mix=(("square", 1.5), ("star", 1.5)), shifts=(1.0,), outline_share=0.65,
                  init_from=RUN_DIR / "controlnet.pt"), steps=600),
+    Phase("quiet", RUN_DIR.with_name("controlnet-builtin-quiet"), 40.0,
+          Recipe(telling_weight=8.0, shape_mix=(("square", 1.5), ("star", 1.5)), shifts=(1.0,), outline_share=0.65,
+                 init_from=RUN_DIR.with_name("controlnet-builtin-phase2") / "controlnet.pt", quiet_when_empty=True,
+                 lr=2e-4), steps=600),
 )
 
 
@@ -204,18 +214,32 @@ class ControlNetTrainer:
         scenes = [self.scenes[i] for i in idx.tolist()]
         hint = torch.from_numpy(cdata.hints(scenes, "mixed", self.rng.randrange(2 ** 31),
                                             recipe.outline_share))  # [B, 3, 64, 64]
-        context = self.context([cdata.colour_caption(s, self.rng) for s in scenes])  # [B, 77, C]
+        captions = [cdata.colour_caption(s, self.rng) for s in scenes]
+        context = self.context(captions)  # [B, 77, C]
         x0 = (self.mean[idx] + self.std[idx] * torch.randn(self.mean[idx].shape, generator=self.gen)) * self.scale
         u = torch.randint(0, len(self.abar), (n,), generator=self.gen)
         t = mixed_shift_timesteps(u, self.abar, recipe.shifts)  # [B]
         x_t, v = v_target(x0, torch.randn(x0.shape, generator=self.gen), self.abar[t])  # [B, 4, 16, 16]
         pred = Controlled(self.unet, self.net, hint)(x_t, t, context).sample  # [B, 4, 16, 16]
+        if recipe.quiet_when_empty:
+            v = self.unsteered_where_empty(x_t, t, context, v, captions)
         loss = weighted_mse(pred, v, self.weights[idx])  # weights [B, 1, 16, 16]
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.net.parameters(), 1.0)
         self.opt.step()
         return {"loss": float(loss.detach())}
+
+    @torch.no_grad()
+    def unsteered_where_empty(self, x_t, t, context, v, captions: list[str]) -> torch.Tensor:
+        """The v target with the rows of empty captions replaced by the frozen UNet's own prediction."""
+        empty = torch.tensor([c == "" for c in captions])  # [B]
+        if not empty.any():
+            return v
+        own = self.unet(x_t[empty], t[empty], encoder_hidden_states=context[empty]).sample  # [b, 4, 16, 16]
+        v = v.clone()
+        v[empty] = own
+        return v
 
 
 @torch.no_grad()
