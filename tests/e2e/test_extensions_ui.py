@@ -71,7 +71,8 @@ def _drive(page, server, other_url: str) -> None:
     row.locator("input[type=checkbox]").first.click()
     apply_until(page, "extensions_apply", "extensions_installed_result", "Disabled: e2e-ext")
     assert "Restart Easel" in page.locator("#extensions_installed_result").inner_text()
-    assert _disabled_on_disk(server.data_dir / "config.json") == ["e2e-ext"]
+    config = server.data_dir / "config.json"
+    assert _disabled_on_disk(config) == ["e2e-ext"], _why_not_on_disk(config, server.log)
 
 
 def _disabled_on_disk(config, timeout_s: float = 15.0):
@@ -86,6 +87,15 @@ def _disabled_on_disk(config, timeout_s: float = 15.0):
         if value or time.monotonic() > deadline:
             return value
         time.sleep(0.2)
+
+
+def _why_not_on_disk(config, server_log) -> str:
+    """What a failure needs to be understood (seen once in a full run, never alone): the file as it is, and what the
+    server logged about settings and extensions."""
+    text = config.read_text()[:400] if config.exists() else "(no config.json)"
+    lines = server_log.read_text(errors="replace").splitlines() if server_log.exists() else []
+    logged = [line for line in lines if "extension" in line or "config" in line or "setting" in line][-15:]
+    return f"config.json: {text!r}\nserver log:\n" + "\n".join(logged)
 
 
 def _wait_for_row(page, name: str) -> None:
