@@ -145,9 +145,10 @@ class Options:
                 checked[key] = coerce(self.table[key], value)
                 check_changeable(key, checked[key], self._values.get(key))
             changed = [k for k, v in checked.items() if self._values.get(k) != v]
-            self._values.update(checked)
+            values = {**self._values, **checked}
             if changed and save:
-                self.save()
+                self._write(values)  # first: a failed write leaves memory as the file is, and a retry saves
+            self._values = values
         for key in changed:
             for listener in self._listeners.get(key, []):
                 listener()
@@ -157,13 +158,19 @@ class Options:
         self._listeners.setdefault(key, []).append(listener)
 
     def save(self) -> None:
+        with self._lock:
+            self._write(self._values)
+
+    def _write(self, values: Mapping[str, Any]) -> None:
+        """config.json replaced whole (a reader never sees half a file), through a temporary file of this writer's
+        own, so that another writer of the same file cannot move it away in between."""
         if self.path is None:
             return
-        with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(self.path.suffix + ".tmp")
-            tmp.write_text(json.dumps(self._values, indent=4, ensure_ascii=False), encoding="utf-8")
-            os.replace(tmp, self.path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(values, indent=4, ensure_ascii=False)
+        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, self.path)
 
     def data(self) -> dict[str, Any]:
         with self._lock:

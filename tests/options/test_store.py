@@ -53,3 +53,17 @@ def test_onchange_listener(tmp_path):
     opts.set("sd_vae", "None")
     opts.set("sd_vae", "None")
     assert seen == ["None"]
+
+
+def test_a_failed_write_changes_nothing_and_the_retry_saves(tmp_path):
+    """A change is kept in memory only once config.json holds it: otherwise the same change sent again finds nothing
+    changed and is never written (seen as the Extensions tab saying 'Disabled: …' with no such key on disk)."""
+    blocker = tmp_path / "data"
+    blocker.write_text("a file where the settings folder should be")
+    opts = Options(blocker / "config.json")
+    with pytest.raises(OSError):
+        opts.set("disabled_extensions", ("e2e-ext",))
+    assert opts.get("disabled_extensions") == ()
+    blocker.unlink()
+    assert opts.set("disabled_extensions", ("e2e-ext",))
+    assert json.loads((blocker / "config.json").read_text())["disabled_extensions"] == ["e2e-ext"]
