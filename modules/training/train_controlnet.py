@@ -23,7 +23,7 @@ import random
 import signal
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -87,15 +87,14 @@ class Phase:
 # guidance, the ControlNet's push at the corners was mostly subtracted again with the unconditional row (steering
 # the conditional rows only read 99 %; the card's "What else was tried"), so empty captions now teach it to leave
 # a row alone. The price: with an empty prompt the unit does not steer.
+CORNERS = Recipe(telling_weight=8.0, shape_mix=(("square", 1.5), ("star", 1.5)), shifts=(1.0,), outline_share=0.65,
+                 init_from=RUN_DIR / "controlnet.pt")
 PHASES = (
     Phase("outline", RUN_DIR, 50.0, Recipe()),
-    Phase("corners", RUN_DIR.with_name("controlnet-builtin-phase2"), 40.0,
-          Recipe(telling_weight=8.0, shape_mix=(("square", 1.5), ("star", 1.5)), shifts=(1.0,), outline_share=0.65,
-                 init_from=RUN_DIR / "controlnet.pt"), steps=600),
+    Phase("corners", RUN_DIR.with_name("controlnet-builtin-phase2"), 40.0, CORNERS, steps=600),
     Phase("quiet", RUN_DIR.with_name("controlnet-builtin-quiet"), 40.0,
-          Recipe(telling_weight=8.0, shape_mix=(("square", 1.5), ("star", 1.5)), shifts=(1.0,), outline_share=0.65,
-                 init_from=RUN_DIR.with_name("controlnet-builtin-phase2") / "controlnet.pt", quiet_when_empty=True,
-                 lr=2e-4), steps=600),
+          replace(CORNERS, init_from=RUN_DIR.with_name("controlnet-builtin-phase2") / "controlnet.pt",
+                  quiet_when_empty=True, lr=2e-4), steps=600),
 )
 
 
