@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from modules.ui.browser_state import STORAGE_KEY
 from tests.e2e.conftest import open_page
 from tests.e2e.helpers import apply_settings, number_value, select_tab, set_number
 
@@ -30,10 +31,31 @@ def test_setting_survives_server_restart(page, browser, server):
         context.close()
 
 
+def _stored_fields(page) -> str | None:
+    return page.evaluate("key => localStorage.getItem(key)", STORAGE_KEY)
+
+
+def _wait_for_a_settled_write(page, before: str | None) -> None:
+    """The fields reach localStorage through a server round trip (modules/ui/browser_state.py), seconds on a
+    loaded machine: wait for a write after `before`, then for no further write for a second."""
+    page.wait_for_function("([key, before]) => localStorage.getItem(key) !== before", arg=[STORAGE_KEY, before])
+    last = _stored_fields(page)
+    for _ in range(30):
+        page.wait_for_timeout(1000)
+        now = _stored_fields(page)
+        if now == last:
+            return
+        last = now
+    raise AssertionError("the stored fields kept changing for 30 s")
+
+
 def test_prompt_and_fields_survive_a_reload(page):
+    before = _stored_fields(page)
     page.locator("#txt2img_prompt textarea").fill("kept over a reload")
+    _wait_for_a_settled_write(page, before)
+    before = _stored_fields(page)
     set_number(page, "txt2img_steps", 33)
-    page.wait_for_timeout(800)  # the browser stores the fields on change
+    _wait_for_a_settled_write(page, before)
     page.reload()
     page.wait_for_selector("#txt2img_prompt textarea")
     page.wait_for_function("() => document.querySelector('#txt2img_prompt textarea').value == 'kept over a reload'")
