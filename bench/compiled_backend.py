@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
+from diffusers.models.attention_processor import AttnProcessor2_0  # noqa: E402
 
 from bench.exact_path import cpu_flags, unet_inputs  # noqa: E402
 
@@ -89,6 +90,14 @@ def openvino(unet32, dtype: torch.dtype, inputs) -> Callable[[], torch.Tensor]:
 BACKENDS = {"inductor": inductor, "openvino": openvino}
 
 
+def stock_attention(unet):
+    """A copy of `unet` with diffusers' attention processor: the compilers trace torch's SDPA, not the TorchScript
+    function of Easel's bf16 attention (modules/models/onednn_attention.py)."""
+    stock = copy.deepcopy(unet)
+    stock.set_attn_processor(AttnProcessor2_0())
+    return stock
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ckpt", type=Path)
@@ -113,6 +122,7 @@ def main() -> None:
     print(f"cpu flags: {cpu_flags()}; torch {torch.__version__}; Easel's precision {dtype}; one thread, CPU clock; "
           f"UNet call {args.size}x{args.size} CFG batch 2", flush=True)
     unet32 = copy.deepcopy(model.unet).float()
+    unet32.set_attn_processor(AttnProcessor2_0())  # Easel's float32 attention (onednn_attention is for bf16 only)
     ref_time, reference = seconds_per_call(eager(unet32, torch.float32, inputs), args.calls)
     base_time = ref_time
     print(f"  eager float32: {ref_time:.2f} s per call", flush=True)
@@ -126,7 +136,7 @@ def main() -> None:
         for precision, eager_time in legs:
             start = time.perf_counter()
             try:
-                net = unet32 if name == "openvino" or precision == torch.float32 else model.unet
+                net = unet32 if name == "openvino" or precision == torch.float32 else stock_attention(model.unet)
                 call = BACKENDS[name](net, precision, inputs)
                 call()  # inductor compiles on the first call
             except ImportError as error:

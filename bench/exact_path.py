@@ -85,18 +85,26 @@ def easel_vs_diffusers(app, model, steps: int = 20, rounds: int = 1) -> tuple[fl
 @contextlib.contextmanager
 def stock_modules(*networks):
     """diffusers as it comes: the modules Easel swapped for its CPU kernels (modules/models/channels_last.py) get
-    their stock classes back for the block."""
+    their stock classes back for the block, and the attention layers diffusers' own processor (Easel's is
+    modules/models/onednn_attention.py for bf16)."""
+    from diffusers.models.attention_processor import AttnProcessor2_0
+
     from modules.models.channels_last import PointwiseConv2d
 
     swapped = [(m, type(m)) for n in networks for m in n.modules()
                if isinstance(m, PointwiseConv2d) or type(m).__name__ == "ChannelsLastTransformer2D"]
+    processors = [(n, n.attn_processors) for n in networks]
     for module, cls in swapped:
         module.__class__ = cls.__mro__[1]
+    for network, _ in processors:
+        network.set_attn_processor(AttnProcessor2_0())
     try:
         yield
     finally:
         for module, cls in swapped:
             module.__class__ = cls
+        for network, saved in processors:
+            network.set_attn_processor(saved)
 
 
 def main() -> None:

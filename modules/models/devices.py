@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import torch
 
 from modules.errors import EaselError
+from modules.models.onednn_attention import onednn_graph_available
 
 FAST_BF16_CPU_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
 CPU_SD_PARTS = frozenset({"all", "sd"})
@@ -26,6 +27,7 @@ class HardwareFacts:
     cpu_capability: str = ""
     cpu_flags: frozenset[str] = frozenset()
     xformers_installed: bool = False
+    onednn_graph: bool = False  # torch can fuse attention through oneDNN Graph (modules/models/onednn_attention.py)
 
     @property
     def fast_cpu_bf16(self) -> bool:
@@ -41,6 +43,7 @@ class DeviceFlags:
     no_half: bool = False
     no_half_vae: bool = False
     xformers: bool = False
+    sdp_attention: bool = False  # --opt-sdp-attention: torch's SDPA kernel even where oneDNN's fused one is faster
     channels_last: bool = False  # --opt-channelslast
     memory_savers: tuple[str, ...] = ()  # of --medvram, --lowvram, --lowram: the ones given
 
@@ -49,6 +52,7 @@ class DeviceFlags:
         return cls(use_cpu=tuple(getattr(ns, "use_cpu", None) or ()), precision=getattr(ns, "precision", None),
                    no_half=bool(getattr(ns, "no_half", False)), no_half_vae=bool(getattr(ns, "no_half_vae", False)),
                    xformers=bool(getattr(ns, "xformers", False)),
+                   sdp_attention=bool(getattr(ns, "opt_sdp_attention", False)),
                    channels_last=bool(getattr(ns, "opt_channelslast", False)),
                    memory_savers=tuple(f"--{name}" for name in ("medvram", "lowvram", "lowram")
                                        if getattr(ns, name, False)))
@@ -61,7 +65,7 @@ class DeviceConfig:
     device: str = "cpu"
     dtype: torch.dtype = torch.float32  # UNet and text encoder
     vae_dtype: torch.dtype = torch.float32
-    attention: str = "sdpa"  # "sdpa" | "xformers"
+    attention: str = "sdpa"  # "sdpa" | "xformers" | "onednn"
     channels_last: bool = False  # UNet and VAE convolution weights in NHWC
     notes: tuple[str, ...] = field(default=(), compare=False)
 
@@ -73,6 +77,9 @@ def choose_device_config(flags: DeviceFlags, hw: HardwareFacts) -> DeviceConfig:
     torch.float16
     >>> choose_device_config(DeviceFlags(), HardwareFacts(cpu_flags=frozenset({"avx512_bf16"}))).dtype
     torch.bfloat16
+    >>> zen4 = HardwareFacts(cpu_flags=frozenset({"avx512_bf16"}), onednn_graph=True)
+    >>> [choose_device_config(DeviceFlags(sdp_attention=f), zen4).attention for f in (False, True)]
+    ['onednn', 'sdpa']
     >>> gpu = HardwareFacts(cuda=True)
     >>> [choose_device_config(DeviceFlags(channels_last=f), gpu).channels_last for f in (False, True)]
     [False, True]
@@ -98,6 +105,9 @@ def choose_device_config(flags: DeviceFlags, hw: HardwareFacts) -> DeviceConfig:
             attention = "xformers"
         else:
             notes.append("--xformers ignored: it needs CUDA and the xformers package; using torch SDPA")
+    elif device == "cpu" and dtype == torch.bfloat16 and hw.onednn_graph and not flags.sdp_attention:
+        attention = "onednn"  # 1.1× per bf16 UNet call (modules/models/onednn_attention.py)
+        notes.append("attention: oneDNN's fused kernel for bf16 (--opt-sdp-attention keeps torch's)")
     # CPU: channels-last always (oneDNN convolutions are NHWC-native; faster in bf16 and fp32 alike); elsewhere
     # A1111's opt-in --opt-channelslast.
     channels_last = device == "cpu" or bool(flags.channels_last)
@@ -145,4 +155,5 @@ def detect_hardware() -> HardwareFacts:
         cpu_capability=str(torch.backends.cpu.get_cpu_capability()),
         cpu_flags=read_cpu_flags(),
         xformers_installed=importlib.util.find_spec("xformers") is not None,
+        onednn_graph=onednn_graph_available(),
     )

@@ -1,0 +1,134 @@
+"""Attention through oneDNN Graph's fused scaled-dot-product kernel, for bf16 on the CPU.
+
+PyTorch's own CPU flash-attention kernel spends most of a bf16 call on its softmax: at 4,096 tokens and head size 40
+(SD 1.5's first level) it reaches 66 GFLOP/s while the UNet's matrix products run at 200 (docs/performance.md).
+oneDNN's fused SDPA kernel does the same work 1.2× faster there, and 2× faster at 1,024 tokens and in
+cross-attention; one SD 1.5 UNet call at 512² with CFG goes from 11.0 s to 9.8 s (bench/exact_path.py, one thread,
+AVX512-BF16). PyTorch reaches that kernel only through TorchScript's oneDNN Graph fuser
+(`torch.jit.enable_onednn_fusion`): `FusedAttention` traces softmax(q·kᵀ·scale)·v once per shape and lets the fuser
+turn it into one oneDNN partition. In float32 the fused kernel is slower at 4,096 tokens, so it is used for bf16 only
+(modules/models/devices.py decides).
+
+Costs, and how they are bounded:
+- the first call of a shape runs the traced graph unfused while TorchScript profiles it, so the whole score matrix is
+  materialised once: rows of batch × heads are grouped so that one group's scores stay under `MAX_PROFILED_SCORES`;
+- small attentions (under `MIN_SCORES` scores: tiny models, the built-in model) keep torch's kernel, where tracing
+  would cost more than it saves;
+- with autograd recording (training), masks or dropout, torch's kernel runs: the fused partition has no backward.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from collections import OrderedDict
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+MIN_SCORES = 2 ** 20  # batch·heads·queries·keys below this: torch's kernel (tracing would not pay)
+MAX_PROFILED_SCORES = 2 ** 27  # scores of one group in the unfused profiling run: 256 MiB in bf16
+MAX_TRACED = 64  # shapes kept; HyperTile, token merging and prompt lengths make a handful per image size
+
+Attend = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def onednn_graph_available() -> bool:
+    """Whether this torch can fuse through oneDNN Graph (a CPU build with mkldnn and TorchScript's LLGA pass)."""
+    return hasattr(torch.jit, "enable_onednn_fusion") and torch.backends.mkldnn.is_available()
+
+
+def group_size(rows: int, queries: int, keys: int, limit: int) -> int | None:
+    """The largest divisor g of `rows` (batch × heads) whose g·queries·keys scores fit `limit`; None if one row
+    does not.
+
+    >>> [group_size(16, n, n, MAX_PROFILED_SCORES) for n in (4096, 9216, 16384)]
+    [8, 1, None]
+    """
+    per_row = queries * keys
+    if per_row > limit:
+        return None
+    best = 1
+    for g in range(1, rows + 1):
+        if rows % g == 0 and g * per_row <= limit:
+            best = g
+    return best
+
+
+def _traced(scale: float, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> Attend:
+    def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        scores = torch.matmul(q, k.transpose(-2, -1)) * scale  # [..., queries, keys]
+        return torch.matmul(scores.softmax(-1), v)  # [..., queries, head size]
+
+    with warnings.catch_warnings():  # torch.jit.trace is deprecated in favour of torch.compile, which lacks this kernel
+        warnings.simplefilter("ignore")
+        return torch.jit.trace(attention, (q, k, v), check_trace=False)
+
+
+class FusedAttention:
+    """softmax(q·kᵀ·scale)·v for [batch, heads, tokens, head size] tensors, fused where it pays (module docstring).
+
+    Owns the traced functions, keyed by everything TorchScript specialises on (shapes, strides, dtype) and the
+    scale; the least recently used are dropped beyond `MAX_TRACED`."""
+
+    def __init__(self) -> None:
+        torch.jit.enable_onednn_fusion(True)  # process-wide switch of TorchScript's LLGA pass; only traces use it
+        self.traced: OrderedDict[tuple, Attend] = OrderedDict()
+
+    def __call__(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float) -> torch.Tensor:
+        batch, heads, queries, head_size = q.shape
+        keys = k.shape[2]
+        recording = torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad)
+        g = group_size(batch * heads, queries, keys, MAX_PROFILED_SCORES)
+        small = batch * heads * queries * keys < MIN_SCORES
+        if recording or small or g is None or q.device.type != "cpu":
+            return F.scaled_dot_product_attention(q, k, v, scale=scale)
+        if g == batch * heads:
+            return self._function(q, k, v, scale)(q, k, v)
+        rows = [t.reshape(batch * heads // g, g, t.shape[2], t.shape[3]) for t in (q, k, v)]  # [groups, g, n, d]
+        fn = self._function(rows[0][0:1], rows[1][0:1], rows[2][0:1], scale)
+        out = torch.cat([fn(rows[0][i:i + 1], rows[1][i:i + 1], rows[2][i:i + 1]) for i in range(len(rows[0]))])
+        return out.reshape(batch, heads, queries, v.shape[3])  # [B, H, queries, head size]
+
+    def _function(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float) -> Attend:
+        key = (q.dtype, scale) + tuple((t.shape, t.stride()) for t in (q, k, v))
+        fn = self.traced.get(key)
+        if fn is None:
+            fn = self.traced[key] = _traced(scale, q, k, v)
+            while len(self.traced) > MAX_TRACED:
+                self.traced.popitem(last=False)
+        else:
+            self.traced.move_to_end(key)
+        return fn
+
+
+class OneDnnAttnProcessor:
+    """A diffusers attention processor doing what `AttnProcessor2_0` does, with `FusedAttention` as the kernel.
+
+    Attention layers with parts SD's UNets do not use here (spatial norm, group norm, masks, q/k norms, cross
+    norms, 4-D input) go to diffusers' own processor unchanged."""
+
+    def __init__(self, attend: FusedAttention | None = None) -> None:
+        from diffusers.models.attention_processor import AttnProcessor2_0
+
+        self.attend = attend or FusedAttention()
+        self.stock = AttnProcessor2_0()
+
+    def __call__(self, attn, hidden_states: torch.Tensor, encoder_hidden_states: torch.Tensor | None = None,
+                 attention_mask: torch.Tensor | None = None, temb: torch.Tensor | None = None, *args, **kwargs):
+        unusual = (attn.spatial_norm is not None or attn.group_norm is not None or attention_mask is not None
+                   or attn.norm_q is not None or attn.norm_k is not None or hidden_states.ndim != 3
+                   or (encoder_hidden_states is not None and attn.norm_cross))
+        if unusual or args or kwargs:
+            return self.stock(attn, hidden_states, encoder_hidden_states, attention_mask, temb, *args, **kwargs)
+        batch = hidden_states.shape[0]
+        context = hidden_states if encoder_hidden_states is None else encoder_hidden_states
+        q, k, v = attn.to_q(hidden_states), attn.to_k(context), attn.to_v(context)  # [B, tokens, inner]
+        head_size = k.shape[-1] // attn.heads
+        q, k, v = (t.view(batch, -1, attn.heads, head_size).transpose(1, 2) for t in (q, k, v))  # [B, H, n, d]
+        out = self.attend(q, k, v, 1 / math.sqrt(head_size))  # torch's default scale, as AttnProcessor2_0 uses
+        out = out.transpose(1, 2).reshape(batch, -1, attn.heads * head_size).to(q.dtype)  # [B, queries, inner]
+        out = attn.to_out[1](attn.to_out[0](out))  # projection, dropout
+        if attn.residual_connection:
+            out = out + hidden_states
+        return out / attn.rescale_output_factor

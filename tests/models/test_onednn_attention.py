@@ -1,0 +1,126 @@
+"""oneDNN's fused attention (modules/models/onednn_attention.py): equal to torch's kernel within rounding, torch's
+kernel itself where fusing does not pay or cannot run, and chosen only for bf16 on the CPU."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from modules.models import onednn_attention as oa
+
+pytestmark = pytest.mark.skipif(not oa.onednn_graph_available(), reason="this torch has no oneDNN Graph fuser")
+
+
+def qkv(batch=2, heads=2, queries=1024, keys=1024, head_size=40, dtype=torch.float32):
+    gen = torch.Generator().manual_seed(0)
+    q = torch.randn(batch, heads, queries, head_size, generator=gen)  # [B, H, n, d]
+    k, v = (torch.randn(batch, heads, keys, head_size, generator=gen) for _ in range(2))
+    return [t.to(dtype) for t in (q, k, v)]
+
+
+def test_fused_equals_torch_in_float32_and_within_bf16_rounding():
+    attend = oa.FusedAttention()
+    q, k, v = qkv()  # 4 M scores: above MIN_SCORES, traced
+    with torch.no_grad():
+        for _ in range(2):  # the first call profiles, the second runs what the fuser made of it
+            out = attend(q, k, v, 40 ** -0.5)
+        torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v), rtol=1e-5, atol=1e-5)
+        (traced,) = attend.traced.values()
+        assert "oneDNNFusionGroup" in str(traced.graph_for(q, k, v))  # the fuser made one oneDNN partition of it
+        reference = F.scaled_dot_product_attention(*(t.double() for t in (q, k, v)))
+        q, k, v = (t.bfloat16() for t in (q, k, v))
+        for _ in range(2):
+            out = attend(q, k, v, 40 ** -0.5)
+    assert out.dtype == torch.bfloat16
+    assert (out.double() - reference).abs().max() < 0.03  # bf16 keeps 8 bits: a few 2^-8 on outputs of about 1
+    assert len(attend.traced) == 2  # one traced function per dtype (and shape)
+
+
+def test_rows_are_grouped_when_the_profiling_run_would_be_large(monkeypatch):
+    monkeypatch.setattr(oa, "MAX_PROFILED_SCORES", 3 * 512 * 1024)  # 2 of the 4 rows per group
+    attend = oa.FusedAttention()
+    q, k, v = qkv(batch=2, heads=2)
+    k, v = k[:, :, :512], v[:, :, :512]  # 1024 queries × 512 keys = 512 K scores per row
+    q = q.transpose(1, 2).contiguous().transpose(1, 2)  # diffusers' layout: a [B, n, H, d] tensor seen as [B, H, n, d]
+    with torch.no_grad():
+        out = attend(q, k, v, 40 ** -0.5)
+    torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v), rtol=1e-5, atol=1e-5)
+    (key,) = attend.traced
+    assert key[2][0] == torch.Size([1, 2, 1024, 40])  # traced on one group of 2 rows
+
+
+def test_small_attention_and_autograd_keep_torch_kernel_bit_for_bit():
+    attend = oa.FusedAttention()
+    q, k, v = qkv(queries=64, keys=77)  # 20 K scores: below MIN_SCORES
+    assert torch.equal(attend(q, k, v, 40 ** -0.5), F.scaled_dot_product_attention(q, k, v))
+    q, k, v = qkv()
+    q.requires_grad_(True)
+    out = attend(q, k, v, 40 ** -0.5)
+    assert out.requires_grad and torch.equal(out, F.scaled_dot_product_attention(q, k, v))
+    assert not attend.traced
+
+
+def test_rows_too_long_for_one_profiling_run_keep_torch_kernel(monkeypatch):
+    monkeypatch.setattr(oa, "MAX_PROFILED_SCORES", 1024 * 1024 - 1)
+    attend = oa.FusedAttention()
+    q, k, v = qkv()
+    with torch.no_grad():
+        assert torch.equal(attend(q, k, v, 40 ** -0.5), F.scaled_dot_product_attention(q, k, v))
+    assert not attend.traced
+
+
+def attention_layer(**kwargs):
+    from diffusers.models.attention_processor import Attention
+
+    torch.manual_seed(0)
+    return Attention(query_dim=80, heads=2, dim_head=40, **kwargs).eval()
+
+
+@pytest.mark.parametrize("cross", [False, True])
+def test_processor_equals_diffusers_processor(cross):
+    from diffusers.models.attention_processor import AttnProcessor2_0
+
+    layer = attention_layer(cross_attention_dim=48 if cross else None)
+    x = torch.randn(2, 1024, 80)  # [B, tokens, C]
+    context = torch.randn(2, 600, 48) if cross else None  # [B, tokens, C]: 2.4 M scores, fused
+    with torch.no_grad():
+        expected = AttnProcessor2_0()(layer, x, context)
+        processor = oa.OneDnnAttnProcessor()
+        for _ in range(2):
+            out = processor(layer, x, context)
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+    assert len(processor.attend.traced) == 1
+
+
+def test_processor_leaves_the_vae_kind_of_layer_to_diffusers():
+    from diffusers.models.attention_processor import AttnProcessor2_0
+
+    layer = attention_layer(norm_num_groups=8, residual_connection=True)  # the VAE's mid-block attention
+    x = torch.randn(1, 80, 32, 32)  # [B, C, H, W]
+    processor = oa.OneDnnAttnProcessor()
+    with torch.no_grad():
+        assert torch.equal(processor(layer, x), AttnProcessor2_0()(layer, x))
+    assert not processor.attend.traced
+
+
+@pytest.mark.parametrize("flags, expected", [(["--precision", "half"], "OneDnnAttnProcessor"),
+                                             (["--precision", "half", "--opt-sdp-attention"], "AttnProcessor2_0"),
+                                             (["--precision", "full"], "AttnProcessor2_0")])
+def test_a_bf16_cpu_unet_gets_the_processor_unless_told_otherwise(tiny_checkpoint: Path, tmp_path, flags, expected):
+    import webui
+    from modules import cli
+
+    app = webui.build_app(cli.parse_args(["--data-dir", str(tmp_path), "--ckpt", str(tiny_checkpoint),
+                                          "--no-hashing", *flags], env={}))
+    model = app.models.get(None)
+    assert {type(p).__name__ for p in model.unet.attn_processors.values()} == {expected}
+    assert {type(p).__name__ for p in model.vae.attn_processors.values()} == {"AttnProcessor2_0"}
+    torch.manual_seed(1)
+    x, context, t = torch.randn(2, 4, 8, 8), torch.randn(2, 77, 32), torch.tensor([500.0, 20.0])
+    out = model.unet_forward(x, t, context)
+    from diffusers.models.attention_processor import AttnProcessor2_0
+
+    model.unet.set_attn_processor(AttnProcessor2_0())
+    assert torch.equal(out, model.unet_forward(x, t, context))  # a tiny UNet's attentions are all below MIN_SCORES
