@@ -5,20 +5,21 @@ PyTorch's own CPU flash-attention kernel spends most of a bf16 call on its softm
 oneDNN's fused SDPA kernel does the same work 1.2× faster there, and 2× faster at 1,024 tokens and in
 cross-attention; one SD 1.5 UNet call at 512² with CFG goes from 11.0 s to 9.8 s (bench/exact_path.py, one thread,
 AVX512-BF16). PyTorch reaches that kernel only through TorchScript's oneDNN Graph fuser
-(`torch.jit.enable_onednn_fusion`): `FusedAttention` traces softmax(q·kᵀ·scale)·v once per shape and lets the fuser
-turn it into one oneDNN partition. In float32 the fused kernel is slower at 4,096 tokens, so it is used for bf16 only
-(modules/models/devices.py decides).
+(`torch.jit.enable_onednn_fusion`): `FusedAttention` compiles softmax(q·kᵀ·scale)·v as a TorchScript function per
+shape, and the fuser turns what TorchScript profiled of it into one oneDNN partition. In float32 the fused kernel is
+slower at 4,096 tokens, so it is used for bf16 only (modules/models/devices.py decides).
 
 Costs, and how they are bounded:
-- the first call of a shape runs the traced graph unfused while TorchScript profiles it, so the whole score matrix is
+- the first call of a shape runs the compiled graph unfused while TorchScript profiles it, so the whole score matrix is
   materialised once: rows of batch × heads are grouped so that one group's scores stay under `MAX_PROFILED_SCORES`;
-- small attentions (under `MIN_SCORES` scores: tiny models, the built-in model) keep torch's kernel, where tracing
+- small attentions (under `MIN_SCORES` scores: tiny models, the built-in model) keep torch's kernel, where compiling
   would cost more than it saves;
 - with autograd recording (training), masks or dropout, torch's kernel runs: the fused partition has no backward.
 """
 from __future__ import annotations
 
 import math
+import threading
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable
@@ -26,9 +27,9 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-MIN_SCORES = 2 ** 20  # batch·heads·queries·keys below this: torch's kernel (tracing would not pay)
+MIN_SCORES = 2 ** 20  # batch·heads·queries·keys below this: torch's kernel (compiling would not pay)
 MAX_PROFILED_SCORES = 2 ** 27  # scores of one group in the unfused profiling run: 256 MiB in bf16
-MAX_TRACED = 64  # shapes kept; HyperTile, token merging and prompt lengths make a handful per image size
+MAX_COMPILED = 64  # shapes kept; HyperTile, token merging and prompt lengths make a handful per image size
 
 Attend = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -55,25 +56,30 @@ def group_size(rows: int, queries: int, keys: int, limit: int) -> int | None:
     return best
 
 
-def _traced(scale: float, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> Attend:
-    def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        scores = torch.matmul(q, k.transpose(-2, -1)) * scale  # [..., queries, keys]
-        return torch.matmul(scores.softmax(-1), v)  # [..., queries, head size]
+ATTENTION_SOURCE = """
+def attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+    return torch.matmul((torch.matmul(q, k.transpose(-2, -1)) * {scale!r}).softmax(-1), v)
+"""  # [..., queries, head size]: softmax over keys of the scaled scores, times the values
 
-    with warnings.catch_warnings():  # torch.jit.trace is deprecated in favour of torch.compile, which lacks this kernel
+
+def _scripted(scale: float) -> Attend:
+    """A new TorchScript function (its own executor, so its own profile) with `scale` as a constant. Scripting, not
+    tracing: a trace would run the unfused attention once more to record it."""
+    with warnings.catch_warnings():  # TorchScript is deprecated in favour of torch.compile, which lacks this kernel
         warnings.simplefilter("ignore")
-        return torch.jit.trace(attention, (q, k, v), check_trace=False)
+        return torch.jit.CompilationUnit(ATTENTION_SOURCE.format(scale=float(scale))).attention
 
 
 class FusedAttention:
     """softmax(q·kᵀ·scale)·v for [batch, heads, tokens, head size] tensors, fused where it pays (module docstring).
 
-    Owns the traced functions, keyed by everything TorchScript specialises on (shapes, strides, dtype) and the
-    scale; the least recently used are dropped beyond `MAX_TRACED`."""
+    Owns the compiled functions, keyed by everything TorchScript specialises on (shapes, strides, dtype) and the
+    scale; the least recently used are dropped beyond `MAX_COMPILED`."""
 
     def __init__(self) -> None:
-        torch.jit.enable_onednn_fusion(True)  # process-wide switch of TorchScript's LLGA pass; only traces use it
-        self.traced: OrderedDict[tuple, Attend] = OrderedDict()
+        torch.jit.enable_onednn_fusion(True)  # process-wide: TorchScript's LLGA pass (only TorchScript uses it)
+        self.compiled: OrderedDict[tuple, Attend] = OrderedDict()
+        self.lock = threading.Lock()
 
     def __call__(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float) -> torch.Tensor:
         batch, heads, queries, head_size = q.shape
@@ -92,13 +98,14 @@ class FusedAttention:
 
     def _function(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float) -> Attend:
         key = (q.dtype, scale) + tuple((t.shape, t.stride()) for t in (q, k, v))
-        fn = self.traced.get(key)
-        if fn is None:
-            fn = self.traced[key] = _traced(scale, q, k, v)
-            while len(self.traced) > MAX_TRACED:
-                self.traced.popitem(last=False)
-        else:
-            self.traced.move_to_end(key)
+        with self.lock:  # two jobs may share a UNet (cluster slots in one process)
+            fn = self.compiled.get(key)
+            if fn is None:
+                fn = self.compiled[key] = _scripted(scale)
+                while len(self.compiled) > MAX_COMPILED:
+                    self.compiled.popitem(last=False)
+            else:
+                self.compiled.move_to_end(key)
         return fn
 
 

@@ -22,20 +22,20 @@ def qkv(batch=2, heads=2, queries=1024, keys=1024, head_size=40, dtype=torch.flo
 
 def test_fused_equals_torch_in_float32_and_within_bf16_rounding():
     attend = oa.FusedAttention()
-    q, k, v = qkv()  # 4 M scores: above MIN_SCORES, traced
+    q, k, v = qkv()  # 4 M scores: above MIN_SCORES, compiled
     with torch.no_grad():
         for _ in range(2):  # the first call profiles, the second runs what the fuser made of it
             out = attend(q, k, v, 40 ** -0.5)
         torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v), rtol=1e-5, atol=1e-5)
-        (traced,) = attend.traced.values()
-        assert "oneDNNFusionGroup" in str(traced.graph_for(q, k, v))  # the fuser made one oneDNN partition of it
+        (compiled,) = attend.compiled.values()
+        assert "oneDNNFusionGroup" in str(compiled.graph_for(q, k, v))  # the fuser made one oneDNN partition of it
         reference = F.scaled_dot_product_attention(*(t.double() for t in (q, k, v)))
         q, k, v = (t.bfloat16() for t in (q, k, v))
         for _ in range(2):
             out = attend(q, k, v, 40 ** -0.5)
     assert out.dtype == torch.bfloat16
     assert (out.double() - reference).abs().max() < 0.03  # bf16 keeps 8 bits: a few 2^-8 on outputs of about 1
-    assert len(attend.traced) == 2  # one traced function per dtype (and shape)
+    assert len(attend.compiled) == 2  # one compiled function per dtype (and shape)
 
 
 def test_rows_are_grouped_when_the_profiling_run_would_be_large(monkeypatch):
@@ -47,8 +47,8 @@ def test_rows_are_grouped_when_the_profiling_run_would_be_large(monkeypatch):
     with torch.no_grad():
         out = attend(q, k, v, 40 ** -0.5)
     torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v), rtol=1e-5, atol=1e-5)
-    (key,) = attend.traced
-    assert key[2][0] == torch.Size([1, 2, 1024, 40])  # traced on one group of 2 rows
+    (key,) = attend.compiled
+    assert key[2][0] == torch.Size([1, 2, 1024, 40])  # compiled for one group of 2 rows
 
 
 def test_small_attention_and_autograd_keep_torch_kernel_bit_for_bit():
@@ -59,7 +59,7 @@ def test_small_attention_and_autograd_keep_torch_kernel_bit_for_bit():
     q.requires_grad_(True)
     out = attend(q, k, v, 40 ** -0.5)
     assert out.requires_grad and torch.equal(out, F.scaled_dot_product_attention(q, k, v))
-    assert not attend.traced
+    assert not attend.compiled
 
 
 def test_rows_too_long_for_one_profiling_run_keep_torch_kernel(monkeypatch):
@@ -68,7 +68,7 @@ def test_rows_too_long_for_one_profiling_run_keep_torch_kernel(monkeypatch):
     q, k, v = qkv()
     with torch.no_grad():
         assert torch.equal(attend(q, k, v, 40 ** -0.5), F.scaled_dot_product_attention(q, k, v))
-    assert not attend.traced
+    assert not attend.compiled
 
 
 def attention_layer(**kwargs):
@@ -91,7 +91,7 @@ def test_processor_equals_diffusers_processor(cross):
         for _ in range(2):
             out = processor(layer, x, context)
     torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
-    assert len(processor.attend.traced) == 1
+    assert len(processor.attend.compiled) == 1
 
 
 def test_processor_leaves_the_vae_kind_of_layer_to_diffusers():
@@ -102,7 +102,7 @@ def test_processor_leaves_the_vae_kind_of_layer_to_diffusers():
     processor = oa.OneDnnAttnProcessor()
     with torch.no_grad():
         assert torch.equal(processor(layer, x), AttnProcessor2_0()(layer, x))
-    assert not processor.attend.traced
+    assert not processor.attend.compiled
 
 
 @pytest.mark.parametrize("flags, expected", [(["--precision", "half"], "OneDnnAttnProcessor"),
