@@ -165,6 +165,7 @@ class ControlNetLibrary:
                     self._loaded.popitem(last=False)
             self._loaded.move_to_end(key)
         check_fits(control, unet, checkpoint, field)
+        share_attention(unet, control.net)
         return control
 
     def clear(self) -> None:
@@ -176,6 +177,14 @@ class ControlNetLibrary:
         if key not in self._hashes:
             self._hashes[key] = legacy_hash(path)
         return self._hashes[key]
+
+
+def share_attention(unet, control_net) -> None:
+    """The ControlNet attends as its UNet does when the UNet has one processor for every layer (Easel's bf16 CPU
+    attention, modules/models/onednn_attention.py); diffusers' default gives each layer its own and is left alone."""
+    processors = {id(p): p for p in unet.attn_processors.values()}
+    if len(processors) == 1:
+        control_net.set_attn_processor(next(iter(processors.values())))
 
 
 def _stamp(path: Path) -> tuple[int, int]:

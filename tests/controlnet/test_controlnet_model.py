@@ -180,3 +180,22 @@ def test_real_size_yamls_give_the_published_architecture_and_every_key_converts(
     assert "control_model.input_hint_block.14.weight" in original and "control_model.zero_convs.11.0.bias" in original
     converted = convert.convert_original(original, config, "x.pth")
     assert {k: tuple(v.shape) for k, v in converted.items()} == shapes
+
+
+def test_a_controlnet_attends_as_its_unet_when_the_unet_has_one_processor(tmp_path, app):
+    """Easel's bf16 CPU attention (modules/models/onednn_attention.py) is one processor for every layer: the
+    ControlNet gets it too; diffusers' default (one processor per layer) leaves the ControlNet as loaded."""
+    import copy
+
+    from diffusers.models.attention_processor import AttnProcessor2_0
+
+    make_tiny_controlnet(tmp_path, "control_tiny", fmt="safetensors")
+    model = app.models.get(None)
+    library = ControlNetLibrary([tmp_path])
+    control = library.load(library.find("control_tiny", "u.model"), model.unet, model.dtype, model.device, "u.model")
+    assert len({id(p) for p in control.net.attn_processors.values()}) > 1  # diffusers' default, untouched
+    unet = copy.deepcopy(model.unet)
+    shared = AttnProcessor2_0()
+    unet.set_attn_processor(shared)
+    control = library.load(library.find("control_tiny", "u.model"), unet, model.dtype, model.device, "u.model")
+    assert {id(p) for p in control.net.attn_processors.values()} == {id(shared)}
