@@ -18,6 +18,7 @@ Costs, and how they are bounded:
 """
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import warnings
@@ -26,6 +27,8 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+
+log = logging.getLogger(__name__)
 
 MIN_SCORES = 2 ** 20  # batch·heads·queries·keys below this: torch's kernel (compiling would not pay)
 MAX_PROFILED_SCORES = 2 ** 27  # scores of one group in the unfused profiling run: 256 MiB in bf16
@@ -80,15 +83,25 @@ class FusedAttention:
         torch.jit.enable_onednn_fusion(True)  # process-wide: TorchScript's LLGA pass (only TorchScript uses it)
         self.compiled: OrderedDict[tuple, Attend] = OrderedDict()
         self.lock = threading.Lock()
+        self.disabled = ""  # why the fused path failed once, if it did
 
     def __call__(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float) -> torch.Tensor:
-        batch, heads, queries, head_size = q.shape
+        batch, heads, queries, _ = q.shape
         keys = k.shape[2]
         recording = torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad)
         g = group_size(batch * heads, queries, keys, MAX_PROFILED_SCORES)
         small = batch * heads * queries * keys < MIN_SCORES
-        if recording or small or g is None or q.device.type != "cpu":
+        if self.disabled or recording or small or g is None or q.device.type != "cpu":
             return F.scaled_dot_product_attention(q, k, v, scale=scale)
+        try:
+            return self._fused(q, k, v, scale, g)
+        except Exception as error:  # a torch whose TorchScript fails here: torch's kernel from now on
+            self.disabled = f"{type(error).__name__}: {error}"
+            log.warning("oneDNN fused attention failed (%s); using torch's attention kernel", self.disabled)
+            return F.scaled_dot_product_attention(q, k, v, scale=scale)
+
+    def _fused(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float, g: int) -> torch.Tensor:
+        batch, heads, queries, _ = q.shape
         if g == batch * heads:
             return self._function(q, k, v, scale)(q, k, v)
         rows = [t.reshape(batch * heads // g, g, t.shape[2], t.shape[3]) for t in (q, k, v)]  # [groups, g, n, d]

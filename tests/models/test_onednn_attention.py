@@ -124,3 +124,15 @@ def test_a_bf16_cpu_unet_gets_the_processor_unless_told_otherwise(tiny_checkpoin
 
     model.unet.set_attn_processor(AttnProcessor2_0())
     assert torch.equal(out, model.unet_forward(x, t, context))  # a tiny UNet's attentions are all below MIN_SCORES
+
+
+def test_a_failing_fuser_falls_back_to_torch_kernel_for_good(monkeypatch, caplog):
+    def broken(scale):
+        raise RuntimeError("no LLGA here")
+
+    monkeypatch.setattr(oa, "_scripted", broken)
+    attend = oa.FusedAttention()
+    q, k, v = qkv()
+    with torch.no_grad():
+        assert torch.equal(attend(q, k, v, 40 ** -0.5), F.scaled_dot_product_attention(q, k, v))
+    assert "no LLGA here" in attend.disabled and "torch's attention kernel" in caplog.text
