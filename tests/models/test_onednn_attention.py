@@ -108,9 +108,14 @@ def test_processor_leaves_the_vae_kind_of_layer_to_diffusers():
 @pytest.mark.parametrize("flags, expected", [(["--precision", "half"], "OneDnnAttnProcessor"),
                                              (["--precision", "half", "--opt-sdp-attention"], "AttnProcessor2_0"),
                                              (["--precision", "full"], "AttnProcessor2_0")])
-def test_a_bf16_cpu_unet_gets_the_processor_unless_told_otherwise(tiny_checkpoint: Path, tmp_path, flags, expected):
+def test_a_bf16_cpu_unet_gets_the_processor_unless_told_otherwise(tiny_checkpoint: Path, tmp_path, flags, expected,
+                                                                  monkeypatch):
     import webui
     from modules import cli
+    from modules.models import devices
+
+    zen4 = devices.HardwareFacts(cpu_flags=frozenset({"avx512_bf16"}), onednn_graph=True)
+    monkeypatch.setattr(devices, "detect_hardware", lambda: zen4)  # the choice as on a CPU with native bf16
 
     app = webui.build_app(cli.parse_args(["--data-dir", str(tmp_path), "--ckpt", str(tiny_checkpoint),
                                           "--no-hashing", *flags], env={}))
