@@ -35,7 +35,10 @@ def test_deleted_checkpoint_is_reported_and_list_refreshed(page, server, tiny_ch
     page.locator("#refresh_sd_model_checkpoint").click()
     page.locator("#setting_sd_model_checkpoint input").click()
     page.get_by_role("option", name="doomed.safetensors").click()
-    page.wait_for_timeout(500)
+    for _ in range(120):  # the choice reaches the server through a request: seconds on a loaded machine
+        if "doomed" in page.request.get(server.url + "/sdapi/v1/options").json().get("sd_model_checkpoint", ""):
+            break
+        page.wait_for_timeout(500)
     doomed.unlink()
     small_txt2img(page, "with a vanished model", seed=5, steps=2)
     page.locator("#txt2img_generate").click()
