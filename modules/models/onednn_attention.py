@@ -10,8 +10,10 @@ shape, and the fuser turns what TorchScript profiled of it into one oneDNN parti
 slower at 4,096 tokens, so it is used for bf16 only (modules/models/devices.py decides).
 
 Costs, and how they are bounded:
-- the first call of a shape runs the compiled graph unfused while TorchScript profiles it, so the whole score matrix is
-  materialised once: rows of batch × heads are grouped so that one group's scores stay under `MAX_PROFILED_SCORES`;
+- TorchScript profiles the first call of a shape, computing it unfused, which would round differently from the
+  fused calls after it (a seed must give the same picture every time): that run's result is thrown away and the
+  call made again. It materialises the whole score matrix once: rows of batch × heads are grouped so that one
+  group's scores stay under `MAX_PROFILED_SCORES`;
 - small attentions (under `MIN_SCORES` scores: tiny models, the built-in model) keep torch's kernel, where compiling
   would cost more than it saves;
 - with autograd recording (training), masks or dropout, torch's kernel runs: the fused partition has no backward.
@@ -114,7 +116,10 @@ class FusedAttention:
         with self.lock:  # two jobs may share a UNet (cluster slots in one process)
             fn = self.compiled.get(key)
             if fn is None:
-                fn = self.compiled[key] = _scripted(scale)
+                fn = _scripted(scale)
+                for _ in range(torch._C._jit_get_num_profiled_runs()):
+                    fn(q, k, v)  # profiling runs compute unfused: their results would differ in the last bits
+                self.compiled[key] = fn
                 while len(self.compiled) > MAX_COMPILED:
                     self.compiled.popitem(last=False)
             else:
