@@ -3,7 +3,8 @@
     .venv/bin/python bench/speed_options.py [--ckpt FILE] [--prompts 200] [--steps 20]
 
 One process, one thread, CPU time (the machine may be shared). Prints:
-- the exact path's lines from bench/exact_path.py (GEMM peak, the UNet's FLOP rate, Easel against diffusers);
+- the exact path's lines from bench/exact_path.py (GEMM peak in the model's dtype, the UNet's FLOP rate as a
+  fraction of it, Easel against diffusers on `--steps` steps);
 - per option, the CPU seconds of one UNet call with CFG (batch 2) at 512 × 512 on the full-size random SD 1.5-shaped
   checkpoint (tools/make_full_size_checkpoint.py writes it; made here when missing), full and, for feature caching,
   the shallow call of a cached step; from those the speed-up of a `--steps` run over the exact path;
@@ -44,8 +45,10 @@ CANDIDATES = {  # label → settings overrides; the singles first
     "token merging 0.5": {"token_merging_ratio": 0.5},
     "HyperTile": TILES,
     "DeepCache interval 3": {"deep_cache_interval": 3},
+    "DeepCache interval 4": {"deep_cache_interval": 4},
     "DeepCache interval 5": {"deep_cache_interval": 5},
     "ToMe 0.5 + HyperTile + DeepCache 3": {"token_merging_ratio": 0.5, **TILES, "deep_cache_interval": 3},
+    "ToMe 0.5 + HyperTile + DeepCache 4": {"token_merging_ratio": 0.5, **TILES, "deep_cache_interval": 4},
     "ToMe 0.5 + HyperTile + DeepCache 5": {"token_merging_ratio": 0.5, **TILES, "deep_cache_interval": 5},
 }
 
@@ -100,10 +103,13 @@ def run_seconds(full: float, shallow: float, steps: int, interval: int) -> float
     return fulls * full + (steps - fulls) * shallow
 
 
-def speed_table(ckpt: Path, steps: int) -> dict[str, float]:
-    """Speed-up over the exact path of each candidate, printed with its call times."""
+def speed_table(ckpt: Path, steps: int, with_exact_path: bool) -> dict[str, float]:
+    """Speed-up over the exact path of each candidate, printed with its call times (after bench/exact_path.py's
+    lines on the same model when `with_exact_path`)."""
     app = app_for(ckpt)
     model = app.models.get()
+    if with_exact_path:
+        exact_path_lines(app, model, steps)
     print(f"speed: {ckpt.name}, {model.dtype}, UNet call with CFG (batch 2) at 512x512, CPU seconds, "
           f"{steps}-step run")
     with torch.inference_mode():
@@ -149,18 +155,20 @@ def accuracy_table(prompts: int, steps: int) -> dict[str, float]:
     return losses
 
 
-def exact_path_lines(ckpt: Path) -> None:
-    """bench/exact_path.py's report (the exact path against the hardware and diffusers), when it is there."""
-    try:
-        from bench import exact_path
-    except ImportError as e:
-        print(f"exact path: bench/exact_path.py is not available ({e}); its lines (GEMM peak, UNet FLOP rate, "
-              f"Easel/diffusers) are missing from this run")
-        return
-    peak = exact_path.gemm_peak_gflops()
-    print(f"exact path: GEMM peak {peak:.1f} GFLOP/s")
-    print(f"exact path: {exact_path.unet_flop_rate(ckpt, peak)}")
-    print(f"exact path: {exact_path.easel_vs_diffusers(ckpt)}")
+def exact_path_lines(app, model, steps: int) -> None:
+    """bench/exact_path.py's report on the model the speed table uses: GEMM peak in its dtype, the UNet's FLOP rate
+    as a fraction of it, Easel/diffusers on `steps` steps."""
+    from bench import exact_path
+    from bench.txt2img import time_easel
+
+    peak = exact_path.gemm_peak_gflops(dtype=model.dtype)
+    tflop, rate = exact_path.unet_flop_rate(model)
+    print(f"exact path: GEMM peak 2048^2 {model.dtype} {peak:.1f} GFLOP/s; UNet call 512x512 CFG batch 2: "
+          f"{tflop:.3f} TFLOP at {rate:.1f} GFLOP/s = {rate / peak:.2f} of the peak (goal >= 0.85)", flush=True)
+    time_easel(app, 1)  # first-call allocations and kernel choices
+    easel, diffusers = exact_path.easel_vs_diffusers(app, model, steps)
+    print(f"exact path: {steps} steps 512x512, CPU s: easel {easel:.1f}, diffusers {diffusers:.1f}, "
+          f"easel/diffusers {easel / diffusers:.3f} (goal <= 0.9)", flush=True)
 
 
 def main() -> int:
@@ -175,9 +183,7 @@ def main() -> int:
     if not args.ckpt.exists():
         subprocess.run([sys.executable, str(ROOT / "tools" / "make_full_size_checkpoint.py"), str(args.ckpt.parent),
                         "--name", args.ckpt.stem], check=True)
-    if not args.skip_exact_path:
-        exact_path_lines(args.ckpt)
-    ups = speed_table(args.ckpt, args.steps)
+    ups = speed_table(args.ckpt, args.steps, not args.skip_exact_path)
     losses = accuracy_table(args.prompts, args.steps)
     fine = {label: up for label, up in ups.items() if losses[label] <= MAX_LOSS}
     if not fine:
