@@ -73,6 +73,7 @@ class CFGDenoiser:
     init_latent: torch.Tensor | None = None
     s_min_uncond: float = 0.0  # NGMS: below this sigma the uncond pass is skipped on odd steps (0: never)
     s_min_uncond_all: bool = False  # NGMS on every step, not only odd ones
+    rows_per_image: bool = False  # hand the denoiser `image_rows` (see `image_rows`) for exact per-image batches
     uncond_skipped: bool = False  # set once NGMS skipped an uncond pass (the run writes "NGMS" to the infotext)
     step: int = 0
     sampling_step: int = 0
@@ -99,6 +100,8 @@ class CFGDenoiser:
             hook(params)
         conds = (params.text_cond, params.text_uncond) if with_uncond else (params.text_cond,)
         extra = {**self.model_kwargs, **kwargs}
+        if self.rows_per_image:
+            extra["image_rows"] = image_rows(cond, with_uncond)
         if params.image_cond is not None:
             extra["concat"] = params.image_cond
         out = self.denoiser(params.x, params.sigma, cond=self._cond_batch(conds), **extra)  # [N (+ B), C, H, W]
@@ -169,6 +172,19 @@ class CFGDenoiser:
             image_in = None if image_in is None or self.image_cond is None else torch.cat([image_in, self.image_cond])
         return DenoiserParams(x_in, image_in, sigma_in, self.sampling_step, self.total_steps,
                               cond.tensor, uncond, self)
+
+
+def image_rows(cond: MultiCond, with_uncond: bool) -> tuple[tuple[int, ...], ...]:
+    """The rows of the model's batch that belong to each image: its prompt parts, then its unconditional row (the
+    unconditional rows follow all the parts' rows, one per image).
+
+    >>> two = MultiCond.single(torch.zeros(2, 1, 1))
+    >>> image_rows(two, True), image_rows(two, False)
+    (((0, 2), (1, 3)), ((0,), (1,)))
+    """
+    parts = sum(len(p) for p in cond.parts)
+    return tuple(tuple(row for row, _ in image) + ((parts + i,) if with_uncond else ())
+                 for i, image in enumerate(cond.parts))
 
 
 def _combine(out, cond: MultiCond, denoised_uncond, scale: float) -> torch.Tensor:

@@ -100,9 +100,10 @@ def test_a_family_added_as_one_engine_and_one_row_runs_txt2img(tmp_path, marked_
     image = np.asarray(app.txt2img(GenerationRequest(**REQUEST)).images[0])
     model = app.models.current
     assert model.family == "shifted" and type(model.engine) is ShiftedEngine
-    # Every UNet call got the family's pooled output, cond and uncond rows alike (exact rows: one row per call).
-    assert len(ShiftedEngine.seen) == 2 * REQUEST["steps"]
-    assert all(c.pooled is not None and c.pooled.shape == (1, c.cross_attn.shape[-1]) for c in ShiftedEngine.seen)
+    # Every UNet call got the family's pooled output, cond and uncond rows alike (exact batches: the image's cond and
+    # uncond rows in one call per step).
+    assert len(ShiftedEngine.seen) == REQUEST["steps"]
+    assert all(c.pooled is not None and c.pooled.shape == (2, c.cross_attn.shape[-1]) for c in ShiftedEngine.seen)
     # The latent shift is the engine's own: decoding adds it after undoing the scale.
     latents = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
