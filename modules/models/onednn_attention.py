@@ -67,6 +67,12 @@ def attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
 """  # [..., queries, head size]: softmax over keys of the scaled scores, times the values
 
 
+def profiled_runs() -> int:
+    """How many calls TorchScript's profiling executor makes before it optimises (1 in torch 2.x)."""
+    runs = getattr(torch._C, "_jit_get_num_profiled_runs", None)  # not in torch's type stubs
+    return int(runs()) if callable(runs) else 1
+
+
 def _scripted(scale: float) -> Attend:
     """A new TorchScript function (its own executor, so its own profile) with `scale` as a constant. Scripting, not
     tracing: a trace would run the unfused attention once more to record it."""
@@ -117,7 +123,7 @@ class FusedAttention:
             fn = self.compiled.get(key)
             if fn is None:
                 fn = _scripted(scale)
-                for _ in range(torch._C._jit_get_num_profiled_runs()):
+                for _ in range(profiled_runs()):
                     fn(q, k, v)  # profiling runs compute unfused: their results would differ in the last bits
                 self.compiled[key] = fn
                 while len(self.compiled) > MAX_COMPILED:
