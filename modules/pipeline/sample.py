@@ -85,7 +85,7 @@ def model_denoiser(model, choice: SamplerChoice, exact_rows: bool, patches: Unet
     image's rows (its prompt parts and its unconditional row, `image_rows` from modules/sampling/cfg.py) go through
     the UNet together and apart from other images': matrix kernels pick different blockings for different batch
     sizes, so only this makes image i of a batch equal a single run bit for bit. (Each row alone would do that too,
-    but a batch of 2 runs 1.16× faster on the CPU than two calls of 1.) `patches` are the pass's speed
+    but a batch of 2 runs 1.05–1.07× faster on the CPU than two calls of 1.) `patches` are the pass's speed
     options (docs/performance.md); `step()` says which sampling step the pass is in (feature caching needs it).
     ControlNet residuals are computed per UNet call, for exactly the rows of that call (docs/controlnet.md).
     """
