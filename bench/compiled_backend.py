@@ -90,7 +90,7 @@ def openvino(unet32, dtype: torch.dtype, inputs) -> Callable[[], torch.Tensor]:
 BACKENDS = {"inductor": inductor, "openvino": openvino}
 
 
-def stock_attention(unet):
+def stock_attention_copy(unet):
     """A copy of `unet` with diffusers' attention processor: the compilers trace torch's SDPA, not the TorchScript
     function of Easel's bf16 attention (modules/models/onednn_attention.py)."""
     stock = copy.deepcopy(unet)
@@ -136,7 +136,7 @@ def main() -> None:
         for precision, eager_time in legs:
             start = time.perf_counter()
             try:
-                net = unet32 if name == "openvino" or precision == torch.float32 else stock_attention(model.unet)
+                net = unet32 if name == "openvino" or precision == torch.float32 else stock_attention_copy(model.unet)
                 call = BACKENDS[name](net, precision, inputs)
                 call()  # inductor compiles on the first call
             except ImportError as error:
