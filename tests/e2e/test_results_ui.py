@@ -68,7 +68,9 @@ def test_batch_grid_downloads_save_and_zip(page, server):
         assert len(packed.namelist()) == 5 and all(n.endswith(".png") for n in packed.namelist())
     assert len(list(log_images.glob("*.png"))) == len(saved) + 5
     page.locator("#txt2img_gallery .thumbnail-item").first.click()  # the preview, with its icon buttons
-    page.wait_for_timeout(500)
+    page.wait_for_function("() => [...document.querySelectorAll('#txt2img_gallery [aria-label], #txt2img_gallery "
+                           "[title]')].some(e => (e.getAttribute('aria-label') || e.title).toLowerCase()"
+                           ".includes('download'))")
     labels = page.eval_on_selector_all("#txt2img_gallery [aria-label], #txt2img_gallery [title]",
                                        "els => els.map(e => e.getAttribute('aria-label') || e.title).join('|')")
     assert "download" in labels.lower() and "share" not in labels.lower(), labels  # nothing to share locally
