@@ -171,7 +171,7 @@ def prepare_for_inference(unet: UNet2DConditionModel | None, vae: AutoencoderKL 
     if unet is not None and device_config.attention == "onednn" and unet.dtype == torch.bfloat16:
         from modules.models.onednn_attention import OneDnnAttnProcessor
 
-        unet.set_attn_processor(OneDnnAttnProcessor())  # one instance: one cache of traced shapes per UNet
+        unet.set_attn_processor(OneDnnAttnProcessor())  # one instance: one cache of compiled shapes per UNet
     for model in (unet, vae):
         if model is None:
             continue
