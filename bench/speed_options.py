@@ -161,13 +161,11 @@ def exact_path_lines(app, model, steps: int) -> None:
     """bench/exact_path.py's report on the model the speed table uses: GEMM peak in its dtype, the UNet's FLOP rate
     as a fraction of it, Easel/diffusers on `steps` steps."""
     from bench import exact_path
-    from bench.txt2img import time_easel
 
     peak = exact_path.gemm_peak_gflops(dtype=model.dtype)
     tflop, rate = exact_path.unet_flop_rate(model)
     print(f"exact path: GEMM peak 2048^2 {model.dtype} {peak:.1f} GFLOP/s; UNet call 512x512 CFG batch 2: "
           f"{tflop:.3f} TFLOP at {rate:.1f} GFLOP/s = {rate / peak:.2f} of the peak (goal >= 0.85)", flush=True)
-    time_easel(app, 1)  # first-call allocations and kernel choices
     easel, diffusers = exact_path.easel_vs_diffusers(app, model, steps)
     print(f"exact path: {steps} steps 512x512, CPU s: easel {easel:.1f}, diffusers {diffusers:.1f}, "
           f"easel/diffusers {easel / diffusers:.3f} (goal <= 0.9)", flush=True)
