@@ -30,6 +30,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from modules.models import blocked_attention as blocked
+
 log = logging.getLogger(__name__)
 
 MIN_SCORES = 2 ** 20  # batch·heads·queries·keys below this: torch's kernel (compiling would not pay)
@@ -99,7 +101,11 @@ class FusedAttention:
         recording = torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad)
         g = group_size(batch * heads, queries, keys, MAX_PROFILED_SCORES)
         small = batch * heads * queries * keys < MIN_SCORES
-        if self.disabled or recording or small or g is None or q.device.type != "cpu":
+        if recording or small or q.device.type != "cpu":
+            return F.scaled_dot_product_attention(q, k, v, scale=scale)
+        if blocked.pays(keys, q.shape[3], q.dtype):  # many keys: faster than the fused kernel, no compiling
+            return blocked.blocked_attention(q, k, v, scale)
+        if self.disabled or g is None:
             return F.scaled_dot_product_attention(q, k, v, scale=scale)
         try:
             return self._fused(q, k, v, scale, g)
