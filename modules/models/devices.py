@@ -107,8 +107,8 @@ def choose_device_config(flags: DeviceFlags, hw: HardwareFacts) -> DeviceConfig:
             notes.append("--xformers ignored: it needs CUDA and the xformers package; using torch SDPA")
     elif device == "cpu" and dtype == torch.bfloat16 and hw.fast_cpu_bf16 and hw.onednn_graph \
             and not flags.sdp_attention:  # measured where bf16 is native (AVX512-BF16); untried elsewhere
-        attention = "onednn"  # 1.1× per bf16 UNet call (modules/models/onednn_attention.py)
-        notes.append("attention: oneDNN's fused kernel for bf16 (--opt-sdp-attention keeps torch's)")
+        attention = "onednn"  # 1.18× per bf16 UNet call (modules/models/onednn_attention.py)
+        notes.append("attention: blocked and oneDNN fused kernels for bf16 (--opt-sdp-attention keeps torch's)")
     # CPU: channels-last always (oneDNN convolutions are NHWC-native; faster in bf16 and fp32 alike); elsewhere
     # A1111's opt-in --opt-channelslast.
     channels_last = device == "cpu" or bool(flags.channels_last)

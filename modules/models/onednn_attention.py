@@ -7,7 +7,9 @@ cross-attention; one SD 1.5 UNet call at 512² with CFG goes from 11.0 s to 9.8 
 AVX512-BF16). PyTorch reaches that kernel only through TorchScript's oneDNN Graph fuser
 (`torch.jit.enable_onednn_fusion`): `FusedAttention` compiles softmax(q·kᵀ·scale)·v as a TorchScript function per
 shape, and the fuser turns what TorchScript profiled of it into one oneDNN partition. In float32 the fused kernel is
-slower at 4,096 tokens, so it is used for bf16 only (modules/models/devices.py decides).
+slower at 4,096 tokens, so it is used for bf16 only (modules/models/devices.py decides). Self-attention over many
+keys (2,048 and more at SD 1.5's head size) goes to the blocked kernel instead, which beats both there
+(modules/models/blocked_attention.py).
 
 Costs, and how they are bounded:
 - TorchScript profiles the first call of a shape, computing it unfused, which would round differently from the
@@ -84,7 +86,8 @@ def _scripted(scale: float) -> Attend:
 
 
 class FusedAttention:
-    """softmax(q·kᵀ·scale)·v for [batch, heads, tokens, head size] tensors, fused where it pays (module docstring).
+    """softmax(q·kᵀ·scale)·v for [batch, heads, tokens, head size] tensors: blocked for many keys, fused where that
+    pays, torch's kernel otherwise (module docstring).
 
     Owns the compiled functions, keyed by everything TorchScript specialises on (shapes, strides, dtype) and the
     scale; the least recently used are dropped beyond `MAX_COMPILED`."""
