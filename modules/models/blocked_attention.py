@@ -8,9 +8,9 @@ attention with its probabilities rounded to bf16, as oneDNN's fused kernel round
 
 Measured against oneDNN's fused kernel (modules/models/onednn_attention.py) on one Zen 4 thread (AVX512-BF16),
 batch 2 × 8 heads: 4,096 tokens, head size 40 (SD 1.5 at 512²) 546 → 420 ms; 9,216 tokens (768²) 3.41 → 2.34 s;
-2,048 tokens 120 → 110 ms. Fewer keys per head-size unit lose (1,024 tokens at head size 80: 22 → 29 ms; cross-
-attention over 77 keys: 3×), hence `pays`. In float32 torch's flash kernel is faster at every size measured, so
-this is for bf16 only (docs/performance.md).
+2,048 tokens 120 → 110 ms. Fewer keys per unit of head size lose (1,024 tokens: 22 → 29 ms at head size 40, 36 →
+42 ms at 80; cross-attention over 77 keys: 3×), hence `pays`. In float32 torch's flash kernel is faster at every
+size measured, so this is for bf16 only (docs/performance.md).
 """
 from __future__ import annotations
 
