@@ -162,16 +162,19 @@ def load_openclip_with_projection(source: TensorSource, spec: ModelSpec, prefix:
 
 def prepare_for_inference(unet: UNet2DConditionModel | None, vae: AutoencoderKL | None,
                           device_config: DeviceConfig) -> None:
-    """Attention: SDPA is diffusers' default (AttnProcessor2_0); xformers or, for a bf16 UNet on the CPU, oneDNN's
-    fused kernel (modules/models/onednn_attention.py) when the device config chose it.
+    """Attention: SDPA is diffusers' default (AttnProcessor2_0); xformers or, for a bf16 UNet and VAE on the CPU,
+    Easel's blocked and oneDNN's fused kernels (modules/models/onednn_attention.py) when the device config chose it.
     Memory format: channels-last convolution weights when the device config asks (on the CPU oneDNN's kernels run
     NHWC: UNet step 7.6 s vs 8.6 s, VAE decode 7.8 s vs 10.2 s at 512×512 bf16, one thread). The loaders read
     them in that layout already; this pass only catches a tensor that was not (`.to` returns NHWC tensors as they
     are)."""
-    if unet is not None and device_config.attention == "onednn" and unet.dtype == torch.bfloat16:
+    if device_config.attention == "onednn":
         from modules.models.onednn_attention import OneDnnAttnProcessor
 
-        unet.set_attn_processor(OneDnnAttnProcessor())  # one instance: one cache of compiled shapes per UNet
+        processor = OneDnnAttnProcessor()  # one instance: one cache of compiled shapes per model
+        for model in (unet, vae):
+            if model is not None and model.dtype == torch.bfloat16:
+                model.set_attn_processor(processor)
     for model in (unet, vae):
         if model is None:
             continue

@@ -94,15 +94,32 @@ def test_processor_equals_diffusers_processor(cross):
     assert len(processor.attend.compiled) == 1
 
 
-def test_processor_leaves_the_vae_kind_of_layer_to_diffusers():
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_processor_equals_diffusers_processor_on_the_vae_kind_of_layer(layout):
     from diffusers.models.attention_processor import AttnProcessor2_0
 
     layer = attention_layer(norm_num_groups=8, residual_connection=True)  # the VAE's mid-block attention
-    x = torch.randn(1, 80, 32, 32)  # [B, C, H, W]
+    x = torch.randn(1, 80, 32, 32).to(memory_format=layout)  # [B, C, H, W]: 1,024 tokens, 2 M scores: fused
     processor = oa.OneDnnAttnProcessor()
     with torch.no_grad():
-        assert torch.equal(processor(layer, x), AttnProcessor2_0()(layer, x))
-    assert not processor.attend.compiled
+        expected = AttnProcessor2_0()(layer, x)
+        for _ in range(2):
+            out = processor(layer, x)
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+    assert out.shape == x.shape and len(processor.attend.compiled) == 1
+
+
+def test_bf16_rows_too_long_for_the_fused_kernel_go_to_the_blocked_one(monkeypatch):
+    from modules.models import blocked_attention as ba
+
+    monkeypatch.setattr(oa, "MAX_PROFILED_SCORES", 1024 * 1024 - 1)  # as the VAE's 16,384 tokens at 1024²
+    attend = oa.FusedAttention()
+    q, k, v = qkv(batch=1, head_size=512, dtype=torch.bfloat16)  # 1,024 keys at head size 512: not `pays`
+    with torch.no_grad():
+        assert torch.equal(attend(q, k, v, 512 ** -0.5), ba.blocked_attention(q, k, v, 512 ** -0.5))
+        q, k, v = qkv(batch=1, queries=1024, keys=77, dtype=torch.bfloat16)  # a prompt's keys: torch's kernel
+        assert torch.equal(attend(q, k, v, 40 ** -0.5), F.scaled_dot_product_attention(q, k, v, scale=40 ** -0.5))
+    assert not attend.compiled
 
 
 @pytest.mark.parametrize("flags, expected", [(["--precision", "half"], "OneDnnAttnProcessor"),
@@ -121,14 +138,18 @@ def test_a_bf16_cpu_unet_gets_the_processor_unless_told_otherwise(tiny_checkpoin
                                           "--no-hashing", *flags], env={}))
     model = app.models.get(None)
     assert {type(p).__name__ for p in model.unet.attn_processors.values()} == {expected}
-    assert {type(p).__name__ for p in model.vae.attn_processors.values()} == {"AttnProcessor2_0"}
+    assert {type(p).__name__ for p in model.vae.attn_processors.values()} == {expected}  # the VAE runs in bf16 too
+    processors = [*model.unet.attn_processors.values(), *model.vae.attn_processors.values()]
+    assert expected != "OneDnnAttnProcessor" or len({id(p) for p in processors}) == 1  # one cache for both
     torch.manual_seed(1)
     x, context, t = torch.randn(2, 4, 8, 8), torch.randn(2, 77, 32), torch.tensor([500.0, 20.0])
-    out = model.unet_forward(x, t, context)
+    out, image = model.unet_forward(x, t, context), model.decode(x[:1])
     from diffusers.models.attention_processor import AttnProcessor2_0
 
     model.unet.set_attn_processor(AttnProcessor2_0())
+    model.vae.set_attn_processor(AttnProcessor2_0())
     assert torch.equal(out, model.unet_forward(x, t, context))  # a tiny UNet's attentions are all below MIN_SCORES
+    assert torch.equal(image, model.decode(x[:1]))  # and so are its VAE's
 
 
 def test_a_failing_fuser_falls_back_to_torch_kernel_for_good(monkeypatch, caplog):
