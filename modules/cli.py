@@ -48,7 +48,7 @@ def _add_device_flags(parser: argparse.ArgumentParser) -> None:
     add("--no-half-vae", action="store_true", help="keep the VAE in float32")
     add("--xformers", action="store_true", help="use xformers attention where available (CUDA)")
     add("--opt-sdp-attention", action="store_true", help="torch's scaled-dot-product attention kernel everywhere "
-        "(the default, except for bf16 on the CPU, where oneDNN's fused kernel is faster)")
+        "(the default, except for bf16 on the CPU, where Easel's blocked and oneDNN's fused kernels are faster)")
     add("--opt-channelslast", action="store_true",
         help="channels-last memory format for the UNet and VAE (always on for the CPU, where it is faster)")
     add("--medvram", action="store_true",

@@ -52,6 +52,15 @@ def query_block(keys: int) -> int:
     return max(64, min(256, BLOCK_SCORES // keys))
 
 
+def largest_divisor(n: int, at_most: int) -> int:
+    """The largest divisor of `n` not above `at_most` (at least 1): a group size that splits `n` rows evenly.
+
+    >>> [largest_divisor(16, t) for t in (0, 1, 2, 6, 32)]
+    [1, 1, 2, 4, 16]
+    """
+    return max(g for g in range(1, max(1, min(n, at_most)) + 1) if n % g == 0)
+
+
 def row_group(rows: int, threads: int) -> int:
     """Rows (batch × heads) per product: one per thread, so each thread multiplies whole matrices; a divisor of
     `rows` so that every group has the same shape.
@@ -59,7 +68,7 @@ def row_group(rows: int, threads: int) -> int:
     >>> [row_group(16, t) for t in (1, 2, 6, 32)]
     [1, 2, 4, 16]
     """
-    return max(g for g in range(1, min(rows, threads) + 1) if rows % g == 0)
+    return largest_divisor(rows, threads)
 
 
 def blocked_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float,

@@ -58,13 +58,7 @@ def group_size(rows: int, queries: int, keys: int, limit: int) -> int | None:
     [8, 1, None]
     """
     per_row = queries * keys
-    if per_row > limit:
-        return None
-    best = 1
-    for g in range(1, rows + 1):
-        if rows % g == 0 and g * per_row <= limit:
-            best = g
-    return best
+    return None if per_row > limit else blocked.largest_divisor(rows, limit // per_row)
 
 
 ATTENTION_SOURCE = """
@@ -104,22 +98,22 @@ class FusedAttention:
         batch, heads, queries, _ = q.shape
         keys = k.shape[2]
         recording = torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad)
-        g = group_size(batch * heads, queries, keys, MAX_PROFILED_SCORES)
         small = batch * heads * queries * keys < MIN_SCORES
         if recording or small or q.device.type != "cpu":
             return F.scaled_dot_product_attention(q, k, v, scale=scale)
         if blocked.pays(keys, q.shape[3], q.dtype):  # many keys: faster than the fused kernel, no compiling
             return blocked.blocked_attention(q, k, v, scale)
-        if self.disabled or g is None:  # no fused kernel: blocked still beats torch's from 1,024 keys in bf16
-            if blocked.beats_torch(keys, q.dtype):
-                return blocked.blocked_attention(q, k, v, scale)
-            return F.scaled_dot_product_attention(q, k, v, scale=scale)
-        try:
-            return self._fused(q, k, v, scale, g)
-        except Exception as error:  # a torch whose TorchScript fails here: torch's kernel from now on
-            self.disabled = f"{type(error).__name__}: {error}"
-            log.warning("oneDNN fused attention failed (%s); using torch's attention kernel", self.disabled)
-            return F.scaled_dot_product_attention(q, k, v, scale=scale)
+        g = group_size(batch * heads, queries, keys, MAX_PROFILED_SCORES)
+        if not self.disabled and g is not None:
+            try:
+                return self._fused(q, k, v, scale, g)
+            except Exception as error:  # a torch whose TorchScript fails here: no fused kernel from now on
+                self.disabled = f"{type(error).__name__}: {error}"
+                log.warning("oneDNN fused attention failed (%s); using torch's attention kernel (the blocked one "
+                            "for bf16 from 1,024 keys)", self.disabled)
+        if blocked.beats_torch(keys, q.dtype):  # no fused kernel: blocked still beats torch's from 1,024 keys
+            return blocked.blocked_attention(q, k, v, scale)
+        return F.scaled_dot_product_attention(q, k, v, scale=scale)
 
     def _fused(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float, g: int) -> torch.Tensor:
         batch, heads, queries, _ = q.shape
