@@ -35,6 +35,7 @@ INFOTEXT_SETTINGS: tuple[tuple[str, str, Callable[[str], Any]], ...] = (
     ("Token merging ratio", "token_merging_ratio", float),
     ("Token merging ratio hr", "token_merging_ratio_hr", float),
     ("DeepCache interval", "deep_cache_interval", int),
+    ("SGM noise multiplier", "sgm_noise_multiplier", flag),
     ("Hypertile U-Net", "hypertile_enable_unet", flag),
     ("Hypertile U-Net second pass", "hypertile_enable_unet_secondpass", flag),
     ("Hypertile U-Net max depth", "hypertile_max_depth_unet", int),

@@ -147,6 +147,8 @@ SETTINGS: tuple[Setting, ...] = (
     _s("sigma_min", 0.0, "sigma min (0 = model default)", SAMPLER, float, minimum=0.0),
     _s("sigma_max", 0.0, "sigma max (0 = model default)", SAMPLER, float, minimum=0.0),
     _s("rho", 0.0, "rho (0 = scheduler default)", SAMPLER, float, minimum=0.0),
+    _s("sgm_noise_multiplier", False, "SGM noise multiplier: txt2img start noise scaled by sqrt(1 + sigma_max^2) "
+       "as the official SDXL code does (reproducing images only)", SAMPLER),
     _s("hires_fix_refiner_pass", "second pass", "Hires fix: which pass to enable refiner for", SD,
        choices=("first pass", "second pass", "both passes")),
     _s("refiner_switch_by_sample_steps", False, "Switch to refiner by sampling steps instead of model timesteps "

@@ -51,6 +51,13 @@ def negative_guidance_minimum(req, opts) -> NegativeGuidanceMinimum:
     return NegativeGuidanceMinimum(float(sigma), bool(opts.s_min_uncond_all))
 
 
+def sgm_noise_multiplier(opts, spec) -> bool:
+    """The "SGM noise multiplier" setting where it changes the start noise: A1111 reads it in its k-diffusion
+    samplers' txt2img pass alone (never img2img or hires fix); its timestep samplers (the rows with
+    "vp_initial_noise": DDIM, PLMS, UniPC) start from sqrt(1 + sigma_max^2) anyway and write no infotext."""
+    return bool(opts.sgm_noise_multiplier) and not spec.options.get("vp_initial_noise", False)
+
+
 def token_merging_ratio(opts, kind: str, overrides=None) -> float:
     """A1111's `get_token_merging_ratio`: `kind` is "txt2img", "img2img" or "hr" (hires fix's second pass).
     img2img takes its own setting unless the request overrides the main one; the second pass takes its own setting

@@ -20,8 +20,8 @@ from modules.pipeline.hooks import NO_HOOKS, RunContext, RunHooks, begin_batch, 
 from modules.pipeline.job import Job
 from modules.pipeline.output import ImageOutputs, face_restoration, restored
 from modules.pipeline.request import GenerationRequest, validate_request
-from modules.pipeline.run_options import (NegativeGuidanceMinimum, negative_guidance_minimum, speed_infotext,
-                                          tiling_enabled, tiling_infotext, unet_patches)
+from modules.pipeline.run_options import (NegativeGuidanceMinimum, negative_guidance_minimum, sgm_noise_multiplier,
+                                          speed_infotext, tiling_enabled, tiling_infotext, unet_patches)
 from modules.pipeline.result import GenerationResult
 from modules.pipeline.sample import (SamplerChoice, decode_latents, job_models_dirs, job_previewer, model_denoiser,
                                      preview_period, run_sampler)
@@ -77,7 +77,8 @@ def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapsh
     hires_size = None if second is None else second_pass_size(second.plan, model.vae_scale_factor)
     controls = resolve_units(services, model, req.controlnet_units, req.width, req.height, hires_size=hires_size,
                              seed=ctx.plan.seeds[0])
-    first = FirstPass(choice, denoiser, sigmas, ngms, controls, "single" if second is None else "first")
+    first = FirstPass(choice, denoiser, sigmas, ngms, controls, "single" if second is None else "first",
+                      sgm_noise_multiplier(opts, choice.spec))
     model = with_vae_methods(model, opts, job_models_dirs(services))  # decodes and encodes as the settings say
     refiner = None if refiner_plan is None else RefinerSession(services, refiner_plan, opts, ctx.model, tiling)
     with tiled(model, tiling), NetworkRun(services, ctx.model, opts) as nets, refiner or contextlib.nullcontext():
@@ -122,6 +123,7 @@ class FirstPass:
     ngms: NegativeGuidanceMinimum
     controls: tuple = ()  # the job's ControlNet units (modules/controlnet/resolve.py)
     control_stage: str = "single"  # "first" when a hires pass follows (units' hr_option)
+    sgm_noise: bool = False  # start from noise * sqrt(1 + sigma_max^2) (run_options.sgm_noise_multiplier)
 
     def run(self, services, model, req: GenerationRequest, opts: Snapshot, batch, job: Job, hooks: RunHooks,
             ctx: RunContext, refiner: RefinerSession | None = None) -> torch.Tensor | None:
@@ -138,7 +140,9 @@ class FirstPass:
         switch = CFGHooks() if refiner is None else \
             refiner.switch_hooks(choice, len(sigmas) - 1, conds_for, ctx.extra, exact)
         rng = make_rng(shape, batch, req, opts, model.device, model.vae_scale_factor)
-        x = scale_initial_noise(choice.spec, rng.next(), sigmas)  # [B, C, H/f, W/f]
+        x = scale_initial_noise(choice.spec, rng.next(), sigmas, self.sgm_noise)  # [B, C, H/f, W/f]
+        if self.sgm_noise:
+            ctx.extra["SGM noise multiplier"] = True
         hooks.call("process_before_every_sampling", ctx, x=x, noise=x, c=conds.cond, uc=conds.uncond)
         image_cond = txt2img_conditioning(model, x.shape[0], req.height, req.width)  # [B, 5, h, w] or None
         control = control_run(self.controls, self.control_stage)
