@@ -177,7 +177,7 @@ def test_bad_values_are_refused_with_the_axis_named(app):
     cases = [(xyz_args(STEPS, "five"), "axis Steps: 'five' is not a whole number"),
              (xyz_args(9, "Euler, Nope"), "Unknown sampler: Nope"),
              (xyz_args(7, "dog, cat"), "Prompt S/R did not find 'dog'"),
-             (xyz_args(12, "1, 2"), "not available in Easel")]
+             (xyz_args(40, "Disable, Enable for SDXL"), "axis FP8 mode: this axis is not available in Easel")]
     for args, message in cases:
         with pytest.raises(Exception, match=message):
             app.txt2img(GenerationRequest(**BASE, script_name="X/Y/Z plot", script_args=args))
@@ -245,6 +245,8 @@ AXIS_CASES = [  # (axis label, values, a fragment of each cell's infotext)
     ("Checkpoint name", "{checkpoint}", ["Model: {model}"]),
     ("Token merging ratio", "0, 0.5", ["Seed: 5, Size: 64x64", "Token merging ratio: 0.5"]),
     ("DeepCache interval", "1, 2", ["Seed: 5, Size: 64x64", "DeepCache interval: 2"]),
+    ("SGM noise multiplier", "False, True", ["Seed: 5, Size: 64x64", "SGM noise multiplier: True"]),
+    ("Negative Guidance minimum sigma", "0, 100", ["Seed: 5, Size: 64x64", "NGMS: 100"]),
     ("[Hypertile] Unet First pass Enabled", "False, True", ["Seed: 5, Size: 64x64", "Hypertile U-Net: True"]),
     ("Refiner checkpoint", "None, {other}", ["Seed: 5, Size: 64x64", "Refiner: {other_model} ["]),
 ]
