@@ -53,6 +53,15 @@ def basic_credentials(headers: dict[bytes, bytes]) -> tuple[bytes, bytes] | None
     return (user, password) if sep else None
 
 
+def api_user(flags, scope) -> str | None:
+    """The user name of an API call under --api-auth (the router's `basic_auth` has checked it), for the infotext's
+    `User` (add_user_name_to_info); None without --api-auth, where a Basic header proves nothing."""
+    if not getattr(flags, "api_auth", None):
+        return None
+    given = basic_credentials(dict(scope.get("headers") or ()))
+    return given[0].decode("utf-8", "replace") if given is not None else None
+
+
 def matches_any(given: tuple[bytes, bytes] | None, pairs: Sequence[tuple[bytes, bytes]]) -> bool:
     """Constant-time check of `given` against every pair (no early exit)."""
     if given is None:

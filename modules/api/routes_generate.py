@@ -11,10 +11,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import anyio
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
 from modules.api import extras
+from modules.api.auth import api_user
 from modules.api.convert import api_parameters, to_request
 from modules.api.images import decode_image, encode_png
 from modules.api.schema import (GenerationResponse, Img2ImgApiRequest, PNGInfoRequest, PNGInfoResponse,
@@ -119,22 +120,23 @@ def build_router(app) -> APIRouter:
     # routes are always answered, however many generation calls are waiting.
     waiters = anyio.CapacityLimiter(WAITING_CALLS)
 
-    async def generate(kind: str, payload, request_type, validate=None):
+    async def generate(kind: str, payload, request_type, http: Request, validate=None):
         request = await run_in_threadpool(to_request, payload, request_type, app=app,
                                           scripts=installed_scripts(app, kind), validate=validate)
+        request = request.replace(user=api_user(app.flags, http.scope))
         job = await run_in_threadpool(job_for, app, payload, request)
         result = await anyio.to_thread.run_sync(app.jobs.run, kind, request, job, limiter=waiters)
         keep_overrides(app, payload)
         return result, api_parameters(payload, request), request
 
     @router.post("/txt2img", response_model=GenerationResponse)
-    async def txt2img(payload: Txt2ImgApiRequest):
-        result, parameters, request = await generate("txt2img", payload, GenerationRequest)
+    async def txt2img(payload: Txt2ImgApiRequest, http: Request):
+        result, parameters, request = await generate("txt2img", payload, GenerationRequest, http)
         return await run_in_threadpool(with_detected_maps, app, request, result, parameters, payload.send_images)
 
     @router.post("/img2img", response_model=GenerationResponse)
-    async def img2img(payload: Img2ImgApiRequest):
-        result, parameters, request = await generate("img2img", payload, Img2ImgRequest, validate_img2img)
+    async def img2img(payload: Img2ImgApiRequest, http: Request):
+        result, parameters, request = await generate("img2img", payload, Img2ImgRequest, http, validate_img2img)
         if not payload.include_init_images:  # A1111 leaves the (large) images out of the echo
             parameters["init_images"], parameters["mask"] = None, None
         return await run_in_threadpool(with_detected_maps, app, request, result, parameters, payload.send_images)

@@ -10,11 +10,12 @@ import json
 import time
 
 import anyio
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel
 
+from modules.api.auth import api_user
 from modules.api.images import encode_png
 from modules.api.routes_generate import WAITING_CALLS, image_preview, job_for
 from modules.api.schema import JobResult, JobStatus, JobSubmitted, WorkersStatus
@@ -51,8 +52,8 @@ def build_router(app, submitters: dict) -> APIRouter:
     waiters = anyio.CapacityLimiter(WAITING_CALLS)
 
     def add_submit(kind: str, model, convert):
-        def submit(payload):
-            request = convert(payload)
+        def submit(payload, http: Request):
+            request = convert(payload).replace(user=api_user(app.flags, http.scope))
             job = app.jobs.submit(kind, request, job_for(app, payload, request))
             state = app.jobs.state(job.id)
             return JSONResponse({"id": job.id, "status": state.status if state else "queued",

@@ -40,6 +40,7 @@ FACES = "Face restoration"
 INTERROGATE = "Interrogate"
 OPTIMIZATIONS = "Optimizations"
 HYPERTILE = "Hypertile"
+INFOTEXT = "Infotext"
 
 SETTINGS: tuple[Setting, ...] = (
     _s("samples_save", True, "Always save all generated images", SAVING),
@@ -60,6 +61,14 @@ SETTINGS: tuple[Setting, ...] = (
     _s("enable_invisible_watermark", False, "Mark saved images with an invisible watermark (DWT, the original SD "
        "scripts' \"StableDiffusionV1\"; survives PNG and lossless WebP, not JPEG)", SAVING),
     _s("enable_pnginfo", True, "Save text information about generation parameters as chunks to png files", SAVING),
+    # which optional entries the infotext carries (modules/pipeline/params.py InfotextKeys)
+    _s("add_model_name_to_info", True, "Add model name to infotext", INFOTEXT),
+    _s("add_model_hash_to_info", True, "Add model hash to infotext", INFOTEXT),
+    _s("add_vae_name_to_info", True, "Add VAE name to infotext", INFOTEXT),
+    _s("add_vae_hash_to_info", True, "Add VAE hash to infotext", INFOTEXT),
+    _s("add_user_name_to_info", False, "Add user name to infotext when authenticated (page login or --api-auth)",
+       INFOTEXT),
+    _s("add_version_to_infotext", True, "Add program version to infotext", INFOTEXT),
     _s("outdir_txt2img_samples", "outputs/txt2img-images", "Output directory for txt2img images", SAVING),
     _s("outdir_img2img_samples", "outputs/img2img-images", "Output directory for img2img images", SAVING),
     _s("outdir_extras_samples", "outputs/extras-images", "Output directory for images from extras tab", SAVING),

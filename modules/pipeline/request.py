@@ -74,6 +74,8 @@ class GenerationRequest:
     # ControlNet units (modules/controlnet/units.py), enabled and name-checked; the API fills them from
     # alwayson_scripts["controlnet"], the UI from its unit tabs. Not an API field of its own (api: False).
     controlnet_units: tuple[ControlUnit, ...] = field(default=(), metadata={"api": False})
+    # Who asked (A1111's p.user): the page login's or --api-auth's user name, set by the server, never by a payload
+    user: str | None = field(default=None, metadata={"api": False})
 
     def __post_init__(self):
         object.__setattr__(self, "styles", tuple(self.styles))

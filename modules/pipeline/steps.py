@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from modules.options import Snapshot
-from modules.pipeline.params import RunFacts
+from modules.pipeline.params import InfotextKeys, RunFacts
 from modules.pipeline.request import GenerationRequest
 from modules.pipeline.sample import SamplerChoice
 from modules.pipeline.seeds import ImagePlan
@@ -42,6 +42,7 @@ def run_facts(services, model, choice: SamplerChoice, opts: Snapshot, sigma_extr
         version=services.version,
         extra={**sigma_extras, **choice.infotext,
                **({"Emphasis": opts.emphasis} if opts.emphasis != "Original" else {})},
+        keys=InfotextKeys.from_options(opts),
     )
 
 

@@ -13,7 +13,7 @@ from modules.ui import controlnet_panel, extra_networks, interrogate_buttons, ma
 from modules.ui.components import SafeImage, SafeImageEditor
 from modules.ui.context import UiContext
 from modules.ui.image_inputs import editor_composite, inpaint_image_and_mask, uploaded_mask
-from modules.ui.requests import build_request
+from modules.ui.requests import build_request, page_user
 
 TAB = "img2img"
 MODES = (("img2img", "img2img"), ("sketch", "Sketch"), ("inpaint", "Inpaint"), ("inpaint_upload", "Inpaint upload"),
@@ -147,7 +147,8 @@ def _wire_generate(ctx: UiContext, row, out, mode, images) -> None:
     control_inputs = controlnet_panel.inputs(ctx, TAB)  # then the ControlNet units'
     components += control_inputs
 
-    def generate(mode_value, image, sketch, inpaint, base, mask, batch_in, batch_out, batch_mask, painted, *values):
+    def generate(http: gr.Request, mode_value, image, sketch, inpaint, base, mask, batch_in, batch_out, batch_mask,
+                 painted, *values):
         from modules.pipeline.img2img_request import Img2ImgRequest
 
         try:
@@ -156,13 +157,13 @@ def _wire_generate(ctx: UiContext, row, out, mode, images) -> None:
             split = len(values) - len(control_inputs)
             scripts = params_panel.script_fields(ctx, TAB, values[len(names):split])
             control_values = values[split:]
-            values = {**dict(zip(names, values)), **scripts,
+            fields = {**dict(zip(names, values)), **scripts, "user": page_user(http),
                       "controlnet_units": controlnet_panel.request_units(ctx, control_values, True, True)}
             if mode_value == "batch":
-                work, count = _batch_work(ctx, Img2ImgRequest, values, batch_in, batch_out, batch_mask)
+                work, count = _batch_work(ctx, Img2ImgRequest, fields, batch_in, batch_out, batch_mask)
             else:
                 init, mask_image = init_and_mask(mode_value, image, sketch, inpaint, base, mask, painted)
-                request = build_request(Img2ImgRequest, values, init_images=(init,), mask=mask_image,
+                request = build_request(Img2ImgRequest, fields, init_images=(init,), mask=mask_image,
                                         save_images=bool(ctx.app.options.get("samples_save")))
                 work, count = (lambda job: ctx.app.img2img(request, job)), request.n_iter
         except EaselError as e:

@@ -8,7 +8,7 @@ from modules.ui import results
 from modules.ui.components import SafeImage
 from modules.ui.context import UiContext
 from modules.ui.image_inputs import DIRECTIONS, outpaint_canvas, preview_canvas
-from modules.ui.requests import build_request
+from modules.ui.requests import build_request, page_user
 
 TAB = "outpaint"
 FILLS = [("fill", 0), ("original", 1), ("latent noise", 2), ("latent nothing", 3)]
@@ -58,7 +58,8 @@ def build(ctx: UiContext) -> None:
         canvas, mask = _canvas(picture, chosen, amount)
         return preview_canvas(canvas, mask)
 
-    def run(picture, chosen, amount, blur, fill_mode, step_count, denoise, seed_value, text, negative_text):
+    def run(http: gr.Request, picture, chosen, amount, blur, fill_mode, step_count, denoise, seed_value, text,
+            negative_text):
         from modules.pipeline.img2img_request import Img2ImgRequest
 
         try:
@@ -70,7 +71,7 @@ def build(ctx: UiContext) -> None:
                       "width": canvas.width, "height": canvas.height, "inpaint_full_res": False,
                       "sampler_name": "DPM++ 2M"}
             request = build_request(Img2ImgRequest, values, init_images=(canvas,), mask=mask,
-                                    save_images=bool(ctx.app.options.get("samples_save")))
+                                    save_images=bool(ctx.app.options.get("samples_save")), user=page_user(http))
         except EaselError as e:
             yield gr.update(), "", gr.update(), gr.update(), results.error_html(e.message)
             return

@@ -61,6 +61,16 @@ def refiner_fields(values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+def page_user(request) -> str | None:
+    """The page login's user name of a Gradio event (`gr.Request`), or None without --gradio-auth.
+
+    >>> page_user(type("R", (), {"username": "ann"})()), page_user(type("R", (), {"username": None})())
+    ('ann', None)
+    """
+    name = getattr(request, "username", None) if request is not None else None
+    return str(name) if name else None
+
+
 def build_request(request_type, values: Mapping[str, Any], **fixed: Any):
     """A `request_type` from UI values; values for fields the type lacks are dropped unless they switch a feature
     on that the pipeline does not have yet (then the user is told).

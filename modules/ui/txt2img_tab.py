@@ -6,7 +6,7 @@ import gradio as gr
 from modules.pipeline.request import GenerationRequest
 from modules.ui import controlnet_panel, extra_networks, params_panel, paste_wiring, prompt_row, results
 from modules.ui.context import UiContext
-from modules.ui.requests import build_request
+from modules.ui.requests import build_request, page_user
 
 TAB = "txt2img"
 
@@ -33,18 +33,18 @@ def build(ctx: UiContext) -> None:
     control_inputs = controlnet_panel.inputs(ctx, TAB)  # then the ControlNet units'
     components += control_inputs
 
-    def generate(*values):
+    def generate(*values, user: str | None = None):
         split = len(values) - len(control_inputs)
         scripts = params_panel.script_fields(ctx, TAB, values[len(names):split])
         units = controlnet_panel.request_units(ctx, values[split:])
         request = build_request(GenerationRequest, dict(zip(names, values)),
                                 save_images=bool(ctx.app.options.get("samples_save")), controlnet_units=units,
-                                **scripts)
+                                user=user, **scripts)
         yield from results.stream_job(ctx, lambda job: ctx.app.txt2img(request, job), request.n_iter, out)
 
-    def checked(*values):
+    def checked(http: gr.Request, *values):
         try:
-            yield from generate(*values)
+            yield from generate(*values, user=page_user(http))
         except Exception as e:  # a user error before the job starts (e.g. a feature not there yet)
             from modules.errors import EaselError
 

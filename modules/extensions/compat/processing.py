@@ -262,6 +262,13 @@ def _opt(key: str, default):
         return default
 
 
+class _Options:
+    """`.get(key, default)` over the bound app's settings (the default when unbound)."""
+
+    def get(self, key: str, default=None):
+        return _opt(key, default)
+
+
 def create_random_tensors(shape, seeds, subseeds=None, subseed_strength=0.0, seed_resize_from_h=0,
                           seed_resize_from_w=0, p=None):
     """Noise [len(seeds), *shape] for the seeds, as a generation makes it (A1111's helper, on Easel's ImageRNG)."""
@@ -304,7 +311,7 @@ def create_infotext(p, all_prompts, all_seeds, all_subseeds, comments=None, iter
                     use_main_prompt=False, index=None, all_negative_prompts=None) -> str:
     """The infotext of one image of p, as the core writes it (Steps, Sampler, …, p.extra_generation_params)."""
     from modules.imaging.infotext import format_infotext
-    from modules.pipeline.params import RunFacts, infotext_params
+    from modules.pipeline.params import InfotextKeys, RunFacts, infotext_params
 
     index = position_in_batch + iteration * p.batch_size if index is None else index
     negatives = all_negative_prompts or p.all_negative_prompts or [_first(p.negative_prompt)]
@@ -313,7 +320,8 @@ def create_infotext(p, all_prompts, all_seeds, all_subseeds, comments=None, iter
                      vae_name=p.sd_vae_name, vae_hash=p.sd_vae_hash, clip_skip=int(_opt("CLIP_stop_at_last_layers",
                                                                                          1)),
                      version=binding.app().services.version if binding.is_bound() else "",
-                     extra={k: v for k, v in p.extra_generation_params.items() if v is not None})
+                     extra={k: v for k, v in p.extra_generation_params.items() if v is not None},
+                     keys=InfotextKeys.from_options(_Options()))
     request = p.to_request()
     seed = all_seeds[min(index, len(all_seeds) - 1)] if all_seeds else p.seed
     subseed = all_subseeds[min(index, len(all_subseeds) - 1)] if all_subseeds else p.subseed
