@@ -246,10 +246,14 @@ axis_options = [
                confirm=confirm_range(0, 512, "[Hypertile] Unet Max Tile Size")),
     AxisOption("[Hypertile] Unet Swap Size", int, apply_override("hypertile_swap_size_unet"),
                confirm=confirm_range(0, 64, "[Hypertile] Unet Swap Size")),
-    _unsupported("[Hypertile] VAE Enabled", str, choices=boolean_choice(reverse=True)),
-    _unsupported("[Hypertile] VAE Max Depth", int),
-    _unsupported("[Hypertile] VAE Max Tile Size", int),
-    _unsupported("[Hypertile] VAE Swap Size", int),
+    AxisOption("[Hypertile] VAE Enabled", str, apply_override("hypertile_enable_vae", True),
+               choices=boolean_choice(reverse=True)),
+    AxisOption("[Hypertile] VAE Max Depth", int, apply_override("hypertile_max_depth_vae"),
+               confirm=confirm_range(0, 3, "[Hypertile] VAE Max Depth"), choices=lambda: [str(x) for x in range(4)]),
+    AxisOption("[Hypertile] VAE Max Tile Size", int, apply_override("hypertile_max_tile_vae"),
+               confirm=confirm_range(0, 512, "[Hypertile] VAE Max Tile Size")),
+    AxisOption("[Hypertile] VAE Swap Size", int, apply_override("hypertile_swap_size_vae"),
+               confirm=confirm_range(0, 64, "[Hypertile] VAE Swap Size")),
     # Nothing of Easel's own goes here: axes other extensions append (ControlNet's, …) must get A1111's indices too
 ]
 

@@ -41,6 +41,10 @@ INFOTEXT_SETTINGS: tuple[tuple[str, str, Callable[[str], Any]], ...] = (
     ("Hypertile U-Net max depth", "hypertile_max_depth_unet", int),
     ("Hypertile U-Net max tile size", "hypertile_max_tile_unet", int),
     ("Hypertile U-Net swap size", "hypertile_swap_size_unet", int),
+    ("Hypertile VAE", "hypertile_enable_vae", flag),
+    ("Hypertile VAE max depth", "hypertile_max_depth_vae", int),
+    ("Hypertile VAE max tile size", "hypertile_max_tile_vae", int),
+    ("Hypertile VAE swap size", "hypertile_swap_size_vae", int),
 )
 
 

@@ -108,6 +108,11 @@ def speed_infotext(opts, kind: str, hires: bool, overrides=None) -> dict[str, An
         for key, name, default in HYPERTILE_INFOTEXT:
             if getattr(opts, name) != default:
                 info[key] = getattr(opts, name)
+    if opts.hypertile_enable_vae:
+        info["Hypertile VAE"] = True
+        for key, name, default in HYPERTILE_VAE_INFOTEXT:
+            if getattr(opts, name) != default:
+                info[key] = getattr(opts, name)
     if opts.deep_cache_interval > 1:
         info["DeepCache interval"] = int(opts.deep_cache_interval)
     return info
@@ -117,3 +122,6 @@ def speed_infotext(opts, kind: str, hires: bool, overrides=None) -> dict[str, An
 HYPERTILE_INFOTEXT = (("Hypertile U-Net max depth", "hypertile_max_depth_unet", 3),
                       ("Hypertile U-Net max tile size", "hypertile_max_tile_unet", 256),
                       ("Hypertile U-Net swap size", "hypertile_swap_size_unet", 3))
+HYPERTILE_VAE_INFOTEXT = (("Hypertile VAE max depth", "hypertile_max_depth_vae", 3),
+                          ("Hypertile VAE max tile size", "hypertile_max_tile_vae", 128),
+                          ("Hypertile VAE swap size", "hypertile_swap_size_vae", 3))

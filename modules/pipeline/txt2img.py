@@ -79,7 +79,7 @@ def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapsh
                              seed=ctx.plan.seeds[0])
     first = FirstPass(choice, denoiser, sigmas, ngms, controls, "single" if second is None else "first",
                       sgm_noise_multiplier(opts, choice.spec))
-    model = with_vae_methods(model, opts, job_models_dirs(services))  # decodes and encodes as the settings say
+    model = with_vae_methods(model, opts, job_models_dirs(services), ctx.plan.seeds[0])  # as the settings say
     refiner = None if refiner_plan is None else RefinerSession(services, refiner_plan, opts, ctx.model, tiling)
     with tiled(model, tiling), NetworkRun(services, ctx.model, opts) as nets, refiner or contextlib.nullcontext():
         nets.check_families(ctx.plan, req.n_iter)

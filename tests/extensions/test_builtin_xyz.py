@@ -248,6 +248,7 @@ AXIS_CASES = [  # (axis label, values, a fragment of each cell's infotext)
     ("SGM noise multiplier", "False, True", ["Seed: 5, Size: 64x64", "SGM noise multiplier: True"]),
     ("Negative Guidance minimum sigma", "0, 100", ["Seed: 5, Size: 64x64", "NGMS: 100"]),
     ("[Hypertile] Unet First pass Enabled", "False, True", ["Seed: 5, Size: 64x64", "Hypertile U-Net: True"]),
+    ("[Hypertile] VAE Enabled", "False, True", ["Seed: 5, Size: 64x64", "Hypertile VAE: True"]),
     ("Refiner checkpoint", "None, {other}", ["Seed: 5, Size: 64x64", "Refiner: {other_model} ["]),
 ]
 

@@ -17,6 +17,8 @@ ON = {
     "deep_cache_interval": ({"deep_cache_interval": 2}, {"DeepCache interval": "2"}),
     "hypertile": ({"hypertile_enable_unet": True, "hypertile_max_tile_unet": 128},
                   {"Hypertile U-Net": "True", "Hypertile U-Net max tile size": "128"}),
+    "hypertile_vae": ({"hypertile_enable_vae": True, "hypertile_swap_size_vae": 1},
+                      {"Hypertile VAE": "True", "Hypertile VAE swap size": "1"}),
 }
 
 
@@ -38,7 +40,8 @@ def baseline(speed_app):
 
 
 @pytest.mark.parametrize("off", [{"token_merging_ratio": 0.0}, {"deep_cache_interval": 1},
-                                 {"hypertile_enable_unet": False, "hypertile_max_tile_unet": 128}])
+                                 {"hypertile_enable_unet": False, "hypertile_max_tile_unet": 128},
+                                 {"hypertile_enable_vae": False, "hypertile_max_tile_vae": 256}])
 def test_off_is_bit_identical_to_no_option(speed_app, baseline, off):
     image, info = generate(speed_app, **off)
     assert np.array_equal(image, baseline[0]) and info == baseline[1]
@@ -78,7 +81,8 @@ def test_hires_pass_writes_its_ratio(speed_app):
 
 
 @pytest.mark.parametrize("key, value", [("token_merging_ratio", 0.95), ("token_merging_ratio_hr", -0.5),
-                                        ("deep_cache_interval", 0), ("hypertile_max_tile_unet", 1024)])
+                                        ("deep_cache_interval", 0), ("hypertile_max_tile_unet", 1024),
+                                        ("hypertile_swap_size_vae", 65), ("hypertile_max_depth_vae", 4)])
 def test_out_of_range_settings_are_refused_naming_the_setting(speed_app, key, value):
     with pytest.raises(InvalidInput, match=key):
         speed_app.txt2img(GenerationRequest(**BASE, override_settings={key: value}))
@@ -102,6 +106,16 @@ def test_hypertile_for_the_second_pass_only(speed_app):
     info = parse_infotext(tiled.infotexts[0])
     assert info["Hypertile U-Net second pass"] == "True" and "Hypertile U-Net" not in info
     assert not np.array_equal(np.asarray(plain.images[0]), np.asarray(tiled.images[0]))
+
+
+def test_vae_tiles_are_seeded_by_the_job(speed_app):
+    """The tile counts are drawn from a generator seeded with the job's first seed: the same request gives the
+    same batch again, and it differs from the untiled one."""
+    req = GenerationRequest(**{**BASE, "batch_size": 2}, override_settings={"hypertile_enable_vae": True})
+    first, again = speed_app.txt2img(req), speed_app.txt2img(req)
+    assert all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(first.images, again.images))
+    plain = speed_app.txt2img(GenerationRequest(**{**BASE, "batch_size": 2}))
+    assert any(not np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(first.images, plain.images))
 
 
 def test_feature_caching_with_a_second_order_sampler(speed_app):

@@ -71,7 +71,7 @@ def test_img2img_encodes_with_the_taesd_encoder(app):
 def test_full_methods_keep_the_model_itself(app):
     app.txt2img(GenerationRequest(**REQUEST))
     model = app.models.get(None)
-    assert with_vae_methods(model, app.options.snapshot(), [app.paths.models_dir]) is model
+    assert with_vae_methods(model, app.options.snapshot(), [app.paths.models_dir], 0) is model
 
 
 def test_builtin_model_decodes_with_its_shipped_decoder(builtin_app):

@@ -59,3 +59,17 @@ def join_tiles(x: torch.Tensor, h: int, w: int, nh: int, nw: int) -> torch.Tenso
     c = x.shape[-1]
     x = x.reshape(-1, nh, nw, h // nh, w // nw, c).permute(0, 1, 3, 2, 4, 5)  # [B, nh, th, nw, tw, C]
     return x.reshape(-1, h * w, c)
+
+
+def split_image_tiles(x: torch.Tensor, nh: int, nw: int) -> torch.Tensor:
+    """Feature maps [B, C, h, w] → [B*nh*nw, C, h/nh, w/nw], one map per tile (the VAE's attention input)."""
+    b, c, h, w = x.shape
+    x = x.reshape(b, c, nh, h // nh, nw, w // nw).permute(0, 2, 4, 1, 3, 5)  # [B, nh, nw, C, th, tw]
+    return x.reshape(b * nh * nw, c, h // nh, w // nw).contiguous()  # diffusers' processors `view` their input
+
+
+def join_image_tiles(x: torch.Tensor, nh: int, nw: int) -> torch.Tensor:
+    """The inverse of `split_image_tiles`: [B*nh*nw, C, th, tw] → [B, C, th*nh, tw*nw]."""
+    _, c, th, tw = x.shape
+    x = x.reshape(-1, nh, nw, c, th, tw).permute(0, 3, 1, 4, 2, 5)  # [B, C, nh, th, nw, tw]
+    return x.reshape(-1, c, nh * th, nw * tw).contiguous()

@@ -42,6 +42,24 @@ class HyperTile:
 
 
 @dataclass(frozen=True)
+class VaeTiles:
+    """HyperTile on the VAE decoder (A1111's `hypertile_*_vae` settings): the decoder's mid-block attention runs on
+    tiles of about `max_tile` pixels a side, the tile counts drawn among the `swap_size` finest from a generator
+    seeded with the job's first seed. Its only tiled layer sits at depth 0, so `max_depth` (0 to 3, checked as
+    A1111's slider) never turns it off, as in A1111."""
+
+    max_depth: int = 3
+    max_tile: int = 128
+    swap_size: int = 3
+    seed: int = 0
+
+    def __post_init__(self):
+        _check("hypertile_max_depth_vae", self.max_depth, 0, 3)
+        _check("hypertile_max_tile_vae", self.max_tile, 0, 512)
+        _check("hypertile_swap_size_vae", self.swap_size, 0, 64)
+
+
+@dataclass(frozen=True)
 class UnetPatches:
     """What a pass changes in its UNet calls. The defaults change nothing (the exact path)."""
 
