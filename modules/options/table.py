@@ -90,6 +90,7 @@ SETTINGS: tuple[Setting, ...] = (
     _s("emphasis", "Original", "Emphasis mode", SD, choices=("Original", "No norm", "Ignore", "None")),
     _s("comma_padding_backtrack", 20, "Prompt word wrap length limit (tokens)", SD, int, minimum=0, maximum=74),
     _s("pad_cond_uncond", False, "Pad prompt/negative prompt to be same length", SD),
+    _s("enable_prompt_comments", True, "Enable comments: # hides the rest of its line from the generation", SD),
     # SDXL conditioning (modules/models/engines/sdxl.py): A1111's keys, defaults and ranges
     _s("sdxl_crop_top", 0, "SDXL crop top coordinate", SDXL, int, minimum=0, maximum=512),
     _s("sdxl_crop_left", 0, "SDXL crop left coordinate", SDXL, int, minimum=0, maximum=512),

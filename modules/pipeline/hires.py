@@ -19,6 +19,7 @@ from modules.imaging.convert import pil_to_tensor, tensor_to_pil
 from modules.imaging.resize import resize_image
 from modules.pipeline import inpaint
 from modules.pipeline.extra_networks import styled_prompts
+from modules.prompts.comments import prompt_pair
 from modules.pipeline.img2img import Pass, img2img_steps
 from modules.pipeline.img2img_request import as_image
 from modules.pipeline.prompting import step_conditioning
@@ -87,9 +88,10 @@ def _check(name: str, ok: bool, value, valid: str) -> None:
         raise InvalidInput(name, f"{value!r} is out of range", valid)
 
 
-def plan_hires(req: GenerationRequest, upscalers, factor: int = 8) -> HiresPlan | None:
+def plan_hires(req: GenerationRequest, upscalers, factor: int = 8, comments: bool = False) -> HiresPlan | None:
     """Check the hires fields and resolve sizes and the upscaler; None when hires fix is off.
-    `factor`: the model's VAE downsampling (the truncation is counted in latent pixels)."""
+    `factor`: the model's VAE downsampling (the truncation is counted in latent pixels); `comments`: whether
+    prompt comments are stripped (`enable_prompt_comments`), so the infotext's hires prompts carry none."""
     if not req.enable_hr:
         return None
     strength = DEFAULT_STRENGTH if req.denoising_strength is None else req.denoising_strength
@@ -114,7 +116,7 @@ def plan_hires(req: GenerationRequest, upscalers, factor: int = 8) -> HiresPlan 
             valid = ", ".join([*LATENT_MODES, *(r.name for r in upscalers.list())])
             raise InvalidInput("hr_upscaler", f"unknown upscaler {name!r}", valid) from None
     steps = req.hr_second_pass_steps or req.steps
-    return HiresPlan(w, h, tx, ty, name, latent, steps, float(strength), hires_infotext(req, name))
+    return HiresPlan(w, h, tx, ty, name, latent, steps, float(strength), hires_infotext(req, name, comments))
 
 
 def same_as_first(name: str | None) -> str | None:
@@ -126,7 +128,7 @@ def same_as_first(name: str | None) -> str | None:
     return None if not name or name.lower().startswith("use same") else name
 
 
-def hires_infotext(req: GenerationRequest, upscaler: str) -> dict[str, Any]:
+def hires_infotext(req: GenerationRequest, upscaler: str, comments: bool = False) -> dict[str, Any]:
     """A1111's Hires keys, in the order it adds them."""
     info: dict[str, Any] = {"Denoising strength": DEFAULT_STRENGTH if req.denoising_strength is None
                             else req.denoising_strength}
@@ -139,10 +141,12 @@ def hires_infotext(req: GenerationRequest, upscaler: str) -> dict[str, Any]:
     info["Hires upscaler"] = upscaler
     if same_as_first(req.hr_sampler_name) is not None and req.hr_sampler_name != req.sampler_name:
         info["Hires sampler"] = req.hr_sampler_name
-    if req.hr_prompt and req.hr_prompt != req.prompt:
-        info["Hires prompt"] = req.hr_prompt
-    if req.hr_negative_prompt and req.hr_negative_prompt != req.negative_prompt:
-        info["Hires negative prompt"] = req.hr_negative_prompt
+    prompt, negative = prompt_pair(comments, req.prompt, req.negative_prompt)
+    hr_prompt, hr_negative = prompt_pair(comments, req.hr_prompt, req.hr_negative_prompt)
+    if hr_prompt and hr_prompt != prompt:
+        info["Hires prompt"] = hr_prompt
+    if hr_negative and hr_negative != negative:
+        info["Hires negative prompt"] = hr_negative
     return info
 
 
@@ -251,7 +255,7 @@ class SecondPass:
                                        first_images)  # [B, C, H/f, W/f]
         if plan.strength == 0:
             return init
-        prompts = hires_batch(req, batch, services.styles)
+        prompts = hires_batch(req, batch, services.styles, opts.enable_prompt_comments)
 
         hires_steps = self.choice.spec.total_steps(plan.steps)
 
@@ -272,11 +276,13 @@ class SecondPass:
                         notes=notes, extra_hooks=switch, control=control_run(controls, "hires"))
 
 
-def hires_batch(req: GenerationRequest, batch, styles=None):
+def hires_batch(req: GenerationRequest, batch, styles=None, comments: bool = False):
     """The batch's prompts for the second pass: the hires prompts where given, with the request's styles
-    (A1111 styles them too); otherwise the first pass's, already styled."""
+    (A1111 styles them too) and then, with `comments`, their comments stripped; otherwise the first pass's,
+    already styled and stripped."""
     n = len(batch.prompts)
-    hr_prompt, hr_negative = styled_prompts(styles, req.hr_prompt, req.hr_negative_prompt, req.styles) \
+    hr_prompt, hr_negative = prompt_pair(comments, *styled_prompts(styles, req.hr_prompt, req.hr_negative_prompt,
+                                                                   req.styles)) \
         if (req.hr_prompt or req.hr_negative_prompt) else ("", "")
     return dataclasses.replace(
         batch, prompts=(hr_prompt,) * n if req.hr_prompt else batch.prompts,

@@ -22,6 +22,7 @@ from modules.controlnet.apply import inpaint_only_blend
 from modules.controlnet.resolve import control_run, resolve_units
 from modules.pipeline import inpaint
 from modules.pipeline.extra_networks import NetworkRun, styled_prompts
+from modules.prompts.comments import prompt_pair
 from modules.pipeline.img2img_request import Img2ImgRequest, validate_img2img
 from modules.pipeline.hooks import NO_HOOKS, RunContext, RunHooks, begin_batch, decoded, extra_noise_hook, sampled
 from modules.pipeline.job import Job
@@ -157,7 +158,8 @@ def run_img2img(services: PipelineServices, req: Img2ImgRequest, opts: Snapshot,
     req = ctx.request
     validate_img2img(req)
     ctx.model = model = services.models.get(opts.sd_model_checkpoint or None, opts.sd_vae)
-    prompt, negative_prompt = styled_prompts(services.styles, req.prompt, req.negative_prompt, req.styles)
+    prompt, negative_prompt = prompt_pair(opts.enable_prompt_comments,  # A1111: comments go after the styles
+                                          *styled_prompts(services.styles, req.prompt, req.negative_prompt, req.styles))
     ctx.plan = plan_images(prompt, negative_prompt, fix_seed(req.seed), fix_seed(req.subseed),
                            req.subseed_strength, req.batch_size, req.n_iter)
     hooks.call("process", ctx)

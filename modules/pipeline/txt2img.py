@@ -12,6 +12,7 @@ from modules.controlnet.apply import inpaint_only_blend
 from modules.controlnet.resolve import control_run, resolve_units
 from modules.options import Snapshot
 from modules.pipeline.extra_networks import NetworkRun, styled_prompts
+from modules.prompts.comments import prompt_pair
 from modules.models.tiling import tiled
 from modules.pipeline.hires import (first_pass_from_image, first_pass_request, plan_hires, prepare_second_pass,
                                    second_pass_size)
@@ -45,13 +46,14 @@ def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapsh
     req = first_pass_request(ctx.request)
     validate_request(req)
     ctx.model = model = services.models.get(opts.sd_model_checkpoint or None, opts.sd_vae)
-    prompt, negative_prompt = styled_prompts(services.styles, req.prompt, req.negative_prompt, req.styles)
+    prompt, negative_prompt = prompt_pair(opts.enable_prompt_comments,  # A1111: comments go after the styles
+                                          *styled_prompts(services.styles, req.prompt, req.negative_prompt, req.styles))
     ctx.request, ctx.plan = req, plan_images(prompt, negative_prompt, fix_seed(req.seed), fix_seed(req.subseed),
                                              req.subseed_strength, req.batch_size, req.n_iter)
     hooks.call("process", ctx)
     req = ctx.request
     validate_request(req)
-    hires = plan_hires(req, services.upscalers, model.vae_scale_factor)
+    hires = plan_hires(req, services.upscalers, model.vae_scale_factor, opts.enable_prompt_comments)
     refiner_plan = plan_refiner(services.models, req, opts, model.checkpoint, enable_hr=hires is not None)
     choice = choose_sampler(services.samplers, req, opts)
     exact = opts.exact_batches

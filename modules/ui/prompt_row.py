@@ -8,6 +8,7 @@ from typing import Any
 import gradio as gr
 
 from modules.conditioning.token_counter import count_tokens
+from modules.prompts.comments import strip_comments
 from modules.errors import EaselError
 from modules.prompts.styles import PromptStyle
 from modules.ui.context import UiContext
@@ -38,7 +39,9 @@ def counter_html(used: int, limit: int) -> str:
 def token_counter(ctx: UiContext, text: str, steps, is_positive: bool) -> str:
     host = getattr(ctx.app, "scripts", None)
     steps = int(steps or 20)
-    if host is not None:  # extensions may rewrite the text first (A1111's on_before_token_counter)
+    if ctx.app.options.get("enable_prompt_comments"):  # comments never reach the encoder: not counted
+        text = strip_comments(text or "")
+    if host is not None:  # extensions may rewrite the text then (A1111's on_before_token_counter)
         text, steps = host.before_token_counter(text or "", steps, [], is_positive)
     try:
         used, limit = count_tokens(ctx.tokenizer(), text or "", int(steps), is_positive=is_positive)

@@ -85,6 +85,7 @@ def test_token_counter_counts_like_a1111(built):
     assert ">2/75<" in token_counter(ctx, "a cat", 20, True)
     assert "/150<" in token_counter(ctx, "word " * 80, 20, True)
     assert ">0/75<" in token_counter(ctx, None, 20, False)
+    assert ">2/75<" in token_counter(ctx, "a cat # comments are not counted", 20, True)
 
 
 def test_pnginfo_reads_chunks_and_refuses_non_images(tmp_path):
