@@ -41,6 +41,7 @@ INTERROGATE = "Interrogate"
 OPTIMIZATIONS = "Optimizations"
 HYPERTILE = "Hypertile"
 INFOTEXT = "Infotext"
+IMG2IMG = "img2img"
 
 SETTINGS: tuple[Setting, ...] = (
     _s("samples_save", True, "Always save all generated images", SAVING),
@@ -176,6 +177,13 @@ SETTINGS: tuple[Setting, ...] = (
        maximum=1.0),
     _s("img2img_background_color", "#ffffff", "With img2img, fill transparent parts of the input image with this "
        "color", SD),
+    # inpainting's extra outputs (modules/pipeline/extra_outputs.py)
+    _s("return_mask", False, "For inpainting, include the greyscale mask in results for web", IMG2IMG),
+    _s("return_mask_composite", False, "For inpainting, include masked composite in results for web", IMG2IMG),
+    _s("overlay_inpaint", True, "Overlay original for inpaint (off: the sampled result as it is, an \"only "
+       "masked\" crop not pasted back)", IMG2IMG),
+    _s("save_mask", False, "For inpainting, save a copy of the greyscale mask", SAVING),
+    _s("save_mask_composite", False, "For inpainting, save a masked composite", SAVING),
     _s("upscaler_for_img2img", "None", "Upscaler for img2img", UPSCALING),
     _s("ESRGAN_tile", 192, "Tile size for upscaler models (0 = no tiling)", UPSCALING, int, minimum=0,
        maximum=1024),

@@ -41,7 +41,7 @@ from modules.pipeline.steps import choose_sampler, make_rng, run_facts
 from modules.pipeline.vae_methods import method_infotext, with_vae_methods
 from modules.errors import InvalidInput
 from modules.models.tiling import tiled
-from modules.pipeline.soft_inpaint import SoftSettings, blend_hooks, difference_masks, soft_overlay
+from modules.pipeline.soft_inpaint import SoftSettings, blend_hooks, difference_masks, overlay_mask, soft_overlay
 from modules.sampling.cfg import CFGDenoiser, CFGHooks
 from modules.sampling.registry import scale_initial_noise
 
@@ -241,11 +241,15 @@ class BatchRun:
         finished = decoded(self.hooks, self.ctx, inpaint_only_blend(pixels, self.controls))  # [3, H, W] or PIL each
         images = [as_pil(im) for im in restored(self.faces, finished)]
         plans, overlays, soft = take(prepared.masks), take(prepared.overlays), req.soft_settings()
-        if soft is not None and repaint is not None:
+        overlay_masks: list = [None] * len(plans)  # None: the plan's own mask
+        if soft is not None and repaint is not None:  # A1111's soft inpainting overlays even with overlay_inpaint off
             masks = difference_masks(soft, repaint, init, latents, req.width, req.height)
-            overlays = [soft_overlay(original, m, plan.paste_box)
-                        for original, m, plan in zip(take(prepared.unchanged), masks, plans)]
-        return [inpaint.finish_image(im, ov, mp) for im, ov, mp in zip(images, overlays, plans)]
+            originals = take(prepared.unchanged)
+            overlays = [soft_overlay(original, m, plan.paste_box) for original, m, plan in zip(originals, masks, plans)]
+            overlay_masks = [overlay_mask(m, o.size, p.paste_box) for o, m, p in zip(originals, masks, plans)]
+        elif not self.opts.overlay_inpaint:  # A1111: the result as sampled, not even pasted back into a crop's place
+            overlays = [None] * len(overlays)
+        return [inpaint.finished(im, ov, mp, mo) for im, ov, mp, mo in zip(images, overlays, plans, overlay_masks)]
 
     def sample(self):
         """(sampled latents or None, the init latent, the latent repaint mask or None)."""

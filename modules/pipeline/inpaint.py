@@ -19,6 +19,7 @@ from modules.imaging import masks as mk
 from modules.imaging.convert import flatten, parse_background, pil_to_tensor
 from modules.imaging.resize import LATENT_RESIZE, RESIZE_AND_FILL, resize_image, resize_mode_index
 from modules.pipeline.img2img_request import INPAINTING_FILL, Img2ImgRequest, as_image
+from modules.pipeline.extra_outputs import Finished
 
 ORIGINAL = 1
 
@@ -206,4 +207,14 @@ def is_inpainting_model(model) -> bool:
 def finish_image(image: Image.Image, overlay: Image.Image | None, plan: MaskPlan | None) -> Image.Image:
     """Paste an "only masked" result back and restore the pixels outside the mask."""
     return mk.apply_overlay(image, overlay, plan.paste_box if plan is not None else None)
+
+
+def finished(image: Image.Image, overlay: Image.Image | None, plan: MaskPlan | None,
+             mask: Image.Image | None = None) -> Finished:
+    """`finish_image` with what the mask outputs need: `mask` (A1111's mask_for_overlay; the plan's by default) and
+    the result before the original was composited over it, uncropped as the composite uncrops it."""
+    box = plan.paste_box if plan is not None else None
+    denoised = image if overlay is None or box is None else mk.uncrop(image, overlay.size, box)
+    mask = plan.overlay if mask is None and plan is not None else mask
+    return Finished(finish_image(image, overlay, plan), mask=mask, denoised=denoised)
 

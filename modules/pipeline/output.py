@@ -16,6 +16,7 @@ from modules.imaging.grids import grid_rows, grid_shape, paste_grid
 from modules.imaging.infotext import format_infotext
 from modules.imaging.watermark import MESSAGE as WATERMARK
 from modules.options import Snapshot
+from modules.pipeline.extra_outputs import Finished, MaskOutputs
 from modules.pipeline.hooks import NO_HOOKS, Holder, RunContext, RunHooks
 from modules.pipeline.params import RunFacts, infotext_params
 from modules.pipeline.request import GenerationRequest
@@ -31,7 +32,8 @@ class ImageOutputs:
         self.services, self.req, self.opts, self.facts, self.kind = services, req, opts, facts, kind
         self.hooks, self.ctx = hooks, ctx
         self.images: list[Image.Image] = []
-        self.infotexts: list[str] = []
+        self.infotexts: list[str] = []  # one per image; "" for a mask or mask composite (they carry none)
+        self.extras = MaskOutputs.from_options(opts)
         self.saved: list[Path] = []
         self.faces: FaceRestoration | None = None  # set by the run when it restores faces (for `info`)
         self.job_timestamp = time.strftime("%Y%m%d%H%M%S")
@@ -51,17 +53,36 @@ class ImageOutputs:
         self.add_images(tensor_to_pil(decoded), batch)
 
     def add_images(self, images: list, batch: ImagePlan) -> None:
-        """Finished images (PIL, or [3, H, W] tensors in [0, 1]) in the batch's seed order; per image the hooks
-        `postprocess_image`, `postprocess_maskoverlay`, `before_image_saved` and `image_saved` run."""
-        for index, (image, prompt, negative, seed, subseed) in enumerate(zip(
+        """Finished images (PIL, [3, H, W] tensors in [0, 1], or `Finished` with their extra pictures) in the
+        batch's seed order; per image the hooks `postprocess_image`, `postprocess_maskoverlay`,
+        `before_image_saved` and `image_saved` run. An inpainting mask and composite follow their image (A1111)."""
+        for index, (item, prompt, negative, seed, subseed) in enumerate(zip(
                 images, batch.prompts, batch.negative_prompts, batch.seeds, batch.subseeds)):
-            image = self._postprocessed(as_pil(image), index)
+            done = item if isinstance(item, Finished) else Finished(as_pil(item))
+            image = self._postprocessed(done.image, index)
             text = self.infotext(prompt, negative, seed, subseed)
+            if self.req.save_images:
+                for suffix, picture in done.before:
+                    self._save_copy(picture, seed, text, suffix)
             image.info["parameters"] = text
             self.images.append(image)
             self.infotexts.append(text)
             if self.req.save_images:
                 self._save(image, seed, text)
+            self._add_extras(done, seed, text)
+
+    def _add_extras(self, done: Finished, seed: int, text: str) -> None:
+        for suffix, picture, save, show in self.extras.pictures(done):
+            if save and self.req.save_images:
+                self._save_copy(picture, seed, text, suffix)
+            if show:
+                self.images.append(picture)
+                self.infotexts.append("")
+
+    def _save_copy(self, image, seed: int, text: str, suffix: str) -> None:
+        """A side picture (`-mask`, `-before-face-restoration`, …) with the image's infotext; no hooks, no mark."""
+        self.services.saver.save_image(image, self.folder(), seed=seed, infotext=text, fmt=self.opts.samples_format,
+                                       suffix=suffix)
 
     def _postprocessed(self, image, index: int):
         if self.ctx is None:
@@ -86,6 +107,7 @@ class ImageOutputs:
         req, facts = self.req, self.facts
         grid, grid_text, grid_path = self._grid(plan) if self.images else (None, "", None)
         shown_infotexts = [grid_text, *self.infotexts] if grid is not None else list(self.infotexts)
+        shown_infotexts = [text for text in shown_infotexts if text]  # A1111 lists none for masks and composites
         info = {
             "prompt": req.prompt, "all_prompts": list(plan.prompts),
             "negative_prompt": req.negative_prompt, "all_negative_prompts": list(plan.negative_prompts),

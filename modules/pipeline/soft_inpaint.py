@@ -119,6 +119,10 @@ def difference_masks(settings: SoftSettings, nmask: torch.Tensor, original: torc
 
 def soft_overlay(original: Image.Image, mask: Image.Image, paste_box) -> Image.Image:
     """The overlay for the final composite: the original image, opaque where `mask` (working size) is black."""
-    if paste_box is not None:
-        mask = mk.uncrop(mask, original.size, paste_box).convert("L")
-    return mk.overlay_for(original, mask)
+    return mk.overlay_for(original, overlay_mask(mask, original.size, paste_box))
+
+
+def overlay_mask(mask: Image.Image, size: tuple[int, int], paste_box) -> Image.Image:
+    """A working-size difference mask at the output's `size`: put back at its place after an "only masked" crop
+    (black around it). A1111's soft inpainting hands this on as the run's mask_for_overlay."""
+    return mk.uncrop(mask, size, paste_box).convert("L") if paste_box is not None else mask
