@@ -55,6 +55,10 @@ def apply_size(p, x, xs):
         raise RuntimeError(f"Size {x!r} is not WIDTHxHEIGHT, e.g. 512x768") from None
 
 
+def apply_uni_pc_order(p, x, xs):
+    p.override_settings["uni_pc_order"] = min(x, p.steps - 1)
+
+
 def apply_styles(p, x, xs):
     p.styles.extend(s.strip() for s in x.split(","))
 
@@ -218,7 +222,7 @@ axis_options = [
     AxisOptionImg2Img("Cond. Image Mask Weight", float, apply_override("inpainting_mask_weight")),
     AxisOption("VAE", str, apply_vae, cost=0.7, choices=lambda: ["Automatic", "None"] + list(sd_vae.vae_dict)),
     AxisOption("Styles", str, apply_styles, choices=lambda: list(shared.prompt_styles.styles)),
-    _unsupported("UniPC Order", int, cost=0.5),
+    AxisOption("UniPC Order", int, apply_uni_pc_order, cost=0.5),
     AxisOption("Face restore", str, apply_face_restore, format_value=format_value),
     AxisOption("Token merging ratio", float, apply_override("token_merging_ratio"),
                confirm=confirm_range(0.0, 0.9, "Token merging ratio")),

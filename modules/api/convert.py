@@ -36,6 +36,10 @@ INFOTEXT_SETTINGS: tuple[tuple[str, str, Callable[[str], Any]], ...] = (
     ("Token merging ratio hr", "token_merging_ratio_hr", float),
     ("DeepCache interval", "deep_cache_interval", int),
     ("SGM noise multiplier", "sgm_noise_multiplier", flag),
+    ("UniPC variant", "uni_pc_variant", str),  # A1111 writes no UniPC key; it reads them when pasting
+    ("UniPC skip type", "uni_pc_skip_type", str),
+    ("UniPC order", "uni_pc_order", int),
+    ("UniPC lower order final", "uni_pc_lower_order_final", flag),
     ("Hypertile U-Net", "hypertile_enable_unet", flag),
     ("Hypertile U-Net second pass", "hypertile_enable_unet_secondpass", flag),
     ("Hypertile U-Net max depth", "hypertile_max_depth_unet", int),

@@ -165,6 +165,12 @@ SETTINGS: tuple[Setting, ...] = (
     _s("rho", 0.0, "rho (0 = scheduler default)", SAMPLER, float, minimum=0.0),
     _s("sgm_noise_multiplier", False, "SGM noise multiplier: txt2img start noise scaled by sqrt(1 + sigma_max^2) "
        "as the official SDXL code does (reproducing images only)", SAMPLER),
+    # UniPC (modules/sampling/unipc.py); A1111's vary_coeff variant is not available
+    _s("uni_pc_variant", "bh1", "UniPC variant", SAMPLER, choices=("bh1", "bh2")),
+    _s("uni_pc_skip_type", "time_uniform", "UniPC skip type (spacing of its steps with schedule type Automatic)",
+       SAMPLER, choices=("time_uniform", "time_quadratic", "logSNR")),
+    _s("uni_pc_order", 3, "UniPC order (must be < sampling steps)", SAMPLER, int, minimum=1, maximum=50),
+    _s("uni_pc_lower_order_final", True, "UniPC lower order final", SAMPLER),
     _s("hires_fix_refiner_pass", "second pass", "Hires fix: which pass to enable refiner for", SD,
        choices=("first pass", "second pass", "both passes")),
     _s("refiner_switch_by_sample_steps", False, "Switch to refiner by sampling steps instead of model timesteps "

@@ -10,7 +10,7 @@ from modules.pipeline.request import GenerationRequest
 from modules.pipeline.sample import SamplerChoice
 from modules.pipeline.seeds import ImagePlan
 from modules.sampling.noise import ImageRNG
-from modules.sampling.params import sampler_params
+from modules.sampling.params import UniPCSettings, sampler_params
 
 
 def _pick(value, default):
@@ -24,7 +24,7 @@ def choose_sampler(registry, req: GenerationRequest, opts: Snapshot) -> SamplerC
     kwargs, infotext = sampler_params(
         spec, eta=req.eta, s_churn=_pick(req.s_churn, opts.s_churn), s_tmin=_pick(req.s_tmin, opts.s_tmin),
         s_tmax=_pick(req.s_tmax, opts.s_tmax), s_noise=_pick(req.s_noise, opts.s_noise),
-        eta_ancestral=opts.eta_ancestral, eta_ddim=opts.eta_ddim)
+        eta_ancestral=opts.eta_ancestral, eta_ddim=opts.eta_ddim, uni_pc=UniPCSettings.read(opts))
     return SamplerChoice(spec, scheduler, kwargs, infotext)
 
 

@@ -135,6 +135,9 @@ class SamplerRegistry:
             discard = True
             extras["Discard penultimate sigma"] = True
         n = steps + (1 if discard else 0)
+        if chosen is None and spec.automatic_sigmas is not None:
+            # the sampler's own time steps: A1111's timestep samplers take one step more rather than dropping one
+            return spec.automatic_sigmas(n, denoiser, ov).float().cpu(), extras
         if chosen is None:
             sigmas = denoiser.get_sigmas(n)
         else:

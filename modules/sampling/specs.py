@@ -23,8 +23,11 @@ class SamplerSpec:
     the VP prior, sqrt(1 + sigma_max^2), as A1111's timestep samplers start from unscaled noise), eta_default
     (the sampler's own eta default, not taken from the settings: TCD's gamma).
     kwargs: fixed keyword arguments for `function`. params: the tunables it accepts (eta, s_churn, s_tmin,
-    s_tmax, s_noise, noise_sampler). denoiser: builds the denoiser it needs from (model_fn, alphas_cumprod,
-    prediction_type). `function` and `denoiser` may be `Deferred` (the built-in rows: imported on first use).
+    s_tmax, s_noise, noise_sampler; uni_pc: A1111's UniPC settings, `params.UniPCSettings`). denoiser: builds
+    the denoiser it needs from (model_fn, alphas_cumprod, prediction_type). automatic_sigmas: the schedule of
+    schedule type Automatic, `(n, denoiser, SigmaOverrides) -> sigmas [n + 1]`, where the sampler has its own
+    (UniPC's skip types); None: the denoiser's `get_sigmas`. `function`, `denoiser` and `automatic_sigmas` may be
+    `Deferred` (the built-in rows: imported on first use).
     """
 
     name: str
@@ -36,6 +39,7 @@ class SamplerSpec:
     params: tuple[str, ...] = ()
     min_steps: int = 1
     denoiser: Callable = Deferred("modules.sampling.denoiser", "DiscreteDenoiser")
+    automatic_sigmas: Callable | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "aliases", tuple(self.aliases))
@@ -90,6 +94,7 @@ class SigmaOverrides:
     beta_dist_alpha: float = 0.6
     beta_dist_beta: float = 0.6
     is_sdxl: bool = False
+    uni_pc_skip_type: str = "time_uniform"
 
     @classmethod
     def read(cls, source) -> SigmaOverrides:

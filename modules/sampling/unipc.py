@@ -93,12 +93,25 @@ def unipc_correct(x_prev, model_t, history, lambdas, sigma_prev, sigma, order, v
     return x_c - b_h * corr
 
 
+def _step_order(i: int, n: int, order: int, lower_order_final: bool) -> int:
+    """The order of step i of n: i + 1 while warming up, then `order`, capped by the steps left if asked.
+
+    >>> [_step_order(i, 6, 3, True) for i in range(6)], [_step_order(i, 4, 4, True) for i in range(4)]
+    ([1, 2, 3, 3, 2, 1], [1, 2, 3, 1])
+    """
+    if i + 1 < order:
+        return i + 1
+    return min(order, n - i) if lower_order_final else order
+
+
 @torch.no_grad()
 def sample_unipc(model, x, sigmas, extra_args=None, callback=None, disable=None, order=3, variant="bh1",
                  lower_order_final=True):
     """UniPC multistep (Zhao et al. 2023): UniP-p then UniC-p each step, warming up from first order.
 
-    Defaults are A1111's (bh1, order 3, lower order at the end); a step to sigma = 0 returns the denoised x0.
+    Defaults are A1111's settings' (bh1, order 3, lower order at the end). As in the authors' library A1111 runs,
+    step i < order uses order i + 1 (the warm-up) and later steps `order`, or fewer near the end with
+    `lower_order_final`; a step to sigma = 0 returns the denoised x0.
     """
     if variant not in VARIANTS:
         raise InvalidInput("uni_pc_variant", f"unknown UniPC variant {variant!r}", ", ".join(VARIANTS))
@@ -106,14 +119,16 @@ def sample_unipc(model, x, sigmas, extra_args=None, callback=None, disable=None,
     s_in = x.new_ones([x.shape[0]])
     sig = [float(s) for s in sigmas]
     n = len(sig) - 1
+    if not 1 <= order <= n:
+        raise InvalidInput("uni_pc_order", f"{order} does not fit {n} sampling steps",
+                           "a whole number from 1 to the number of steps (A1111: must be < sampling steps)")
     history, lambdas, x_prev, prev_order = [], [], None, 1
     for i in trange(n, disable=disable):
         denoised = model(x, sigmas[i] * s_in, **extra_args)
         if x_prev is not None:
             x = unipc_correct(x_prev, denoised, history, lambdas, sig[i - 1], sig[i], prev_order, variant)
         history, lambdas = (history + [denoised])[-order:], (lambdas + [-math.log(sig[i])])[-order:]
-        this_order = min(order, n - i) if lower_order_final else order
-        this_order = min(this_order, len(history))
+        this_order = _step_order(i, n, order, lower_order_final)
         if callback is not None:
             callback({'x': x, 'i': i, 'sigma': sigmas[i], 'sigma_hat': sigmas[i], 'denoised': denoised})
         x_prev, prev_order = x, this_order

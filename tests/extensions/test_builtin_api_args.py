@@ -98,8 +98,6 @@ def test_xyz_refuses_what_it_cannot_do_naming_the_argument(client):
     past = 1000  # beyond A1111's axes, ControlNet's and Easel's own
     refused(post(client, "txt2img", "X/Y/Z plot", xyz(past, "1")), "script_args[0] (X type)",
             f"axis index {past} is out of range 0 to ", "24: Clip skip")
-    refused(post(client, "img2img", "X/Y/Z plot", xyz(0, "", A1111_IMG2IMG.index("UniPC Order"), "1, 2")),
-            "script_args[3] (Y type)", "axis UniPC Order: this axis is not available in Easel")
     refused(post(client, "txt2img", "X/Y/Z plot", xyz(4, 20)), "script_args[1] (X values)", "a string")
     refused(post(client, "txt2img", "X/Y/Z plot", [4, "", "Euler"]), "script_args[2] (X values)", "a list of strings")
     refused(post(client, "txt2img", "X/Y/Z plot", xyz(4, "1", margin="wide")), "script_args[16] (Grid margins (px))",

@@ -176,8 +176,7 @@ def test_three_axes_with_sub_grids(app):
 def test_bad_values_are_refused_with_the_axis_named(app):
     cases = [(xyz_args(STEPS, "five"), "axis Steps: 'five' is not a whole number"),
              (xyz_args(9, "Euler, Nope"), "Unknown sampler: Nope"),
-             (xyz_args(7, "dog, cat"), "Prompt S/R did not find 'dog'"),
-             (xyz_args(40, "Disable, Enable for SDXL"), "axis FP8 mode: this axis is not available in Easel")]
+             (xyz_args(7, "dog, cat"), "Prompt S/R did not find 'dog'")]
     for args, message in cases:
         with pytest.raises(Exception, match=message):
             app.txt2img(GenerationRequest(**BASE, script_name="X/Y/Z plot", script_args=args))
@@ -266,6 +265,18 @@ def test_axes_set_what_their_label_says(app, label, values, fragments):
     for text, fragment in zip(result.infotexts[1:], fragments):
         assert fragment.format(model=checkpoint.model_name, other_model=other.model_name) in text
     assert f"X Type: {label}" in result.infotexts[0]
+
+
+def test_unipc_order_axis_is_capped_below_the_steps(app):
+    """A1111's axis sets uni_pc_order to min(value, steps - 1): 9 with 3 steps runs at order 2."""
+    unipc = {**BASE, "sampler_name": "UniPC", "steps": 3}
+    result = app.txt2img(GenerationRequest(**unipc, script_name="X/Y/Z plot",
+                                           script_args=xyz_args("UniPC Order", "1, 9")))
+    direct = [app.txt2img(GenerationRequest(**unipc, override_settings={"uni_pc_order": order})).images[0]
+              for order in (1, 2)]
+    cells = [np.asarray(im) for im in result.images[1:]]
+    assert np.array_equal(cells[0], np.asarray(direct[0])) and np.array_equal(cells[1], np.asarray(direct[1]))
+    assert not np.array_equal(cells[0], cells[1])
 
 
 def test_img2img_plot_over_denoising(app):
