@@ -190,6 +190,10 @@ SETTINGS: tuple[Setting, ...] = (
        "masked\" crop not pasted back)", IMG2IMG),
     _s("save_mask", False, "For inpainting, save a copy of the greyscale mask", SAVING),
     _s("save_mask_composite", False, "For inpainting, save a masked composite", SAVING),
+    _s("img2img_color_correction", False, "Apply color correction to img2img results to match original colors",
+       IMG2IMG),
+    _s("save_images_before_color_correction", False, "Save a copy of image before applying color correction to "
+       "img2img results", SAVING),
     _s("upscaler_for_img2img", "None", "Upscaler for img2img", UPSCALING),
     _s("ESRGAN_tile", 192, "Tile size for upscaler models (0 = no tiling)", UPSCALING, int, minimum=0,
        maximum=1024),

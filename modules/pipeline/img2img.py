@@ -21,7 +21,9 @@ from modules.options import Snapshot
 from modules.controlnet.apply import inpaint_only_blend
 from modules.controlnet.resolve import control_run, resolve_units
 from modules.pipeline import inpaint
+from modules.pipeline.color_step import ColorCorrection, color_correction
 from modules.pipeline.extra_networks import NetworkRun, styled_prompts
+from modules.pipeline.extra_outputs import Finished
 from modules.prompts.comments import prompt_pair
 from modules.pipeline.img2img_request import Img2ImgRequest, validate_img2img
 from modules.pipeline.hooks import NO_HOOKS, RunContext, RunHooks, begin_batch, decoded, extra_noise_hook, sampled
@@ -167,6 +169,7 @@ def run_img2img(services: PipelineServices, req: Img2ImgRequest, opts: Snapshot,
     validate_img2img(req)
     choice = choose_sampler(services.samplers, req, opts)
     prepared = inpaint.prepare_inputs(req, opts.img2img_background_color, img2img_upscale(services, opts))
+    colors = color_correction(opts, prepared.pixels)
     exact, strength = opts.exact_batches, req.strength
     job.preview_every = preview_period(opts)
     job.previewer = job_previewer(services, model, opts) if job.preview_every else None
@@ -203,7 +206,7 @@ def run_img2img(services: PipelineServices, req: Img2ImgRequest, opts: Snapshot,
                 continue
             job.begin_pass(n, len(partial_schedule(sigmas, t_enc)) - 1, f"Batch {n + 1} out of {req.n_iter}")
             run = BatchRun(services, model, req, opts, step, batch, take, prepared, job, hooks, ctx, faces, refiner,
-                           controls)
+                           controls, colors)
             latents, init, repaint = run.sample()
             if latents is not None:
                 images = run.finish(sampled(hooks, ctx, latents), init, repaint)
@@ -232,6 +235,7 @@ class BatchRun:
     faces: FaceRestoration | None = None  # the face restoration step
     refiner: RefinerSession | None = None  # switches to another checkpoint mid-sampling (modules/pipeline/refiner.py)
     controls: tuple = ()  # the job's ControlNet units (modules/controlnet/resolve.py)
+    colors: ColorCorrection | None = None  # img2img_color_correction (modules/pipeline/color_step.py)
 
     def finish(self, latents, init, repaint) -> list:
         """Decode, restore faces if asked, then paste back and restore the original outside the mask (soft: where
@@ -249,7 +253,15 @@ class BatchRun:
             overlay_masks = [overlay_mask(m, o.size, p.paste_box) for o, m, p in zip(originals, masks, plans)]
         elif not self.opts.overlay_inpaint:  # A1111: the result as sampled, not even pasted back into a crop's place
             overlays = [None] * len(overlays)
-        return [inpaint.finished(im, ov, mp, mo) for im, ov, mp, mo in zip(images, overlays, plans, overlay_masks)]
+        targets = take(list(self.colors.targets)) if self.colors is not None else [None] * len(images)
+        return [self._finished(*item) for item in zip(images, overlays, plans, overlay_masks, targets)]
+
+    def _finished(self, image, overlay, plan, overlay_mask, target) -> Finished:
+        """One image colour-corrected if asked (A1111: after face restoration, before the overlay), then finished."""
+        before: tuple = ()
+        if self.colors is not None and target is not None:
+            image, before = self.colors.correct(image, target, lambda im: inpaint.finish_image(im, overlay, plan))
+        return inpaint.finished(image, overlay, plan, overlay_mask, before)
 
     def sample(self):
         """(sampled latents or None, the init latent, the latent repaint mask or None)."""

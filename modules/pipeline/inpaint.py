@@ -210,11 +210,11 @@ def finish_image(image: Image.Image, overlay: Image.Image | None, plan: MaskPlan
 
 
 def finished(image: Image.Image, overlay: Image.Image | None, plan: MaskPlan | None,
-             mask: Image.Image | None = None) -> Finished:
+             mask: Image.Image | None = None, before: tuple = ()) -> Finished:
     """`finish_image` with what the mask outputs need: `mask` (A1111's mask_for_overlay; the plan's by default) and
     the result before the original was composited over it, uncropped as the composite uncrops it."""
     box = plan.paste_box if plan is not None else None
     denoised = image if overlay is None or box is None else mk.uncrop(image, overlay.size, box)
     mask = plan.overlay if mask is None and plan is not None else mask
-    return Finished(finish_image(image, overlay, plan), mask=mask, denoised=denoised)
+    return Finished(finish_image(image, overlay, plan), before=before, mask=mask, denoised=denoised)
 
