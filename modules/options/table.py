@@ -194,6 +194,8 @@ SETTINGS: tuple[Setting, ...] = (
        IMG2IMG),
     _s("save_images_before_color_correction", False, "Save a copy of image before applying color correction to "
        "img2img results", SAVING),
+    _s("save_images_before_face_restoration", False, "Save a copy of image before doing face restoration", SAVING),
+    _s("save_images_before_highres_fix", False, "Save a copy of image before applying highres fix", SAVING),
     _s("upscaler_for_img2img", "None", "Upscaler for img2img", UPSCALING),
     _s("ESRGAN_tile", 192, "Tile size for upscaler models (0 = no tiling)", UPSCALING, int, minimum=0,
        maximum=1024),

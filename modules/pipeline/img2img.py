@@ -28,7 +28,7 @@ from modules.prompts.comments import prompt_pair
 from modules.pipeline.img2img_request import Img2ImgRequest, validate_img2img
 from modules.pipeline.hooks import NO_HOOKS, RunContext, RunHooks, begin_batch, decoded, extra_noise_hook, sampled
 from modules.pipeline.job import Job
-from modules.pipeline.output import FaceRestoration, ImageOutputs, as_pil, face_restoration, restored
+from modules.pipeline.output import FaceRestoration, ImageOutputs, face_restoration, restored_with_copies
 from modules.pipeline.prompting import step_conditioning
 from modules.pipeline.refiner import RefinerSession
 from modules.pipeline.refiner_plan import plan_refiner
@@ -243,7 +243,8 @@ class BatchRun:
         take, prepared, req = self.take, self.prepared, self.req
         pixels = decode_latents(self.model, latents, self.opts.exact_batches)  # [B, 3, H, W]
         finished = decoded(self.hooks, self.ctx, inpaint_only_blend(pixels, self.controls))  # [3, H, W] or PIL each
-        images = [as_pil(im) for im in restored(self.faces, finished)]
+        restoration = restored_with_copies(self.faces, finished)
+        images, befores = [item.image for item in restoration], [item.before for item in restoration]
         plans, overlays, soft = take(prepared.masks), take(prepared.overlays), req.soft_settings()
         overlay_masks: list = [None] * len(plans)  # None: the plan's own mask
         if soft is not None and repaint is not None:  # A1111's soft inpainting overlays even with overlay_inpaint off
@@ -254,13 +255,14 @@ class BatchRun:
         elif not self.opts.overlay_inpaint:  # A1111: the result as sampled, not even pasted back into a crop's place
             overlays = [None] * len(overlays)
         targets = take(list(self.colors.targets)) if self.colors is not None else [None] * len(images)
-        return [self._finished(*item) for item in zip(images, overlays, plans, overlay_masks, targets)]
+        return [self._finished(*item) for item in zip(images, overlays, plans, overlay_masks, targets, befores)]
 
-    def _finished(self, image, overlay, plan, overlay_mask, target) -> Finished:
-        """One image colour-corrected if asked (A1111: after face restoration, before the overlay), then finished."""
-        before: tuple = ()
+    def _finished(self, image, overlay, plan, overlay_mask, target, before: tuple) -> Finished:
+        """One image colour-corrected if asked (A1111: after face restoration, before the overlay), then finished;
+        `before`: copies to save first (the unrestored picture)."""
         if self.colors is not None and target is not None:
-            image, before = self.colors.correct(image, target, lambda im: inpaint.finish_image(im, overlay, plan))
+            image, uncorrected = self.colors.correct(image, target, lambda im: inpaint.finish_image(im, overlay, plan))
+            before = (*before, *uncorrected)
         return inpaint.finished(image, overlay, plan, overlay_mask, before)
 
     def sample(self):

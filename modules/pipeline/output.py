@@ -71,6 +71,15 @@ class ImageOutputs:
                 self._save(image, seed, text)
             self._add_extras(done, seed, text)
 
+    def save_copies(self, images: list, batch: ImagePlan, suffix: str) -> None:
+        """Pictures of the batch saved (when the run saves) beside its images with their infotexts, e.g. before
+        the hires pass (A1111's save_images_before_highres_fix)."""
+        if not self.req.save_images:
+            return
+        for image, prompt, negative, seed, subseed in zip(
+                images, batch.prompts, batch.negative_prompts, batch.seeds, batch.subseeds):
+            self._save_copy(as_pil(image), seed, self.infotext(prompt, negative, seed, subseed), suffix)
+
     def _add_extras(self, done: Finished, seed: int, text: str) -> None:
         for suffix, picture, save, show in self.extras.pictures(done):
             if save and self.req.save_images:
@@ -172,6 +181,7 @@ class FaceRestoration:
     model: str
     weight: float
     unload: bool = False
+    save_before: bool = False  # save_images_before_face_restoration: the unrestored picture is saved too
 
     def add_to(self, facts: RunFacts) -> RunFacts:
         return dataclasses.replace(facts, extra={**facts.extra, "Face restoration": self.model})
@@ -197,9 +207,22 @@ def face_restoration(services, req: GenerationRequest, opts: Snapshot) -> FaceRe
         raise InvalidInput(field, "face restoration is not available in this set-up (no model service)")
     kind = upscalers.faces.require(opts.face_restoration_model, field)
     return FaceRestoration(upscalers.faces, kind.name, float(opts.code_former_weight),
-                           bool(opts.face_restoration_unload))
+                           bool(opts.face_restoration_unload), bool(opts.save_images_before_face_restoration))
 
 
 def restored(faces: FaceRestoration | None, images):
     """`images` through the face step, or as they are when there is none."""
     return images if faces is None else faces(images)
+
+
+def restored_with_copies(faces: FaceRestoration | None, images) -> list[Finished]:
+    """`restored`, each image with its unrestored picture as a `-before-face-restoration` copy to save when the
+    step says so (A1111 saves it right before restoring)."""
+    pictures = [as_pil(image) for image in images]
+    if faces is None:
+        return [Finished(picture) for picture in pictures]
+    return [Finished(done, before=((BEFORE_FACES_SUFFIX, picture),) if faces.save_before else ())
+            for done, picture in zip(faces(pictures), pictures)]
+
+
+BEFORE_FACES_SUFFIX = "-before-face-restoration"

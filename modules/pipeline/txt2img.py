@@ -19,7 +19,8 @@ from modules.pipeline.hires import (first_pass_from_image, first_pass_request, p
 from modules.pipeline.inpaint import txt2img_conditioning
 from modules.pipeline.hooks import NO_HOOKS, RunContext, RunHooks, begin_batch, decoded, extra_noise_hook, sampled
 from modules.pipeline.job import Job
-from modules.pipeline.output import ImageOutputs, face_restoration, restored
+from modules.imaging.convert import tensor_to_pil
+from modules.pipeline.output import ImageOutputs, face_restoration, restored_with_copies
 from modules.pipeline.request import GenerationRequest, validate_request
 from modules.pipeline.run_options import (NegativeGuidanceMinimum, negative_guidance_minimum, sgm_noise_multiplier,
                                           speed_infotext, tiling_enabled, tiling_infotext, unet_patches)
@@ -101,6 +102,9 @@ def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapsh
             started = latents is not None or first_images is not None
             if started and second is not None and not (job.interrupted or job.skipped):
                 hooks.call("before_hr", ctx)
+                if opts.save_images_before_highres_fix and req.save_images:  # decoded once, also for an upscaler
+                    first_images = first_images or tensor_to_pil(decode_latents(model, latents, exact))
+                    outputs.save_copies(first_images, batch, BEFORE_HIRES_SUFFIX)
                 latents = second.run(services, model, req, opts, batch, latents, job, 2 * n + 1,
                                      on_extra_noise=extra_noise_hook(hooks, ctx), first_images=first_images,
                                      notes=ctx.extra, refiner=refiner, controls=controls)
@@ -108,11 +112,14 @@ def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapsh
                 latents = sampled(hooks, ctx, latents)
                 pixels = inpaint_only_blend(decode_latents(model, latents, exact), controls)  # [B, 3, H, W]
                 images = decoded(hooks, ctx, pixels)  # [3, H, W] or PIL each
-                outputs.add_images(restored(faces, images), ctx.batch)
+                outputs.add_images(restored_with_copies(faces, images), ctx.batch)
     ctx.result = outputs.result(ctx.plan, interrupted=job.interrupted)
     ctx.result.warnings.extend(nets.warnings)
     hooks.call("postprocess", ctx)
     return ctx.result
+
+
+BEFORE_HIRES_SUFFIX = "-before-highres-fix"
 
 
 @dataclass(frozen=True)
