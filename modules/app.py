@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from modules.interrogate import InterrogateRequest, InterrogateResult, Interrogators, validate_model
 from modules.jobs import JobQueue, JobStore
 from modules.lazy import Deferred
+from modules.models.weight_storage import fp8_setting
 from modules.options import Options
 from modules.paths import Paths
 from modules.pipeline.extras import (NO_EXTRAS_HOOKS, ExtrasHooks, ExtrasRequest, ExtrasResult, run_extras_job,
@@ -159,7 +160,8 @@ class App:
         """Load the selected checkpoint afresh from disk, between jobs."""
         with self._run_lock:
             self.models.unload()
-            self.models.get(self.options.get("sd_model_checkpoint") or None, self.options.get("sd_vae"))
+            self.models.get(self.options.get("sd_model_checkpoint") or None, self.options.get("sd_vae"),
+                            fp8_setting(self.options))
 
     def interrupt(self) -> None:
         job = self.current_job

@@ -73,10 +73,6 @@ def apply_face_restore(p, x, xs):
     p.restore_faces = value in models or value in ("true", "yes", "y", "1")
 
 
-def unsupported(p, x, xs):
-    raise RuntimeError("this axis is not available in Easel")
-
-
 def do_nothing(p, x, xs):
     pass
 
@@ -116,10 +112,6 @@ def confirm_range(low, high, label):
             if not low <= x <= high:
                 raise ValueError(f"{label} value {x} out of range {low} to {high}")
     return confirm
-
-
-def confirm_unsupported(p, xs):
-    raise RuntimeError("this axis is not available in Easel")
 
 
 def format_value_add_label(p, opt, x):
@@ -169,10 +161,6 @@ class AxisOptionTxt2Img(AxisOption):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.is_img2img = False
-
-
-def _unsupported(label, type=float, **kwargs):
-    return AxisOption(label, type, unsupported, confirm=confirm_unsupported, **kwargs)
 
 
 def _sampler_names():
@@ -237,7 +225,8 @@ axis_options = [
                choices=lambda: ["None", *sorted(sd_models.checkpoints_list, key=str.casefold)]),
     AxisOption("Refiner switch at", float, apply_field("refiner_switch_at")),
     AxisOption("RNG source", str, apply_override("randn_source"), choices=lambda: ["GPU", "CPU"]),
-    _unsupported("FP8 mode", str, cost=0.9),
+    AxisOption("FP8 mode", str, apply_override("fp8_storage"), cost=0.9,
+               choices=lambda: ["Disable", "Enable for SDXL", "Enable"]),
     AxisOption("Size", str, apply_size),
     # what A1111's built-in Hypertile extension appends before any other extension's axes
     AxisOption("[Hypertile] Unet First pass Enabled", str, apply_override("hypertile_enable_unet", True),

@@ -17,6 +17,7 @@ import torch
 from modules.conditioning.types import Conditioning
 from modules.models.discovery import CheckpointInfo
 from modules.models.engines.base import Engine, TextSlot
+from modules.models.weight_storage import FULL_WEIGHTS, WeightStorage
 
 if TYPE_CHECKING:
     from modules.models.model_config import ModelSpec
@@ -43,6 +44,7 @@ class LoadedModel:
     vae_name: str | None = None  # None: the checkpoint's own VAE
     vae_hash: str | None = None
     vae_path: Path | None = None
+    storage: WeightStorage = FULL_WEIGHTS  # FP8 layers or not (`store_weights`)
 
     # ---- the calls the pipeline makes ---------------------------------------------------------------------------
 
@@ -92,6 +94,18 @@ class LoadedModel:
 
     def lora_module_map(self) -> dict[str, tuple[str, torch.nn.Module]]:
         return self.engine.lora_module_map()
+
+    def store_weights(self, storage: WeightStorage) -> None:
+        """Keep the UNet's and text encoders' layers as FP8 (A1111's "FP8 weight"), once, right after loading;
+        going back needs a fresh load, which the ModelManager does."""
+        if storage.fp8 and not self.storage.fp8:
+            self.engine.store_fp8(storage.lora_copy)
+        self.storage = storage
+
+    @property
+    def is_sdxl(self) -> bool:
+        """A1111's `is_sdxl` (its "Enable for SDXL" FP8 mode asks)."""
+        return bool(self.engine.a1111_flags.get("is_sdxl", False))
 
     def memory_bytes(self) -> int:
         """Bytes held by the weights (parameters and buffers) of every network."""

@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from modules.errors import ModelLoadError
+from modules.models.fp8 import is_fp8, lora_base
 from modules.models.ldm_layout import UNET_PREFIX, unet_key_to_ldm
 from modules.models.lora_family import check_family
 
@@ -296,6 +297,15 @@ def _fit_warnings(network: LoraNetwork, missed: list[str], misfit: list[str]) ->
     return notes
 
 
+def _add_to_fp8(module: PatchedModule, layers: list) -> None:
+    """An FP8 layer's LoRAs: every delta summed onto its float32 base (the 16-bit copy when the model keeps one,
+    A1111's "Cache FP16 weight for LoRA"), then rounded to FP8 once."""
+    total = lora_base(module)  # float32, the weight's shape
+    for layer, factor in layers:
+        layer.add_to(total, factor)
+    module.weight.copy_(total.to(module.weight.dtype))
+
+
 class AppliedLoras:
     """The LoRAs patched into one model, with the original weight of every changed module."""
 
@@ -325,8 +335,11 @@ class AppliedLoras:
         te_modules = {m for part, m in self._table.values() if part == "te"}
         for module, layers in updates.items():  # one module at a time: peak memory is one weight's copy
             self._backups[module] = module.weight.detach().clone()
-            for layer, factor in layers:
-                layer.add_to(module.weight, factor)
+            if is_fp8(module):
+                _add_to_fp8(module, layers)
+            else:
+                for layer, factor in layers:
+                    layer.add_to(module.weight, factor)
         self.signature = signature
         if any(m in te_modules for m in updates):
             self.text_key = "|lora:" + ",".join(f"{n.identity}*{te}" for n, te, _ in loras if te)

@@ -23,6 +23,7 @@ from modules.models.discovery import (VAE_AUTOMATIC, CheckpointInfo, VaeInfo, fi
 from modules.models.families import FAMILIES, Family, family_of_file, refuse_unloadable
 from modules.models.hashing import HashCache, short_hash
 from modules.models.model_config import DEFAULT_NATIVE_SIZE, load_spec
+from modules.models.weight_storage import Fp8Setting
 from modules.paths import Paths
 
 if TYPE_CHECKING:
@@ -76,6 +77,11 @@ def keep_second_model(available: int | None, model_bytes: int) -> bool:
     (True, False, False)
     """
     return available is not None and available >= model_bytes
+
+
+def _needs_reload(model: LoadedModel, fp8: Fp8Setting | None) -> bool:
+    """Whether `model` holds its weights otherwise than `fp8` asks (None asks nothing)."""
+    return fp8 is not None and model.storage != fp8.storage_for(model.is_sdxl)
 
 
 class ModelManager:
@@ -246,8 +252,11 @@ class ModelManager:
                 return next((f for f in self.families or FAMILIES if f.name == model.family), None)
         return family_of_file(info.path, self.families or FAMILIES)
 
-    def get(self, checkpoint: str | None = None, vae: str = VAE_AUTOMATIC) -> LoadedModel:
-        """The loaded model for `checkpoint` (None: the current one, else the first listed) with the VAE `vae`."""
+    def get(self, checkpoint: str | None = None, vae: str = VAE_AUTOMATIC,
+            fp8: Fp8Setting | None = None) -> LoadedModel:
+        """The loaded model for `checkpoint` (None: the current one, else the first listed) with the VAE `vae`.
+        `fp8`: the FP8 settings the model must follow (a model loaded otherwise is loaded again, as A1111 reloads
+        the weights when they change); None takes the current model as it is, and loads full weights."""
         with self._load_lock:
             info = self._pick(checkpoint)
             if not info.path.is_file():
@@ -255,7 +264,7 @@ class ModelManager:
                 raise NotFound(f"checkpoint file {info.path} no longer exists (the list was refreshed)")
             vae_info = resolve_vae(vae, info, self.list_vaes())
             current = self._current
-            if current is not None and current.checkpoint.path == info.path:
+            if current is not None and current.checkpoint.path == info.path and not _needs_reload(current, fp8):
                 if current.vae_path != (vae_info.path if vae_info else None):
                     current = self._current = self._swap_vae(current, vae_info)
                 return current
@@ -266,15 +275,15 @@ class ModelManager:
                 refuse_unloadable(info.path, self.families or FAMILIES)  # unknown or unsupported, from its header
             held = self._refiner
             if held is not None and held.checkpoint.path == info.path and not held.engine.refiner_only and \
-                    held.vae_path == (vae_info.path if vae_info else None):
+                    held.vae_path == (vae_info.path if vae_info else None) and not _needs_reload(held, fp8):
                 self.unload()
                 self._current = held  # the refiner becomes the main model: no second read of the file
                 return held
             self.unload()
-            self._current = self._load(info, vae_info)
+            self._current = self._load(info, vae_info, fp8=fp8)
             return self._current
 
-    def refiner(self, checkpoint: str, vae: str = VAE_AUTOMATIC) -> LoadedModel:
+    def refiner(self, checkpoint: str, vae: str = VAE_AUTOMATIC, fp8: Fp8Setting | None = None) -> LoadedModel:
         """A model beside the current one that a job switches to mid-sampling (`modules/pipeline/refiner.py`).
 
         The current model stays loaded: the running job still holds it for its next batch, its hires pass and
@@ -289,7 +298,7 @@ class ModelManager:
             vae_info = resolve_vae(vae, info, self.list_vaes())
             held = self._refiner
             if held is not None and held.checkpoint.path == info.path and \
-                    held.vae_path == (vae_info.path if vae_info else None):
+                    held.vae_path == (vae_info.path if vae_info else None) and not _needs_reload(held, fp8):
                 return held
             self._refiner = None
             gc.collect()
@@ -299,7 +308,7 @@ class ModelManager:
                 log.warning("loading refiner %s (%.1f GiB) beside %s with %.1f GiB of memory available",
                             info.name, size / 2**30, current.checkpoint.name if current else "no model",
                             available / 2**30)
-            self._refiner = self._load(info, vae_info, as_refiner=True)
+            self._refiner = self._load(info, vae_info, as_refiner=True, fp8=fp8)
             return self._refiner
 
     def release_refiner(self) -> None:
@@ -318,14 +327,18 @@ class ModelManager:
     def held_refiner(self) -> LoadedModel | None:
         return self._refiner
 
-    def _load(self, info: CheckpointInfo, vae: VaeInfo | None, as_refiner: bool = False) -> LoadedModel:
+    def _load(self, info: CheckpointInfo, vae: VaeInfo | None, as_refiner: bool = False,
+              fp8: Fp8Setting | None = None) -> LoadedModel:
         info = info.with_hash(self.hash_cache.sha256(info.path, self._hash_key(info)))
         self._remember_hash(info)
         vae_hash = self.hash_cache.sha256(vae.path, f"vae/{vae.name}") if vae else None
         module = loader()
-        return module.load_model(info, self.device_config, self.paths.configs_dir, self._tokenizer_for(), vae=vae,
-                                 vae_hash=vae_hash, disable_safe_unpickle=self.disable_safe_unpickle,
-                                 families=self.families or FAMILIES, as_refiner=as_refiner)
+        model = module.load_model(info, self.device_config, self.paths.configs_dir, self._tokenizer_for(), vae=vae,
+                                  vae_hash=vae_hash, disable_safe_unpickle=self.disable_safe_unpickle,
+                                  families=self.families or FAMILIES, as_refiner=as_refiner)
+        if fp8 is not None:
+            model.store_weights(fp8.storage_for(model.is_sdxl))
+        return model
 
     def _remember_hash(self, info: CheckpointInfo) -> None:
         with self._list_lock:

@@ -123,6 +123,8 @@ SETTINGS: tuple[Setting, ...] = (
     _s("s_min_uncond", 0.0, "Negative Guidance minimum sigma (skip the negative prompt on some late steps; 0: off)",
        SAMPLER, float, minimum=0.0, maximum=15.0),
     _s("s_min_uncond_all", False, "Negative Guidance minimum sigma all steps (not only every other step)", SAMPLER),
+    _s("skip_early_cond", 0.0, "Ignore negative prompt during early sampling (the first fraction of steps run "
+       "without CFG; 0: none, 1: all)", SAMPLER, float, minimum=0.0, maximum=1.0),
     _s("lora_add_hashes_to_infotext", True, "Add Lora hashes to infotext", "Extra Networks"),
     _s("extra_networks_default_multiplier", 1.0, "Default multiplier for extra networks (a Lora card's weight)",
        "Extra Networks", float, minimum=0.0, maximum=2.0),

@@ -100,7 +100,8 @@ class Pass:
         keep = None if repaint is None or soft is not None else 1 - repaint  # [B, 1, h, w]
         cfg = CFGDenoiser(self.denoiser, conds.cond, conds.uncond, self.cfg_scale, image_cond=image_cond,
                           hooks=hooks, total_steps=len(sched) - 1, keep_mask=keep,
-                          init_latent=None if keep is None else init, **self.ngms.cfg_fields(), rows_per_image=True,
+                          init_latent=None if keep is None else init, rows_per_image=True,
+                          **self.ngms.cfg_fields(self.choice.spec.total_steps(len(sched) - 1)),
                           model_kwargs={} if control is None else control.model_kwargs())
         noise_sampler = services.samplers.noise_sampler(self.choice.spec, x, self.sigmas, rng)
         latents = run_sampler(self.choice, cfg, x, sched, noise_sampler, job)

@@ -61,6 +61,8 @@ def infotext_params(req: GenerationRequest, facts: RunFacts, seed: int, subseed:
         "Size": f"{req.width}x{req.height}",
         "Model hash": (facts.model_hash or None) if keys.model_hash else None,
         "Model": facts.model_name if keys.model_name else None,
+        "FP8 weight": extra.pop("FP8 weight", None),
+        "Cache FP16 weight for LoRA": extra.pop("Cache FP16 weight for LoRA", None),
         "VAE hash": facts.vae_hash if keys.vae_hash else None,
         "VAE": facts.vae_name if keys.vae_name else None,
         "Variation seed": subseed if varied else None,

@@ -17,6 +17,7 @@ import torch
 
 from modules.errors import InvalidInput
 from modules.models.tiling import tiled
+from modules.models.weight_storage import fp8_setting
 from modules.pipeline.refiner_plan import RefinerPlan
 from modules.pipeline.sample import model_denoiser
 from modules.sampling.cfg_hooks import CFGHooks, DenoiserParams
@@ -65,7 +66,7 @@ class RefinerSession:
 
     def model(self):
         if self._model is None:
-            model = self.services.models.refiner(self.plan.checkpoint, self.opts.sd_vae)
+            model = self.services.models.refiner(self.plan.checkpoint, self.opts.sd_vae, fp8_setting(self.opts))
             if model.unet_in_channels != self.main.unet_in_channels:
                 raise InvalidInput("refiner_checkpoint", f"{model.checkpoint.name} takes {model.unet_in_channels} "
                                    f"UNet input channels, the main model {self.main.unet_in_channels}",

@@ -20,15 +20,20 @@ def tiling_infotext(enabled: bool) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class NegativeGuidanceMinimum:
-    """A1111's NGMS: below `sigma` the negative prompt's UNet pass is skipped on every other model call (every
-    call with `all_steps`), saving time when the picture is nearly done. `sigma` 0 is off."""
+    """A1111's two ways of skipping the negative prompt's UNet pass. NGMS: below `sigma` it is skipped on every
+    other model call (every call with `all_steps`), saving time when the picture is nearly done; `sigma` 0 is
+    off. `skip_early` (the skip_early_cond setting): the first fraction of the model calls skip it, CFG off,
+    which A1111 says can help diversity; 0 is off, and it wins over NGMS where both apply."""
 
     sigma: float = 0.0
     all_steps: bool = False
+    skip_early: float = 0.0
 
-    def cfg_fields(self) -> dict[str, Any]:
-        """Keyword arguments for `CFGDenoiser`."""
-        return {"s_min_uncond": self.sigma, "s_min_uncond_all": self.all_steps}
+    def cfg_fields(self, total_calls: int = 0) -> dict[str, Any]:
+        """Keyword arguments for `CFGDenoiser`; `total_calls` is A1111's denominator for `skip_early`: the pass's
+        steps, doubled for second-order samplers (`SamplerSpec.total_steps`)."""
+        return {"s_min_uncond": self.sigma, "s_min_uncond_all": self.all_steps,
+                "skip_early_cond": self.skip_early, "skip_early_total": total_calls}
 
     def infotext(self) -> dict[str, Any]:
         """Entries A1111 adds once a pass was actually skipped.
@@ -40,15 +45,17 @@ class NegativeGuidanceMinimum:
 
     def note_skips(self, cfg, notes: dict | None) -> None:
         """After a sampling pass: record the NGMS entries in the run's infotext `notes` if `cfg` skipped any
-        uncond pass."""
+        uncond pass, and `Skip Early CFG` if the early rule applied."""
         if notes is not None and getattr(cfg, "uncond_skipped", False):
             notes.update(self.infotext())
+        if notes is not None and getattr(cfg, "early_skipped", False):
+            notes["Skip Early CFG"] = self.skip_early
 
 
 def negative_guidance_minimum(req, opts) -> NegativeGuidanceMinimum:
-    """The request's `s_min_uncond` (None: the setting), with the "all steps" setting."""
+    """The request's `s_min_uncond` (None: the setting), with the "all steps" and skip_early_cond settings."""
     sigma = opts.s_min_uncond if req.s_min_uncond is None else req.s_min_uncond
-    return NegativeGuidanceMinimum(float(sigma), bool(opts.s_min_uncond_all))
+    return NegativeGuidanceMinimum(float(sigma), bool(opts.s_min_uncond_all), float(opts.skip_early_cond))
 
 
 def sgm_noise_multiplier(opts, spec) -> bool:

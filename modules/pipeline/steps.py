@@ -40,7 +40,7 @@ def run_facts(services, model, choice: SamplerChoice, opts: Snapshot, sigma_extr
         ensd=opts.eta_noise_seed_delta if uses_ensd else None,
         rng=opts.randn_source,
         version=services.version,
-        extra={**sigma_extras, **choice.infotext,
+        extra={**sigma_extras, **choice.infotext, **model.storage.infotext(opts.fp8_storage),
                **({"Emphasis": opts.emphasis} if opts.emphasis != "Original" else {})},
         keys=InfotextKeys.from_options(opts),
     )

@@ -158,7 +158,8 @@ class FirstPass:
         cfg_hooks = switch.plus(hooks.cfg_hooks(ctx))
         cfg = CFGDenoiser(self.denoiser, conds.cond, conds.uncond, req.cfg_scale, image_cond=image_cond,
                           hooks=cfg_hooks if control is None else cfg_hooks.plus(control.cfg_hooks()),
-                          total_steps=len(sigmas) - 1, **self.ngms.cfg_fields(), rows_per_image=True,
+                          total_steps=len(sigmas) - 1, rows_per_image=True,
+                          **self.ngms.cfg_fields(choice.spec.total_steps(len(sigmas) - 1)),
                           model_kwargs={} if control is None else control.model_kwargs())
         noise = services.samplers.noise_sampler(choice.spec, x, sigmas, rng)
         latents = run_sampler(choice, cfg, x, sigmas, noise, job)

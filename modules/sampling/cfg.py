@@ -73,8 +73,11 @@ class CFGDenoiser:
     init_latent: torch.Tensor | None = None
     s_min_uncond: float = 0.0  # NGMS: below this sigma the uncond pass is skipped on odd steps (0: never)
     s_min_uncond_all: bool = False  # NGMS on every step, not only odd ones
+    skip_early_cond: float = 0.0  # skip the uncond pass (CFG off) while model call / skip_early_total <= this
+    skip_early_total: int = 0  # A1111's cfg_denoiser.total_steps: the pass's steps, doubled for second order
     rows_per_image: bool = False  # hand the denoiser `image_rows` (see `image_rows`) for exact per-image batches
     uncond_skipped: bool = False  # set once NGMS skipped an uncond pass (the run writes "NGMS" to the infotext)
+    early_skipped: bool = False  # set once the early-steps rule applied (the run writes "Skip Early CFG")
     step: int = 0
     sampling_step: int = 0
     _cond_cache: Any = field(default=None, repr=False, compare=False)
@@ -93,7 +96,8 @@ class CFGDenoiser:
         uncond = _at(self.uncond, self.step)
         scale = self.cfg_scale * scale_multiplier
         with_uncond = uncond is not None and (need_uncond or scale != 1.0 or not cond.is_plain)
-        skip = with_uncond and not need_uncond and self._skips_uncond(sigma)
+        early = uncond is not None and self._skips_early()  # before NGMS, which it overrides (A1111)
+        skip = with_uncond and (early or (not need_uncond and self._skips_uncond(sigma)))
         with_uncond = with_uncond and not skip
         params = self._inputs(x, sigma, cond, uncond if with_uncond else None)
         for hook in self.hooks.on_denoiser:
@@ -126,6 +130,17 @@ class CFGDenoiser:
             on_after_cfg(after)
         self.step += 1
         return after.x, denoised_uncond
+
+    def _skips_early(self) -> bool:
+        """A1111's "Ignore negative prompt during early sampling" (skip_early_cond): model calls with
+        call / total <= the fraction run without the negative prompt, at CFG scale 1; unlike NGMS also for
+        samplers that want the unconditional result (they get the guided one instead, as in A1111)."""
+        if self.skip_early_cond == 0 or self.skip_early_total <= 0:
+            return False
+        if self.step / self.skip_early_total > self.skip_early_cond:
+            return False
+        self.early_skipped = True
+        return True
 
     def _skips_uncond(self, sigma: torch.Tensor) -> bool:
         """Negative Guidance minimum sigma (A1111's `s_min_uncond`): skip the uncond pass once sigma is below it,

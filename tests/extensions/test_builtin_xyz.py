@@ -248,6 +248,7 @@ AXIS_CASES = [  # (axis label, values, a fragment of each cell's infotext)
     ("Negative Guidance minimum sigma", "0, 100", ["Seed: 5, Size: 64x64", "NGMS: 100"]),
     ("[Hypertile] Unet First pass Enabled", "False, True", ["Seed: 5, Size: 64x64", "Hypertile U-Net: True"]),
     ("[Hypertile] VAE Enabled", "False, True", ["Seed: 5, Size: 64x64", "Hypertile VAE: True"]),
+    ("FP8 mode", "Disable, Enable", ["Seed: 5, Size: 64x64", "FP8 weight: Enable"]),
     ("Refiner checkpoint", "None, {other}", ["Seed: 5, Size: 64x64", "Refiner: {other_model} ["]),
 ]
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from modules.extensions.compat import binding
 from modules.extensions.compat.sd_model_view import checkpoint_info_view
+from modules.models.weight_storage import fp8_setting
 
 model_dir = "Stable-diffusion"
 RE_HASH_SUFFIX = re.compile(r"\s\[[^]]*]$")
@@ -128,7 +129,7 @@ def reload_model_weights(sd_model=None, info=None, forced_reload: bool = False):
     if forced_reload:
         app.services.models.unload()
     app.services.models.get(info.filename if os.path.isabs(str(info.filename)) else info.title,
-                            app.options.get("sd_vae"))
+                            app.options.get("sd_vae"), fp8_setting(app.options))
     return _loaded_view()
 
 

@@ -215,6 +215,13 @@ class Engine(ABC):
             z = z - self.latent_shift
         return z * self.latent_scale
 
+    def store_fp8(self, lora_copy: bool) -> int:
+        """Keep every Linear/Conv2d weight of the networks other than the VAE as FP8 (A1111 converts the whole
+        model but its first stage); returns how many layers changed. `lora_copy`: see `modules/models/fp8.py`."""
+        from modules.models.fp8 import store_fp8
+
+        return sum(store_fp8(network, lora_copy) for network in self.networks() if network is not self.vae)
+
     def memory_bytes(self) -> int:
         """Bytes held by the weights (parameters and buffers) of every network."""
         return sum(t.numel() * t.element_size() for module in self.networks()
