@@ -107,6 +107,11 @@ SETTINGS: tuple[Setting, ...] = (
        float, minimum=0.0, maximum=0.9),
     _s("token_merging_ratio_hr", 0.0, "Token merging ratio for high-res pass (used if non-zero)", OPTIMIZATIONS,
        float, minimum=0.0, maximum=0.9),
+    _s("fp8_storage", "Disable", "FP8 weight: keep the UNet's and text encoders' Linear/Conv weights as 8-bit "
+       "floats (half the memory of 16-bit weights; a change reloads the model)", OPTIMIZATIONS,
+       choices=("Disable", "Enable for SDXL", "Enable")),
+    _s("cache_fp16_weight", False, "Cache FP16 weight for LoRA (with FP8: LoRAs land on the exact weights; more "
+       "memory)", OPTIMIZATIONS),
     _s("deep_cache_interval", 1, "DeepCache interval: full UNet every N steps, shallow layers only in between "
        "(1 = off)", OPTIMIZATIONS, int, minimum=1, maximum=10),
     _s("hypertile_enable_unet", False, "Enable Hypertile U-Net (tiled self-attention, all passes)", HYPERTILE),

@@ -24,6 +24,7 @@ from modules.pipeline import inpaint
 from modules.pipeline.color_step import ColorCorrection, color_correction
 from modules.pipeline.extra_networks import NetworkRun, styled_prompts
 from modules.pipeline.extra_outputs import Finished
+from modules.models.weight_storage import fp8_setting
 from modules.prompts.comments import prompt_pair
 from modules.pipeline.img2img_request import Img2ImgRequest, validate_img2img
 from modules.pipeline.hooks import NO_HOOKS, RunContext, RunHooks, begin_batch, decoded, extra_noise_hook, sampled
@@ -160,7 +161,7 @@ def run_img2img(services: PipelineServices, req: Img2ImgRequest, opts: Snapshot,
     hooks.call("before_process", ctx)
     req = ctx.request
     validate_img2img(req)
-    ctx.model = model = services.models.get(opts.sd_model_checkpoint or None, opts.sd_vae)
+    ctx.model = model = services.models.get(opts.sd_model_checkpoint or None, opts.sd_vae, fp8_setting(opts))
     prompt, negative_prompt = prompt_pair(opts.enable_prompt_comments,  # A1111: comments go after the styles
                                           *styled_prompts(services.styles, req.prompt, req.negative_prompt, req.styles))
     ctx.plan = plan_images(prompt, negative_prompt, fix_seed(req.seed), fix_seed(req.subseed),

@@ -12,6 +12,7 @@ from modules.controlnet.apply import inpaint_only_blend
 from modules.controlnet.resolve import control_run, resolve_units
 from modules.options import Snapshot
 from modules.pipeline.extra_networks import NetworkRun, styled_prompts
+from modules.models.weight_storage import fp8_setting
 from modules.prompts.comments import prompt_pair
 from modules.models.tiling import tiled
 from modules.pipeline.hires import (first_pass_from_image, first_pass_request, plan_hires, prepare_second_pass,
@@ -46,7 +47,7 @@ def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapsh
     hooks.call("before_process", ctx)
     req = first_pass_request(ctx.request)
     validate_request(req)
-    ctx.model = model = services.models.get(opts.sd_model_checkpoint or None, opts.sd_vae)
+    ctx.model = model = services.models.get(opts.sd_model_checkpoint or None, opts.sd_vae, fp8_setting(opts))
     prompt, negative_prompt = prompt_pair(opts.enable_prompt_comments,  # A1111: comments go after the styles
                                           *styled_prompts(services.styles, req.prompt, req.negative_prompt, req.styles))
     ctx.request, ctx.plan = req, plan_images(prompt, negative_prompt, fix_seed(req.seed), fix_seed(req.subseed),
