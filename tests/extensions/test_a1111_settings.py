@@ -72,3 +72,24 @@ def test_a1111_key_changes_are_stored_and_typed(client):
     assert bad.status_code == 422 and "jpeg_quality" in bad.text
     bad = client.post("/sdapi/v1/options", json={"js_modal_lightbox": "yes"})
     assert bad.status_code == 422 and "js_modal_lightbox" in bad.text
+
+
+def documented_keys(section_start: str, section_end: str) -> set[str]:
+    """The backticked setting keys of docs/a1111-compat.md between two markers."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "a1111-compat.md").read_text()
+    part = text[text.index(section_start):text.index(section_end, text.index(section_start))]
+    return set(re.findall(r"`([A-Za-z_][A-Za-z0-9_]*)`", part))
+
+
+def test_the_docs_list_of_stored_keys_holds_no_key_easel_acts_on():
+    """docs/a1111-compat.md's "Stored, no effect" list may not name a key of Easel's own settings table (where a
+    key goes once Easel acts on it), and every key it names is one of A1111's."""
+    from modules.options.table import SETTINGS
+
+    stored = documented_keys("**Stored, no effect**", "## The page")
+    assert len(stored) > 100
+    assert sorted(stored & {s.key for s in SETTINGS}) == []
+    assert sorted(stored - set(A1111_DEFAULTS)) == []
