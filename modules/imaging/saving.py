@@ -166,6 +166,29 @@ class ImageSaver:
         finally:
             temp.unlink(missing_ok=True)
 
+    def save_named(self, data: bytes, path: Path, replace: bool = True) -> Path:
+        """Write an encoded file under a name the caller chose (A1111's forced file names). An existing file is
+        replaced, or, with `replace` False (A1111's `save_images_replace_action` "Add number suffix"), the file
+        goes to the first free `stem-1.ext`, `stem-2.ext`, …; returns where it went."""
+        path = Path(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temp = write_temp(path.parent, data)
+        except OSError as exc:
+            raise EaselError(f"cannot write to output folder {path.parent}: {exc.strerror or exc}") from exc
+        try:
+            with self._lock:
+                if replace:
+                    os.replace(temp, path)
+                    return path
+                for n in range(MAX_NAME_TRIES):
+                    target = path if n == 0 else path.with_name(f"{path.stem}-{n}{path.suffix}")
+                    if place_without_overwrite(temp, target):
+                        return target
+            raise EaselError(f"no free file name for {path} after {MAX_NAME_TRIES} tries")
+        finally:
+            temp.unlink(missing_ok=True)
+
     def _claim_name(self, temp: Path, folder: Path, ext: str, basename: str, decoration: str) -> Path:
         first = next_sequence_number(os.listdir(folder), basename)
         for number in range(first, first + MAX_NAME_TRIES):

@@ -203,6 +203,11 @@ SETTINGS: tuple[Setting, ...] = (
        "img2img results", SAVING),
     _s("save_images_before_face_restoration", False, "Save a copy of image before doing face restoration", SAVING),
     _s("save_images_before_highres_fix", False, "Save a copy of image before applying highres fix", SAVING),
+    _s("save_init_img", False, "Save init images when using img2img (as <md5>.png, also when the results are not "
+       "saved)", SAVING),
+    _s("outdir_init_images", "outputs/init-images", "Directory for saving init images when using img2img", SAVING),
+    _s("save_images_replace_action", "Replace", "Saving the image to an existing file (init images, names without "
+       "a number)", SAVING, choices=("Replace", "Add number suffix")),
     _s("upscaler_for_img2img", "None", "Upscaler for img2img", UPSCALING),
     _s("ESRGAN_tile", 192, "Tile size for upscaler models (0 = no tiling)", UPSCALING, int, minimum=0,
        maximum=1024),

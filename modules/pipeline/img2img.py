@@ -28,6 +28,7 @@ from modules.models.weight_storage import fp8_setting
 from modules.prompts.comments import prompt_pair
 from modules.pipeline.img2img_request import Img2ImgRequest, validate_img2img
 from modules.pipeline.hooks import NO_HOOKS, RunContext, RunHooks, begin_batch, decoded, extra_noise_hook, sampled
+from modules.pipeline.init_saving import init_image_entry
 from modules.pipeline.job import Job
 from modules.pipeline.output import FaceRestoration, ImageOutputs, face_restoration, restored_with_copies
 from modules.pipeline.prompting import step_conditioning
@@ -181,7 +182,8 @@ def run_img2img(services: PipelineServices, req: Img2ImgRequest, opts: Snapshot,
     sigmas, sigma_extras = services.samplers.build_sigmas(choice.spec, choice.scheduler, total, denoiser, opts)
     facts = run_facts(services, model, choice, opts, sigma_extras)
     facts = dataclasses.replace(facts, extra={**facts.extra, **img2img_facts(req, opts, prepared, model),
-                                              **method_infotext(opts, encodes=True)})
+                                              **method_infotext(opts, encodes=True),
+                                              **init_image_entry(services, req, opts)})
     faces = face_restoration(services, req, opts) if strength > 0 else None  # strength 0: the input, untouched
     facts = facts if faces is None else faces.add_to(facts)
     outputs = ImageOutputs(services, req, opts, facts, "img2img", hooks, ctx)

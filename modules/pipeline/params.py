@@ -72,6 +72,7 @@ def infotext_params(req: GenerationRequest, facts: RunFacts, seed: int, subseed:
         "Conditional mask weight": extra.pop("Conditional mask weight", None),
         "Clip skip": facts.clip_skip if facts.clip_skip > 1 else None,
         "ENSD": facts.ensd or None,
+        "Init image hash": extra.pop("Init image hash", None),  # save_init_img (modules/pipeline/init_saving.py)
         "RNG": facts.rng if facts.rng != "GPU" else None,
         **extra,
         **controlnet_params(req),

@@ -246,9 +246,10 @@ def save_image(image, path, basename, seed=None, prompt=None, extension="png", i
                                                                        decoration=decoration)
                               if binding.is_bound() else core_saving.ImageSaver().save_bytes(
                                   data, folder, extension, basename=basename, decoration=decoration))
-    else:
-        Path(params.filename).parent.mkdir(parents=True, exist_ok=True)
-        _write_at(Path(params.filename), data)
+    else:  # a name without a number (forced, or save_images_add_number off) may exist: save_images_replace_action
+        replace = _opt("save_images_replace_action", "Replace") == "Replace"
+        saver = binding.app().services.saver if binding.is_bound() else core_saving.ImageSaver()
+        params.filename = str(saver.save_named(data, Path(params.filename), replace))
     txt_fullfn = None
     if _opt("save_txt", False) and info is not None:
         txt_fullfn = os.path.splitext(params.filename)[0] + ".txt"
