@@ -16,6 +16,7 @@ from modules.api.settings_checks import check_model_names, check_settings, pin_d
 from modules.errors import EaselError, InvalidInput
 from modules.imaging.infotext import parse_infotext
 from modules.imaging.infotext_fields import INFOTEXT_FIELDS
+from modules.imaging.paste_rules import A1111_PASTE_RULES, PasteRules, StyleSource, apply_paste_rules
 
 def flag(text: str) -> bool:
     """An infotext boolean ("True" / "False").
@@ -66,8 +67,11 @@ def _typed(key: str, value: object, kind: Callable[[str], Any]):
         raise InvalidInput("infotext", f"{key}: {text!r} is not a {getattr(kind, '__name__', 'value')}") from None
 
 
-def fill_from_infotext(data: dict, explicitly_set: set[str], text: str, known_fields: set[str]) -> dict:
-    """Fields the request did not set take their values from the infotext (A1111 1.10's `infotext` field).
+def fill_from_infotext(data: dict, explicitly_set: set[str], text: str, known_fields: set[str],
+                       rules: PasteRules = A1111_PASTE_RULES, styles: StyleSource | None = None) -> dict:
+    """Fields the request did not set take their values from the infotext (A1111 1.10's `infotext` field), read
+    with the Infotext settings `rules` (styles inferred from the prompts against `styles`, disregarded fields,
+    the checkpoint from `Model hash`; modules/imaging/paste_rules.py).
 
     >>> out = fill_from_infotext({"steps": 50, "prompt": "mine", "override_settings": {}}, {"prompt"},
     ...                          "a cat\\nSteps: 12, Sampler: Euler a, Seed: 5, Size: 64x96, Clip skip: 2, "
@@ -82,11 +86,13 @@ def fill_from_infotext(data: dict, explicitly_set: set[str], text: str, known_fi
     >>> out["enable_hr"], out["denoising_strength"], out["hr_scale"]
     (True, 0.5, 1.5)
     """
-    params = parse_infotext(text)
+    params = apply_paste_rules(parse_infotext(text), rules, styles, list(parse_infotext(text, defaults=False)))
     data = dict(data)
     for key, name, kind in INFOTEXT_FIELDS:
         if key in params and name in known_fields and name not in explicitly_set:
             data[name] = _typed(key, params[key], kind)
+    if "Styles array" in params and "styles" in known_fields and "styles" not in explicitly_set:
+        data["styles"] = list(params["Styles array"])
     if "enable_hr" in known_fields and "enable_hr" not in explicitly_set and "Denoising strength" in params \
             and any(key in params for key in HIRES_KEYS):
         data["enable_hr"] = True
@@ -94,6 +100,8 @@ def fill_from_infotext(data: dict, explicitly_set: set[str], text: str, known_fi
     for key, setting, parse in INFOTEXT_SETTINGS:
         if key in params and setting not in overrides:
             overrides[setting] = _typed(key, params[key], parse)
+    if rules.checkpoint and "Model hash" in params and "sd_model_checkpoint" not in overrides:
+        overrides["sd_model_checkpoint"] = str(params["Model hash"])  # found by its short hash, as in A1111
     data["override_settings"] = overrides
     return data
 
@@ -165,7 +173,8 @@ def to_request(payload: BaseModel, request_type: type, *, app, scripts: Mapping[
     names = {f.name for f in dataclasses.fields(request_type)}
     data = payload.model_dump()
     if data.get("infotext"):
-        data = fill_from_infotext(data, set(payload.model_fields_set), data["infotext"], names)
+        data = fill_from_infotext(data, set(payload.model_fields_set), data["infotext"], names,
+                                  PasteRules.from_options(app.options), getattr(app.services, "styles", None))
     check_unsupported(data, request_type)
     data = take_controlnet(app, data, bool(data.get("init_images")))  # built in: not an installed script
     check_scripts(data, scripts)

@@ -70,6 +70,12 @@ SETTINGS: tuple[Setting, ...] = (
     _s("add_user_name_to_info", False, "Add user name to infotext when authenticated (page login or --api-auth)",
        INFOTEXT),
     _s("add_version_to_infotext", True, "Add program version to infotext", INFOTEXT),
+    # how a pasted infotext is read (modules/imaging/paste_rules.py)
+    _s("disable_weights_auto_swap", True, "Disregard checkpoint information from pasted infotext (API: a pasted "
+       "Model hash does not switch the checkpoint)", INFOTEXT),
+    _s("infotext_skip_pasting", (), "Disregard fields from pasted infotext (infotext keys)", INFOTEXT, tuple),
+    _s("infotext_styles", "Apply if any", "Infer styles from prompts of pasted infotext", INFOTEXT,
+       choices=("Ignore", "Apply", "Discard", "Apply if any")),
     _s("outdir_txt2img_samples", "outputs/txt2img-images", "Output directory for txt2img images", SAVING),
     _s("outdir_img2img_samples", "outputs/img2img-images", "Output directory for img2img images", SAVING),
     _s("outdir_extras_samples", "outputs/extras-images", "Output directory for images from extras tab", SAVING),

@@ -7,6 +7,7 @@ import gradio as gr
 
 from modules.errors import EaselError
 from modules.imaging.infotext import parse_infotext
+from modules.imaging.paste_rules import PasteRules, apply_paste_rules
 from modules.imaging.metadata import read_image_metadata
 from modules.ui.context import UiContext
 from modules.ui.paste import checkpoint_title_finder, fields_from_params, refiner_values, registry_sampler_resolver
@@ -42,11 +43,14 @@ def updates_for(ctx: UiContext, names: list[str], infotext: str | None, pairs: S
     """One update per target: the pasted value where the infotext has one, else unchanged."""
     if not infotext or not infotext.strip():
         return [gr.update() for _ in [*names, *pairs]]
-    params = parse_infotext(infotext)
+    params = apply_paste_rules(parse_infotext(infotext), PasteRules.from_options(ctx.app.options), ctx.styles,
+                               list(parse_infotext(infotext, defaults=False)))
     host = getattr(ctx.app, "scripts", None)
     if host is not None:
         host.infotext_pasted(infotext, params)  # extensions may add or change keys (on_infotext_pasted)
     values = fields_from_params(params, registry_sampler_resolver(ctx.app.services.samplers))
+    if "Styles array" in params:
+        values["styles"] = list(params["Styles array"])
     if "subseed" in values or "subseed_strength" in values:
         values["seed_extras"] = values.get("subseed_strength", 0) > 0 or values.get("seed_resize_from_w", 0) > 0
     values = refiner_values(params, values, checkpoint_title_finder(ctx.app.models))

@@ -8,6 +8,7 @@ import json
 from PIL import Image
 
 from modules.jobs.codec import png_bytes
+from modules.prompts.styles import PromptStyle
 from tests.api.conftest import TINY
 
 
@@ -59,6 +60,20 @@ def test_infotext_fills_fields_the_request_left_unset(client):
     info = json.loads(r.json()["info"])
     assert (info["prompt"], info["negative_prompt"], info["seed"]) == ("a blue ball", "ugly", 99)
     assert (info["steps"], info["sampler_name"], info["cfg_scale"]) == (2, "Euler a", 5.0)
+
+
+def test_infotext_is_read_with_the_infotext_settings(client):
+    """A1111's Infotext settings apply to the API's `infotext`: a disregarded field is not taken, and a style
+    whose text is in the prompt becomes the job's style (`infotext_styles` "Apply if any")."""
+    client.app_under_test.services.styles.set(PromptStyle("Shiny", "{prompt}, shiny", ""))
+    infotext = "a blue ball, shiny\nSteps: 3, Sampler: Euler a, CFG scale: 5, Seed: 99, Size: 64x64"
+    assert client.post("/sdapi/v1/options", json={"infotext_skip_pasting": ["Seed"]}).status_code == 200
+    try:
+        info = json.loads(client.post("/sdapi/v1/txt2img", json={"infotext": infotext, "steps": 1}).json()["info"])
+    finally:
+        client.post("/sdapi/v1/options", json={"infotext_skip_pasting": []})
+    assert info["seed"] != 99 and info["styles"] == ["Shiny"] and info["prompt"] == "a blue ball"
+    assert info["infotexts"][0].startswith("a blue ball, shiny\n")  # the style applied again
 
 
 def test_send_images_false_and_progress_when_idle(client):

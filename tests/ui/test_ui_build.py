@@ -88,6 +88,26 @@ def test_token_counter_counts_like_a1111(built):
     assert ">2/75<" in token_counter(ctx, "a cat # comments are not counted", 20, True)
 
 
+def test_paste_follows_the_infotext_settings(built):
+    """The paste button reads an infotext as A1111's Infotext settings say: the style in the prompt is selected
+    and peeled off, and a disregarded field keeps its value."""
+    from modules.prompts.styles import PromptStyle
+    from modules.ui.paste_wiring import paste_targets, updates_for
+
+    app, blocks = built
+    ctx = blocks.easel_context
+    ctx.styles.set(PromptStyle("Shiny", "{prompt}, shiny", ""))
+    names, _ = paste_targets(ctx, "txt2img")
+    app.options.set("infotext_skip_pasting", ("Seed",), save=False)
+    try:
+        updates = updates_for(ctx, names, "a ball, shiny\nSteps: 3, Sampler: Euler, Seed: 42, Size: 64x64")
+    finally:
+        app.options.set("infotext_skip_pasting", (), save=False)
+    values = {n: u["value"] for n, u in zip(names, updates) if "value" in u}
+    assert (values["prompt"], values["styles"], values["steps"]) == ("a ball", ["Shiny"], 3)
+    assert "seed" not in values
+
+
 def test_pnginfo_reads_chunks_and_refuses_non_images(tmp_path):
     info = PngImagePlugin.PngInfo()
     info.add_text("parameters", "a cat\nSteps: 20, Sampler: Euler, Seed: 3")
