@@ -76,6 +76,22 @@ def test_infotext_is_read_with_the_infotext_settings(client):
     assert info["infotexts"][0].startswith("a blue ball, shiny\n")  # the style applied again
 
 
+def test_a_pasted_model_hash_picks_the_checkpoint_only_when_auto_swap_is_on(client):
+    first = client.post("/sdapi/v1/txt2img", json={**TINY, "steps": 1}).json()
+    infotext = json.loads(first["info"])["infotexts"][0]
+    unknown = infotext.replace("Model hash: ", "Model hash: 00").replace(", Model: ", "0, Model: ")
+    assert client.post("/sdapi/v1/txt2img", json={"infotext": unknown, "steps": 1}).status_code == 200  # ignored
+    assert client.post("/sdapi/v1/options", json={"disable_weights_auto_swap": False}).status_code == 200
+    try:
+        known = client.post("/sdapi/v1/txt2img", json={"infotext": infotext, "steps": 1})
+        refused = client.post("/sdapi/v1/txt2img", json={"infotext": unknown, "steps": 1})
+    finally:
+        client.post("/sdapi/v1/options", json={"disable_weights_auto_swap": True})
+    assert known.status_code == 200
+    assert json.loads(known.json()["info"])["sd_model_hash"] == json.loads(first["info"])["sd_model_hash"]
+    assert refused.status_code in (404, 422) and "sd_model_checkpoint" in refused.text
+
+
 def test_send_images_false_and_progress_when_idle(client):
     body = client.post("/sdapi/v1/txt2img", json={**TINY, "send_images": False}).json()
     assert body["images"] == []
