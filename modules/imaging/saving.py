@@ -11,6 +11,7 @@ import os
 import tempfile
 import threading
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -143,6 +144,33 @@ def place_without_overwrite(temp: Path, target: Path) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class JpegCopy:
+    """A1111's `export_for_4chan`: beside a saved image whose file is over `max_mb` (img_downscale_threshold) or
+    whose width or height is over `max_side` (target_side_length), a JPEG copy under the same name, downscaled to
+    fit `max_side` when too large. `replace` is save_images_replace_action's "Replace" (a `.jpg` original is then
+    replaced by its copy, as in A1111)."""
+
+    max_mb: float = 4.0
+    max_side: float = 4000
+    quality: int = 80
+    replace: bool = True
+
+    def size(self, width: int, height: int, file_bytes: int) -> tuple[int, int] | None:
+        """The copy's size, or None when no copy is due.
+
+        >>> c = JpegCopy()
+        >>> c.size(5000, 2500, 10), c.size(2000, 5000, 10), c.size(64, 64, 5 * 2**20), c.size(64, 64, 10)
+        ((4000, 2000), (1600, 4000), (64, 64), None)
+        """
+        oversize = width > self.max_side or height > self.max_side
+        if not oversize:
+            return (width, height) if file_bytes > self.max_mb * 1024 * 1024 else None
+        if width / height > 1:
+            return round(self.max_side), round(height * self.max_side / width)
+        return round(width * self.max_side / height), round(self.max_side)
+
+
 class ImageSaver:
     """Saves images into output folders; owns the lock that makes number-picking safe across threads.
 
@@ -214,12 +242,14 @@ class ImageSaver:
         text_key: str = "parameters",
         extra_text: Mapping[str, object] | None = None,
         watermark: str | None = None,
+        jpeg_copy: JpegCopy | None = None,
     ) -> Path:
         """Save one output image as `folder/YYYY-MM-DD/NNNNN-SEED.<fmt>` with its infotext; returns the path.
 
         `decoration` replaces the seed part (where a filename pattern's result goes); `suffix` is appended to it
         (A1111's `-before-highres-fix` and the like). `seed=None` and no decoration gives `NNNNN.<fmt>`.
         `watermark`: a text to mark invisibly into the saved file (modules/imaging/watermark.py); None: no mark.
+        `jpeg_copy`: the large-image JPEG copy (A1111's export_for_4chan); None: none.
         """
         if watermark is not None:
             from modules.imaging.watermark import embed
@@ -230,7 +260,9 @@ class ImageSaver:
         )
         target = date_folder(folder, now or datetime.now()) if prefix_date else Path(folder)
         decoration = (seed_decoration(seed) if decoration is None else decoration) + suffix
-        return self.save_bytes(data, target, file_ext(fmt), decoration=decoration)
+        path = self.save_bytes(data, target, file_ext(fmt), decoration=decoration)
+        self.save_jpeg_copy(image, path, infotext, jpeg_copy)
+        return path
 
     def save_grid(
         self,
@@ -243,11 +275,28 @@ class ImageSaver:
         *,
         quality: int = 80,
         lossless: bool = False,
+        jpeg_copy: JpegCopy | None = None,
     ) -> Path:
         """Save a grid as `folder/YYYY-MM-DD/grid-NNNN.<fmt>` (A1111's short grid file name)."""
         data = image_with_infotext_bytes(image, infotext, fmt, quality=quality, lossless=lossless)
         target = date_folder(folder, now or datetime.now()) if prefix_date else Path(folder)
-        return self.save_bytes(data, target, file_ext(fmt), basename=GRID_BASENAME)
+        path = self.save_bytes(data, target, file_ext(fmt), basename=GRID_BASENAME)
+        self.save_jpeg_copy(image, path, infotext, jpeg_copy)
+        return path
+
+    def save_jpeg_copy(self, image: Image.Image, path: Path, infotext: str | None,
+                       copy: JpegCopy | None) -> Path | None:
+        """The JPEG copy of the file just saved at `path` when `copy` says one is due; where it went, or None."""
+        size = None if copy is None else copy.size(image.width, image.height, Path(path).stat().st_size)
+        if copy is None or size is None:
+            return None
+        if size != image.size:
+            try:
+                image = image.resize(size, Image.Resampling.LANCZOS)
+            except ValueError:  # a mode LANCZOS cannot take (e.g. I;16)
+                image = image.resize(size)
+        data = image_with_infotext_bytes(image, infotext, "jpg", quality=copy.quality)
+        return self.save_named(data, Path(path).with_suffix(".jpg"), copy.replace)
 
 
 def file_ext(fmt: str) -> str:

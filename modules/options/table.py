@@ -214,6 +214,10 @@ SETTINGS: tuple[Setting, ...] = (
     _s("outdir_init_images", "outputs/init-images", "Directory for saving init images when using img2img", SAVING),
     _s("save_images_replace_action", "Replace", "Saving the image to an existing file (init images, names without "
        "a number)", SAVING, choices=("Replace", "Add number suffix")),
+    _s("export_for_4chan", True, "Save copy of large images as JPG (if the file size is above the limit, or either "
+       "width or height are above the limit)", SAVING),
+    _s("img_downscale_threshold", 4.0, "File size limit for the above option, MB", SAVING, float, minimum=0.0),
+    _s("target_side_length", 4000, "Width/height limit for the above option, in pixels", SAVING, float, minimum=1.0),
     _s("upscaler_for_img2img", "None", "Upscaler for img2img", UPSCALING),
     _s("ESRGAN_tile", 192, "Tile size for upscaler models (0 = no tiling)", UPSCALING, int, minimum=0,
        maximum=1024),

@@ -21,6 +21,7 @@ from modules.errors import InvalidInput
 from modules.imaging.metadata import read_image_metadata
 from modules.pipeline.img2img_request import as_image
 from modules.pipeline.job import Job
+from modules.pipeline.output import jpeg_copy_setting
 
 SCALE_BY, SCALE_TO = 0, 1
 MAX_SCALE = 16.0
@@ -235,7 +236,8 @@ def _emit(result: ExtrasResult, output: ExtrasOutput, parameters: str | None, sa
     if not save:
         return
     path = saver.save_image(image, folder, seed=None, infotext=parameters, fmt=opts.samples_format,
-                            prefix_date=False, decoration=output.suffix.lstrip("-"), extra_text=chunks)
+                            prefix_date=False, decoration=output.suffix.lstrip("-"), extra_text=chunks,
+                            jpeg_copy=jpeg_copy_setting(opts))
     result.saved_paths.append(path)
     if output.caption:
         Path(path).with_suffix(".txt").write_text(str(output.caption), encoding="utf-8")

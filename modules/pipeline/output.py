@@ -14,6 +14,7 @@ from modules.errors import InvalidInput
 from modules.imaging.convert import tensor_to_pil
 from modules.imaging.grids import grid_rows, grid_shape, paste_grid
 from modules.imaging.infotext import format_infotext
+from modules.imaging.saving import JpegCopy
 from modules.imaging.watermark import MESSAGE as WATERMARK
 from modules.options import Snapshot
 from modules.pipeline.extra_outputs import Finished, MaskOutputs
@@ -36,6 +37,7 @@ class ImageOutputs:
         self.extras = MaskOutputs.from_options(opts)
         self.saved: list[Path] = []
         self.faces: FaceRestoration | None = None  # set by the run when it restores faces (for `info`)
+        self.jpeg_copy = jpeg_copy_setting(opts)
         self.job_timestamp = time.strftime("%Y%m%d%H%M%S")
 
     def infotext(self, prompt: str, negative: str, seed: int, subseed: int) -> str:
@@ -91,7 +93,7 @@ class ImageOutputs:
     def _save_copy(self, image, seed: int, text: str, suffix: str) -> None:
         """A side picture (`-mask`, `-before-face-restoration`, …) with the image's infotext; no hooks, no mark."""
         self.services.saver.save_image(image, self.folder(), seed=seed, infotext=text, fmt=self.opts.samples_format,
-                                       suffix=suffix)
+                                       suffix=suffix, jpeg_copy=self.jpeg_copy)
 
     def _postprocessed(self, image, index: int):
         if self.ctx is None:
@@ -107,7 +109,8 @@ class ImageOutputs:
             self.hooks.call("before_image_saved", self.ctx, image=image, pnginfo=info)
         mark = WATERMARK if self.opts.enable_invisible_watermark else None  # off by default (docs/pipeline.md)
         path = self.services.saver.save_image(image, self.folder(), seed=seed, watermark=mark,
-                                              infotext=info.value.get("parameters", text), fmt=self.opts.samples_format)
+                                              infotext=info.value.get("parameters", text), fmt=self.opts.samples_format,
+                                              jpeg_copy=self.jpeg_copy)
         self.saved.append(path)
         if self.ctx is not None:
             self.hooks.call("image_saved", self.ctx, image=image, filename=path, pnginfo=info.value)
@@ -156,8 +159,16 @@ class ImageOutputs:
         path = None
         if opts.grid_save:
             path = self.services.saver.save_grid(grid, self.folder("grids"), text if opts.enable_pnginfo else None,
-                                                 fmt=opts.grid_format)
+                                                 fmt=opts.grid_format, jpeg_copy=self.jpeg_copy)
         return (grid, text, path) if opts.return_grid else (None, "", None)
+
+
+def jpeg_copy_setting(opts) -> JpegCopy | None:
+    """A1111's export_for_4chan, img_downscale_threshold and target_side_length as the saver takes them."""
+    if not opts.get("export_for_4chan", False):
+        return None
+    return JpegCopy(float(opts["img_downscale_threshold"]), float(opts["target_side_length"]),
+                    int(opts.get("jpeg_quality", 80)), opts.get("save_images_replace_action", "Replace") == "Replace")
 
 
 def batch_grid(images: list, batch_size: int, opts: Snapshot):

@@ -11,6 +11,7 @@ from modules.errors import InvalidInput
 from modules.imaging.convert import flatten, parse_background
 from modules.pipeline.img2img import run_img2img
 from modules.pipeline.img2img_request import Img2ImgRequest, as_image
+from modules.pipeline.output import jpeg_copy_setting
 from modules.pipeline.result import GenerationResult
 from modules.pipeline.seeds import fix_seed
 from modules.upscalers.grid import combine_grid, split_grid
@@ -54,7 +55,7 @@ def run_sd_upscale(services, req: Img2ImgRequest, opts, job, upscaler: str = "No
         if req.save_images and infotexts:
             folder = services.paths.data_dir / opts.outdir_img2img_samples
             saved.append(services.saver.save_image(image_out, folder, seed=seed + n, infotext=infotexts[0],
-                                                   fmt=opts.samples_format))
+                                                   fmt=opts.samples_format, jpeg_copy=jpeg_copy_setting(opts)))
     texts = [infotexts[0] if infotexts else ""] * len(combined)
     return GenerationResult(images=combined, infotexts=texts, all_prompts=[req.prompt] * len(combined),
                             all_negative_prompts=[req.negative_prompt] * len(combined), all_seeds=seeds,

@@ -1,0 +1,50 @@
+"""export_for_4chan, img_downscale_threshold and target_side_length: the JPEG copy of large saved images."""
+import numpy as np
+from PIL import Image
+
+from modules.imaging.infotext import parse_infotext
+from modules.imaging.metadata import read_image_metadata
+from modules.imaging.saving import ImageSaver, JpegCopy
+from modules.pipeline.request import GenerationRequest
+
+BASE = dict(prompt="a red circle", steps=2, width=64, height=64, seed=5, save_images=True)
+
+
+def files(app):
+    return sorted(p.name for p in (app.paths.data_dir / "outputs" / "txt2img-images").rglob("*.*"))
+
+
+def test_copy_when_the_file_is_over_the_limit(app):
+    small = {"img_downscale_threshold": 0.0}  # any PNG is over 0 MB
+    result = app.txt2img(GenerationRequest(**BASE, override_settings=small))
+    assert files(app) == ["00000-5.jpg", "00000-5.png"]
+    copy = next((app.paths.data_dir / "outputs").rglob("*.jpg"))
+    assert Image.open(copy).size == (64, 64) and Image.open(copy).format == "JPEG"
+    text, _ = read_image_metadata(copy.read_bytes())  # the infotext, in EXIF
+    assert text == result.infotexts[0] and parse_infotext(text)["Seed"] == "5"
+
+
+def test_no_copy_by_default_for_small_images_or_when_off(app):
+    app.txt2img(GenerationRequest(**BASE))
+    app.txt2img(GenerationRequest(**BASE, override_settings={"export_for_4chan": False,
+                                                              "img_downscale_threshold": 0.0}))
+    assert files(app) == ["00000-5.png", "00001-5.png"]
+
+
+def test_too_large_sides_are_scaled_down(app):
+    settings = {"target_side_length": 32.0}
+    app.txt2img(GenerationRequest(**{**BASE, "width": 96}, override_settings=settings))
+    copy = next((app.paths.data_dir / "outputs").rglob("*.jpg"))
+    assert Image.open(copy).size == (32, 21)  # 96x64 → longest side 32, A1111's rounding
+
+
+def test_saver_copy_names_follow_the_replace_action(tmp_path):
+    image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 40, 3), dtype=np.uint8))
+    saver = ImageSaver()
+    path = saver.save_image(image, tmp_path, seed=1, infotext="x", fmt="jpg", prefix_date=False,
+                            jpeg_copy=JpegCopy(max_side=20, replace=False))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["00000-1-1.jpg", "00000-1.jpg"]
+    assert Image.open(path).size == (40, 40)
+    replaced = saver.save_image(image, tmp_path, seed=2, infotext="x", fmt="jpg", prefix_date=False,
+                                jpeg_copy=JpegCopy(max_side=20))
+    assert Image.open(replaced).size == (20, 20)  # A1111: a .jpg original is replaced by its copy
