@@ -42,6 +42,8 @@ INFOTEXT_SETTINGS: tuple[tuple[str, str, Callable[[str], Any]], ...] = (
     ("UniPC order", "uni_pc_order", int),
     ("UniPC lower order final", "uni_pc_lower_order_final", flag),
     ("Skip Early CFG", "skip_early_cond", float),
+    ("Noise Schedule", "sd_noise_schedule", str),
+    ("Downcast alphas_cumprod", "use_downcasted_alpha_bar", flag),
     ("Hypertile U-Net", "hypertile_enable_unet", flag),
     ("Hypertile U-Net second pass", "hypertile_enable_unet_secondpass", flag),
     ("Hypertile U-Net max depth", "hypertile_max_depth_unet", int),

@@ -134,6 +134,10 @@ SETTINGS: tuple[Setting, ...] = (
     _s("s_min_uncond", 0.0, "Negative Guidance minimum sigma (skip the negative prompt on some late steps; 0: off)",
        SAMPLER, float, minimum=0.0, maximum=15.0),
     _s("s_min_uncond_all", False, "Negative Guidance minimum sigma all steps (not only every other step)", SAMPLER),
+    _s("sd_noise_schedule", "Default", "Noise schedule for sampling (Zero Terminal SNR: for models trained with "
+       "it)", SAMPLER, choices=("Default", "Zero Terminal SNR")),
+    _s("use_downcasted_alpha_bar", False, "Downcast model alphas_cumprod to fp16 before sampling (reproduces seeds "
+       "of A1111 before 1.7)", "Compatibility"),
     _s("skip_early_cond", 0.0, "Ignore negative prompt during early sampling (the first fraction of steps run "
        "without CFG; 0: none, 1: all)", SAMPLER, float, minimum=0.0, maximum=1.0),
     _s("lora_add_hashes_to_infotext", True, "Add Lora hashes to infotext", "Extra Networks"),

@@ -20,7 +20,9 @@ from modules.models.tiling import tiled
 from modules.models.weight_storage import fp8_setting
 from modules.pipeline.refiner_plan import RefinerPlan
 from modules.pipeline.sample import model_denoiser
+from modules.sampling.alpha_schedule import AlphaSchedule
 from modules.sampling.cfg_hooks import CFGHooks, DenoiserParams
+from modules.sampling.denoiser import discrete_sigmas
 
 
 def completed_ratio(step: int, total_calls: int, sigma: torch.Tensor, model_sigmas: torch.Tensor,
@@ -45,10 +47,9 @@ def completed_ratio(step: int, total_calls: int, sigma: torch.Tensor, model_sigm
     return (count - 1 - t) / count
 
 
-def training_sigmas(model) -> torch.Tensor:
-    """The model's discrete training sigmas [T], ascending: sqrt((1 - ᾱ) / ᾱ)."""
-    alphas = model.alphas_cumprod.float()  # [T]
-    return ((1 - alphas) / alphas) ** 0.5
+def training_sigmas(model, alphas: AlphaSchedule) -> torch.Tensor:
+    """The model's discrete training sigmas [T], ascending: sqrt((1 - ᾱ) / ᾱ), of ᾱ as the settings change it."""
+    return discrete_sigmas(alphas.apply(model.alphas_cumprod))[0]
 
 
 @dataclass
@@ -89,8 +90,8 @@ class RefinerSession:
         exactly as the pass encoded them for the main one."""
         if not (self.plan.second_pass if second_pass else self.plan.first_pass):
             return CFGHooks()
-        switch = RefinerSwitch(self, choice, choice.spec.total_steps(steps), training_sigmas(self.main), conds_for,
-                               notes, exact)
+        sigmas = training_sigmas(self.main, choice.alphas)  # [T]
+        switch = RefinerSwitch(self, choice, choice.spec.total_steps(steps), sigmas, conds_for, notes, exact)
         return CFGHooks(on_denoiser=(switch,))
 
     def __enter__(self) -> RefinerSession:

@@ -13,6 +13,7 @@ from modules.conditioning.types import as_conditioning
 from modules.errors import Interrupted
 from modules.models.speedups.options import NO_PATCHES, UnetPatches
 from modules.pipeline.job import Job
+from modules.sampling.alpha_schedule import AlphaSchedule
 from modules.sampling.cfg import CFGDenoiser
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ class SamplerChoice:
     scheduler: Any  # modules.sampling.specs.SchedulerSpec
     kwargs: dict[str, Any]  # from modules.sampling.params.sampler_params: only what the sampler declares
     infotext: dict[str, Any]
+    alphas: AlphaSchedule = AlphaSchedule()  # the training schedule's settings (downcast, zero terminal SNR)
 
 
 def _rows(value, index: torch.Tensor):
@@ -106,7 +108,7 @@ def model_denoiser(model, choice: SamplerChoice, exact_rows: bool, patches: Unet
             out[index] = _unet_call(model, control, x, t_rows, part, c, index, run)
         return out
 
-    return choice.spec.denoiser(model_fn, model.alphas_cumprod, model.prediction_type)
+    return choice.spec.denoiser(model_fn, choice.alphas.apply(model.alphas_cumprod), model.prediction_type)
 
 
 def decode_latents(model, latents: torch.Tensor, exact_rows: bool) -> torch.Tensor:

@@ -10,6 +10,7 @@ from modules.pipeline.request import GenerationRequest
 from modules.pipeline.sample import SamplerChoice
 from modules.pipeline.seeds import ImagePlan
 from modules.sampling.noise import ImageRNG
+from modules.sampling.alpha_schedule import AlphaSchedule
 from modules.sampling.params import UniPCSettings, sampler_params
 
 
@@ -25,7 +26,8 @@ def choose_sampler(registry, req: GenerationRequest, opts: Snapshot) -> SamplerC
         spec, eta=req.eta, s_churn=_pick(req.s_churn, opts.s_churn), s_tmin=_pick(req.s_tmin, opts.s_tmin),
         s_tmax=_pick(req.s_tmax, opts.s_tmax), s_noise=_pick(req.s_noise, opts.s_noise),
         eta_ancestral=opts.eta_ancestral, eta_ddim=opts.eta_ddim, uni_pc=UniPCSettings.read(opts))
-    return SamplerChoice(spec, scheduler, kwargs, infotext)
+    alphas = AlphaSchedule.read(opts)
+    return SamplerChoice(spec, scheduler, kwargs, {**infotext, **alphas.infotext()}, alphas)
 
 
 def run_facts(services, model, choice: SamplerChoice, opts: Snapshot, sigma_extras: dict) -> RunFacts:

@@ -35,6 +35,15 @@ def scaled_linear_alphas_cumprod(beta_start: float = 0.00085, beta_end: float = 
     return torch.cumprod(1.0 - betas, dim=0).float()  # [T]
 
 
+def discrete_sigmas(alphas_cumprod: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(sigmas, log sigmas) [T] float32 of a training schedule, sigma = sqrt((1 - abar) / abar). A float16 schedule
+    (A1111's use_downcasted_alpha_bar, modules/sampling/alpha_schedule.py) is computed in float16, as k-diffusion's
+    buffers are built from it there; anything else in float32."""
+    abar = alphas_cumprod if alphas_cumprod.dtype == torch.float16 else alphas_cumprod.float()  # [T]
+    sigmas = ((1 - abar) / abar) ** 0.5  # [T]
+    return sigmas.float(), sigmas.log().float()
+
+
 class DiscreteDenoiser:
     """D(x, sigma) for a model `model_fn(x_in, t, **kwargs) -> eps | v` trained on a discrete DDPM schedule.
 
@@ -51,8 +60,7 @@ class DiscreteDenoiser:
         self.prediction_type = PREDICTION_TYPES[prediction_type]
         self.quantize = quantize
         self.alphas_cumprod = alphas_cumprod.float()  # [T]
-        self.sigmas = ((1 - self.alphas_cumprod) / self.alphas_cumprod) ** 0.5  # [T], ascending
-        self.log_sigmas = self.sigmas.log()  # [T]
+        self.sigmas, self.log_sigmas = discrete_sigmas(alphas_cumprod)  # [T] each, ascending
 
     def to(self, device) -> DiscreteDenoiser:
         """The same denoiser with its schedule tensors on `device` (they must sit with the sigmas it is given)."""
