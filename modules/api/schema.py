@@ -70,10 +70,14 @@ API_ONLY_TXT2IMG: dict[str, tuple[Any, Any]] = {
     "firstphase_width": (int, 0),
     "firstphase_height": (int, 0),
 }
-# field → what it needs; refused (422) when truthy and the request type has no such field yet.
+# field → what it needs; refused (422) when set to anything but an off value (`OFF_VALUES`) and the request type has
+# no such field yet.
 UNSUPPORTED: dict[str, str] = {
     "enable_hr": "hires fix",
+    "hr_checkpoint_name": "a hires fix checkpoint other than the first pass's",
 }
+# what A1111 clients send for "off": false / null / "", and the hires checkpoint dropdown's first entry
+OFF_VALUES: dict[str, tuple[Any, ...]] = {"hr_checkpoint_name": ("Use same checkpoint",)}
 
 
 def api_type(tp: Any) -> Any:

@@ -24,6 +24,8 @@ KEYS = {"error", "detail", "body", "errors"}
     ({"script_name": "x/y/z plot", "script_args": [0] * 99}, "script_args", "takes"),
     ({"alwayson_scripts": {"ADetailer": {"args": []}}}, "alwayson_scripts.ADetailer", "unknown always-on"),
     ({"restore_faces": True}, "restore_faces", "not available"),
+    ({"enable_hr": True, "denoising_strength": 0.5, "hr_checkpoint_name": "other.safetensors"}, "hr_checkpoint_name",
+     "Use same checkpoint"),
     ({"infotext": "x\nSteps: 2, CFG scale: lots, Size: 64x64"}, "infotext", "CFG scale"),
 ])
 def test_txt2img_mistakes_are_422_naming_the_field(client, change, field, words):

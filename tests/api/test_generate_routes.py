@@ -92,6 +92,12 @@ def test_a_pasted_model_hash_picks_the_checkpoint_only_when_auto_swap_is_on(clie
     assert refused.status_code in (404, 422) and "sd_model_checkpoint" in refused.text
 
 
+def test_the_hires_checkpoint_dropdowns_first_entry_is_accepted(client):
+    body = {**TINY, "enable_hr": True, "denoising_strength": 0.5, "hr_scale": 1.5, "steps": 1,
+            "hr_checkpoint_name": "Use same checkpoint"}
+    assert client.post("/sdapi/v1/txt2img", json=body).status_code == 200
+
+
 def test_send_images_false_and_progress_when_idle(client):
     body = client.post("/sdapi/v1/txt2img", json={**TINY, "send_images": False}).json()
     assert body["images"] == []
