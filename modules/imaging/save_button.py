@@ -15,7 +15,7 @@ from PIL import Image
 from modules.errors import InvalidInput
 from modules.imaging.filename_pattern import apply_pattern
 from modules.imaging.infotext import parse_infotext
-from modules.imaging.saving import ImageSaver
+from modules.imaging.saving import ImageSaver, JpegCopy
 
 LOG_FIELDS = ("prompt", "seed", "width", "height", "sampler", "cfgs", "steps", "filename", "negative_prompt",
               "sd_model_name", "sd_model_hash")
@@ -32,6 +32,7 @@ class SaveSettings:
     write_csv: bool = True  # save_write_log_csv
     by_date: bool = False  # use_save_to_dirs_for_ui
     zip_pattern: str = ""  # grid_zip_filename_pattern
+    jpeg_copy: JpegCopy | None = None  # export_for_4chan
 
 
 @dataclass(frozen=True)
@@ -68,11 +69,12 @@ def save_files(saver: ImageSaver, images: Sequence[Image.Image], infotexts: Sequ
         fields = parse_infotext(text) if text else {}
         params.append(fields)
         if index < first_image:
-            path = saver.save_grid(images[index], settings.folder, text or None, settings.fmt, settings.by_date, now)
+            path = saver.save_grid(images[index], settings.folder, text or None, settings.fmt, settings.by_date, now,
+                                   jpeg_copy=settings.jpeg_copy)
         else:
             seed = _int(fields.get("Seed"))
             path = saver.save_image(images[index], settings.folder, seed, text or None, settings.fmt,
-                                    settings.by_date, now)
+                                    settings.by_date, now, jpeg_copy=settings.jpeg_copy)
         saved.append(path)
     if settings.write_csv:
         append_log_row(settings.folder / "log.csv", params[0], info, saved[0].relative_to(settings.folder))

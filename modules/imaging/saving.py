@@ -171,6 +171,15 @@ class JpegCopy:
         return round(width * self.max_side / height), round(self.max_side)
 
 
+def jpeg_copy_setting(opts) -> JpegCopy | None:
+    """A1111's export_for_4chan, img_downscale_threshold and target_side_length (settings, or a run's snapshot of
+    them: anything with `.get`) as the saver takes them; None when off."""
+    if not opts.get("export_for_4chan", True):
+        return None
+    return JpegCopy(float(opts.get("img_downscale_threshold", 4.0)), float(opts.get("target_side_length", 4000)),
+                    int(opts.get("jpeg_quality", 80)), opts.get("save_images_replace_action", "Replace") == "Replace")
+
+
 class ImageSaver:
     """Saves images into output folders; owns the lock that makes number-picking safe across threads.
 

@@ -21,7 +21,7 @@ from modules.errors import InvalidInput
 from modules.imaging.metadata import read_image_metadata
 from modules.pipeline.img2img_request import as_image
 from modules.pipeline.job import Job
-from modules.pipeline.output import jpeg_copy_setting
+from modules.imaging.saving import jpeg_copy_setting
 
 SCALE_BY, SCALE_TO = 0, 1
 MAX_SCALE = 16.0

@@ -14,7 +14,7 @@ from modules.errors import InvalidInput
 from modules.imaging.convert import tensor_to_pil
 from modules.imaging.grids import grid_rows, grid_shape, paste_grid
 from modules.imaging.infotext import format_infotext
-from modules.imaging.saving import JpegCopy
+from modules.imaging.saving import jpeg_copy_setting
 from modules.imaging.watermark import MESSAGE as WATERMARK
 from modules.options import Snapshot
 from modules.pipeline.extra_outputs import Finished, MaskOutputs
@@ -161,14 +161,6 @@ class ImageOutputs:
             path = self.services.saver.save_grid(grid, self.folder("grids"), text if opts.enable_pnginfo else None,
                                                  fmt=opts.grid_format, jpeg_copy=self.jpeg_copy)
         return (grid, text, path) if opts.return_grid else (None, "", None)
-
-
-def jpeg_copy_setting(opts) -> JpegCopy | None:
-    """A1111's export_for_4chan, img_downscale_threshold and target_side_length as the saver takes them."""
-    if not opts.get("export_for_4chan", False):
-        return None
-    return JpegCopy(float(opts["img_downscale_threshold"]), float(opts["target_side_length"]),
-                    int(opts.get("jpeg_quality", 80)), opts.get("save_images_replace_action", "Replace") == "Replace")
 
 
 def batch_grid(images: list, batch_size: int, opts: Snapshot):

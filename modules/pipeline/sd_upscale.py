@@ -11,7 +11,7 @@ from modules.errors import InvalidInput
 from modules.imaging.convert import flatten, parse_background
 from modules.pipeline.img2img import run_img2img
 from modules.pipeline.img2img_request import Img2ImgRequest, as_image
-from modules.pipeline.output import jpeg_copy_setting
+from modules.imaging.saving import jpeg_copy_setting
 from modules.pipeline.result import GenerationResult
 from modules.pipeline.seeds import fix_seed
 from modules.upscalers.grid import combine_grid, split_grid

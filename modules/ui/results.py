@@ -82,13 +82,14 @@ def build(tab: str, ctx: UiContext, kind: str, generation_info=None) -> Results:
 def press_save(ctx: UiContext, gallery, info: dict, make_zip: bool):
     """💾 / 🗃️: the selected image (or all shown) to `outdir_save` with a log.csv row; the files to download."""
     from modules.imaging.save_button import SaveSettings, save_files
+    from modules.imaging.saving import jpeg_copy_setting
 
     opts, info = ctx.app.options, info or {}
     settings = SaveSettings(folder=ctx.app.paths.data_dir / opts.get("outdir_save"), fmt=opts.get("samples_format"),
                             selected_only=bool(opts.get("save_selected_only")),
                             write_csv=bool(opts.get("save_write_log_csv")),
                             by_date=bool(opts.get("use_save_to_dirs_for_ui")),
-                            zip_pattern=opts.get("grid_zip_filename_pattern"))
+                            zip_pattern=opts.get("grid_zip_filename_pattern"), jpeg_copy=jpeg_copy_setting(opts))
     images = gallery_images(gallery)
     texts = list(info.get("infotexts") or [image.info.get("parameters", "") for image in images])
     try:

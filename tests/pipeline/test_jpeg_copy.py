@@ -48,3 +48,24 @@ def test_saver_copy_names_follow_the_replace_action(tmp_path):
     replaced = saver.save_image(image, tmp_path, seed=2, infotext="x", fmt="jpg", prefix_date=False,
                                 jpeg_copy=JpegCopy(max_side=20))
     assert Image.open(replaced).size == (20, 20)  # A1111: a .jpg original is replaced by its copy
+
+
+def test_save_button_and_extension_saves_get_the_copy_too(tmp_path, tiny_checkpoint):
+    from modules.extensions.compat import images
+    from modules.imaging.save_button import SaveSettings, save_files
+    from tests.extensions.conftest import start, stop
+    from tests.pipeline.conftest import make_app
+
+    picture = Image.new("RGB", (8, 8), (9, 9, 9))
+    settings = SaveSettings(folder=tmp_path / "button", write_csv=False, jpeg_copy=JpegCopy(max_mb=0.0))
+    save_files(ImageSaver(), [picture], ["p\nSteps: 1, Seed: 3"], {}, 0, settings, False)
+    assert sorted(p.name for p in (tmp_path / "button").iterdir()) == ["00000.jpg", "00000.png"]
+    app = make_app(tmp_path / "data", tiny_checkpoint, "--nowebui")
+    start(app, [])
+    try:
+        app.options.update({"img_downscale_threshold": 0.0})
+        images.save_image(picture, str(tmp_path / "ext"), "", forced_filename="x", save_to_dirs=False, info="i")
+    finally:
+        app.jobs.close()
+        stop(app)
+    assert sorted(p.name for p in (tmp_path / "ext").iterdir()) == ["x.jpg", "x.png"]

@@ -42,6 +42,13 @@ def _opt(key: str, default):
     return getattr(opts, key, default)
 
 
+class _Settings:
+    """`.get(key, default)` over `_opt`, for readers of several settings (core_saving.jpeg_copy_setting)."""
+
+    def get(self, key: str, default=None):
+        return _opt(key, default)
+
+
 def _callbacks():
     from modules.extensions.compat import script_callbacks
 
@@ -250,6 +257,8 @@ def save_image(image, path, basename, seed=None, prompt=None, extension="png", i
         replace = _opt("save_images_replace_action", "Replace") == "Replace"
         saver = binding.app().services.saver if binding.is_bound() else core_saving.ImageSaver()
         params.filename = str(saver.save_named(data, Path(params.filename), replace))
+    saver = binding.app().services.saver if binding.is_bound() else core_saving.ImageSaver()
+    saver.save_jpeg_copy(params.image, Path(params.filename), info, core_saving.jpeg_copy_setting(_Settings()))
     txt_fullfn = None
     if _opt("save_txt", False) and info is not None:
         txt_fullfn = os.path.splitext(params.filename)[0] + ".txt"

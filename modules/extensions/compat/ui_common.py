@@ -77,6 +77,7 @@ def save_files(js_data: str, images: list, do_make_zip: bool, index: int):
     from modules.extensions.compat import binding
     from modules.imaging.save_button import SaveSettings
     from modules.imaging.save_button import save_files as save_gallery
+    from modules.imaging.saving import jpeg_copy_setting
 
     app = binding.app()
     info, opts = json.loads(js_data), app.options
@@ -84,7 +85,7 @@ def save_files(js_data: str, images: list, do_make_zip: bool, index: int):
                             selected_only=bool(opts.get("save_selected_only")),
                             write_csv=bool(opts.get("save_write_log_csv")),
                             by_date=bool(opts.get("use_save_to_dirs_for_ui")),
-                            zip_pattern=opts.get("grid_zip_filename_pattern"))
+                            zip_pattern=opts.get("grid_zip_filename_pattern"), jpeg_copy=jpeg_copy_setting(opts))
     pictures = [_gallery_image(entry) for entry in images]
     saved = save_gallery(app.services.saver, pictures, list(info.get("infotexts") or []), info, index, settings,
                          bool(do_make_zip))
