@@ -172,12 +172,19 @@ class JpegCopy:
 
 
 def jpeg_copy_setting(opts) -> JpegCopy | None:
-    """A1111's export_for_4chan, img_downscale_threshold and target_side_length (settings, or a run's snapshot of
-    them: anything with `.get`) as the saver takes them; None when off."""
-    if not opts.get("export_for_4chan", True):
+    """A1111's export_for_4chan, img_downscale_threshold and target_side_length as the saver takes them; None when
+    off. `opts`: the settings (Options), a run's Snapshot, or any `.get(key)` (unknown keys: A1111's defaults)."""
+    def get(key: str, default):
+        try:
+            value = opts.get(key)
+        except (KeyError, InvalidInput):
+            return default
+        return default if value is None else value
+
+    if not get("export_for_4chan", True):
         return None
-    return JpegCopy(float(opts.get("img_downscale_threshold", 4.0)), float(opts.get("target_side_length", 4000)),
-                    int(opts.get("jpeg_quality", 80)), opts.get("save_images_replace_action", "Replace") == "Replace")
+    return JpegCopy(float(get("img_downscale_threshold", 4.0)), float(get("target_side_length", 4000)),
+                    int(get("jpeg_quality", 80)), get("save_images_replace_action", "Replace") == "Replace")
 
 
 class ImageSaver:

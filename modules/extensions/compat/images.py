@@ -45,8 +45,8 @@ def _opt(key: str, default):
 class _Settings:
     """`.get(key, default)` over `_opt`, for readers of several settings (core_saving.jpeg_copy_setting)."""
 
-    def get(self, key: str, default=None):
-        return _opt(key, default)
+    def get(self, key: str):
+        return _opt(key, None)
 
 
 def _callbacks():
