@@ -134,6 +134,10 @@ SETTINGS: tuple[Setting, ...] = (
     _s("s_min_uncond", 0.0, "Negative Guidance minimum sigma (skip the negative prompt on some late steps; 0: off)",
        SAMPLER, float, minimum=0.0, maximum=15.0),
     _s("s_min_uncond_all", False, "Negative Guidance minimum sigma all steps (not only every other step)", SAMPLER),
+    # A1111 1.10 reads ddim_discretize nowhere (its DDIM and PLMS space their steps uniformly): "quad" would be
+    # accepted and ignored there, so only "uniform" is accepted here
+    _s("ddim_discretize", "uniform", "img2img DDIM discretize (A1111 1.10 always spaces DDIM's steps uniformly)",
+       SAMPLER, choices=("uniform",)),
     _s("sd_noise_schedule", "Default", "Noise schedule for sampling (Zero Terminal SNR: for models trained with "
        "it)", SAMPLER, choices=("Default", "Zero Terminal SNR")),
     _s("use_downcasted_alpha_bar", False, "Downcast model alphas_cumprod to fp16 before sampling (reproduces seeds "
