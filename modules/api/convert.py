@@ -5,7 +5,7 @@ Everything a user can get wrong is refused here with InvalidInput naming the fie
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from pydantic import BaseModel
@@ -14,9 +14,8 @@ from modules.api.controlnet import take_controlnet
 from modules.api.schema import OFF_VALUES, UNSUPPORTED
 from modules.api.settings_checks import check_model_names, check_settings, pin_default_checkpoint
 from modules.errors import EaselError, InvalidInput
-from modules.imaging.infotext import parse_infotext
 from modules.imaging.infotext_fields import INFOTEXT_FIELDS
-from modules.imaging.paste_rules import A1111_PASTE_RULES, PasteRules, StyleSource, apply_paste_rules
+from modules.imaging.paste_rules import A1111_PASTE_RULES, PasteRules, StyleSource, paste_params
 
 def flag(text: str) -> bool:
     """An infotext boolean ("True" / "False").
@@ -27,11 +26,49 @@ def flag(text: str) -> bool:
     return str(text).strip().lower() == "true"
 
 
-# infotext key → (setting, type): these become override_settings unless the request sets them.
+def a1111_bool(text: str) -> bool:
+    """A1111's `cast_value` for a boolean setting: only "False" (or nothing) is off, so `Face restoration: CodeFormer`
+    turns face restoration on.
+
+    >>> a1111_bool("CodeFormer"), a1111_bool("False"), a1111_bool("True")
+    (True, False, True)
+    """
+    return bool(text) and str(text) != "False"
+
+
+# infotext key → (setting, type): these become override_settings unless the request sets them (A1111: every
+# setting declared with an `infotext` name, modules/shared_options.py and the built-in extensions).
 INFOTEXT_SETTINGS: tuple[tuple[str, str, Callable[[str], Any]], ...] = (
+    ("Face restoration", "face_restoration", a1111_bool),
+    ("Emphasis", "emphasis", str),
     ("Clip skip", "CLIP_stop_at_last_layers", int),
     ("ENSD", "eta_noise_seed_delta", int),
     ("RNG", "randn_source", str),
+    ("Tiling", "tiling", a1111_bool),
+    ("Hires refiner", "hires_fix_refiner_pass", str),
+    ("VAE Encoder", "sd_vae_encode_method", str),
+    ("VAE Decoder", "sd_vae_decode_method", str),
+    ("Conditional mask weight", "inpainting_mask_weight", float),
+    ("Noise multiplier", "initial_noise_multiplier", float),
+    ("NGMS", "s_min_uncond", float),
+    ("NGMS all steps", "s_min_uncond_all", a1111_bool),
+    ("Pad conds", "pad_cond_uncond", a1111_bool),
+    ("Old prompt editing timelines", "use_old_scheduling", a1111_bool),
+    ("Refiner switch by sampling steps", "refiner_switch_by_sample_steps", a1111_bool),
+    ("Eta DDIM", "eta_ddim", float),
+    ("Eta", "eta_ancestral", float),
+    ("Sigma churn", "s_churn", float),
+    ("Sigma tmin", "s_tmin", float),
+    ("Sigma tmax", "s_tmax", float),
+    ("Sigma noise", "s_noise", float),
+    ("Schedule min sigma", "sigma_min", float),
+    ("Schedule max sigma", "sigma_max", float),
+    ("Schedule rho", "rho", float),
+    ("Discard penultimate sigma", "always_discard_next_to_last_sigma", a1111_bool),
+    ("Beta scheduler alpha", "beta_dist_alpha", float),
+    ("Beta scheduler beta", "beta_dist_beta", float),
+    ("Beta schedule alpha", "beta_dist_alpha", float),  # what A1111 writes (it reads the "scheduler" spelling)
+    ("Beta schedule beta", "beta_dist_beta", float),
     ("Extra noise", "img2img_extra_noise", float),
     ("Token merging ratio", "token_merging_ratio", float),
     ("Token merging ratio hr", "token_merging_ratio_hr", float),
@@ -70,10 +107,12 @@ def _typed(key: str, value: object, kind: Callable[[str], Any]):
 
 
 def fill_from_infotext(data: dict, explicitly_set: set[str], text: str, known_fields: set[str],
-                       rules: PasteRules = A1111_PASTE_RULES, styles: StyleSource | None = None) -> dict:
+                       rules: PasteRules = A1111_PASTE_RULES, styles: StyleSource | None = None,
+                       vae_names: Collection[str] = ()) -> dict:
     """Fields the request did not set take their values from the infotext (A1111 1.10's `infotext` field), read
     with the Infotext settings `rules` (styles inferred from the prompts against `styles`, disregarded fields,
-    the checkpoint from `Model hash`; modules/imaging/paste_rules.py).
+    the checkpoint from `Model hash`; modules/imaging/paste_rules.py). `VAE` selects that VAE when it is one of
+    `vae_names` (A1111 goes on without a VAE it does not have, so an unknown one is left out).
 
     >>> out = fill_from_infotext({"steps": 50, "prompt": "mine", "override_settings": {}}, {"prompt"},
     ...                          "a cat\\nSteps: 12, Sampler: Euler a, Seed: 5, Size: 64x96, Clip skip: 2, "
@@ -81,14 +120,16 @@ def fill_from_infotext(data: dict, explicitly_set: set[str], text: str, known_fi
     ...                          {"steps", "prompt", "seed", "width", "height", "sampler_name"})
     >>> out["prompt"], out["steps"], out["seed"], out["width"], out["height"], out["sampler_name"]
     ('mine', 12, 5, 64, 96, 'Euler a')
-    >>> out["override_settings"]
+    >>> {k: out["override_settings"][k] for k in ("CLIP_stop_at_last_layers", "randn_source", "img2img_extra_noise")}
     {'CLIP_stop_at_last_layers': 2, 'randn_source': 'GPU', 'img2img_extra_noise': 0.2}
+    >>> out["override_settings"]["sd_vae_decode_method"], out["override_settings"]["sigma_min"]  # A1111's fill-ins
+    ('Full', 0.0)
     >>> hires = "x\\nSteps: 4, Seed: 1, Size: 64x64, Denoising strength: 0.5, Hires upscale: 1.5"
     >>> out = fill_from_infotext({}, set(), hires, {"enable_hr", "denoising_strength", "hr_scale"})
     >>> out["enable_hr"], out["denoising_strength"], out["hr_scale"]
     (True, 0.5, 1.5)
     """
-    params = apply_paste_rules(parse_infotext(text), rules, styles, list(parse_infotext(text, defaults=False)))
+    params = paste_params(text, rules, styles)
     data = dict(data)
     for key, name, kind in INFOTEXT_FIELDS:
         if key in params and name in known_fields and name not in explicitly_set:
@@ -102,6 +143,8 @@ def fill_from_infotext(data: dict, explicitly_set: set[str], text: str, known_fi
     for key, setting, parse in INFOTEXT_SETTINGS:
         if key in params and setting not in overrides:
             overrides[setting] = _typed(key, params[key], parse)
+    if str(params.get("VAE")) in vae_names and "sd_vae" not in overrides:
+        overrides["sd_vae"] = str(params["VAE"])
     if rules.checkpoint and "Model hash" in params and "sd_model_checkpoint" not in overrides:
         overrides["sd_model_checkpoint"] = str(params["Model hash"])  # found by its short hash, as in A1111
     data["override_settings"] = overrides
@@ -178,7 +221,8 @@ def to_request(payload: BaseModel, request_type: type, *, app, scripts: Mapping[
     data = payload.model_dump()
     if data.get("infotext"):
         data = fill_from_infotext(data, set(payload.model_fields_set), data["infotext"], names,
-                                  PasteRules.from_options(app.options), getattr(app.services, "styles", None))
+                                  PasteRules.from_options(app.options), getattr(app.services, "styles", None),
+                                  [vae.name for vae in app.models.list_vaes()])
     check_unsupported(data, request_type)
     data = take_controlnet(app, data, bool(data.get("init_images")))  # built in: not an installed script
     check_scripts(data, scripts)

@@ -281,9 +281,9 @@ def uses_emphasis(prompt: str, negative_prompt: str) -> bool:
     return any(weight != 1.0 and text != "BREAK" for text, weight in parts)
 
 
-def fill_defaults(res: dict) -> None:
+def fill_defaults(res: dict, backcompat_flags: bool = True) -> None:
     """A1111's fixups for keys an infotext leaves out (see INFOTEXT_DEFAULTS), the `Hypernet` prompt tag and the
-    version flags, in A1111's order."""
+    version flags (`backcompat_flags`: A1111's `auto_backcompat`), in A1111's order."""
     hypernet = res.get("Hypernet")
     if hypernet is not None:
         res["Prompt"] += f"<hypernet:{hypernet}:{res.get('Hypernet strength', '1.0')}>"
@@ -295,14 +295,16 @@ def fill_defaults(res: dict) -> None:
         res["Emphasis"] = "Original"
     res.setdefault("Refiner switch by sampling steps", False)
     restore_old_hires_params(res)
-    backcompat(res)
+    if backcompat_flags:
+        backcompat(res)
 
 
-def parse_infotext(text: str, *, defaults: bool = True) -> dict[str, object]:
+def parse_infotext(text: str, *, defaults: bool = True, backcompat_flags: bool = True) -> dict[str, object]:
     """Every field of an infotext, as A1111's `parse_generation_parameters` returns it: values read from the text
     are strings; the fill-ins for missing keys keep A1111's types (`Masked area padding: 32`, `Hires resize-1: 0`).
 
-    `defaults=False` leaves out A1111's fixups for missing keys (the raw fields only, all strings).
+    `defaults=False` leaves out A1111's fixups for missing keys (the raw fields only, all strings);
+    `backcompat_flags=False` leaves out the flags for older versions' images (A1111's `auto_backcompat` off).
 
     >>> info = parse_infotext('''a castle, (masterpiece:1.2)
     ... Negative prompt: blurry, lowres
@@ -321,5 +323,5 @@ def parse_infotext(text: str, *, defaults: bool = True) -> dict[str, object]:
     prompt, negative = split_prompts(lines)
     res: dict[str, object] = {"Prompt": prompt, "Negative prompt": negative, **parse_params_line(last)}
     if defaults:
-        fill_defaults(res)
+        fill_defaults(res, backcompat_flags)
     return res

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from modules.errors import InvalidInput
-from modules.imaging.infotext import version_tuple
+from modules.imaging.infotext import parse_infotext, version_tuple
 
 STYLE_MODES = ("Ignore", "Apply", "Discard", "Apply if any")
 HR_STYLES_SINCE = (1, 8, 0, 139)  # A1111 1.8.0-139 wrote hires prompts with their styles applied
@@ -33,6 +33,7 @@ class PasteRules:
     styles: str = "Apply if any"  # infotext_styles
     skip: tuple[str, ...] = ()  # infotext_skip_pasting: infotext keys to disregard
     checkpoint: bool = False  # not disable_weights_auto_swap: "Model hash" picks the checkpoint
+    backcompat: bool = True  # auto_backcompat: an older version's image sets the compatibility flags it needs
 
     def __post_init__(self):
         if self.styles not in STYLE_MODES:
@@ -42,10 +43,17 @@ class PasteRules:
     def from_options(cls, opts) -> PasteRules:
         """From a settings snapshot or the option store (either answers `.get(key)`)."""
         return cls(str(opts.get("infotext_styles")), tuple(opts.get("infotext_skip_pasting") or ()),
-                   not opts.get("disable_weights_auto_swap"))
+                   not opts.get("disable_weights_auto_swap"), bool(opts.get("auto_backcompat")))
 
 
 A1111_PASTE_RULES = PasteRules()  # A1111's defaults
+
+
+def paste_params(text: str, rules: PasteRules = A1111_PASTE_RULES, styles: StyleSource | None = None) -> dict:
+    """An infotext's fields as A1111 pastes them: parsed with its fill-ins (and, with `rules.backcompat`, the
+    flags of older versions), then the rules applied."""
+    params = parse_infotext(text, backcompat_flags=rules.backcompat)
+    return apply_paste_rules(params, rules, styles, list(parse_infotext(text, defaults=False)))
 
 
 def apply_paste_rules(params: Mapping[str, Any], rules: PasteRules, styles: StyleSource | None,

@@ -140,6 +140,10 @@ SETTINGS: tuple[Setting, ...] = (
        SAMPLER, choices=("uniform",)),
     _s("sd_noise_schedule", "Default", "Noise schedule for sampling (Zero Terminal SNR: for models trained with "
        "it)", SAMPLER, choices=("Default", "Zero Terminal SNR")),
+    _s("use_old_scheduling", False, "Use old prompt editing timelines (A1111 before 1.6: [a:b:N] counts N < 1 as a "
+       "fraction, and the hires pass its own steps)", "Compatibility"),
+    _s("auto_backcompat", True, "Automatic backward compatibility: a pasted infotext of an older A1111 version "
+       "turns on the compatibility settings it was made with", "Compatibility"),
     _s("use_downcasted_alpha_bar", False, "Downcast model alphas_cumprod to fp16 before sampling (reproduces seeds "
        "of A1111 before 1.7)", "Compatibility"),
     _s("skip_early_cond", 0.0, "Ignore negative prompt during early sampling (the first fraction of steps run "

@@ -76,7 +76,7 @@ def step_conditioning(cache, model, batch: ImagePlan, clip_skip: int, steps: int
     """
     options = encode_options(cache, model, opts)
     batch = without_network_tags(batch)
-    schedule_kw = {"hires_steps": hires_steps, **options}
+    schedule_kw = {"hires_steps": hires_steps, "use_old_scheduling": bool(opts.use_old_scheduling), **options}
     family_options = getattr(getattr(model, "engine", None), "prompt_options", None)  # e.g. SDXL's crop settings
     negative_kw = {**schedule_kw, **(family_options(opts, True) if family_options else {})}
     schedule_kw.update(family_options(opts, False) if family_options else {})

@@ -6,8 +6,7 @@ from collections.abc import Sequence
 import gradio as gr
 
 from modules.errors import EaselError
-from modules.imaging.infotext import parse_infotext
-from modules.imaging.paste_rules import PasteRules, apply_paste_rules
+from modules.imaging.paste_rules import PasteRules, paste_params
 from modules.imaging.metadata import read_image_metadata
 from modules.ui.context import UiContext
 from modules.ui.paste import checkpoint_title_finder, fields_from_params, refiner_values, registry_sampler_resolver
@@ -43,8 +42,7 @@ def updates_for(ctx: UiContext, names: list[str], infotext: str | None, pairs: S
     """One update per target: the pasted value where the infotext has one, else unchanged."""
     if not infotext or not infotext.strip():
         return [gr.update() for _ in [*names, *pairs]]
-    params = apply_paste_rules(parse_infotext(infotext), PasteRules.from_options(ctx.app.options), ctx.styles,
-                               list(parse_infotext(infotext, defaults=False)))
+    params = paste_params(infotext, PasteRules.from_options(ctx.app.options), ctx.styles)
     host = getattr(ctx.app, "scripts", None)
     if host is not None:
         host.infotext_pasted(infotext, params)  # extensions may add or change keys (on_infotext_pasted)

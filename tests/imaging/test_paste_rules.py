@@ -76,3 +76,31 @@ def test_the_api_fills_styles_and_the_checkpoint_only_when_asked(styles):
 def test_an_unknown_style_mode_is_refused_naming_the_setting():
     with pytest.raises(InvalidInput, match="infotext_styles"):
         PasteRules(styles="Sometimes")
+
+
+A1111_SETTINGS_TEXT = ("a cat\nSteps: 12, Sampler: Euler, CFG scale: 7, Seed: 5, Size: 64x64, "
+                       "Face restoration: CodeFormer, VAE: mine.safetensors, Eta: 0.5, Sigma churn: 0.25, "
+                       "NGMS: 1.2, NGMS all steps: True, Discard penultimate sigma: True, Emphasis: No norm, "
+                       "Tiling: True, Version: v1.5.1")
+
+
+def test_every_a1111_setting_key_becomes_an_override():
+    out = fill_from_infotext({}, set(), A1111_SETTINGS_TEXT, {"prompt"}, PasteRules(), None, ["mine.safetensors"])
+    overrides = out["override_settings"]
+    assert {k: overrides[k] for k in ("face_restoration", "sd_vae", "eta_ancestral", "s_churn", "s_min_uncond",
+                                      "s_min_uncond_all", "always_discard_next_to_last_sigma", "emphasis",
+                                      "tiling")} == \
+        {"face_restoration": True, "sd_vae": "mine.safetensors", "eta_ancestral": 0.5, "s_churn": 0.25,
+         "s_min_uncond": 1.2, "s_min_uncond_all": True, "always_discard_next_to_last_sigma": True,
+         "emphasis": "No norm", "tiling": True}
+    assert "use_old_scheduling" not in overrides  # v1.5.1, but the prompt edits nothing
+    assert overrides["use_downcasted_alpha_bar"] is True  # images before 1.7.0-225 were sampled so
+
+
+def test_an_unknown_vae_is_left_out_and_backcompat_follows_its_setting():
+    text = A1111_SETTINGS_TEXT.replace("a cat", "a [cat:dog:0.5]")
+    out = fill_from_infotext({}, set(), text, {"prompt"}, PasteRules(), None, ["other.safetensors"])
+    assert "sd_vae" not in out["override_settings"] and out["override_settings"]["use_old_scheduling"] is True
+    plain = fill_from_infotext({}, set(), text, {"prompt"}, PasteRules(backcompat=False), None, ())
+    assert "use_old_scheduling" not in plain["override_settings"]
+    assert "use_downcasted_alpha_bar" not in plain["override_settings"]

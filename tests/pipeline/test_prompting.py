@@ -91,3 +91,18 @@ def test_emphasis_mode_in_infotext(app):
     assert "Emphasis: No norm" in result.infotexts[0]
     default = app.txt2img(GenerationRequest(prompt="a (red:1.3) circle", **{**BASE, "steps": 2}))
     assert "Emphasis" not in default.infotexts[0]
+
+
+def test_old_prompt_editing_timelines_setting(app):
+    """`use_old_scheduling` (infotext "Old prompt editing timelines"): `[cat:dog:1.0]` is the whole run today (a
+    fraction), but step 1 with A1111's pre-1.6 rule (a number >= 1 is a step)."""
+    model = app.models.get(None)
+    named = {t: encode_prompts(model, [t], 1)[0][0] for t in ("cat", "dog", "")}  # [77, C] each
+    seen = record_contexts(model)
+    app.txt2img(GenerationRequest(prompt="[cat:dog:1.0]", **{**BASE, "steps": 4}))
+    today = [which(c, named) for c in seen][0::2]
+    seen.clear()
+    app.txt2img(GenerationRequest(prompt="[cat:dog:1.0]", **{**BASE, "steps": 4},
+                                  override_settings={"use_old_scheduling": True}))
+    old = [which(c, named) for c in seen][0::2]
+    assert today == ["cat"] * 4 and old == ["cat", "cat", "dog", "dog"]
