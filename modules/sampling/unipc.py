@@ -111,7 +111,9 @@ def sample_unipc(model, x, sigmas, extra_args=None, callback=None, disable=None,
 
     Defaults are A1111's settings' (bh1, order 3, lower order at the end). As in the authors' library A1111 runs,
     step i < order uses order i + 1 (the warm-up) and later steps `order`, or fewer near the end with
-    `lower_order_final`; a step to sigma = 0 returns the denoised x0.
+    `lower_order_final`; a step to sigma = 0 returns the denoised x0. A pass with fewer steps than `order` (a
+    short img2img or hires pass) runs at order = its steps: A1111's library stops there with an assertion, so no
+    A1111 picture exists to differ from, and its X/Y/Z axis caps the order the same way.
     """
     if variant not in VARIANTS:
         raise InvalidInput("uni_pc_variant", f"unknown UniPC variant {variant!r}", ", ".join(VARIANTS))
@@ -119,9 +121,9 @@ def sample_unipc(model, x, sigmas, extra_args=None, callback=None, disable=None,
     s_in = x.new_ones([x.shape[0]])
     sig = [float(s) for s in sigmas]
     n = len(sig) - 1
-    if not 1 <= order <= n:
-        raise InvalidInput("uni_pc_order", f"{order} does not fit {n} sampling steps",
-                           "a whole number from 1 to the number of steps (A1111: must be < sampling steps)")
+    if order < 1:
+        raise InvalidInput("uni_pc_order", f"{order!r} is not an order", "a whole number from 1 to 50")
+    order = min(order, n)
     history, lambdas, x_prev, prev_order = [], [], None, 1
     for i in trange(n, disable=disable):
         denoised = model(x, sigmas[i] * s_in, **extra_args)

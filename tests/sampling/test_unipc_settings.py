@@ -109,6 +109,7 @@ def test_without_lower_order_final_matches_diffusers(order, variant):
 def test_bad_order_and_variant_are_refused_naming_the_setting():
     sigmas = unipc_sigmas(3, ALPHAS)
     with pytest.raises(InvalidInput, match="uni_pc_order"):
-        ours(sample_unipc, sigmas, order=4)
+        ours(sample_unipc, sigmas, order=0)
+    assert torch.equal(ours(sample_unipc, sigmas, order=4), ours(sample_unipc, sigmas, order=3))  # capped at 3
     with pytest.raises(InvalidInput, match="uni_pc_variant.*bh1, bh2"):
         ours(sample_unipc, sigmas, variant="vary_coeff")
