@@ -15,83 +15,8 @@ from modules.api.schema import OFF_VALUES, UNSUPPORTED
 from modules.api.settings_checks import check_model_names, check_settings, pin_default_checkpoint
 from modules.errors import EaselError, InvalidInput
 from modules.imaging.infotext_fields import INFOTEXT_FIELDS
+from modules.imaging.infotext_settings import INFOTEXT_SETTINGS
 from modules.imaging.paste_rules import A1111_PASTE_RULES, PasteRules, StyleSource, paste_params
-
-def flag(text: str) -> bool:
-    """An infotext boolean ("True" / "False").
-
-    >>> flag("True"), flag("False")
-    (True, False)
-    """
-    return str(text).strip().lower() == "true"
-
-
-def a1111_bool(text: str) -> bool:
-    """A1111's `cast_value` for a boolean setting: only "False" (or nothing) is off, so `Face restoration: CodeFormer`
-    turns face restoration on.
-
-    >>> a1111_bool("CodeFormer"), a1111_bool("False"), a1111_bool("True")
-    (True, False, True)
-    """
-    return bool(text) and str(text) != "False"
-
-
-# infotext key → (setting, type): these become override_settings unless the request sets them (A1111: every
-# setting declared with an `infotext` name, modules/shared_options.py and the built-in extensions).
-INFOTEXT_SETTINGS: tuple[tuple[str, str, Callable[[str], Any]], ...] = (
-    ("Face restoration", "face_restoration", a1111_bool),
-    ("Emphasis", "emphasis", str),
-    ("Clip skip", "CLIP_stop_at_last_layers", int),
-    ("ENSD", "eta_noise_seed_delta", int),
-    ("RNG", "randn_source", str),
-    ("Tiling", "tiling", a1111_bool),
-    ("Hires refiner", "hires_fix_refiner_pass", str),
-    ("VAE Encoder", "sd_vae_encode_method", str),
-    ("VAE Decoder", "sd_vae_decode_method", str),
-    ("Conditional mask weight", "inpainting_mask_weight", float),
-    ("Noise multiplier", "initial_noise_multiplier", float),
-    ("NGMS", "s_min_uncond", float),
-    ("NGMS all steps", "s_min_uncond_all", a1111_bool),
-    ("Pad conds", "pad_cond_uncond", a1111_bool),
-    ("Old prompt editing timelines", "use_old_scheduling", a1111_bool),
-    ("Refiner switch by sampling steps", "refiner_switch_by_sample_steps", a1111_bool),
-    ("Eta DDIM", "eta_ddim", float),
-    ("Eta", "eta_ancestral", float),
-    ("Sigma churn", "s_churn", float),
-    ("Sigma tmin", "s_tmin", float),
-    ("Sigma tmax", "s_tmax", float),
-    ("Sigma noise", "s_noise", float),
-    ("Schedule min sigma", "sigma_min", float),
-    ("Schedule max sigma", "sigma_max", float),
-    ("Schedule rho", "rho", float),
-    ("Discard penultimate sigma", "always_discard_next_to_last_sigma", a1111_bool),
-    ("Beta scheduler alpha", "beta_dist_alpha", float),
-    ("Beta scheduler beta", "beta_dist_beta", float),
-    ("Beta schedule alpha", "beta_dist_alpha", float),  # what A1111 writes (it reads the "scheduler" spelling)
-    ("Beta schedule beta", "beta_dist_beta", float),
-    ("Extra noise", "img2img_extra_noise", float),
-    ("Token merging ratio", "token_merging_ratio", float),
-    ("Token merging ratio hr", "token_merging_ratio_hr", float),
-    ("DeepCache interval", "deep_cache_interval", int),
-    ("SGM noise multiplier", "sgm_noise_multiplier", flag),
-    ("UniPC variant", "uni_pc_variant", str),  # A1111 writes no UniPC key; it reads them when pasting
-    ("UniPC skip type", "uni_pc_skip_type", str),
-    ("UniPC order", "uni_pc_order", int),
-    ("UniPC lower order final", "uni_pc_lower_order_final", flag),
-    ("Skip Early CFG", "skip_early_cond", float),
-    ("Noise Schedule", "sd_noise_schedule", str),
-    ("Downcast alphas_cumprod", "use_downcasted_alpha_bar", flag),
-    ("Hypertile U-Net", "hypertile_enable_unet", flag),
-    ("Hypertile U-Net second pass", "hypertile_enable_unet_secondpass", flag),
-    ("Hypertile U-Net max depth", "hypertile_max_depth_unet", int),
-    ("Hypertile U-Net max tile size", "hypertile_max_tile_unet", int),
-    ("Hypertile U-Net swap size", "hypertile_swap_size_unet", int),
-    ("Hypertile VAE", "hypertile_enable_vae", flag),
-    ("Hypertile VAE max depth", "hypertile_max_depth_vae", int),
-    ("Hypertile VAE max tile size", "hypertile_max_tile_vae", int),
-    ("Hypertile VAE swap size", "hypertile_swap_size_vae", int),
-)
-
 
 # A1111 turns hires fix on for a pasted infotext with a denoising strength and any of these (docs/api.md).
 HIRES_KEYS = ("Hires upscale", "Hires upscaler", "Hires resize-1")

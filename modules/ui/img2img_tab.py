@@ -132,6 +132,7 @@ def build(ctx: UiContext) -> None:
                     step=0.01, value=0.75, elem_id="img2img_denoising_strength")
             params_panel.build_seed(TAB, ctx, generation_info)
             controlnet_panel.build(TAB, ctx)
+            params_panel.build_override_settings(TAB, ctx)
             params_panel.build_script_area(TAB, ctx)
         with gr.Column(scale=1, elem_id=f"{TAB}_output_column"):
             out = results.build(TAB, ctx, "img2img", generation_info)

@@ -158,6 +158,15 @@ def build_refiner(tab: str, ctx: UiContext) -> None:
     refresh.click(refreshed, inputs=None, outputs=checkpoint, queue=False, show_progress="hidden")
 
 
+def build_override_settings(tab: str, ctx: UiContext) -> None:
+    """A1111's "Override settings" box: hidden until a paste finds settings in the infotext that differ from the
+    current ones; the entries left in it (`Eta: 0.5`, …) become the job's `override_settings`
+    (modules/imaging/infotext_settings.py)."""
+    with gr.Row(elem_id=f"{tab}_override_settings_row"):
+        ctx.add(tab, "override_settings", gr.Dropdown, keep=False, label="Override settings", choices=[], value=[],
+                multiselect=True, allow_custom_value=True, visible=False, elem_id=f"{tab}_override_settings")
+
+
 def build_script_area(tab: str, ctx: UiContext) -> None:
     """Extensions' always-visible panels and the Script dropdown with the chosen script's panel (A1111's
     layout). The App's script host builds them; the tab sends `section.inputs` with each generation."""

@@ -6,12 +6,14 @@ from collections.abc import Sequence
 import gradio as gr
 
 from modules.errors import EaselError
+from modules.imaging.infotext_settings import override_pairs
 from modules.imaging.paste_rules import PasteRules, paste_params
 from modules.imaging.metadata import read_image_metadata
 from modules.ui.context import UiContext
 from modules.ui.paste import checkpoint_title_finder, fields_from_params, refiner_values, registry_sampler_resolver
 
 CLIP_SKIP = "CLIP_stop_at_last_layers"
+OVERRIDES = "override_settings"
 
 
 def paste_targets(ctx: UiContext, tab: str) -> tuple[list[str], list]:
@@ -28,13 +30,18 @@ def extra_targets(ctx: UiContext, tab: str) -> list:
 
 
 def extra_updates(pairs: list, params: dict[str, object]) -> list:
+    """A script's paste function may return a value or, as A1111's own scripts do (X/Y/Z plot), an update: an
+    update is passed on as it is, never wrapped as the value of another."""
     updates = []
     for _, key in pairs:
         try:
             value = key(params) if callable(key) else params.get(key)
         except Exception:  # noqa: BLE001 - a script's paste function must not break pasting
             value = None
-        updates.append(gr.update(value=value) if value is not None else gr.update())
+        if isinstance(value, dict) and value.get("__type__") == "update":
+            updates.append(value)
+        else:
+            updates.append(gr.update(value=value) if value is not None else gr.update())
     return updates
 
 
@@ -52,8 +59,11 @@ def updates_for(ctx: UiContext, names: list[str], infotext: str | None, pairs: S
     if "subseed" in values or "subseed_strength" in values:
         values["seed_extras"] = values.get("subseed_strength", 0) > 0 or values.get("seed_resize_from_w", 0) > 0
     values = refiner_values(params, values, checkpoint_title_finder(ctx.app.models))
-    return [*(gr.update(value=values[name]) if name in values else gr.update() for name in names),
-            *extra_updates(list(pairs), params)]
+    updates = [gr.update(value=values[name]) if name in values else gr.update() for name in names]
+    if OVERRIDES in names:  # settings the infotext holds that no field shows (A1111's Override settings box)
+        found = override_pairs(params, ctx.app.options.snapshot(), handled=[n for n in names if n != OVERRIDES])
+        updates[names.index(OVERRIDES)] = gr.update(value=found, choices=found, visible=bool(found))
+    return [*updates, *extra_updates(list(pairs), params)]
 
 
 def infotext_of_image(data: bytes | None) -> str | None:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from modules.errors import EaselError
+from modules.imaging.infotext_settings import overrides_from_pairs
 
 INT_FIELDS = frozenset({"steps", "width", "height", "seed", "subseed", "n_iter", "batch_size", "seed_resize_from_w",
                         "seed_resize_from_h", "hr_second_pass_steps", "hr_resize_x", "hr_resize_y", "mask_blur",
@@ -81,6 +82,8 @@ def build_request(request_type, values: Mapping[str, Any], **fixed: Any):
     """
     known = {f.name for f in dataclasses.fields(request_type)}
     values = refiner_fields(seed_extras(dict(values)))
+    if "override_settings" in values:  # the Override settings box's "Key: value" entries
+        values["override_settings"] = overrides_from_pairs(values["override_settings"] or ())
     for name, feature in FEATURE_FIELDS.items():
         if values.get(name) and name not in known:
             raise EaselError(f"{feature} is not available in this version of Easel yet; turn it off to generate")

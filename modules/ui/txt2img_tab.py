@@ -23,6 +23,7 @@ def build(ctx: UiContext) -> None:
             params_panel.build_cfg(TAB, ctx)
             params_panel.build_seed(TAB, ctx, generation_info)
             controlnet_panel.build(TAB, ctx)
+            params_panel.build_override_settings(TAB, ctx)
             params_panel.build_script_area(TAB, ctx)
         with gr.Column(scale=1, elem_id=f"{TAB}_output_column"):
             out = results.build(TAB, ctx, "txt2img", generation_info)

@@ -7,7 +7,7 @@ import io
 from PIL import Image, PngImagePlugin
 
 from tests.e2e.conftest import screenshot
-from tests.e2e.helpers import number_value, select_tab
+from tests.e2e.helpers import number_value, select_tab, wait_for_infotext
 
 A1111_INFOTEXT = ("masterpiece, a lighthouse at dusk, (dramatic sky:1.2)\n"
                   "Negative prompt: blurry, lowres\n"
@@ -71,3 +71,20 @@ def test_dropping_a_png_on_the_prompt_fills_fields(page):
                     dt.items.add(new File([bytes], 'a1111.png', {type: 'image/png'})); return dt; }""", data)
     page.dispatch_event("#txt2img_prompt textarea", "drop", {"dataTransfer": transfer})
     _assert_pasted(page)
+
+
+def test_pasted_settings_show_in_the_override_box_and_run(page):
+    """Settings the infotext holds that no field shows land in A1111's Override settings box and apply to the
+    next generation; pasting an infotext without them empties and hides the box again."""
+    box = page.locator("#txt2img_override_settings")
+    page.locator("#txt2img_prompt textarea").fill(EASEL_INFOTEXT.replace("Steps: 12", "Steps: 2") +
+                                                   ", Token merging ratio: 0.3")
+    page.locator("#txt2img_paste").click()
+    box.wait_for(state="visible")
+    assert "Token merging ratio: 0.3" in box.inner_text()
+    page.locator("#txt2img_generate").click()
+    text = wait_for_infotext(page, "html_info_txt2img", "Seed: 42")
+    assert "Token merging ratio: 0.3" in text
+    page.locator("#txt2img_prompt textarea").fill(EASEL_INFOTEXT)
+    page.locator("#txt2img_paste").click()
+    box.wait_for(state="hidden")

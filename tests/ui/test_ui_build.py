@@ -108,6 +108,40 @@ def test_paste_follows_the_infotext_settings(built):
     assert "seed" not in values
 
 
+def test_paste_fills_the_override_settings_box_with_what_no_field_shows(built):
+    """A1111's Override settings box: the infotext's settings that differ from the current ones and that no field
+    of the page shows; hidden when there are none. Its entries become the job's override_settings."""
+    from modules.pipeline.request import GenerationRequest
+    from modules.ui.paste_wiring import paste_targets, updates_for
+    from modules.ui.requests import build_request
+
+    _, blocks = built
+    ctx = blocks.easel_context
+    names, _ = paste_targets(ctx, "txt2img")
+    text = "a ball\nSteps: 3, Sampler: Euler, Seed: 4, Size: 64x64, Clip skip: 2, Eta: 0.5, RNG: GPU, " \
+           "Token merging ratio: 0.3"
+    updates = dict(zip(names, updates_for(ctx, names, text)))
+    box = updates["override_settings"]
+    assert box["value"] == box["choices"] == ["Eta: 0.5", "Token merging ratio: 0.3"] and box["visible"] is True
+    assert updates["CLIP_stop_at_last_layers"]["value"] == 2  # the top bar shows clip skip: not in the box
+    plain = dict(zip(names, updates_for(ctx, names, "a ball\nSteps: 3, Seed: 4, Size: 64x64, RNG: GPU")))
+    assert plain["override_settings"]["visible"] is False
+    request = build_request(GenerationRequest, {"prompt": "a", "override_settings": box["value"]})
+    assert request.override_settings == {"eta_ancestral": 0.5, "token_merging_ratio": 0.3}
+
+
+def test_a_scripts_paste_function_may_return_an_update():
+    """A1111's X/Y/Z plot pastes `gr.update(...)` into its dropdowns: passed on as it is (wrapped as a value, the
+    dropdowns held an update dict and the next generation failed)."""
+    import gradio as gr
+
+    from modules.ui.paste_wiring import extra_updates
+
+    pairs = [(None, lambda p: gr.update(value=[], visible=False)), (None, "Seed"), (None, lambda p: None)]
+    assert extra_updates(pairs, {"Seed": "5"}) == [gr.update(value=[], visible=False), gr.update(value="5"),
+                                                   gr.update()]
+
+
 def test_pnginfo_reads_chunks_and_refuses_non_images(tmp_path):
     info = PngImagePlugin.PngInfo()
     info.add_text("parameters", "a cat\nSteps: 20, Sampler: Euler, Seed: 3")

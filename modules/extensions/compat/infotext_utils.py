@@ -8,7 +8,7 @@ from typing import Any
 
 from PIL import Image
 
-from modules.api.convert import INFOTEXT_SETTINGS
+from modules.imaging.infotext_settings import INFOTEXT_SETTINGS
 from modules.extensions.compat import binding
 from modules.imaging.infotext import parse_infotext, quote, restore_old_hires_params, unquote  # noqa: F401
 
