@@ -140,6 +140,8 @@ SETTINGS: tuple[Setting, ...] = (
        SAMPLER, choices=("uniform",)),
     _s("sd_noise_schedule", "Default", "Noise schedule for sampling (Zero Terminal SNR: for models trained with "
        "it)", SAMPLER, choices=("Default", "Zero Terminal SNR")),
+    _s("enable_quantization", False, "Enable quantization in K samplers for sharper and cleaner results (the UNet "
+       "gets whole training timesteps)", SD),
     _s("use_old_scheduling", False, "Use old prompt editing timelines (A1111 before 1.6: [a:b:N] counts N < 1 as a "
        "fraction, and the hires pass its own steps)", "Compatibility"),
     _s("auto_backcompat", True, "Automatic backward compatibility: a pasted infotext of an older A1111 version "

@@ -15,6 +15,7 @@ from modules.models.speedups.options import NO_PATCHES, UnetPatches
 from modules.pipeline.job import Job
 from modules.sampling.alpha_schedule import AlphaSchedule
 from modules.sampling.cfg import CFGDenoiser
+from modules.sampling.denoiser import DiscreteDenoiser
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,7 @@ class SamplerChoice:
     kwargs: dict[str, Any]  # from modules.sampling.params.sampler_params: only what the sampler declares
     infotext: dict[str, Any]
     alphas: AlphaSchedule = AlphaSchedule()  # the training schedule's settings (downcast, zero terminal SNR)
+    quantize: bool = False  # A1111's enable_quantization: the UNet gets whole training timesteps (k-diffusion only)
 
 
 def _rows(value, index: torch.Tensor):
@@ -108,7 +110,10 @@ def model_denoiser(model, choice: SamplerChoice, exact_rows: bool, patches: Unet
             out[index] = _unet_call(model, control, x, t_rows, part, c, index, run)
         return out
 
-    return choice.spec.denoiser(model_fn, choice.alphas.apply(model.alphas_cumprod), model.prediction_type)
+    denoiser = choice.spec.denoiser(model_fn, choice.alphas.apply(model.alphas_cumprod), model.prediction_type)
+    if choice.quantize and type(denoiser) is DiscreteDenoiser:  # A1111 quantizes k-diffusion's CompVisDenoiser
+        denoiser.quantize = True
+    return denoiser
 
 
 def decode_latents(model, latents: torch.Tensor, exact_rows: bool) -> torch.Tensor:

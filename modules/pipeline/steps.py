@@ -27,7 +27,8 @@ def choose_sampler(registry, req: GenerationRequest, opts: Snapshot) -> SamplerC
         s_tmax=_pick(req.s_tmax, opts.s_tmax), s_noise=_pick(req.s_noise, opts.s_noise),
         eta_ancestral=opts.eta_ancestral, eta_ddim=opts.eta_ddim, uni_pc=UniPCSettings.read(opts))
     alphas = AlphaSchedule.read(opts)
-    return SamplerChoice(spec, scheduler, kwargs, {**infotext, **alphas.infotext()}, alphas)
+    quantize = bool(opts.enable_quantization) and not spec.options.get("vp_initial_noise", False)  # not DDIM & co
+    return SamplerChoice(spec, scheduler, kwargs, {**infotext, **alphas.infotext()}, alphas, quantize)
 
 
 def run_facts(services, model, choice: SamplerChoice, opts: Snapshot, sigma_extras: dict) -> RunFacts:
