@@ -42,6 +42,7 @@ INFOTEXT_SETTINGS: tuple[tuple[str, str, Callable[[str], Any]], ...] = (
     ("NGMS", "s_min_uncond", float),
     ("NGMS all steps", "s_min_uncond_all", a1111_bool),
     ("Pad conds", "pad_cond_uncond", a1111_bool),
+    ("Pad conds v0", "pad_cond_uncond_v0", a1111_bool),
     ("Old prompt editing timelines", "use_old_scheduling", a1111_bool),
     ("Refiner switch by sampling steps", "refiner_switch_by_sample_steps", a1111_bool),
     ("Eta DDIM", "eta_ddim", float),

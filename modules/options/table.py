@@ -97,6 +97,8 @@ SETTINGS: tuple[Setting, ...] = (
     _s("emphasis", "Original", "Emphasis mode", SD, choices=("Original", "No norm", "Ignore", "None")),
     _s("comma_padding_backtrack", 20, "Prompt word wrap length limit (tokens)", SD, int, minimum=0, maximum=74),
     _s("pad_cond_uncond", False, "Pad prompt/negative prompt to be same length", SD),
+    _s("pad_cond_uncond_v0", False, "Pad prompt/negative prompt (v0): A1111 before 1.6 with DDIM; repeats the "
+       "negative prompt's last token or cuts it; overrides the above", SD),
     _s("enable_prompt_comments", True, "Enable comments: # hides the rest of its line from the generation", SD),
     # SDXL conditioning (modules/models/engines/sdxl.py): A1111's keys, defaults and ranges
     _s("sdxl_crop_top", 0, "SDXL crop top coordinate", SDXL, int, minimum=0, maximum=512),

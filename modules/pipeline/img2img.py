@@ -108,6 +108,7 @@ class Pass:
         noise_sampler = services.samplers.noise_sampler(self.choice.spec, x, self.sigmas, rng)
         latents = run_sampler(self.choice, cfg, x, sched, noise_sampler, job)
         self.ngms.note_skips(cfg, notes)
+        conds.note_padding(notes)
         if latents is not None and keep is not None and repaint is not None:  # keep is set only with repaint
             latents = latents * repaint + init * keep
         return latents

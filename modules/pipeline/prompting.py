@@ -4,7 +4,10 @@ A1111 recomputes the conditioning at every model call from the encoded schedules
 every scheduled text is encoded once, cached by model, text, clip skip, emphasis and comma backtrack).
 When cond and uncond differ in length, A1111 (pad_cond_uncond off) runs them through the UNet separately rather
 than padding; each `Conditioning` keeps its own token length, and the model wrapper (`sample.py`) runs each length
-group unpadded. With pad_cond_uncond on, the shorter side is filled up with the empty prompt's chunk.
+group unpadded. With pad_cond_uncond on, the shorter side is filled up with the empty prompt's chunk; with
+pad_cond_uncond_v0 (A1111 before 1.6 with DDIM/PLMS) the negative side alone is made the prompt's length, by
+repeating its last token or cutting it. Either writes its infotext key ("Pad conds", "Pad conds v0") once it
+padded.
 Extra-network tags (`<lora:…>`) are cut from the positive prompts here, so every pass encodes what A1111 encodes.
 """
 from __future__ import annotations
@@ -31,6 +34,12 @@ class StepConditioning:
 
     cond: Callable[[int], MultiCond]  # MultiCond.tensor is a Conditioning [ΣP, T, C]
     uncond: Callable[[int], Conditioning]  # [B, T', C]
+    notes: dict = dataclasses.field(default_factory=dict)  # infotext entries of the padding done so far
+
+    def note_padding(self, notes: dict | None) -> None:
+        """After a pass: its padding's infotext entries into the run's `notes` (A1111 writes them once padded)."""
+        if notes is not None:
+            notes.update(self.notes)
 
 
 def encode_options(cache, model, opts: Snapshot) -> dict:
@@ -51,6 +60,15 @@ def without_network_tags(batch: ImagePlan) -> ImagePlan:
     (('a  cat',), ('<lora:y:1>',))
     """
     return dataclasses.replace(batch, prompts=tuple(parse_extra_networks(p)[0] for p in batch.prompts))
+
+
+def pad_uncond_v0(cond: Conditioning, uncond: Conditioning) -> Conditioning:
+    """A1111's pre-1.6 padding (`pad_cond_uncond_v0`): the negative side [B, T', C] takes the prompt's length T,
+    its last token repeated, or cut when longer."""
+    x, length = uncond.cross_attn, cond.cross_attn.shape[1]  # [B, T', C]
+    missing = max(length - x.shape[1], 0)
+    x = torch.cat([x[:, :length], x[:, -1:].repeat(1, missing, 1)], dim=1)  # [B, T, C]
+    return dataclasses.replace(uncond, cross_attn=x, lengths=None)
 
 
 def pad_tokens(a: Conditioning, b: Conditioning, filler: torch.Tensor) -> tuple[Conditioning, Conditioning]:
@@ -87,8 +105,8 @@ def step_conditioning(cache, model, batch: ImagePlan, clip_skip: int, steps: int
     else:
         parts = encode_multicond(model, list(batch.prompts), steps, clip_skip, **schedule_kw)
         negatives = encode_schedules(model, list(batch.negative_prompts), steps, clip_skip, **negative_kw)
-    filler = None
-    if opts.pad_cond_uncond:
+    filler, v0, notes = None, bool(opts.pad_cond_uncond_v0), {}
+    if opts.pad_cond_uncond and not v0:  # A1111: v0 overrides
         empty = encode_schedules(model, [""], steps, clip_skip, **schedule_kw)[0][0].cond
         filler = empty.cross_attn if isinstance(empty, Conditioning) else empty[None]  # [1, 77, C]
 
@@ -98,10 +116,13 @@ def step_conditioning(cache, model, batch: ImagePlan, clip_skip: int, steps: int
         if step not in last:
             rows, cond = multicond_batch_at_step(parts, step)  # [ΣP, T, C]
             cond, uncond = as_conditioning(cond), as_conditioning(cond_batch_at_step(negatives, step))  # [B, T', C]
-            if filler is not None:
-                cond, uncond = pad_tokens(cond, uncond, filler)
+            if cond.cross_attn.shape[1] != uncond.cross_attn.shape[1] and (v0 or filler is not None):
+                if filler is None:  # v0
+                    uncond, notes["Pad conds v0"] = pad_uncond_v0(cond, uncond), True
+                else:
+                    (cond, uncond), notes["Pad conds"] = pad_tokens(cond, uncond, filler), True
             last.clear()
             last[step] = MultiCond(cond, tuple(tuple(r) for r in rows)), uncond
         return last[step]
 
-    return StepConditioning(cond=lambda step: at(step)[0], uncond=lambda step: at(step)[1])
+    return StepConditioning(cond=lambda step: at(step)[0], uncond=lambda step: at(step)[1], notes=notes)

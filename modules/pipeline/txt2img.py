@@ -165,4 +165,5 @@ class FirstPass:
         noise = services.samplers.noise_sampler(choice.spec, x, sigmas, rng)
         latents = run_sampler(choice, cfg, x, sigmas, noise, job)
         self.ngms.note_skips(cfg, ctx.extra)
+        conds.note_padding(ctx.extra)
         return latents

@@ -83,6 +83,26 @@ def test_long_prompt_runs_cond_and_uncond_unpadded(app):
     # filler repeats the uncond's own tokens and the image is the same but for dtype-dependent rounding, so the
     # test checks what the UNet is given, not the pixels.
     assert np.isfinite(np.asarray(padded.images[0], dtype=float)).all()
+    assert "Pad conds: True" in padded.infotexts[0] and "Pad conds" not in result.infotexts[0]
+
+
+def test_pad_conds_v0_repeats_or_cuts_the_negative_side(app):
+    """A1111 before 1.6 with DDIM (`pad_cond_uncond_v0`): the negative side takes the prompt's length by repeating
+    its last token, or is cut; the prompt side is never touched."""
+    model = app.models.get(None)
+    seen = record_contexts(model)
+    long_text = ", ".join(["a red circle on a blue background"] * 15)  # > 75 tokens: two chunks
+    request = dict(BASE, steps=1, override_settings={"pad_cond_uncond_v0": True, "pad_cond_uncond": True})
+    longer = app.txt2img(GenerationRequest(prompt=long_text, **{**request, "negative_prompt": "blue"}))
+    cond, uncond = seen[0], seen[1]
+    blue = encode_prompts(model, ["blue"], 1)[0][0]  # [77, C]
+    assert cond.shape[0] == uncond.shape[0] == 154
+    assert torch.equal(uncond[:77], blue) and torch.equal(uncond[77:], blue[-1:].repeat(77, 1))
+    assert "Pad conds v0: True" in longer.infotexts[0] and "Pad conds: True" not in longer.infotexts[0]
+    seen.clear()
+    app.txt2img(GenerationRequest(prompt="blue", **{**request, "negative_prompt": long_text}))
+    long_uncond = encode_prompts(model, [long_text], 1)[0][0]  # [154, C]
+    assert seen[0].shape[0] == seen[1].shape[0] == 77 and torch.equal(seen[1], long_uncond[:77])
 
 
 def test_emphasis_mode_in_infotext(app):
