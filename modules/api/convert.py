@@ -176,6 +176,10 @@ def precheck(app, request, validate: Callable[[Any], None] | None = None) -> Non
     (validate or validate_request)(request)
     if wants_refiner(request.refiner_checkpoint):
         find_refiner(app.models, request.refiner_checkpoint)  # unknown → 422 naming the field and the valid names
+    if getattr(request, "hr_checkpoint_name", None):  # txt2img's hires checkpoint: unknown → 422 likewise
+        from modules.pipeline.hires import hires_checkpoint
+
+        hires_checkpoint(app.models, request)
     app.services.samplers.resolve_sampler(request.sampler_name)
     app.services.samplers.resolve_scheduler(request.scheduler)
 

@@ -62,7 +62,6 @@ API_ONLY_TXT2IMG: dict[str, tuple[Any, Any]] = {
     "hr_second_pass_steps": (int, 0),
     "hr_resize_x": (int, 0),
     "hr_resize_y": (int, 0),
-    "hr_checkpoint_name": (str | None, None),
     "hr_sampler_name": (str | None, None),
     "hr_scheduler": (str | None, None),
     "hr_prompt": (str, ""),
@@ -74,10 +73,9 @@ API_ONLY_TXT2IMG: dict[str, tuple[Any, Any]] = {
 # no such field yet.
 UNSUPPORTED: dict[str, str] = {
     "enable_hr": "hires fix",
-    "hr_checkpoint_name": "a hires fix checkpoint other than the first pass's",
 }
-# what A1111 clients send for "off": false / null / "", and the hires checkpoint dropdown's first entry
-OFF_VALUES: dict[str, tuple[Any, ...]] = {"hr_checkpoint_name": ("Use same checkpoint",)}
+# what A1111 clients send for "off" besides false / null / "" (none at present)
+OFF_VALUES: dict[str, tuple[Any, ...]] = {}
 
 
 def api_type(tp: Any) -> Any:

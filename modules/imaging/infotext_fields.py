@@ -27,6 +27,12 @@ INFOTEXT_FIELDS: tuple[tuple[str, str, type], ...] = (
     ("Hires resize-2", "hr_resize_y", int),
     ("Mask blur", "mask_blur", int),
     ("Image CFG scale", "image_cfg_scale", float),
+    ("Hires checkpoint", "hr_checkpoint_name", str),
+    ("Hires sampler", "hr_sampler_name", str),
+    ("Hires schedule type", "hr_scheduler", str),
+    ("Hires prompt", "hr_prompt", str),
+    ("Hires negative prompt", "hr_negative_prompt", str),
+    ("Batch size", "batch_size", int),
     ("Refiner", "refiner_checkpoint", str),
     ("Refiner switch at", "refiner_switch_at", float),
 )

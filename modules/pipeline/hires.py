@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from modules.controlnet.resolve import control_run
-from modules.errors import InvalidInput
+from modules.errors import InvalidInput, NotFound
 from modules.imaging.convert import pil_to_tensor, tensor_to_pil
 from modules.imaging.resize import resize_image
 from modules.pipeline import inpaint
@@ -119,6 +119,18 @@ def plan_hires(req: GenerationRequest, upscalers, factor: int = 8, comments: boo
     return HiresPlan(w, h, tx, ty, name, latent, steps, float(strength), hires_infotext(req, name, comments))
 
 
+def hires_checkpoint(models, req) -> str | None:
+    """The title of the checkpoint the request's hires pass asks for; None for the first pass's own ("Use same
+    checkpoint", empty or None). An unknown name is refused naming `hr_checkpoint_name`."""
+    name = same_as_first(req.hr_checkpoint_name) if req.enable_hr else None
+    if name is None:
+        return None
+    try:
+        return models.find_checkpoint(name).title
+    except NotFound as e:
+        raise InvalidInput("hr_checkpoint_name", e.message, "a listed checkpoint, or \"Use same checkpoint\"") from None
+
+
 def same_as_first(name: str | None) -> str | None:
     """A1111's UI sends "Use same sampler" / "Use same scheduler" for the first pass's choice: None here.
 
@@ -178,11 +190,12 @@ def first_pass_from_image(model, req: GenerationRequest, plan: HiresPlan, batch_
 
 
 def upscale_latents(model, latents: torch.Tensor | None, plan: HiresPlan, upscalers, exact: bool,
-                    tiling: tuple[int, int] = (192, 8),
-                    first_images: list | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+                    tiling: tuple[int, int] = (192, 8), first_images: list | None = None,
+                    first_model=None) -> tuple[torch.Tensor, torch.Tensor | None]:
     """First-pass latents [B, C, h, w] (or, for an image upscaler, the `first_images` themselves) → (latents at
     the target size [B, C, H/f, W/f], truncated if asked; the upscaled pixels [B, 3, H, W] they were encoded
-    from, cropped alike, or None for a latent upscaler)."""
+    from, cropped alike, or None for a latent upscaler). `model` encodes; `first_model` (default: `model`), the
+    first pass's, decodes its latents for an image upscaler."""
     f = model.vae_scale_factor
     size = (plan.target_h // f, plan.target_w // f)
     pixels = None
@@ -196,7 +209,7 @@ def upscale_latents(model, latents: torch.Tensor | None, plan: HiresPlan, upscal
         if first_images is not None:
             first = first_images
         elif latents is not None:
-            first = tensor_to_pil(decode_latents(model, latents, exact))
+            first = tensor_to_pil(decode_latents(first_model or model, latents, exact))
         else:
             raise ValueError(f"the upscaler {plan.upscaler!r} needs the first pass's latents or images")
         images = [resize_image(0, im, plan.target_w, plan.target_h, upscale) for im in first]
@@ -241,18 +254,35 @@ class SecondPass:
     t_enc: int
     first_steps: int  # the first pass's steps as prompt schedules count them
     infotext: dict[str, Any]
+    checkpoint: str | None = None  # the hires checkpoint's title (`hr_checkpoint_name`), None: the main model
+    patches: UnetPatches = NO_PATCHES  # what `denoiser` applies, for a hires checkpoint's own denoiser
+    step: Callable[[], int] = lambda: 0
+    _own: tuple = ()  # (engine, denoiser) of the hires checkpoint, made at its first pass
+
+    def denoiser_for(self, model, exact: bool):
+        """The pass's denoiser for `model`: the prepared one, or the hires checkpoint's, made once."""
+        if self.checkpoint is None:
+            return self.denoiser
+        if not self._own or self._own[0] is not model.engine:
+            self._own = (model.engine, model_denoiser(model, self.choice, exact, self.patches, self.step))
+        return self._own[1]
 
     def run(self, services, model, req: GenerationRequest, opts, batch, latents: torch.Tensor | None, job,
             pass_no: int, on_extra_noise=None, first_images: list | None = None,
-            notes: dict | None = None, refiner=None, controls: tuple = ()) -> torch.Tensor | None:
+            notes: dict | None = None, refiner=None, controls: tuple = (), hires_model=None) -> torch.Tensor | None:
         """First-pass latents [B, C, h, w] (or `first_images`, see `first_pass_from_image`) → upscaled and
         re-denoised latents [B, C, H/f, W/f] (`on_extra_noise`, `notes`: see `Pass.run`; `refiner`: the job's
         RefinerSession, which switches here when `hires_fix_refiner_pass` includes the second pass; `controls`: the
-        job's ControlNet units, with their hints at the hires size)."""
-        exact, plan = opts.exact_batches, self.plan
+        job's ControlNet units, with their hints at the hires size; `hires_model`: the job's HiresModel when
+        `hr_checkpoint_name` names another checkpoint, which then encodes and samples)."""
+        exact, plan, first_model = opts.exact_batches, self.plan, model
+        if hires_model is not None:
+            model = hires_model.model()
+            if notes is not None:
+                notes.update(hires_model.infotext())
         init, pixels = upscale_latents(model, latents, plan, services.upscalers, exact,
                                        (opts.ESRGAN_tile, opts.ESRGAN_tile_overlap),
-                                       first_images)  # [B, C, H/f, W/f]
+                                       first_images, first_model)  # [B, C, H/f, W/f]
         if plan.strength == 0:
             return init
         prompts = hires_batch(req, batch, services.styles, opts.enable_prompt_comments)
@@ -267,7 +297,8 @@ class SecondPass:
         shape = (init.shape[1], init.shape[2], init.shape[3])  # (C, H/f, W/f)
         rng = make_rng(shape, batch, req, opts, model.device, model.vae_scale_factor)
         image_cond = second_pass_conditioning(model, init, pixels, opts.inpainting_mask_weight, exact)
-        step = Pass(self.choice, self.denoiser, self.sigmas, self.t_enc, req.cfg_scale, plan.strength >= 1.0,
+        step = Pass(self.choice, self.denoiser_for(model, exact), self.sigmas, self.t_enc, req.cfg_scale,
+                    plan.strength >= 1.0,
                     extra_noise=opts.img2img_extra_noise, ngms=negative_guidance_minimum(req, opts))
         job.begin_pass(pass_no, self.t_enc + 1, f"Hires fix {pass_no // 2 + 1}")
         switch = CFGHooks() if refiner is None else \
@@ -307,4 +338,5 @@ def prepare_second_pass(services, model, req: GenerationRequest, opts, plan: Hir
     noised = opts.img2img_extra_noise > 0 and plan.strength > 0
     extra_noise = {"Extra noise": opts.img2img_extra_noise} if noised else {}
     return SecondPass(plan, choice, denoiser, sigmas, t_enc, first.spec.total_steps(req.steps),
-                      {**plan.infotext, **extras, **extra_noise})
+                      {**plan.infotext, **extras, **extra_noise}, hires_checkpoint(services.models, req), patches,
+                      step)

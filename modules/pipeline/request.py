@@ -55,6 +55,7 @@ class GenerationRequest:
     hr_resize_y: int = 0
     hr_sampler_name: str | None = None  # None: the first pass's sampler
     hr_scheduler: str | None = None
+    hr_checkpoint_name: str | None = None  # another checkpoint for the second pass (None, "Use same checkpoint": no)
     hr_prompt: str = ""  # "": the first pass's prompt
     hr_negative_prompt: str = ""
     firstpass_image: Any = None  # hires fix from this image (PIL, bytes or base64) instead of a first pass

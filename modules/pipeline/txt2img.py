@@ -13,6 +13,7 @@ from modules.controlnet.resolve import control_run, resolve_units
 from modules.options import Snapshot
 from modules.pipeline.extra_networks import NetworkRun, styled_prompts
 from modules.models.weight_storage import fp8_setting
+from modules.pipeline.hires_model import HiresModel
 from modules.prompts.comments import prompt_pair
 from modules.models.tiling import tiled
 from modules.pipeline.hires import (first_pass_from_image, first_pass_request, plan_hires, prepare_second_pass,
@@ -85,7 +86,10 @@ def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapsh
                       sgm_noise_multiplier(opts, choice.spec))
     model = with_vae_methods(model, opts, job_models_dirs(services), ctx.plan.seeds[0])  # as the settings say
     refiner = None if refiner_plan is None else RefinerSession(services, refiner_plan, opts, ctx.model, tiling)
-    with tiled(model, tiling), NetworkRun(services, ctx.model, opts) as nets, refiner or contextlib.nullcontext():
+    hires_model = None if second is None or second.checkpoint is None else \
+        HiresModel(services, second.checkpoint, opts, ctx.model, tiling, ctx.plan.seeds[0])
+    with tiled(model, tiling), NetworkRun(services, ctx.model, opts) as nets, refiner or contextlib.nullcontext(), \
+            hires_model or contextlib.nullcontext():
         nets.check_families(ctx.plan, req.n_iter)
         for n in range(req.n_iter):
             if job.interrupted:
@@ -101,6 +105,7 @@ def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapsh
             else:
                 latents = first.run(services, model, req, opts, batch, job, hooks, ctx, refiner)
             started = latents is not None or first_images is not None
+            decoder = model  # the model whose latents these are
             if started and second is not None and not (job.interrupted or job.skipped):
                 hooks.call("before_hr", ctx)
                 if opts.save_images_before_highres_fix and req.save_images:  # decoded once, also for an upscaler
@@ -108,10 +113,11 @@ def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapsh
                     outputs.save_copies(first_images, batch, BEFORE_HIRES_SUFFIX)
                 latents = second.run(services, model, req, opts, batch, latents, job, 2 * n + 1,
                                      on_extra_noise=extra_noise_hook(hooks, ctx), first_images=first_images,
-                                     notes=ctx.extra, refiner=refiner, controls=controls)
+                                     notes=ctx.extra, refiner=refiner, controls=controls, hires_model=hires_model)
+                decoder = model if hires_model is None else hires_model.model()
             if latents is not None:
                 latents = sampled(hooks, ctx, latents)
-                pixels = inpaint_only_blend(decode_latents(model, latents, exact), controls)  # [B, 3, H, W]
+                pixels = inpaint_only_blend(decode_latents(decoder, latents, exact), controls)  # [B, 3, H, W]
                 images = decoded(hooks, ctx, pixels)  # [3, H, W] or PIL each
                 outputs.add_images(restored_with_copies(faces, images), ctx.batch)
     ctx.result = outputs.result(ctx.plan, interrupted=job.interrupted)
