@@ -10,10 +10,11 @@ import os
 import sys
 import threading
 import time
+import webbrowser
 from collections.abc import MutableMapping
 from pathlib import Path
 
-from modules import cli
+from modules import cli, cli_a1111
 from modules.paths import INSTALL_DIR, Paths
 
 log = logging.getLogger("easel")
@@ -46,6 +47,10 @@ def build_paths(flags: argparse.Namespace) -> Paths:
         vae_dir_override=opt(flags.vae_dir),
         lora_dir_override=opt(flags.lora_dir),
         embeddings_dir_override=opt(flags.embeddings_dir),
+        models_dir_override=opt(getattr(flags, "models_dir", None)),  # A1111's flags (modules/cli_a1111.py)
+        config_json_override=opt(getattr(flags, "ui_settings_file", None)),
+        ui_config_override=opt(getattr(flags, "ui_config_file", None)),
+        styles_override=opt((getattr(flags, "styles_file", None) or [None])[0]),
     )
 
 
@@ -168,7 +173,21 @@ def create_server(app):
         routes_before_page(server, known)
         server.router.on_shutdown.append(app.scripts.unloaded)
     guard_routes(server, app.flags, open_routes)
+    if getattr(app.flags, "theme", None) and not app.flags.nowebui:
+        open_with_theme(server, app.flags.theme)
     return server
+
+
+def open_with_theme(server, theme: str) -> None:
+    """A1111's --theme: the page opens in Gradio's light or dark theme (its `__theme` query parameter), unless the
+    address already names one."""
+    from starlette.responses import RedirectResponse
+
+    @server.middleware("http")
+    async def themed(request, call_next):
+        if request.method == "GET" and request.url.path == "/" and "__theme" not in request.query_params:
+            return RedirectResponse(str(request.url.include_query_params(__theme=theme)), status_code=307)
+        return await call_next(request)
 
 
 def guard_routes(server, flags: argparse.Namespace, open_routes: list) -> None:
@@ -231,7 +250,9 @@ def main(argv=None) -> int:
     flags = parse_flags(argv)
     if notice := cli.memory_saver_notice(flags):
         log.warning(notice)
-    problem = check_exposure(flags) or check_cluster_flags(flags)
+    for note in cli_a1111.notes(flags):
+        log.warning("A1111 flag with no effect here: %s", note)
+    problem = cli_a1111.apply_flags(flags, os.environ) or check_exposure(flags) or check_cluster_flags(flags)
     if problem:
         print(f"easel: {problem}", file=sys.stderr)
         return 2
@@ -253,6 +274,8 @@ def main(argv=None) -> int:
     server = create_server(app)
     port = flags.port or (7861 if flags.nowebui else 7860)
     log.info("Easel %s on http://%s:%d", app.services.version, server_host(flags), port)
+    if flags.autolaunch and not flags.nowebui:  # A1111's --autolaunch: the page in the default browser
+        threading.Timer(1.0, webbrowser.open, [f"http://127.0.0.1:{port}/"]).start()
     try:
         return 0 if serve(server, app, server_host(flags), port) else STARTUP_FAILURE
     finally:

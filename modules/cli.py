@@ -75,6 +75,9 @@ def build_parser(add_help: bool = True) -> argparse.ArgumentParser:
     _add_model_flags(parser)
     _add_device_flags(parser)
     _add_cluster_flags(parser)
+    from modules.cli_a1111 import add_a1111_flags
+
+    add_a1111_flags(parser)
     return parser
 
 

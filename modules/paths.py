@@ -18,10 +18,14 @@ class Paths:
     vae_dir_override: Path | None = None
     lora_dir_override: Path | None = None
     embeddings_dir_override: Path | None = None
+    models_dir_override: Path | None = None  # A1111's --models-dir
+    config_json_override: Path | None = None  # --ui-settings-file
+    ui_config_override: Path | None = None  # --ui-config-file
+    styles_override: Path | None = None  # --styles-file
 
     @property
     def models_dir(self) -> Path:
-        return self.data_dir / "models"
+        return self.models_dir_override or self.data_dir / "models"
 
     @property
     def checkpoint_dir(self) -> Path:
@@ -69,15 +73,15 @@ class Paths:
 
     @property
     def config_json(self) -> Path:
-        return self.data_dir / "config.json"
+        return self.config_json_override or self.data_dir / "config.json"
 
     @property
     def ui_config_json(self) -> Path:
-        return self.data_dir / "ui-config.json"
+        return self.ui_config_override or self.data_dir / "ui-config.json"
 
     @property
     def styles_csv(self) -> Path:
-        return self.data_dir / "styles.csv"
+        return self.styles_override or self.data_dir / "styles.csv"
 
     @property
     def cache_json(self) -> Path:
