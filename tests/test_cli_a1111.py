@@ -10,19 +10,22 @@ import webui
 from modules import cli, cli_a1111
 
 # every flag of A1111 1.10.1's modules/cmd_args.py that takes no value, and those that do (with a sample value)
-A1111_SWITCHES = (
-    "--update-all-extensions --skip-python-version-check --reinstall-xformers --reinstall-torch --update-check "
-    "--test-server --log-startup --skip-prepare-environment --skip-install --do-not-download-clip --no-half "
-    "--no-half-vae --no-progressbar-hiding --medvram --medvram-sdxl --lowvram --lowram --always-batch-cond-uncond "
-    "--unload-gfpgan --upcast-sampling --share --enable-insecure-extension-access --xformers "
-    "--force-enable-xformers --xformers-flash-attention --deepdanbooru --opt-split-attention "
-    "--opt-sub-quad-attention --opt-split-attention-invokeai --opt-split-attention-v1 --opt-sdp-attention "
-    "--opt-sdp-no-mem-attention --disable-opt-split-attention --disable-nan-check --use-ipex "
-    "--disable-model-loading-ram-optimization --listen --show-negative-prompt --gradio-debug --autolaunch "
-    "--use-textbox-seed --disable-console-progressbars --enable-console-prompts --api --nowebui --ui-debug-mode "
-    "--disable-safe-unpickle --disable-all-extensions --disable-extra-extensions --skip-load-model-at-start "
-    "--gradio-queue --no-gradio-queue --skip-version-check --no-hashing --no-download-sd-model "
-    "--no-prompt-history --skip-torch-cuda-test --opt-channelslast").split()
+A1111_SWITCHES = ["--update-all-extensions", "--skip-python-version-check", "--reinstall-xformers",
+                  "--reinstall-torch", "--update-check", "--test-server", "--log-startup",
+                  "--skip-prepare-environment", "--skip-install", "--do-not-download-clip", "--no-half",
+                  "--no-half-vae", "--no-progressbar-hiding", "--medvram", "--medvram-sdxl", "--lowvram",
+                  "--lowram", "--always-batch-cond-uncond", "--unload-gfpgan", "--upcast-sampling", "--share",
+                  "--enable-insecure-extension-access", "--xformers", "--force-enable-xformers",
+                  "--xformers-flash-attention", "--deepdanbooru", "--opt-split-attention",
+                  "--opt-sub-quad-attention", "--opt-split-attention-invokeai", "--opt-split-attention-v1",
+                  "--opt-sdp-attention", "--opt-sdp-no-mem-attention", "--disable-opt-split-attention",
+                  "--disable-nan-check", "--use-ipex", "--disable-model-loading-ram-optimization", "--listen",
+                  "--show-negative-prompt", "--gradio-debug", "--autolaunch", "--use-textbox-seed",
+                  "--disable-console-progressbars", "--enable-console-prompts", "--api", "--nowebui",
+                  "--ui-debug-mode", "--disable-safe-unpickle", "--disable-all-extensions",
+                  "--disable-extra-extensions", "--skip-load-model-at-start", "--gradio-queue",
+                  "--no-gradio-queue", "--skip-version-check", "--no-hashing", "--no-download-sd-model",
+                  "--no-prompt-history", "--skip-torch-cuda-test", "--opt-channelslast"]
 NOTED_ONLY = ["--skip-install", "--opt-split-attention", "--sub-quad-q-chunk-size", "1024", "--deepdanbooru",
               "--no-download-sd-model", "--gradio-img2img-tool", "color-sketch", "--disable-nan-check"]
 
@@ -120,5 +123,6 @@ def test_theme_opens_the_page_in_that_theme():
     webui.open_with_theme(server, "dark")
     client = TestClient(server)
     moved = client.get("/?x=1", follow_redirects=False)
-    assert moved.status_code == 307 and "__theme=dark" in moved.headers["location"] and "x=1" in moved.headers["location"]
+    location = moved.headers["location"]
+    assert moved.status_code == 307 and "__theme=dark" in location and "x=1" in location
     assert client.get("/?__theme=light", follow_redirects=False).status_code == 200
