@@ -26,8 +26,9 @@ def rounded(net: nn.Module) -> nn.Module:
     with torch.no_grad():
         for m in net.modules():
             if isinstance(m, (nn.Linear, nn.Conv2d)):
-                m.weight.copy_(m.weight.to(FP8).to(m.weight.dtype))
-                m.bias.copy_(m.bias.to(FP8).to(m.bias.dtype))
+                for p in (m.weight, m.bias):  # every layer here has a bias
+                    assert p is not None
+                    p.copy_(p.to(FP8).to(p.dtype))
     return net
 
 

@@ -3,6 +3,8 @@ variant change the picture, nothing is written to the infotext (as in A1111) but
 and values A1111 would fail on are refused naming the setting."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
@@ -14,8 +16,8 @@ from modules.pipeline.request import GenerationRequest
 from modules.sampling.denoiser import DiscreteDenoiser
 from modules.sampling.unipc_schedule import unipc_sigmas
 
-BASE = dict(prompt="a red circle", negative_prompt="blue", steps=4, width=64, height=64, seed=5,
-            sampler_name="UniPC")
+BASE: dict[str, Any] = dict(prompt="a red circle", negative_prompt="blue", steps=4, width=64, height=64, seed=5,
+                            sampler_name="UniPC")
 
 
 @pytest.fixture(scope="module")
