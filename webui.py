@@ -69,6 +69,7 @@ def build_app(flags: argparse.Namespace, worker: bool = False):
     from modules.models.lora_library import LoraLibrary
     from modules.models.manager import ModelManager
     from modules.options import Options
+    from modules.options.frozen import FrozenSettings
     from modules.pipeline.conditioning_service import PromptConditioning
     from modules.pipeline.services import PipelineServices
     from modules.prompts.styles import StyleDatabase
@@ -77,7 +78,9 @@ def build_app(flags: argparse.Namespace, worker: bool = False):
 
     paths = build_paths(flags)
     paths.data_dir.mkdir(parents=True, exist_ok=True)
-    options = Options(paths.config_json)
+    options = Options(paths.config_json, frozen=FrozenSettings.from_flags(
+        getattr(flags, "freeze_settings", False), getattr(flags, "freeze_settings_in_sections", None),
+        getattr(flags, "freeze_specific_settings", None)))  # A1111's --freeze-settings* (modules/cli_a1111.py)
     hashes = HashCache(paths.cache_json, enabled=not flags.no_hashing)
     models = ModelManager(paths, functools.partial(choose_devices, flags), hashes,
                           disable_safe_unpickle=flags.disable_safe_unpickle)

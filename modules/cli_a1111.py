@@ -36,6 +36,9 @@ FLAGS: tuple[A1111Flag, ...] = (
     A1111Flag("--autolaunch", "switch", ACTS),
     A1111Flag("--device-id", "value", ACTS),
     A1111Flag("--theme", "value", ACTS),
+    A1111Flag("--freeze-settings", "switch", ACTS),
+    A1111Flag("--freeze-settings-in-sections", "value", ACTS),
+    A1111Flag("--freeze-specific-settings", "value", ACTS),
     # nothing to do in Easel, said at start
     *(A1111Flag(name, "switch", NOTED, _LAUNCHER) for name in (
         "--skip-install", "--skip-prepare-environment", "--skip-python-version-check", "--skip-version-check",
@@ -84,9 +87,6 @@ FLAGS: tuple[A1111Flag, ...] = (
               "beside the checkpoint"),
     A1111Flag("--max-batch-count", "value", REFUSED, "a batch count limit is not available yet"),
     A1111Flag("--hide-ui-dir-config", "switch", REFUSED, "not available yet"),
-    A1111Flag("--freeze-settings", "switch", REFUSED, "frozen settings are not available yet"),
-    A1111Flag("--freeze-settings-in-sections", "value", REFUSED, "frozen settings are not available yet"),
-    A1111Flag("--freeze-specific-settings", "value", REFUSED, "frozen settings are not available yet"),
     A1111Flag("--gradio-allowed-path", "append", REFUSED, "/file= serves only extension folders and tmp"),
     A1111Flag("--api-log", "switch", REFUSED, "API request logging is not available yet"),
     A1111Flag("--tls-keyfile", "value", REFUSED, "HTTPS is not available yet: put Easel behind a TLS proxy"),

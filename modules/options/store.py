@@ -11,6 +11,7 @@ from types import MappingProxyType
 from typing import Any
 
 from modules.errors import EaselError, InvalidInput
+from modules.options.frozen import NOTHING_FROZEN, FrozenSettings
 from modules.options.table import SETTINGS, Setting
 
 log = logging.getLogger(__name__)
@@ -88,8 +89,10 @@ def check_changeable(key: str, value: Any, current: Any, field: str | None = Non
 class Options:
     """Owner of the settings. Unknown keys found in config.json are kept (an extension may define them later)."""
 
-    def __init__(self, path: Path | None, table: Iterable[Setting] = SETTINGS):
+    def __init__(self, path: Path | None, table: Iterable[Setting] = SETTINGS,
+                 frozen: FrozenSettings = NOTHING_FROZEN):
         self.path = path
+        self.frozen = frozen
         self.table: dict[str, Setting] = {s.key: s for s in table}
         self._values: dict[str, Any] = {k: s.default for k, s in self.table.items()}
         self._lock = threading.RLock()
@@ -144,6 +147,7 @@ class Options:
                     raise InvalidInput(key, "unknown setting")
                 checked[key] = coerce(self.table[key], value)
                 check_changeable(key, checked[key], self._values.get(key))
+                self._check_frozen(key, checked[key], self._values.get(key), key)
             changed = [k for k, v in checked.items() if self._values.get(k) != v]
             values = {**self._values, **checked}
             if changed and save:
@@ -153,6 +157,12 @@ class Options:
             for listener in self._listeners.get(key, []):
                 listener()
         return changed
+
+    def _check_frozen(self, key: str, value: Any, current: Any, field: str) -> None:
+        """A frozen setting may be sent back unchanged (clients post all of GET /options), never changed."""
+        why = self.frozen.reason(key, self.table[key].section) if value != current else None
+        if why is not None:
+            raise InvalidInput(field, why, "its current value; change it in config.json with Easel stopped")
 
     def onchange(self, key: str, listener: Callable[[], None]) -> None:
         self._listeners.setdefault(key, []).append(listener)
@@ -185,5 +195,6 @@ class Options:
                     raise InvalidInput(f"override_settings.{key}", "unknown setting")
                 checked = coerce(self.table[key], value)
                 check_changeable(key, checked, values.get(key), f"override_settings.{key}")
+                self._check_frozen(key, checked, values.get(key), f"override_settings.{key}")
                 values[key] = checked
         return Snapshot(values)
