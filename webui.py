@@ -178,7 +178,24 @@ def create_server(app):
     guard_routes(server, app.flags, open_routes)
     if getattr(app.flags, "theme", None) and not app.flags.nowebui:
         open_with_theme(server, app.flags.theme)
+    if getattr(app.flags, "api_log", False):
+        log_api_calls(server)
     return server
+
+
+def log_api_calls(server) -> None:
+    """A1111's --api-log: one line per /sdapi call (status, method, path, client, seconds)."""
+    api_log = logging.getLogger("easel.api")
+
+    @server.middleware("http")
+    async def logged(request, call_next):
+        started = time.perf_counter()
+        response = await call_next(request)
+        if request.url.path.startswith("/sdapi"):
+            client = request.client.host if request.client else "-"
+            api_log.info("API %d %s %s %s %.3fs", response.status_code, request.method, request.url.path, client,
+                         time.perf_counter() - started)
+        return response
 
 
 def open_with_theme(server, theme: str) -> None:

@@ -37,6 +37,8 @@ FLAGS: tuple[A1111Flag, ...] = (
     A1111Flag("--device-id", "value", ACTS),
     A1111Flag("--theme", "value", ACTS),
     A1111Flag("--freeze-settings", "switch", ACTS),
+    A1111Flag("--max-batch-count", "value", ACTS),
+    A1111Flag("--api-log", "switch", ACTS),
     A1111Flag("--freeze-settings-in-sections", "value", ACTS),
     A1111Flag("--freeze-specific-settings", "value", ACTS),
     # nothing to do in Easel, said at start
@@ -85,10 +87,8 @@ FLAGS: tuple[A1111Flag, ...] = (
         "--clip-models-path", "--hypernetwork-dir", "--textual-inversion-templates-dir", "--localizations-dir")),
     A1111Flag("--config", "value", REFUSED, "a default model config is not available: put a same-name .yaml "
               "beside the checkpoint"),
-    A1111Flag("--max-batch-count", "value", REFUSED, "a batch count limit is not available yet"),
     A1111Flag("--hide-ui-dir-config", "switch", REFUSED, "not available yet"),
     A1111Flag("--gradio-allowed-path", "append", REFUSED, "/file= serves only extension folders and tmp"),
-    A1111Flag("--api-log", "switch", REFUSED, "API request logging is not available yet"),
     A1111Flag("--tls-keyfile", "value", REFUSED, "HTTPS is not available yet: put Easel behind a TLS proxy"),
     A1111Flag("--tls-certfile", "value", REFUSED, "HTTPS is not available yet: put Easel behind a TLS proxy"),
     A1111Flag("--disable-tls-verify", "value", REFUSED, "HTTPS is not available yet"),
@@ -153,6 +153,8 @@ def apply_flags(flags: argparse.Namespace, environ) -> str | None:
         if flags.loglevel.upper() not in LOG_LEVELS:
             return f"--loglevel: {flags.loglevel!r} is not a log level ({', '.join(LOG_LEVELS)})"
         logging.getLogger().setLevel(flags.loglevel.upper())
+    if flags.max_batch_count is not None and not (flags.max_batch_count.isdigit() and int(flags.max_batch_count)):
+        return f"--max-batch-count: {flags.max_batch_count!r} is not a whole number of 1 or more"
     if flags.theme is not None and flags.theme not in THEMES:
         return f"--theme: {flags.theme!r} is not a theme (light or dark)"
     if len(flags.styles_file) > 1 or any(ch in "".join(flags.styles_file) for ch in "*?["):

@@ -126,3 +126,37 @@ def test_theme_opens_the_page_in_that_theme():
     location = moved.headers["location"]
     assert moved.status_code == 307 and "__theme=dark" in location and "x=1" in location
     assert client.get("/?__theme=light", follow_redirects=False).status_code == 200
+
+
+def test_api_log_writes_a_line_per_sdapi_call(caplog):
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    server = FastAPI()
+
+    @server.get("/sdapi/v1/samplers")
+    def samplers():
+        return []
+
+    @server.get("/other")
+    def other():
+        return {}
+
+    webui.log_api_calls(server)
+    client = TestClient(server)
+    with caplog.at_level("INFO", logger="easel.api"):
+        client.get("/sdapi/v1/samplers")
+        client.get("/other")
+    lines = [r.getMessage() for r in caplog.records if r.name == "easel.api"]
+    assert len(lines) == 1 and lines[0].startswith("API 200 GET /sdapi/v1/samplers ")
+
+
+def test_max_batch_count_sets_the_batch_count_slider(tmp_path, tiny_checkpoint):
+    from modules.ui.layout import build_ui
+    from tests.pipeline.conftest import make_app
+
+    assert "--max-batch-count" in cli_a1111.apply_flags(parse("--max-batch-count", "0"), {})
+    app = make_app(tmp_path, tiny_checkpoint)
+    app.flags = parse("--max-batch-count", "16")
+    blocks = build_ui(app)
+    assert blocks.easel_context.fields["txt2img"]["n_iter"].maximum == 16

@@ -57,7 +57,8 @@ def build_size_rows(tab: str, ctx: UiContext) -> None:
                              label="Height", elem_id=f"{tab}_height")
         swap = tool("⇅", f"{tab}_res_switch_btn")
         with gr.Column(scale=2, elem_id=f"{tab}_column_batch"):
-            ctx.add(tab, "n_iter", gr.Slider, minimum=1, maximum=100, step=1, value=1, label="Batch count",
+            most = int(getattr(getattr(ctx.app, "flags", None), "max_batch_count", None) or 100)  # A1111's flag
+            ctx.add(tab, "n_iter", gr.Slider, minimum=1, maximum=most, step=1, value=1, label="Batch count",
                     elem_id=f"{tab}_batch_count")
             ctx.add(tab, "batch_size", gr.Slider, minimum=1, maximum=8, step=1, value=1, label="Batch size",
                     elem_id=f"{tab}_batch_size")
