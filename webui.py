@@ -293,9 +293,9 @@ def main(argv=None) -> int:
     app.jobs.start()  # resumes jobs a previous run (or a crash) left queued
     server = create_server(app)
     port = flags.port or (7861 if flags.nowebui else 7860)
-    log.info("Easel %s on http://%s:%d", app.services.version, server_host(flags), port)
+    log.info("Easel %s on %s://%s:%d", app.services.version, scheme(flags), server_host(flags), port)
     if flags.autolaunch and not flags.nowebui:  # A1111's --autolaunch: the page in the default browser
-        threading.Timer(1.0, webbrowser.open, [f"http://127.0.0.1:{port}/"]).start()
+        threading.Timer(1.0, webbrowser.open, [f"{scheme(flags)}://127.0.0.1:{port}/"]).start()
     try:
         return 0 if serve(server, app, server_host(flags), port) else STARTUP_FAILURE
     finally:
@@ -339,14 +339,26 @@ def serve(server, app, host: str, port: int) -> bool:
 
     page_served = threading.Event()
     asgi = server if app.flags.nowebui else FirstPageSignal(server, page_served)
+    key, cert = tls_files(app.flags)
     listener = uvicorn.Server(uvicorn.Config(asgi, host=host, port=port, log_level="warning",
-                                             timeout_graceful_shutdown=SHUTDOWN_GRACE_S))
+                                             timeout_graceful_shutdown=SHUTDOWN_GRACE_S, ssl_keyfile=key,
+                                             ssl_certfile=cert))
     wait_s = 0.0 if app.flags.nowebui else PAGE_WAIT_S
     threading.Thread(target=warm_up_when_listening, args=(listener, app, page_served, wait_s), name="easel-warm-up",
                      daemon=True).start()
     with contextlib.suppress(KeyboardInterrupt):
         listener.run()
     return listener.started
+
+
+def tls_files(flags: argparse.Namespace) -> tuple[str | None, str | None]:
+    """A1111's --tls-keyfile / --tls-certfile: uvicorn serves HTTPS with them (checked at start: both or none)."""
+    key, cert = getattr(flags, "tls_keyfile", None), getattr(flags, "tls_certfile", None)
+    return (key, cert) if key and cert else (None, None)
+
+
+def scheme(flags: argparse.Namespace) -> str:
+    return "https" if tls_files(flags)[0] else "http"
 
 
 class FirstPageSignal:

@@ -39,6 +39,8 @@ FLAGS: tuple[A1111Flag, ...] = (
     A1111Flag("--freeze-settings", "switch", ACTS),
     A1111Flag("--max-batch-count", "value", ACTS),
     A1111Flag("--api-log", "switch", ACTS),
+    A1111Flag("--tls-keyfile", "value", ACTS),
+    A1111Flag("--tls-certfile", "value", ACTS),
     A1111Flag("--freeze-settings-in-sections", "value", ACTS),
     A1111Flag("--freeze-specific-settings", "value", ACTS),
     # nothing to do in Easel, said at start
@@ -89,9 +91,8 @@ FLAGS: tuple[A1111Flag, ...] = (
               "beside the checkpoint"),
     A1111Flag("--hide-ui-dir-config", "switch", REFUSED, "not available yet"),
     A1111Flag("--gradio-allowed-path", "append", REFUSED, "/file= serves only extension folders and tmp"),
-    A1111Flag("--tls-keyfile", "value", REFUSED, "HTTPS is not available yet: put Easel behind a TLS proxy"),
-    A1111Flag("--tls-certfile", "value", REFUSED, "HTTPS is not available yet: put Easel behind a TLS proxy"),
-    A1111Flag("--disable-tls-verify", "value", REFUSED, "HTTPS is not available yet"),
+    A1111Flag("--disable-tls-verify", "value", REFUSED, "Easel serves HTTPS only with a certificate it can check "
+              "(--tls-keyfile with --tls-certfile)"),
     A1111Flag("--use-ipex", "switch", REFUSED, "Intel XPUs are not supported"),
     A1111Flag("--dump-sysinfo", "switch", REFUSED, "not available"),
     A1111Flag("--unix-filenames-sanitization", "switch", REFUSED, "not available yet"),
@@ -167,6 +168,11 @@ def apply_flags(flags: argparse.Namespace, environ) -> str | None:
         if visible and chosen >= len(visible):
             return f"--device-id: {chosen} is past the {len(visible)} GPUs CUDA_VISIBLE_DEVICES leaves visible"
         environ["CUDA_VISIBLE_DEVICES"] = visible[chosen] if visible else str(chosen)  # A1111's cuda:<id>
+    if bool(flags.tls_keyfile) != bool(flags.tls_certfile):
+        return "--tls-keyfile and --tls-certfile go together: give both, or neither"
+    for name, path in (("--tls-keyfile", flags.tls_keyfile), ("--tls-certfile", flags.tls_certfile)):
+        if path and not Path(path).expanduser().is_file():
+            return f"{name}: {path} is not a file"
     if flags.gradio_auth_path:
         try:
             text = Path(flags.gradio_auth_path).expanduser().read_text(encoding="utf-8")

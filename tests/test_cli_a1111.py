@@ -66,6 +66,8 @@ def test_noted_flags_are_said_with_why_and_start():
     (["--styles-file", "styles*.csv"], "--styles-file"),
     (["--device-id", "gpu1"], "--device-id"),
     (["--gradio-auth-path", "/no/such/file"], "--gradio-auth-path: cannot read"),
+    (["--tls-keyfile", "/k.pem"], "--tls-keyfile and --tls-certfile go together"),
+    (["--tls-keyfile", "/no/k.pem", "--tls-certfile", "/no/c.pem"], "--tls-keyfile: /no/k.pem is not a file"),
 ])
 def test_refused_and_malformed_flags_stop_the_start_naming_the_flag(argv, words):
     assert words in cli_a1111.apply_flags(parse(*argv), {})

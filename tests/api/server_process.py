@@ -33,10 +33,12 @@ def data_dir_with(checkpoint: Path, data_dir: Path) -> Path:
 class ServerProcess:
     """`python webui.py --nowebui --data-dir D --port P …`; `stop()` ends it, `kill()` is kill -9."""
 
-    def __init__(self, data_dir: Path, *flags: str, auth: tuple[str, str] | None = None, port: int | None = None):
-        self.data_dir, self.flags, self.auth = data_dir, flags, auth
+    def __init__(self, data_dir: Path, *flags: str, auth: tuple[str, str] | None = None, port: int | None = None,
+                 tls: bool = False):
+        """`tls`: the flags make it serve HTTPS (a self-signed certificate: not verified here)."""
+        self.data_dir, self.flags, self.auth, self.verify = data_dir, flags, auth, not tls
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         # one math thread: the tiny model gains nothing from more, and a shared CPU loses a lot (5 s → 0.3 s a job)
         env = {"OMP_NUM_THREADS": "1", **os.environ, "COMMANDLINE_ARGS": "", "PYTHONUNBUFFERED": "1"}
         self.log = open(data_dir / f"server-{self.port}.log", "ab")  # noqa: SIM115 - the server writes it until stop()
@@ -51,7 +53,8 @@ class ServerProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode}: {self.log_text()[-2000:]}")
             try:
-                if requests.get(self.url + "/sdapi/v1/progress", auth=self.auth, timeout=2).status_code == 200:
+                answer = requests.get(self.url + "/sdapi/v1/progress", auth=self.auth, timeout=2, verify=self.verify)
+                if answer.status_code == 200:
                     return
             except (requests.ConnectionError, requests.Timeout):  # a busy machine may answer slowly at first
                 pass
