@@ -113,13 +113,10 @@ def dest(name: str) -> str:
 def add_a1111_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("A1111 flags", "accepted so that A1111's COMMANDLINE_ARGS start Easel "
                                       "(docs/a1111-compat.md, \"Command-line flags\")")
-    for flag in FLAGS:
+    for flag in FLAGS:  # unset reads None, so `shared.cmd_opts` answers A1111's default (compat/cmd_defaults.py)
         help_text = {ACTS: None, NOTED: f"no effect: {flag.why}", REFUSED: f"refused: {flag.why}"}[flag.effect]
-        if flag.kind == "switch":
-            group.add_argument(flag.name, action="store_true", help=help_text)
-        else:
-            group.add_argument(flag.name, action="append" if flag.kind == "append" else "store",
-                               default=[] if flag.kind == "append" else None, help=help_text)
+        action = {"switch": "store_true", "append": "append", "value": "store"}[flag.kind]
+        group.add_argument(flag.name, action=action, default=None, help=help_text)
 
 
 def given(flags: argparse.Namespace, effect: str) -> list[A1111Flag]:
@@ -158,7 +155,8 @@ def apply_flags(flags: argparse.Namespace, environ) -> str | None:
         return f"--max-batch-count: {flags.max_batch_count!r} is not a whole number of 1 or more"
     if flags.theme is not None and flags.theme not in THEMES:
         return f"--theme: {flags.theme!r} is not a theme (light or dark)"
-    if len(flags.styles_file) > 1 or any(ch in "".join(flags.styles_file) for ch in "*?["):
+    styles = flags.styles_file or []
+    if len(styles) > 1 or any(ch in "".join(styles) for ch in "*?["):
         return "--styles-file: Easel reads one styles file; give one path, without wildcards"
     if flags.device_id is not None:
         if not flags.device_id.isdigit():

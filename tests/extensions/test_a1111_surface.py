@@ -84,6 +84,9 @@ def test_cmd_opts_have_a1111_defaults(bound, tmp_path):
     # getattr(cmd_opts, "controlnet_loglevel", "INFO") before its preload.py has added the flag
     assert getattr(shared.cmd_opts, "controlnet_loglevel", "INFO") == "INFO"
     assert shared.cmd_opts.loglevel is None and shared.cmd_opts.ckpt is None  # A1111 flags without a default
+    # A1111 flags Easel parses itself (modules/cli_a1111.py) read A1111's default when not given
+    assert shared.cmd_opts.gradio_queue is True and shared.cmd_opts.sub_quad_q_chunk_size == 1024
+    assert shared.cmd_opts.theme is None and shared.cmd_opts.styles_file == []
 
 
 def test_given_folder_flags_win(tmp_path, tiny_checkpoint):
