@@ -98,6 +98,8 @@ class LoadedModel:
     def store_weights(self, storage: WeightStorage) -> None:
         """Keep the UNet's and text encoders' layers as FP8 (A1111's "FP8 weight"), once, right after loading;
         going back needs a fresh load, which the ModelManager does."""
+        if self.storage.fp8 and self.storage != storage:
+            raise ValueError("FP8 weights cannot be widened back in place: load the model again")
         if storage.fp8 and not self.storage.fp8:
             self.engine.store_fp8(storage.lora_copy)
         self.storage = storage
