@@ -8,16 +8,14 @@ over unchanged; only the denoiser and the conditioning inside the guidance objec
 """
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from modules.errors import InvalidInput
-from modules.models.tiling import tiled
-from modules.models.weight_storage import fp8_setting
+from modules.pipeline.beside_model import BesideModel, short_title
 from modules.pipeline.refiner_plan import RefinerPlan
 from modules.pipeline.sample import model_denoiser
 from modules.sampling.alpha_schedule import AlphaSchedule
@@ -62,26 +60,23 @@ class RefinerSession:
     opts: Any
     main: Any  # the job's main LoadedModel
     tiling: bool = False
-    _model: Any = None
-    _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+    _beside: BesideModel | None = None
 
     def model(self):
-        if self._model is None:
-            model = self.services.models.refiner(self.plan.checkpoint, self.opts.sd_vae, fp8_setting(self.opts))
-            if model.unet_in_channels != self.main.unet_in_channels:
-                raise InvalidInput("refiner_checkpoint", f"{model.checkpoint.name} takes {model.unet_in_channels} "
-                                   f"UNet input channels, the main model {self.main.unet_in_channels}",
-                                   "a refiner of the main model's kind (inpainting or not)")
-            self._stack.enter_context(tiled(model, self.tiling))
-            self._model = model
-        return self._model
+        if self._beside is None:
+            self._beside = BesideModel(self.services, self.plan.checkpoint, self.opts, self.tiling)
+        return self._beside.model(self._check)
+
+    def _check(self, model) -> None:
+        if model.unet_in_channels != self.main.unet_in_channels:
+            raise InvalidInput("refiner_checkpoint", f"{model.checkpoint.name} takes {model.unet_in_channels} "
+                               f"UNet input channels, the main model {self.main.unet_in_channels}",
+                               "a refiner of the main model's kind (inpainting or not)")
 
     def infotext(self) -> dict[str, Any]:
         """A1111's keys, written once a pass switched: `Refiner: <name> [<shorthash>]`, `Refiner switch at`."""
-        checkpoint = self._model.checkpoint
-        name = f"{checkpoint.model_name} [{checkpoint.shorthash}]" if checkpoint.shorthash else checkpoint.model_name
         notes = {"Hires refiner": self.plan.hires_note} if self.plan.hires_note else {}
-        return {**notes, "Refiner": name, "Refiner switch at": self.plan.switch_at}
+        return {**notes, "Refiner": short_title(self.model().checkpoint), "Refiner switch at": self.plan.switch_at}
 
     def switch_hooks(self, choice, steps: int, conds_for: Callable[[Any], Any], notes: dict | None,
                      exact: bool, second_pass: bool = False) -> CFGHooks:
@@ -98,9 +93,11 @@ class RefinerSession:
         return self
 
     def __exit__(self, *exc) -> None:
-        self._stack.close()
-        self._model = None
-        self.services.models.release_refiner()
+        if self._beside is not None:
+            self._beside.close()
+            self._beside = None
+        else:
+            self.services.models.release_refiner()
 
 
 @dataclass
