@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from modules.errors import InvalidInput
-from modules.imaging.infotext import parse_infotext, version_tuple
+from modules.imaging.infotext import fill_defaults, parse_infotext, version_tuple
 
 STYLE_MODES = ("Ignore", "Apply", "Discard", "Apply if any")
 HR_STYLES_SINCE = (1, 8, 0, 139)  # A1111 1.8.0-139 wrote hires prompts with their styles applied
@@ -52,8 +52,10 @@ A1111_PASTE_RULES = PasteRules()  # A1111's defaults
 def paste_params(text: str, rules: PasteRules = A1111_PASTE_RULES, styles: StyleSource | None = None) -> dict:
     """An infotext's fields as A1111 pastes them: parsed with its fill-ins (and, with `rules.backcompat`, the
     flags of older versions), then the rules applied."""
-    params = parse_infotext(text, backcompat_flags=rules.backcompat)
-    return apply_paste_rules(params, rules, styles, list(parse_infotext(text, defaults=False)))
+    params = parse_infotext(text, defaults=False)  # the fields the text itself has
+    written = list(params)
+    fill_defaults(params, rules.backcompat)
+    return apply_paste_rules(params, rules, styles, written)
 
 
 def apply_paste_rules(params: Mapping[str, Any], rules: PasteRules, styles: StyleSource | None,
