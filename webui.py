@@ -94,7 +94,7 @@ def build_app(flags: argparse.Namespace, worker: bool = False):
                                                   hashing=not flags.no_hashing),
                                 styles=StyleDatabase(paths.styles_csv),
                                 upscalers=Upscalers(paths.models_dir, lambda: models.device_config.device,
-                                                    flags.disable_safe_unpickle),
+                                                    flags.disable_safe_unpickle, cli_a1111.model_folders(flags)),
                                 controlnets=ControlNetLibrary(controlnet_dirs(paths), flags.disable_safe_unpickle),
                                 controlnet_preprocessors=with_networks(
                                     PREPROCESSORS, UNAVAILABLE, annotator_roots(paths), flags.disable_safe_unpickle))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
+from pathlib import Path
 
 ACTS, NOTED, REFUSED = "acts", "noted", "refused"
 
@@ -28,6 +29,9 @@ _PATH = "a separate folder for these models is not available yet: put the files 
 FLAGS: tuple[A1111Flag, ...] = (
     # acted on in webui.py (`apply_a1111_flags`, `build_paths`, `create_server`, `main`)
     A1111Flag("--loglevel", "value", ACTS),
+    *(A1111Flag(name, "value", ACTS) for name in (
+        "--esrgan-models-path", "--realesrgan-models-path", "--dat-models-path", "--codeformer-models-path",
+        "--gfpgan-models-path")),
     A1111Flag("--models-dir", "value", ACTS),
     A1111Flag("--styles-file", "append", ACTS),
     A1111Flag("--ui-settings-file", "value", ACTS),
@@ -57,7 +61,9 @@ FLAGS: tuple[A1111Flag, ...] = (
     *(A1111Flag(name, "switch", NOTED, _NOTHING) for name in (
         "--always-batch-cond-uncond", "--unload-gfpgan", "--deepdanbooru", "--show-negative-prompt",
         "--enable-console-prompts", "--gradio-queue")),
-    *(A1111Flag(name, "value", NOTED, _NOTHING) for name in ("--gradio-img2img-tool", "--gradio-inpaint-tool")),
+    *(A1111Flag(name, "value", NOTED, _NOTHING) for name in ("--gradio-img2img-tool", "--gradio-inpaint-tool",
+                                                              "--bsrgan-models-path", "--gfpgan-dir",
+                                                              "--gfpgan-model")),
     A1111Flag("--no-download-sd-model", "switch", NOTED, "Easel never downloads a model unless --download-sd15 asks"),
     A1111Flag("--do-not-download-clip", "switch", NOTED, "Easel never downloads CLIP: every tokenizer and text "
               "encoder config it needs ships with it"),
@@ -84,9 +90,8 @@ FLAGS: tuple[A1111Flag, ...] = (
               "code script)"),
     A1111Flag("--administrator", "switch", REFUSED, "Easel has no administrator mode"),
     *(A1111Flag(name, "value", REFUSED, _PATH) for name in (
-        "--gfpgan-dir", "--gfpgan-model", "--codeformer-models-path", "--gfpgan-models-path",
-        "--esrgan-models-path", "--bsrgan-models-path", "--realesrgan-models-path", "--dat-models-path",
-        "--clip-models-path", "--hypernetwork-dir", "--textual-inversion-templates-dir", "--localizations-dir")),
+        "--clip-models-path", "--textual-inversion-templates-dir", "--localizations-dir")),
+    A1111Flag("--hypernetwork-dir", "value", REFUSED, "hypernetworks are not supported"),
     A1111Flag("--config", "value", REFUSED, "a default model config is not available: put a same-name .yaml "
               "beside the checkpoint"),
     A1111Flag("--hide-ui-dir-config", "switch", REFUSED, "not available yet"),
@@ -99,6 +104,18 @@ FLAGS: tuple[A1111Flag, ...] = (
     A1111Flag("--filenames-max-length", "value", REFUSED, "not available yet"),
 )
 BY_NAME = {flag.name: flag for flag in FLAGS}
+
+
+# folder flags → the models/ sub-folder they add a place to (searched first, as A1111's modelloader does)
+MODEL_FOLDER_FLAGS = {"--esrgan-models-path": "ESRGAN", "--realesrgan-models-path": "RealESRGAN",
+                      "--dat-models-path": "DAT", "--codeformer-models-path": "Codeformer",
+                      "--gfpgan-models-path": "GFPGAN"}
+
+
+def model_folders(flags: argparse.Namespace) -> dict[str, Path]:
+    """{models/ sub-folder name: the folder a flag gave}, for the upscalers and face restorers."""
+    given = {folder: getattr(flags, dest(name), None) for name, folder in MODEL_FOLDER_FLAGS.items()}
+    return {folder: Path(path).expanduser().resolve() for folder, path in given.items() if path}
 
 
 def dest(name: str) -> str:
@@ -143,7 +160,6 @@ def apply_flags(flags: argparse.Namespace, environ) -> str | None:
     """Carry out the acting A1111 flags that shape the process before the App exists (log level, GPU choice,
     page credentials from a file); a refused or malformed one is returned as the message to stop with."""
     import logging
-    from pathlib import Path
 
     if problem := refusal(flags):
         return problem

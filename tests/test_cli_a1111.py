@@ -59,7 +59,7 @@ def test_noted_flags_are_said_with_why_and_start():
 @pytest.mark.parametrize("argv, words", [
     (["--ngrok", "token"], "--ngrok: Easel never opens a public tunnel"),
     (["--allow-code"], "--allow-code"),
-    (["--esrgan-models-path", "/m"], "--esrgan-models-path"),
+    (["--clip-models-path", "/m"], "--clip-models-path"),
     (["--loglevel", "LOUD"], "--loglevel: 'LOUD' is not a log level"),
     (["--theme", "blue"], "--theme: 'blue' is not a theme"),
     (["--styles-file", "a.csv", "--styles-file", "b.csv"], "--styles-file: Easel reads one styles file"),
@@ -162,3 +162,24 @@ def test_max_batch_count_sets_the_batch_count_slider(tmp_path, tiny_checkpoint):
     app.flags = parse("--max-batch-count", "16")
     blocks = build_ui(app)
     assert blocks.easel_context.fields["txt2img"]["n_iter"].maximum == 16
+
+
+def test_model_folder_flags_add_a_folder_searched_first(tmp_path):
+    """A1111's --esrgan-models-path & co.: the upscalers and face restorers also look there (before models/)."""
+    from modules.upscalers.service import Upscalers
+
+    mine, models = tmp_path / "my-esrgan", tmp_path / "models"
+    (mine / "sub").mkdir(parents=True)
+    (mine / "sub" / "4x-Mine.pth").write_bytes(b"")
+    (models / "ESRGAN").mkdir(parents=True)
+    (models / "ESRGAN" / "2x-Theirs.pth").write_bytes(b"")
+    (tmp_path / "faces").mkdir()
+    (tmp_path / "faces" / "GFPGANv1.4.pth").write_bytes(b"")
+    flags = parse("--esrgan-models-path", str(mine), "--gfpgan-models-path", str(tmp_path / "faces"))
+    folders = cli_a1111.model_folders(flags)
+    assert folders == {"ESRGAN": mine.resolve(), "GFPGAN": (tmp_path / "faces").resolve()}
+    upscalers = Upscalers(models, folders=folders)
+    assert [r.name for r in upscalers.list() if r.path is not None] == ["4x-Mine", "2x-Theirs"]
+    faces = upscalers.faces
+    assert faces.restorer_file(faces.kind("GFPGAN", "face_restoration_model")) == \
+        (tmp_path / "faces" / "GFPGANv1.4.pth").resolve()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,16 +56,17 @@ def scale_from_name(name: str, default: float = 4.0) -> float:
     return float(found.group(1)) if found else default
 
 
-def find_upscaler_models(models_dir: Path) -> list[UpscalerInfo]:
-    """Model files in the upscaler folders (recursive), named by file stem; a repeated stem gets its folder."""
+def find_upscaler_models(models_dir: Path, folders: Mapping[str, Path] | None = None) -> list[UpscalerInfo]:
+    """Model files in the upscaler folders (recursive), named by file stem; a repeated stem gets its folder.
+    `folders`: another folder per sub-folder name, searched first (A1111's --esrgan-models-path …)."""
     found: list[UpscalerInfo] = []
     taken = {row.name.lower() for row in BUILTIN}
     for folder in MODEL_FOLDERS:
-        root = models_dir / folder
-        if not root.is_dir():
-            continue
-        for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in MODEL_SUFFIXES):
-            name = path.stem if path.stem.lower() not in taken else f"{folder}/{path.stem}"
-            taken.add(name.lower())
-            found.append(UpscalerInfo(name, "model", scale_from_name(path.stem), path))
+        for root in dict.fromkeys([(folders or {}).get(folder, models_dir / folder), models_dir / folder]):
+            if not root.is_dir():
+                continue
+            for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in MODEL_SUFFIXES):
+                name = path.stem if path.stem.lower() not in taken else f"{folder}/{path.stem}"
+                taken.add(name.lower())
+                found.append(UpscalerInfo(name, "model", scale_from_name(path.stem), path))
     return found

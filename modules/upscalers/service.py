@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -40,14 +40,16 @@ class Upscalers:
     restoration service (GFPGAN, CodeFormer, …), which shares the models folder and the device."""
 
     def __init__(self, models_dir: Path, device: torch.device | str | Callable[[], str] = "cpu",
-                 disable_safe_unpickle: bool = False):
+                 disable_safe_unpickle: bool = False, folders: Mapping[str, Path] | None = None):
+        """`folders`: another folder per models/ sub-folder name ("ESRGAN", "GFPGAN" …), searched first."""
         self.models_dir = Path(models_dir)
+        self.folders = dict(folders or {})
         self._device = device  # or a function giving it: the App's device choice is made at the first model load
         self.disable_safe_unpickle = disable_safe_unpickle
         self._rows: list[UpscalerInfo] | None = None
         self._loaded: tuple[Path, object] | None = None
         self._lock = threading.RLock()
-        self.faces = FaceRestorers(self.models_dir, device, disable_safe_unpickle)
+        self.faces = FaceRestorers(self.models_dir, device, disable_safe_unpickle, self.folders)
 
     @property
     def device(self) -> torch.device:
@@ -56,7 +58,7 @@ class Upscalers:
     def list(self, refresh: bool = False) -> list[UpscalerInfo]:
         with self._lock:
             if self._rows is None or refresh:
-                self._rows = [*BUILTIN, *find_upscaler_models(self.models_dir)]
+                self._rows = [*BUILTIN, *find_upscaler_models(self.models_dir, self.folders)]
             return list(self._rows)
 
     def find(self, name: str | None, field: str = "upscaler") -> UpscalerInfo:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -129,8 +129,11 @@ class FaceRestorers:
     """Face restorers by name, the detector, and the last restorer loaded (one at a time, like upscalers)."""
 
     def __init__(self, models_dir: Path, device: torch.device | str | Callable[[], str] = "cpu",
-                 disable_safe_unpickle: bool = False):
+                 disable_safe_unpickle: bool = False, folders: Mapping[str, Path] | None = None):
+        """`folders`: another folder per models/ sub-folder name, searched first (A1111's --gfpgan-models-path,
+        --codeformer-models-path)."""
         self.models_dir = Path(models_dir)
+        self.folders = dict(folders or {})
         self._device = device  # or a function giving it, called at the first load
         self.disable_safe_unpickle = disable_safe_unpickle
         self._detector: tuple[Path, Any] | None = None
@@ -147,16 +150,24 @@ class FaceRestorers:
                 return kind
         raise InvalidInput(field, f"unknown face restoration model {name!r}", ", ".join(NAMES))
 
+    def folder(self, name: str) -> Path:
+        """Where models of the models/ sub-folder `name` go: a folder a flag named, else models/<name>."""
+        return self.folders.get(name, self.models_dir / name)
+
+    def _files(self, name: str) -> list[Path]:
+        """Model files of sub-folder `name`: the flag's folder's and models/<name>'s, sorted by file name."""
+        folders = dict.fromkeys([self.folder(name), self.models_dir / name])
+        return sorted((p for f in folders for p in _model_files(f)), key=lambda p: p.name.lower())
+
     def restorer_file(self, kind: RestorerKind) -> Path | None:
         """The restorer's model file in models/<folder> (facexlib's helper weights skipped); of several, the last
         by name (GFPGANv1.4 before GFPGANv1.3)."""
-        files = [p for p in _model_files(self.models_dir / kind.folder)
-                 if not p.name.lower().startswith(HELPER_PREFIXES)]
+        files = [p for p in self._files(kind.folder) if not p.name.lower().startswith(HELPER_PREFIXES)]
         return files[-1] if files else None
 
     def detector_file(self) -> Path | None:
         """facexlib's RetinaFace weights (ResNet-50 preferred) from models/facedetect, GFPGAN or Codeformer."""
-        files = [p for folder in DETECTOR_FOLDERS for p in _model_files(self.models_dir / folder)]
+        files = [p for folder in DETECTOR_FOLDERS for p in self._files(folder)]
         for stem in DETECTOR_FILES:
             for path in files:
                 if path.stem.lower() == stem.lower():
@@ -168,16 +179,16 @@ class FaceRestorers:
         return [kind for kind in KINDS if self.restorer_file(kind) is not None]
 
     def api_entries(self) -> list[dict]:
-        return [{"name": k.name, "cmd_dir": str(self.models_dir / k.folder)} for k in self.available()]
+        return [{"name": k.name, "cmd_dir": str(self.folder(k.folder))} for k in self.available()]
 
     def require(self, name: str | None, field: str) -> RestorerKind:
         """The restorer named, if its files are present; else a message naming the files and where they go."""
         kind = self.kind(name, field)
         missing = []
         if self.restorer_file(kind) is None:
-            missing.append(f"{kind.example} (or another {kind.name} model) in {self.models_dir / kind.folder}")
+            missing.append(f"{kind.example} (or another {kind.name} model) in {self.folder(kind.folder)}")
         if self.detector_file() is None:
-            folders = ", ".join(str(self.models_dir / f) for f in DETECTOR_FOLDERS)
+            folders = ", ".join(str(self.folder(f)) for f in DETECTOR_FOLDERS)
             missing.append(f"facexlib's face detector {DETECTOR_FILES[0]}.pth (or {DETECTOR_FILES[1]}.pth) in one "
                            f"of {folders}")
         if kind.needs_extra_arches and extra_registry() is None:
@@ -200,7 +211,7 @@ class FaceRestorers:
     def detector(self):
         path = self.detector_file()
         if path is None:
-            raise ModelLoadError(str(self.models_dir / DETECTOR_FOLDERS[0]), "no face detector file")
+            raise ModelLoadError(str(self.folder(DETECTOR_FOLDERS[0])), "no face detector file")
         from modules.upscalers.faces.retinaface import load_retinaface
 
         return self._load("_detector", path, lambda state: load_retinaface(state, str(path), self.device))
@@ -208,7 +219,7 @@ class FaceRestorers:
     def restorer(self, kind: RestorerKind):
         path = self.restorer_file(kind)
         if path is None:
-            raise ModelLoadError(str(self.models_dir / kind.folder), f"no {kind.name} model file")
+            raise ModelLoadError(str(self.folder(kind.folder)), f"no {kind.name} model file")
         return self._load("_restorer", path, lambda state: load_restorer_state(state, kind, str(path), self.device))
 
     def detect(self, image: Image.Image) -> list[Face]:
