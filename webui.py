@@ -80,7 +80,8 @@ def build_app(flags: argparse.Namespace, worker: bool = False):
     paths.data_dir.mkdir(parents=True, exist_ok=True)
     options = Options(paths.config_json, frozen=FrozenSettings.from_flags(
         getattr(flags, "freeze_settings", False), getattr(flags, "freeze_settings_in_sections", None),
-        getattr(flags, "freeze_specific_settings", None)))  # A1111's --freeze-settings* (modules/cli_a1111.py)
+        getattr(flags, "freeze_specific_settings", None),
+        getattr(flags, "hide_ui_dir_config", False)))  # A1111's --freeze-settings*, --hide-ui-dir-config
     hashes = HashCache(paths.cache_json, enabled=not flags.no_hashing)
     models = ModelManager(paths, functools.partial(choose_devices, flags), hashes,
                           disable_safe_unpickle=flags.disable_safe_unpickle)

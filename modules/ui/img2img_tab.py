@@ -179,6 +179,8 @@ def _wire_generate(ctx: UiContext, row, out, mode, images) -> None:
 
 def _batch_work(ctx: UiContext, request_type, values: dict, folder: str, out_dir: str, mask_dir: str):
     """Each image of `folder` in turn (with the same-named mask from `mask_dir`); one result for all."""
+    if getattr(getattr(ctx.app, "flags", None), "hide_ui_dir_config", False):  # A1111 turns it off likewise
+        raise EaselError("img2img from a folder is off: Easel was started with --hide-ui-dir-config")
     files = batch_files(folder)
     save = bool(ctx.app.options.get("samples_save"))
 

@@ -3,6 +3,7 @@ The Defaults sub-tab writes the current values of the UI fields to ui-config.jso
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 
 import gradio as gr
 
@@ -12,8 +13,9 @@ from modules.ui.context import UiContext
 from modules.ui.setting_components import component_for, dynamic_choices, same_value, typed
 
 
-def sections(table) -> dict[str, list]:
-    """Rows grouped by section, in table order; hidden rows (changed elsewhere, e.g. the Extensions tab) left out.
+def sections(table, hidden: Callable[[str], bool] = lambda key: False) -> dict[str, list]:
+    """Rows grouped by section, in table order; hidden rows (changed elsewhere, e.g. the Extensions tab) and those
+    `hidden(key)` says (the folder settings under --hide-ui-dir-config) left out.
 
     >>> from modules.options.table import SETTINGS
     >>> list(sections({s.key: s for s in SETTINGS}))[0]
@@ -23,7 +25,7 @@ def sections(table) -> dict[str, list]:
     """
     grouped: dict[str, list] = {}
     for setting in table.values():
-        if not setting.hidden:
+        if not setting.hidden and not hidden(setting.key):
             grouped.setdefault(setting.section, []).append(setting)
     return grouped
 
@@ -51,7 +53,7 @@ def build(ctx: UiContext) -> None:
         reload_ui = gr.Button("Reload UI", elem_id="settings_restart_gradio")
     result = gr.HTML(elem_id="settings_result")
     with gr.Tabs(elem_id="settings", overflow_behavior="wrap"):  # every section reachable, as in A1111
-        for section, rows in sections(options.table).items():
+        for section, rows in sections(options.table, options.frozen.hidden).items():
             with gr.Tab(section, elem_id=f"settings_{section.lower().replace(' ', '_')}"):
                 for setting in rows:
                     if setting.key == "sd_model_checkpoint":

@@ -15,7 +15,8 @@ from modules.options.frozen import FrozenSettings
 def frozen_options(tmp_path, *argv) -> Options:
     flags = cli.parse_args(list(argv), env={})
     return Options(tmp_path / "config.json", frozen=FrozenSettings.from_flags(
-        flags.freeze_settings, flags.freeze_settings_in_sections, flags.freeze_specific_settings))
+        flags.freeze_settings, flags.freeze_settings_in_sections, flags.freeze_specific_settings,
+        flags.hide_ui_dir_config))
 
 
 @pytest.mark.parametrize("argv, key, value, section_word", [
@@ -50,3 +51,28 @@ def test_the_app_is_built_with_the_flags_freeze(tmp_path):
             app.options.update({"eta_ddim": 0.75})
     finally:
         app.jobs.close()
+
+
+def test_hide_ui_dir_config_fixes_and_hides_the_folder_settings(tmp_path):
+    from modules.options.table import SETTINGS
+    from modules.ui.settings_tab import sections
+
+    options = frozen_options(tmp_path, "--hide-ui-dir-config")
+    with pytest.raises(InvalidInput, match="outdir_txt2img_samples.*--hide-ui-dir-config"):
+        options.snapshot({"outdir_txt2img_samples": "/elsewhere"})
+    assert options.update({"eta_ddim": 0.5}) == ["eta_ddim"]  # other settings are not frozen
+    shown = {s.key for rows in sections({s.key: s for s in SETTINGS}, options.frozen.hidden).values() for s in rows}
+    assert "outdir_txt2img_samples" not in shown and "samples_format" in shown
+    plain = {s.key for rows in sections({s.key: s for s in SETTINGS}).values() for s in rows}
+    assert "outdir_txt2img_samples" in plain
+
+
+def test_hide_ui_dir_config_turns_img2img_from_a_folder_off(tmp_path):
+    from types import SimpleNamespace
+
+    from modules.errors import EaselError
+    from modules.ui.img2img_tab import _batch_work
+
+    ctx = SimpleNamespace(app=SimpleNamespace(flags=cli.parse_args(["--hide-ui-dir-config"], env={})))
+    with pytest.raises(EaselError, match="--hide-ui-dir-config"):
+        _batch_work(ctx, object, {}, str(tmp_path), "", "")
