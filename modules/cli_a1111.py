@@ -43,6 +43,7 @@ FLAGS: tuple[A1111Flag, ...] = (
     A1111Flag("--freeze-settings", "switch", ACTS),
     A1111Flag("--max-batch-count", "value", ACTS),
     A1111Flag("--hide-ui-dir-config", "switch", ACTS),
+    A1111Flag("--gradio-allowed-path", "append", ACTS),
     A1111Flag("--api-log", "switch", ACTS),
     A1111Flag("--tls-keyfile", "value", ACTS),
     A1111Flag("--tls-certfile", "value", ACTS),
@@ -95,7 +96,6 @@ FLAGS: tuple[A1111Flag, ...] = (
     A1111Flag("--hypernetwork-dir", "value", REFUSED, "hypernetworks are not supported"),
     A1111Flag("--config", "value", REFUSED, "a default model config is not available: put a same-name .yaml "
               "beside the checkpoint"),
-    A1111Flag("--gradio-allowed-path", "append", REFUSED, "/file= serves only extension folders and tmp"),
     A1111Flag("--disable-tls-verify", "value", REFUSED, "Easel serves HTTPS only with a certificate it can check "
               "(--tls-keyfile with --tls-certfile)"),
     A1111Flag("--use-ipex", "switch", REFUSED, "Intel XPUs are not supported"),

@@ -65,14 +65,15 @@ def localization_files(roots: list[Path]) -> dict[str, Path]:
     return found
 
 
-def asset_table(paths, disabled_extensions: bool = False, extensions=None) -> AssetTable:
+def asset_table(paths, disabled_extensions: bool = False, extensions=None, allowed=()) -> AssetTable:
     """What the page loads and may fetch. `extensions` is the App's ExtensionManager (only its enabled()
-    extensions count); `disabled_extensions` (--disable-all-extensions) leaves every extension out."""
+    extensions count); `disabled_extensions` (--disable-all-extensions) leaves every extension out; `allowed`:
+    more folders `file=` may serve from (A1111's --gradio-allowed-path)."""
     roots = extension_roots(paths, disabled_extensions, extensions)
     scripts, styles = asset_files(paths, disabled_extensions, extensions)
     files = {f"{i}/{file.name}": file for i, file in enumerate([*scripts, *styles])}
     file_roots = [*roots, *(paths.install_dir / d for d in CORE_FILE_DIRS), paths.install_dir / TMP_DIR,
-                  paths.data_dir / TMP_DIR]
+                  paths.data_dir / TMP_DIR, *(Path(p).expanduser().resolve() for p in allowed)]
     return AssetTable(files, file_roots, localization_files([paths.install_dir, *roots]),
                       bases=[paths.install_dir, paths.data_dir])
 

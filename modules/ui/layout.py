@@ -128,7 +128,8 @@ def mount_kwargs(app, server, localizations=None) -> dict:
     """What gr.mount_gradio_app needs besides the blocks: theme, the <head> with our scripts and styles, led by the
     chosen localization's data (the page's own scripts and the extensions' may read it)."""
     table = assets.asset_table(app.paths, disabled_extensions=app.flags.disable_all_extensions,
-                               extensions=getattr(app, "extensions", None))
+                               extensions=getattr(app, "extensions", None),
+                               allowed=getattr(app.flags, "gradio_allowed_path", None) or ())
     assets.mount(server, table)
     localization.mount(server, localizations or localization.Localizations.for_app(app), app.options)
     head = localization.head_tag() + "\n" + assets.head_html(table)

@@ -29,3 +29,18 @@ def test_tmp_files_are_served_and_nothing_beside_them(tmp_path):
     for refused in ("webui.py", "config.json", "tmp/../webui.py", "tmp/%2E%2E/config.json", "tmp/.hidden",
                     f"{data / 'config.json'}"):
         assert client.get("/file=" + refused).status_code == 404, refused
+
+
+def test_gradio_allowed_path_adds_a_served_folder(tmp_path):
+    """A1111's --gradio-allowed-path: files under the folders it names are served too, and nothing beside them."""
+    install, data, shared = tmp_path / "install", tmp_path / "data", tmp_path / "shared"
+    (install / "tmp").mkdir(parents=True)
+    shared.mkdir()
+    (shared / "wildcards.txt").write_text("red\nblue")
+    (tmp_path / "secret.txt").write_text("no")
+    server = FastAPI()
+    assets.mount(server, assets.asset_table(Paths(data_dir=data, install_dir=install), allowed=[str(shared)]))
+    client = TestClient(server)
+    assert client.get(f"/file={shared / 'wildcards.txt'}").text == "red\nblue"
+    assert client.get(f"/file={tmp_path / 'secret.txt'}").status_code == 404
+    assert client.get(f"/file={shared / '..' / 'secret.txt'}").status_code == 404
