@@ -362,20 +362,23 @@ class ModelManager:
         """Patch exactly `loras` [(LoraNetwork, te_weight, unet_weight)] into `model` (an empty list restores it).
 
         Originals are kept, so `restore_weights` (or another set) brings every weight back bit for bit; the same
-        set again is a no-op. Returns warnings (layers that do not fit this model); a LoRA made for another model
-        family is an InvalidInput before any weight changes (modules/models/lora_family.py).
+        set again is a no-op. One model carries patches at a time: patching another (a hires checkpoint beside the
+        main model) restores the first. Returns warnings (layers that do not fit this model); a LoRA made for
+        another model family is an InvalidInput before any weight changes (modules/models/lora_family.py).
         """
         from modules.models.lora import AppliedLoras
 
         with self._load_lock:
-            if self._loras is None or self._loras.model is not model:
+            if self._loras is None or self._loras.model.engine is not model.engine:
+                if self._loras is not None:
+                    self._loras.restore()
                 self._loras = AppliedLoras(model)
             return self._loras.apply(loras)
 
     def restore_weights(self, model: LoadedModel | None = None) -> None:
         """Undo every LoRA patch of `model` (default: whichever model carries them)."""
         with self._load_lock:
-            if self._loras is not None and (model is None or self._loras.model is model):
+            if self._loras is not None and (model is None or self._loras.model.engine is model.engine):
                 self._loras.restore()
 
     def last_applied_loras(self) -> tuple[tuple[LoraNetwork, float, float], ...]:
@@ -388,7 +391,7 @@ class ModelManager:
     def text_weights_key(self, model: LoadedModel) -> str:
         """'' while `model`'s text encoder has its file weights; else a key naming the patches (cache keys)."""
         state = self._loras
-        return state.text_key if state is not None and state.model is model else ""
+        return state.text_key if state is not None and state.model.engine is model.engine else ""
 
     def unload(self) -> None:
         """Drop the current model and give its memory back."""

@@ -91,12 +91,13 @@ class NetworkRun:
         self.ti_hashes: dict[str, str] = {}
         self.not_found: dict[str, list[str]] = {}  # infotext key → names
         self._found: dict[str, object] = {}  # name → LoraInfo | None, so a name is looked up once per run
+        self._batch_loras: list = []  # the current batch's (network, te, unet), for `apply_to`
 
     def __enter__(self) -> NetworkRun:
         return self
 
     def __exit__(self, *exc) -> None:
-        self.models.restore_weights(self.model)
+        self.models.restore_weights()  # whichever model carries them: the main one, or a hires checkpoint
 
     def _warn(self, message: str, key: str | None = None, name: str | None = None) -> None:
         if message not in self.warnings:
@@ -116,9 +117,16 @@ class NetworkRun:
                 reason = UNSUPPORTED_KINDS.get(kind, "unknown extra network kind")
                 self._warn(f"<{kind}:…> ignored: {reason}", "Extra networks ignored", kind)
         loras = [entry for entry in loras if entry is not None]
-        for message in self.models.apply_loras(self.model, [(net, r.te, r.unet) for net, r in loras]):
+        self._batch_loras = [(net, r.te, r.unet) for net, r in loras]
+        for message in self.models.apply_loras(self.model, self._batch_loras):
             self._warn(message)
         self._note_embeddings(list(stripped) + list(batch.negative_prompts))
+
+    def apply_to(self, model) -> None:
+        """The current batch's LoRAs on another model of the job (a hires checkpoint), as A1111 patches whatever
+        model runs; the next `activate` puts them back on the main model."""
+        for message in self.models.apply_loras(model, self._batch_loras):
+            self._warn(message)
 
     def check_families(self, plan, batches: int) -> None:
         """Refuse, before the first batch runs, a LoRA of another family than the model in any batch's prompt, so a

@@ -269,15 +269,19 @@ class SecondPass:
 
     def run(self, services, model, req: GenerationRequest, opts, batch, latents: torch.Tensor | None, job,
             pass_no: int, on_extra_noise=None, first_images: list | None = None,
-            notes: dict | None = None, refiner=None, controls: tuple = (), hires_model=None) -> torch.Tensor | None:
+            notes: dict | None = None, refiner=None, controls: tuple = (), hires_model=None,
+            networks=None) -> torch.Tensor | None:
         """First-pass latents [B, C, h, w] (or `first_images`, see `first_pass_from_image`) → upscaled and
         re-denoised latents [B, C, H/f, W/f] (`on_extra_noise`, `notes`: see `Pass.run`; `refiner`: the job's
         RefinerSession, which switches here when `hires_fix_refiner_pass` includes the second pass; `controls`: the
         job's ControlNet units, with their hints at the hires size; `hires_model`: the job's HiresModel when
-        `hr_checkpoint_name` names another checkpoint, which then encodes and samples)."""
+        `hr_checkpoint_name` names another checkpoint, which then encodes and samples, with the batch's LoRAs
+        (`networks`: the job's NetworkRun))."""
         exact, plan, first_model = opts.exact_batches, self.plan, model
         if hires_model is not None:
             model = hires_model.model()
+            if networks is not None:
+                networks.apply_to(model)
             if notes is not None:
                 notes.update(hires_model.infotext())
         init, pixels = upscale_latents(model, latents, plan, services.upscalers, exact,

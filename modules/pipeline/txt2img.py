@@ -113,7 +113,8 @@ def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapsh
                     outputs.save_copies(first_images, batch, BEFORE_HIRES_SUFFIX)
                 latents = second.run(services, model, req, opts, batch, latents, job, 2 * n + 1,
                                      on_extra_noise=extra_noise_hook(hooks, ctx), first_images=first_images,
-                                     notes=ctx.extra, refiner=refiner, controls=controls, hires_model=hires_model)
+                                     notes=ctx.extra, refiner=refiner, controls=controls, hires_model=hires_model,
+                                     networks=nets)
                 decoder = model if hires_model is None else hires_model.model()
             if latents is not None:
                 latents = sampled(hooks, ctx, latents)

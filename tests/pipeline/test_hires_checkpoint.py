@@ -85,3 +85,38 @@ def test_the_infotext_pastes_back_to_the_same_picture(app):
 def test_an_unknown_checkpoint_is_refused_naming_the_field(app):
     with pytest.raises(InvalidInput, match="hr_checkpoint_name"):
         app.txt2img(GenerationRequest(**BASE, hr_checkpoint_name="nowhere.safetensors"))
+
+
+def test_the_prompts_loras_patch_the_hires_model_for_its_pass_and_leave_both_clean(app):
+    """A1111 patches whatever model runs: the second pass's model carries the batch's LoRAs while it samples; after
+    the job every weight of both models is its file's again."""
+    import torch
+
+    from tests.fixtures.tiny_lora import lora_tensors, write_lora
+
+    main, other = app.models.get(MAIN), app.models.refiner(OTHER)
+    write_lora(app.services.loras.folder / "grain.safetensors", lora_tensors(main, seed=1, scale=0.5))
+
+    def weights(model) -> dict[str, torch.Tensor]:
+        return {k: v.detach().clone() for k, v in model.unet.state_dict().items()}
+
+    main_before, other_before = weights(main), weights(other)
+    changed_during_pass: list[bool] = []
+    forward = other.engine.unet_forward
+
+    def watched(*args, **kwargs):
+        now = other.unet.state_dict()
+        changed_during_pass.append(any(not torch.equal(now[k], v) for k, v in other_before.items()))
+        return forward(*args, **kwargs)
+
+    other.engine.unet_forward = watched
+    try:
+        result = app.txt2img(GenerationRequest(**{**BASE, "prompt": "a red circle <lora:grain:1>"},
+                                               hr_checkpoint_name=OTHER))
+    finally:
+        del other.engine.unet_forward
+    assert changed_during_pass and all(changed_during_pass)
+    assert "Lora hashes" in result.infotexts[0]
+    for model, before in ((main, main_before), (other, other_before)):
+        now = weights(model)
+        assert [k for k, v in before.items() if not torch.equal(now[k], v)] == []
