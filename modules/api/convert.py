@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from modules.api.controlnet import take_controlnet
-from modules.api.schema import OFF_VALUES, UNSUPPORTED
+from modules.api.schema import UNSUPPORTED
 from modules.api.settings_checks import check_model_names, check_settings, pin_default_checkpoint
 from modules.errors import EaselError, InvalidInput
 from modules.imaging.infotext_fields import INFOTEXT_FIELDS
@@ -80,10 +80,8 @@ def check_unsupported(data: Mapping[str, Any], request_type: type) -> None:
     """Refuse features the engine does not have yet instead of silently dropping them (an A1111 weakness)."""
     names = {f.name for f in dataclasses.fields(request_type)}
     for name, feature in UNSUPPORTED.items():
-        off = OFF_VALUES.get(name, ())
-        if name not in names and data.get(name) and data.get(name) not in off:
-            valid = " / ".join(["false", "null", *(repr(v) for v in off)])
-            raise InvalidInput(name, f"{feature} is not available in this version of Easel", valid)
+        if name not in names and data.get(name):
+            raise InvalidInput(name, f"{feature} is not available in this version of Easel", "false / null")
 
 
 def check_scripts(data: Mapping[str, Any], scripts: Mapping[str, bool]) -> None:

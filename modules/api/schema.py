@@ -69,13 +69,10 @@ API_ONLY_TXT2IMG: dict[str, tuple[Any, Any]] = {
     "firstphase_width": (int, 0),
     "firstphase_height": (int, 0),
 }
-# field → what it needs; refused (422) when set to anything but an off value (`OFF_VALUES`) and the request type has
-# no such field yet.
+# field → what it needs; refused (422) when truthy and the request type has no such field yet.
 UNSUPPORTED: dict[str, str] = {
     "enable_hr": "hires fix",
 }
-# what A1111 clients send for "off" besides false / null / "" (none at present)
-OFF_VALUES: dict[str, tuple[Any, ...]] = {}
 
 
 def api_type(tp: Any) -> Any:
