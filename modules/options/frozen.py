@@ -16,7 +16,8 @@ A1111_SECTION_IDS = {
 }
 
 
-# the settings that name files and folders (A1111's `restricted_opts`): --hide-ui-dir-config hides and freezes them
+# the settings that name files and folders: --hide-ui-dir-config hides and freezes them. A1111's `restricted_opts`
+# (compat/shared_options.py keeps its exact list for extensions) plus outdir_img2img_grids, which A1111 leaves out
 FOLDER_SETTINGS = frozenset({
     "samples_filename_pattern", "directories_filename_pattern", "outdir_samples", "outdir_txt2img_samples",
     "outdir_img2img_samples", "outdir_extras_samples", "outdir_grids", "outdir_txt2img_grids", "outdir_img2img_grids",
