@@ -24,7 +24,6 @@ import os
 import random
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -35,6 +34,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from PIL import Image  # noqa: E402
 
 import webui  # noqa: E402
+from bench.scratch import temporary_data_dir  # noqa: E402
 from modules import cli  # noqa: E402
 from modules.controlnet.units import ControlMode, ControlUnit  # noqa: E402
 from modules.pipeline.request import GenerationRequest  # noqa: E402
@@ -82,7 +82,7 @@ def main() -> int:
     parser.add_argument("--model", default=MODEL, help="the ControlNet's listed name")
     parser.add_argument("--control-mode", default=ControlMode.BALANCED.value, choices=[m.value for m in ControlMode])
     args = parser.parse_args()
-    data = tempfile.mkdtemp(prefix="easel-bench-")
+    data = temporary_data_dir()
     app = webui.build_app(cli.parse_args(["--data-dir", data, "--nowebui"], env={}))
     print(f"model: {app.models.get().checkpoint.title}; ControlNet: "
           f"{app.services.controlnets.find(args.model, 'model').name}, control mode {args.control_mode!r}; "

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import random
 import sys
-import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -29,6 +28,7 @@ import numpy as np  # noqa: E402
 from PIL import Image, ImageFilter  # noqa: E402
 
 import webui  # noqa: E402
+from bench.scratch import temporary_data_dir  # noqa: E402
 from bench.builtin_quality import held_out  # noqa: E402
 from modules import cli  # noqa: E402
 from modules.pipeline.img2img_request import Img2ImgRequest  # noqa: E402
@@ -91,7 +91,7 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=100)
     parser.add_argument("--prompts", type=int, default=50)
     args = parser.parse_args()
-    flags = ["--data-dir", tempfile.mkdtemp(prefix="easel-bench-"), "--nowebui"]
+    flags = ["--data-dir", temporary_data_dir(), "--nowebui"]
     app = webui.build_app(cli.parse_args(flags + (["--ckpt-dir", args.ckpt_dir] if args.ckpt_dir else []), env={}))
     for complete, title in ((False, "replace the masked shape by another colour and shape"),
                             (True, "complete the shape's masked right half, empty prompt")):

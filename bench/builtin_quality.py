@@ -18,7 +18,6 @@ import io
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -29,6 +28,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from PIL import Image  # noqa: E402
 
 import webui  # noqa: E402
+from bench.scratch import temporary_data_dir  # noqa: E402
 from modules import cli  # noqa: E402
 from modules.pipeline.img2img_request import Img2ImgRequest  # noqa: E402
 from modules.pipeline.request import GenerationRequest  # noqa: E402
@@ -102,7 +102,7 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=100)
     parser.add_argument("--img2img-seeds", type=int, default=50)
     args = parser.parse_args()
-    data = tempfile.mkdtemp(prefix="easel-bench-")
+    data = temporary_data_dir()
     flags = ["--data-dir", data, "--nowebui", *(["--ckpt", args.ckpt] if args.ckpt else [])]
     app = webui.build_app(cli.parse_args(flags, env={}))
     note = app.models.builtin_note()

@@ -22,7 +22,6 @@ import math
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -34,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 import webui  # noqa: E402
+from bench.scratch import temporary_data_dir  # noqa: E402
 from modules import cli  # noqa: E402
 from modules.models.speedups.options import HyperTile, UnetPatches  # noqa: E402
 
@@ -59,7 +59,7 @@ def cpu_flags() -> str:
 
 
 def app_for(ckpt: Path | None):
-    flags = ["--data-dir", tempfile.mkdtemp(prefix="easel-bench-"), "--nowebui"]
+    flags = ["--data-dir", temporary_data_dir(), "--nowebui"]
     return webui.build_app(cli.parse_args(flags + (["--ckpt", str(ckpt)] if ckpt else []), env={}))
 
 
