@@ -191,10 +191,16 @@ def smoke(entry: Entry, easel: Easel, page) -> tuple[bool, str]:
 
 
 def image_check(check: dict, easel: Easel) -> str:
-    """A txt2img with the script's args: its infotext key appears (and the image differs from one without it)."""
+    """A txt2img with the script's args: its infotext key appears (and the image differs from one without it).
+
+    `txt2img` names the always-on script to switch on ("" for none: an extension reached through the prompt or a
+    selectable script); `request` holds fields for both calls, `run_request` fields for the second call only (a
+    prompt in the extension's syntax, `script_name` and `script_args`)."""
+    both = check.get("request", {})
+    always_on = {check["txt2img"]: {"args": check.get("args", [])}} if check["txt2img"] else {}
     try:
-        base = easel.txt2img()
-        run = easel.txt2img(alwayson_scripts={check["txt2img"]: {"args": check.get("args", [])}})
+        base = easel.txt2img(**both)
+        run = easel.txt2img(**{**both, **check.get("run_request", {})}, alwayson_scripts=always_on)
     except requests.RequestException as e:
         return f"txt2img ERROR {e}"
     info = json.loads(run["info"])["infotexts"][0]
