@@ -60,3 +60,35 @@ def test_an_existing_settings_file_is_left_as_it_is(tmp_path):
     assert json.loads(path.read_text(encoding="utf-8")) == {"jpeg_quality": 90}
     fresh = tmp_path / "new" / "config.json"
     assert ensure_settings_file(fresh) is True and json.loads(fresh.read_text(encoding="utf-8")) == {}
+
+
+UI_CONFIG_READER = '''
+import json
+from modules import scripts, shared
+
+with open(shared.cmd_opts.ui_config_file, "r", encoding="utf-8") as f:  # at import, as sd-webui-negpip does
+    UI_CONFIG = json.load(f)
+
+
+class Script(scripts.Script):
+    def title(self):
+        return "ui-config reader"
+
+    def show(self, is_img2img):
+        return scripts.AlwaysVisible
+'''
+
+
+def test_a_script_reading_ui_config_at_import_finds_it_on_a_fresh_data_dir(tmp_path, tiny_checkpoint):
+    folder = tmp_path / "reader"
+    (folder / "scripts").mkdir(parents=True)
+    (folder / "scripts" / "reader.py").write_text(textwrap.dedent(UI_CONFIG_READER), encoding="utf-8")
+    app = make_app(tmp_path / "data", tiny_checkpoint, "--nowebui")
+    try:
+        app.paths.ui_config_json.unlink(missing_ok=True)
+        host = start(app, [("reader", folder)])
+        assert "ui-config reader" in host.all_titles()
+        assert json.loads(app.paths.ui_config_json.read_text(encoding="utf-8")) == {}
+    finally:
+        app.jobs.close()
+        stop(app)

@@ -69,6 +69,7 @@ ALIASES = {
     "modules.shared_items": "shared_items",
     "modules.shared_options": "shared_options",
     "modules.shared_cmd_options": "shared_cmd_options",
+    "modules.cmd_args": "cmd_args",
     "modules.shared_total_tqdm": "shared_total_tqdm",
     "modules.launch_utils": "launch",
     "launch": "launch",

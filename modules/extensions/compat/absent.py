@@ -70,8 +70,7 @@ REASONS: dict[str, str] = {
     "modules.ui_extra_networks_checkpoints_user_metadata": _UI, "modules.ui_extra_networks_hypernets": _UI,
     "modules.ui_extra_networks_textual_inversion": _UI, "modules.ui_extra_networks_user_metadata": _UI,
     "modules.infotext_versions": "A1111's infotext version checks; Easel's paste rules are in modules/imaging",
-    "modules.torch_utils": _MODEL_CODE, "modules.cmd_args": "A1111's flag parser; extensions read "
-                                                             "shared.cmd_opts (every A1111 flag has its default)",
+    "modules.torch_utils": _MODEL_CODE,
     "modules.shared_gradio_themes": _UI,
     "modules.scripts_auto_postprocessing": "A1111's wrapper that runs Extras scripts after txt2img/img2img; "
                                            "Easel runs Extras scripts on the Extras tab and its API route",

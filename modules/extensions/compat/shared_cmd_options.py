@@ -7,7 +7,7 @@ from modules.extensions.compat.shared import cmd_opts  # noqa: F401 - A1111 name
 
 def __getattr__(name: str):
     if name == "parser":
-        from modules.extensions.compat import shared
+        from modules.extensions.compat.cmd_args import current_parser
 
-        return shared.parser
+        return current_parser()
     raise AttributeError(f"module 'modules.shared_cmd_options' has no attribute {name!r}")

@@ -44,6 +44,7 @@ def start_extensions(app, folders: list[tuple[str, Path]], on_warning=None) -> S
     if folders:  # scripts that run pip themselves at import: held to Easel's versions (extensions/constraints.py)
         protect_this_process()
         ensure_settings_file(app.paths.config_json)
+        ensure_settings_file(app.paths.ui_config_json)  # extensions read ui-config.json at import (sd-webui-negpip)
     # failures reach FAILURES' listeners
     load_extension_scripts([ExtensionFolder(n, Path(p)) for n, p in folders], on_warning=on_warning)
     host.initialize()
@@ -53,10 +54,11 @@ def start_extensions(app, folders: list[tuple[str, Path]], on_warning=None) -> S
 
 
 def ensure_settings_file(path: Path) -> bool:
-    """A1111's extensions read its settings file themselves (`cmd_opts.ui_settings_file`; e.g. a route that serves
-    it to their JavaScript), and an A1111 user has one as soon as anything was applied. When it is missing it is
-    created holding no values (`{}`), so that no default is written down as if the user had chosen it
-    (docs/a1111-compat.md). True when it was created."""
+    """A1111's extensions read its settings files themselves (`cmd_opts.ui_settings_file`, e.g. a route that serves
+    it to their JavaScript; `cmd_opts.ui_config_file`, opened when their script is imported), and an A1111 user has
+    both once the UI was built or anything applied. When one is missing it is created holding no values (`{}`), so
+    that no default is written down as if the user had chosen it (docs/a1111-compat.md). True when it was
+    created."""
     if path.exists():
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
