@@ -156,14 +156,34 @@ class _AliasFinder(importlib.abc.MetaPathFinder):
         return None
 
 
+def _a1111_top_level(name: str) -> bool:
+    """Whether `modules.<name>` is one of A1111's modules (aliased here or absent with a reason)."""
+    full = f"modules.{name}"
+    return "." not in name and (full in ALIASES or full in REASONS)
+
+
+def modules_getattr(name: str):
+    """`modules.<name>` read as an attribute of the `modules` package (`import modules; modules.shared_items…`):
+    A1111 had imported every one of its modules before extensions loaded, so each was already an attribute of the
+    package; here the first read imports it."""
+    if name.startswith("__") or not _a1111_top_level(name):
+        raise AttributeError(f"module 'modules' has no attribute {name!r}")
+    return importlib.import_module(f"modules.{name}")
+
+
 def install_aliases() -> None:
-    """Make A1111's module names importable (idempotent)."""
+    """Make A1111's module names importable, and readable as attributes of `modules` (idempotent)."""
     if not any(isinstance(f, _AliasFinder) for f in sys.meta_path):
         sys.meta_path.insert(0, _AliasFinder())
+    package = sys.modules["modules"]
+    if "__getattr__" not in vars(package):
+        package.__getattr__ = modules_getattr  # type: ignore[attr-defined]
 
 
 def uninstall_aliases() -> None:
     """For tests: forget the aliases and the modules imported under them."""
     sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _AliasFinder)]
+    if vars(sys.modules["modules"]).get("__getattr__") is modules_getattr:
+        del sys.modules["modules"].__getattr__
     for name in [*ALIASES, *REASONS]:
         sys.modules.pop(name, None)
