@@ -289,11 +289,18 @@ function easelRelaxLabelChild(proto) {
 }
 [Document.prototype, Element.prototype, DocumentFragment.prototype].forEach(easelRelaxLabelChild);
 
+// use_old_hires_fix_width_height: width and height are hires fix's final size, so the row with Upscale by and
+// Resize width/height to goes (style.css hides #txt2img_hires_fix_row2 under this class), as on A1111's page
+function easelHiresSizeRule() {
+    document.body.classList.toggle("easel-old-hires-sizes", !!opts.use_old_hires_fix_width_height);
+}
+
 (function easelA1111Start() {
     if (typeof onUiUpdate !== "function") {  // Gradio may run this file before easel.js
         setTimeout(easelA1111Start, 20);
         return;
     }
+    onOptionsChanged(easelHiresSizeRule);
     onUiLoaded(easelLoadOptions);
     onUiLoaded(addContextMenuEventListener);
     onUiUpdate(easelApplyTitles);

@@ -84,6 +84,8 @@ NEGATIVE_PREFIX = "Negative prompt:"
 RE_PARAM = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
 RE_IMAGE_SIZE = re.compile(r"^(\d+)x(\d+)$")
 RE_KEY = re.compile(r"\w[\w \-/]+")
+# what in a key would break the pairs after it apart (other odd characters only cut the key short when read back)
+RE_KEY_BREAKS_LINE = re.compile(r'[,:"\n]')
 
 # A last line with fewer pairs than this is prompt text, not parameters (A1111).
 MIN_PARAM_PAIRS = 3
@@ -146,17 +148,21 @@ def ordered_params(params: Mapping[str, object]) -> list[tuple[str, object]]:
 def format_params_line(params: Mapping[str, object]) -> str:
     """The last line: `Key: value` pairs joined by ", ".
 
-    A pair whose value equals its key is written as the key alone, as A1111 does.
+    A pair whose value equals its key is written as the key alone, as A1111 does. A key A1111's reader takes only
+    the end of (an extension's "Hires. Fix") is written as A1111 writes it; one that would break the line apart
+    (a comma, colon, quote or newline) is refused.
 
     >>> format_params_line({"Seed": 1, "Steps": 20, "Version": "v1", "Lora hashes": "a: 1, b: 2", "VAE": None})
     'Steps: 20, Seed: 1, Lora hashes: "a: 1, b: 2", Version: v1'
+    >>> format_params_line({"Steps": 20, "Apply To Hires. Fix": False})
+    'Steps: 20, Apply To Hires. Fix: False'
     """
     parts = []
     for key, value in ordered_params(params):
-        if not RE_KEY.fullmatch(key):
+        if not RE_KEY.fullmatch(key) and (len(key) < 2 or RE_KEY_BREAKS_LINE.search(key)):
             raise InvalidInput(
                 "infotext key", f"{key!r} cannot be read back",
-                "a word character, then letters, digits, '_', ' ', '-' or '/' (at least 2 characters)",
+                "at least 2 characters, none of them a comma, colon, quote or newline",
             )
         parts.append(key if key == value else f"{key}: {quote(format_value(value))}")
     return ", ".join(parts)
@@ -227,9 +233,20 @@ def old_hires_first_pass_size(width: int, height: int) -> tuple[int, int]:
     return math.ceil(scale * width / 64) * 64, math.ceil(scale * height / 64) * 64
 
 
-def restore_old_hires_params(res: dict) -> None:
+def restore_old_hires_params(res: dict, final_size_sliders: bool = False) -> None:
     """Old infotexts wrote `First pass size` and the final `Size`; turn them into `Size` and `Hires resize`
-    (whole numbers, as A1111 stores them)."""
+    (whole numbers, as A1111 stores them). With `final_size_sliders` (the use_old_hires_fix_width_height setting:
+    width and height are the final size) a `Hires resize` becomes the `Size` instead.
+
+    >>> res = {"Size-1": "512", "Size-2": "512", "Hires resize-1": "1024", "Hires resize-2": "768"}
+    >>> restore_old_hires_params(res, final_size_sliders=True); res["Size-1"], res["Size-2"]
+    (1024, 768)
+    """
+    if final_size_sliders:
+        hires_w, hires_h = int(res.get("Hires resize-1", 0)), int(res.get("Hires resize-2", 0))
+        if hires_w and hires_h:
+            res["Size-1"], res["Size-2"] = hires_w, hires_h
+            return
     first_w, first_h = res.get("First pass size-1"), res.get("First pass size-2")
     if first_w is None or first_h is None:
         return
@@ -281,9 +298,10 @@ def uses_emphasis(prompt: str, negative_prompt: str) -> bool:
     return any(weight != 1.0 and text != "BREAK" for text, weight in parts)
 
 
-def fill_defaults(res: dict, backcompat_flags: bool = True) -> None:
-    """A1111's fixups for keys an infotext leaves out (see INFOTEXT_DEFAULTS), the `Hypernet` prompt tag and the
-    version flags (`backcompat_flags`: A1111's `auto_backcompat`), in A1111's order."""
+def fill_defaults(res: dict, backcompat_flags: bool = True, final_size_sliders: bool = False) -> None:
+    """A1111's fixups for keys an infotext leaves out (see INFOTEXT_DEFAULTS), the `Hypernet` prompt tag, old hires
+    sizes (`final_size_sliders`: see restore_old_hires_params) and the version flags (`backcompat_flags`: A1111's
+    `auto_backcompat`), in A1111's order."""
     hypernet = res.get("Hypernet")
     if hypernet is not None:
         res["Prompt"] += f"<hypernet:{hypernet}:{res.get('Hypernet strength', '1.0')}>"
@@ -294,7 +312,7 @@ def fill_defaults(res: dict, backcompat_flags: bool = True) -> None:
     if "Emphasis" not in res and uses_emphasis(res["Prompt"], res["Negative prompt"]):
         res["Emphasis"] = "Original"
     res.setdefault("Refiner switch by sampling steps", False)
-    restore_old_hires_params(res)
+    restore_old_hires_params(res, final_size_sliders)
     if backcompat_flags:
         backcompat(res)
 

@@ -34,6 +34,7 @@ class PasteRules:
     skip: tuple[str, ...] = ()  # infotext_skip_pasting: infotext keys to disregard
     checkpoint: bool = False  # not disable_weights_auto_swap: "Model hash" picks the checkpoint
     backcompat: bool = True  # auto_backcompat: an older version's image sets the compatibility flags it needs
+    final_size_sliders: bool = False  # use_old_hires_fix_width_height: a Hires resize is pasted as the Size
 
     def __post_init__(self):
         if self.styles not in STYLE_MODES:
@@ -43,7 +44,8 @@ class PasteRules:
     def from_options(cls, opts) -> PasteRules:
         """From a settings snapshot or the option store (either answers `.get(key)`)."""
         return cls(str(opts.get("infotext_styles")), tuple(opts.get("infotext_skip_pasting") or ()),
-                   not opts.get("disable_weights_auto_swap"), bool(opts.get("auto_backcompat")))
+                   not opts.get("disable_weights_auto_swap"), bool(opts.get("auto_backcompat")),
+                   bool(opts.get("use_old_hires_fix_width_height")))
 
 
 A1111_PASTE_RULES = PasteRules()  # A1111's defaults
@@ -54,7 +56,7 @@ def paste_params(text: str, rules: PasteRules = A1111_PASTE_RULES, styles: Style
     flags of older versions), then the rules applied."""
     params = parse_infotext(text, defaults=False)  # the fields the text itself has
     written = list(params)
-    fill_defaults(params, rules.backcompat)
+    fill_defaults(params, rules.backcompat, rules.final_size_sliders)
     return apply_paste_rules(params, rules, styles, written)
 
 

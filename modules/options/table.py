@@ -146,6 +146,10 @@ SETTINGS: tuple[Setting, ...] = (
        "gets whole training timesteps)", SD),
     _s("use_old_scheduling", False, "Use old prompt editing timelines (A1111 before 1.6: [a:b:N] counts N < 1 as a "
        "fraction, and the hires pass its own steps)", "Compatibility"),
+    _s("use_old_hires_fix_width_height", False, "For hires fix, use width/height sliders to set final resolution "
+       "rather than first pass (disables Upscale by, Resize width/height to)", "Compatibility"),
+    _s("hires_fix_use_firstpass_conds", False, "For hires fix, calculate conds of second pass using extra networks "
+       "of first pass", "Compatibility"),
     _s("auto_backcompat", True, "Automatic backward compatibility: a pasted infotext of an older A1111 version "
        "turns on the compatibility settings it was made with", "Compatibility"),
     _s("use_downcasted_alpha_bar", False, "Downcast model alphas_cumprod to fp16 before sampling (reproduces seeds "

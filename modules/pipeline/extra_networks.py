@@ -91,7 +91,7 @@ class NetworkRun:
         self.ti_hashes: dict[str, str] = {}
         self.not_found: dict[str, list[str]] = {}  # infotext key → names
         self._found: dict[str, object] = {}  # name → LoraInfo | None, so a name is looked up once per run
-        self._batch_loras: list = []  # the current batch's (network, te, unet), for `apply_to`
+        self._batch_loras: list = []  # the current batch's (network, te, unet), for `activate_second_pass`
 
     def __enter__(self) -> NetworkRun:
         return self
@@ -108,7 +108,26 @@ class NetworkRun:
 
     def activate(self, batch: ImagePlan) -> None:
         """Patch in the LoRAs of the batch's first prompt (A1111: one set per batch) and note its embeddings."""
-        stripped, networks = parse_extra_networks_batch(batch.prompts)
+        stripped, self._batch_loras = self._loras_of(batch.prompts)
+        for message in self.models.apply_loras(self.model, self._batch_loras):
+            self._warn(message)
+        self._note_embeddings(list(stripped) + list(batch.negative_prompts))
+
+    def activate_second_pass(self, model, hires: ImagePlan | None) -> None:
+        """Before hires fix's second pass, as A1111 does: patch the LoRAs of the hires prompts (`hires`: the batch
+        with its hires prompts; None when the request has none, which keeps the batch's LoRAs) into `model`, the
+        main model or a hires checkpoint, whichever runs the pass. The next `activate` puts the batch's back."""
+        loras = self._batch_loras
+        if hires is not None:
+            stripped, loras = self._loras_of(hires.prompts)
+            self._note_embeddings(stripped + list(hires.negative_prompts))
+        for message in self.models.apply_loras(model, loras):
+            self._warn(message)
+
+    def _loras_of(self, prompts: Sequence[str]) -> tuple[list[str], list[tuple]]:
+        """The prompts without their tags, and the (network, te, unet) of the first prompt's LoRAs (A1111 uses
+        one prompt's per batch); other tag kinds become warnings."""
+        stripped, networks = parse_extra_networks_batch(prompts)
         loras = []
         for kind, params_list in networks.items():
             if kind in LORA_KINDS:
@@ -116,26 +135,16 @@ class NetworkRun:
             else:
                 reason = UNSUPPORTED_KINDS.get(kind, "unknown extra network kind")
                 self._warn(f"<{kind}:…> ignored: {reason}", "Extra networks ignored", kind)
-        loras = [entry for entry in loras if entry is not None]
-        self._batch_loras = [(net, r.te, r.unet) for net, r in loras]
-        for message in self.models.apply_loras(self.model, self._batch_loras):
-            self._warn(message)
-        self._note_embeddings(list(stripped) + list(batch.negative_prompts))
+        return list(stripped), [(net, r.te, r.unet) for net, r in (e for e in loras if e is not None)]
 
-    def apply_to(self, model) -> None:
-        """The current batch's LoRAs on another model of the job (a hires checkpoint), as A1111 patches whatever
-        model runs; the next `activate` puts them back on the main model."""
-        for message in self.models.apply_loras(model, self._batch_loras):
-            self._warn(message)
-
-    def check_families(self, plan, batches: int) -> None:
-        """Refuse, before the first batch runs, a LoRA of another family than the model in any batch's prompt, so a
-        job runs whole or not at all (`activate` would only meet it at its own batch)."""
+    def check_families(self, plan, batches: int, hires_prompt: str = "") -> None:
+        """Refuse, before the first batch runs, a LoRA of another family than the model in any batch's prompt or
+        the hires prompt, so a job runs whole or not at all (`activate` would only meet it at its own batch)."""
         from modules.models.lora_family import check_family
 
         table = None
-        for n in range(batches):
-            _, networks = parse_extra_networks_batch(plan.batch(n).prompts)
+        for prompts in [plan.batch(n).prompts for n in range(batches)] + ([[hires_prompt]] if hires_prompt else []):
+            _, networks = parse_extra_networks_batch(prompts)
             for kind, params_list in networks.items():
                 if kind not in LORA_KINDS:
                     continue

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from modules.controlnet.resolve import control_run
 from modules.errors import InvalidInput, NotFound
 from modules.imaging.convert import pil_to_tensor, tensor_to_pil
+from modules.imaging.infotext import old_hires_first_pass_size
 from modules.imaging.resize import resize_image
 from modules.pipeline import inpaint
 from modules.pipeline.extra_networks import styled_prompts
@@ -52,12 +53,20 @@ class HiresPlan:
     infotext: dict[str, Any]
 
 
-def first_pass_request(req: GenerationRequest) -> GenerationRequest:
-    """Old API clients send firstphase_width/height: then width/height are the final size (A1111)."""
-    if not req.enable_hr or not (req.firstphase_width or req.firstphase_height):
+def first_pass_request(req: GenerationRequest, old_size_rule: bool = False) -> GenerationRequest:
+    """The request with width/height as the first pass's size. Old API clients send firstphase_width/height: then
+    width/height are the final size (A1111). `old_size_rule` (A1111's use_old_hires_fix_width_height setting):
+    width/height are always the final size, and the first pass is about 512x512 pixels of the same shape, as
+    before A1111 1.0; Upscale by and Resize width/height to are then not used."""
+    if not req.enable_hr:
         return req
-    return req.replace(width=req.firstphase_width or req.width, height=req.firstphase_height or req.height,
-                       hr_resize_x=req.width, hr_resize_y=req.height, firstphase_width=0, firstphase_height=0)
+    if req.firstphase_width or req.firstphase_height:
+        req = req.replace(width=req.firstphase_width or req.width, height=req.firstphase_height or req.height,
+                          hr_resize_x=req.width, hr_resize_y=req.height, firstphase_width=0, firstphase_height=0)
+    if old_size_rule:
+        width, height = old_hires_first_pass_size(req.width, req.height)
+        req = req.replace(width=width, height=height, hr_resize_x=req.width, hr_resize_y=req.height)
+    return req
 
 
 def target_size(width: int, height: int, scale: float, resize_x: int, resize_y: int,
@@ -275,13 +284,11 @@ class SecondPass:
         re-denoised latents [B, C, H/f, W/f] (`on_extra_noise`, `notes`: see `Pass.run`; `refiner`: the job's
         RefinerSession, which switches here when `hires_fix_refiner_pass` includes the second pass; `controls`: the
         job's ControlNet units, with their hints at the hires size; `hires_model`: the job's HiresModel when
-        `hr_checkpoint_name` names another checkpoint, which then encodes and samples, with the batch's LoRAs
-        (`networks`: the job's NetworkRun))."""
+        `hr_checkpoint_name` names another checkpoint, which then encodes and samples; `networks`: the job's
+        NetworkRun, which patches the hires prompts' LoRAs (or the batch's) into the model that runs the pass)."""
         exact, plan, first_model = opts.exact_batches, self.plan, model
         if hires_model is not None:
             model = hires_model.model()
-            if networks is not None:
-                networks.apply_to(model)
             if notes is not None:
                 notes.update(hires_model.infotext())
         init, pixels = upscale_latents(model, latents, plan, services.upscalers, exact,
@@ -297,7 +304,12 @@ class SecondPass:
             return step_conditioning(services.conditioning, m, prompts, opts.CLIP_stop_at_last_layers,
                                      self.first_steps, opts, exact, hires_steps=hires_steps)
 
-        conds = conds_for(model)
+        # A1111's hires_fix_use_firstpass_conds: the conds are made while the first pass's LoRAs are still in the
+        # text encoder (not with a hires checkpoint, whose text encoder never had them)
+        early = conds_for(model) if opts.hires_fix_use_firstpass_conds and hires_model is None else None
+        if networks is not None:
+            networks.activate_second_pass(model, prompts if (req.hr_prompt or req.hr_negative_prompt) else None)
+        conds = early if early is not None else conds_for(model)
         shape = (init.shape[1], init.shape[2], init.shape[3])  # (C, H/f, W/f)
         rng = make_rng(shape, batch, req, opts, model.device, model.vae_scale_factor)
         image_cond = second_pass_conditioning(model, init, pixels, opts.inpainting_mask_weight, exact)

@@ -46,7 +46,7 @@ def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapsh
     ctx = RunContext("txt2img", req, opts, job, services)
     hooks.call("setup", ctx)
     hooks.call("before_process", ctx)
-    req = first_pass_request(ctx.request)
+    req = first_pass_request(ctx.request, bool(opts.use_old_hires_fix_width_height))
     validate_request(req)
     ctx.model = model = services.models.get(opts.sd_model_checkpoint or None, opts.sd_vae, fp8_setting(opts))
     prompt, negative_prompt = prompt_pair(opts.enable_prompt_comments,  # A1111: comments go after the styles
@@ -90,7 +90,7 @@ def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapsh
         HiresModel(services, second.checkpoint, opts, ctx.model, tiling, ctx.plan.seeds[0])
     with tiled(model, tiling), NetworkRun(services, ctx.model, opts) as nets, refiner or contextlib.nullcontext(), \
             hires_model or contextlib.nullcontext():
-        nets.check_families(ctx.plan, req.n_iter)
+        nets.check_families(ctx.plan, req.n_iter, req.hr_prompt if second is not None else "")
         for n in range(req.n_iter):
             if job.interrupted:
                 break
@@ -115,6 +115,7 @@ def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapsh
                                      on_extra_noise=extra_noise_hook(hooks, ctx), first_images=first_images,
                                      notes=ctx.extra, refiner=refiner, controls=controls, hires_model=hires_model,
                                      networks=nets)
+                outputs.facts = nets.facts(facts)  # with the hires prompt's LoRA hashes
                 decoder = model if hires_model is None else hires_model.model()
             if latents is not None:
                 latents = sampled(hooks, ctx, latents)

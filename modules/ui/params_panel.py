@@ -125,7 +125,7 @@ def build_hires(ctx: UiContext) -> None:
                     label="Hires steps", elem_id="txt2img_hires_steps")
             ctx.add(tab, "denoising_strength", gr.Slider, minimum=0.0, maximum=1.0, step=0.01, value=0.7,
                     label="Denoising strength", elem_id="txt2img_denoising_strength")
-        with gr.Row():
+        with gr.Row(elem_id="txt2img_hires_fix_row2"):  # hidden by use_old_hires_fix_width_height (easel.js)
             ctx.add(tab, "hr_scale", gr.Slider, minimum=1.0, maximum=4.0, step=0.05, value=2.0, label="Upscale by",
                     elem_id="txt2img_hr_scale")
             ctx.add(tab, "hr_resize_x", gr.Slider, minimum=0, maximum=2048, step=8, value=0, label="Resize width to",

@@ -75,7 +75,8 @@ def build(ctx: UiContext) -> None:
         except EaselError as e:
             raise gr.Error(e.message, print_exception=False) from None
 
-    apply.click(submit, inputs=components, outputs=result)
+    # the page's `opts` follow, and onOptionsChanged callbacks run, as in A1111 after Apply
+    apply.click(submit, inputs=components, outputs=result).then(None, js="() => { easelLoadOptions(); }")
     reload_ui.click(None, js="() => { location.reload(); }")
     ctx.shared["settings_fields"] = (keys, components)
 

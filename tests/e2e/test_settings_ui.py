@@ -87,3 +87,22 @@ def test_quicksettings_show_a_value_changed_elsewhere_after_a_reload(page, serve
         assert options["CLIP_stop_at_last_layers"] == 2
     finally:
         page.request.post(server.url + "/sdapi/v1/options", data={"CLIP_stop_at_last_layers": 1})
+
+
+def test_old_hires_size_setting_hides_the_upscale_row_once_applied(page, server):
+    """use_old_hires_fix_width_height makes width/height the final size: A1111's page hides hires fix's Upscale by
+    and Resize rows; here the applied setting reaches the page's `opts` (onOptionsChanged) without a reload."""
+    hidden = "() => getComputedStyle(document.getElementById('txt2img_hires_fix_row2')).display === 'none'"
+    page.locator("#txt2img_hr").first.click()  # open the Hires. fix accordion
+    page.wait_for_selector("#txt2img_hires_fix_row2", state="visible")
+    select_tab(page, "Settings")
+    page.locator("#settings button[role=tab]", has_text="Compatibility").first.click()
+    page.locator("#setting_use_old_hires_fix_width_height input[type=checkbox]").first.check()
+    try:
+        apply_settings(page, "use_old_hires_fix_width_height")
+        page.wait_for_function(hidden)
+        page.reload()
+        page.wait_for_selector("body.easel-loaded", state="attached", timeout=60_000)
+        page.wait_for_function(hidden)
+    finally:
+        page.request.post(server.url + "/sdapi/v1/options", data={"use_old_hires_fix_width_height": False})
