@@ -80,6 +80,7 @@ ALIASES = {
     "lora": "lora_module",
     "ldm.util": "ldm_util",
     "ldm.modules.diffusionmodules.util": "ldm_diffusion_util",
+    "ldm.modules.attention": "ldm_attention",
     "ldm.modules.encoders.modules": "ldm_encoders",
 }
 

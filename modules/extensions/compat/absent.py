@@ -17,8 +17,9 @@ _INTERROGATE = ("A1111's interrogator classes; Easel's are modules/interrogate, 
 _SAMPLER = "A1111's sampler code; Easel's samplers are plain functions (modules/sampling)"
 _LDM = ("the Stable Diffusion repository's model code, which A1111 ran; Easel's models are diffusers classes "
         "(modules/models), so patching these classes would change nothing")
-_LDM_PACKAGE = "a package of the Stable Diffusion repository; Easel has ldm.util, ldm.modules.diffusionmodules.util " \
-               "and ldm.modules.encoders.modules of it"
+REASON_LDM_MODEL_CODE = _LDM
+_LDM_PACKAGE = "a package of the Stable Diffusion repository; Easel has ldm.util, ldm.modules.diffusionmodules.util, " \
+               "ldm.modules.attention (its feed-forward blocks) and ldm.modules.encoders.modules of it"
 
 REASONS: dict[str, str] = {
     "modules.codeformer_model": _UPSCALE, "modules.gfpgan_model": _UPSCALE, "modules.esrgan_model": _UPSCALE,
@@ -77,7 +78,7 @@ REASONS: dict[str, str] = {
     "modules.localization": "A1111's localization loader; Easel's is modules/ui/localization.py (same JSON files)",
     "modules.sd_emphasis": "A1111's emphasis classes; Easel's modes are modules/conditioning/emphasis.py",
     "ldm": _LDM_PACKAGE, "ldm.modules": _LDM_PACKAGE, "ldm.modules.encoders": _LDM_PACKAGE,
-    "ldm.modules.diffusionmodules": _LDM_PACKAGE, "ldm.modules.attention": _LDM,
+    "ldm.modules.diffusionmodules": _LDM_PACKAGE,
     "ldm.modules.diffusionmodules.openaimodel": _LDM, "ldm.modules.diffusionmodules.model": _LDM,
     "ldm.modules.diffusionmodules.upscaling": _LDM, "ldm.modules.distributions": _LDM,
     "ldm.modules.distributions.distributions": _LDM, "ldm.modules.ema": _LDM, "ldm.models": _LDM,
