@@ -265,3 +265,14 @@ def test_easels_own_modules_win_over_a1111_names(bound):
         assert module.__file__.endswith("modules/interrogate/__init__.py")
     finally:
         del compat.REASONS["modules.interrogate"]
+
+
+def test_a_package_easel_lacks_still_gives_its_submodules(bound):
+    """`modules.textual_inversion` has no counterpart, but A1111 had imported its `textual_inversion` submodule, so
+    `modules.textual_inversion.textual_inversion.EmbeddingDatabase` was an attribute chain extensions read
+    (sd-webui-lora-block-weight's postprocess)."""
+    package = importlib.import_module("modules.textual_inversion")
+    vars(package).pop("textual_inversion", None)  # as before anything imported the submodule
+    assert package.textual_inversion.EmbeddingDatabase is not None
+    with pytest.raises(AttributeError, match="modules.textual_inversion.nothing"):
+        _ = package.nothing

@@ -100,7 +100,21 @@ class AbsentModule(types.ModuleType):
     def __getattr__(self, key: str):
         if key.startswith("__"):
             raise AttributeError(key)
+        sub = f"{self.__name__}.{key}"
+        if hasattr(self, "__path__") and _importable(sub):
+            # A1111 had imported its submodules, so they were attributes of the package
+            # (`modules.textual_inversion.textual_inversion.EmbeddingDatabase`, read by sd-webui-lora-block-weight)
+            import importlib
+
+            return importlib.import_module(sub)
         raise AttributeError(f"Easel has no {self.__name__}.{key}: {self.__reason__} (docs/a1111-compat.md)")
+
+
+def _importable(name: str) -> bool:
+    """Whether `name` is one of A1111's modules the compat layer gives (a view, or absent with a reason)."""
+    from modules.extensions.compat import ALIASES
+
+    return name in ALIASES or name in REASONS
 
 
 def is_package(name: str) -> bool:

@@ -321,11 +321,22 @@ class CompatHooks:
         self.runner.before_process_batch(p, **self._batch_kwargs(p, ctx))
 
     def _after_extra_networks_activate(self, p, ctx):
+        """As at the end of A1111's `extra_networks.activate`: the batch's prompts without their tags, the tags'
+        params in `p.extra_network_data`, the activated LoRAs in `networks.loaded_networks`; what scripts change
+        on those is patched in (compat/lora_batch.py)."""
+        from modules.extensions.compat import extra_networks, lora_batch
+
+        p.prompts, p.extra_network_data = extra_networks.parse_prompts(p.prompts)
+        lora_batch.begin(ctx.model)
         self.runner.after_extra_networks_activate(p, extra_network_data=p.extra_network_data,
                                                   **self._batch_kwargs(p, ctx))
+        lora_batch.sync()
 
     def _process_batch(self, p, ctx):
+        from modules.extensions.compat import lora_batch
+
         self.runner.process_batch(p, **self._batch_kwargs(p, ctx))
+        lora_batch.sync()
 
     def _process_before_every_sampling(self, p, ctx, **kwargs):
         self.runner.process_before_every_sampling(p, **kwargs)
@@ -370,6 +381,9 @@ class CompatHooks:
         script_callbacks.image_saved_callback(script_callbacks.ImageSaveParams(image, p, str(filename), pnginfo))
 
     def _postprocess(self, p, ctx):
+        from modules.extensions.compat import lora_batch
+
+        lora_batch.end()
         processed = processed_from_result(p, ctx.result)
         self.runner.postprocess(p, processed)
         set_shown(ctx.result, list(processed.images), list(processed.infotexts))

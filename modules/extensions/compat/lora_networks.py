@@ -51,7 +51,7 @@ class Network:
         self.name, self.network_on_disk = name, network_on_disk
         self.te_multiplier = self.unet_multiplier = 1.0
         self.dyn_dim: int | None = None
-        self.modules: dict = {}  # A1111's patch objects per layer: Easel patches weights itself
+        self.modules: dict = {}  # A1111's layer objects (while a batch runs: compat/lora_batch.py)
         self.bundle_embeddings: dict = {}
         self.mtime: float | None = None
         self.mentioned_name: str | None = None
@@ -78,19 +78,26 @@ def list_available_networks() -> None:
         library.list(refresh=True)
 
 
+def network_for(lora, te: float, unet: float, network: Network | None = None) -> Network:
+    """The Network row of one of Easel's applied LoraNetworks (filled into `network` when given)."""
+    info = lora.info
+    network = network if network is not None else Network.__new__(Network)
+    Network.__init__(network, info.name, _on_disk(info, binding.app().services.loras))
+    network.te_multiplier, network.unet_multiplier, network.mentioned_name = te, unet, info.name
+    network.mtime = info.path.stat().st_mtime if info.path.exists() else None
+    return network
+
+
 def _loaded() -> list[Network]:
-    """The LoRAs of the current model's last generation (a fresh list each time: clearing it changes nothing, as
-    Easel applies the prompt's LoRAs again for every generation)."""
-    models = binding.app().services.models
-    library = binding.app().services.loras
-    loaded = []
-    for lora, te, unet in models.last_applied_loras():
-        info = lora.info
-        network = Network(info.name, _on_disk(info, library))
-        network.te_multiplier, network.unet_multiplier, network.mentioned_name = te, unet, info.name
-        network.mtime = info.path.stat().st_mtime if info.path.exists() else None
-        loaded.append(network)
-    return loaded
+    """While a batch runs, its LoRAs as Networks extensions may change (compat/lora_batch.py); otherwise the LoRAs
+    of the current model's last generation (a fresh list each time: clearing it changes nothing, as Easel applies
+    the prompt's LoRAs again for every generation)."""
+    from modules.extensions.compat import lora_batch
+
+    running = lora_batch.running()
+    if running is not None:
+        return running
+    return [network_for(lora, te, unet) for lora, te, unet in binding.app().services.models.last_applied_loras()]
 
 
 def _by_alias() -> dict[str, NetworkOnDisk]:
