@@ -16,6 +16,7 @@ from typing import Any
 
 _bound: dict[str, Any] = {"app": None, "host": None}
 _running: ContextVar[Any] = ContextVar("easel_compat_running_host", default=None)
+_overrides: ContextVar[Any] = ContextVar("easel_compat_overrides", default=None)
 
 
 def bind(app, host=None) -> None:
@@ -34,6 +35,22 @@ def running(host):
         yield host
     finally:
         _running.reset(token)
+
+
+@contextlib.contextmanager
+def overriding(values):
+    """While one `process_images` runs on this thread: `values` (its override_settings, checked and typed) are
+    what `shared.opts` reads for those keys, as A1111 set them on its global opts for that call."""
+    token = _overrides.set(values)
+    try:
+        yield values
+    finally:
+        _overrides.reset(token)
+
+
+def overrides():
+    """The running `process_images`' override_settings ({key: value}), or None."""
+    return _overrides.get()
 
 
 def app():

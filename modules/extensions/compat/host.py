@@ -201,8 +201,10 @@ class ScriptHost:
         snapshot = self.app.options.snapshot(request.override_settings)
         parent = p.easel_job or self.app.current_job  # a p an extension built itself runs in the current job
         job = self.passes.wrap(parent) if parent is not None else Job()
+        overridden = {key: snapshot[key] for key in request.override_settings or {}}
         try:  # hooks even without scripts: they keep p in step with the run (all_prompts, seeds, per-image lists)
-            result = self.app.run_core(p.kind, request, snapshot, job, CompatHooks(self, p))
+            with binding.overriding(overridden):  # shared.opts reads the request's override_settings (A1111)
+                result = self.app.run_core(p.kind, request, snapshot, job, CompatHooks(self, p))
         finally:
             if parent is not None:
                 self.passes.finished(job)

@@ -139,6 +139,9 @@ class OptionsView:
     def __getattr__(self, key: str) -> Any:
         if key.startswith("__"):
             raise AttributeError(key)
+        overridden = binding.overrides()
+        if overridden is not None and key in overridden:
+            return overridden[key]
         options = binding.app().options
         if key in options.table:
             return options.get(key)
