@@ -92,6 +92,7 @@ class NetworkRun:
         self.not_found: dict[str, list[str]] = {}  # infotext key → names
         self._found: dict[str, object] = {}  # name → LoraInfo | None, so a name is looked up once per run
         self._batch_loras: list = []  # the current batch's (network, te, unet), for `activate_second_pass`
+        self._active: list = []  # what the pass running now has (the batch's or the hires prompt's)
 
     def __enter__(self) -> NetworkRun:
         return self
@@ -109,6 +110,7 @@ class NetworkRun:
     def activate(self, batch: ImagePlan) -> None:
         """Patch in the LoRAs of the batch's first prompt (A1111: one set per batch) and note its embeddings."""
         stripped, self._batch_loras = self._loras_of(batch.prompts)
+        self._active = self._batch_loras
         for message in self.models.apply_loras(self.model, self._batch_loras):
             self._warn(message)
         self._note_embeddings(list(stripped) + list(batch.negative_prompts))
@@ -121,7 +123,26 @@ class NetworkRun:
         if hires is not None:
             stripped, loras = self._loras_of(hires.prompts)
             self._note_embeddings(stripped + list(hires.negative_prompts))
+        self._active = loras
         for message in self.models.apply_loras(model, loras):
+            self._warn(message)
+
+    def activate_refiner(self, model) -> None:
+        """When the refiner takes over a pass: the pass's LoRAs patch it too, as A1111's Lora extension patches
+        whatever model runs. One made for another family (an SDXL LoRA on the SDXL refiner) is left out with a
+        warning rather than applied in part (modules/models/lora_family.py)."""
+        from modules.models.lora_family import check_family
+
+        table, fitting = model.lora_module_map(), []
+        for entry in self._active:
+            try:
+                check_family(entry[0], table)
+            except InvalidInput:
+                self._warn(f"<lora:{entry[0].info.name}> was made for another model family than the refiner "
+                           f"{model.checkpoint.name}: the refiner ran without it")
+                continue
+            fitting.append(entry)
+        for message in self.models.apply_loras(model, fitting):
             self._warn(message)
 
     def _loras_of(self, prompts: Sequence[str]) -> tuple[list[str], list[tuple]]:

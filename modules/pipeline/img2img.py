@@ -195,9 +195,11 @@ def run_img2img(services: PipelineServices, req: Img2ImgRequest, opts: Snapshot,
     controls = resolve_units(services, model, req.controlnet_units, req.width, req.height, seed=ctx.plan.seeds[0],
                              init_image=req.init_images[0] if req.init_images else None, init_mask=req.mask)
     refiner_plan = plan_refiner(services.models, req, opts, ctx.model.checkpoint) if strength > 0 else None
-    refiner = None if refiner_plan is None else RefinerSession(services, refiner_plan, opts, ctx.model, tiling)
+    nets = NetworkRun(services, ctx.model, opts)
+    refiner = None if refiner_plan is None else \
+        RefinerSession(services, refiner_plan, opts, ctx.model, tiling, nets)
     model = with_vae_methods(model, opts, job_models_dirs(services), ctx.plan.seeds[0])  # as the settings say
-    with tiled(model, tiling), NetworkRun(services, ctx.model, opts) as nets, refiner or contextlib.nullcontext():
+    with tiled(model, tiling), nets, refiner or contextlib.nullcontext():
         nets.check_families(ctx.plan, req.n_iter)
         for n in range(req.n_iter):
             if job.interrupted:

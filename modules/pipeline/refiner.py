@@ -16,6 +16,7 @@ import torch
 
 from modules.errors import InvalidInput
 from modules.pipeline.beside_model import BesideModel, short_title
+from modules.pipeline.extra_networks import NetworkRun
 from modules.pipeline.refiner_plan import RefinerPlan
 from modules.pipeline.sample import model_denoiser
 from modules.sampling.alpha_schedule import AlphaSchedule
@@ -60,6 +61,7 @@ class RefinerSession:
     opts: Any
     main: Any  # the job's main LoadedModel
     tiling: bool = False
+    networks: NetworkRun | None = None  # the job's LoRAs, patched into the refiner when it takes over
     _beside: BesideModel | None = None
 
     def model(self):
@@ -125,6 +127,8 @@ class RefinerSwitch:
         if plan.switch_at is not None and done < plan.switch_at:
             return
         model = self.session.model()
+        if self.session.networks is not None:  # before the conds: a LoRA's text-encoder layers count there too
+            self.session.networks.activate_refiner(model)
         conds = self.conds_for(model)
         cfg.denoiser = model_denoiser(model, self.choice, self.exact)
         cfg.cond, cfg.uncond = conds.cond, conds.uncond

@@ -85,11 +85,12 @@ def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapsh
     first = FirstPass(choice, denoiser, sigmas, ngms, controls, "single" if second is None else "first",
                       sgm_noise_multiplier(opts, choice.spec))
     model = with_vae_methods(model, opts, job_models_dirs(services), ctx.plan.seeds[0])  # as the settings say
-    refiner = None if refiner_plan is None else RefinerSession(services, refiner_plan, opts, ctx.model, tiling)
+    nets = NetworkRun(services, ctx.model, opts)
+    refiner = None if refiner_plan is None else \
+        RefinerSession(services, refiner_plan, opts, ctx.model, tiling, nets)
     hires_model = None if second is None or second.checkpoint is None else \
         HiresModel(services, second.checkpoint, opts, ctx.model, tiling, ctx.plan.seeds[0])
-    with tiled(model, tiling), NetworkRun(services, ctx.model, opts) as nets, refiner or contextlib.nullcontext(), \
-            hires_model or contextlib.nullcontext():
+    with tiled(model, tiling), nets, refiner or contextlib.nullcontext(), hires_model or contextlib.nullcontext():
         nets.check_families(ctx.plan, req.n_iter, req.hr_prompt if second is not None else "")
         for n in range(req.n_iter):
             if job.interrupted:

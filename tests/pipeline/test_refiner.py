@@ -209,3 +209,58 @@ def test_each_image_of_a_batch_equals_its_single_run(app):
                          app.options.snapshot(dict(BASE["override_settings"])), Job())
     assert np.array_equal(pixels(batch.images[1]), pixels(second.images[0]))
     assert "Refiner: " in batch.infotexts[1]
+
+
+def test_the_prompts_loras_patch_the_refiner_once_it_takes_over(app):
+    """A1111's Lora extension patches whatever model runs: the refiner carries the prompt's LoRA from its first
+    call; after the job both models have their files' weights."""
+    from tests.fixtures.tiny_lora import lora_tensors, write_lora
+
+    main = app.models.get(MAIN)
+    write_lora(app.services.loras.folder / "grain.safetensors", lora_tensors(main, seed=1, scale=0.5))
+    refiner = app.models.refiner(REFINER)
+    clean = {id(m): {k: v.detach().clone() for k, v in m.unet.state_dict().items()} for m in (main, refiner)}
+    patched: dict[int, list[bool]] = {id(main): [], id(refiner): []}
+    originals = {}
+    for model in (main, refiner):
+        originals[id(model)] = forward = model.engine.unet_forward
+
+        def watched(*args, model=model, forward=forward, **kwargs):
+            now = model.unet.state_dict()
+            patched[id(model)].append(any(not torch.equal(now[k], v) for k, v in clean[id(model)].items()))
+            return forward(*args, **kwargs)
+
+        model.engine.unet_forward = watched
+    try:
+        result = app.txt2img(GenerationRequest(**{**BASE, "prompt": "a red circle <lora:grain:1>"},
+                                               refiner_checkpoint=REFINER, refiner_switch_at=0.5))
+    finally:
+        for model in (main, refiner):
+            del model.engine.unet_forward
+    assert [len(patched[id(main)]), len(patched[id(refiner)])] == [2, 2]
+    assert all(patched[id(main)]) and all(patched[id(refiner)])
+    assert "Refiner: tiny-refiner" in result.infotexts[0] and not result.warnings
+    for model in (main, refiner):
+        now = model.unet.state_dict()
+        assert all(torch.equal(now[k], v) for k, v in clean[id(model)].items())
+
+
+def test_a_lora_of_another_family_is_left_out_of_the_refiner_with_a_warning():
+    """An SDXL LoRA on the SDXL refiner would fit in part; Easel leaves it out of the refiner and says so."""
+    from types import SimpleNamespace
+
+    from modules.pipeline.extra_networks import NetworkRun
+
+    applied = []
+    models = SimpleNamespace(apply_loras=lambda model, loras: applied.append(loras) or [])
+    run = NetworkRun(SimpleNamespace(models=models, loras=None, embeddings=None), None, {})
+    layer = "lora_unet_mid_block_attentions_0_transformer_blocks_0_attn2_to_k"
+    network = SimpleNamespace(info=SimpleNamespace(name="xl-detail", path="xl-detail.safetensors"),
+                              layers={layer: SimpleNamespace(delta_2d=lambda: (640, 2048))})  # [out, in]
+    run._active = [(network, 1.0, 1.0)]
+    refiner = SimpleNamespace(checkpoint=SimpleNamespace(name="sdxl-refiner"),
+                              lora_module_map=lambda: {layer: ("unet", torch.nn.Linear(1280, 640))})
+    run.activate_refiner(refiner)
+    assert applied == [[]]
+    assert run.warnings == ["<lora:xl-detail> was made for another model family than the refiner sdxl-refiner: "
+                            "the refiner ran without it"]
