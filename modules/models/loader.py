@@ -23,7 +23,7 @@ from modules.models.hashing import short_hash
 from modules.models.ldm_layout import VAE_PREFIX
 from modules.models.loaded import LoadedModel
 from modules.models.model_config import ModelSpec, load_spec
-from modules.models.safe_load import open_checkpoint
+from modules.models.safe_load import TensorSource, open_checkpoint
 
 
 def spec_for(info: CheckpointInfo, family: Family, configs_dir: Path) -> ModelSpec:
@@ -66,10 +66,12 @@ def check_main_model(family: Family, path: Path) -> None:
 
 def load_model(info: CheckpointInfo, device_config: DeviceConfig, configs_dir: Path, tokenizer: CLIPTokenizer,
                vae: VaeInfo | None = None, vae_hash: str | None = None, disable_safe_unpickle: bool = False,
-               families: Sequence[Family] = FAMILIES, as_refiner: bool = False) -> LoadedModel:
+               families: Sequence[Family] = FAMILIES, as_refiner: bool = False,
+               tensors: TensorSource | None = None) -> LoadedModel:
     """Everything of one checkpoint, with the baked-in VAE or the given VAE file; `families`: the family table.
-    A family that only refines another model's image (the SDXL refiner) loads only `as_refiner`."""
-    with closing(open_checkpoint(info.path, disable_safe_unpickle)) as source:
+    A family that only refines another model's image (the SDXL refiner) loads only `as_refiner`. `tensors`: the
+    weights, when they are not the file's (a merge held in memory); `info` still names the file's config."""
+    with closing(tensors or open_checkpoint(info.path, disable_safe_unpickle)) as source:
         names = source.keys()
         family = detect_family({k: source.shape(k) for k in names}, str(info.path), families)
         if not as_refiner:

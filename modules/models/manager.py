@@ -13,7 +13,7 @@ import gc
 import logging
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,11 +27,13 @@ from modules.models.weight_storage import Fp8Setting
 from modules.paths import Paths
 
 if TYPE_CHECKING:
+    import torch
     from transformers import CLIPTokenizer
 
     from modules.models.devices import DeviceConfig
     from modules.models.loaded import LoadedModel
     from modules.models.lora import AppliedLoras, LoraNetwork
+    from modules.models.safe_load import TensorSource
 
 SHOWN_NAMES = 8
 log = logging.getLogger(__name__)
@@ -327,15 +329,30 @@ class ModelManager:
     def held_refiner(self) -> LoadedModel | None:
         return self._refiner
 
+    def load_tensors(self, info: CheckpointInfo, tensors: Mapping[str, torch.Tensor], vae: str = VAE_AUTOMATIC,
+                     fp8: Fp8Setting | None = None) -> LoadedModel:
+        """Make weights held in memory the current model (a merge an extension made; A1111's
+        `load_model(already_loaded_state_dict=…)`). `info` gives its name and hash and the file it was made from:
+        that file's yaml config, and a later `get` of that file keeps this model, as A1111 compares file names."""
+        from modules.models.safe_load import TensorDictSource
+
+        with self._load_lock:
+            vae_info = resolve_vae(vae, info, self.list_vaes())
+            self.unload()
+            self._current = self._load(info, vae_info, fp8=fp8, tensors=TensorDictSource(info.path, tensors))
+            return self._current
+
     def _load(self, info: CheckpointInfo, vae: VaeInfo | None, as_refiner: bool = False,
-              fp8: Fp8Setting | None = None) -> LoadedModel:
-        info = info.with_hash(self.hash_cache.sha256(info.path, self._hash_key(info)))
-        self._remember_hash(info)
+              fp8: Fp8Setting | None = None, tensors: TensorSource | None = None) -> LoadedModel:
+        """Read `info`'s file (or `tensors`, which keep the hash `info` carries) into a LoadedModel."""
+        if tensors is None:
+            info = info.with_hash(self.hash_cache.sha256(info.path, self._hash_key(info)))
+            self._remember_hash(info)
         vae_hash = self.hash_cache.sha256(vae.path, f"vae/{vae.name}") if vae else None
         module = loader()
         model = module.load_model(info, self.device_config, self.paths.configs_dir, self._tokenizer_for(), vae=vae,
                                   vae_hash=vae_hash, disable_safe_unpickle=self.disable_safe_unpickle,
-                                  families=self.families or FAMILIES, as_refiner=as_refiner)
+                                  families=self.families or FAMILIES, as_refiner=as_refiner, tensors=tensors)
         if fp8 is not None:
             model.store_weights(fp8.storage_for(model.is_sdxl))
         return model

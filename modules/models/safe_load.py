@@ -57,6 +57,29 @@ class PickleSource:
         self.tensors = {}
 
 
+class TensorDictSource:
+    """Tensors already in memory (a state dict an extension merged) read like a checkpoint file; `path` is the file
+    they stand in for (its yaml config and VAE are that file's). Tensors are copied when read: the caller keeps its
+    dict."""
+
+    def __init__(self, path: Path | str, tensors: Mapping[str, torch.Tensor]):
+        self.path = Path(path)
+        self.tensors = state_dict_of(tensors, str(path))
+
+    def keys(self) -> list[str]:
+        return list(self.tensors)
+
+    def shape(self, key: str) -> tuple[int, ...]:
+        return tuple(self.tensors[key].shape)
+
+    def read(self, key: str, dtype: torch.dtype | None = None, device=None,
+             channels_last: bool = False) -> torch.Tensor:
+        return convert(self.tensors[key], dtype, device, channels_last, copy=True)
+
+    def close(self) -> None:
+        self.tensors = {}
+
+
 def load_pickle_state_dict(path: Path, disable_safe_unpickle: bool = False) -> dict[str, torch.Tensor]:
     """torch.load with our restricted pickle module (or plain pickle when the user disabled the check)."""
     if not path.is_file():

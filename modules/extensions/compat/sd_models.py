@@ -134,7 +134,32 @@ def reload_model_weights(sd_model=None, info=None, forced_reload: bool = False):
 
 
 def load_model(checkpoint_info=None, already_loaded_state_dict=None):
-    return reload_model_weights(info=checkpoint_info)
+    """Load `checkpoint_info` (default: the selected checkpoint) and return `shared.sd_model`. With
+    `already_loaded_state_dict` (a merge held in memory, as sd-webui-supermerger makes) those weights are loaded
+    instead of the file's, named by the info's name and hash; the info's file gives the yaml config, and the model
+    stays loaded while that file is the one selected (A1111 compares file names before reloading)."""
+    if already_loaded_state_dict is None:
+        return reload_model_weights(info=checkpoint_info)
+    app = binding.app()
+    info = checkpoint_info or select_checkpoint()
+    if info is None:
+        raise ValueError("load_model: no checkpoint_info given and no checkpoint to name the weights after")
+    app.services.models.load_tensors(_core_info(info), already_loaded_state_dict, app.options.get("sd_vae"),
+                                     fp8_setting(app.options))
+    return _loaded_view()
+
+
+def _core_info(info):
+    """Easel's CheckpointInfo for an A1111 one an extension may have renamed (name, title and sha256 of a merge)."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    from modules.models.discovery import CheckpointInfo as CoreInfo
+
+    core = getattr(info, "_core", None)
+    if core is None:
+        core = CoreInfo(Path(info.filename), os.path.basename(str(info.filename)))
+    return replace(core, name=getattr(info, "name", None) or core.name, sha256=getattr(info, "sha256", None))
 
 
 def unload_model_weights(sd_model=None, info=None):
