@@ -72,8 +72,16 @@ def reconstruct_multicond_batch(c: MulticondLearnedConditioning, current_step: i
     return conds_list, _stack(rows)
 
 
+def get_learned_conditioning(model, prompts, steps: int, hires_steps: int | None = None,
+                             use_old_scheduling: bool = False) -> list[list[ScheduledPromptConditioning]]:
+    """Each prompt's schedule, its texts encoded by the loaded model (compat/prompt_encoding.py)."""
+    from modules.extensions.compat.prompt_encoding import get_learned_conditioning as encode
+
+    return encode(model, prompts, steps, hires_steps, use_old_scheduling)
+
+
 def __getattr__(name: str):
-    if name in ("get_learned_conditioning", "get_multicond_learned_conditioning"):
-        raise AttributeError(f"Easel has no prompt_parser.{name}: prompts are encoded inside a generation "
+    if name == "get_multicond_learned_conditioning":
+        raise AttributeError(f"Easel has no prompt_parser.{name}: AND prompts are encoded inside a generation "
                              "(modules/pipeline/prompting.py); hook on_cfg_denoiser to see or change the conds")
     raise AttributeError(f"module 'modules.prompt_parser' has no attribute {name!r}")

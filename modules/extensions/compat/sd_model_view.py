@@ -94,3 +94,9 @@ class CondStageView:
 
     def tokenize(self, texts: list[str]) -> list[list[int]]:
         return self.tokenizer(list(texts), truncation=False, add_special_tokens=False)["input_ids"]
+
+    def tokenize_line(self, line: str) -> tuple[list, int]:
+        """A prompt's 77-token chunks (PromptChunk: tokens, multipliers, fixes) and its token count."""
+        from modules.extensions.compat.prompt_encoding import tokenize_line
+
+        return tokenize_line(self.tokenizer, line)
