@@ -146,8 +146,11 @@ def commit_hash() -> str:
         return "<none>"
 
 
+A1111_TAG = "v1.10.1"
+
+
 def git_tag() -> str:
-    try:
-        return subprocess.check_output([git, "-C", script_path, "describe", "--tags"], text=True).strip()
-    except Exception:
-        return "<none>"
+    """The A1111 release whose interface Easel gives extensions. They parse this tag to pick code paths for A1111's
+    versions (sd-webui-supermerger names a merged model only from 1.5 on, and tells Forge by an "f" tag); Easel's own
+    version, or git's complaint about a checkout without tags, would send them down a wrong path."""
+    return A1111_TAG
