@@ -108,7 +108,10 @@ class CFGDenoiser:
             extra["image_rows"] = image_rows(cond, with_uncond)
         if params.image_cond is not None:
             extra["concat"] = params.image_cond
-        out = self.denoiser(params.x, params.sigma, cond=self._cond_batch(conds), **extra)  # [N (+ B), C, H, W]
+        call = self.hooks.model_call
+        batch_cond = self._cond_batch(conds)
+        out = (self.denoiser(params.x, params.sigma, cond=batch_cond, **extra) if call is None
+               else call(self.denoiser, params.x, params.sigma, batch_cond, extra))  # [N (+ B), C, H, W]
         out_params = DenoisedParams(out, self.sampling_step, self.total_steps, self.denoiser)
         for on_denoised in self.hooks.on_denoised:
             on_denoised(out_params)

@@ -74,9 +74,13 @@ class CFGHooks:
     # guided denoised [B, C, H, W] (A1111 extensions override CFGDenoiser.combine_denoised, e.g. Dynamic
     # Thresholding); one per run, a later one wins
     combine: Callable[[CombineParams], Any] | None = None
+    # makes each model call in place of `denoiser(x, sigma, cond=cond, **kwargs)`: gets those four and returns the
+    # denoised rows [N (+ B), C, H, W] (A1111 extensions replace the sampler's inner model, e.g. Tiled Diffusion
+    # denoises the latent tile by tile and calls the model once per tile batch); one per run, a later one wins
+    model_call: Callable[[Callable, Any, Any, Any, dict], Any] | None = None
 
     def plus(self, other: CFGHooks) -> CFGHooks:
         """These hooks, then `other`'s, at each point."""
         return CFGHooks(self.on_denoiser + other.on_denoiser, self.on_denoised + other.on_denoised,
                         self.on_after_cfg + other.on_after_cfg, self.on_step + other.on_step,
-                        other.combine or self.combine)
+                        other.combine or self.combine, other.model_call or self.model_call)

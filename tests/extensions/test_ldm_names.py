@@ -77,8 +77,8 @@ def test_ldm_model_code_is_absent_with_a_reason(loaded_app):
         _ = attention.CrossAttention
     ddpm = a1111("ldm.models.diffusion.ddpm")
 
-    with pytest.raises(AttributeError, match="ldm.models.diffusion.ddpm.LatentDiffusion"):
-        _ = ddpm.LatentDiffusion
+    with pytest.raises(AttributeError, match="ldm.models.diffusion.ddpm.DiffusionWrapper"):
+        _ = ddpm.DiffusionWrapper  # the class names only (tests/extensions/test_inner_model.py)
 
 
 def test_networks_lists_the_lora_files(loaded_app):

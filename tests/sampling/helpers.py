@@ -1,6 +1,7 @@
 """Test helpers: k-diffusion as the numeric oracle (loaded without its package __init__) and a tiny eps model."""
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
 import sys
 import types
@@ -14,10 +15,12 @@ from modules.sampling.denoiser import scaled_linear_alphas_cumprod
 def load_kdiffusion() -> types.SimpleNamespace:
     """k_diffusion.sampling / .external / .utils without running k_diffusion/__init__.py (it pulls in
     wandb, clip and friends); submodules are loaded by path under a bare package module."""
-    if "k_diffusion.external" not in sys.modules:
-        spec = importlib.util.find_spec("k_diffusion")
-        assert spec is not None and spec.submodule_search_locations, "k-diffusion is a test requirement"
-        root = Path(spec.submodule_search_locations[0])
+    # the installed package, not the extension layer's k_diffusion views (A1111's name for it) if aliases are on
+    spec = importlib.machinery.PathFinder.find_spec("k_diffusion")
+    assert spec is not None and spec.submodule_search_locations, "k-diffusion is a test requirement"
+    root = Path(spec.submodule_search_locations[0])
+    loaded = getattr(sys.modules.get("k_diffusion.external"), "__file__", None) or ""
+    if not loaded.startswith(str(root)):
         pkg = types.ModuleType("k_diffusion")
         pkg.__path__ = [str(root)]
         sys.modules["k_diffusion"] = pkg

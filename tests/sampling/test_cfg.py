@@ -143,3 +143,18 @@ def test_guided_returns_uncond_when_asked():
     denoised, uncond = cfg.guided(X, SIGMA, need_uncond=True)
     assert torch.allclose(uncond, den(X, SIGMA, cond=UNCOND), atol=1e-6)
     assert torch.allclose(denoised, den(X, SIGMA, cond=COND), atol=1e-5)
+
+
+def test_a_model_call_hook_makes_the_model_call_and_its_result_is_guided():
+    model = TinyEps()
+    den = denoiser(model)
+    seen = []
+
+    def call(inner, x, sigma, cond, extra):
+        seen.append((inner is den, tuple(x.shape), tuple(cond.shape), dict(extra)))
+        return inner(x, sigma, cond=cond, **extra) * 0  # every row denoised to zeros
+
+    out = CFGDenoiser(den, COND, UNCOND, 7.0, hooks=CFGHooks(model_call=call))(X, SIGMA)
+    assert seen == [(True, (4, 4, 8, 8), (4, 6, 8), {})]  # one call: cond and uncond rows, as without the hook
+    assert torch.equal(out, torch.zeros_like(X))
+    assert CFGHooks(model_call=call).plus(CFGHooks()).model_call is call

@@ -82,7 +82,17 @@ ALIASES = {
     "ldm.modules.diffusionmodules.util": "ldm_diffusion_util",
     "ldm.modules.attention": "ldm_attention",
     "ldm.modules.encoders.modules": "ldm_encoders",
+    "ldm.models.diffusion.ddpm": "ldm_ddpm",
+    # the k-diffusion repository A1111 put on sys.path: the model wrappers of its sampler objects, Easel's sampler
+    # functions under k-diffusion's names (an installed k-diffusion package is another version: these win)
+    "k_diffusion": "k_diffusion_pkg",
+    "k_diffusion.external": "k_diffusion_external",
+    "k_diffusion.utils": "k_diffusion_utils",
+    "k_diffusion.sampling": "k_diffusion_sampling",
 }
+
+# names whose views win over a package of that name installed beside Easel
+ALWAYS_ALIASED = ("k_diffusion",)
 
 
 BUILTIN_DIR = Path(__file__).resolve().parents[3] / "extensions-builtin"
@@ -143,11 +153,13 @@ def _exists(fullname: str, path) -> bool:
 
 class _AliasFinder(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname, path=None, target=None):
-        if (fullname in ALIASES or fullname in REASONS) and _exists(fullname, path):
+        pinned = fullname.split(".")[0] in ALWAYS_ALIASED
+        if (fullname in ALIASES or fullname in REASONS) and not pinned and _exists(fullname, path):
             return None
         local = ALIASES.get(fullname)
         if local is not None:
-            return importlib.util.spec_from_loader(fullname, _AliasLoader(f"{__name__}.{local}"))
+            package = any(name.startswith(fullname + ".") for name in ALIASES)
+            return importlib.util.spec_from_loader(fullname, _AliasLoader(f"{__name__}.{local}"), is_package=package)
         builtin = builtin_script(fullname)
         if builtin is not None:
             return importlib.util.spec_from_loader(fullname, _BuiltinScriptLoader(builtin))

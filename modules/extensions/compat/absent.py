@@ -82,7 +82,7 @@ REASONS: dict[str, str] = {
     "ldm.modules.diffusionmodules.openaimodel": _LDM, "ldm.modules.diffusionmodules.model": _LDM,
     "ldm.modules.diffusionmodules.upscaling": _LDM, "ldm.modules.distributions": _LDM,
     "ldm.modules.distributions.distributions": _LDM, "ldm.modules.ema": _LDM, "ldm.models": _LDM,
-    "ldm.models.autoencoder": _LDM, "ldm.models.diffusion": _LDM, "ldm.models.diffusion.ddpm": _LDM,
+    "ldm.models.autoencoder": _LDM, "ldm.models.diffusion": _LDM,
     "ldm.models.diffusion.ddim": _SAMPLER, "ldm.models.diffusion.plms": _SAMPLER,
     "ldm.models.diffusion.sampling_util": _SAMPLER,
 }

@@ -140,11 +140,14 @@ def cfg_hooks(p=None) -> CFGHooks:
         sc.cfg_after_cfg_callback(a)
         params.x = a.x
 
+    from modules.extensions.compat.model_call import model_call_hook
+
     sampler = _sampler_object(p)
     return CFGHooks(on_denoiser=(on_denoiser,) if sc.has("cfg_denoiser") else (),
                     on_denoised=(on_denoised,) if sc.has("cfg_denoised") else (),
                     on_after_cfg=(on_after_cfg,) if sc.has("cfg_after_cfg") else (),
-                    on_step=_callback_state_hooks(sampler), combine=_combine_hook(sampler, p))
+                    on_step=_callback_state_hooks(sampler), combine=_combine_hook(sampler, p),
+                    model_call=model_call_hook(sampler))
 
 
 def _sampler_object(p):
@@ -183,7 +186,7 @@ def _combine_hook(sampler, p):
         cfg = params.denoiser
         wrap.step, wrap.total_steps, wrap.p = cfg.step, cfg.total_steps, p
         wrap.steps = getattr(p, "steps", cfg.total_steps)
-        wrap.mask, wrap.init_latent, wrap.model_wrap = cfg.keep_mask, cfg.init_latent, cfg.denoiser
+        wrap.mask, wrap.init_latent = cfg.keep_mask, cfg.init_latent
         wrap.nmask = None if cfg.keep_mask is None else 1 - cfg.keep_mask
         conds_list = [list(parts) for parts in params.parts]  # per image [(row, weight), …], as A1111
         uncond = cond_for_extension(params.text_uncond)

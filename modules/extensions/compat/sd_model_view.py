@@ -50,6 +50,20 @@ class ModelView:
         return self._info.shorthash
 
     @property
+    def parameterization(self) -> str:
+        """What the UNet predicts, in ldm's words: "eps" or "v"."""
+        if self._loaded is None:
+            return "eps"
+        return "v" if self._loaded.prediction_type.startswith("v") else "eps"
+
+    cond_stage_key = "txt"  # ldm's config key for the text prompt (A1111's instruct-pix2pix model said "edit")
+
+    @property
+    def model(self) -> DiffusionWrapperView:
+        """ldm's `DiffusionWrapper` around the UNet: its `conditioning_key`."""
+        return DiffusionWrapperView(self._loaded)
+
+    @property
     def cond_stage_model(self):
         """A1111's prompt encoder object for SD 1.x (its `wrapped` is ldm's FrozenCLIPEmbedder over the loaded CLIP
         tokenizer and text model); other families encode prompts differently in Easel (modules/conditioning)."""
@@ -62,6 +76,26 @@ class ModelView:
         if self._loaded is not None and not key.startswith("__"):
             return getattr(self._loaded, key)
         raise AttributeError(key)
+
+
+class DiffusionWrapperView:
+    """`sd_model.model` (ldm's DiffusionWrapper): how the model takes its conditioning, "crossattn" or, for
+    inpainting models (the masked image concatenated to the latent), "hybrid"."""
+
+    def __init__(self, loaded):
+        self._loaded = loaded
+
+    @property
+    def conditioning_key(self) -> str:
+        if self._loaded is not None and self._loaded.unet_in_channels > self._loaded.latent_channels:
+            return "hybrid"
+        return "crossattn"
+
+    @property
+    def diffusion_model(self):
+        raise AttributeError("Easel's UNet is diffusers' UNet2DConditionModel (`shared.sd_model.unet`), not ldm's "
+                             "UNetModel: its input_blocks/middle_block/output_blocks layout is not there "
+                             "(docs/a1111-compat.md)")
 
 
 def current_model_view() -> ModelView | None:

@@ -12,7 +12,7 @@ from modules.extensions.compat.sd_samplers_common import Sampler, SamplerData
 
 class CFGDenoiserKDiffusion:
     """A1111's k-diffusion CFG wrapper, the `model_wrap_cfg` of a sampler object. During a run Easel keeps its
-    `step`, `total_steps`, `steps`, `p`, `mask`, `nmask`, `init_latent` and `model_wrap` current before each
+    `step`, `total_steps`, `steps`, `p`, `mask`, `nmask` and `init_latent` current before each
     `combine_denoised` call (compat/cfg_view.py)."""
 
     def __init__(self, sampler):
@@ -32,7 +32,11 @@ class CFGDenoiserKDiffusion:
 
     @property
     def inner_model(self):
-        """The model as a denoiser D(x, sigma, cond=…) → denoised (set while a run samples)."""
+        """The loaded model as a k_diffusion denoiser D(x, sigma, cond=…) → x0 (`CompVisDenoiser`, or
+        `CompVisVDenoiser` for a v model), made at the first read as A1111 makes it; None while no model is
+        loaded. During a generation a call is that step's model call (compat/model_call.py)."""
+        if self.model_wrap is None:
+            self.model_wrap = _denoiser_for_loaded_model()
         return self.model_wrap
 
     def combine_denoised(self, x_out, conds_list, uncond, cond_scale):
@@ -47,6 +51,17 @@ class CFGDenoiserKDiffusion:
 
     def get_pred_x0(self, x_in, x_out, sigma):
         return x_out
+
+
+def _denoiser_for_loaded_model():
+    from modules.extensions.compat import k_diffusion_external, shared
+
+    model = shared.sd_model
+    if model is None or model._loaded is None:
+        return None
+    kind = k_diffusion_external.CompVisVDenoiser if model.parameterization == "v" else \
+        k_diffusion_external.CompVisDenoiser
+    return kind(model, quantize=bool(shared.opts.enable_quantization))
 
 
 def _rows_of(cond) -> int:

@@ -1,0 +1,159 @@
+"""A1111's sampler object holds the model as a k_diffusion denoiser (`model_wrap_cfg.inner_model`, a
+`CompVisDenoiser`); extensions replace its `forward` and call the original with rows of their choosing, as Tiled
+Diffusion does with batches of latent tiles. Each model call of a generation goes through such a replacement, with the
+conds in A1111's dict layout, and the original reaches Easel's UNet with the rows it is given."""
+from __future__ import annotations
+
+import importlib
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+
+from modules.pipeline.request import GenerationRequest
+from tests.extensions.conftest import start, stop
+from tests.pipeline.conftest import make_app
+
+BASE = dict(prompt="a red circle", negative_prompt="blue", steps=3, width=64, height=64, seed=5,
+            sampler_name="Euler", cfg_scale=6.0)
+
+SCRIPT = '''
+import torch
+from modules import scripts, sd_samplers
+
+MODE = ["off"]
+SEEN = []
+
+
+def two_tiles(forward):
+    """The left and right halves of the latent denoised as one batch of two tiles."""
+    def tiled(x, sigma, cond):
+        n, half = x.shape[0], x.shape[-1] // 2
+        text, image = cond["c_crossattn"][0], cond["c_concat"][0]
+        batch = {"c_crossattn": [torch.cat([text, text])], "c_concat": [torch.cat([image, image])]}
+        out = forward(torch.cat([x[..., :half], x[..., half:]]), torch.cat([sigma, sigma]), cond=batch)
+        SEEN.append((n, tuple(out.shape)))
+        return torch.cat([out[:n], out[n:]], dim=-1)
+    return tiled
+
+
+def unchanged(forward):
+    def same(x, sigma, cond):
+        image = cond["c_concat"][0]
+        SEEN.append((sorted(cond), tuple(cond["c_crossattn"][0].shape), tuple(image.shape), bool(image.any())))
+        return forward(x, sigma, cond=cond)
+    return same
+
+
+class Script(scripts.Script):
+    def title(self):
+        return "tile probe"
+
+    def show(self, is_img2img):
+        return scripts.AlwaysVisible
+
+    def process(self, p, *args):
+        if MODE[0] == "off":
+            return
+        self.original = original = sd_samplers.create_sampler
+
+        def create(name, model):
+            sampler = original(name, model)
+            inner = sampler.model_wrap_cfg.inner_model
+            inner.forward = (two_tiles if MODE[0] == "tiles" else unchanged)(inner.forward)
+            return sampler
+
+        sd_samplers.create_sampler = create
+
+    def postprocess(self, p, processed, *args):
+        if MODE[0] != "off":
+            sd_samplers.create_sampler = self.original
+'''
+
+
+@pytest.fixture(scope="module")
+def probe_app(tmp_path_factory, tiny_checkpoint):
+    root = tmp_path_factory.mktemp("inner_model")
+    folder = root / "tile_probe"
+    (folder / "scripts").mkdir(parents=True)
+    (folder / "scripts" / "tile_probe.py").write_text(textwrap.dedent(SCRIPT), encoding="utf-8")
+    app = make_app(root / "data", tiny_checkpoint, "--nowebui")
+    start(app, [("tile_probe", folder)])
+    yield app
+    app.jobs.close()
+    stop(app)
+
+
+def probe():
+    from modules.extensions.compat import scripts
+
+    return next(d.module for d in scripts.scripts_data if d.path.endswith("tile_probe.py"))
+
+
+def pixels(result) -> np.ndarray:
+    return np.asarray(result.images[0].convert("RGB")).astype(np.int16)
+
+
+def run(app, mode: str):
+    from modules.extensions.compat.reporting import FAILURES
+
+    FAILURES.clear()
+    mod = probe()
+    mod.MODE[0], mod.SEEN[:] = mode, []
+    try:
+        result = app.txt2img(GenerationRequest(**BASE))
+    finally:
+        mod.MODE[0] = "off"
+    assert FAILURES.failures == []
+    return result, list(mod.SEEN)
+
+
+def test_a_forward_that_calls_the_original_unchanged_changes_nothing(probe_app):
+    plain, _ = run(probe_app, "off")
+    same, seen = run(probe_app, "unchanged")
+    assert len(seen) == BASE["steps"]  # Euler: one model call per step
+    # cond rows then uncond rows, A1111's SD 1.x layout; txt2img's image cond is zeros [N, 5, 1, 1]
+    assert all(keys == ["c_concat", "c_crossattn"] and text[0] == 2 and image == (2, 5, 1, 1) and not any_set
+               for keys, text, image, any_set in seen)
+    assert np.abs(pixels(same) - pixels(plain)).max() <= 2
+
+
+def test_a_forward_that_batches_tiles_denoises_the_latent_tile_by_tile(probe_app):
+    plain, _ = run(probe_app, "off")
+    tiled, seen = run(probe_app, "tiles")
+    assert seen == [(2, (4, 4, 8, 4))] * BASE["steps"]  # both tiles of cond and uncond rows in one call
+    assert np.abs(pixels(tiled) - pixels(plain)).max() > 2  # each half saw only itself
+
+
+def test_the_inner_model_is_the_loaded_model_as_a_k_diffusion_denoiser(probe_app):
+    from modules import sd_samplers, shared
+
+    probe_app.txt2img(GenerationRequest(**BASE))  # a loaded model
+    for name in [n for n in list(sys.modules) if n == "k_diffusion" or n.startswith("k_diffusion.")]:
+        sys.modules.pop(name)  # the name resolves to Easel's views even where a k-diffusion package is installed
+    external = importlib.import_module("k_diffusion.external")
+    utils = importlib.import_module("k_diffusion").utils
+    inner = sd_samplers.create_sampler("Euler", shared.sd_model).model_wrap_cfg.inner_model
+    kind = external.CompVisVDenoiser if shared.sd_model.parameterization == "v" else external.CompVisDenoiser
+    assert isinstance(inner, kind) and inner.inner_model.sd_checkpoint_info is not None
+    sigmas = inner.get_sigmas(4)
+    assert sigmas.shape == (5,) and sigmas[-1] == 0 and bool((sigmas[:-1].diff() < 0).all())
+    assert torch.allclose(inner.t_to_sigma(inner.sigma_to_t(sigmas[:-1])), sigmas[:-1], rtol=1e-3)
+    assert utils.append_dims(sigmas, 4).shape == (5, 1, 1, 1)
+    with pytest.raises(RuntimeError, match="inside a generation"):
+        inner(torch.zeros(1, 4, 8, 8), sigmas[:1], cond={})
+
+
+def test_ldm_model_class_names_and_the_wrapper_facts(probe_app):
+    from modules import shared
+
+    probe_app.txt2img(GenerationRequest(**BASE))
+    ddpm = importlib.import_module("ldm.models.diffusion.ddpm")
+    model = shared.sd_model
+    assert isinstance(model, ddpm.LatentDiffusion)  # an SD 1.x model, as A1111's
+    assert model.cond_stage_key == "txt" and model.model.conditioning_key == "crossattn"
+    assert model.parameterization in ("eps", "v")
+    with pytest.raises(AttributeError, match="diffusers"):
+        _ = ddpm.DiffusionWrapper
