@@ -208,3 +208,12 @@ def test_key_order_table_matches_compat():
               "Seed resize from", "Denoising strength", "Conditional mask weight", "Clip skip", "ENSD",
               "Token merging ratio", "Init image hash", "RNG", "Tiling"]
     assert [k for k in INFOTEXT_KEY_ORDER if k in compat] == compat
+
+
+def test_a_key_the_reader_cuts_short_is_written_as_a1111_writes_it():
+    """An extension's key with a full stop (sd-webui-cads: "CADS Apply To Hires. Fix") does not stop the
+    generation; the pairs around it read back unchanged."""
+    text = format_infotext("p", "", {"Steps": 3, "CADS Apply To Hires. Fix": False, "Seed": 2})
+    assert text.endswith("Steps: 3, Seed: 2, CADS Apply To Hires. Fix: False")
+    res = parse_infotext(text)
+    assert res["Steps"] == "3" and res["Seed"] == "2" and res["Fix"] == "False"
