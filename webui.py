@@ -90,7 +90,8 @@ def build_app(flags: argparse.Namespace, worker: bool = False):
     embeddings = EmbeddingDatabase([paths.embeddings_dir], hashes, flags.disable_safe_unpickle)
     services = PipelineServices(models=models, samplers=SamplerRegistry(),
                                 conditioning=PromptConditioning(embeddings, models),
-                                saver=ImageSaver(), paths=paths, version=f"easel-{VERSION}", embeddings=embeddings,
+                                saver=ImageSaver(rules=filename_rules(flags)), paths=paths,
+                                version=f"easel-{VERSION}", embeddings=embeddings,
                                 loras=LoraLibrary(paths.lora_dir, flags.disable_safe_unpickle,
                                                   hashing=not flags.no_hashing),
                                 styles=StyleDatabase(paths.styles_csv),
@@ -350,6 +351,15 @@ def serve(server, app, host: str, port: int) -> bool:
     with contextlib.suppress(KeyboardInterrupt):
         listener.run()
     return listener.started
+
+
+def filename_rules(flags: argparse.Namespace):
+    """A1111's --unix-filenames-sanitization and --filenames-max-length, as the image saver takes them."""
+    from modules.imaging.saving import FilenameRules
+
+    length = getattr(flags, "filenames_max_length", None)  # checked to be a whole number at start (cli_a1111)
+    return FilenameRules.from_flags(bool(getattr(flags, "unix_filenames_sanitization", None)),
+                                    None if length is None else int(length))
 
 
 def tls_files(flags: argparse.Namespace) -> tuple[str | None, str | None]:

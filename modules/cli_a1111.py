@@ -49,6 +49,8 @@ FLAGS: tuple[A1111Flag, ...] = (
     A1111Flag("--tls-certfile", "value", ACTS),
     A1111Flag("--freeze-settings-in-sections", "value", ACTS),
     A1111Flag("--freeze-specific-settings", "value", ACTS),
+    A1111Flag("--unix-filenames-sanitization", "switch", ACTS),
+    A1111Flag("--filenames-max-length", "value", ACTS),
     # nothing to do in Easel, said at start
     *(A1111Flag(name, "switch", NOTED, _LAUNCHER) for name in (
         "--skip-install", "--skip-prepare-environment", "--skip-python-version-check", "--skip-version-check",
@@ -100,8 +102,6 @@ FLAGS: tuple[A1111Flag, ...] = (
               "(--tls-keyfile with --tls-certfile)"),
     A1111Flag("--use-ipex", "switch", REFUSED, "Intel XPUs are not supported"),
     A1111Flag("--dump-sysinfo", "switch", REFUSED, "not available"),
-    A1111Flag("--unix-filenames-sanitization", "switch", REFUSED, "not available yet"),
-    A1111Flag("--filenames-max-length", "value", REFUSED, "not available yet"),
 )
 BY_NAME = {flag.name: flag for flag in FLAGS}
 
@@ -169,6 +169,9 @@ def apply_flags(flags: argparse.Namespace, environ) -> str | None:
         logging.getLogger().setLevel(flags.loglevel.upper())
     if flags.max_batch_count is not None and not (flags.max_batch_count.isdigit() and int(flags.max_batch_count)):
         return f"--max-batch-count: {flags.max_batch_count!r} is not a whole number of 1 or more"
+    length = flags.filenames_max_length
+    if length is not None and not (length.isdigit() and int(length)):
+        return f"--filenames-max-length: {length!r} is not a whole number of 1 or more"
     if flags.theme is not None and flags.theme not in THEMES:
         return f"--theme: {flags.theme!r} is not a theme (light or dark)"
     styles = flags.styles_file or []

@@ -62,6 +62,7 @@ def test_noted_flags_are_said_with_why_and_start():
     (["--clip-models-path", "/m"], "--clip-models-path"),
     (["--loglevel", "LOUD"], "--loglevel: 'LOUD' is not a log level"),
     (["--theme", "blue"], "--theme: 'blue' is not a theme"),
+    (["--filenames-max-length", "0"], "--filenames-max-length: '0' is not a whole number of 1 or more"),
     (["--styles-file", "a.csv", "--styles-file", "b.csv"], "--styles-file: Easel reads one styles file"),
     (["--styles-file", "styles*.csv"], "--styles-file"),
     (["--device-id", "gpu1"], "--device-id"),

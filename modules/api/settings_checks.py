@@ -38,6 +38,10 @@ def check_settings(changes: Mapping[str, Any], options, data_dir: Path, field: s
         check_changeable(key, coerce(options.table[key], value), options.get(key), f"{field}.{key}")
         if key.startswith("outdir_"):
             check_inside(data_dir, f"{field}.{key}", value)
+        if key == "directories_filename_pattern" and isinstance(value, str):
+            from modules.imaging.save_naming import check_folder_pattern
+
+            check_folder_pattern(value, f"{field}.{key}")
 
 
 def vae_names(models, refresh: bool = False) -> list[str]:

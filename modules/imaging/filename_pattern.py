@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from modules.imaging.saving import sanitize_filename_part
+from modules.imaging.saving import DEFAULT_RULES, FilenameRules
 
 RE_TAG = re.compile(r"\[(\w+)(?:<([^>]*)>)?\]")
 RE_NONLETTERS = re.compile(r"[\s!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]+")
@@ -30,7 +30,8 @@ def prompt_words(prompt: str, limit: int = MAX_PROMPT_WORDS) -> str:
     return " ".join(words[:limit]) if words else "empty"
 
 
-def _value(tag: str, arg: str | None, values: Mapping[str, Any], now: datetime) -> str | None:
+def _value(tag: str, arg: str | None, values: Mapping[str, Any], now: datetime, rules: FilenameRules) -> str | None:
+    sanitize_filename_part = rules.sanitize
     if tag == "date":
         return now.date().isoformat()
     if tag == "datetime":
@@ -49,10 +50,11 @@ def _value(tag: str, arg: str | None, values: Mapping[str, Any], now: datetime) 
     return None if value is None else sanitize_filename_part(str(value))
 
 
-def apply_pattern(pattern: str, values: Mapping[str, Any], now: datetime | None = None) -> str:
+def apply_pattern(pattern: str, values: Mapping[str, Any], now: datetime | None = None,
+                  rules: FilenameRules = DEFAULT_RULES) -> str:
     """`pattern` with each `[tag]` replaced by its value: seed, steps, cfg, width, height, sampler, scheduler,
     model_name, model_hash, styles, prompt, prompt_spaces, prompt_words, prompt_no_styles, date,
-    datetime<format>, job_timestamp, … (any key of `values`).
+    datetime<format>, job_timestamp, … (any key of `values`); each value is made safe by `rules`.
 
     >>> when = datetime(2026, 1, 2, 3, 4, 5)
     >>> apply_pattern("[seed]-[prompt_spaces]", {"seed": 42, "prompt": "a red/blue cube"}, when)
@@ -65,7 +67,7 @@ def apply_pattern(pattern: str, values: Mapping[str, Any], now: datetime | None 
     now = now or datetime.now()
 
     def replace(match: re.Match) -> str:
-        value = _value(match.group(1).lower(), match.group(2), values, now)
+        value = _value(match.group(1).lower(), match.group(2), values, now, rules)
         return match.group(0) if value is None else value
 
     return RE_TAG.sub(replace, pattern)

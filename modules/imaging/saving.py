@@ -14,11 +14,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PIL import Image
 
 from modules.errors import EaselError, InvalidInput
 from modules.imaging.metadata import image_with_infotext_bytes, pil_format
+
+if TYPE_CHECKING:
+    from modules.imaging.save_naming import SavingSettings
 
 OUTPUT_KINDS: tuple[str, ...] = ("txt2img", "img2img", "extras")
 DATE_FORMAT = "%Y-%m-%d"  # A1111's `[date]`, the default `directories_filename_pattern`
@@ -26,10 +30,45 @@ GRID_BASENAME = "grid"
 MAX_NAME_TRIES = 500  # A1111 tries this many numbers past the next one before giving up
 
 # A1111's `sanitize_filename_part`: characters no file name may hold, and what may not start or end one.
-INVALID_FILENAME_CHARS = '<>:"/\\|?*\n\r\t'
+INVALID_FILENAME_CHARS = '#<>:"/\\|?*\n\r\t'
+UNIX_INVALID_FILENAME_CHARS = "/"  # A1111's --unix-filenames-sanitization
 INVALID_FILENAME_PREFIX = " "
 INVALID_FILENAME_POSTFIX = " ."
-MAX_FILENAME_PART_LENGTH = 128
+MAX_FILENAME_PART_LENGTH = 128  # A1111's --filenames-max-length default
+
+
+@dataclass(frozen=True)
+class FilenameRules:
+    """How text from a prompt or a setting becomes part of a file name: A1111's `sanitize_filename_part`, with its
+    two command-line flags (`--unix-filenames-sanitization` keeps every character but `/`,
+    `--filenames-max-length` cuts each part)."""
+
+    invalid_chars: str = INVALID_FILENAME_CHARS
+    max_length: int = MAX_FILENAME_PART_LENGTH
+
+    @classmethod
+    def from_flags(cls, unix: bool = False, max_length: int | None = None) -> FilenameRules:
+        if max_length is not None and max_length < 1:
+            raise InvalidInput("--filenames-max-length", f"{max_length} is too small", "a length of 1 or more")
+        return cls(UNIX_INVALID_FILENAME_CHARS if unix else INVALID_FILENAME_CHARS,
+                   MAX_FILENAME_PART_LENGTH if max_length is None else max_length)
+
+    def sanitize(self, text: str, replace_spaces: bool = False) -> str:
+        """`text` made safe for a file name.
+
+        >>> FilenameRules().sanitize(' a/b: "c"?#. '), FilenameRules.from_flags(unix=True).sanitize('a:b/c?')
+        ('a_b_ _c___', 'a:b_c?')
+        >>> FilenameRules(max_length=3).sanitize("abcdef")
+        'abc'
+        """
+        if replace_spaces:
+            text = text.replace(" ", "_")
+        text = text.translate({ord(c): "_" for c in self.invalid_chars})
+        text = text.lstrip(INVALID_FILENAME_PREFIX)[:self.max_length]
+        return text.rstrip(INVALID_FILENAME_POSTFIX)
+
+
+DEFAULT_RULES = FilenameRules()
 
 
 def output_dir(outputs_dir: Path, kind: str, grid: bool = False) -> Path:
@@ -79,17 +118,13 @@ def sequence_name(number: int, basename: str = "") -> str:
     return f"{number:05}" if not basename else f"{basename}-{number:04}"
 
 
-def sanitize_filename_part(text: str, replace_spaces: bool = False) -> str:
-    """A piece of text made safe for a file name, as A1111's `sanitize_filename_part`.
+def sanitize_filename_part(text: str, replace_spaces: bool = False, rules: FilenameRules = DEFAULT_RULES) -> str:
+    """A piece of text made safe for a file name, as A1111's `sanitize_filename_part` (see FilenameRules).
 
     >>> sanitize_filename_part(' a/b: "c"?. ')
     'a_b_ _c__'
     """
-    if replace_spaces:
-        text = text.replace(" ", "_")
-    text = text.translate({ord(c): "_" for c in INVALID_FILENAME_CHARS})
-    text = text.lstrip(INVALID_FILENAME_PREFIX)[:MAX_FILENAME_PART_LENGTH]
-    return text.rstrip(INVALID_FILENAME_POSTFIX)
+    return rules.sanitize(text, replace_spaces)
 
 
 def seed_decoration(seed: int | None) -> str:
@@ -101,13 +136,14 @@ def seed_decoration(seed: int | None) -> str:
     return "" if seed is None else str(seed)
 
 
-def file_name(number: int, ext: str, basename: str = "", decoration: str = "") -> str:
+def file_name(number: int, ext: str, basename: str = "", decoration: str = "",
+              rules: FilenameRules = DEFAULT_RULES) -> str:
     """The full file name: number, `-decoration` when there is one, extension.
 
     >>> file_name(3, "png", decoration="1234"), file_name(3, "png", basename="grid"), file_name(0, "jpg")
     ('00003-1234.png', 'grid-0003.png', '00000.jpg')
     """
-    decoration = sanitize_filename_part(decoration)
+    decoration = sanitize_filename_part(decoration, rules=rules)
     return f"{sequence_name(number, basename)}{'-' + decoration if decoration else ''}.{ext}"
 
 
@@ -193,8 +229,9 @@ class ImageSaver:
     One saver is created by the App and shared by every job; tests make their own. No module state is involved.
     """
 
-    def __init__(self, lock: threading.Lock | None = None):
+    def __init__(self, lock: threading.Lock | None = None, rules: FilenameRules = DEFAULT_RULES):
         self._lock = lock or threading.Lock()
+        self.rules = rules  # the command line's file name rules (--unix-filenames-sanitization and its pair)
 
     def save_bytes(self, data: bytes, folder: Path, ext: str, *, basename: str = "", decoration: str = "") -> Path:
         """Write an encoded file as the next free `NNNNN[-decoration].ext` in `folder` (created if missing)."""
@@ -236,7 +273,7 @@ class ImageSaver:
     def _claim_name(self, temp: Path, folder: Path, ext: str, basename: str, decoration: str) -> Path:
         first = next_sequence_number(os.listdir(folder), basename)
         for number in range(first, first + MAX_NAME_TRIES):
-            target = folder / file_name(number, ext, basename, decoration)
+            target = folder / file_name(number, ext, basename, decoration, self.rules)
             if place_without_overwrite(temp, target):
                 return target
         raise EaselError(f"no free file name in {folder} after {MAX_NAME_TRIES} tries from number {first}")
@@ -280,6 +317,35 @@ class ImageSaver:
         self.save_jpeg_copy(image, path, infotext, jpeg_copy)
         return path
 
+    def save_output(self, image: Image.Image, folder: Path, infotext: str | None, fmt: str,
+                    settings: SavingSettings, values: Mapping[str, object], *, grid: bool = False, suffix: str = "",
+                    replace: bool = True, watermark: str | None = None, jpeg_copy: JpegCopy | None = None,
+                    now: datetime | None = None) -> Path:
+        """Save a generated image (or, with `grid`, a grid) where and as A1111's `save_image` names it from the
+        saving settings and the file name pattern's `values` (seed, prompt, steps, …): see save_naming.py. A name
+        without a running number that exists already is replaced, or with `replace` False numbered `-1`, `-2` …
+        (save_images_replace_action). With `save_txt`, the infotext also goes to a `.txt` beside it."""
+        now = now or datetime.now()
+        target = Path(folder) / settings.subfolder(values, now, grid=grid, rules=self.rules)
+        if watermark is not None:
+            from modules.imaging.watermark import embed
+
+            image = embed(image, watermark)
+        data = image_with_infotext_bytes(image, infotext, fmt, quality=settings.jpeg_quality,
+                                         lossless=settings.webp_lossless)
+        ext = file_ext(fmt)
+        short = grid and not settings.grid_extended_filename
+        decoration = settings.decoration(values, now, short=short, rules=self.rules) + suffix
+        decoration = decoration[:max(name_limit(target) - len(ext) - 12, 1)]  # room for "NNNNN-", ".ext", "-N"
+        if settings.numbered(decoration):
+            path = self.save_bytes(data, target, ext, basename=GRID_BASENAME if grid else "", decoration=decoration)
+        else:
+            path = self.save_named(data, target / f"{self.rules.sanitize(decoration)}.{ext}", replace)
+        self.save_jpeg_copy(image, path, infotext, jpeg_copy)
+        if settings.save_txt and infotext is not None:
+            self.save_named(f"{infotext}\n".encode(), path.with_suffix(".txt"))
+        return path
+
     def save_grid(
         self,
         image: Image.Image,
@@ -313,6 +379,18 @@ class ImageSaver:
                 image = image.resize(size)
         data = image_with_infotext_bytes(image, infotext, "jpg", quality=copy.quality)
         return self.save_named(data, Path(path).with_suffix(".jpg"), copy.replace)
+
+
+def name_limit(folder: Path) -> int:
+    """The longest file name the file system of `folder` (or of its nearest existing parent) takes; 255 where the
+    system does not say (A1111 cuts names to this too)."""
+    probe = Path(folder)
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        return os.statvfs(probe).f_namemax
+    except (AttributeError, OSError):
+        return 255
 
 
 def file_ext(fmt: str) -> str:

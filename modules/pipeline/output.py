@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ from modules.errors import InvalidInput
 from modules.imaging.convert import tensor_to_pil
 from modules.imaging.grids import grid_rows, grid_shape, paste_grid
 from modules.imaging.infotext import format_infotext
+from modules.imaging.save_naming import SavingSettings
 from modules.imaging.saving import jpeg_copy_setting
 from modules.imaging.watermark import MESSAGE as WATERMARK
 from modules.options import Snapshot
@@ -38,7 +40,10 @@ class ImageOutputs:
         self.saved: list[Path] = []
         self.faces: FaceRestoration | None = None  # set by the run when it restores faces (for `info`)
         self.jpeg_copy = jpeg_copy_setting(opts)
+        self.saving = SavingSettings.from_options(opts)  # folders and names (modules/imaging/save_naming.py)
+        self.replace = opts.save_images_replace_action == "Replace"
         self.job_timestamp = time.strftime("%Y%m%d%H%M%S")
+        self._name_values: dict[str, Any] = {}  # the image being saved: what its file name pattern reads
 
     def infotext(self, prompt: str, negative: str, seed: int, subseed: int) -> str:
         facts = self.facts
@@ -47,8 +52,23 @@ class ImageOutputs:
         return format_infotext(prompt, negative, infotext_params(self.req, facts, seed, subseed))
 
     def folder(self, what: str = "samples") -> Path:
-        """The run's output folder for "samples" or "grids" (settings outdir_<kind>_<what>, in the data dir)."""
-        return self.services.paths.data_dir / self.opts[f"outdir_{self.kind}_{what}"]
+        """The run's output folder for "samples" or "grids", in the data dir: outdir_samples / outdir_grids when
+        set (one folder for every kind, as in A1111), else outdir_<kind>_<what>."""
+        shared = self.opts.get(f"outdir_{what}") if self.kind != "extras" else None
+        return self.services.paths.data_dir / (shared or self.opts[f"outdir_{self.kind}_{what}"])
+
+    def name_values(self, image, prompt: str, negative: str, seed: int, index: int) -> dict[str, Any]:
+        """What a file name pattern can read for one image (A1111's FilenameGenerator tags)."""
+        req, facts = self.req, self.facts
+        return {"seed": seed, "prompt": prompt, "prompt_no_styles": req.prompt, "steps": req.steps,
+                "cfg": req.cfg_scale, "width": image.width, "height": image.height,
+                "styles": ", ".join(req.styles) or "None", "sampler": req.sampler_name,
+                "scheduler": req.scheduler, "model_name": facts.model_name, "model_hash": facts.model_hash,
+                "job_timestamp": self.job_timestamp, "batch_number": index + 1, "batch_size": req.batch_size,
+                "clip_skip": facts.clip_skip, "denoising": facts.extra.get("Denoising strength", "None"),
+                "user": req.user or "None", "vae_filename": facts.vae_name or "None", "none": "",
+                "prompt_hash": _short_hash(prompt), "negative_prompt_hash": _short_hash(negative),
+                "full_prompt_hash": _short_hash(prompt + negative), "max_prompt_words": self.saving.max_prompt_words}
 
     def add(self, decoded: torch.Tensor, batch: ImagePlan) -> None:
         """`decoded` [B, 3, H, W] in [0, 1], in the batch's seed order."""
@@ -63,6 +83,7 @@ class ImageOutputs:
             done = item if isinstance(item, Finished) else Finished(as_pil(item))
             image = self._postprocessed(done.image, index)
             text = self.infotext(prompt, negative, seed, subseed)
+            self._name_values = self.name_values(image, prompt, negative, seed, index)
             if self.req.save_images:
                 for suffix, picture in done.before:
                     self._save_copy(picture, seed, text, suffix)
@@ -78,9 +99,11 @@ class ImageOutputs:
         the hires pass (A1111's save_images_before_highres_fix)."""
         if not self.req.save_images:
             return
-        for image, prompt, negative, seed, subseed in zip(
-                images, batch.prompts, batch.negative_prompts, batch.seeds, batch.subseeds):
-            self._save_copy(as_pil(image), seed, self.infotext(prompt, negative, seed, subseed), suffix)
+        for index, (image, prompt, negative, seed, subseed) in enumerate(zip(
+                images, batch.prompts, batch.negative_prompts, batch.seeds, batch.subseeds)):
+            picture = as_pil(image)
+            self._name_values = self.name_values(picture, prompt, negative, seed, index)
+            self._save_copy(picture, seed, self.infotext(prompt, negative, seed, subseed), suffix)
 
     def _add_extras(self, done: Finished, seed: int, text: str) -> None:
         for suffix, picture, save, show in self.extras.pictures(done):
@@ -92,8 +115,9 @@ class ImageOutputs:
 
     def _save_copy(self, image, seed: int, text: str, suffix: str) -> None:
         """A side picture (`-mask`, `-before-face-restoration`, …) with the image's infotext; no hooks, no mark."""
-        self.services.saver.save_image(image, self.folder(), seed=seed, infotext=text, fmt=self.opts.samples_format,
-                                       suffix=suffix, jpeg_copy=self.jpeg_copy)
+        self.services.saver.save_output(image, self.folder(), text, self.opts.samples_format, self.saving,
+                                        {**self._name_values, "seed": seed}, suffix=suffix, replace=self.replace,
+                                        jpeg_copy=self.jpeg_copy)
 
     def _postprocessed(self, image, index: int):
         if self.ctx is None:
@@ -108,9 +132,10 @@ class ImageOutputs:
         if self.ctx is not None:
             self.hooks.call("before_image_saved", self.ctx, image=image, pnginfo=info)
         mark = WATERMARK if self.opts.enable_invisible_watermark else None  # off by default (docs/pipeline.md)
-        path = self.services.saver.save_image(image, self.folder(), seed=seed, watermark=mark,
-                                              infotext=info.value.get("parameters", text), fmt=self.opts.samples_format,
-                                              jpeg_copy=self.jpeg_copy)
+        path = self.services.saver.save_output(image, self.folder(), info.value.get("parameters", text),
+                                               self.opts.samples_format, self.saving,
+                                               {**self._name_values, "seed": seed}, replace=self.replace,
+                                               watermark=mark, jpeg_copy=self.jpeg_copy)
         self.saved.append(path)
         if self.ctx is not None:
             self.hooks.call("image_saved", self.ctx, image=image, filename=path, pnginfo=info.value)
@@ -158,9 +183,16 @@ class ImageOutputs:
             grid.info["parameters"] = text
         path = None
         if opts.grid_save:
-            path = self.services.saver.save_grid(grid, self.folder("grids"), text if opts.enable_pnginfo else None,
-                                                 fmt=opts.grid_format, jpeg_copy=self.jpeg_copy)
+            values = self.name_values(grid, plan.prompts[0], plan.negative_prompts[0], plan.seeds[0], 0)
+            path = self.services.saver.save_output(grid, self.folder("grids"), text if opts.enable_pnginfo else None,
+                                                   opts.grid_format, self.saving, values, grid=True,
+                                                   replace=self.replace, jpeg_copy=self.jpeg_copy)
         return (grid, text, path) if opts.return_grid else (None, "", None)
+
+
+def _short_hash(text: str) -> str:
+    """A1111's `[prompt_hash]`: the first 8 hex digits of the text's SHA-256."""
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
 def batch_grid(images: list, batch_size: int, opts: Snapshot):

@@ -56,7 +56,7 @@ def test_a1111_settings_easel_lacks_read_their_defaults_and_can_be_stored(record
     from modules.ui.settings_tab import sections
 
     assert shared.opts.grid_background_color == "#ffffff" and shared.opts.return_grid is True
-    shared.opts.jpeg_quality = 90
-    assert shared.opts.jpeg_quality == 90
-    assert json.loads(recorder_app.paths.config_json.read_text())["jpeg_quality"] == 90
-    assert all(s.key != "jpeg_quality" for rows in sections(recorder_app.options.table).values() for s in rows)
+    shared.opts.font = "DejaVuSans.ttf"
+    assert shared.opts.font == "DejaVuSans.ttf"
+    assert json.loads(recorder_app.paths.config_json.read_text())["font"] == "DejaVuSans.ttf"
+    assert all(s.key != "font" for rows in sections(recorder_app.options.table).values() for s in rows)

@@ -21,6 +21,7 @@ from modules.imaging.background import parse_background
 from modules.imaging.filename_pattern import apply_pattern
 from modules.imaging.grids import GridAnnotation  # noqa: F401  (A1111 name)
 from modules.imaging.metadata import image_with_infotext_bytes, read_image_metadata
+from modules.imaging.save_naming import SavingSettings
 from modules.imaging.resize import resize_image as _resize_image
 from modules.upscalers import grid as core_grid
 
@@ -179,13 +180,22 @@ class FilenameGenerator:
         values = {**_pattern_values(self.p, self.seed, self.prompt), "basename": self.basename}
         if self.image is not None:
             values.update(image_width=self.image.width, image_height=self.image.height)
-        return apply_pattern(x, values, datetime.now())
+        return apply_pattern(x, values, datetime.now(), _saver().rules)
+
+
+def _saving() -> SavingSettings:
+    return SavingSettings.from_options(_Settings())  # A1111's defaults where no App is bound
+
+
+def _saver() -> core_saving.ImageSaver:
+    return binding.app().services.saver if binding.is_bound() else core_saving.ImageSaver()
 
 
 def _encode(image, info, extension, section, pnginfo: dict) -> bytes:
     extra = {k: v for k, v in pnginfo.items() if k != section and v is not None}
-    return image_with_infotext_bytes(image, info, extension, quality=int(_opt("jpeg_quality", 80)),
-                                     lossless=bool(_opt("webp_lossless", False)), text_key=section, extra_text=extra)
+    saving = _saving()
+    return image_with_infotext_bytes(image, info, extension, quality=saving.jpeg_quality,
+                                     lossless=saving.webp_lossless, text_key=section, extra_text=extra)
 
 
 def _write_at(path: Path, data: bytes) -> None:
@@ -215,29 +225,24 @@ def save_image(image, path, basename, seed=None, prompt=None, extension="png", i
                forced_filename=None, suffix="", save_to_dirs=None):
     """Save as A1111 does: `path[/date]/NNNNN-<pattern>.ext` (or `basename-NNNN` for grids), with the infotext,
     `on_before_image_saved` / `on_image_saved` callbacks and the optional .txt file. Returns (file, txt file)."""
-    now = datetime.now()
+    now, saving, saver = datetime.now(), _saving(), _saver()
     values = _pattern_values(p, seed, prompt)
+    if image is not None:
+        values.update(width=image.width, height=image.height)
     folder = Path(path) if path else _default_folder(p, grid)
-    if save_to_dirs is None:
-        save_to_dirs = ((grid and _opt("grid_save_to_dirs", True))
-                        or (not grid and _opt("save_to_dirs", True) and not no_prompt))
-    if save_to_dirs:
-        sub = apply_pattern(_opt("directories_filename_pattern", "") or "[date]", values, now)
-        folder = folder / sub.lstrip(" ").rstrip("\\ /")
+    folder = folder / saving.subfolder(values, now, grid=grid, no_prompt=no_prompt, rules=saver.rules,
+                                       enabled=save_to_dirs)
     folder.mkdir(parents=True, exist_ok=True)
     extension = extension.lower().lstrip(".")
     decoration, numbered = "", False
     if forced_filename is None:
-        if not (short_filename or seed is None):
-            fallback = "[seed]" if _opt("save_to_dirs", True) else "[seed]-[prompt_spaces]"
-            decoration = apply_pattern(_opt("samples_filename_pattern", "") or fallback, values, now)
-        decoration += suffix
-        numbered = bool(_opt("save_images_add_number", True)) or decoration == ""
+        decoration = saving.decoration(values, now, short=short_filename, rules=saver.rules) + suffix
+        numbered = saving.numbered(decoration)
         if numbered:
             number = core_saving.next_sequence_number(os.listdir(folder), basename)
-            name = core_saving.file_name(number, extension, basename, decoration)
+            name = core_saving.file_name(number, extension, basename, decoration, saver.rules)
         else:
-            name = f"{core_saving.sanitize_filename_part(decoration)}.{extension}"
+            name = f"{saver.rules.sanitize(decoration)}.{extension}"
     else:
         name = f"{forced_filename}.{extension}"
     pnginfo = dict(existing_info or {})
@@ -249,18 +254,13 @@ def save_image(image, path, basename, seed=None, prompt=None, extension="png", i
     info = params.pnginfo.get(pnginfo_section_name)
     data = _encode(params.image, info, extension, pnginfo_section_name, params.pnginfo)
     if numbered and params.filename == str(folder / name):  # claim the number atomically (another job may race)
-        params.filename = str(binding.app().services.saver.save_bytes(data, folder, extension, basename=basename,
-                                                                       decoration=decoration)
-                              if binding.is_bound() else core_saving.ImageSaver().save_bytes(
-                                  data, folder, extension, basename=basename, decoration=decoration))
+        params.filename = str(saver.save_bytes(data, folder, extension, basename=basename, decoration=decoration))
     else:  # a name without a number (forced, or save_images_add_number off) may exist: save_images_replace_action
         replace = _opt("save_images_replace_action", "Replace") == "Replace"
-        saver = binding.app().services.saver if binding.is_bound() else core_saving.ImageSaver()
         params.filename = str(saver.save_named(data, Path(params.filename), replace))
-    saver = binding.app().services.saver if binding.is_bound() else core_saving.ImageSaver()
     saver.save_jpeg_copy(params.image, Path(params.filename), info, core_saving.jpeg_copy_setting(_Settings()))
     txt_fullfn = None
-    if _opt("save_txt", False) and info is not None:
+    if saving.save_txt and info is not None:
         txt_fullfn = os.path.splitext(params.filename)[0] + ".txt"
         Path(txt_fullfn).write_text(f"{info}\n", encoding="utf8")
     callbacks.image_saved_callback(params)
