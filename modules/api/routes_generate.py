@@ -113,6 +113,20 @@ def progress_body(app, skip_current_image: bool) -> dict:
             "current_task": job.id}
 
 
+def run_call(app, kind: str, payload, user: str | None = None) -> dict:
+    """One /txt2img or /img2img call answered in the calling thread, the job waiting its turn in the queue:
+    the routes run it in a worker thread, and A1111's `Api.text2imgapi` (for extensions) runs it directly."""
+    request_type, validate = (Img2ImgRequest, validate_img2img) if kind == "img2img" else (GenerationRequest, None)
+    request = to_request(payload, request_type, app=app, scripts=installed_scripts(app, kind), validate=validate)
+    request = request.replace(user=user)
+    result = app.jobs.run(kind, request, job_for(app, payload, request))
+    keep_overrides(app, payload)
+    parameters = api_parameters(payload, request)
+    if kind == "img2img" and not payload.include_init_images:  # A1111 leaves the (large) images out of the echo
+        parameters["init_images"], parameters["mask"] = None, None
+    return with_detected_maps(app, request, result, parameters, payload.send_images)
+
+
 def build_router(app) -> APIRouter:
     router = APIRouter()
 
@@ -120,26 +134,17 @@ def build_router(app) -> APIRouter:
     # routes are always answered, however many generation calls are waiting.
     waiters = anyio.CapacityLimiter(WAITING_CALLS)
 
-    async def generate(kind: str, payload, request_type, http: Request, validate=None):
-        request = await run_in_threadpool(to_request, payload, request_type, app=app,
-                                          scripts=installed_scripts(app, kind), validate=validate)
-        request = request.replace(user=api_user(app.flags, http.scope))
-        job = await run_in_threadpool(job_for, app, payload, request)
-        result = await anyio.to_thread.run_sync(app.jobs.run, kind, request, job, limiter=waiters)
-        keep_overrides(app, payload)
-        return result, api_parameters(payload, request), request
+    async def generate(kind: str, payload, http: Request) -> dict:
+        user = api_user(app.flags, http.scope)
+        return await anyio.to_thread.run_sync(run_call, app, kind, payload, user, limiter=waiters)
 
     @router.post("/txt2img", response_model=GenerationResponse)
     async def txt2img(payload: Txt2ImgApiRequest, http: Request):
-        result, parameters, request = await generate("txt2img", payload, GenerationRequest, http)
-        return await run_in_threadpool(with_detected_maps, app, request, result, parameters, payload.send_images)
+        return await generate("txt2img", payload, http)
 
     @router.post("/img2img", response_model=GenerationResponse)
     async def img2img(payload: Img2ImgApiRequest, http: Request):
-        result, parameters, request = await generate("img2img", payload, Img2ImgRequest, http, validate_img2img)
-        if not payload.include_init_images:  # A1111 leaves the (large) images out of the echo
-            parameters["init_images"], parameters["mask"] = None, None
-        return await run_in_threadpool(with_detected_maps, app, request, result, parameters, payload.send_images)
+        return await generate("img2img", payload, http)
 
     @router.get("/progress", response_model=ProgressResponse)
     def progress(skip_current_image: bool = False):

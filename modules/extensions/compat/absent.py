@@ -32,7 +32,7 @@ REASONS: dict[str, str] = {
     "modules.hypernetworks.hypernetwork": "hypernetworks; Easel loads LoRA and embeddings only",
     "modules.hypernetworks.ui": _TRAIN,
     "modules.textual_inversion": "A1111's embeddings package (see modules.textual_inversion.textual_inversion)",
-    "modules.textual_inversion.autocrop": _TRAIN, "modules.textual_inversion.dataset": _TRAIN,
+    "modules.textual_inversion.autocrop": _TRAIN,
     "modules.textual_inversion.image_embedding": "embeddings hidden in PNG images; Easel reads .pt, .bin and "
                                                  ".safetensors embeddings",
     "modules.textual_inversion.learn_schedule": _TRAIN, "modules.textual_inversion.saving_settings": _TRAIN,
@@ -63,8 +63,7 @@ REASONS: dict[str, str] = {
     "modules.processing_scripts.refiner": "see modules.processing_scripts",
     "modules.processing_scripts.sampler": "see modules.processing_scripts",
     "modules.processing_scripts.seed": "see modules.processing_scripts",
-    "modules.txt2img": _UI, "modules.img2img": _UI, "modules.postprocessing": _UI,
-    "modules.progress": "A1111's progress routes; Easel's are /sdapi/v1/progress and its job queue",
+    "modules.postprocessing": _UI,
     "modules.ui_checkpoint_merger": _UI, "modules.ui_loadsave": _UI,
     "modules.ui_postprocessing": _UI,
     "modules.ui_tempdir": _UI, "modules.ui_toprow": _UI, "modules.ui_extra_networks_checkpoints": _UI,

@@ -43,3 +43,26 @@ def script_name_to_index(name: str, scripts) -> int:
     if name.lower() not in titles:
         raise InvalidInput("script_name", f"unknown script {name!r}", ", ".join(titles) or "none")
     return titles.index(name.lower())
+
+
+class Api:
+    """A1111's API object. Extensions make their own to generate from their code (`Api(FastAPI(), queue_lock)`,
+    then `text2imgapi(request)`): each call is answered as POST /sdapi/v1/txt2img or /img2img answers it, its job
+    waiting its turn in Easel's queue (which runs one generation at a time, the order `queue_lock` gave A1111's
+    calls). Easel's routes are served on the server's own app, so none are added to the `app` given here."""
+
+    def __init__(self, app=None, queue_lock=None):
+        self.app, self.queue_lock = app, queue_lock
+
+    def text2imgapi(self, txt2imgreq):
+        return self._call("txt2img", txt2imgreq)
+
+    def img2imgapi(self, img2imgreq):
+        return self._call("img2img", img2imgreq)
+
+    @staticmethod
+    def _call(kind: str, payload):
+        from modules.api.routes_generate import run_call
+        from modules.api.schema import GenerationResponse
+
+        return GenerationResponse(**run_call(binding.app(), kind, payload))

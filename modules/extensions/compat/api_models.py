@@ -5,8 +5,21 @@ from __future__ import annotations
 from modules.api.schema import (GenerationResponse, Img2ImgApiRequest, PNGInfoRequest,  # noqa: F401
                                 PNGInfoResponse, ProgressResponse, Txt2ImgApiRequest)
 
-StableDiffusionTxt2ImgProcessingAPI = Txt2ImgApiRequest
-StableDiffusionImg2ImgProcessingAPI = Img2ImgApiRequest
+
+class V1Config:
+    """Pydantic 1's per-model config class, which A1111's models (pydantic 1) carried as `__config__`: extensions
+    derive their own models' `class Config(StableDiffusionTxt2ImgProcessingAPI.__config__)` from it. It holds
+    nothing, so such a model keeps the configuration of the model it extends."""
+
+
+class StableDiffusionTxt2ImgProcessingAPI(Txt2ImgApiRequest):
+    __config__ = V1Config
+
+
+class StableDiffusionImg2ImgProcessingAPI(Img2ImgApiRequest):
+    __config__ = V1Config
+
+
 TextToImageResponse = GenerationResponse
 ImageToImageResponse = GenerationResponse
 
