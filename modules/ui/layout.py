@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 
 import gradio as gr
+import gradio.routes as gradio_routes
 from gradio.blocks import BlockContext
 
 from modules.prompts.styles import StyleDatabase
-from modules.ui import (assets, browser_state, extensions_tab, extras_tab, footer, gradio_page_fixes, img2img_tab,
-                        localization, outpaint_tab, pnginfo_tab, send_to, settings_tab, top_bar, txt2img_tab)
+from modules.ui import (assets, browser_state, extensions_tab, extras_tab, footer, gradio_page_fixes,
+                        gradio_page_template, img2img_tab, localization, outpaint_tab, pnginfo_tab, send_to,
+                        settings_tab, top_bar, txt2img_tab)
 from modules.ui.components import TabsAsColumn
 from modules.ui.context import UiConfig, UiContext
 
@@ -157,5 +159,6 @@ def mount_ui(server, app):
     server.state.easel_blocks = blocks  # on_app_started(demo, app) hands it to extensions
     mount_extra_networks(server, app, blocks.easel_context)
     gradio_page_fixes.mount(server)
+    gradio_page_template.install(gradio_routes.templates)
     return gr.mount_gradio_app(server, blocks, path="/", auth=auth,
                                **mount_kwargs(app, server, blocks.easel_context.localizations))
