@@ -77,11 +77,24 @@ def push(p, ctx) -> None:
     if ctx.plan is not None and p.all_prompts is not None:
         ctx.plan = _plan_from(p, PLAN_FIELDS, ctx.plan)
     if ctx.batch is not None and p.prompts is not None:
-        ctx.batch = _plan_from(p, BATCH_FIELDS, ctx.batch)
+        tagged = _untouched_tagged_prompts(p.prompts, ctx.batch.prompts)
+        ctx.batch = _plan_from(p, BATCH_FIELDS, ctx.batch, {"prompts": tagged} if tagged else None)
 
 
-def _plan_from(p, fields, plan: ImagePlan) -> ImagePlan:
+def _untouched_tagged_prompts(prompts, batch_prompts) -> tuple | None:
+    """A1111 hands scripts the batch's prompts without their extra-network tags once the networks are active; the
+    same text back is no change: the run keeps its prompts with the tags, which the infotext shows (A1111 writes
+    `all_prompts` there). None when a script changed them."""
+    from modules.prompts.extra_networks import parse_extra_networks_batch
+
+    if list(prompts) == list(batch_prompts) or list(prompts) != parse_extra_networks_batch(batch_prompts)[0]:
+        return None
+    return tuple(batch_prompts)
+
+
+def _plan_from(p, fields, plan: ImagePlan, kept: dict | None = None) -> ImagePlan:
     values = {plan_name: tuple(getattr(p, p_name) or getattr(plan, plan_name)) for p_name, plan_name in fields}
+    values.update(kept or {})
     if all(values[k] == getattr(plan, k) for k in values):
         return plan
     return ImagePlan(batch_size=plan.batch_size, **values)
