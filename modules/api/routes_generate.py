@@ -118,7 +118,7 @@ def run_call(app, kind: str, payload, user: str | None = None) -> dict:
     the routes run it in a worker thread, and A1111's `Api.text2imgapi` (for extensions) runs it directly."""
     request_type, validate = (Img2ImgRequest, validate_img2img) if kind == "img2img" else (GenerationRequest, None)
     request = to_request(payload, request_type, app=app, scripts=installed_scripts(app, kind), validate=validate)
-    request = request.replace(user=user)
+    request = request.replace(user=user, is_api=True)
     result = app.jobs.run(kind, request, job_for(app, payload, request))
     keep_overrides(app, payload)
     parameters = api_parameters(payload, request)

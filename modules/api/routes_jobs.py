@@ -53,7 +53,7 @@ def build_router(app, submitters: dict) -> APIRouter:
 
     def add_submit(kind: str, model, convert):
         def submit(payload, http: Request):
-            request = convert(payload).replace(user=api_user(app.flags, http.scope))
+            request = convert(payload).replace(user=api_user(app.flags, http.scope), is_api=True)
             job = app.jobs.submit(kind, request, job_for(app, payload, request))
             state = app.jobs.state(job.id)
             return JSONResponse({"id": job.id, "status": state.status if state else "queued",

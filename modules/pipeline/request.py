@@ -77,6 +77,8 @@ class GenerationRequest:
     controlnet_units: tuple[ControlUnit, ...] = field(default=(), metadata={"api": False})
     # Who asked (A1111's p.user): the page login's or --api-auth's user name, set by the server, never by a payload
     user: str | None = field(default=None, metadata={"api": False})
+    # Whether it came through the HTTP API (A1111's p.is_api: scripts read their arguments as the API sends them)
+    is_api: bool = field(default=False, metadata={"api": False})
 
     def __post_init__(self):
         object.__setattr__(self, "styles", tuple(self.styles))

@@ -311,6 +311,10 @@ class CompatHooks:
         """Scripts' `setup` ran once for the job (run_job), not once per process_images (A1111's order)."""
 
     def _before_process(self, p, ctx):
+        if p.sd_model is None:  # A1111's p.sd_model is shared.sd_model: the model loaded before this job's own
+            from modules.extensions.compat.sd_model_view import model_before_job
+
+            p.sd_model = model_before_job(ctx)
         self.runner.before_process(p)
 
     def _process(self, p, ctx):

@@ -111,6 +111,23 @@ def current_model_view() -> ModelView | None:
         return None
 
 
+def model_before_job(ctx):
+    """The loaded model, as scripts' `before_process` sees it on A1111, where one is always loaded (the job loads its
+    own checkpoint after that hook). Easel loads at the first generation: with none loaded yet, the checkpoint this
+    job will use is loaded now rather than a moment later. None when it cannot load; the pipeline then says why."""
+    from modules.errors import EaselError
+    from modules.models.weight_storage import fp8_setting
+
+    models = ctx.services.models
+    if models.current is None:
+        try:
+            models.get(ctx.opts.sd_model_checkpoint or None, ctx.opts.sd_vae, fp8_setting(ctx.opts))
+        except EaselError:
+            return None
+    current = models.current
+    return ModelView(current, current.checkpoint) if current is not None else None
+
+
 class CondStageView:
     """A1111's FrozenCLIPEmbedderWithCustomWords as extensions read it: the wrapped CLIP embedder, token ids of
     texts (no start/end tokens), the special ids and the chunk length."""
