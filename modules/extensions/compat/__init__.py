@@ -56,6 +56,7 @@ ALIASES = {
     "modules.sd_samplers_cfg_denoiser": "sd_samplers_cfg_denoiser",
     "modules.sd_hijack": "sd_hijack",
     "modules.sd_hijack_optimizations": "sd_hijack_optimizations",
+    "modules.sd_hijack_unet": "sd_hijack_unet",
     "modules.sd_vae_approx": "sd_vae_approx",
     "modules.api.api": "api_api",
     "modules.api.models": "api_models",
@@ -87,6 +88,7 @@ ALIASES = {
     "ldm.modules.attention": "ldm_attention",
     "ldm.modules.encoders.modules": "ldm_encoders",
     "ldm.models.diffusion.ddpm": "ldm_ddpm",
+    "ldm.modules.diffusionmodules.model": "ldm_vae_model",
     # the k-diffusion repository A1111 put on sys.path: the model wrappers of its sampler objects, Easel's sampler
     # functions under k-diffusion's names (an installed k-diffusion package is another version: these win)
     "k_diffusion": "k_diffusion_pkg",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 from typing import Any
 
 from modules.errors import EaselError, InvalidInput
@@ -218,7 +219,11 @@ class ScriptHost:
         """A1111 fires on_model_loaded when a checkpoint is loaded; here when a run first meets a new one."""
         if model is not None and model is not self._last_model:
             self._last_model = model
+            from modules.extensions.compat import sd_hijack_unet
             from modules.extensions.compat.sd_model_view import ModelView
+
+            if "modules.sd_hijack_unet" in sys.modules:  # an extension took `th`: the skip joins go through it
+                sd_hijack_unet.attach(model.unet)
 
             script_callbacks.model_loaded_callback(ModelView(model, model.checkpoint))
 
@@ -399,3 +404,4 @@ class CompatHooks:
         from modules.extensions.compat.cfg_view import cfg_hooks
 
         return cfg_hooks(self.p)
+

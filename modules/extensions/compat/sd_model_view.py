@@ -64,6 +64,16 @@ class ModelView:
         return DiffusionWrapperView(self._loaded)
 
     @property
+    def first_stage_model(self):
+        """ldm's AutoencoderKL as a view of the loaded VAE: its `encoder` and `decoder` in ldm's layout, whose
+        `forward` extensions may replace (compat/ldm_vae_model.py)."""
+        from modules.extensions.compat.ldm_vae_model import AutoencoderView
+
+        if self._loaded is None:
+            raise AttributeError("no model is loaded yet: its first_stage_model comes with it")
+        return AutoencoderView(self._loaded.vae)
+
+    @property
     def cond_stage_model(self):
         """A1111's prompt encoder object for SD 1.x (its `wrapped` is ldm's FrozenCLIPEmbedder over the loaded CLIP
         tokenizer and text model); other families encode prompts differently in Easel (modules/conditioning)."""
