@@ -90,11 +90,12 @@ def bound(tmp_path, tiny_checkpoint):
 
 def stop(app) -> None:
     """Undo what loading extensions did to process-wide state (callbacks, patches of Gradio, the binding)."""
-    from modules.extensions.compat import binding, component_hooks, gradio3, script_callbacks
+    from modules.extensions.compat import binding, component_hooks, gradio3, pydantic1, script_callbacks
 
     script_callbacks.clear_callbacks()
     component_hooks.remove()
     gradio3.uninstall_gradio3_shim()
+    pydantic1.uninstall_pydantic1_shim()
     binding.unbind()
 
 

@@ -4,12 +4,7 @@ from __future__ import annotations
 
 from modules.api.schema import (GenerationResponse, Img2ImgApiRequest, PNGInfoRequest,  # noqa: F401
                                 PNGInfoResponse, ProgressResponse, Txt2ImgApiRequest)
-
-
-class V1Config:
-    """Pydantic 1's per-model config class, which A1111's models (pydantic 1) carried as `__config__`: extensions
-    derive their own models' `class Config(StableDiffusionTxt2ImgProcessingAPI.__config__)` from it. It holds
-    nothing, so such a model keeps the configuration of the model it extends."""
+from modules.extensions.compat.pydantic1 import V1Config  # pydantic 1's `__config__` (extensions derive from it)
 
 
 class StableDiffusionTxt2ImgProcessingAPI(Txt2ImgApiRequest):

@@ -18,6 +18,7 @@ log = logging.getLogger("easel.extensions")
 
 def _install_shims() -> None:
     from modules.extensions.compat import component_hooks
+    from modules.extensions.compat.pydantic1 import install_pydantic1_shim
 
     try:
         from modules.extensions.compat.gradio3 import install_gradio3_shim
@@ -25,6 +26,7 @@ def _install_shims() -> None:
         install_gradio3_shim = None
     if install_gradio3_shim is not None:
         install_gradio3_shim()
+    install_pydantic1_shim()
     component_hooks.install()
 
 
