@@ -103,9 +103,13 @@ class DiffusionWrapperView:
 
     @property
     def diffusion_model(self):
-        raise AttributeError("Easel's UNet is diffusers' UNet2DConditionModel (`shared.sd_model.unet`), not ldm's "
-                             "UNetModel: its input_blocks/middle_block/output_blocks layout is not there "
-                             "(docs/a1111-compat.md)")
+        """ldm's UNetModel as a view of Easel's UNet: its layers by ldm's names, attention layers as ldm's
+        CrossAttention whose `forward` extensions may replace (compat/unet_attention.py)."""
+        from modules.extensions.compat.unet_attention import diffusion_model
+
+        if self._loaded is None:
+            raise AttributeError("no model is loaded yet: its diffusion_model comes with it")
+        return diffusion_model(self._loaded.unet)
 
 
 def current_model_view() -> ModelView | None:
