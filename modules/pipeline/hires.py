@@ -266,6 +266,7 @@ class SecondPass:
     checkpoint: str | None = None  # the hires checkpoint's title (`hr_checkpoint_name`), None: the main model
     patches: UnetPatches = NO_PATCHES  # what `denoiser` applies, for a hires checkpoint's own denoiser
     step: Callable[[], int] = lambda: 0
+    separate_rows: bool = False  # batch_cond_uncond off (see `model_denoiser`)
     _own: tuple = ()  # (engine, denoiser) of the hires checkpoint, made at its first pass
 
     def denoiser_for(self, model, exact: bool):
@@ -273,7 +274,8 @@ class SecondPass:
         if self.checkpoint is None:
             return self.denoiser
         if not self._own or self._own[0] is not model.engine:
-            self._own = (model.engine, model_denoiser(model, self.choice, exact, self.patches, self.step))
+            self._own = (model.engine, model_denoiser(model, self.choice, exact, self.patches, self.step,
+                                                          self.separate_rows))
         return self._own[1]
 
     def run(self, services, model, req: GenerationRequest, opts, batch, latents: torch.Tensor | None, job,
@@ -347,7 +349,7 @@ def prepare_second_pass(services, model, req: GenerationRequest, opts, plan: Hir
                          scheduler=same_as_first(req.hr_scheduler) or req.scheduler)
     choice = choose_sampler(services.samplers, hr_req, opts)
     first = choose_sampler(services.samplers, req, opts)
-    denoiser = model_denoiser(model, choice, opts.exact_batches, patches, step)
+    denoiser = model_denoiser(model, choice, opts.exact_batches, patches, step, not opts.batch_cond_uncond)
     total, t_enc = img2img_steps(plan.steps, plan.strength, True) if plan.strength > 0 else (plan.steps, 0)
     sigmas, extras = services.samplers.build_sigmas(choice.spec, choice.scheduler, total, denoiser, opts,
                                                     hires=True, first_pass_schedule=first_schedule)
@@ -355,4 +357,4 @@ def prepare_second_pass(services, model, req: GenerationRequest, opts, plan: Hir
     extra_noise = {"Extra noise": opts.img2img_extra_noise} if noised else {}
     return SecondPass(plan, choice, denoiser, sigmas, t_enc, first.spec.total_steps(req.steps),
                       {**plan.infotext, **extras, **extra_noise}, hires_checkpoint(services.models, req), patches,
-                      step)
+                      step, not opts.batch_cond_uncond)

@@ -178,7 +178,7 @@ def run_img2img(services: PipelineServices, req: Img2ImgRequest, opts: Snapshot,
     job.preview_every = preview_period(opts)
     job.previewer = job_previewer(services, model, opts) if job.preview_every else None
     patches = unet_patches(opts, "img2img", ctx.plan.seeds[0], req.override_settings)
-    denoiser = model_denoiser(model, choice, exact, patches, lambda: job.sampling_step)
+    denoiser = model_denoiser(model, choice, exact, patches, lambda: job.sampling_step, not opts.batch_cond_uncond)
     total, t_enc = img2img_steps(req.steps, strength, opts.img2img_fix_steps) if strength > 0 else (req.steps, 0)
     sigmas, sigma_extras = services.samplers.build_sigmas(choice.spec, choice.scheduler, total, denoiser, opts)
     facts = run_facts(services, model, choice, opts, sigma_extras)

@@ -130,7 +130,8 @@ class RefinerSwitch:
         if self.session.networks is not None:  # before the conds: a LoRA's text-encoder layers count there too
             self.session.networks.activate_refiner(model)
         conds = self.conds_for(model)
-        cfg.denoiser = model_denoiser(model, self.choice, self.exact)
+        cfg.denoiser = model_denoiser(model, self.choice, self.exact,
+                                      separate_rows=not self.session.opts.batch_cond_uncond)
         cfg.cond, cfg.uncond = conds.cond, conds.uncond
         params.text_cond = conds.cond(cfg.step).tensor  # the same prompt parts, the refiner's tensors
         if params.text_uncond is not None:

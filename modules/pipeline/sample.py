@@ -81,7 +81,7 @@ def _exact_groups(image_rows, lengths: Sequence[int]) -> list[list[int]]:
 
 
 def model_denoiser(model, choice: SamplerChoice, exact_rows: bool, patches: UnetPatches = NO_PATCHES,
-                   step: Callable[[], int] = lambda: 0):
+                   step: Callable[[], int] = lambda: 0, separate_rows: bool = False):
     """Wrap the UNet as the denoiser D(x, σ) the chosen sampler expects, for the model's prediction type.
 
     Rows whose conditionings differ in token length (a long prompt against a short negative one, without
@@ -92,13 +92,18 @@ def model_denoiser(model, choice: SamplerChoice, exact_rows: bool, patches: Unet
     but a batch of 2 runs 1.05–1.07× faster on the CPU than two calls of 1.) `patches` are the pass's speed
     options (docs/performance.md); `step()` says which sampling step the pass is in (feature caching needs it).
     ControlNet residuals are computed per UNet call, for exactly the rows of that call (docs/controlnet.md).
+    `separate_rows` (A1111's batch_cond_uncond off) gives every row a UNet call of its own, so the prompt's and the
+    negative prompt's pass never share one: less memory at the peak, a little slower.
     """
     run = model.unet_run(patches, step) if patches.active else None
 
     def model_fn(x_in, t, cond, concat=None, control=None, image_rows=None):
         cond = as_conditioning(cond)  # [N, T, C] with per-row token lengths
         lengths = cond.token_lengths
-        groups = _exact_groups(image_rows, lengths) if exact_rows else _groups_by_length(lengths)
+        if separate_rows:
+            groups = [[i] for i in range(x_in.shape[0])]
+        else:
+            groups = _exact_groups(image_rows, lengths) if exact_rows else _groups_by_length(lengths)
         if len(groups) == 1 and groups[0] == list(range(x_in.shape[0])):
             part = cond.select(None, lengths[0])
             return _unet_call(model, control, x_in, t, part, concat, None, run)

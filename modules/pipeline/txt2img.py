@@ -61,7 +61,8 @@ def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapsh
     choice = choose_sampler(services.samplers, req, opts)
     exact = opts.exact_batches
     steps_done = lambda: job.sampling_step  # noqa: E731  the pass's current step (feature caching reads it)
-    denoiser = model_denoiser(model, choice, exact, unet_patches(opts, "txt2img", ctx.plan.seeds[0]), steps_done)
+    denoiser = model_denoiser(model, choice, exact, unet_patches(opts, "txt2img", ctx.plan.seeds[0]), steps_done,
+                              not opts.batch_cond_uncond)
     sigmas, sigma_extras = services.samplers.build_sigmas(choice.spec, choice.scheduler, req.steps, denoiser, opts)
     facts = run_facts(services, model, choice, opts, sigma_extras)
     second = prepare_second_pass(services, model, req, opts, hires, sigma_extras.get("Schedule type"),

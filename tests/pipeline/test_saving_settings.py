@@ -4,6 +4,7 @@ the command line's file name rules. Each run here saves for real into the app's 
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import pytest
 
@@ -12,7 +13,7 @@ from modules.errors import InvalidInput
 from modules.pipeline.request import GenerationRequest
 from tests.pipeline.conftest import make_app
 
-BASE = dict(prompt="a red: circle", negative_prompt="blue", steps=1, width=64, height=64, seed=7,
+BASE: dict[str, Any] = dict(prompt="a red: circle", negative_prompt="blue", steps=1, width=64, height=64, seed=7,
             sampler_name="Euler", save_images=True)
 
 
