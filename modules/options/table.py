@@ -205,6 +205,8 @@ SETTINGS: tuple[Setting, ...] = (
     _s("s_tmin", 0.0, "sigma tmin", SAMPLER, float, minimum=0.0),
     _s("s_tmax", 0.0, "sigma tmax (0 = infinity)", SAMPLER, float, minimum=0.0),
     _s("s_noise", 1.0, "sigma noise", SAMPLER, float, minimum=0.0),
+    _s("persistent_cond_cache", True, "Persistent cond cache: do not recalculate conds from prompts if prompts have "
+       "not changed since previous calculation", OPTIMIZATIONS),
     _s("batch_cond_uncond", True, "Batch cond/uncond: the prompt's and the negative prompt's UNet passes in one call "
        "(off: one call per row, less memory at the peak, a little slower)", OPTIMIZATIONS),
     _s("exact_batches", True, "Compute the images of a batch one by one, so each equals a single run with its "

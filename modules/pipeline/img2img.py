@@ -36,7 +36,7 @@ from modules.pipeline.refiner import RefinerSession
 from modules.pipeline.refiner_plan import plan_refiner
 from modules.pipeline.result import GenerationResult
 from modules.pipeline.run_options import (NegativeGuidanceMinimum, negative_guidance_minimum, speed_infotext,
-                                          tiling_enabled, tiling_infotext, unet_patches)
+                                          start_cond_cache, tiling_enabled, tiling_infotext, unet_patches)
 from modules.pipeline.sample import (SamplerChoice, decode_latents, job_models_dirs, job_previewer, model_denoiser,
                                      preview_period, run_sampler)
 from modules.pipeline.seeds import ImagePlan, fix_seed, plan_images
@@ -164,6 +164,7 @@ def run_img2img(services: PipelineServices, req: Img2ImgRequest, opts: Snapshot,
     req = ctx.request
     validate_img2img(req)
     ctx.model = model = services.models.get(opts.sd_model_checkpoint or None, opts.sd_vae, fp8_setting(opts))
+    start_cond_cache(services.conditioning, opts)
     prompt, negative_prompt = prompt_pair(opts.enable_prompt_comments,  # A1111: comments go after the styles
                                           *styled_prompts(services.styles, req.prompt, req.negative_prompt, req.styles))
     ctx.plan = plan_images(prompt, negative_prompt, fix_seed(req.seed), fix_seed(req.subseed),

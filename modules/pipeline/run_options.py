@@ -132,3 +132,10 @@ HYPERTILE_INFOTEXT = (("Hypertile U-Net max depth", "hypertile_max_depth_unet", 
 HYPERTILE_VAE_INFOTEXT = (("Hypertile VAE max depth", "hypertile_max_depth_vae", 3),
                           ("Hypertile VAE max tile size", "hypertile_max_tile_vae", 128),
                           ("Hypertile VAE swap size", "hypertile_swap_size_vae", 3))
+
+
+def start_cond_cache(conditioning, opts) -> None:
+    """A1111's persistent_cond_cache (on): encoded prompts are kept from one job to the next. Off, a job starts
+    with none kept (it still reuses its own across steps, batches and passes, as A1111 does)."""
+    if not opts.persistent_cond_cache and conditioning is not None:
+        conditioning.clear()

@@ -25,7 +25,8 @@ from modules.imaging.convert import tensor_to_pil
 from modules.pipeline.output import ImageOutputs, face_restoration, restored_with_copies
 from modules.pipeline.request import GenerationRequest, validate_request
 from modules.pipeline.run_options import (NegativeGuidanceMinimum, negative_guidance_minimum, sgm_noise_multiplier,
-                                          speed_infotext, tiling_enabled, tiling_infotext, unet_patches)
+                                          speed_infotext, start_cond_cache, tiling_enabled, tiling_infotext,
+                                          unet_patches)
 from modules.pipeline.result import GenerationResult
 from modules.pipeline.sample import (SamplerChoice, decode_latents, job_models_dirs, job_previewer, model_denoiser,
                                      preview_period, run_sampler)
@@ -49,6 +50,7 @@ def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapsh
     req = first_pass_request(ctx.request, bool(opts.use_old_hires_fix_width_height))
     validate_request(req)
     ctx.model = model = services.models.get(opts.sd_model_checkpoint or None, opts.sd_vae, fp8_setting(opts))
+    start_cond_cache(services.conditioning, opts)
     prompt, negative_prompt = prompt_pair(opts.enable_prompt_comments,  # A1111: comments go after the styles
                                           *styled_prompts(services.styles, req.prompt, req.negative_prompt, req.styles))
     ctx.request, ctx.plan = req, plan_images(prompt, negative_prompt, fix_seed(req.seed), fix_seed(req.subseed),
