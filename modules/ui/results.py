@@ -50,9 +50,11 @@ def build(tab: str, ctx: UiContext, kind: str, generation_info=None) -> Results:
     """`kind`: the outputs folder setting's middle part (txt2img, img2img, extras)."""
     with gr.Column(elem_id=f"{tab}_results", elem_classes=["results"]):
         progress = gr.HTML("", elem_id=f"{tab}_progress", elem_classes=["progress-area"])
-        gallery = gr.Gallery(label="Output", show_label=False, format="png", elem_id=f"{tab}_gallery", columns=2,
-                             height=480, object_fit="contain", preview=True, interactive=False,
-                             buttons=["download", "fullscreen"])  # no "share": nothing to share it with locally
+        # A1111's ids around the gallery and its buttons: themes move them (sd-webui-lobe-theme's split previewer)
+        with gr.Column(elem_id=f"{tab}_results_panel"), gr.Group(elem_id=f"{tab}_gallery_container"):
+            gallery = gr.Gallery(label="Output", show_label=False, format="png", elem_id=f"{tab}_gallery",
+                                 columns=2, height=480, object_fit="contain", preview=True, interactive=False,
+                                 buttons=["download", "fullscreen"])  # no "share": nothing to share it with locally
         save_folder = ctx.app.options.get("outdir_save")
         with gr.Row(elem_id=f"image_buttons_{tab}", elem_classes=["image-buttons"]):
             folder = gr.Button("📂", elem_id=f"{tab}_open_folder", elem_classes=["tool"], scale=0, min_width=40)

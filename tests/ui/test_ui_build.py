@@ -37,7 +37,8 @@ def test_page_has_the_a1111_ids_extensions_look_for(built):
     ids = elem_ids(blocks)
     for tab in ("txt2img", "img2img"):
         for name in ("prompt", "neg_prompt", "width", "height", "steps", "cfg_scale", "seed", "generate", "gallery",
-                     "sampling", "batch_count", "batch_size", "subseed", "interrupt", "skip", "styles"):
+                     "sampling", "batch_count", "batch_size", "subseed", "interrupt", "skip", "styles",
+                     "results_panel", "gallery_container"):
             assert f"{tab}_{name}" in ids, f"{tab}_{name}"
     for other in ("img2maskimg", "img2maskimg_mask", "inpaint_controls", "img_inpaint_base", "img_inpaint_mask",
                   "quicksettings", "setting_sd_model_checkpoint", "setting_sd_vae", "html_info_txt2img",
