@@ -85,6 +85,20 @@ class DiffusionModel(torch.nn.Module):
     def dtype(self) -> torch.dtype:
         return self._unet.dtype
 
+    @property
+    def input_blocks(self):
+        """ldm's input blocks, each slot assignable (compat/unet_blocks.py)."""
+        from modules.extensions.compat.unet_blocks import block_lists
+
+        return block_lists(self._unet)[0]
+
+    @property
+    def output_blocks(self):
+        """ldm's output blocks, each slot assignable (compat/unet_blocks.py)."""
+        from modules.extensions.compat.unet_blocks import block_lists
+
+        return block_lists(self._unet)[1]
+
     def named_modules(self, memo=None, prefix: str = "", remove_duplicate: bool = True
                       ) -> Iterator[tuple[str, torch.nn.Module]]:
         yield prefix, self
