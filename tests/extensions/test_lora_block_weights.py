@@ -19,10 +19,26 @@ from tests.pipeline.conftest import make_app
 PROBE = '''
 import torch
 import networks
-from modules import scripts, shared
+from modules import script_callbacks, scripts, shared
 
 SEEN = {}
 BLOCK = "diffusion_model_input_blocks_"  # the first UNet blocks, as A1111 names their layers
+
+
+def stop_lora(params):
+    """A LoRA's `stop=` step: from that sampling step on its UNet multiplier is 0."""
+    if "stop_at" in SEEN and params.sampling_step >= SEEN["stop_at"]:
+        for net in networks.loaded_networks:
+            net.unet_multiplier = 0.0
+
+
+def record(params):
+    if "stop_at" in SEEN:
+        SEEN["per_step"].append(shared.sd_model.unet.get_submodule(SEEN["layers"][0]).weight.detach().clone())
+
+
+script_callbacks.on_cfg_denoiser(stop_lora)
+script_callbacks.on_cfg_denoised(record)
 
 
 class Script(scripts.Script):
@@ -105,3 +121,24 @@ def test_without_edits_the_batch_samples_with_the_lora_as_written(probe_app):
     finally:
         probe.BLOCK = "diffusion_model_input_blocks_"
     assert not torch.allclose(probe.SEEN["weights"][layer], original)
+
+
+def test_a_multiplier_changed_during_sampling_takes_effect_at_that_step(probe_app):
+    """sd-webui-lora-block-weight's `stop=`: its cfg_denoiser callback sets the multipliers to 0 at a step, and
+    A1111's layers use the new multipliers from that model call on."""
+    app, probe, model = probe_app
+    layer = UNET_LAYERS[3]
+    original = model.unet.get_submodule(layer).weight.detach().clone()
+    probe.SEEN.clear()
+    probe.SEEN.update(layers=[layer], te_layer=TE_LAYERS[0], stop_at=2, per_step=[])
+    probe.BLOCK = "no layer has this name"
+    try:
+        app.txt2img(GenerationRequest(prompt="a red circle <lora:blocky:1>", steps=4, width=64, height=64, seed=1,
+                                      sampler_name="Euler"))
+    finally:
+        probe.BLOCK = "diffusion_model_input_blocks_"
+        probe.SEEN.pop("stop_at", None)
+    per_step = probe.SEEN["per_step"]
+    assert len(per_step) == 4
+    assert all(not torch.allclose(w, original) for w in per_step[:2])  # steps 0, 1: with the LoRA
+    assert all(torch.equal(w, original) for w in per_step[2:])  # from step 2: unet multiplier 0

@@ -118,12 +118,15 @@ def _is_placeholder(image_cond, x) -> bool:
 def cfg_hooks(p=None) -> CFGHooks:
     """The registered cfg callbacks as core hooks for the run of `p` (none registered: no hooks, no cost)."""
 
+    from modules.extensions.compat import lora_batch
+
     def on_denoiser(params):
         image_cond = params.image_cond if params.image_cond is not None else _txt2img_image_cond(params.x)
         a = sc.CFGDenoiserParams(_fresh(params.x), _fresh(image_cond), _fresh(params.sigma), params.sampling_step,
                                  params.total_sampling_steps, cond_for_extension(params.text_cond),
                                  cond_for_extension(params.text_uncond), DenoiserView(params.denoiser, p))
         sc.cfg_denoiser_callback(a)
+        lora_batch.sync()  # LoRA multipliers or layers a callback changed take effect at this model call (A1111)
         placeholder = params.image_cond is None and a.image_cond is not None and _is_placeholder(a.image_cond, a.x)
         params.x, params.sigma = a.x, a.sigma
         params.image_cond = None if placeholder else a.image_cond

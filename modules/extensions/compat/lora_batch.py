@@ -21,6 +21,7 @@ class BatchNetwork(Network):
 
     def __init__(self, lora, te: float, unet: float, model):
         self._lora, self._model, self._modules = lora, model, None
+        self._marks: dict = {}
         network_for(lora, te, unet, self)
 
     @property
@@ -28,6 +29,7 @@ class BatchNetwork(Network):
         if self._modules is None:
             self._modules = layer_modules(self, self._lora, self._model, bool(self._model.engine.a1111_flags.get(
                 "is_sd2", False)))
+            self._marks = {key: module.mark() for key, module in self._modules.items()}
         return self._modules
 
     @modules.setter
@@ -41,7 +43,9 @@ class BatchNetwork(Network):
     def as_applied(self) -> tuple:
         """(LoraNetwork, te, unet) as this Network now says: its layers as edited, under a new identity."""
         layers = dict(self._lora.layers)
-        for module in (self._modules or {}).values():
+        for key, module in (self._modules or {}).items():
+            if module.mark() == self._marks.get(key):
+                continue  # its fields hold what they held when built: nothing to compare
             edited = edited_layer(module)
             if edited is not None:
                 layers[edited.name] = edited

@@ -97,6 +97,14 @@ class NetworkModule(ABC):
     def tensors(self) -> dict[str, torch.Tensor]:
         """Easel's tensor names → the current values of this object's fields."""
 
+    @abstractmethod
+    def held(self) -> tuple:
+        """The objects its fields hold now (a field set anew, or changed in place, gives another `mark`)."""
+
+    def mark(self) -> tuple:
+        """Which objects its fields hold, and how often each was changed in place: cheap to compare."""
+        return tuple((id(t), getattr(t, "_version", 0)) for t in self.held())
+
 
 class NetworkModuleLora(NetworkModule):
     def __init__(self, network, layer: LoraLayer, sd_key: str, sd_module):
@@ -107,6 +115,9 @@ class NetworkModuleLora(NetworkModule):
 
     def tensors(self) -> dict[str, torch.Tensor]:
         return {"up": self.up_model.weight.detach(), "down": self.down_model.weight.detach()}
+
+    def held(self) -> tuple:
+        return self.up_model.weight, self.down_model.weight
 
 
 class _FieldModule(NetworkModule):
@@ -121,6 +132,9 @@ class _FieldModule(NetworkModule):
     def tensors(self) -> dict[str, torch.Tensor]:
         found = {name: getattr(self, field) for field, name in _FIELDS[self.kind].items()}
         return {name: torch.as_tensor(v).detach() for name, v in found.items() if v is not None}
+
+    def held(self) -> tuple:
+        return tuple(getattr(self, field) for field in _FIELDS[self.kind])
 
 
 class NetworkModuleHada(_FieldModule):
