@@ -160,6 +160,8 @@ SETTINGS: tuple[Setting, ...] = (
        "gets whole training timesteps)", SD),
     _s("use_old_scheduling", False, "Use old prompt editing timelines (A1111 before 1.6: [a:b:N] counts N < 1 as a "
        "fraction, and the hires pass its own steps)", "Compatibility"),
+    _s("no_dpmpp_sde_batch_determinism", False, "Do not make DPM++ SDE deterministic across different batch sizes "
+       "(one noise tree for the whole batch, as A1111 before 1.2)", "Compatibility"),
     _s("use_old_hires_fix_width_height", False, "For hires fix, use width/height sliders to set final resolution "
        "rather than first pass (disables Upscale by, Resize width/height to)", "Compatibility"),
     _s("hires_fix_use_firstpass_conds", False, "For hires fix, calculate conds of second pass using extra networks "

@@ -317,7 +317,8 @@ class SecondPass:
         image_cond = second_pass_conditioning(model, init, pixels, opts.inpainting_mask_weight, exact)
         step = Pass(self.choice, self.denoiser_for(model, exact), self.sigmas, self.t_enc, req.cfg_scale,
                     plan.strength >= 1.0,
-                    extra_noise=opts.img2img_extra_noise, ngms=negative_guidance_minimum(req, opts))
+                    extra_noise=opts.img2img_extra_noise, ngms=negative_guidance_minimum(req, opts),
+                    batch_determinism=not opts.no_dpmpp_sde_batch_determinism)
         job.begin_pass(pass_no, self.t_enc + 1, f"Hires fix {pass_no // 2 + 1}")
         switch = CFGHooks() if refiner is None else \
             refiner.switch_hooks(self.choice, self.t_enc + 1, conds_for, notes, exact, second_pass=True)

@@ -80,6 +80,7 @@ class Pass:
     noise_multiplier: float = 1.0
     extra_noise: float = 0.0  # A1111's img2img_extra_noise: more of the same noise, past the schedule's level
     ngms: NegativeGuidanceMinimum = NegativeGuidanceMinimum()
+    batch_determinism: bool = True  # SDE noise per image (not A1111's no_dpmpp_sde_batch_determinism)
 
     def run(self, services, conds, init: torch.Tensor, rng, job: Job, image_cond=None,
             repaint: torch.Tensor | None = None, soft: SoftSettings | None = None,
@@ -105,7 +106,8 @@ class Pass:
                           init_latent=None if keep is None else init, rows_per_image=True,
                           **self.ngms.cfg_fields(self.choice.spec.total_steps(len(sched) - 1)),
                           model_kwargs={} if control is None else control.model_kwargs())
-        noise_sampler = services.samplers.noise_sampler(self.choice.spec, x, self.sigmas, rng)
+        noise_sampler = services.samplers.noise_sampler(self.choice.spec, x, self.sigmas, rng,
+                                                        self.batch_determinism)
         latents = run_sampler(self.choice, cfg, x, sched, noise_sampler, job)
         self.ngms.note_skips(cfg, notes)
         conds.note_padding(notes)
@@ -191,7 +193,8 @@ def run_img2img(services: PipelineServices, req: Img2ImgRequest, opts: Snapshot,
     outputs = ImageOutputs(services, req, opts, facts, "img2img", hooks, ctx)
     outputs.faces = faces
     step = Pass(choice, denoiser, sigmas, t_enc, req.cfg_scale, strength >= 1.0, noise_multiplier(req, opts),
-                opts.img2img_extra_noise, negative_guidance_minimum(req, opts))
+                opts.img2img_extra_noise, negative_guidance_minimum(req, opts),
+                not opts.no_dpmpp_sde_batch_determinism)
     tiling = tiling_enabled(req, opts)
     controls = resolve_units(services, model, req.controlnet_units, req.width, req.height, seed=ctx.plan.seeds[0],
                              init_image=req.init_images[0] if req.init_images else None, init_mask=req.mask)

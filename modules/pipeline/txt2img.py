@@ -174,7 +174,7 @@ class FirstPass:
                           total_steps=len(sigmas) - 1, rows_per_image=True,
                           **self.ngms.cfg_fields(choice.spec.total_steps(len(sigmas) - 1)),
                           model_kwargs={} if control is None else control.model_kwargs())
-        noise = services.samplers.noise_sampler(choice.spec, x, sigmas, rng)
+        noise = services.samplers.noise_sampler(choice.spec, x, sigmas, rng, not opts.no_dpmpp_sde_batch_determinism)
         latents = run_sampler(choice, cfg, x, sigmas, noise, job)
         self.ngms.note_skips(cfg, ctx.extra)
         conds.note_padding(ctx.extra)

@@ -81,10 +81,7 @@ class ImageRNG:
         Call once per run (`next()` does it on its first call); later draws come from `next()`.
         """
         self.is_first = False
-        resized = self.seed_resize_from_h > 0 and self.seed_resize_from_w > 0
-        f = self.latent_factor
-        noise_shape = (self.shape[0], self.seed_resize_from_h // f, self.seed_resize_from_w // f) if resized \
-            else self.shape
+        noise_shape = self.resized_shape()
         xs = []
         for i, (seed, generator) in enumerate(zip(self.seeds, self.generators)):
             subnoise = None
@@ -101,6 +98,13 @@ class ImageRNG:
         if self.eta_noise_seed_delta:
             self.generators = [self._generator(s + self.eta_noise_seed_delta) for s in self.seeds]
         return torch.stack(xs).to(self.device)  # [B, C, H, W]
+
+    def resized_shape(self) -> tuple[int, ...]:
+        """The shape a seed's first draw has: the latent shape, or the "resize seed from" size's (C, h, w)."""
+        if self.seed_resize_from_h > 0 and self.seed_resize_from_w > 0:
+            f = self.latent_factor
+            return (self.shape[0], self.seed_resize_from_h // f, self.seed_resize_from_w // f)
+        return self.shape
 
     def next(self) -> torch.Tensor:
         """The first call returns `first()`; later calls the next draw [B, C, H, W] of each image's generator."""
@@ -135,21 +139,44 @@ class BrownianTreeNoise:
     `BrownianTreeNoiseSampler` with a list of seeds (A1111's batch determinism). The trees are built on first use.
     """
 
-    def __init__(self, x: torch.Tensor, sigma_min, sigma_max, seeds: Sequence[int]):
-        self.x, self.seeds = x, [int(s) for s in seeds]
+    def __init__(self, x: torch.Tensor, sigma_min, sigma_max, seeds: Sequence[int], per_image: bool = True):
+        self.x, self.seeds, self.per_image = x, [int(s) for s in seeds], per_image
         self.t0, self.t1 = torch.as_tensor(sigma_min), torch.as_tensor(sigma_max)
         self.trees: list | None = None
+
+    @classmethod
+    def whole_batch(cls, x: torch.Tensor, sigma_min, sigma_max, rng: ImageRNG) -> BrownianTreeNoise:
+        """A1111's no_dpmpp_sde_batch_determinism: one tree over the whole batch [B, C, H, W], so an image depends
+        on the batch it ran in, seeded as k-diffusion seeds it when given no seed (`torch.randint` of the global
+        generator, which A1111's noise left seeded with the batch's last seed)."""
+        return cls(x, sigma_min, sigma_max, [unseeded_tree_entropy(rng)], per_image=False)
 
     def _build(self) -> list:
         import torchsde  # needed only by the SDE samplers
 
-        w0 = torch.zeros_like(self.x)[0]  # [C, H, W]
-        return [torchsde.BrownianTree(self.t0, w0, self.t1, entropy=s) for s in self.seeds]
+        w0 = torch.zeros_like(self.x)  # [B, C, H, W]
+        if not self.per_image:
+            return [torchsde.BrownianTree(self.t0, w0, self.t1, entropy=self.seeds[0])]
+        return [torchsde.BrownianTree(self.t0, w0[0], self.t1, entropy=s) for s in self.seeds]
 
     def __call__(self, sigma, sigma_next) -> torch.Tensor:
         if self.trees is None:
             self.trees = self._build()
         t0, t1 = torch.as_tensor(sigma), torch.as_tensor(sigma_next)
         lo, hi, sign = (t0, t1, 1) if t0 < t1 else (t1, t0, -1)
-        w = torch.stack([tree(lo, hi) for tree in self.trees]) * sign  # [B, C, H, W]
+        if self.per_image:
+            w = torch.stack([tree(lo, hi) for tree in self.trees]) * sign  # [B, C, H, W]
+        else:
+            w = self.trees[0](lo, hi) * sign  # [B, C, H, W]
         return w / (t1 - t0).abs().sqrt()
+
+
+def unseeded_tree_entropy(rng: ImageRNG) -> int:
+    """The seed k-diffusion draws for a Brownian tree it is given none (`torch.randint(0, 2**63 - 1, [])` of the
+    global CPU generator), in the state A1111's noise leaves that generator: seeded with the batch's last seed,
+    then advanced by that seed's draw when a resized seed drew it on the CPU without its own generator. A1111's
+    "NV" source never seeds torch's generator, so there it is whatever came before; here it is the same rule."""
+    generator = torch.Generator().manual_seed(rng.seeds[-1])
+    if rng.resized_shape() != rng.shape and rng.gen_device.type == "cpu":
+        torch.randn(rng.resized_shape(), generator=generator)
+    return int(torch.randint(0, 2 ** 63 - 1, [], generator=generator).item())

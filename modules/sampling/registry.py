@@ -148,15 +148,19 @@ class SamplerRegistry:
             sigmas = torch.cat([sigmas[:-2], sigmas[-1:]])
         return sigmas.float().cpu(), extras
 
-    def noise_sampler(self, sampler: SamplerSpec | str, x: torch.Tensor, sigmas: torch.Tensor, rng: ImageRNG):
+    def noise_sampler(self, sampler: SamplerSpec | str, x: torch.Tensor, sigmas: torch.Tensor, rng: ImageRNG,
+                      batch_determinism: bool = True):
         """The sampler's noise: per-image Brownian trees for SDE samplers, else the run's `ImageRNG` draws.
 
-        Pass the full schedule (img2img too), as A1111 does, so the trees span the same interval.
+        Pass the full schedule (img2img too), as A1111 does, so the trees span the same interval. Without
+        `batch_determinism` (A1111's no_dpmpp_sde_batch_determinism setting) one tree covers the whole batch.
         """
         if self._sampler(sampler).options.get("brownian_noise", False):
             from modules.sampling.noise import BrownianTreeNoise
 
             positive = sigmas[sigmas > 0]
+            if not batch_determinism:
+                return BrownianTreeNoise.whole_batch(x, positive.min(), sigmas.max(), rng)
             return BrownianTreeNoise(x, positive.min(), sigmas.max(), rng.seeds)
         return rng.noise_sampler(x)
 
