@@ -16,7 +16,7 @@
 - `visible=False` from an extension's code keeps the component in the page, hidden (Gradio 3's behaviour; see
   gradio3_visibility);
 - `gr.Box` (→ Group), `gr.Variable` (→ State), `gr.components.IOComponent` (→ Component);
-- `Blocks.dependencies` and `Blocks.fns`, the listeners as Gradio 3 listed them (see gradio3_blocks);
+- `Blocks.dependencies`, the listeners as Gradio 3 listed them (see gradio3_blocks);
 - a subclass whose `__init__` only forwards `**kwargs` (A1111's ToolButton pattern) keeps its configuration in the
   page, and Gradio writes no `.pyi` stub beside an extension's file.
 
@@ -334,9 +334,7 @@ def install_gradio3_shim() -> None:
     _patch(EventListener, "_setup", staticmethod(_shimmed_setup(vars(EventListener)["_setup"].__func__)))
     _patch(Block, "get_config", _shimmed_get_config(vars(Block)["get_config"]))
     _patch(component_meta, "create_or_modify_pyi", _shimmed_pyi(component_meta.create_or_modify_pyi))
-    from modules.extensions.compat.gradio3_blocks import dependencies, fns
-
-    _patch(gr.Blocks, "fns", property(fns))  # Gradio 3's list when iterated, Gradio's dict otherwise
+    from modules.extensions.compat.gradio3_blocks import dependencies
 
     for owner, name, value in [(Block, "update", classmethod(_update)), (Block, "style", _style),
                                (gr.Blocks, "dependencies", property(dependencies)),
