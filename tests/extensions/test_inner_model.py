@@ -157,3 +157,86 @@ def test_ldm_model_class_names_and_the_wrapper_facts(probe_app):
     assert model.parameterization in ("eps", "v")
     with pytest.raises(AttributeError, match="diffusers"):
         _ = ddpm.DiffusionWrapper
+
+
+APPLY_SCRIPT = '''
+import torch
+from modules import scripts, shared
+
+MODE = ["off"]
+SEEN = []
+
+
+class Script(scripts.Script):
+    def title(self):
+        return "apply probe"
+
+    def show(self, is_img2img):
+        return scripts.AlwaysVisible
+
+    def process(self, p, *args):
+        if MODE[0] == "off":
+            return
+        shared.sd_model.apply_model_saved = shared.sd_model.apply_model
+        shared.sd_model.apply_model = self.apply
+
+    def apply(self, x, t, cond):
+        SEEN.append((tuple(x.shape), tuple(t.shape), sorted(cond)))
+        own = shared.sd_model.apply_model_saved
+        if MODE[0] != "halves":
+            return own(x, t, cond)
+        half = x.shape[-1] // 2
+        return torch.cat([own(x[..., :half], t, cond), own(x[..., half:], t, cond)], dim=-1)
+
+    def postprocess(self, p, processed, *args):
+        if hasattr(shared.sd_model, "apply_model_saved"):
+            shared.sd_model.apply_model = shared.sd_model.apply_model_saved
+            del shared.sd_model.apply_model_saved
+'''
+
+
+@pytest.fixture(scope="module")
+def apply_app(tmp_path_factory, tiny_checkpoint):
+    root = tmp_path_factory.mktemp("apply_model")
+    folder = root / "apply_probe"
+    (folder / "scripts").mkdir(parents=True)
+    (folder / "scripts" / "apply_probe.py").write_text(textwrap.dedent(APPLY_SCRIPT), encoding="utf-8")
+    app = make_app(root / "data", tiny_checkpoint, "--nowebui")
+    start(app, [("apply_probe", folder)])
+    yield app
+    app.jobs.close()
+    stop(app)
+
+
+def run_apply(app, mode: str):
+    from modules.extensions.compat import scripts
+    from modules.extensions.compat.reporting import FAILURES
+
+    FAILURES.clear()
+    mod = next(d.module for d in scripts.scripts_data if d.path.endswith("apply_probe.py"))
+    mod.MODE[0], mod.SEEN[:] = mode, []
+    try:
+        result = app.txt2img(GenerationRequest(**BASE))
+    finally:
+        mod.MODE[0] = "off"
+    assert FAILURES.failures == []
+    return pixels(result), list(mod.SEEN)
+
+
+def test_a_replaced_apply_model_makes_each_model_call(apply_app):
+    """Tiled Diffusion's Mixture of Diffusers replaces shared.sd_model.apply_model and puts it back after."""
+    from modules import shared
+
+    plain, _ = run_apply(apply_app, "off")
+    same, seen = run_apply(apply_app, "watch")
+    assert seen == [((2, 4, 8, 8), (2,), ["c_concat", "c_crossattn"])] * BASE["steps"]
+    assert np.abs(same - plain).max() <= 8  # k-diffusion's maths around the same UNet calls
+    halves, _ = run_apply(apply_app, "halves")
+    assert np.abs(halves - plain).max() > 12
+    again, _ = run_apply(apply_app, "off")  # its own apply_model back: Easel's call again
+    assert np.abs(again - plain).max() <= 2
+    assert not hasattr(shared.sd_model, "apply_model_saved")
+    shared.sd_model.kept = 1  # what extensions set stays with the loaded model, as on A1111's one model object
+    assert shared.sd_model.kept == 1
+    del shared.sd_model.kept
+    assert not hasattr(shared.sd_model, "kept")

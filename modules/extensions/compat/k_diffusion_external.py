@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from modules.sampling.denoiser import DiscreteDenoiser
+from modules.sampling.denoiser import DiscreteDenoiser, append_dims
 
 
 class DiscreteSchedule(torch.nn.Module):
@@ -62,15 +62,35 @@ class DiscreteEpsDDPMDenoiser(DiscreteSchedule):
         """(c_out, c_in): x0 = x + eps * c_out for the model's input x * c_in."""
         return -sigma, 1 / (sigma ** 2 + self.sigma_data ** 2) ** 0.5
 
-    def forward(self, input: torch.Tensor, sigma: torch.Tensor, **kwargs) -> torch.Tensor:
-        """x0 [N, C, H, W] for `input` at `sigma` [N]: the current step's model call with these rows."""
-        from modules.extensions.compat.model_call import through_step
+    def get_eps(self, *args, **kwargs) -> torch.Tensor:
+        return self.inner_model.apply_model(*args, **kwargs)
 
-        return through_step(input, sigma, **kwargs)
+    def forward(self, input: torch.Tensor, sigma: torch.Tensor, **kwargs) -> torch.Tensor:
+        """x0 [N, C, H, W] for `input` at `sigma` [N]: the current step's model call with these rows; through the
+        model's `apply_model` (k-diffusion's maths) when an extension replaced that."""
+        from modules.extensions.compat.model_call import through_step
+        from modules.extensions.compat.sd_model_view import apply_model_replaced
+
+        if not apply_model_replaced(getattr(self.inner_model, "_loaded", None)):
+            return through_step(input, sigma, **kwargs)
+        return self.x0_from_model(input, sigma, **kwargs)
+
+    def x0_from_model(self, input: torch.Tensor, sigma: torch.Tensor, **kwargs) -> torch.Tensor:
+        """k-diffusion's maths around the model: x0 = x + eps * c_out for the model's eps at x * c_in."""
+        c_out, c_in = (append_dims(c, input.ndim) for c in self.get_scalings(sigma))
+        return input + self.get_eps(input * c_in, self.sigma_to_t(sigma), **kwargs) * c_out
 
 
 class DiscreteVDDPMDenoiser(DiscreteEpsDDPMDenoiser):
     """A model predicting v, trained on a DDPM schedule, as a denoiser."""
+
+    def get_v(self, *args, **kwargs) -> torch.Tensor:
+        return self.inner_model.apply_model(*args, **kwargs)
+
+    def x0_from_model(self, input: torch.Tensor, sigma: torch.Tensor, **kwargs) -> torch.Tensor:
+        """x0 = x * c_skip + v * c_out for the model's v at x * c_in."""
+        c_skip, c_out, c_in = (append_dims(c, input.ndim) for c in self.get_scalings(sigma))
+        return input * c_skip + self.get_v(input * c_in, self.sigma_to_t(sigma), **kwargs) * c_out
 
     def get_scalings(self, sigma: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # type: ignore[override]
         """(c_skip, c_out, c_in): x0 = x * c_skip + v * c_out for the model's input x * c_in."""

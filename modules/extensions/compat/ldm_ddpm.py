@@ -23,6 +23,13 @@ class DDPM(metaclass=_ViewOfFamily):
 class LatentDiffusion(DDPM):
     """ldm's latent diffusion model, the class of A1111's SD 1.x and 2.x `shared.sd_model`."""
 
+    def apply_model(self, x_noisy, t, cond, return_ids=False):
+        """The UNet's output (eps or v) for x_noisy [N, C, H, W] at timesteps t [N] under A1111's condition dict,
+        made by the current sampling step's model call (compat/model_call.py); `shared.sd_model.apply_model`."""
+        from modules.extensions.compat.model_call import apply_in_step
+
+        return apply_in_step(x_noisy, t, cond)
+
 
 def __getattr__(name: str):
     if name.startswith("__"):

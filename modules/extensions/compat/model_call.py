@@ -34,14 +34,17 @@ _CURRENT: contextvars.ContextVar[StepCall | None] = contextvars.ContextVar("a111
 
 
 def replaced_inner_model(sampler) -> Any:
-    """The sampler object's inner model when an extension replaced its `forward` (on the object or in a subclass);
-    None while nothing read `inner_model` or nothing replaced it."""
+    """The sampler object's inner model when an extension replaced its `forward` (on the object or in a subclass)
+    or the model's `apply_model` it calls; None while nothing read `inner_model` or nothing replaced either."""
     from modules.extensions.compat.k_diffusion_external import BASE_FORWARDS
+    from modules.extensions.compat.sd_model_view import apply_model_replaced
 
     inner = getattr(getattr(sampler, "model_wrap_cfg", None), "model_wrap", None)
     if inner is None or not isinstance(inner, torch.nn.Module):
         return None
     if "forward" in vars(inner) or type(inner).forward not in BASE_FORWARDS:
+        return inner
+    if apply_model_replaced(getattr(inner.inner_model, "_loaded", None)):
         return inner
     return None
 
@@ -77,13 +80,35 @@ def a1111_cond(cond: Any, concat: torch.Tensor | None, x: torch.Tensor) -> dict:
 def through_step(x: torch.Tensor, sigma: torch.Tensor, cond: dict | None = None, **kwargs) -> torch.Tensor:
     """The current step's model call for rows `x` [M, C, H, W] at `sigma` [M] with A1111's condition dict `cond`:
     x0 [M, C, H, W] from Easel's denoiser."""
+    step = _current()
+    if cond is None:
+        return step.denoiser(x, sigma, cond=step.cond, **step.extra)
+    core, extra = _core_args(step, x.shape[0], cond)
+    return step.denoiser(x, sigma, cond=core, **extra)
+
+
+def apply_in_step(x: torch.Tensor, t: torch.Tensor, cond: dict) -> torch.Tensor:
+    """ldm's `apply_model` inside the current step: the UNet's output (eps or v) [M, C, H, W] for the model's
+    input rows `x` [M, C, H, W] at timesteps `t` [M] with A1111's condition dict `cond`."""
+    step = _current()
+    model_fn = getattr(step.denoiser, "model_fn", None)
+    if model_fn is None:
+        raise RuntimeError(f"this sampler's denoiser ({type(step.denoiser).__name__}) does not call the UNet by "
+                           "timestep: apply_model is not available with it (docs/a1111-compat.md)")
+    core, extra = _core_args(step, x.shape[0], cond)
+    return model_fn(x, t, cond=core, **extra)
+
+
+def _current() -> StepCall:
     step = _CURRENT.get()
     if step is None:
         raise RuntimeError("Easel calls the model through a sampler's inner model only inside a generation's "
                            "sampling step (docs/a1111-compat.md)")
-    if cond is None:
-        return step.denoiser(x, sigma, cond=step.cond, **step.extra)
-    rows = x.shape[0]
+    return step
+
+
+def _core_args(step: StepCall, rows: int, cond: dict) -> tuple[Any, dict]:
+    """Easel's conditioning and the denoiser's keyword arguments for `rows` rows given A1111's condition dict."""
     text = cond["c_crossattn"][0] if "c_crossattn" in cond else {"crossattn": cond["crossattn"],
                                                                  "vector": cond.get("vector")}
     extra = dict(step.extra)
@@ -94,8 +119,7 @@ def through_step(x: torch.Tensor, sigma: torch.Tensor, cond: dict | None = None,
         extra["concat"] = image
     if rows != step.rows:
         extra.pop("image_rows", None)  # which rows make an image is the extension's now
-    original = repeat_rows(step.cond, rows)
-    return step.denoiser(x, sigma, cond=cond_from_extension(text, original), **extra)
+    return cond_from_extension(text, repeat_rows(step.cond, rows)), extra
 
 
 def _first(value):

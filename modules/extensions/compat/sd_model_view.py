@@ -2,6 +2,8 @@
 (so `shared.sd_model.is_sdxl` in a script's `ui()` works before the first generation)."""
 from __future__ import annotations
 
+import types
+import weakref
 from types import SimpleNamespace
 from typing import Any
 
@@ -83,9 +85,52 @@ class ModelView:
         return CondStageView(self._loaded.tokenizer, self._loaded.text_encoder)
 
     def __getattr__(self, key: str) -> Any:
-        if self._loaded is not None and not key.startswith("__"):
+        if key.startswith("__") or key in ("_loaded", "_info"):
+            raise AttributeError(key)
+        stored = _set_on(self._loaded)
+        if key in stored:
+            return stored[key]
+        if key == "apply_model":
+            from modules.extensions.compat.ldm_ddpm import LatentDiffusion
+
+            return types.MethodType(LatentDiffusion.apply_model, self)
+        if self._loaded is not None:
             return getattr(self._loaded, key)
         raise AttributeError(key)
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        """What an extension sets on `shared.sd_model` (its own `apply_model`, a saved original) stays with the loaded
+        model, as on A1111's one model object: every later `shared.sd_model` and `p.sd_model` reads it."""
+        if key.startswith("_") or hasattr(type(self), key) or self._loaded is None:
+            object.__setattr__(self, key, value)
+        else:
+            _set_on(self._loaded)[key] = value
+
+    def __delattr__(self, key: str) -> None:
+        stored = _set_on(self._loaded)
+        if key in stored:
+            del stored[key]
+        else:
+            object.__delattr__(self, key)
+
+
+_SET: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loaded model → attributes extensions set on it
+
+
+def _set_on(loaded) -> dict:
+    """The attributes extensions set on the view of `loaded` (none while no model is loaded)."""
+    if loaded is None:
+        return {}
+    return _SET.setdefault(loaded, {})
+
+
+def apply_model_replaced(loaded) -> bool:
+    """Whether an extension put its own `apply_model` on the loaded model (Tiled Diffusion's Mixture of Diffusers),
+    not the model's own one it saved and put back."""
+    from modules.extensions.compat.ldm_ddpm import LatentDiffusion
+
+    value = _set_on(loaded).get("apply_model")
+    return value is not None and getattr(value, "__func__", None) is not LatentDiffusion.apply_model
 
 
 class DiffusionWrapperView:
