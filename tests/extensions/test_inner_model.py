@@ -60,6 +60,8 @@ class Script(scripts.Script):
         self.original = original = sd_samplers.create_sampler
 
         def create(name, model):
+            if MODE[0] == "broken":
+                raise RuntimeError("the probe broke")
             sampler = original(name, model)
             inner = sampler.model_wrap_cfg.inner_model
             inner.forward = (two_tiles if MODE[0] == "tiles" else unchanged)(inner.forward)
@@ -125,6 +127,19 @@ def test_a_forward_that_batches_tiles_denoises_the_latent_tile_by_tile(probe_app
     tiled, seen = run(probe_app, "tiles")
     assert seen == [(2, (4, 4, 8, 4))] * BASE["steps"]  # both tiles of cond and uncond rows in one call
     assert np.abs(pixels(tiled) - pixels(plain)).max() > 2  # each half saw only itself
+
+
+def test_a_failing_create_sampler_is_reported_under_its_extension(probe_app):
+    from modules.extensions.compat.reporting import FAILURES
+
+    plain = pixels(run(probe_app, "off")[0])
+    probe().MODE[0] = "broken"
+    try:
+        result = probe_app.txt2img(GenerationRequest(**BASE))  # goes on with the plain sampler object
+    finally:
+        probe().MODE[0] = "off"
+    assert [f.extension for f in FAILURES.failures] == ["tile_probe"]
+    assert np.abs(pixels(result) - plain).max() <= 2
 
 
 def test_the_inner_model_is_the_loaded_model_as_a_k_diffusion_denoiser(probe_app):
@@ -240,3 +255,4 @@ def test_a_replaced_apply_model_makes_each_model_call(apply_app):
     assert shared.sd_model.kept == 1
     del shared.sd_model.kept
     assert not hasattr(shared.sd_model, "kept")
+

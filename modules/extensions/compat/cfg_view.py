@@ -165,10 +165,13 @@ def _sampler_object(p):
     config = sd_samplers.find_sampler_config(name)
     if config is None:
         return None
-    owner = extension_of(getattr(getattr(config.constructor, "__code__", None), "co_filename", None))
-    sampler = guarded(owner, f"sampler {config.name!r} constructor", sd_samplers.create_sampler, name, model)
-    if sampler is None:
-        sampler = sd_samplers.create_sampler(sd_samplers.find_sampler_config(None).name, model)
+    creator = sd_samplers.create_sampler  # an extension may have replaced it (Tiled Diffusion does)
+    made_by = creator if creator is not sd_samplers.make_sampler_object else config.constructor
+    owner = extension_of(getattr(getattr(made_by, "__code__", None), "co_filename", None))
+    sampler = guarded(owner, f"sampler {config.name!r} constructor", creator, name, model)
+    if sampler is None:  # reported; the run goes on with the plain object of its sampler (or the first one)
+        sampler = guarded(owner, "plain sampler object", sd_samplers.make_sampler_object, name, model) or \
+            sd_samplers.make_sampler_object(sd_samplers.find_sampler_config(None).name, model)
     sampler.p = p
     p.sampler = sampler
     return sampler

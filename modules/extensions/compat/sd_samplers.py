@@ -130,3 +130,6 @@ def create_sampler(name: str, model):
     sampler = config.constructor(model)
     sampler.config = config
     return sampler
+
+
+make_sampler_object = create_sampler  # the function above, whatever an extension puts in `create_sampler`
