@@ -98,14 +98,14 @@ def pixels(result) -> np.ndarray:
     return np.asarray(result.images[0].convert("RGB")).astype(np.int16)
 
 
-def run(app, mode: str):
+def run(app, mode: str, **fields):
     from modules.extensions.compat.reporting import FAILURES
 
     FAILURES.clear()
     mod = probe()
     mod.MODE[0], mod.SEEN[:] = mode, []
     try:
-        result = app.txt2img(GenerationRequest(**BASE))
+        result = app.txt2img(GenerationRequest(**{**BASE, **fields}))
     finally:
         mod.MODE[0] = "off"
     assert FAILURES.failures == []
@@ -128,6 +128,23 @@ def test_a_forward_that_batches_tiles_denoises_the_latent_tile_by_tile(probe_app
     assert seen == [(2, (4, 4, 8, 4))] * BASE["steps"]  # both tiles of cond and uncond rows in one call
     assert np.abs(pixels(tiled) - pixels(plain)).max() > 2  # each half saw only itself
 
+
+
+def test_a_timestep_samplers_inner_model_takes_timesteps_and_gives_eps(probe_app):
+    """DDIM's sampler object holds a timestep denoiser (x_t, t) → eps, as A1111's; its calls go the same way."""
+    from modules.extensions.compat.sd_samplers_timesteps import CompVisTimestepsDenoiser
+
+    plain, _ = run(probe_app, "off", sampler_name="DDIM")
+    same, seen = run(probe_app, "unchanged", sampler_name="DDIM")
+    assert len(seen) == BASE["steps"] and all(keys == ["c_concat", "c_crossattn"] for keys, *_ in seen)
+    assert np.abs(pixels(same) - pixels(plain)).max() <= 8  # A1111's timestep maths around the same UNet calls
+    tiled, seen = run(probe_app, "tiles", sampler_name="DDIM")
+    assert seen == [(2, (4, 4, 8, 4))] * BASE["steps"]
+    assert np.abs(pixels(tiled) - pixels(plain)).max() > 2
+    from modules import sd_samplers, shared
+
+    inner = sd_samplers.create_sampler("DDIM", shared.sd_model).model_wrap_cfg.inner_model
+    assert isinstance(inner, CompVisTimestepsDenoiser) and inner.inner_model.sd_checkpoint_info is not None
 
 def test_a_failing_create_sampler_is_reported_under_its_extension(probe_app):
     from modules.extensions.compat.reporting import FAILURES

@@ -36,13 +36,14 @@ _CURRENT: contextvars.ContextVar[StepCall | None] = contextvars.ContextVar("a111
 def replaced_inner_model(sampler) -> Any:
     """The sampler object's inner model when an extension replaced its `forward` (on the object or in a subclass)
     or the model's `apply_model` it calls; None while nothing read `inner_model` or nothing replaced either."""
-    from modules.extensions.compat.k_diffusion_external import BASE_FORWARDS
+    from modules.extensions.compat import k_diffusion_external, sd_samplers_timesteps
     from modules.extensions.compat.sd_model_view import apply_model_replaced
 
     inner = getattr(getattr(sampler, "model_wrap_cfg", None), "model_wrap", None)
     if inner is None or not isinstance(inner, torch.nn.Module):
         return None
-    if "forward" in vars(inner) or type(inner).forward not in BASE_FORWARDS:
+    own = k_diffusion_external.BASE_FORWARDS + sd_samplers_timesteps.BASE_FORWARDS
+    if "forward" in vars(inner) or type(inner).forward not in own:
         return inner
     if apply_model_replaced(getattr(inner.inner_model, "_loaded", None)):
         return inner
@@ -55,16 +56,33 @@ def model_call_hook(sampler) -> Callable | None:
         return None
 
     def call(denoiser: Callable, x: torch.Tensor, sigma: torch.Tensor, cond: Any, extra: dict) -> torch.Tensor:
+        from modules.extensions.compat.sd_samplers_timesteps import CompVisTimestepsDenoiser
+
         inner = replaced_inner_model(sampler)
         if inner is None:
             return denoiser(x, sigma, cond=cond, **extra)
         token = _CURRENT.set(StepCall(denoiser, cond, extra, x.shape[0]))
         try:
-            return inner(x, sigma, cond=a1111_cond(cond, extra.get("concat"), x))  # [N, C, H, W]
+            a1111 = a1111_cond(cond, extra.get("concat"), x)
+            if isinstance(inner, CompVisTimestepsDenoiser):
+                return through_timesteps(inner, x, sigma, a1111)
+            return inner(x, sigma, cond=a1111)  # [N, C, H, W]
         finally:
             _CURRENT.reset(token)
 
     return call
+
+
+def through_timesteps(inner, x: torch.Tensor, sigma: torch.Tensor, cond: dict) -> torch.Tensor:
+    """A timestep sampler's model call as A1111 made it: eps of the variance-preserving input x / √(σ² + 1) at the
+    timesteps of σ, then x0 = x − σ·eps [N, C, H, W]."""
+    from modules.extensions.compat.k_diffusion_external import CompVisDenoiser
+    from modules.sampling.denoiser import append_dims
+
+    t = CompVisDenoiser(inner.inner_model).sigma_to_t(sigma)  # [N]
+    scale = append_dims(sigma, x.ndim)
+    eps = inner(x / (scale ** 2 + 1) ** 0.5, t, cond=cond)
+    return x - scale * eps
 
 
 def a1111_cond(cond: Any, concat: torch.Tensor | None, x: torch.Tensor) -> dict:
