@@ -213,7 +213,7 @@ def run_img2img(services: PipelineServices, req: Img2ImgRequest, opts: Snapshot,
             batch = begin_batch(hooks, ctx, n, nets)
             outputs.facts = nets.facts(facts)
             if strength == 0:
-                outputs.add_images([im.copy() for im in take(prepared.unchanged)], batch)
+                outputs.add_images([im.copy() for im in take(prepared.unchanged)], ctx.plan.batch(n))
                 continue
             job.begin_pass(n, len(partial_schedule(sigmas, t_enc)) - 1, f"Batch {n + 1} out of {req.n_iter}")
             run = BatchRun(services, model, req, opts, step, batch, take, prepared, job, hooks, ctx, faces, refiner,
@@ -221,7 +221,7 @@ def run_img2img(services: PipelineServices, req: Img2ImgRequest, opts: Snapshot,
             latents, init, repaint = run.sample()
             if latents is not None:
                 images = run.finish(sampled(hooks, ctx, latents), init, repaint)
-                outputs.add_images(images, ctx.batch)
+                outputs.add_images(images, ctx.plan.batch(n))  # infotexts from A1111's all_prompts
     ctx.result = outputs.result(ctx.plan, interrupted=job.interrupted)
     ctx.result.warnings.extend([*prepared.notes, *nets.warnings])
     hooks.call("postprocess", ctx)

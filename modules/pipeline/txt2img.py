@@ -114,7 +114,7 @@ def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapsh
                 hooks.call("before_hr", ctx)
                 if opts.save_images_before_highres_fix and req.save_images:  # decoded once, also for an upscaler
                     first_images = first_images or tensor_to_pil(decode_latents(model, latents, exact))
-                    outputs.save_copies(first_images, batch, BEFORE_HIRES_SUFFIX)
+                    outputs.save_copies(first_images, ctx.plan.batch(n), BEFORE_HIRES_SUFFIX)
                 latents = second.run(services, model, req, opts, batch, latents, job, 2 * n + 1,
                                      on_extra_noise=extra_noise_hook(hooks, ctx), first_images=first_images,
                                      notes=ctx.extra, refiner=refiner, controls=controls, hires_model=hires_model,
@@ -125,7 +125,8 @@ def run_txt2img(services: PipelineServices, req: GenerationRequest, opts: Snapsh
                 latents = sampled(hooks, ctx, latents)
                 pixels = inpaint_only_blend(decode_latents(decoder, latents, exact), controls)  # [B, 3, H, W]
                 images = decoded(hooks, ctx, pixels)  # [3, H, W] or PIL each
-                outputs.add_images(restored_with_copies(faces, images), ctx.batch)
+                # infotexts from the plan (A1111's all_prompts), not what scripts left in the batch's prompts
+                outputs.add_images(restored_with_copies(faces, images), ctx.plan.batch(n))
     ctx.result = outputs.result(ctx.plan, interrupted=job.interrupted)
     ctx.result.warnings.extend(nets.warnings)
     hooks.call("postprocess", ctx)

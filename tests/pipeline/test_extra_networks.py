@@ -218,3 +218,27 @@ def test_hires_pass_runs_with_the_loras_and_embeddings_of_the_first(lora_app):
     assert "Lora hashes" in with_lora.infotexts[0] and "TI hashes" in with_lora.infotexts[0]
     assert_weights_are(model, original)
     assert np.array_equal(pixels(plain), pixels(run(lora_app, "a glowstyle circle", **hires)))
+
+
+def test_a_hook_rewriting_the_batch_prompts_leaves_the_infotext_as_planned(lora_app):
+    """A1111 writes each image's infotext from `all_prompts`: a script that rewrites `p.prompts` in process_batch
+    (sd-webui-negpip drops its negative words there) changes what is encoded, not the infotext."""
+    import dataclasses
+
+    from modules.pipeline.hooks import NoHooks
+    from modules.pipeline.job import Job
+    from modules.pipeline.txt2img import run_txt2img
+
+    class Rewrite(NoHooks):
+        def call(self, point, ctx, **kwargs):
+            super().call(point, ctx, **kwargs)
+            if point == "process_batch":
+                ctx.batch = dataclasses.replace(ctx.batch, prompts=("a blue square",) * len(ctx.batch.prompts))
+
+    req = GenerationRequest(prompt="a red circle", steps=2, width=64, height=64, seed=3, sampler_name="Euler")
+    opts = lora_app.options.snapshot({})
+    rewritten = run_txt2img(lora_app.services, req, opts, Job(), Rewrite())
+    plain = run_txt2img(lora_app.services, req, opts, Job(), NoHooks())
+    assert rewritten.infotexts[0].startswith("a red circle\n")
+    assert rewritten.infotexts[0] == plain.infotexts[0]
+    assert list(rewritten.images[0].getdata()) != list(plain.images[0].getdata())  # encoded as rewritten
