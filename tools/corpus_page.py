@@ -65,6 +65,8 @@ def open_page(browser, easel, rows: dict):
 
     def page_error(exc):
         text = f"{exc.name}: {exc.message[:200]}" if hasattr(exc, "name") else str(exc)[:200]
+        if offline and "Failed to fetch" in text:  # that failed request, rejected in a script's promise
+            return
         name = owner(getattr(exc, "stack", "") or str(exc))
         (rows[name].console if name else other).append(text)
 
