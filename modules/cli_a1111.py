@@ -49,11 +49,12 @@ FLAGS: tuple[A1111Flag, ...] = (
     A1111Flag("--tls-certfile", "value", ACTS),
     A1111Flag("--freeze-settings-in-sections", "value", ACTS),
     A1111Flag("--freeze-specific-settings", "value", ACTS),
+    A1111Flag("--skip-install", "switch", ACTS),
     A1111Flag("--unix-filenames-sanitization", "switch", ACTS),
     A1111Flag("--filenames-max-length", "value", ACTS),
     # nothing to do in Easel, said at start
     *(A1111Flag(name, "switch", NOTED, _LAUNCHER) for name in (
-        "--skip-install", "--skip-prepare-environment", "--skip-python-version-check", "--skip-version-check",
+        "--skip-prepare-environment", "--skip-python-version-check", "--skip-version-check",
         "--reinstall-torch", "--reinstall-xformers", "--update-all-extensions", "--update-check", "--test-server",
         "--log-startup")),
     *(A1111Flag(name, "switch", NOTED, _ATTENTION) for name in (

@@ -26,7 +26,7 @@ A1111_SWITCHES = ["--update-all-extensions", "--skip-python-version-check", "--r
                   "--disable-extra-extensions", "--skip-load-model-at-start", "--gradio-queue",
                   "--no-gradio-queue", "--skip-version-check", "--no-hashing", "--no-download-sd-model",
                   "--no-prompt-history", "--skip-torch-cuda-test", "--opt-channelslast"]
-NOTED_ONLY = ["--skip-install", "--opt-split-attention", "--sub-quad-q-chunk-size", "1024", "--deepdanbooru",
+NOTED_ONLY = ["--skip-version-check", "--opt-split-attention", "--sub-quad-q-chunk-size", "1024", "--deepdanbooru",
               "--no-download-sd-model", "--gradio-img2img-tool", "color-sketch", "--disable-nan-check"]
 
 
@@ -49,7 +49,7 @@ def test_every_a1111_value_flag_parses(flag):
 def test_noted_flags_are_said_with_why_and_start():
     flags = parse(*NOTED_ONLY)
     notes = cli_a1111.notes(flags)
-    assert [n.split(":")[0] for n in notes] == ["--skip-install", "--opt-split-attention", "--sub-quad-q-chunk-size",
+    assert [n.split(":")[0] for n in notes] == ["--skip-version-check", "--opt-split-attention", "--sub-quad-q-chunk-size",
                                                 "--deepdanbooru", "--gradio-img2img-tool", "--no-download-sd-model",
                                                 "--disable-nan-check"]
     assert all(len(n.split(": ", 1)[1]) > 20 for n in notes)

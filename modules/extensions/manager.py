@@ -103,11 +103,13 @@ class ExtensionManager:
 
     @classmethod
     def start(cls, paths, options, flags=None) -> ExtensionManager:
-        """At start-up: discover, order, and run install.py of enabled extensions new or changed since last run."""
+        """At start-up: discover, order, and run install.py of enabled extensions new or changed since last run
+        (not with A1111's --skip-install, which leaves them pending for a later start)."""
         manager = cls(paths, options, flags)
         for name, problem in (getattr(flags, PRELOAD_PROBLEMS, None) or {}).items():
             manager.report_problem(name, problem)
-        manager.run_pending_installers()
+        if not getattr(flags, "skip_install", None):
+            manager.run_pending_installers()
         return manager
 
     # ----- settings -----

@@ -151,6 +151,15 @@ def test_start_runs_install_py_of_new_or_changed_extensions_once(tmp_path, paths
     assert not (paths.extensions_dir / "disabled-one" / "runs.txt").exists()  # disabled: never run
 
 
+def test_skip_install_leaves_install_py_pending_for_a_later_start(paths):
+    """A1111's --skip-install: no extension's install.py runs at start; one started without it runs them."""
+    make_ext(paths.extensions_dir, "counted", {"install.py": "open('runs.txt', 'a').write('x')\n"})
+    ExtensionManager.start(paths, make_options(paths), make_flags("--skip-install"))
+    assert not (paths.extensions_dir / "counted" / "runs.txt").exists()
+    ExtensionManager.start(paths, make_options(paths), make_flags())
+    assert (paths.extensions_dir / "counted" / "runs.txt").read_text() == "x"
+
+
 def test_a_failed_start_up_installer_is_reported_and_retried(paths):
     make_ext(paths.extensions_dir, "flaky", {"install.py": "open('tries.txt', 'a').write('x')\nraise SystemExit(3)\n"})
     manager = ExtensionManager.start(paths, make_options(paths), make_flags())

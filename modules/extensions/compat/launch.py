@@ -31,7 +31,7 @@ def _parse_args():
         known, _ = cli.build_parser().parse_known_args(words)
     except SystemExit:  # an unparsable COMMANDLINE_ARGS: the defaults, as install scripts only read a few flags
         known, _ = cli.build_parser().parse_known_args([])
-    known.skip_install = os.environ.get("EASEL_SKIP_INSTALL") == "1"
+    known.skip_install = bool(known.skip_install) or os.environ.get("EASEL_SKIP_INSTALL") == "1"
     return known
 
 
