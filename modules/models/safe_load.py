@@ -36,31 +36,10 @@ class TensorSource(Protocol):
     def close(self) -> None: ...
 
 
-class PickleSource:
-    """A `.ckpt` loaded through the restricted unpickler; tensors are copied out when read."""
-
-    def __init__(self, path: Path | str, disable_safe_unpickle: bool = False):
-        self.path = Path(path)
-        self.tensors = load_pickle_state_dict(self.path, disable_safe_unpickle)
-
-    def keys(self) -> list[str]:
-        return list(self.tensors)
-
-    def shape(self, key: str) -> tuple[int, ...]:
-        return tuple(self.tensors[key].shape)
-
-    def read(self, key: str, dtype: torch.dtype | None = None, device=None,
-             channels_last: bool = False) -> torch.Tensor:
-        return convert(self.tensors[key], dtype, device, channels_last, copy=True)  # copy: never alias the file
-
-    def close(self) -> None:
-        self.tensors = {}
-
-
 class TensorDictSource:
     """Tensors already in memory (a state dict an extension merged) read like a checkpoint file; `path` is the file
     they stand in for (its yaml config and VAE are that file's). Tensors are copied when read: the caller keeps its
-    dict."""
+    dict, and nothing read ever aliases a file's storage."""
 
     def __init__(self, path: Path | str, tensors: Mapping[str, torch.Tensor]):
         self.path = Path(path)
@@ -78,6 +57,14 @@ class TensorDictSource:
 
     def close(self) -> None:
         self.tensors = {}
+
+
+class PickleSource(TensorDictSource):
+    """A `.ckpt` loaded through the restricted unpickler, then read like tensors in memory."""
+
+    def __init__(self, path: Path | str, disable_safe_unpickle: bool = False):
+        self.path = Path(path)
+        self.tensors = load_pickle_state_dict(self.path, disable_safe_unpickle)
 
 
 def load_pickle_state_dict(path: Path, disable_safe_unpickle: bool = False) -> dict[str, torch.Tensor]:

@@ -172,8 +172,8 @@ class BrownianTreeNoise:
 
 
 def unseeded_tree_entropy(rng: ImageRNG) -> int:
-    """The seed k-diffusion draws for a Brownian tree it is given none (`torch.randint(0, 2**63 - 1, [])` of the
-    global CPU generator), in the state A1111's noise leaves that generator: seeded with the batch's last seed,
+    """The seed k-diffusion draws for a Brownian tree it is given none (`torch.randint(0, 2**63 - 1, [])` of
+    torch's default CPU generator), in the state A1111's noise leaves it: seeded with the batch's last seed,
     then advanced by that seed's draw when a resized seed drew it on the CPU without its own generator. A1111's
     "NV" source never seeds torch's generator, so there it is whatever came before; here it is the same rule."""
     generator = torch.Generator().manual_seed(rng.seeds[-1])
