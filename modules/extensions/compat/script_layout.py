@@ -83,12 +83,18 @@ def layout_offscreen(runner) -> list:
 
 
 def defaults(runner) -> list:
+    """A1111's default script args (what an API request gets for a script it does not name): each control's value.
+    A `gr.State` made with a callable keeps it in Gradio 6 (called at each page load), where Gradio 3 called it once
+    to make the value: here it is called, so a script gets its object, not the class (sd-webui-animatediff)."""
+    import gradio as gr
+
     size = max([s.args_to for s in runner.scripts if s.args_to is not None], default=1)
     args: list[Any] = [None] * size
     args[0] = 0
     for script in runner.scripts:
         for i, control in enumerate(script.controls or []):
-            args[script.args_from + i] = getattr(control, "value", None)
+            value = getattr(control, "value", None)
+            args[script.args_from + i] = value() if isinstance(control, gr.State) and callable(value) else value
     return args
 
 
