@@ -4,6 +4,7 @@ its first arguments to apply an event handler's update (Gradio 3 never did): sd-
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 
 import gradio as gr
 import pytest
@@ -29,7 +30,9 @@ def test_update_of_a_component_runs_no_hook(hooked):
     assert hooked.count("probe_dropdown") == 1
 
     block_fn = next(fn for fn in blocks.fns.values() if fn.outputs)
-    asyncio.run(blocks.postprocess_data(block_fn, gr.update(choices=["a", "b"]), None))
+    # in a thread of its own: a browser test earlier in this process may have left an event loop running here
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, blocks.postprocess_data(block_fn, gr.update(choices=["a", "b"]), None)).result()
 
     assert hooked.count("probe_dropdown") == 1
 
