@@ -49,9 +49,9 @@ def test_every_a1111_value_flag_parses(flag):
 def test_noted_flags_are_said_with_why_and_start():
     flags = parse(*NOTED_ONLY)
     notes = cli_a1111.notes(flags)
-    assert [n.split(":")[0] for n in notes] == ["--skip-version-check", "--opt-split-attention", "--sub-quad-q-chunk-size",
-                                                "--deepdanbooru", "--gradio-img2img-tool", "--no-download-sd-model",
-                                                "--disable-nan-check"]
+    assert [n.split(":")[0] for n in notes] == ["--skip-version-check", "--opt-split-attention",
+                                                "--sub-quad-q-chunk-size", "--deepdanbooru", "--gradio-img2img-tool",
+                                                "--no-download-sd-model", "--disable-nan-check"]
     assert all(len(n.split(": ", 1)[1]) > 20 for n in notes)
     assert cli_a1111.apply_flags(flags, {}) is None
 

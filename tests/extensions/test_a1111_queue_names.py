@@ -4,6 +4,8 @@ extension's own thread, pydantic 1's `__config__` on the API models, Gradio 3's 
 `modules.textual_inversion.dataset.re_numbers_at_start` (dataset caption tools)."""
 from __future__ import annotations
 
+import importlib
+
 import base64
 import inspect
 import io
@@ -74,9 +76,10 @@ def test_img2img_refuses_a_batch_from_a_folder(bound):
 def test_api_object_generates_from_an_extensions_thread(bound):
     from fastapi import FastAPI
 
-    from modules.api.api import Api
-    from modules.api.models import StableDiffusionTxt2ImgProcessingAPI
-    from modules.call_queue import queue_lock
+    Api = importlib.import_module("modules.api.api").Api  # A1111's names, made by the compat layer at run time
+    models = importlib.import_module("modules.api.models")
+    StableDiffusionTxt2ImgProcessingAPI = models.StableDiffusionTxt2ImgProcessingAPI
+    queue_lock = importlib.import_module("modules.call_queue").queue_lock
 
     api = Api(FastAPI(), queue_lock)
     request = StableDiffusionTxt2ImgProcessingAPI(prompt="a blue square", steps=2, width=64, height=64, seed=3)
@@ -92,7 +95,9 @@ def test_api_object_generates_from_an_extensions_thread(bound):
 def test_api_models_carry_pydantic_1s_config_class(bound):
     from pydantic import Field
 
-    from modules.api.models import StableDiffusionImg2ImgProcessingAPI, StableDiffusionTxt2ImgProcessingAPI
+    models = importlib.import_module("modules.api.models")
+    StableDiffusionImg2ImgProcessingAPI = models.StableDiffusionImg2ImgProcessingAPI
+    StableDiffusionTxt2ImgProcessingAPI = models.StableDiffusionTxt2ImgProcessingAPI
 
     class QueuedTxt2Img(StableDiffusionTxt2ImgProcessingAPI):
         checkpoint: str | None = Field(None)
@@ -118,7 +123,7 @@ def test_blocks_list_their_listeners_as_gradio_3_did(bound):
 
 
 def test_dataset_number_prefix(bound):
-    from modules.textual_inversion import dataset
+    dataset = importlib.import_module("modules.textual_inversion.dataset")
 
     assert dataset.re_numbers_at_start.sub("", "00012-3 a cat") == "a cat"
     with pytest.raises(AttributeError, match="embedding training"):

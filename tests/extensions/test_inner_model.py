@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 import sys
 import textwrap
+from typing import Any
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from modules.pipeline.request import GenerationRequest
 from tests.extensions.conftest import start, stop
 from tests.pipeline.conftest import make_app
 
-BASE = dict(prompt="a red circle", negative_prompt="blue", steps=3, width=64, height=64, seed=5,
+BASE: dict[str, Any] = dict(prompt="a red circle", negative_prompt="blue", steps=3, width=64, height=64, seed=5,
             sampler_name="Euler", cfg_scale=6.0)
 
 SCRIPT = '''

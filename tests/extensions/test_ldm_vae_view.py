@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import textwrap
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from modules.pipeline.request import GenerationRequest
 from tests.extensions.conftest import start, stop
 from tests.pipeline.conftest import make_app
 
-BASE = dict(prompt="a red circle", steps=2, width=64, height=64, seed=3, sampler_name="Euler")
+BASE: dict[str, Any] = dict(prompt="a red circle", steps=2, width=64, height=64, seed=3, sampler_name="Euler")
 
 SCRIPT = '''
 from modules import scripts

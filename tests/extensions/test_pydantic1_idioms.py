@@ -44,6 +44,7 @@ def load(folder, name: str):
     file = folder / f"{name}.py"
     file.write_text(MODELS, encoding="utf-8")
     spec = importlib.util.spec_from_file_location(name, file)
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:

@@ -4,6 +4,7 @@ up blocks; once an extension has taken `th`, every join of a generation goes thr
 from __future__ import annotations
 
 import textwrap
+from typing import Any
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from modules.pipeline.request import GenerationRequest
 from tests.extensions.conftest import start, stop
 from tests.pipeline.conftest import make_app
 
-BASE = dict(prompt="a red circle", negative_prompt="blue", steps=3, width=64, height=64, seed=9,
+BASE: dict[str, Any] = dict(prompt="a red circle", negative_prompt="blue", steps=3, width=64, height=64, seed=9,
             sampler_name="Euler", cfg_scale=6.0)
 
 SCRIPT = '''
