@@ -43,7 +43,6 @@ class ImageOutputs:
         self.saving = SavingSettings.from_options(opts)  # folders and names (modules/imaging/save_naming.py)
         self.replace = opts.save_images_replace_action == "Replace"
         self.job_timestamp = time.strftime("%Y%m%d%H%M%S")
-        self._name_values: dict[str, Any] = {}  # the image being saved: what its file name pattern reads
 
     def infotext(self, prompt: str, negative: str, seed: int, subseed: int) -> str:
         facts = self.facts
@@ -83,16 +82,16 @@ class ImageOutputs:
             done = item if isinstance(item, Finished) else Finished(as_pil(item))
             image = self._postprocessed(done.image, index)
             text = self.infotext(prompt, negative, seed, subseed)
-            self._name_values = self.name_values(image, prompt, negative, seed, index)
+            names = self.name_values(image, prompt, negative, seed, index)
             if self.req.save_images:
                 for suffix, picture in done.before:
-                    self._save_copy(picture, seed, text, suffix)
+                    self._save_copy(picture, text, suffix, names)
             image.info["parameters"] = text
             self.images.append(image)
             self.infotexts.append(text)
             if self.req.save_images:
-                self._save(image, seed, text)
-            self._add_extras(done, seed, text)
+                self._save(image, text, names)
+            self._add_extras(done, text, names)
 
     def save_copies(self, images: list, batch: ImagePlan, suffix: str) -> None:
         """Pictures of the batch saved (when the run saves) beside its images with their infotexts, e.g. before
@@ -102,22 +101,22 @@ class ImageOutputs:
         for index, (image, prompt, negative, seed, subseed) in enumerate(zip(
                 images, batch.prompts, batch.negative_prompts, batch.seeds, batch.subseeds)):
             picture = as_pil(image)
-            self._name_values = self.name_values(picture, prompt, negative, seed, index)
-            self._save_copy(picture, seed, self.infotext(prompt, negative, seed, subseed), suffix)
+            self._save_copy(picture, self.infotext(prompt, negative, seed, subseed), suffix,
+                            self.name_values(picture, prompt, negative, seed, index))
 
-    def _add_extras(self, done: Finished, seed: int, text: str) -> None:
+    def _add_extras(self, done: Finished, text: str, names: dict[str, Any]) -> None:
         for suffix, picture, save, show in self.extras.pictures(done):
             if save and self.req.save_images:
-                self._save_copy(picture, seed, text, suffix)
+                self._save_copy(picture, text, suffix, names)
             if show:
                 self.images.append(picture)
                 self.infotexts.append("")
 
-    def _save_copy(self, image, seed: int, text: str, suffix: str) -> None:
-        """A side picture (`-mask`, `-before-face-restoration`, …) with the image's infotext; no hooks, no mark."""
-        self.services.saver.save_output(image, self.folder(), text, self.opts.samples_format, self.saving,
-                                        {**self._name_values, "seed": seed}, suffix=suffix, replace=self.replace,
-                                        jpeg_copy=self.jpeg_copy)
+    def _save_copy(self, image, text: str, suffix: str, names: dict[str, Any]) -> None:
+        """A side picture (`-mask`, `-before-face-restoration`, …) with the image's infotext and file name values
+        (`name_values`); no hooks, no mark."""
+        self.services.saver.save_output(image, self.folder(), text, self.opts.samples_format, self.saving, names,
+                                        suffix=suffix, replace=self.replace, jpeg_copy=self.jpeg_copy)
 
     def _postprocessed(self, image, index: int):
         if self.ctx is None:
@@ -127,14 +126,13 @@ class ImageOutputs:
         self.hooks.call("postprocess_maskoverlay", self.ctx, index=index, mask_for_overlay=None, overlay_image=None)
         return holder.value
 
-    def _save(self, image, seed: int, text: str) -> None:
+    def _save(self, image, text: str, names: dict[str, Any]) -> None:
         info = Holder({"parameters": text})
         if self.ctx is not None:
             self.hooks.call("before_image_saved", self.ctx, image=image, pnginfo=info)
         mark = WATERMARK if self.opts.enable_invisible_watermark else None  # off by default (docs/pipeline.md)
         path = self.services.saver.save_output(image, self.folder(), info.value.get("parameters", text),
-                                               self.opts.samples_format, self.saving,
-                                               {**self._name_values, "seed": seed}, replace=self.replace,
+                                               self.opts.samples_format, self.saving, names, replace=self.replace,
                                                watermark=mark, jpeg_copy=self.jpeg_copy)
         self.saved.append(path)
         if self.ctx is not None:
