@@ -360,7 +360,8 @@ def test_strokes_land_while_a_job_runs(tpage, tmp_path, burner):
     wait_strokes(page, 1)
     fill_inpaint_settings(page, steps=40)
     page.locator("#img2img_generate").click()
-    page.wait_for_selector("#img2img_progress .progressDiv", timeout=60_000)  # the job is running
+    # the job is running: with the burner and a second pytest worker it can take over a minute to start
+    page.wait_for_selector("#img2img_progress .progressDiv", timeout=180_000)
     page.locator("#img2maskimg").scroll_into_view_if_needed()  # the settings clicks scrolled the page
     at = to_page(page)
     began = time.monotonic()
