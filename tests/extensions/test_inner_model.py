@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import importlib
 import sys
-import textwrap
 from typing import Any
 
 import numpy as np
@@ -14,8 +13,7 @@ import pytest
 import torch
 
 from modules.pipeline.request import GenerationRequest
-from tests.extensions.conftest import start, stop
-from tests.pipeline.conftest import make_app
+from tests.extensions.probe_scripts import probe_extension, probe_module
 
 BASE: dict[str, Any] = dict(prompt="a red circle", negative_prompt="blue", steps=3, width=64, height=64, seed=5,
             sampler_name="Euler", cfg_scale=6.0)
@@ -78,21 +76,13 @@ class Script(scripts.Script):
 
 @pytest.fixture(scope="module")
 def probe_app(tmp_path_factory, tiny_checkpoint):
-    root = tmp_path_factory.mktemp("inner_model")
-    folder = root / "tile_probe"
-    (folder / "scripts").mkdir(parents=True)
-    (folder / "scripts" / "tile_probe.py").write_text(textwrap.dedent(SCRIPT), encoding="utf-8")
-    app = make_app(root / "data", tiny_checkpoint, "--nowebui")
-    start(app, [("tile_probe", folder)])
-    yield app
-    app.jobs.close()
-    stop(app)
+    with probe_extension(tmp_path_factory.mktemp("inner_model"), tiny_checkpoint, "tile_probe", SCRIPT) as app:
+        yield app
 
 
 def probe():
-    from modules.extensions.compat import scripts
 
-    return next(d.module for d in scripts.scripts_data if d.path.endswith("tile_probe.py"))
+    return probe_module("tile_probe")
 
 
 def pixels(result) -> np.ndarray:
@@ -230,23 +220,15 @@ class Script(scripts.Script):
 
 @pytest.fixture(scope="module")
 def apply_app(tmp_path_factory, tiny_checkpoint):
-    root = tmp_path_factory.mktemp("apply_model")
-    folder = root / "apply_probe"
-    (folder / "scripts").mkdir(parents=True)
-    (folder / "scripts" / "apply_probe.py").write_text(textwrap.dedent(APPLY_SCRIPT), encoding="utf-8")
-    app = make_app(root / "data", tiny_checkpoint, "--nowebui")
-    start(app, [("apply_probe", folder)])
-    yield app
-    app.jobs.close()
-    stop(app)
+    with probe_extension(tmp_path_factory.mktemp("apply_model"), tiny_checkpoint, "apply_probe", APPLY_SCRIPT) as app:
+        yield app
 
 
 def run_apply(app, mode: str):
-    from modules.extensions.compat import scripts
     from modules.extensions.compat.reporting import FAILURES
 
     FAILURES.clear()
-    mod = next(d.module for d in scripts.scripts_data if d.path.endswith("apply_probe.py"))
+    mod = probe_module("apply_probe")
     mod.MODE[0], mod.SEEN[:] = mode, []
     try:
         result = app.txt2img(GenerationRequest(**BASE))

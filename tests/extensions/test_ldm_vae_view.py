@@ -3,7 +3,6 @@ run the decoder tile by tile), over the diffusers VAE's own layers; a `forward` 
 from __future__ import annotations
 
 import importlib
-import textwrap
 from typing import Any
 
 import numpy as np
@@ -11,8 +10,7 @@ import pytest
 import torch
 
 from modules.pipeline.request import GenerationRequest
-from tests.extensions.conftest import start, stop
-from tests.pipeline.conftest import make_app
+from tests.extensions.probe_scripts import probe_extension, probe_module
 
 BASE: dict[str, Any] = dict(prompt="a red circle", steps=2, width=64, height=64, seed=3, sampler_name="Euler")
 
@@ -57,22 +55,14 @@ class Script(scripts.Script):
 
 @pytest.fixture(scope="module")
 def vae_app(tmp_path_factory, tiny_checkpoint):
-    root = tmp_path_factory.mktemp("vae_view")
-    folder = root / "decoder_probe"
-    (folder / "scripts").mkdir(parents=True)
-    (folder / "scripts" / "decoder_probe.py").write_text(textwrap.dedent(SCRIPT), encoding="utf-8")
-    app = make_app(root / "data", tiny_checkpoint, "--nowebui")
-    start(app, [("decoder_probe", folder)])
-    app.txt2img(GenerationRequest(**BASE))  # a loaded model
-    yield app
-    app.jobs.close()
-    stop(app)
+    with probe_extension(tmp_path_factory.mktemp("vae_view"), tiny_checkpoint, "decoder_probe", SCRIPT) as app:
+        app.txt2img(GenerationRequest(**BASE))  # a loaded model
+        yield app
 
 
 def run(app, mode: str):
-    from modules.extensions.compat import scripts
 
-    mod = next(d.module for d in scripts.scripts_data if d.path.endswith("decoder_probe.py"))
+    mod = probe_module("decoder_probe")
     mod.MODE[0], mod.SEEN[:] = mode, []
     try:
         result = app.txt2img(GenerationRequest(**BASE))

@@ -4,15 +4,13 @@ the UNet (sd-webui-kohya-hiresfix shrinks the latent before an input block and g
 block for the first steps)."""
 from __future__ import annotations
 
-import textwrap
 from typing import Any
 
 import numpy as np
 import pytest
 
 from modules.pipeline.request import GenerationRequest
-from tests.extensions.conftest import start, stop
-from tests.pipeline.conftest import make_app
+from tests.extensions.probe_scripts import probe_extension, probe_module
 
 BASE: dict[str, Any] = dict(prompt="a red circle", negative_prompt="blue", steps=3, width=64, height=64, seed=4,
             sampler_name="Euler", cfg_scale=6.0)
@@ -62,23 +60,15 @@ class Script(scripts.Script):
 
 @pytest.fixture(scope="module")
 def block_app(tmp_path_factory, tiny_checkpoint):
-    root = tmp_path_factory.mktemp("unet_blocks")
-    folder = root / "block_probe"
-    (folder / "scripts").mkdir(parents=True)
-    (folder / "scripts" / "block_probe.py").write_text(textwrap.dedent(SCRIPT), encoding="utf-8")
-    app = make_app(root / "data", tiny_checkpoint, "--nowebui")
-    start(app, [("block_probe", folder)])
-    yield app
-    app.jobs.close()
-    stop(app)
+    with probe_extension(tmp_path_factory.mktemp("unet_blocks"), tiny_checkpoint, "block_probe", SCRIPT) as app:
+        yield app
 
 
 def run(app, mode: str):
-    from modules.extensions.compat import scripts
     from modules.extensions.compat.reporting import FAILURES
 
     FAILURES.clear()
-    mod = next(d.module for d in scripts.scripts_data if d.path.endswith("block_probe.py"))
+    mod = probe_module("block_probe")
     mod.MODE[0], mod.SEEN[:] = mode, []
     try:
         result = app.txt2img(GenerationRequest(**BASE))

@@ -3,15 +3,13 @@ extensions replace `th.cat` to change the two halves (sd-webui-freeu). Easel's d
 up blocks; once an extension has taken `th`, every join of a generation goes through the replacement."""
 from __future__ import annotations
 
-import textwrap
 from typing import Any
 
 import numpy as np
 import pytest
 
 from modules.pipeline.request import GenerationRequest
-from tests.extensions.conftest import start, stop
-from tests.pipeline.conftest import make_app
+from tests.extensions.probe_scripts import probe_extension, probe_module
 
 BASE: dict[str, Any] = dict(prompt="a red circle", negative_prompt="blue", steps=3, width=64, height=64, seed=9,
             sampler_name="Euler", cfg_scale=6.0)
@@ -49,21 +47,13 @@ class Script(scripts.Script):
 
 @pytest.fixture(scope="module")
 def skip_app(tmp_path_factory, tiny_checkpoint):
-    root = tmp_path_factory.mktemp("skip_cat")
-    folder = root / "skip_probe"
-    (folder / "scripts").mkdir(parents=True)
-    (folder / "scripts" / "skip_probe.py").write_text(textwrap.dedent(SCRIPT), encoding="utf-8")
-    app = make_app(root / "data", tiny_checkpoint, "--nowebui")
-    start(app, [("skip_probe", folder)])
-    yield app
-    app.jobs.close()
-    stop(app)
+    with probe_extension(tmp_path_factory.mktemp("skip_cat"), tiny_checkpoint, "skip_probe", SCRIPT) as app:
+        yield app
 
 
 def run(app, mode: str):
-    from modules.extensions.compat import scripts
 
-    mod = next(d.module for d in scripts.scripts_data if d.path.endswith("skip_probe.py"))
+    mod = probe_module("skip_probe")
     mod.MODE[0], mod.SEEN[:] = mode, []
     try:
         result = app.txt2img(GenerationRequest(**BASE))
